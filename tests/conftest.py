@@ -1,0 +1,156 @@
+"""Shared test helpers: small real clips written with PyAV into tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from pathlib import Path
+from typing import Sequence
+
+import av
+import numpy as np
+import pytest
+
+
+def frame_pattern(index: int, width: int, height: int) -> np.ndarray:
+    """A frame that is easy to tell from its neighbours: a moving bar over a gradient."""
+    y, x = np.mgrid[0:height, 0:width]
+    img = np.empty((height, width, 3), np.uint8)
+    img[..., 0] = (x * 255 // max(width - 1, 1)).astype(np.uint8)
+    img[..., 1] = (y * 255 // max(height - 1, 1)).astype(np.uint8)
+    img[..., 2] = (index * 37) % 256
+    bar = (index * 5) % width
+    img[:, bar : bar + 4] = 255
+    return img
+
+
+def make_clip(
+    path: Path,
+    *,
+    frames: int = 30,
+    width: int = 64,
+    height: int = 48,
+    fps: int = 25,
+    audio: bool = True,
+    codec: str = "libx264",
+    pix_fmt: str = "yuv420p",
+    gop: int = 10,
+    pts: Sequence[int] | None = None,
+    time_base: Fraction | None = None,
+    rotation: int = 0,
+    colour: tuple[int, int, int, int] | None = None,
+    sar: Fraction | None = None,
+    audio_codec: str = "aac",
+    subtitles: bool = False,
+) -> Path:
+    """Write a small real video (and a sine tone) with PyAV.
+
+    ``pts`` gives explicit timestamps in ``time_base`` (variable frame rate);
+    ``colour`` is (primaries, transfer, matrix, range) tags.
+    """
+    out = av.open(str(path), "w")
+    vs = out.add_stream(codec, rate=fps, options={"g": str(gop)} if codec in ("libx264", "libx265") else {})
+    vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
+    tb = time_base or Fraction(1, fps)
+    vs.codec_context.time_base = tb
+    vs.time_base = tb
+    if codec == "libx264":
+        vs.codec_context.options = {**vs.codec_context.options, "g": str(gop), "keyint_min": str(gop)}
+    if rotation:
+        vs.set_display_rotation(rotation)
+    if colour:
+        cc = vs.codec_context
+        cc.color_primaries, cc.color_trc, cc.colorspace, cc.color_range = colour
+    if sar:
+        vs.codec_context.sample_aspect_ratio = sar
+    aus = None
+    if audio:
+        aus = out.add_stream(audio_codec, rate=48000)
+        aus.layout = "stereo"
+    subs = None
+    if subtitles:  # a line of text every 10 frames, as subrip (Matroska)
+        subs = out.add_mux_stream("subrip")
+        subs.time_base = Fraction(1, 1000)
+    timestamps = list(pts) if pts is not None else [round(i / fps / tb) for i in range(frames)]
+    for i, p in enumerate(timestamps):
+        frame = av.VideoFrame.from_ndarray(frame_pattern(i, width, height), format="rgb24")
+        frame.pts = p
+        frame.time_base = tb
+        for packet in vs.encode(frame):
+            out.mux(packet)
+    for packet in vs.encode():
+        out.mux(packet)
+    if subs is not None:
+        for i in range(0, len(timestamps), 10):
+            ms = round(timestamps[i] * tb * 1000)
+            packet = av.Packet(f"line {i}".encode())
+            packet.pts = packet.dts = ms
+            packet.duration = 200
+            packet.time_base = subs.time_base
+            packet.stream = subs
+            out.mux(packet)
+    if aus is not None:
+        duration = float((timestamps[-1] + round(1 / fps / tb)) * tb)
+        samples = int(duration * 48000)
+        t = np.arange(samples) / 48000
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        fmt = aus.codec_context.format.name if aus.codec_context.format else "fltp"
+        chunk = 1024
+        for start in range(0, samples, chunk):
+            part = tone[start : start + chunk]
+            if fmt == "s16":
+                data = (np.stack([part, part]) * 32767).astype(np.int16).T.reshape(1, -1)
+            elif fmt.endswith("p"):
+                data = np.stack([part, part])
+            else:
+                data = np.stack([part, part]).T.reshape(1, -1)
+            af = av.AudioFrame.from_ndarray(data, format=fmt, layout="stereo")
+            af.sample_rate = 48000
+            af.pts = start
+            for packet in aus.encode(af):
+                out.mux(packet)
+        for packet in aus.encode():
+            out.mux(packet)
+    out.close()
+    return path
+
+
+def decode_all(path: Path) -> tuple[list[np.ndarray], list[int]]:
+    """Every frame of the first video stream, as RGB arrays, with its pts (plain PyAV)."""
+    frames, pts = [], []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            pts.append(frame.pts)
+    return frames, pts
+
+
+def stream_durations(path: Path) -> dict[str, float]:
+    """End time minus start time of the video and first audio stream, from their packets."""
+    result = {}
+    with av.open(str(path)) as container:
+        for kind, streams in (("video", container.streams.video), ("audio", container.streams.audio)):
+            if not streams:
+                continue
+            stream = streams[0]
+            first = last = None
+            for packet in container.demux(stream):
+                if packet.pts is None:
+                    continue
+                t0 = float(packet.pts * packet.time_base)
+                t1 = t0 + float((packet.duration or 0) * packet.time_base)
+                first = t0 if first is None else min(first, t0)
+                last = t1 if last is None else max(last, t1)
+            container.seek(0)
+            result[kind] = (last - first) if first is not None else 0.0
+    return result
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """30 frames, 64x48, 25 fps, keyframe every 10 frames, with stereo AAC."""
+    return make_clip(tmp_path / "clip.mp4")

@@ -1,0 +1,53 @@
+"""vidstyle: remaster old film.
+
+    from vidstyle import RemasterConfig, remaster
+    remaster("reel.mkv", "reel_hd.mkv", RemasterConfig(scale=2))
+"""
+
+from .config import EncodeConfig, RangeConfig, RemasterConfig
+from .errors import (
+    ConfigError,
+    DecodeError,
+    EncodeError,
+    InputError,
+    ModelError,
+    OutputError,
+    RangeError,
+    VideoOpenError,
+    VidstyleError,
+)
+from .io import FrameBatch, VideoInfo, VideoReader, VideoWriter, probe
+from .models import available_models, load_model
+from .pipeline import RemasterResult, remaster
+from .preview import PreviewResult, preview
+from .samples import sample_clip
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DecodeError",
+    "EncodeConfig",
+    "EncodeError",
+    "FrameBatch",
+    "InputError",
+    "ModelError",
+    "OutputError",
+    "PreviewResult",
+    "RangeConfig",
+    "RangeError",
+    "RemasterConfig",
+    "RemasterResult",
+    "VideoInfo",
+    "VideoOpenError",
+    "VideoReader",
+    "VideoWriter",
+    "VidstyleError",
+    "__version__",
+    "available_models",
+    "load_model",
+    "preview",
+    "probe",
+    "remaster",
+    "sample_clip",
+]

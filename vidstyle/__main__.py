@@ -1,0 +1,5 @@
+"""``python -m vidstyle``."""
+
+from .cli import main
+
+main()

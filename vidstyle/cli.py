@@ -1,0 +1,276 @@
+"""The ``vidstyle`` command line: parse, build a config, call the library.
+
+This module owns the progress bar, the log format and the exit codes:
+0 success, 1 a runtime error (one ``error: ...`` line), 2 a usage error,
+130 interrupted with Ctrl-C. Everything else lives in the library.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import click
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from . import __version__
+from .config import DEFAULT_MODEL, DEVICES, SCALES, EncodeConfig, RangeConfig, RemasterConfig
+from .errors import ConfigError, VidstyleError
+from .io.probe import probe
+from .models.registry import available_models
+from .pipeline import remaster
+from .preview import preview
+from .timecode import TimePoint, format_seconds, parse_timepoint
+
+log = logging.getLogger("vidstyle")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class TimeType(click.ParamType):
+    """HH:MM:SS(.mmm), seconds, or a frame number fN."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> TimePoint:
+        if isinstance(value, TimePoint):
+            return value
+        try:
+            return parse_timepoint(value)
+        except VidstyleError as ex:
+            self.fail(str(ex), param, ctx)
+
+
+def _parse_option(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple:
+    pairs = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {item!r}", ctx, param)
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
+def _model_and_encode_options(func: Callable) -> Callable:
+    """Options shared by remaster and preview."""
+    options = [
+        click.option("--scale", type=click.Choice([str(s) for s in SCALES]), default="2", show_default=True,
+                     help="Upscaling factor."),
+        click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|PATH",
+                     help="A model from `vidstyle models`, or a weights file."),
+        click.option("--codec", default="libx264", show_default=True,
+                     help="Video encoder: libx264, libx265, ffv1, prores_ks or any libav encoder."),
+        click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
+                     help="Quality for x264/x265/VP9/AV1 (lower is better, bigger)."),
+        click.option("--preset", default="medium", show_default=True,
+                     help="Encoder speed preset for x264/x265/SVT-AV1 (ultrafast ... veryslow)."),
+        click.option("--pix-fmt", default=None,
+                     help="Output pixel format [default: yuv420p, or the codec's nearest], e.g. yuv420p10le."),
+        click.option("-x", "encoder_options", multiple=True, metavar="KEY=VALUE", callback=_parse_option,
+                     help="Extra encoder option, repeatable (e.g. -x tune=grain)."),
+        click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
+                     help="Frames per network call."),
+        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+                     help="Where the network runs."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary."),
+        click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write what was done (frames, fps, settings ...) to this JSON file."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
+    encode = EncodeConfig(
+        codec=kw["codec"],
+        crf=kw["crf"],
+        preset=kw["preset"],
+        pix_fmt=kw["pix_fmt"],
+        options=kw["encoder_options"],
+    )
+    return RemasterConfig(
+        scale=int(kw["scale"]),
+        model=kw["model"],
+        batch_size=kw["batch_size"],
+        device=kw["device"],
+        range=rng,
+        encode=encode,
+        overwrite=kw["overwrite"],
+    )
+
+
+@contextmanager
+def _progress_bar(quiet: bool, desc: str) -> Iterator[Callable[[int, int | None], None]]:
+    bar = tqdm(total=None, unit="frame", desc=desc, disable=quiet, dynamic_ncols=True, leave=False)
+
+    def update(done: int, total: int | None) -> None:
+        if total and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(done - bar.n)
+
+    try:
+        with logging_redirect_tqdm():
+            yield update
+    finally:
+        bar.close()
+
+
+def _write_report(path: Path | None, data: dict[str, Any]) -> None:
+    if path is None:
+        return
+    data = {"vidstyle": __version__, **data}
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="vidstyle")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--debug", is_flag=True, help="Show the traceback of unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
+    """Remaster old film: restore damage, upscale x2/x4, keep the sound.
+
+    \b
+    Examples:
+      vidstyle remaster reel.mkv -o reel_hd.mkv --scale 2
+      vidstyle remaster reel.mkv -o part.mp4 --start 00:01:00 --end 00:01:30
+      vidstyle preview reel.mkv --start 00:12:30 --frames 48 -o try.mp4
+      vidstyle info reel.mkv
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("libav").setLevel(logging.ERROR)
+    ctx.obj = {"debug": debug}
+
+
+@cli.command("remaster")
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Output file; its extension picks the container (.mkv, .mp4, .mov).")
+@click.option("--start", type=TimeType(), default=None,
+              help="First frame: HH:MM:SS(.mmm), seconds, or a frame number such as f1200.")
+@click.option("--end", type=TimeType(), default=None, help="Stop before this time or frame (exclusive).")
+@click.option("--frames", type=click.IntRange(min=1), default=None, help="Process at most this many frames.")
+@_model_and_encode_options
+def remaster_command(input: Path, output: Path, start, end, frames, **kw: Any) -> None:
+    """Remaster INPUT into a new file with its sound, start to finish.
+
+    The output keeps the input's frame timing, colour tags, pixel aspect ratio,
+    rotation, audio and subtitles; it appears only when complete.
+    """
+    config = _build_config(kw, RangeConfig(start=start, end=end, frames=frames))
+    with _progress_bar(kw["quiet"], "remaster") as progress:
+        result = remaster(input, output, config, progress=progress)
+    _write_report(kw["report"], result.to_dict())
+    if not kw["quiet"]:
+        w, h = result.output_size
+        click.echo(
+            f"wrote {result.output}: {result.frames} frames, {w}x{h}, "
+            f"{result.seconds:.1f} s ({result.fps:.2f} fps)"
+        )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@cli.command("preview")
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="The before | after video.")
+@click.option("--start", type=TimeType(), default=None, help="Where to begin [default: the beginning].")
+@click.option("--frames", type=click.IntRange(min=1), default=48, show_default=True, help="Frames to process.")
+@click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Contact sheet PNG [default: OUTPUT with .png].")
+@_model_and_encode_options
+def preview_command(input: Path, output: Path, start, frames: int, sheet: Path | None, **kw: Any) -> None:
+    """Try the settings on a short range before committing hours of compute.
+
+    Writes the input (bicubic) | the output side by side, a PNG contact sheet,
+    and prints the measured speed and an estimate for the whole file.
+    """
+    config = _build_config(kw, RangeConfig())
+    with _progress_bar(kw["quiet"], "preview") as progress:
+        result = preview(input, output, config, start=start, frames=frames, sheet=sheet, progress=progress)
+    _write_report(kw["report"], result.to_dict())
+    click.echo(f"wrote {result.output} (before | after) and {result.sheet}")
+    click.echo(
+        f"model {result.model_fps:.2f} fps; a full run would go at about {result.estimated_fps:.2f} fps: "
+        f"{result.total_frames} frames in about {format_seconds(result.estimated_seconds)}"
+    )
+
+
+@cli.command("info")
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def info_command(input: Path, as_json: bool) -> None:
+    """Show what is in a video file: size, rate, frames, colour, audio, subtitles."""
+    info = probe(input)
+    click.echo(json.dumps(info.to_dict(), indent=2) if as_json else info.describe())
+
+
+@cli.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def models_command(as_json: bool) -> None:
+    """List the models --model accepts."""
+    entries = available_models()
+    if as_json:
+        data = [{"name": e.name, "kind": e.kind, "scales": list(e.scales), "summary": e.summary} for e in entries]
+        click.echo(json.dumps(data, indent=2))
+        return
+    for e in entries:
+        scales = "/".join(f"x{s}" for s in e.scales)
+        click.echo(f"{e.name:<14} {e.kind:<9} {scales:<9} {e.summary}")
+
+
+# -- entry point -----------------------------------------------------------------------------
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code instead of exiting."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="vidstyle", standalone_mode=False)
+        return EXIT_OK
+    except click.exceptions.Exit as ex:
+        return ex.exit_code
+    except click.UsageError as ex:
+        hint = f" (see '{ex.ctx.command_path} --help')" if ex.ctx is not None else ""
+        click.echo(f"error: {ex.format_message()}{hint}", err=True)
+        return EXIT_USAGE
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("error: interrupted; no output was written", err=True)
+        return EXIT_INTERRUPTED
+    except VidstyleError as ex:
+        click.echo(f"error: {ex}", err=True)
+        return EXIT_ERROR
+    except click.ClickException as ex:
+        click.echo(f"error: {ex.format_message()}", err=True)
+        return ex.exit_code
+    except Exception as ex:  # a bug, not a user mistake: still one line unless asked
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: unexpected {type(ex).__name__}: {ex} (run with --debug for details)", err=True)
+        return EXIT_ERROR
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Typed settings of a remaster run.
+
+Every knob of the pipeline is a field of a frozen dataclass here, documented where
+it is defined and checked in ``__post_init__``; the CLI builds these objects and
+takes its choices and defaults from the constants below, so the two never drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+from .timecode import TimePoint, parse_timepoint
+
+__all__ = [
+    "SCALES",
+    "DEVICES",
+    "DEFAULT_MODEL",
+    "EncodeConfig",
+    "RangeConfig",
+    "RemasterConfig",
+]
+
+#: Upscaling factors the pipeline supports.
+SCALES = (1, 2, 4)
+#: Where the network runs; ``auto`` picks cuda, then mps, then cpu.
+DEVICES = ("auto", "cpu", "cuda", "mps")
+#: The model used when none is named.
+DEFAULT_MODEL = "bicubic"
+
+#: Encoders that take a constant rate factor (``-crf``) and those that take ``-preset``.
+CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
+PRESET_CODECS = frozenset({"libx264", "libx265", "libsvtav1"})
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """How the output video stream is encoded."""
+
+    #: Any libav video encoder: libx264 (default), libx265, ffv1, prores_ks, ...
+    codec: str = "libx264"
+    #: Constant rate factor for codecs that have one (lower is better; x264 18 is near
+    #: transparent). ``None`` leaves the encoder's own default.
+    crf: int | None = 18
+    #: Speed/size trade-off for x264/x265/SVT-AV1 (``ultrafast`` ... ``veryslow``).
+    preset: str | None = "medium"
+    #: Output pixel format. ``None`` picks yuv420p, or the codec's closest format when
+    #: it cannot write yuv420p (prores_ks, for instance, writes 4:2:2 10-bit).
+    pix_fmt: str | None = None
+    #: Extra encoder options, passed to libav as they are (``-x key=value``).
+    options: tuple[tuple[str, str], ...] = ()
+    #: Encoder threads; 0 lets the encoder decide.
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.codec:
+            raise ConfigError("codec must be an encoder name such as libx264, got ''")
+        if self.crf is not None and not 0 <= self.crf <= 63:
+            raise ConfigError(f"crf must be between 0 and 63, got {self.crf}")
+        if self.threads < 0:
+            raise ConfigError(f"encoder threads must be 0 (auto) or more, got {self.threads}")
+        for item in self.options:
+            if len(item) != 2 or not item[0]:
+                raise ConfigError(f"encoder options must be (key, value) pairs, got {item!r}")
+
+    def codec_options(self) -> dict[str, str]:
+        """The libav options this config asks of the encoder."""
+        opts: dict[str, str] = {}
+        if self.crf is not None and self.codec in CRF_CODECS:
+            opts["crf"] = str(self.crf)
+        if self.preset and self.codec in PRESET_CODECS:
+            opts["preset"] = self.preset
+        opts.update(dict(self.options))
+        return opts
+
+
+@dataclass(frozen=True)
+class RangeConfig:
+    """Which frames of the input are processed: ``[start, end)``, at most ``frames`` of them.
+
+    Points are :class:`~vidstyle.timecode.TimePoint` values or strings that parse to
+    one (``"00:01:00"``, ``"12.5"``, ``"f1200"``). All unset means the whole file.
+    """
+
+    start: TimePoint | None = None
+    end: TimePoint | None = None
+    #: The most frames to process from ``start``.
+    frames: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, TimePoint):
+                object.__setattr__(self, name, parse_timepoint(value))
+        if self.frames is not None and self.frames < 1:
+            raise ConfigError(f"frames must be 1 or more, got {self.frames}")
+        if self.start is not None and self.end is not None:
+            both_seconds = self.start.seconds is not None and self.end.seconds is not None
+            both_frames = self.start.frame is not None and self.end.frame is not None
+            if (both_seconds and self.end.seconds <= self.start.seconds) or (
+                both_frames and self.end.frame <= self.start.frame
+            ):
+                raise ConfigError(f"--end {self.end} must come after --start {self.start}")
+
+    @property
+    def is_full(self) -> bool:
+        """True when the whole file is selected."""
+        return self.start is None and self.end is None and self.frames is None
+
+
+@dataclass(frozen=True)
+class RemasterConfig:
+    """Everything :func:`vidstyle.remaster` needs besides the two paths."""
+
+    #: Upscaling factor: 1, 2 or 4.
+    scale: int = 2
+    #: A model name from ``vidstyle models`` or a path to a weights file.
+    model: str = DEFAULT_MODEL
+    #: Frames per network call. Larger batches use the cores better but hold more memory.
+    batch_size: int = 4
+    #: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    device: str = "auto"
+    #: The frames to process.
+    range: RangeConfig = field(default_factory=RangeConfig)
+    #: How the output is encoded.
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    #: Batches held between stages; memory is about 2 x queue_depth x batch_size frames.
+    queue_depth: int = 4
+    #: Replace an existing output file.
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scale not in SCALES:
+            raise ConfigError(f"scale must be 1, 2 or 4, got {self.scale}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be 1 or more, got {self.batch_size}")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.queue_depth < 1:
+            raise ConfigError(f"queue depth must be 1 or more, got {self.queue_depth}")
+        if not self.model:
+            raise ConfigError("model must be a name or a path, got ''")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-friendly settings, for reports."""
+        data = asdict(self)
+        data["range"] = {
+            "start": str(self.range.start) if self.range.start else None,
+            "end": str(self.range.end) if self.range.end else None,
+            "frames": self.range.frames,
+        }
+        data["encode"]["options"] = dict(self.encode.options)
+        return data

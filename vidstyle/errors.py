@@ -1,0 +1,57 @@
+"""The one error hierarchy of vidstyle.
+
+Every error a user can cause derives from :class:`VidstyleError`, and each also
+derives from the built-in error it resembles, so callers may catch either
+(``except VidstyleError`` or ``except FileNotFoundError``). Only the CLI turns
+these into ``error: ...`` lines and exit codes.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "VidstyleError",
+    "InputError",
+    "VideoOpenError",
+    "DecodeError",
+    "EncodeError",
+    "RangeError",
+    "OutputError",
+    "ConfigError",
+    "ModelError",
+]
+
+
+class VidstyleError(Exception):
+    """Base class of every error vidstyle raises on purpose."""
+
+
+class InputError(VidstyleError, FileNotFoundError):
+    """The input path does not exist or is not a regular file."""
+
+
+class VideoOpenError(VidstyleError, ValueError):
+    """The input exists but is not a video we can decode (empty, not media, no video stream)."""
+
+
+class DecodeError(VidstyleError, ValueError):
+    """Decoding failed part-way through the input (truncated or corrupted data)."""
+
+
+class EncodeError(VidstyleError, RuntimeError):
+    """The encoder or muxer refused the settings or failed while writing."""
+
+
+class RangeError(VidstyleError, ValueError):
+    """A --start/--end/--frames range that is malformed or selects no frame."""
+
+
+class OutputError(VidstyleError, OSError):
+    """The output path cannot be written (missing folder, exists, same as input)."""
+
+
+class ConfigError(VidstyleError, ValueError):
+    """A setting outside its allowed values."""
+
+
+class ModelError(VidstyleError, ValueError):
+    """An unknown model name, or weights that cannot be loaded."""

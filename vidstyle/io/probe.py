@@ -1,0 +1,254 @@
+"""What is in a video file: :class:`VideoInfo`, read with PyAV without decoding it all."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from ..errors import InputError, VideoOpenError
+from ..timecode import format_seconds
+
+__all__ = ["StreamInfo", "VideoInfo", "open_input", "probe", "pick_video_stream"]
+
+log = logging.getLogger(__name__)
+
+# libav's "unspecified" value of colour primaries, transfer and matrix.
+_UNSPECIFIED = 2
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """An audio or subtitle stream that the writer copies along."""
+
+    index: int
+    kind: str  # "audio" or "subtitle"
+    codec: str
+    language: str | None = None
+    channels: int | None = None
+    sample_rate: int | None = None
+    duration: float | None = None  # seconds, when the container says
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The properties of a file's video stream and the streams beside it.
+
+    Sizes are in pixels of the stored picture (before any rotation a player
+    applies); ``rotation`` is counter-clockwise degrees from the display matrix.
+    """
+
+    path: Path
+    container: str
+    stream_index: int
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str
+    fps: Fraction  # average frame rate
+    time_base: Fraction
+    start_pts: int  # first pts of the video stream, in time_base
+    frame_count: int
+    frame_count_exact: bool  # False when estimated from duration x fps
+    duration: float  # seconds
+    sample_aspect_ratio: Fraction = Fraction(1)
+    rotation: int = 0
+    color_primaries: int = _UNSPECIFIED
+    color_trc: int = _UNSPECIFIED
+    colorspace: int = _UNSPECIFIED
+    color_range: int = 0  # 0 unspecified, 1 limited (tv), 2 full (pc)
+    bit_rate: int | None = None
+    audio: tuple[StreamInfo, ...] = field(default_factory=tuple)
+    subtitles: tuple[StreamInfo, ...] = field(default_factory=tuple)
+
+    @property
+    def frame_duration(self) -> Fraction:
+        """Nominal duration of one frame, in seconds."""
+        return 1 / self.fps if self.fps else Fraction(1, 25)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly dictionary (fractions as strings such as ``"30000/1001"``)."""
+        return {
+            "path": str(self.path),
+            "container": self.container,
+            "stream_index": self.stream_index,
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "pix_fmt": self.pix_fmt,
+            "fps": str(self.fps),
+            "fps_float": round(float(self.fps), 6),
+            "time_base": str(self.time_base),
+            "start_pts": self.start_pts,
+            "frame_count": self.frame_count,
+            "frame_count_exact": self.frame_count_exact,
+            "duration": round(self.duration, 6),
+            "sample_aspect_ratio": str(self.sample_aspect_ratio),
+            "rotation": self.rotation,
+            "color_primaries": self.color_primaries,
+            "color_trc": self.color_trc,
+            "colorspace": self.colorspace,
+            "color_range": self.color_range,
+            "bit_rate": self.bit_rate,
+            "audio": [s.to_dict() for s in self.audio],
+            "subtitles": [s.to_dict() for s in self.subtitles],
+        }
+
+    def describe(self) -> str:
+        """A few human-readable lines, for ``vidstyle info``."""
+        count = f"{self.frame_count}" + ("" if self.frame_count_exact else " (estimated)")
+        lines = [
+            f"{self.path}",
+            f"  container   {self.container}",
+            f"  video       #{self.stream_index} {self.codec} {self.pix_fmt} "
+            f"{self.width}x{self.height} @ {float(self.fps):.3f} fps",
+            f"  frames      {count}, {format_seconds(self.duration)}",
+            f"  time base   {self.time_base}",
+        ]
+        if self.sample_aspect_ratio != 1:
+            lines.append(f"  pixel ratio {self.sample_aspect_ratio}")
+        if self.rotation:
+            lines.append(f"  rotation    {self.rotation} degrees")
+        lines.append(
+            f"  colour      primaries {self.color_primaries}, transfer {self.color_trc}, "
+            f"matrix {self.colorspace}, range {('unspecified', 'limited', 'full')[min(self.color_range, 2)]}"
+        )
+        for s in self.audio:
+            extra = f" {s.channels} ch {s.sample_rate} Hz" if s.channels else ""
+            lines.append(f"  audio       #{s.index} {s.codec}{extra} [{s.language or 'und'}]")
+        for s in self.subtitles:
+            lines.append(f"  subtitle    #{s.index} {s.codec} [{s.language or 'und'}]")
+        return "\n".join(lines)
+
+
+def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    """Open a media file for reading, turning every failure into a one-line error.
+
+    Raises:
+        InputError: missing path, a directory, or not readable.
+        VideoOpenError: empty file or not a media file libav understands.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"input not found: {path}")
+    if path.is_dir():
+        raise InputError(f"input is a directory, not a video file: {path}")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"input is not readable: {path}")
+    if path.stat().st_size == 0:
+        raise VideoOpenError(f"input is empty (0 bytes): {path}")
+    try:
+        return av.open(str(path), mode="r")
+    except av.FFmpegError as ex:
+        raise VideoOpenError(f"cannot open {path} as a video: {_ffmpeg_reason(ex)}") from ex
+
+
+def pick_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The first video stream that is a real picture track (not cover art)."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise VideoOpenError(f"no video stream in {container.name}")
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """Read the :class:`VideoInfo` of a file.
+
+    The frame count comes from the container when it records one, otherwise it is
+    estimated from duration x frame rate (``frame_count_exact`` says which). The
+    first frame is decoded to read its rotation and colour tags reliably.
+
+    Raises:
+        InputError, VideoOpenError: as :func:`open_input`, or no decodable video frame.
+    """
+    path = Path(path)
+    with open_input(path) as container:
+        stream = pick_video_stream(container)
+        cc = stream.codec_context
+        time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000)
+        fps = _frame_rate(stream)
+        start_pts = stream.start_time if stream.start_time is not None else 0
+
+        duration = 0.0
+        if stream.duration:
+            duration = float(stream.duration * time_base)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        exact = bool(stream.frames and stream.frames > 0)
+        frame_count = int(stream.frames) if exact else max(0, round(duration * float(fps)))
+
+        rotation, first = 0, None
+        try:
+            for first in container.decode(stream):
+                break
+        except av.FFmpegError as ex:
+            raise VideoOpenError(f"cannot decode {path}: {_ffmpeg_reason(ex)}") from ex
+        if first is None:
+            raise VideoOpenError(f"no video frame could be decoded from {path} (zero frames)")
+        rotation = int(round(first.rotation or 0)) % 360
+        if first.pts is not None and stream.start_time is None:
+            start_pts = first.pts
+
+        sar = cc.sample_aspect_ratio or stream.sample_aspect_ratio
+        sar = Fraction(sar) if sar else Fraction(1)
+        audio = tuple(
+            StreamInfo(
+                index=s.index,
+                kind="audio",
+                codec=s.codec_context.name,
+                language=s.language,
+                channels=s.codec_context.channels,
+                sample_rate=s.codec_context.sample_rate,
+                duration=float(s.duration * s.time_base) if s.duration and s.time_base else None,
+            )
+            for s in container.streams.audio
+        )
+        subtitles = tuple(
+            StreamInfo(index=s.index, kind="subtitle", codec=s.codec_context.name, language=s.language)
+            for s in container.streams.subtitles
+        )
+        return VideoInfo(
+            path=path,
+            container=container.format.name,
+            stream_index=stream.index,
+            codec=cc.name,
+            width=cc.width,
+            height=cc.height,
+            pix_fmt=cc.pix_fmt or "unknown",
+            fps=fps,
+            time_base=time_base,
+            start_pts=int(start_pts),
+            frame_count=frame_count,
+            frame_count_exact=exact,
+            duration=duration,
+            sample_aspect_ratio=sar,
+            rotation=rotation,
+            color_primaries=int(cc.color_primaries),
+            color_trc=int(cc.color_trc),
+            colorspace=int(cc.colorspace),
+            color_range=int(cc.color_range),
+            bit_rate=container.bit_rate or None,
+            audio=audio,
+            subtitles=subtitles,
+        )
+
+
+def _frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate:
+            return Fraction(rate)
+    return Fraction(25)
+
+
+def _ffmpeg_reason(ex: Exception) -> str:
+    """libav's message without the file name PyAV appends to it."""
+    strerror = getattr(ex, "strerror", None)
+    return strerror or str(ex)

@@ -1,0 +1,474 @@
+"""Encode frames to a new file, with the source's sound and subtitles copied along.
+
+``VideoWriter`` encodes on a thread of its own, takes its timestamps from the
+input's, carries over colour tags, pixel aspect ratio and rotation, copies audio
+and subtitle packets from the source (trimmed and shifted to the range), and
+writes to a hidden temporary file beside the output that is renamed only when
+the file is complete. A failed or interrupted run leaves no output behind.
+
+    with VideoWriter(dst, source=reader.info, width=w, height=h, encode=EncodeConfig()) as writer:
+        for batch in batches:
+            writer.write(frames, pts)   # (B, H, W, 3) uint8 RGB, pts in source time base
+        writer.commit()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..config import EncodeConfig
+from ..errors import EncodeError, OutputError
+from .colour import sws_colorspace, sws_range
+from .probe import VideoInfo, _ffmpeg_reason
+
+__all__ = ["VideoWriter", "check_output_path", "resolve_pix_fmt", "video_encoders"]
+
+log = logging.getLogger(__name__)
+
+_END = object()
+# Formats tried, in order, when the user names none and the codec cannot write yuv420p.
+_PIX_FMT_PREFERENCE = ("yuv420p", "yuv422p10le", "yuv420p10le", "yuv444p", "yuv444p10le", "nv12", "rgb24")
+
+
+def video_encoders() -> list[str]:
+    """Names of the video encoders this build of libav has, sorted."""
+    names = []
+    for name in av.codecs_available:
+        try:
+            codec = av.codec.Codec(name, "w")
+        except Exception:  # a decoder-only name
+            continue
+        if codec.type == "video":
+            names.append(name)
+    return sorted(names)
+
+
+def check_output_path(dst: Path, *, src: Path | None = None, overwrite: bool = False) -> None:
+    """Refuse an output that cannot or must not be written, before any work starts.
+
+    Raises:
+        OutputError: the folder is missing or read-only, the output is a folder, is
+            the input itself, or exists and ``overwrite`` is False.
+    """
+    parent = dst.parent if str(dst.parent) else Path(".")
+    if src is not None and (
+        dst.resolve() == src.resolve() or (dst.exists() and src.exists() and os.path.samefile(dst, src))
+    ):
+        raise OutputError(f"the output must not be the input file: {dst}")
+    if not parent.is_dir():
+        raise OutputError(f"output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"output folder is not writable: {parent}")
+    if dst.is_dir():
+        raise OutputError(f"output is a folder, expected a file name: {dst}")
+    if dst.exists() and not overwrite:
+        raise OutputError(f"output exists: {dst} (use --overwrite to replace it)")
+
+
+def resolve_pix_fmt(codec_name: str, pix_fmt: str | None, width: int, height: int) -> str:
+    """Check the encoder and pick or check its pixel format.
+
+    Raises:
+        EncodeError: unknown encoder, a format it cannot write (the message lists the
+            ones it can), or a size the format's chroma subsampling cannot hold.
+    """
+    try:
+        codec = av.codec.Codec(codec_name, "w")
+    except Exception as ex:
+        raise EncodeError(
+            f"unknown --codec {codec_name!r}; video encoders here: {', '.join(video_encoders())}"
+        ) from ex
+    if codec.type != "video":
+        raise EncodeError(f"--codec {codec_name!r} is a {codec.type} encoder, not a video one")
+    supported = [f.name for f in (codec.video_formats or ())]
+    if pix_fmt is None:
+        pix_fmt = next((f for f in _PIX_FMT_PREFERENCE if f in supported), supported[0] if supported else "yuv420p")
+    else:
+        try:
+            av.VideoFormat(pix_fmt)
+        except Exception as ex:
+            raise EncodeError(f"unknown --pix-fmt {pix_fmt!r}; {codec_name} writes: {', '.join(supported)}") from ex
+        if supported and pix_fmt not in supported:
+            raise EncodeError(f"{codec_name} cannot write --pix-fmt {pix_fmt}; it writes: {', '.join(supported)}")
+    probe_fmt = av.VideoFormat(pix_fmt, 16, 16)
+    if len(probe_fmt.components) >= 3 and not probe_fmt.is_rgb:
+        chroma = probe_fmt.components[1]
+        if (chroma.width < 16 and width % 2) or (chroma.height < 16 and height % 2):
+            raise EncodeError(
+                f"{pix_fmt} needs an even width and height, the output would be {width}x{height}; "
+                f"use --scale 2 or a 4:4:4 format such as --pix-fmt yuv444p"
+            )
+    return pix_fmt
+
+
+class _PacketCopier:
+    """Copies audio and subtitle packets of the source into the output, in time order.
+
+    Times are seconds on the source's clock; output timestamps are shifted so that
+    ``origin`` (the first output video frame) becomes zero. With ``trim``, only
+    packets that start in ``[origin, end)`` are kept.
+    """
+
+    def __init__(self, src: Path, info: VideoInfo, out: av.container.OutputContainer) -> None:
+        self.input = av.open(str(src), mode="r")
+        self.pairs: dict[int, tuple[av.stream.Stream, av.stream.Stream | None]] = {}
+        self.transcoders: dict[int, tuple[av.stream.Stream, av.audio.resampler.AudioResampler | None]] = {}
+        supported = out.supported_codecs
+        wanted = {s.index for s in info.audio} | {s.index for s in info.subtitles}
+        for stream in self.input.streams:
+            if stream.index not in wanted:
+                continue
+            name = stream.codec_context.name
+            if name in supported:
+                self.pairs[stream.index] = (stream, out.add_stream_from_template(stream))
+            elif stream.type == "audio" and "aac" in supported:
+                log.info("the %s container cannot hold %s audio: re-encoding stream #%d to AAC",
+                         out.format.name, name, stream.index)
+                enc = out.add_stream("aac", rate=stream.codec_context.sample_rate or 48000)
+                enc.layout = stream.codec_context.layout
+                enc.bit_rate = 192_000
+                self.pairs[stream.index] = (stream, enc)
+                self.transcoders[stream.index] = (enc, None)
+            else:
+                log.warning("the %s container cannot hold %s %s: stream #%d is left out",
+                            out.format.name, name, stream.type, stream.index)
+        self.streams = [pair[0] for pair in self.pairs.values()]
+        self.out = out
+        self.origin: Fraction = Fraction(0)
+        self.trim = False
+        self._packets = None
+        self._pending: av.Packet | None = None
+        self._done = not self.streams
+
+    def start(self, origin: Fraction, trim: bool) -> None:
+        self.origin, self.trim = origin, trim
+        if not self.streams:
+            return
+        if trim and origin > 0:
+            self.input.seek(int(max(Fraction(0), origin - 1) * av.time_base), backward=True)
+        self._packets = self.input.demux(*self.streams)
+
+    def advance(self, until: Fraction | None) -> None:
+        """Mux copied packets up to source time ``until`` (all remaining when None)."""
+        if self._done or self._packets is None:
+            return
+        while True:
+            packet = self._pending or next(self._packets, None)
+            self._pending = None
+            if packet is None:
+                self._done = True
+                return
+            if packet.dts is None and packet.pts is None:
+                continue  # the demuxer's end-of-stream marker
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            t = stamp * Fraction(packet.time_base)
+            if until is not None and t > until:
+                self._pending = packet
+                return
+            if self.trim and t < self.origin:
+                continue
+            if packet.duration and (stamp + packet.duration) * Fraction(packet.time_base) <= self.origin:
+                # Wholly before the first frame (an AAC priming packet, say): Matroska and
+                # others would shift every stream to make room for it, video included.
+                continue
+            self._mux(packet)
+
+    def finish(self, end: Fraction | None) -> None:
+        """Mux what is left, up to ``end`` when trimming, and flush audio encoders."""
+        if self.trim and end is not None:
+            self.advance_before(end)
+        else:
+            self.advance(None)
+        for enc, _ in self.transcoders.values():
+            for out_packet in enc.encode(None):
+                self.out.mux(out_packet)
+        self.input.close()
+
+    def advance_before(self, end: Fraction) -> None:
+        """Mux packets that start before ``end``, drop the rest."""
+        if self._packets is None:
+            return
+        self.advance(end - Fraction(1, 10**9))
+        self._done = True
+
+    def _mux(self, packet: av.Packet) -> None:
+        src_stream, dst_stream = self.pairs[packet.stream.index]
+        shift = int(round(self.origin / Fraction(packet.time_base)))
+        if packet.stream.index in self.transcoders:
+            for frame in src_stream.codec_context.decode(packet):
+                frame.pts = None if frame.pts is None else frame.pts - shift
+                for out_packet in dst_stream.encode(frame):
+                    self.out.mux(out_packet)
+            return
+        if packet.pts is not None:
+            packet.pts -= shift
+        if packet.dts is not None:
+            packet.dts -= shift
+        packet.stream = dst_stream
+        self.out.mux(packet)
+
+    def close(self) -> None:
+        try:
+            self.input.close()
+        except Exception:
+            pass
+
+
+class VideoWriter:
+    """Encode RGB frames to ``dst`` with the sound of ``source`` copied along.
+
+    Args:
+        dst: the output file; its extension picks the container.
+        source: the input's :class:`VideoInfo` (timing, tags, streams to copy).
+        width, height: output size in pixels.
+        encode: codec, quality and pixel format.
+        trim: copy only the audio/subtitles of the written range (set for a range
+            of the input; unset for a whole file, whose sound is copied whole).
+        copy_streams: copy audio and subtitles at all.
+        overwrite: replace an existing ``dst``.
+        queue_depth: batches buffered before ``write`` blocks.
+    """
+
+    def __init__(
+        self,
+        dst: str | os.PathLike[str],
+        *,
+        source: VideoInfo,
+        width: int,
+        height: int,
+        encode: EncodeConfig | None = None,
+        trim: bool = False,
+        copy_streams: bool = True,
+        overwrite: bool = False,
+        queue_depth: int = 4,
+    ) -> None:
+        self.dst = Path(dst)
+        self.source = source
+        self.width, self.height = width, height
+        self.encode = encode or EncodeConfig()
+        self.trim = trim
+        self.overwrite = overwrite
+        check_output_path(self.dst, src=source.path, overwrite=overwrite)
+        self.pix_fmt = resolve_pix_fmt(self.encode.codec, self.encode.pix_fmt, width, height)
+        self.tmp = self.dst.with_name(f".{self.dst.stem}.partial-{os.getpid()}{self.dst.suffix}")
+
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_depth))
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._origin_pts: int | None = None
+        self._last_pts: int | None = None
+        #: Frames encoded, and seconds the encode thread spent working.
+        self.frames_written = 0
+        self.busy_seconds = 0.0
+
+        try:
+            self._out = av.open(str(self.tmp), mode="w")
+        except (av.FFmpegError, ValueError) as ex:
+            self._remove_tmp()
+            raise OutputError(
+                f"cannot write {self.dst.name}: unknown container for {self.dst.suffix or 'no extension'!r} "
+                f"(use .mp4, .mkv or .mov)"
+            ) from ex
+        self._copier: _PacketCopier | None = None
+        try:
+            self._stream = self._add_video_stream()
+            if copy_streams and (source.audio or source.subtitles):
+                self._copier = _PacketCopier(source.path, source, self._out)
+            self._out.start_encoding()
+        except av.FFmpegError as ex:
+            self.abort()
+            raise EncodeError(
+                f"cannot encode {self.encode.codec} {self.pix_fmt} {width}x{height} into "
+                f"{self.dst.suffix or 'this container'}: {_ffmpeg_reason(ex)}"
+            ) from ex
+        except BaseException:
+            self.abort()
+            raise
+
+    def _add_video_stream(self) -> av.video.stream.VideoStream:
+        src, enc = self.source, self.encode
+        if enc.codec not in self._out.supported_codecs:
+            raise EncodeError(
+                f"the {self.dst.suffix} container cannot hold {enc.codec} video; try .mkv"
+            )
+        stream = self._out.add_stream(enc.codec, rate=src.fps, options=enc.codec_options())
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = self.pix_fmt
+        stream.time_base = src.time_base
+        cc = stream.codec_context
+        cc.time_base = src.time_base
+        cc.framerate = src.fps
+        cc.thread_count = enc.threads
+        cc.thread_type = "AUTO"
+        if src.color_primaries != 2:
+            cc.color_primaries = src.color_primaries
+        if src.color_trc != 2:
+            cc.color_trc = src.color_trc
+        if src.colorspace != 2:
+            cc.colorspace = src.colorspace
+        if src.color_range:
+            cc.color_range = src.color_range
+        if src.sample_aspect_ratio not in (0, 1):
+            cc.sample_aspect_ratio = src.sample_aspect_ratio
+        if src.rotation:
+            stream.set_display_rotation(src.rotation)
+        self._colorspace = sws_colorspace(src.colorspace, src.height)
+        self._range = sws_range(src.color_range)
+        return stream
+
+    # -- public -------------------------------------------------------------------------
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._closed:
+            self.abort()
+
+    def write(self, frames: np.ndarray, pts: np.ndarray) -> None:
+        """Queue a batch for encoding.
+
+        Args:
+            frames: (B, H, W, 3) uint8 RGB at the writer's size.
+            pts: (B,) timestamps in the source's time base; the first frame ever
+                written becomes time zero of the output.
+        """
+        self._raise_if_failed()
+        if frames.ndim != 4 or frames.shape[1:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
+            raise ValueError(
+                f"frames should be (B, {self.height}, {self.width}, 3) uint8, "
+                f"instead got {tuple(frames.shape)} {frames.dtype}"
+            )
+        if len(frames) != len(pts):
+            raise ValueError(f"got {len(frames)} frames but {len(pts)} timestamps")
+        if self._thread is None:
+            self._origin_pts = int(pts[0])
+            if self._copier is not None:
+                self._copier.start(self._origin_pts * self.source.time_base, self.trim)
+            self._thread = threading.Thread(target=self._encode_thread, name="vidstyle-encode", daemon=True)
+            self._thread.start()
+        while True:
+            try:
+                self._queue.put((frames, np.asarray(pts, dtype=np.int64)), timeout=0.1)
+                break
+            except queue.Full:
+                self._raise_if_failed()
+        self._last_pts = int(pts[-1])
+
+    def commit(self) -> Path:
+        """Finish encoding, copy the rest of the sound, and move the file into place.
+
+        Returns:
+            the output path.
+        Raises:
+            EncodeError: encoding failed; the temporary file is removed.
+            OutputError: nothing was written, or ``dst`` appeared meanwhile.
+        """
+        try:
+            if self._thread is None:
+                raise OutputError(f"no frame was written to {self.dst.name}")
+            self._queue.put(_END)
+            self._thread.join()
+            self._raise_if_failed()
+            self._out.close()
+            self._closed = True
+            if self.dst.exists() and not self.overwrite:
+                raise OutputError(f"output appeared while working: {self.dst} (use --overwrite to replace it)")
+            os.replace(self.tmp, self.dst)
+            return self.dst
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Stop encoding and delete the temporary file. Safe to call more than once."""
+        self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            while self._thread.is_alive():
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    self._thread.join(timeout=0.05)
+        if self._copier is not None:
+            self._copier.close()
+        if not self._closed:
+            self._closed = True
+            try:
+                self._out.close()
+            except Exception:  # a half-written file may not close cleanly; it is deleted below
+                pass
+        self._remove_tmp()
+
+    # -- encode thread ------------------------------------------------------------------
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def _remove_tmp(self) -> None:
+        try:
+            self.tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+    def _encode_thread(self) -> None:
+        try:
+            self._encode_loop()
+        except av.FFmpegError as ex:
+            self._error = EncodeError(f"encoding {self.dst.name} failed: {_ffmpeg_reason(ex)}")
+            self._error.__cause__ = ex
+        except BaseException as ex:
+            self._error = ex
+        if self._error is not None:  # let a blocked producer notice
+            while not self._stop.is_set():
+                try:
+                    if self._queue.get(timeout=0.1) is _END:
+                        return
+                except queue.Empty:
+                    continue
+
+    def _encode_loop(self) -> None:
+        src, stream, out = self.source, self._stream, self._out
+        tb = src.time_base
+        origin = self._origin_pts
+        assert origin is not None
+        while not self._stop.is_set():
+            item = self._queue.get()
+            if item is _END:
+                break
+            tick = time.perf_counter()
+            frames, pts = item
+            for rgb, p in zip(frames, pts):
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame = frame.reformat(
+                    format=self.pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
+                )
+                frame.pts = int(p) - origin
+                frame.time_base = tb
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+                self.frames_written += 1
+            if self._copier is not None:
+                self._copier.advance(int(pts[-1]) * tb)
+            self.busy_seconds += time.perf_counter() - tick
+        if self._stop.is_set():
+            return
+        tick = time.perf_counter()
+        for packet in stream.encode(None):
+            out.mux(packet)
+        if self._copier is not None:
+            end = None
+            if self.trim and self._last_pts is not None:
+                end = self._last_pts * tb + src.frame_duration
+            self._copier.finish(end)
+        self.busy_seconds += time.perf_counter() - tick

@@ -1,0 +1,7 @@
+"""Models: the descriptor every model is called through, the baselines, the registry."""
+
+from .baseline import Bicubic, Lanczos
+from .descriptor import ModelDescriptor
+from .registry import ModelEntry, available_models, load_model, resolve_device
+
+__all__ = ["Bicubic", "Lanczos", "ModelDescriptor", "ModelEntry", "available_models", "load_model", "resolve_device"]

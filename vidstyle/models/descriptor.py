@@ -1,0 +1,90 @@
+"""One way to call every model: :class:`ModelDescriptor`.
+
+Whatever the network (a fixed resampler, our generator, an external architecture),
+the pipeline sees the same object: its scale, the multiple its input sides must
+be, whether it may run in half precision, and a call that checks, pads, runs,
+clamps and crops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ModelDescriptor"]
+
+
+@dataclass
+class ModelDescriptor:
+    """A model ready to run on batches of frames.
+
+    Attributes:
+        name: registry name or file name.
+        module: the network; maps (B, 3, H, W) to (B, 3, H*scale, W*scale).
+        scale: output size / input size (1, 2 or 4).
+        size_multiple: input height and width are padded up to a multiple of this.
+        supports_half: whether fp16/bf16 gives the same picture.
+        meta: free-form facts for reports (architecture, weights card, ...).
+    """
+
+    name: str
+    module: nn.Module
+    scale: int
+    size_multiple: int = 1
+    supports_half: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.module.eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+
+    @property
+    def device(self) -> torch.device:
+        for t in self.module.parameters():
+            return t.device
+        for t in self.module.buffers():
+            return t.device
+        return torch.device("cpu")
+
+    def to(self, device: torch.device | str) -> "ModelDescriptor":
+        self.module.to(device)
+        return self
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """Run the model.
+
+        Args:
+            image: (B, 3, H, W) float in [0, 1].
+        Returns:
+            (B, 3, H * scale, W * scale) float in [0, 1], same dtype and device.
+        """
+        if image.ndim != 4 or image.shape[1] != 3:
+            raise ValueError(f"expected a (B, 3, H, W) tensor, instead got shape {tuple(image.shape)}")
+        if not image.is_floating_point():
+            raise ValueError(f"expected a float tensor in [0, 1], instead got {image.dtype}")
+        h, w = image.shape[-2:]
+        m = self.size_multiple
+        pad_h, pad_w = (-h) % m, (-w) % m
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            image = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
+        out = self.module(image)
+        if pad_h or pad_w:
+            out = out[..., : h * self.scale, : w * self.scale]
+        return out.clamp_(0.0, 1.0)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "scale": self.scale,
+            "size_multiple": self.size_multiple,
+            "supports_half": self.supports_half,
+            "parameters": sum(p.numel() for p in self.module.parameters()),
+            **self.meta,
+        }

@@ -1,0 +1,101 @@
+"""Every model vidstyle can run, by name, in one explicit table.
+
+Models are added to ``_REGISTRY`` by hand, one line each; there is no import-time
+discovery. :func:`load_model` takes a registry name or a path to a weights file
+and returns a :class:`ModelDescriptor`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..errors import ModelError
+from .baseline import Bicubic, Lanczos
+from .descriptor import ModelDescriptor
+
+__all__ = ["ModelEntry", "available_models", "load_model", "resolve_device"]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A named model: what it does and how to build it for a scale."""
+
+    name: str
+    summary: str
+    scales: tuple[int, ...]
+    kind: str  # "baseline" or "learned"
+    build: Callable[[int], ModelDescriptor]
+
+
+def _bicubic(scale: int) -> ModelDescriptor:
+    return ModelDescriptor("bicubic", Bicubic(scale=scale), scale, supports_half=True,
+                           meta={"kind": "baseline"})
+
+
+def _lanczos(scale: int) -> ModelDescriptor:
+    return ModelDescriptor("lanczos", Lanczos(scale=scale), scale, supports_half=True,
+                           meta={"kind": "baseline"})
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def _register(entry: ModelEntry) -> None:
+    if entry.name in _REGISTRY:
+        raise RuntimeError(f"model {entry.name!r} is registered twice")
+    _REGISTRY[entry.name] = entry
+
+
+_register(ModelEntry("bicubic", "bicubic resampling, the classic baseline (no restoration)",
+                     (1, 2, 4), "baseline", _bicubic))
+_register(ModelEntry("lanczos", "Lanczos-3 resampling, sharper than bicubic (no restoration)",
+                     (1, 2, 4), "baseline", _lanczos))
+
+
+def available_models() -> list[ModelEntry]:
+    """The registered models, in registration order."""
+    return list(_REGISTRY.values())
+
+
+def load_model(name_or_path: str, *, scale: int, device: torch.device | str = "cpu") -> ModelDescriptor:
+    """Build a registered model, or load one from a weights file, for ``scale``.
+
+    Raises:
+        ModelError: unknown name (the message lists the known ones), a file that
+            cannot be loaded, or a scale the model does not support.
+    """
+    entry = _REGISTRY.get(name_or_path)
+    if entry is None:
+        if Path(name_or_path).suffix in (".safetensors", ".pth", ".pt"):
+            raise ModelError(
+                f"cannot load {name_or_path}: loading weights files arrives with the learned generator"
+            )
+        known = ", ".join(_REGISTRY)
+        raise ModelError(f"unknown model {name_or_path!r}; known models: {known}")
+    if scale not in entry.scales:
+        supported = ", ".join(f"x{s}" for s in entry.scales)
+        raise ModelError(f"model {entry.name} cannot upscale x{scale}; it supports {supported}")
+    return entry.build(scale).to(device)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> cuda, else mps, else cpu; a named device must exist here.
+
+    Raises:
+        ModelError: cuda or mps asked for but not available.
+    """
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"--device {device} asked for, but no CUDA device is available here")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelError("--device mps asked for, but MPS is not available here")
+    return torch.device(device)

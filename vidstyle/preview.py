@@ -1,0 +1,156 @@
+"""``preview``: remaster a short range, show before | after, and estimate the whole run.
+
+The preview video has the input (upscaled with bicubic to the output size) on
+the left and the model's output on the right; a PNG contact sheet holds a few of
+those pairs. The measured speed of each stage gives an estimate of the time the
+whole file would take at the same settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from .config import RangeConfig, RemasterConfig
+from .errors import OutputError
+from .io.writer import check_output_path
+from .models.baseline import Bicubic
+from .models.descriptor import ModelDescriptor
+from .pipeline import ProgressCallback, open_stages, run_frames
+
+__all__ = ["PreviewResult", "preview"]
+
+log = logging.getLogger(__name__)
+
+#: Pairs shown in the contact sheet.
+SHEET_FRAMES = 4
+
+
+@dataclass
+class PreviewResult:
+    """What a preview measured. ``estimated_seconds`` is for the whole input file."""
+
+    output: Path
+    sheet: Path
+    frames: int
+    seconds: float
+    model_fps: float
+    estimated_fps: float
+    total_frames: int
+    estimated_seconds: float
+    stage_seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": str(self.output),
+            "sheet": str(self.sheet),
+            "frames": self.frames,
+            "seconds": round(self.seconds, 3),
+            "model_fps": round(self.model_fps, 3),
+            "estimated_fps": round(self.estimated_fps, 3),
+            "total_frames": self.total_frames,
+            "estimated_seconds": round(self.estimated_seconds, 1),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+        }
+
+
+def preview(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    config: RemasterConfig | None = None,
+    *,
+    start: str | None = None,
+    frames: int = 48,
+    sheet: str | os.PathLike[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> PreviewResult:
+    """Remaster ``frames`` frames from ``start`` into a side-by-side video and a contact sheet.
+
+    Args:
+        src: input video.
+        dst: the side-by-side video (input | output, twice the output width).
+        config: model and encoding settings; its range is replaced by start/frames.
+        start: where to begin (``HH:MM:SS.mmm``, seconds or ``f123``); the beginning if None.
+        frames: how many frames to process.
+        sheet: the PNG contact sheet; ``dst`` with a .png extension if None.
+    """
+    config = config or RemasterConfig()
+    config = replace(config, range=RangeConfig(start=start, frames=frames))
+    src, dst = Path(src), Path(dst)
+    sheet = Path(sheet) if sheet is not None else dst.with_suffix(".png")
+    if sheet.suffix.lower() != ".png":
+        raise OutputError(f"the contact sheet must be a .png file, got {sheet.name}")
+    check_output_path(sheet, src=src, overwrite=config.overwrite)
+
+    started = time.perf_counter()
+    reader, model, writer = open_stages(src, dst, config, width_factor=2)
+    before = ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device)
+    expected = reader.expected_frames or frames
+    picks = set(np.linspace(0, max(expected - 1, 0), num=min(SHEET_FRAMES, expected)).round().astype(int))
+    pairs: list[np.ndarray] = []
+    model_seconds = side_seconds = 0.0
+    done = 0
+    with reader, writer:
+        for batch in reader:
+            tick = time.perf_counter()
+            after = run_frames(model, batch.frames)
+            model_seconds += time.perf_counter() - tick
+            tick = time.perf_counter()
+            side = np.concatenate([run_frames(before, batch.frames), after], axis=2)
+            side_seconds += time.perf_counter() - tick
+            writer.write(side, batch.pts)
+            for i in range(len(batch)):
+                if batch.first_index + i in picks:
+                    pairs.append(side[i].copy())
+            done += len(batch)
+            if progress is not None:
+                progress(done, expected)
+        writer.commit()
+    _write_sheet(sheet, pairs)
+    seconds = time.perf_counter() - started
+
+    # The stages overlap, so a full run goes at the pace of the slowest one. The
+    # preview encodes frames twice as wide, so half of its encode time is counted.
+    stage = {
+        "decode": reader.busy_seconds,
+        "model": model_seconds,
+        "before_side": side_seconds,
+        "encode": writer.busy_seconds,
+    }
+    per_frame = max(stage["decode"], stage["model"], stage["encode"] / 2) / max(done, 1)
+    estimated_fps = 1.0 / per_frame if per_frame > 0 else float("inf")
+    total = reader.info.frame_count
+    return PreviewResult(
+        output=dst,
+        sheet=sheet,
+        frames=done,
+        seconds=seconds,
+        model_fps=done / max(model_seconds, 1e-9),
+        estimated_fps=estimated_fps,
+        total_frames=total,
+        estimated_seconds=total * per_frame,
+        stage_seconds=stage,
+    )
+
+
+def _write_sheet(path: Path, pairs: list[np.ndarray], max_width: int = 1600) -> None:
+    """Stack before | after pairs into one PNG, each row at most ``max_width`` wide."""
+    rows = []
+    for pair in pairs:
+        h, w = pair.shape[:2]
+        if w > max_width:
+            pair = cv2.resize(pair, (max_width, round(h * max_width / w)), interpolation=cv2.INTER_AREA)
+        rows.append(pair)
+    sheet = np.concatenate(rows, axis=0)
+    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+        raise OutputError(f"cannot write the contact sheet {path}")
+    os.replace(tmp, path)

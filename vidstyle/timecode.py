@@ -1,0 +1,106 @@
+"""Parse and format the points in time that select a range of frames.
+
+A point is given as a timecode ``HH:MM:SS(.mmm)`` or ``MM:SS(.mmm)``, as seconds
+(``90``, ``12.5``, ``12.5s``), or as a frame number ``f1200`` (the 1201st frame,
+counting from ``f0``). Times are exact fractions, so ``00:00:01.04`` at 25 fps is
+frame 26 and not a float that rounds to either side of it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import RangeError
+
+__all__ = ["TimePoint", "parse_timepoint", "format_seconds"]
+
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
+_SECONDS = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)s?$")
+_FRAME = re.compile(r"^f(\d+)$")
+
+
+@dataclass(frozen=True)
+class TimePoint:
+    """A point in a video: either ``seconds`` from the first frame or a ``frame`` index.
+
+    Exactly one of the two is set. ``text`` keeps what the user typed, for messages.
+    """
+
+    seconds: Fraction | None = None
+    frame: int | None = None
+    text: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.seconds is None) == (self.frame is None):
+            raise ValueError("a TimePoint has either seconds or a frame, not both or neither")
+        if self.seconds is not None and self.seconds < 0:
+            raise RangeError(f"a time must not be negative, got {self.text or self.seconds}")
+        if self.frame is not None and self.frame < 0:
+            raise RangeError(f"a frame number must not be negative, got {self.text or self.frame}")
+
+    def to_seconds(self, fps: Fraction) -> Fraction:
+        """The time of this point, in seconds from the first frame.
+
+        A frame number ``fN`` maps to the middle of the gap before frame N at the
+        nominal rate, ``(N - 1/2) / fps``, so a frame whose timestamp was rounded to
+        the container's time base still falls on the right side of the boundary.
+        """
+        if self.seconds is not None:
+            return self.seconds
+        assert self.frame is not None
+        if self.frame == 0:
+            return Fraction(0)
+        return (Fraction(self.frame) - Fraction(1, 2)) / fps
+
+    def __str__(self) -> str:
+        if self.text:
+            return self.text
+        return f"f{self.frame}" if self.frame is not None else format_seconds(self.seconds)
+
+
+def parse_timepoint(text: str | float | int | TimePoint) -> TimePoint:
+    """Parse ``HH:MM:SS.mmm``, ``MM:SS``, seconds (``12.5`` or ``12.5s``) or ``f1200``.
+
+    >>> parse_timepoint("00:01:02.5").seconds
+    Fraction(125, 2)
+    >>> parse_timepoint("f48").frame
+    48
+
+    Raises:
+        RangeError: the text is none of these forms.
+    """
+    if isinstance(text, TimePoint):
+        return text
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if text < 0:
+            raise RangeError(f"a time must not be negative, got {text}")
+        return TimePoint(seconds=Fraction(str(text)), text=str(text))
+    raw = str(text).strip()
+    if m := _FRAME.match(raw):
+        return TimePoint(frame=int(m.group(1)), text=raw)
+    if m := _SECONDS.match(raw):
+        return TimePoint(seconds=Fraction(m.group(1)), text=raw)
+    if m := _CLOCK.match(raw):
+        hours = int(m.group(1) or 0)
+        minutes = int(m.group(2))
+        seconds = Fraction(m.group(3))
+        if minutes >= 60 or seconds >= 60:
+            raise RangeError(f"malformed timecode {raw!r}: minutes and seconds must be below 60")
+        return TimePoint(seconds=hours * 3600 + minutes * 60 + seconds, text=raw)
+    raise RangeError(
+        f"malformed time {raw!r}: expected HH:MM:SS(.mmm), seconds such as 12.5, "
+        f"or a frame number such as f1200"
+    )
+
+
+def format_seconds(seconds: float | Fraction | None) -> str:
+    """Format seconds as ``HH:MM:SS.mmm`` (``--:--:--`` when unknown)."""
+    if seconds is None:
+        return "--:--:--"
+    millis = round(float(seconds) * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
