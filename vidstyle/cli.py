@@ -110,19 +110,25 @@ def _build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
 
 @contextmanager
 def _progress_bar(quiet: bool, desc: str) -> Iterator[Callable[[int, int | None], None]]:
-    bar = tqdm(total=None, unit="frame", desc=desc, disable=quiet, dynamic_ncols=True, leave=False)
+    """A tqdm bar made on the first update, so a run that fails early prints only its error."""
+    bar: tqdm | None = None
 
     def update(done: int, total: int | None) -> None:
-        if total and bar.total != total:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="frame", desc=desc, dynamic_ncols=True, leave=False)
+        elif total and bar.total != total:
             bar.total = total
-            bar.refresh()
         bar.update(done - bar.n)
 
     try:
         with logging_redirect_tqdm():
             yield update
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
 
 
 def _write_report(path: Path | None, data: dict[str, Any]) -> None:

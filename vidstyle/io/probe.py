@@ -156,7 +156,7 @@ def pick_video_stream(container: av.container.InputContainer) -> av.video.stream
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
-    raise VideoOpenError(f"no video stream in {container.name}")
+    raise VideoOpenError(f"no video stream with frames in {container.name}")
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:

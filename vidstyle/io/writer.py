@@ -443,7 +443,10 @@ class VideoWriter:
         origin = self._origin_pts
         assert origin is not None
         while not self._stop.is_set():
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue  # look at the stop flag again
             if item is _END:
                 break
             tick = time.perf_counter()
