@@ -1,0 +1,63 @@
+"""`pip install .` (not only editable) gives a working tool with its data files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    build = tmp_path_factory.mktemp("build")
+    # Build from a copy of the tracked files, so the checkout gets no build/ folder.
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if files.returncode != 0:
+        pytest.skip("not a git checkout")
+    for name in files.stdout.splitlines():
+        src = REPO / name
+        if src.is_file():
+            dst = build / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(src.read_bytes())
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(build)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (path,) = out.glob("vidstyle-*.whl")
+    return path
+
+
+def test_wheel_carries_data_and_weights(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "vidstyle/data/sample_reel.mp4" in names
+    assert "vidstyle/weights/__init__.py" in names
+    assert "vidstyle/restore/degrade.py" in names
+    assert any(n.endswith("entry_points.txt") for n in names)
+
+
+def test_installed_tool_runs(wheel, tmp_path):
+    site = tmp_path / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    code = "import vidstyle; print(vidstyle.__file__); print(vidstyle.sample_clip())"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    module_file, sample = proc.stdout.split()
+    assert module_file.startswith(str(site)) and Path(sample).is_file()
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidstyle", "info", sample], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "512x288" in proc.stdout, proc.stderr
