@@ -115,6 +115,18 @@ def make_clip(
     return path
 
 
+def make_audio_only(path: Path) -> Path:
+    """A file with one short AAC stream and no video."""
+    out = av.open(str(path), "w")
+    stream = out.add_stream("aac", rate=48000)
+    frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+    frame.sample_rate, frame.pts = 48000, 0
+    for packet in list(stream.encode(frame)) + list(stream.encode()):
+        out.mux(packet)
+    out.close()
+    return path
+
+
 def decode_all(path: Path) -> tuple[list[np.ndarray], list[int]]:
     """Every frame of the first video stream, as RGB arrays, with its pts (plain PyAV)."""
     frames, pts = [], []

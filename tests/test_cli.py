@@ -14,7 +14,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import file_hash, make_clip
+from conftest import file_hash, make_audio_only, make_clip
 from vidstyle import probe
 from vidstyle.cli import run
 
@@ -89,17 +89,6 @@ def _zero_frame_video(path: Path) -> Path:
     return path
 
 
-def _audio_only(path: Path) -> Path:
-    out = av.open(str(path), "w")
-    stream = out.add_stream("aac", rate=48000)
-    frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
-    frame.sample_rate, frame.pts = 48000, 0
-    for packet in list(stream.encode(frame)) + list(stream.encode()):
-        out.mux(packet)
-    out.close()
-    return path
-
-
 def _truncated(path: Path) -> Path:
     full = make_clip(path.with_name("full.mp4"), frames=50)
     data = full.read_bytes()
@@ -115,7 +104,7 @@ BAD_INPUTS = {
     "empty": (lambda d: (d / "e.mp4").write_bytes(b"") and None or d / "e.mp4", [], "o.mp4", "empty", {1}),
     "text": (lambda d: (d / "t.mp4").write_text("not a video\n" * 50) and d / "t.mp4", [], "o.mp4", "cannot open", {1}),
     "truncated": (lambda d: _truncated(d / "cut.mp4"), [], "o.mp4", "cut.mp4", {1}),
-    "audio only": (lambda d: _audio_only(d / "a.m4a"), [], "o.mp4", "no video stream", {1}),
+    "audio only": (lambda d: make_audio_only(d / "a.m4a"), [], "o.mp4", "no video stream", {1}),
     "zero frames": (lambda d: _zero_frame_video(d / "z.mp4"), [], "o.mp4", "no video stream with frames", {1}),
     "odd size 420": (
         lambda d: make_clip(d / "odd.mkv", width=177, height=143, pix_fmt="yuv444p", audio=False),

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import decode_all, make_clip, stream_durations
+from conftest import decode_all, make_audio_only, make_clip, stream_durations
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import DecodeError, EncodeError, InputError, OutputError, RangeError, VideoOpenError
 from vidstyle.io import VideoReader, VideoWriter, probe
@@ -64,14 +64,7 @@ class TestProbe:
             probe(text)
 
     def test_audio_only(self, tmp_path):
-        path = tmp_path / "a.m4a"
-        out = av.open(str(path), "w")
-        stream = out.add_stream("aac", rate=48000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
-        frame.sample_rate, frame.pts = 48000, 0
-        for packet in list(stream.encode(frame)) + list(stream.encode()):
-            out.mux(packet)
-        out.close()
+        path = make_audio_only(tmp_path / "a.m4a")
         with pytest.raises(VideoOpenError, match="no video stream"):
             probe(path)
 
