@@ -27,12 +27,26 @@ class TestBaselines:
 
     @pytest.mark.parametrize("scale", [2, 4])
     def test_lanczos_matches_opencv(self, scale):
-        # OpenCV's INTER_LANCZOS4 is the same kernel with 4 lobes.
+        # Our default is OpenCV's INTER_LANCZOS4 kernel: 4 lobes.
         x = torch.rand(1, 3, 24, 28, generator=torch.Generator().manual_seed(1))
-        ours = Lanczos(scale=scale, lobes=4)(x)[0].permute(1, 2, 0).numpy()
+        ours = Lanczos(scale=scale)(x)[0].permute(1, 2, 0).numpy()
         ref = cv2.resize(x[0].permute(1, 2, 0).numpy(), (28 * scale, 24 * scale), interpolation=cv2.INTER_LANCZOS4)
         border = 4 * scale
         np.testing.assert_allclose(ours[border:-border, border:-border], ref[border:-border, border:-border], atol=1e-5)
+
+    @pytest.mark.parametrize("name", ["bicubic", "lanczos"])
+    @pytest.mark.parametrize("scale", [2, 4])
+    def test_opencv_cpu_path_matches_torch_path(self, name, scale):
+        model = load_model(name, scale=scale)
+        assert model.cpu_frames is not None
+        frames = np.random.default_rng(2).integers(0, 256, (2, 20, 26, 3), dtype=np.uint8)
+        fast = model.cpu_frames(frames).astype(int)
+        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+        slow = (model(x) * 255).round().permute(0, 2, 3, 1).numpy().astype(int)
+        border = 4 * scale
+        inner = (slice(None), slice(border, -border), slice(border, -border))
+        assert fast.shape == slow.shape
+        assert np.abs(fast[inner] - slow[inner]).max() <= 1
 
     def test_lanczos_keeps_flat_fields(self):
         x = torch.full((2, 3, 9, 11), 0.37)

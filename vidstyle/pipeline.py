@@ -74,6 +74,8 @@ def run_frames(model: ModelDescriptor, frames: np.ndarray) -> np.ndarray:
         (B, H*scale, W*scale, 3) uint8 RGB.
     """
     device = model.device
+    if model.cpu_frames is not None and device.type == "cpu":
+        return model.cpu_frames(frames)
     x = torch.from_numpy(frames).to(device, non_blocking=True)
     # NHWC storage viewed as NCHW is already channels_last: no copy before the network.
     x = x.permute(0, 3, 1, 2).float().div_(255.0)

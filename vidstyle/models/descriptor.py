@@ -9,7 +9,9 @@ clamps and crops.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +31,9 @@ class ModelDescriptor:
         size_multiple: input height and width are padded up to a multiple of this.
         supports_half: whether fp16/bf16 gives the same picture.
         meta: free-form facts for reports (architecture, weights card, ...).
+        cpu_frames: optional equivalent of the module on uint8 frames for the CPU,
+            (B, H, W, 3) uint8 -> (B, H*scale, W*scale, 3) uint8; the fixed
+            resamplers use OpenCV here, several times cheaper than float tensors.
     """
 
     name: str
@@ -37,6 +42,7 @@ class ModelDescriptor:
     size_multiple: int = 1
     supports_half: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    cpu_frames: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.module.eval()

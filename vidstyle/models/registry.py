@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import torch
 
 from ..errors import ModelError
-from .baseline import Bicubic, Lanczos
+from .baseline import Bicubic, Lanczos, opencv_resampler
 from .descriptor import ModelDescriptor
 
 __all__ = ["ModelEntry", "available_models", "load_model", "resolve_device"]
@@ -33,12 +34,14 @@ class ModelEntry:
 
 def _bicubic(scale: int) -> ModelDescriptor:
     return ModelDescriptor("bicubic", Bicubic(scale=scale), scale, supports_half=True,
-                           meta={"kind": "baseline"})
+                           meta={"kind": "baseline"},
+                           cpu_frames=opencv_resampler(scale, cv2.INTER_CUBIC))
 
 
 def _lanczos(scale: int) -> ModelDescriptor:
     return ModelDescriptor("lanczos", Lanczos(scale=scale), scale, supports_half=True,
-                           meta={"kind": "baseline"})
+                           meta={"kind": "baseline"},
+                           cpu_frames=opencv_resampler(scale, cv2.INTER_LANCZOS4))
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -52,7 +55,7 @@ def _register(entry: ModelEntry) -> None:
 
 _register(ModelEntry("bicubic", "bicubic resampling, the classic baseline (no restoration)",
                      (1, 2, 4), "baseline", _bicubic))
-_register(ModelEntry("lanczos", "Lanczos-3 resampling, sharper than bicubic (no restoration)",
+_register(ModelEntry("lanczos", "Lanczos (4 lobes) resampling, sharper than bicubic (no restoration)",
                      (1, 2, 4), "baseline", _lanczos))
 
 

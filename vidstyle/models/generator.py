@@ -1,0 +1,105 @@
+"""The remaster generator: restoration and upscaling in one light network.
+
+    x (B, 3, H, W) in [0, 1]
+      -> space-to-depth x2 -> head conv                      (B, C, H/2, W/2)
+      -> body: residual blocks at H/2, fused with a branch
+         that works at H/4 (multi-scale feature fusion)     = features      (encode)
+      -> decoder: residual blocks -> conv to 3 (2s)^2 channels
+         -> depth-to-space x2s, plus the bilinear-upscaled input (global skip)  (decode)
+    y (B, 3, sH, sW)
+
+Working at half resolution from the first layer is what makes it cheap: every
+3x3 convolution sees a quarter of the pixels, while space-to-depth loses no
+information. The encode/decode split lets the temporal stage warp the deep
+features of the previous frame and reuse them (Deep Feature Flow, Zhu et al. 2017).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["RemasterGenerator"]
+
+
+class _ResBlock(nn.Module):
+    """conv3x3 -> LeakyReLU -> conv3x3, added to the input."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
+class RemasterGenerator(nn.Module):
+    """Restore and upscale by ``scale`` (1, 2 or 4).
+
+    Args:
+        scale: output size / input size.
+        channels: feature width (C).
+        body_blocks: residual blocks at H/2 in the encoder.
+        low_blocks: residual blocks of the H/4 branch.
+        decoder_blocks: residual blocks in the decoder.
+
+    Input sides must be multiples of :attr:`size_multiple` (the descriptor pads).
+    """
+
+    size_multiple = 4
+
+    def __init__(
+        self,
+        *,
+        scale: int = 2,
+        channels: int = 48,
+        body_blocks: int = 3,
+        low_blocks: int = 2,
+        decoder_blocks: int = 1,
+    ) -> None:
+        super().__init__()
+        if scale not in (1, 2, 4):
+            raise ValueError(f"scale must be 1, 2 or 4, got {scale}")
+        self.scale = scale
+        self.hparams = {
+            "scale": scale,
+            "channels": channels,
+            "body_blocks": body_blocks,
+            "low_blocks": low_blocks,
+            "decoder_blocks": decoder_blocks,
+        }
+        c = channels
+        self.head = nn.Conv2d(3 * 4, c, 3, padding=1)
+        self.body = nn.Sequential(*[_ResBlock(c) for _ in range(body_blocks)])
+        self.down = nn.Conv2d(c, c, 3, stride=2, padding=1)
+        self.low = nn.Sequential(*[_ResBlock(c) for _ in range(low_blocks)])
+        self.fuse = nn.Conv2d(2 * c, c, 1)
+        self.decoder = nn.Sequential(*[_ResBlock(c) for _ in range(decoder_blocks)])
+        self.to_pixels = nn.Conv2d(c, 3 * (2 * scale) ** 2, 3, padding=1)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+        # Start as "bilinear upscaling": the residual branch begins at zero.
+        nn.init.zeros_(self.to_pixels.weight)
+        nn.init.zeros_(self.to_pixels.bias)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Deep features, (B, C, H/2, W/2), of x (B, 3, H, W) in [0, 1]."""
+        feat = self.act(self.head(F.pixel_unshuffle(x, 2)))
+        main = self.body(feat)
+        low = self.low(self.act(self.down(feat)))
+        low = F.interpolate(low, size=main.shape[-2:], mode="bilinear", align_corners=False)
+        return feat + self.fuse(torch.cat([main, low], dim=1))
+
+    def decode(self, features: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Output (B, 3, sH, sW) from the features of ``x`` and ``x`` itself (the skip)."""
+        residual = F.pixel_shuffle(self.to_pixels(self.decoder(features)), 2 * self.scale)
+        if self.scale == 1:
+            base = x
+        else:
+            base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        return base + residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x), x)
