@@ -175,3 +175,27 @@ def test_ctrl_c_leaves_no_output(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+class TestDegrade:
+    def test_degrade_downscales_keeps_sound_and_is_seeded(self, capsys, tmp_path):
+        src = make_clip(tmp_path / "clean.mp4", frames=20, width=96, height=64)
+        a, b, c = tmp_path / "a.mkv", tmp_path / "b.mkv", tmp_path / "c.mkv"
+        for dst, seed in ((a, 7), (b, 7), (c, 8)):
+            code, _, err = cli(capsys, "degrade", src, "-o", dst, "--seed", str(seed), "--scale", "2", "-q",
+                               "--crf", "0")
+            assert code == 0, err
+        info = probe(a)
+        assert (info.width, info.height) == (48, 32) and info.frame_count == 20 and info.audio
+        from conftest import decode_all
+
+        fa, fb, fc = (np.stack(decode_all(p)[0]) for p in (a, b, c))
+        assert np.array_equal(fa, fb)  # same seed, same damage
+        assert np.abs(fa.astype(int) - fc.astype(int)).mean() > 1  # another seed, other damage
+
+    def test_degrade_indivisible_size(self, capsys, tmp_path):
+        src = make_clip(tmp_path / "odd.mkv", width=66, height=50, audio=False)
+        code, _, err = cli(capsys, "degrade", src, "-o", tmp_path / "o.mkv", "--scale", "4")
+        assert code == 1
+        assert_one_error(err, "divisible by 4")
+        assert not (tmp_path / "o.mkv").exists()

@@ -219,6 +219,40 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
     )
 
 
+@cli.command("degrade")
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The damaged copy.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Picks the damage and its noise.")
+@click.option("--scale", type=click.Choice([str(s) for s in SCALES]), default="1", show_default=True,
+              help="Also downscale by this factor (make low-resolution test material).")
+@click.option("--start", type=TimeType(), default=None, help="First frame to copy.")
+@click.option("--end", type=TimeType(), default=None, help="Stop before this time or frame.")
+@click.option("--frames", type=click.IntRange(min=1), default=None, help="Copy at most this many frames.")
+@click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="x264 quality.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the damage settings used to this JSON file.")
+def degrade_command(input: Path, output: Path, seed: int, scale: str, start, end, frames, crf: int,
+                    overwrite: bool, quiet: bool, report: Path | None) -> None:
+    """Make a copy of INPUT that looks like damaged old film, with its sound.
+
+    Grain, dust, drifting scratches, flicker, gate weave, blur, fading and
+    vignetting, drawn at random from --seed (the same seed gives the same damage):
+    test material for remastering, and the model the generator is trained on.
+    """
+    from .restore.video import degrade_video
+
+    with _progress_bar(quiet, "degrade") as progress:
+        result = degrade_video(
+            input, output, seed=seed, scale=int(scale), encode=EncodeConfig(crf=crf),
+            range=RangeConfig(start=start, end=end, frames=frames), overwrite=overwrite, progress=progress,
+        )
+    _write_report(report, result)
+    if not quiet:
+        click.echo(f"wrote {output}: {result['frames']} frames damaged with seed {seed}")
+
+
 @cli.command("info")
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
