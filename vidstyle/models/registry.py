@@ -73,16 +73,30 @@ def load_model(name_or_path: str, *, scale: int, device: torch.device | str = "c
     """
     entry = _REGISTRY.get(name_or_path)
     if entry is None:
-        if Path(name_or_path).suffix in (".safetensors", ".pth", ".pt"):
-            raise ModelError(
-                f"cannot load {name_or_path}: loading weights files arrives with the learned generator"
-            )
+        if Path(name_or_path).suffix in (".safetensors", ".pth"):
+            return _from_file(Path(name_or_path), scale).to(device)
         known = ", ".join(_REGISTRY)
         raise ModelError(f"unknown model {name_or_path!r}; known models: {known}")
     if scale not in entry.scales:
         supported = ", ".join(f"x{s}" for s in entry.scales)
         raise ModelError(f"model {entry.name} cannot upscale x{scale}; it supports {supported}")
     return entry.build(scale).to(device)
+
+
+def _from_file(path: Path, scale: int) -> ModelDescriptor:
+    from .weights import load_weights  # torch-free callers of the registry don't pay for safetensors
+
+    module, card = load_weights(path)
+    model_scale = int(card.get("scale", getattr(module, "scale", 0)))
+    if model_scale != scale:
+        raise ModelError(f"{path.name} upscales x{model_scale}, but --scale {scale} was asked for")
+    return ModelDescriptor(
+        card.get("name", path.stem),
+        module,
+        model_scale,
+        size_multiple=int(getattr(module, "size_multiple", 1)),
+        meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256")},
+    )
 
 
 def resolve_device(device: str) -> torch.device:
