@@ -106,7 +106,7 @@ class TestRemaster:
 
     def test_range(self, clip, tmp_path):
         dst = tmp_path / "part.mkv"
-        config = RemasterConfig(scale=1, range=RangeConfig(start="0.4", end="f25"))
+        config = RemasterConfig(scale=1, model="bicubic", range=RangeConfig(start="0.4", end="f25"))
         result = remaster(clip, dst, config)
         assert result.frames == 15
         frames, pts = decode_all(dst)

@@ -48,7 +48,7 @@ class TestParseTimepoint:
 class TestConfig:
     def test_defaults(self):
         config = RemasterConfig()
-        assert config.scale == 2 and config.model == "bicubic" and config.range.is_full
+        assert config.scale == 2 and config.model == "auto" and config.range.is_full
 
     @pytest.mark.parametrize(
         "kwargs, message",

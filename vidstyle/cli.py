@@ -24,7 +24,7 @@ from . import __version__
 from .config import DEFAULT_MODEL, DEVICES, SCALES, EncodeConfig, RangeConfig, RemasterConfig
 from .errors import ConfigError, VidstyleError
 from .io.probe import probe
-from .models.registry import available_models
+from .models.registry import available_models, card_of
 from .pipeline import remaster
 from .preview import preview
 from .timecode import TimePoint, format_seconds, parse_timepoint
@@ -64,7 +64,8 @@ def _model_and_encode_options(func: Callable) -> Callable:
         click.option("--scale", type=click.Choice([str(s) for s in SCALES]), default="2", show_default=True,
                      help="Upscaling factor."),
         click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|PATH",
-                     help="A model from `vidstyle models`, or a weights file."),
+                     help="auto (the remaster model for the scale), a name from `vidstyle models`, "
+                          "or a weights file (.safetensors)."),
         click.option("--codec", default="libx264", show_default=True,
                      help="Video encoder: libx264, libx265, ffv1, prores_ks or any libav encoder."),
         click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
@@ -265,15 +266,26 @@ def info_command(input: Path, as_json: bool) -> None:
 @cli.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def models_command(as_json: bool) -> None:
-    """List the models --model accepts."""
-    entries = available_models()
+    """List the models --model accepts, with the held-out scores of the learned ones."""
+    rows = []
+    for e in available_models():
+        card = card_of(e) or {}
+        metrics = card.get("metrics", {}).get("held_out", {})
+        rows.append({
+            "name": e.name, "kind": e.kind, "scales": list(e.scales), "summary": e.summary,
+            "parameters": card.get("parameters"), "sha256": card.get("sha256"), "held_out": metrics or None,
+        })
     if as_json:
-        data = [{"name": e.name, "kind": e.kind, "scales": list(e.scales), "summary": e.summary} for e in entries]
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(rows, indent=2))
         return
-    for e in entries:
-        scales = "/".join(f"x{s}" for s in e.scales)
-        click.echo(f"{e.name:<14} {e.kind:<9} {scales:<9} {e.summary}")
+    for row in rows:
+        scales = "/".join(f"x{s}" for s in row["scales"])
+        line = f"{row['name']:<12} {row['kind']:<9} {scales:<9} {row['summary']}"
+        held = row["held_out"]
+        if held and "model_psnr" in held:
+            line += (f"\n{'':<32}held-out PSNR-Y {held['model_psnr']:.2f} dB vs bicubic "
+                     f"{held['bicubic_psnr']:.2f}, {row['parameters']:,} parameters")
+        click.echo(line)
 
 
 # -- entry point -----------------------------------------------------------------------------

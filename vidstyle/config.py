@@ -26,8 +26,8 @@ __all__ = [
 SCALES = (1, 2, 4)
 #: Where the network runs; ``auto`` picks cuda, then mps, then cpu.
 DEVICES = ("auto", "cpu", "cuda", "mps")
-#: The model used when none is named.
-DEFAULT_MODEL = "bicubic"
+#: The model used when none is named: ``auto`` is the shipped remaster model for the scale.
+DEFAULT_MODEL = "auto"
 
 #: Encoders that take a constant rate factor (``-crf``) and those that take ``-preset``.
 CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
@@ -115,7 +115,8 @@ class RemasterConfig:
 
     #: Upscaling factor: 1, 2 or 4.
     scale: int = 2
-    #: A model name from ``vidstyle models`` or a path to a weights file.
+    #: ``auto`` (remaster-x2 / remaster-x4 for the scale), a name from ``vidstyle models``,
+    #: or a path to a weights file.
     model: str = DEFAULT_MODEL
     #: Frames per network call. Larger batches use the cores better but hold more memory.
     batch_size: int = 4

@@ -8,6 +8,7 @@ and returns a :class:`ModelDescriptor`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +19,16 @@ from ..errors import ModelError
 from .baseline import Bicubic, Lanczos, opencv_resampler
 from .descriptor import ModelDescriptor
 
-__all__ = ["ModelEntry", "available_models", "load_model", "resolve_device"]
+__all__ = [
+    "AUTO_MODELS",
+    "ModelEntry",
+    "available_models",
+    "card_of",
+    "load_model",
+    "resolve_device",
+    "resolve_model_name",
+    "shipped_weights",
+]
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,52 @@ _register(ModelEntry("lanczos", "Lanczos (4 lobes) resampling, sharper than bicu
                      (1, 2, 4), "baseline", _lanczos))
 
 
+def shipped_weights(name: str) -> Path:
+    """Path of a shipped weights file, ``weights/NAME.safetensors`` (installed as vidstyle.weights)."""
+    return Path(str(resources.files("vidstyle.weights").joinpath(f"{name}.safetensors")))
+
+
+def _shipped(name: str) -> Callable[[int], ModelDescriptor]:
+    def build(scale: int) -> ModelDescriptor:
+        return _from_file(shipped_weights(name), scale)
+
+    return build
+
+
+_register(ModelEntry("remaster-x2", "restores film damage and upscales x2 in one pass (trained here)",
+                     (2,), "learned", _shipped("remaster-x2")))
+_register(ModelEntry("remaster-x4", "restores film damage and upscales x4 in one pass (trained here)",
+                     (4,), "learned", _shipped("remaster-x4")))
+
+#: What ``--model auto`` (the default) picks for each scale.
+AUTO_MODELS = {2: "remaster-x2", 4: "remaster-x4"}
+
+
+def resolve_model_name(name: str, scale: int) -> str:
+    """``auto`` -> the shipped model for ``scale``; other names unchanged.
+
+    Raises:
+        ModelError: ``auto`` at a scale no learned model covers.
+    """
+    if name != "auto":
+        return name
+    if scale not in AUTO_MODELS:
+        raise ModelError(
+            f"no learned model works at x{scale} yet; use --scale 2 or 4, or --model bicubic"
+        )
+    return AUTO_MODELS[scale]
+
+
+def card_of(entry: ModelEntry) -> dict | None:
+    """The JSON card of a learned model, or None for the baselines."""
+    if entry.kind != "learned":
+        return None
+    import json
+
+    path = shipped_weights(entry.name).with_suffix(".json")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def available_models() -> list[ModelEntry]:
     """The registered models, in registration order."""
     return list(_REGISTRY.values())
@@ -71,6 +127,7 @@ def load_model(name_or_path: str, *, scale: int, device: torch.device | str = "c
         ModelError: unknown name (the message lists the known ones), a file that
             cannot be loaded, or a scale the model does not support.
     """
+    name_or_path = resolve_model_name(name_or_path, scale)
     entry = _REGISTRY.get(name_or_path)
     if entry is None:
         if Path(name_or_path).suffix in (".safetensors", ".pth"):

@@ -1,0 +1,60 @@
+"""The shipped remaster models: listed, loadable by name, hash-checked, and better than bicubic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import make_clip
+from vidstyle import RemasterConfig, probe, remaster
+from vidstyle.cli import run
+from vidstyle.errors import ModelError
+from vidstyle.models import load_model
+from vidstyle.models.registry import shipped_weights
+from vidstyle.models.weights import file_sha256
+from vidstyle.train.evaluate import evaluate, held_out_pairs
+
+SHIPPED = {"remaster-x2": 2, "remaster-x4": 4}
+
+
+@pytest.mark.parametrize("name, scale", SHIPPED.items())
+def test_card_matches_file(name, scale):
+    path = shipped_weights(name)
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["sha256"] == file_sha256(path)
+    assert card["scale"] == scale and card["architecture"] == "RemasterGenerator"
+    assert path.stat().st_size < 8 * 2**20  # shipped small
+    for key in ("recipe_toml", "command", "data", "cpu_minutes", "metrics", "perceptual_loss"):
+        assert key in card, key
+
+
+def test_models_command_lists_them(capsys):
+    assert run(["models", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    for name in SHIPPED:
+        assert rows[name]["kind"] == "learned" and rows[name]["sha256"] == file_sha256(shipped_weights(name))
+
+
+@pytest.mark.parametrize("name, scale", SHIPPED.items())
+def test_beats_bicubic_on_held_out_frames(name, scale):
+    # A fifth of the held-out frames keeps the test short; the benchmark scores all of them.
+    pairs = held_out_pairs(scale, frame_stride=5)
+    torch.manual_seed(0)
+    result = evaluate(load_model(name, scale=scale), scale=scale, pairs=pairs)
+    assert result.model_psnr > result.bicubic_psnr + 0.5, result
+    assert result.model_ssim > result.bicubic_ssim + 0.01, result
+
+
+def test_auto_picks_the_remaster_model(tmp_path):
+    src = make_clip(tmp_path / "c.mp4", frames=6)
+    result = remaster(src, tmp_path / "o.mp4", RemasterConfig(scale=2))
+    assert result.model["name"] == "remaster-x2" and probe(tmp_path / "o.mp4").width == 128
+
+
+def test_wrong_scale_and_x1(tmp_path):
+    with pytest.raises(ModelError, match="cannot upscale x4"):
+        load_model("remaster-x2", scale=4)
+    with pytest.raises(ModelError, match="no learned model works at x1"):
+        load_model("auto", scale=1)
