@@ -63,3 +63,8 @@ def test_installed_tool_runs(wheel, tmp_path):
         [sys.executable, "-m", "vidstyle", "info", sample], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0 and "512x288" in proc.stdout, proc.stderr
+    # The shipped weights load from the installed package, their hashes checked.
+    code = "from vidstyle.models import load_model; m = load_model('remaster-x2', scale=2); print(m.meta['file'])"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().startswith(str(site))

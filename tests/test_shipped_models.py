@@ -58,3 +58,11 @@ def test_wrong_scale_and_x1(tmp_path):
         load_model("remaster-x2", scale=4)
     with pytest.raises(ModelError, match="no learned model works at x1"):
         load_model("auto", scale=1)
+
+
+def test_cli_scale_mismatch_is_one_error_line(capsys, tmp_path):
+    src = make_clip(tmp_path / "c.mp4", frames=4)
+    code = run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--scale", "4", "--model", "remaster-x2"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("error:") == 1 and "cannot upscale x4" in err and "Traceback" not in err
+    assert not (tmp_path / "o.mp4").exists()
