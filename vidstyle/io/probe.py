@@ -185,7 +185,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         exact = bool(stream.frames and stream.frames > 0)
         frame_count = int(stream.frames) if exact else max(0, round(duration * float(fps)))
 
-        rotation, first = 0, None
+        first = None
         try:
             for first in container.decode(stream):
                 break

@@ -121,7 +121,7 @@ class _PacketCopier:
     def __init__(self, src: Path, info: VideoInfo, out: av.container.OutputContainer) -> None:
         self.input = av.open(str(src), mode="r")
         self.pairs: dict[int, tuple[av.stream.Stream, av.stream.Stream | None]] = {}
-        self.transcoders: dict[int, tuple[av.stream.Stream, av.audio.resampler.AudioResampler | None]] = {}
+        self.reencoded: set[int] = set()  # source streams decoded and re-encoded to AAC
         supported = out.supported_codecs
         wanted = {s.index for s in info.audio} | {s.index for s in info.subtitles}
         for stream in self.input.streams:
@@ -137,7 +137,7 @@ class _PacketCopier:
                 enc.layout = stream.codec_context.layout
                 enc.bit_rate = 192_000
                 self.pairs[stream.index] = (stream, enc)
-                self.transcoders[stream.index] = (enc, None)
+                self.reencoded.add(stream.index)
             else:
                 log.warning("the %s container cannot hold %s %s: stream #%d is left out",
                             out.format.name, name, stream.type, stream.index)
@@ -170,13 +170,14 @@ class _PacketCopier:
             if packet.dts is None and packet.pts is None:
                 continue  # the demuxer's end-of-stream marker
             stamp = packet.pts if packet.pts is not None else packet.dts
-            t = stamp * Fraction(packet.time_base)
+            tb = Fraction(packet.time_base)
+            t = stamp * tb
             if until is not None and t > until:
                 self._pending = packet
                 return
             if self.trim and t < self.origin:
                 continue
-            if packet.duration and (stamp + packet.duration) * Fraction(packet.time_base) <= self.origin:
+            if packet.duration and (stamp + packet.duration) * tb <= self.origin:
                 # Wholly before the first frame (an AAC priming packet, say): Matroska and
                 # others would shift every stream to make room for it, video included.
                 continue
@@ -184,26 +185,19 @@ class _PacketCopier:
 
     def finish(self, end: Fraction | None) -> None:
         """Mux what is left, up to ``end`` when trimming, and flush audio encoders."""
-        if self.trim and end is not None:
-            self.advance_before(end)
-        else:
-            self.advance(None)
-        for enc, _ in self.transcoders.values():
-            for out_packet in enc.encode(None):
+        trimming = self.trim and end is not None
+        # Packets that start at or after ``end`` are dropped: stop just before it.
+        self.advance(end - Fraction(1, 10**9) if trimming else None)
+        self._done = True
+        for index in self.reencoded:
+            for out_packet in self.pairs[index][1].encode(None):
                 self.out.mux(out_packet)
         self.input.close()
-
-    def advance_before(self, end: Fraction) -> None:
-        """Mux packets that start before ``end``, drop the rest."""
-        if self._packets is None:
-            return
-        self.advance(end - Fraction(1, 10**9))
-        self._done = True
 
     def _mux(self, packet: av.Packet) -> None:
         src_stream, dst_stream = self.pairs[packet.stream.index]
         shift = int(round(self.origin / Fraction(packet.time_base)))
-        if packet.stream.index in self.transcoders:
+        if packet.stream.index in self.reencoded:
             for frame in src_stream.codec_context.decode(packet):
                 frame.pts = None if frame.pts is None else frame.pts - shift
                 for out_packet in dst_stream.encode(frame):

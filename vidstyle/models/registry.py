@@ -7,6 +7,7 @@ and returns a :class:`ModelDescriptor`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from ..errors import ModelError
 from .baseline import Bicubic, Lanczos, opencv_resampler
 from .descriptor import ModelDescriptor
+from .weights import load_weights
 
 __all__ = [
     "AUTO_MODELS",
@@ -109,8 +111,6 @@ def card_of(entry: ModelEntry) -> dict | None:
     """The JSON card of a learned model, or None for the baselines."""
     if entry.kind != "learned":
         return None
-    import json
-
     path = shipped_weights(entry.name).with_suffix(".json")
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -141,8 +141,6 @@ def load_model(name_or_path: str, *, scale: int, device: torch.device | str = "c
 
 
 def _from_file(path: Path, scale: int) -> ModelDescriptor:
-    from .weights import load_weights  # torch-free callers of the registry don't pay for safetensors
-
     module, card = load_weights(path)
     model_scale = int(card.get("scale", getattr(module, "scale", 0)))
     if model_scale != scale:
