@@ -195,7 +195,9 @@ class TestDegrade:
 
     def test_degrade_indivisible_size(self, capsys, tmp_path):
         src = make_clip(tmp_path / "odd.mkv", width=66, height=50, audio=False)
+        before = file_hash(src)
         code, _, err = cli(capsys, "degrade", src, "-o", tmp_path / "o.mkv", "--scale", "4")
         assert code == 1
         assert_one_error(err, "divisible by 4")
         assert not (tmp_path / "o.mkv").exists()
+        assert file_hash(src) == before and sorted(p.name for p in tmp_path.iterdir()) == ["odd.mkv"]

@@ -66,3 +66,12 @@ def test_cli_scale_mismatch_is_one_error_line(capsys, tmp_path):
     err = capsys.readouterr().err
     assert code == 1 and err.count("error:") == 1 and "cannot upscale x4" in err and "Traceback" not in err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cli_missing_weights_file(capsys, tmp_path):
+    src = make_clip(tmp_path / "c.mp4", frames=4)
+    before = src.read_bytes()
+    code = run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--model", str(tmp_path / "none.safetensors")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("error:") == 1 and "weights file not found" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"] and src.read_bytes() == before
