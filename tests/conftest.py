@@ -115,6 +115,23 @@ def make_clip(
     return path
 
 
+def write_lossless(path: Path, frames: list[np.ndarray]) -> Path:
+    """FFV1 RGB in Matroska: decodes to exactly ``frames``; the container lists no frame count."""
+    out = av.open(str(path), "w")
+    stream = out.add_stream("ffv1", rate=25)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = "bgr0"
+    for index, frame in enumerate(frames):
+        picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        picture.pts, picture.time_base = index, Fraction(1, 25)
+        for packet in stream.encode(picture):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return path
+
+
 def make_audio_only(path: Path) -> Path:
     """A file with one short AAC stream and no video."""
     out = av.open(str(path), "w")

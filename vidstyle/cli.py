@@ -21,7 +21,17 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from . import __version__
-from .config import DEFAULT_MODEL, DEVICES, SCALES, EncodeConfig, RangeConfig, RemasterConfig
+from .config import (
+    DEFAULT_MODEL,
+    DEVICES,
+    FLOW_PRESET_NAMES,
+    SCALES,
+    TEMPORAL_MODES,
+    EncodeConfig,
+    RangeConfig,
+    RemasterConfig,
+    TemporalConfig,
+)
 from .errors import ConfigError, VidstyleError
 from .io.probe import probe
 from .models.registry import available_models, card_of
@@ -76,6 +86,17 @@ def _model_and_encode_options(func: Callable) -> Callable:
                      help="Output pixel format [default: yuv420p, or the codec's nearest], e.g. yuv420p10le."),
         click.option("-x", "encoder_options", multiple=True, metavar="KEY=VALUE", callback=_parse_option,
                      help="Extra encoder option, repeatable (e.g. -x tune=grain)."),
+        click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default="auto", show_default=True,
+                     help="Consistency between frames. reuse: keyframes run the whole network, the "
+                          "frames between reuse their features warped by optical flow (steadier and "
+                          "faster; the remaster models). blend: mix the warped previous output into "
+                          "each frame (any model). off: every frame on its own. auto: reuse when "
+                          "the model can, else off."),
+        click.option("--keyframe-interval", type=click.IntRange(min=1), default=4, show_default=True,
+                     metavar="K", help="With reuse, run the whole network at least every K frames "
+                                       "(also at scene cuts and where the flow fails)."),
+        click.option("--flow-preset", type=click.Choice(FLOW_PRESET_NAMES), default="medium",
+                     show_default=True, help="Optical flow (OpenCV DIS) speed/accuracy preset."),
         click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
                      help="Frames per network call."),
         click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -105,6 +126,11 @@ def _build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
         device=kw["device"],
         range=rng,
         encode=encode,
+        temporal=TemporalConfig(
+            mode=kw["temporal"],
+            keyframe_interval=kw["keyframe_interval"],
+            flow_preset=kw["flow_preset"],
+        ),
         overwrite=kw["overwrite"],
     )
 
@@ -158,6 +184,7 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
       vidstyle remaster reel.mkv -o part.mp4 --start 00:01:00 --end 00:01:30
       vidstyle preview reel.mkv --start 00:12:30 --frames 48 -o try.mp4
       vidstyle info reel.mkv
+      vidstyle metrics reel_hd.mkv --flow-from reel.mkv
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
@@ -207,7 +234,8 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
     """Try the settings on a short range before committing hours of compute.
 
     Writes the input (bicubic) | the output side by side, a PNG contact sheet,
-    and prints the measured speed and an estimate for the whole file.
+    and prints the measured speed, an estimate for the whole file, and the
+    warping error (see `vidstyle metrics`) of before and after.
     """
     config = _build_config(kw, RangeConfig())
     with _progress_bar(kw["quiet"], "preview") as progress:
@@ -218,6 +246,11 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
         f"model {result.model_fps:.2f} fps; a full run would go at about {result.estimated_fps:.2f} fps: "
         f"{result.total_frames} frames in about {format_seconds(result.estimated_seconds)}"
     )
+    before, after = result.warping_error_before, result.warping_error_after
+    if before == before and after == after:  # not NaN: two frames or more
+        change = f" ({(after - before) / before:+.0%})" if before > 0 else ""
+        click.echo(f"warping error (lower is steadier): before {before:.3g}, after {after:.3g}{change}; "
+                   f"temporal {result.temporal['mode']}")
 
 
 @cli.command("degrade")
@@ -286,6 +319,46 @@ def models_command(as_json: bool) -> None:
             line += (f"\n{'':<32}held-out PSNR-Y {held['model_psnr']:.2f} dB vs bicubic "
                      f"{held['bicubic_psnr']:.2f}, {row['parameters']:,} parameters")
         click.echo(line)
+
+
+@cli.command("metrics")
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--ref", type=click.Path(path_type=Path), default=None, metavar="CLEAN",
+              help="The clean reference, same size and frame count as OUTPUT: adds PSNR and SSIM, "
+                   "and the flow is computed on it.")
+@click.option("--flow-from", type=click.Path(path_type=Path), default=None, metavar="VIDEO",
+              help="Compute the flow on this video instead (typically the input; same frame count, "
+                   "any size) [default: --ref, else OUTPUT].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text (n/a is null).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def metrics_command(
+    output: Path, ref: Path | None, flow_from: Path | None, as_json: bool, quiet: bool
+) -> None:
+    """Measure how steady OUTPUT is from frame to frame, and how close it is to a clean reference.
+
+    \b
+    warping error  Each frame against the next one warped back onto it by optical
+                   flow: mean squared difference, RGB in [0, 1], over the pixels the
+                   flow can follow (Lai et al. 2018). Lower is steadier; 0 for a
+                   still picture.
+    flicker        Mean change of average brightness between consecutive frames, in
+                   8-bit luma levels (BT.601). Lower is steadier.
+    PSNR-Y, SSIM-Y With --ref only: closeness to the clean video on luma, per frame,
+                   averaged. Higher is closer (dB; SSIM at most 1).
+    \b
+    Warping error and flicker need 2 frames or more (n/a otherwise). Compute the
+    flow on the input or a clean video, so a flickering output cannot hide its
+    flicker by spoiling its own flow.
+    \b
+    Examples:
+      vidstyle metrics reel_hd.mkv --flow-from reel.mkv
+      vidstyle metrics restored.mkv --ref clean.mkv --json
+    """
+    from .temporal.metrics import video_metrics
+
+    with _progress_bar(quiet, "metrics") as progress:
+        result = video_metrics(output, ref=ref, flow_from=flow_from, progress=progress)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.describe())
 
 
 # -- entry point -----------------------------------------------------------------------------

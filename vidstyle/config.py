@@ -20,6 +20,9 @@ __all__ = [
     "EncodeConfig",
     "RangeConfig",
     "RemasterConfig",
+    "TemporalConfig",
+    "TEMPORAL_MODES",
+    "FLOW_PRESET_NAMES",
 ]
 
 #: Upscaling factors the pipeline supports.
@@ -109,6 +112,49 @@ class RangeConfig:
         return self.start is None and self.end is None and self.frames is None
 
 
+#: ``--temporal``: ``auto`` is ``reuse`` for models trained for it, ``off`` for the others.
+TEMPORAL_MODES = ("auto", "reuse", "blend", "off")
+#: OpenCV DIS presets, fastest first.
+FLOW_PRESET_NAMES = ("ultrafast", "fast", "medium")
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    """How consecutive frames are kept consistent (see :mod:`vidstyle.temporal.reuse`)."""
+
+    #: ``reuse``: keyframes run the whole network, the frames between reuse their warped deep
+    #: features (faster and steadier; our models only). ``blend``: every frame runs the whole
+    #: model, then the warped previous output is mixed in (any model). ``off``: frame by frame.
+    #: ``auto``: ``reuse`` when the model can, else ``off``.
+    mode: str = "auto"
+    #: With ``reuse``, a keyframe at least every this many frames (also at cuts and where the
+    #: flow fails).
+    keyframe_interval: int = 4
+    #: OpenCV DIS preset of the optical flow.
+    flow_preset: str = "medium"
+    #: The flow is computed at 1/flow_downscale of the frame size.
+    flow_downscale: int = 2
+    #: A frame whose flow is reliable on less than this share of the picture is a keyframe.
+    min_reliable: float = 0.5
+    #: With ``blend``, the weight of the warped previous output where it can be trusted.
+    blend_strength: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mode not in TEMPORAL_MODES:
+            raise ConfigError(f"temporal mode must be one of {', '.join(TEMPORAL_MODES)}, got {self.mode!r}")
+        if isinstance(self.keyframe_interval, bool) or not isinstance(self.keyframe_interval, int) \
+                or self.keyframe_interval < 1:
+            raise ConfigError(f"--keyframe-interval must be 1 or more, got {self.keyframe_interval}")
+        if self.flow_preset not in FLOW_PRESET_NAMES:
+            raise ConfigError(f"flow preset must be one of {', '.join(FLOW_PRESET_NAMES)}, got {self.flow_preset!r}")
+        if not isinstance(self.flow_downscale, int) or not 1 <= self.flow_downscale <= 8:
+            raise ConfigError(f"flow downscale must be an integer from 1 to 8, got {self.flow_downscale!r}")
+        if not 0.0 <= self.min_reliable <= 1.0:
+            raise ConfigError(f"min_reliable must be in [0, 1], got {self.min_reliable}")
+        if not 0.0 <= self.blend_strength < 1.0:
+            raise ConfigError(f"blend strength must be in [0, 1), got {self.blend_strength}")
+
+
 @dataclass(frozen=True)
 class RemasterConfig:
     """Everything :func:`vidstyle.remaster` needs besides the two paths."""
@@ -126,6 +172,8 @@ class RemasterConfig:
     range: RangeConfig = field(default_factory=RangeConfig)
     #: How the output is encoded.
     encode: EncodeConfig = field(default_factory=EncodeConfig)
+    #: Consistency between frames: feature reuse, blending, or none.
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
     #: Batches held between stages; memory is about 2 x queue_depth x batch_size frames.
     queue_depth: int = 4
     #: Replace an existing output file.

@@ -23,6 +23,7 @@ from .io.reader import VideoReader
 from .io.writer import VideoWriter, check_output_path
 from .models.descriptor import ModelDescriptor
 from .models.registry import load_model, resolve_device
+from .temporal.reuse import open_temporal, plan_batches
 
 __all__ = ["ProgressCallback", "RemasterResult", "remaster", "run_frames", "open_stages"]
 
@@ -47,6 +48,7 @@ class RemasterResult:
     output_size: tuple[int, int]
     stage_seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    temporal: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,7 @@ class RemasterResult:
             "settings": self.settings,
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "warnings": self.warnings,
+            "temporal": self.temporal,
         }
 
 
@@ -153,11 +156,16 @@ def remaster(
     info = reader.info
     compute_seconds = 0.0
     with reader, writer:
+        mode, planner, runner = open_temporal(config.temporal, model)
         total = reader.expected_frames
         done = 0
-        for batch in reader:
+        batches = reader if planner is None else plan_batches(reader, planner, depth=config.queue_depth)
+        for batch in batches:
             tick = time.perf_counter()
-            out = run_frames(model, batch.frames)
+            if runner is None:
+                out = run_frames(model, batch.frames)
+            else:
+                out = runner.run(batch.frames, batch.plans if planner is not None else None)
             compute_seconds += time.perf_counter() - tick
             writer.write(out, batch.pts)
             done += len(batch)
@@ -185,4 +193,5 @@ def remaster(
             "encode": writer.busy_seconds,
         },
         warnings=warnings,
+        temporal=planner.stats.to_dict() if planner is not None else {"mode": mode},
     )

@@ -25,6 +25,8 @@ from .io.writer import check_output_path
 from .models.baseline import Bicubic
 from .models.descriptor import ModelDescriptor
 from .pipeline import ProgressCallback, open_stages, run_frames
+from .temporal.metrics import MetricsAccumulator
+from .temporal.reuse import open_temporal, plan_batches
 
 __all__ = ["PreviewResult", "preview"]
 
@@ -47,6 +49,11 @@ class PreviewResult:
     total_frames: int
     estimated_seconds: float
     stage_seconds: dict[str, float]
+    warping_error_before: float
+    """Warping error (Lai et al. 2018) of the bicubic side; flow on the input. NaN under 2 frames."""
+    warping_error_after: float
+    """The same for the model's output: lower is steadier."""
+    temporal: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,7 +66,14 @@ class PreviewResult:
             "total_frames": self.total_frames,
             "estimated_seconds": round(self.estimated_seconds, 1),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "warping_error_before": _finite(self.warping_error_before),
+            "warping_error_after": _finite(self.warping_error_after),
+            "temporal": self.temporal,
         }
+
+
+def _finite(value: float) -> float | None:
+    return None if value != value else value  # NaN (fewer than 2 frames) -> null
 
 
 def preview(
@@ -98,15 +112,25 @@ def preview(
     pairs: list[np.ndarray] = []
     model_seconds = side_seconds = 0.0
     done = 0
+    steadiness = {"before": MetricsAccumulator(), "after": MetricsAccumulator()}
     with reader, writer:
-        for batch in reader:
+        mode, planner, runner = open_temporal(config.temporal, model)
+        batches = reader if planner is None else plan_batches(reader, planner, depth=config.queue_depth)
+        for batch in batches:
             tick = time.perf_counter()
-            after = run_frames(model, batch.frames)
+            if runner is None:
+                after = run_frames(model, batch.frames)
+            else:
+                after = runner.run(batch.frames, batch.plans if planner is not None else None)
             model_seconds += time.perf_counter() - tick
             tick = time.perf_counter()
-            side = np.concatenate([run_frames(before, batch.frames), after], axis=2)
+            bicubic = run_frames(before, batch.frames)
+            side = np.concatenate([bicubic, after], axis=2)
             side_seconds += time.perf_counter() - tick
             writer.write(side, batch.pts)
+            for source, left, right in zip(batch.frames, bicubic, after):
+                steadiness["before"].add(left, guide=source)
+                steadiness["after"].add(right, guide=source)
             for i in range(len(batch)):
                 if batch.first_index + i in picks:
                     pairs.append(side[i].copy())
@@ -138,6 +162,9 @@ def preview(
         total_frames=total,
         estimated_seconds=total * per_frame,
         stage_seconds=stage,
+        warping_error_before=steadiness["before"].warping_error,
+        warping_error_after=steadiness["after"].warping_error,
+        temporal=planner.stats.to_dict() if planner is not None else {"mode": mode},
     )
 
 

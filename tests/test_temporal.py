@@ -1,0 +1,308 @@
+"""Temporal stage: flow and warping, keyframe planning, feature reuse and blending in the pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import decode_all, file_hash, make_clip, write_lossless
+from vidstyle import remaster
+from vidstyle.cli import run
+from vidstyle.config import RemasterConfig, TemporalConfig
+from vidstyle.errors import ConfigError
+from vidstyle.models.generator import RemasterGenerator
+from vidstyle.models.weights import save_weights
+from vidstyle.temporal import FlowEstimator, consistency_mask, resize_flow, warp, warp_numpy
+from vidstyle.temporal.reuse import KeyframePlanner
+
+WIDTH, HEIGHT = 96, 64
+
+
+def texture(seed: int, width: int = WIDTH + 64, height: int = HEIGHT + 64) -> np.ndarray:
+    """A smooth random colour texture, rich enough for optical flow."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8)
+    image = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    return cv2.GaussianBlur(image, (0, 0), 1.0)
+
+
+def pan(seed: int, frames: int, step: int = 1) -> list[np.ndarray]:
+    """A texture panning right by ``step`` pixels per frame."""
+    big = texture(seed)
+    return [np.ascontiguousarray(big[16 : 16 + HEIGHT, 32 - i * step : 32 - i * step + WIDTH]) for i in range(frames)]
+
+
+@pytest.fixture(scope="module")
+def reuse_model(tmp_path_factory) -> Path:
+    """A small generator with feature reuse and random (non-zero) weights, saved with its card."""
+    torch.manual_seed(0)
+    model = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, reuse_channels=8)
+    with torch.no_grad():
+        for p in model.parameters():  # zero-initialised layers would hide the fusion's effect
+            p.add_(torch.randn_like(p) * 0.02)
+    path = tmp_path_factory.mktemp("model") / "tiny-x2.safetensors"
+    save_weights(model, path, {"name": "tiny-x2", "scale": 2})
+    return path
+
+
+def run_mode(src: Path, dst: Path, model: Path | str, mode: str, **temporal) -> dict:
+    config = RemasterConfig(scale=2, model=str(model), device="cpu",
+                            encode=_lossless(), temporal=TemporalConfig(mode=mode, **temporal))
+    return remaster(src, dst, config).to_dict()
+
+
+def _lossless():
+    from vidstyle.config import EncodeConfig
+
+    return EncodeConfig(codec="ffv1", pix_fmt="bgr0")
+
+
+# -- flow and warping -------------------------------------------------------------------------
+
+
+class TestFlow:
+    def test_recovers_a_known_shift(self):
+        frames = pan(1, 2, step=3)  # frame 1 at p is frame 0 at p - 3 in x
+        estimator = FlowEstimator("medium", downscale=1)
+        pair = estimator.pair(estimator.prepare(frames[1]), estimator.prepare(frames[0]))
+        inner = pair.flow[8:-8, 8:-8]
+        assert np.median(inner[..., 0]) == pytest.approx(-3.0, abs=0.25)
+        assert np.median(inner[..., 1]) == pytest.approx(0.0, abs=0.25)
+
+    def test_mask_drops_points_that_leave_the_picture(self):
+        frames = pan(2, 2, step=4)
+        estimator = FlowEstimator("medium", downscale=1)
+        pair = estimator.pair(estimator.prepare(frames[1]), estimator.prepare(frames[0]))
+        # The leftmost columns of frame 1 were outside frame 0: no reliable match there.
+        assert pair.mask[:, :3].mean() < 0.2
+        assert pair.mask[8:-8, 16:-8].mean() > 0.9
+
+    def test_warp_brings_the_source_onto_the_target(self):
+        frames = pan(3, 2, step=2)
+        estimator = FlowEstimator("medium", downscale=2)
+        pair = estimator.pair(estimator.prepare(frames[1]), estimator.prepare(frames[0]))
+        flow, mask = pair.at(HEIGHT, WIDTH)
+        warped = warp_numpy(frames[0], flow)
+        inside = mask > 0.5
+        before = np.abs(frames[0].astype(float) - frames[1])[inside].mean()
+        after = np.abs(warped.astype(float) - frames[1])[inside].mean()
+        assert after < before / 3
+        # The torch warp (grid_sample) and OpenCV's remap agree.
+        source = torch.from_numpy(frames[0]).permute(2, 0, 1)[None].float()
+        torch_warped = warp(source, torch.from_numpy(flow)[None])[0].permute(1, 2, 0).numpy()
+        assert np.abs(torch_warped - warped).max() <= 1.0
+
+    def test_zero_flow_is_identity_and_consistent(self):
+        image = texture(4)[:HEIGHT, :WIDTH]
+        zero = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+        assert np.array_equal(warp_numpy(image, zero), image)
+        assert consistency_mask(zero, zero).min() == 1.0
+
+    def test_resize_flow_scales_vectors(self):
+        flow = np.full((10, 20, 2), 1.5, np.float32)
+        big = resize_flow(flow, 30, 40)
+        assert big.shape == (30, 40, 2)
+        assert np.allclose(big[..., 0], 3.0) and np.allclose(big[..., 1], 4.5)
+
+    @pytest.mark.parametrize("size", [(33, 47), (50, 66)])
+    def test_sizes_not_divisible_by_the_downscale(self, size):
+        h, w = size
+        frames = [texture(5)[:h, :w], texture(5)[1 : h + 1, :w]]
+        estimator = FlowEstimator("fast", downscale=4)
+        pair = estimator.pair(estimator.prepare(frames[1]), estimator.prepare(frames[0]))
+        flow, mask = pair.at(h, w)
+        assert flow.shape == (h, w, 2) and mask.shape == (h, w)
+
+    @pytest.mark.parametrize("bad", [dict(preset="slowest"), dict(downscale=0), dict(downscale=1.5)])
+    def test_bad_settings(self, bad):
+        with pytest.raises(ValueError):
+            FlowEstimator(**bad)
+
+
+# -- keyframe planning -------------------------------------------------------------------------
+
+
+def plan(frames, mode="reuse", interval=4):
+    planner = KeyframePlanner(mode, interval, FlowEstimator("medium", downscale=2))
+    return [planner.plan(f) for f in frames], planner.stats
+
+
+class TestPlanner:
+    def test_static_clip_keyframes_every_k(self):
+        frames = [texture(6)[:HEIGHT, :WIDTH]] * 10
+        plans, stats = plan(frames, interval=4)
+        assert [p.index for p in plans if p.keyframe] == [0, 4, 8]
+        assert all(np.abs(p.flow.flow).max() < 0.05 for p in plans if not p.keyframe)
+        assert stats.cuts == [] and stats.flow_failures == 0
+
+    def test_interval_one_makes_every_frame_a_keyframe(self):
+        plans, _ = plan(pan(7, 5), interval=1)
+        assert all(p.keyframe and p.flow is None for p in plans)
+
+    def test_reuse_flows_point_to_the_keyframe(self):
+        plans, _ = plan(pan(8, 4, step=1), interval=4)
+        # Frame i is i pixels right of keyframe 0: the flow to it is about -i in x.
+        for i in (1, 2, 3):
+            assert np.median(plans[i].flow.flow[..., 0]) * 2 == pytest.approx(-i, abs=0.4)
+
+    def test_cuts_start_keyframes(self):
+        frames = pan(9, 3) + pan(10, 3) + pan(11, 3)
+        plans, stats = plan(frames, interval=100)
+        assert stats.cuts == [3, 6]
+        assert [p.index for p in plans if p.keyframe] == [0, 3, 6]
+
+    def test_very_fast_motion_falls_back_to_keyframes(self):
+        rng = np.random.default_rng(0)
+        # Each frame a random crop of one texture, far from the last: same scene, no usable flow.
+        big = texture(12, width=WIDTH * 4, height=HEIGHT * 4)
+        frames = []
+        for _ in range(8):
+            y, x = rng.integers(0, HEIGHT * 3), rng.integers(0, WIDTH * 3)
+            frames.append(np.ascontiguousarray(big[y : y + HEIGHT, x : x + WIDTH]))
+        plans, stats = plan(frames, interval=100)
+        assert sum(p.keyframe for p in plans) >= 6
+        assert all(p.flow is None or p.flow.reliable >= 0.5 for p in plans)
+
+    def test_blend_flows_point_to_the_previous_frame(self):
+        plans, stats = plan(pan(13, 6, step=1), mode="blend", interval=2)
+        assert [p.keyframe for p in plans] == [True] + [False] * 5  # no interval in blend
+        for p in plans[1:]:
+            assert np.median(p.flow.flow[..., 0]) * 2 == pytest.approx(-1, abs=0.4)
+
+
+# -- the generator's reuse path ----------------------------------------------------------------
+
+
+class TestGenerator:
+    def test_encode_decode_is_forward(self):
+        torch.manual_seed(1)
+        g = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1).eval()
+        x = torch.rand(1, 3, 32, 48)
+        with torch.no_grad():
+            assert torch.allclose(g.decode(g.encode(x), x), g(x))
+
+    def test_untrained_fusion_passes_warped_features_through(self):
+        g = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, reuse_channels=8).eval()
+        x = torch.rand(1, 3, 32, 48)
+        warped = torch.rand(1, 16, 16, 24)
+        with torch.no_grad():
+            assert torch.equal(g.propagate(warped, x, torch.ones(1, 1, 16, 24)), warped)
+
+    def test_model_without_reuse(self):
+        g = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1)
+        assert not g.supports_reuse
+        with pytest.raises(RuntimeError, match="no feature reuse"):
+            g.propagate(torch.zeros(1, 16, 4, 4), torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 4, 4))
+
+
+# -- in the pipeline ----------------------------------------------------------------------------
+
+
+def two_shots(tmp_path: Path, *, cut_every: int = 5, shots: int = 2) -> Path:
+    frames = []
+    for shot in range(shots):
+        frames += pan(20 + shot, cut_every)
+    return write_lossless(tmp_path / "shots.mkv", frames)
+
+
+class TestPipeline:
+    def test_first_frame_after_a_cut_equals_off(self, tmp_path, reuse_model):
+        src = two_shots(tmp_path, cut_every=6)
+        off = run_mode(src, tmp_path / "off.mkv", reuse_model, "off")
+        reuse = run_mode(src, tmp_path / "reuse.mkv", reuse_model, "reuse", keyframe_interval=100)
+        assert reuse["temporal"]["scene_cuts"] == [6]
+        assert reuse["temporal"]["keyframes"] == 2
+        off_frames, _ = decode_all(tmp_path / "off.mkv")
+        reuse_frames, _ = decode_all(tmp_path / "reuse.mkv")
+        assert len(off_frames) == len(reuse_frames) == 12
+        for i in (0, 6):  # keyframes: the first frame and the first after the cut
+            assert np.array_equal(off_frames[i], reuse_frames[i]), f"frame {i} differs"
+        # Between keyframes the features are reused: the pictures are close but not the same.
+        differs = [i for i in range(12) if not np.array_equal(off_frames[i], reuse_frames[i])]
+        assert differs and set(differs) <= set(range(1, 6)) | set(range(7, 12))
+        diff = np.mean([np.abs(off_frames[i].astype(float) - reuse_frames[i]).mean() for i in differs])
+        assert diff < 20
+
+    def test_cut_every_few_frames(self, tmp_path, reuse_model):
+        src = two_shots(tmp_path, cut_every=3, shots=4)
+        report = run_mode(src, tmp_path / "out.mkv", reuse_model, "reuse")
+        assert report["temporal"]["scene_cuts"] == [3, 6, 9]
+        assert report["frames"] == 12
+
+    def test_one_frame_clip(self, tmp_path, reuse_model):
+        src = write_lossless(tmp_path / "one.mkv", pan(30, 1))
+        for mode in ("reuse", "blend"):
+            report = run_mode(src, tmp_path / f"{mode}.mkv", reuse_model, mode)
+            assert report["frames"] == 1 and report["temporal"]["keyframes"] == 1
+            assert len(decode_all(tmp_path / f"{mode}.mkv")[0]) == 1
+
+    def test_static_clip_reuses_features(self, tmp_path, reuse_model):
+        src = write_lossless(tmp_path / "static.mkv", [texture(31)[:HEIGHT, :WIDTH]] * 9)
+        report = run_mode(src, tmp_path / "out.mkv", reuse_model, "reuse", keyframe_interval=4)
+        assert report["temporal"]["keyframes"] == 3 and report["temporal"]["reused_frames"] == 6
+
+    def test_odd_sizes(self, tmp_path, reuse_model):
+        src = make_clip(tmp_path / "odd.mp4", frames=6, width=70, height=38, audio=False)
+        report = run_mode(src, tmp_path / "out.mkv", reuse_model, "reuse")
+        assert report["output_size"] == [140, 76]
+        frames, _ = decode_all(tmp_path / "out.mkv")
+        assert len(frames) == 6 and frames[0].shape == (76, 140, 3)
+
+    def test_blend_works_for_any_model(self, tmp_path):
+        src = two_shots(tmp_path, cut_every=5)
+        report = run_mode(src, tmp_path / "out.mkv", "bicubic", "blend")
+        assert report["temporal"]["mode"] == "blend"
+        assert report["temporal"]["scene_cuts"] == [5]
+        off = run_mode(src, tmp_path / "off.mkv", "bicubic", "off")
+        assert off["temporal"] == {"mode": "off"}
+        a, _ = decode_all(tmp_path / "out.mkv")
+        b, _ = decode_all(tmp_path / "off.mkv")
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[5], b[5])  # nothing to blend with
+
+    def test_auto_picks_reuse_only_when_the_model_can(self, tmp_path, reuse_model):
+        src = write_lossless(tmp_path / "c.mkv", pan(32, 4))
+        assert run_mode(src, tmp_path / "a.mkv", reuse_model, "auto")["temporal"]["mode"] == "reuse"
+        assert run_mode(src, tmp_path / "b.mkv", "bicubic", "auto")["temporal"]["mode"] == "off"
+
+    def test_reuse_refused_for_a_model_without_it(self, tmp_path):
+        src = write_lossless(tmp_path / "c.mkv", pan(33, 3))
+        with pytest.raises(ConfigError, match="cannot reuse features"):
+            run_mode(src, tmp_path / "out.mkv", "bicubic", "reuse")
+        assert not (tmp_path / "out.mkv").exists()
+
+
+class TestCli:
+    @pytest.mark.parametrize("value", ["0", "-2"])
+    def test_bad_keyframe_interval(self, tmp_path, capsys, value):
+        src = make_clip(tmp_path / "c.mp4", frames=3)
+        before = sorted(p.name for p in tmp_path.iterdir())
+        code = run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--keyframe-interval", value])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip()]
+        assert "--keyframe-interval" in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+    def test_reuse_with_bicubic_is_one_error_line(self, tmp_path, capsys):
+        src = make_clip(tmp_path / "c.mp4", frames=3)
+        digest = file_hash(src)
+        code = run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--model", "bicubic",
+                    "--temporal", "reuse", "-q"])
+        err = capsys.readouterr().err.strip()
+        assert code == 1 and err.startswith("error:") and "\n" not in err
+        assert "--temporal blend or off" in err
+        assert file_hash(src) == digest and not (tmp_path / "o.mp4").exists()
+
+    def test_report_lists_cuts(self, tmp_path, capsys, reuse_model):
+        src = two_shots(tmp_path, cut_every=4)
+        report = tmp_path / "r.json"
+        code = run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--model", str(reuse_model),
+                    "--codec", "ffv1", "-q", "--report", str(report)])
+        assert code == 0
+        data = json.loads(report.read_text())
+        assert data["temporal"]["mode"] == "reuse" and data["temporal"]["scene_cuts"] == [4]

@@ -1,0 +1,370 @@
+"""The temporal stage of the pipeline: keyframes, feature reuse and blending.
+
+Two parts, on two threads:
+
+* :class:`KeyframePlanner` runs beside the decoder (:func:`plan_batches` puts it on a thread of
+  its own). For each frame it detects scene cuts, computes the optical flow to the frame the
+  model will borrow from, and decides whether the frame is a *keyframe*: the first frame, every
+  ``keyframe_interval``-th frame, the first frame of a shot, and any frame whose flow is reliable
+  on less than ``min_reliable`` of the picture. OpenCV releases the GIL, so this overlaps with the
+  network.
+* A runner on the model's thread follows the plan:
+
+  - :class:`ReuseRunner` (``--temporal reuse``, models with a
+    :class:`~vidstyle.models.generator.ReuseFusion`): a keyframe runs the whole generator and
+    keeps its deep features; a frame between keyframes gets those features warped by its flow to
+    the keyframe, corrected by the fusion's light look at the frame, and decoded. This is the
+    scheme of Deep Feature Flow (Zhu et al., CVPR 2017): flow from each frame straight to its
+    keyframe, so warps do not pile up.
+  - :class:`BlendRunner` (``--temporal blend``, any model): every frame runs the whole model,
+    then the previous output, warped by the flow, is mixed in where the flow is reliable and the
+    two agree, which damps flicker of models we cannot open up.
+
+At a cut both start afresh, so the first frame of a shot is exactly the frame-by-frame output.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import TemporalConfig
+from ..errors import ConfigError
+from ..models.descriptor import ModelDescriptor
+from .flow import FlowEstimator, FlowPair
+from .scenes import SceneCutDetector
+from .warp import warp, warp_numpy
+
+__all__ = [
+    "BlendRunner",
+    "FramePlan",
+    "KeyframePlanner",
+    "PlannedBatch",
+    "ReuseRunner",
+    "TemporalStats",
+    "open_temporal",
+    "plan_batches",
+    "splits_encode_decode",
+    "supports_reuse",
+]
+
+def supports_reuse(model: ModelDescriptor) -> bool:
+    """Whether ``model`` can reuse features (our generator, trained with a ReuseFusion)."""
+    return bool(getattr(model.module, "supports_reuse", False))
+
+
+@dataclass
+class FramePlan:
+    """What the model does with one frame."""
+
+    index: int
+    """Frame index among the frames of the run."""
+    keyframe: bool
+    """Run the whole model; start a new temporal state."""
+    cut: bool
+    """The frame starts a new shot."""
+    flow: FlowPair | None = None
+    """Flow from this frame to its reference (keyframe for reuse, previous frame for blend)."""
+
+
+@dataclass
+class PlannedBatch:
+    """A decoded batch with one plan per frame."""
+
+    frames: np.ndarray
+    pts: np.ndarray
+    first_index: int
+    plans: list[FramePlan]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclass
+class TemporalStats:
+    """What the temporal stage did, for reports."""
+
+    mode: str
+    keyframe_interval: int
+    frames: int = 0
+    keyframes: int = 0
+    cuts: list[int] = field(default_factory=list)
+    flow_failures: int = 0
+    flow_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode,
+            "keyframe_interval": self.keyframe_interval,
+            "frames": self.frames,
+            "keyframes": self.keyframes,
+            "reused_frames": self.frames - self.keyframes if self.mode == "reuse" else 0,
+            "scene_cuts": list(self.cuts),
+            "flow_failures": self.flow_failures,
+            "flow_seconds": round(self.flow_seconds, 3),
+        }
+
+
+class KeyframePlanner:
+    """Decides, frame by frame, keyframes and flows (see the module docstring).
+
+    Args:
+        mode: ``reuse`` (flow to the last keyframe) or ``blend`` (flow to the previous frame).
+        keyframe_interval: a keyframe at least every this many frames (reuse), >= 1.
+        estimator: the optical flow.
+        min_reliable: below this share of reliable flow the frame becomes a keyframe.
+        detector: the scene-cut detector (a fresh default one when None).
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        keyframe_interval: int,
+        estimator: FlowEstimator,
+        *,
+        min_reliable: float = 0.5,
+        detector: SceneCutDetector | None = None,
+    ) -> None:
+        if mode not in ("reuse", "blend"):
+            raise ValueError(f"planner mode must be reuse or blend, got {mode!r}")
+        if keyframe_interval < 1:
+            raise ValueError(f"keyframe interval must be 1 or more, got {keyframe_interval}")
+        self.mode = mode
+        self.interval = keyframe_interval
+        self.estimator = estimator
+        self.min_reliable = min_reliable
+        self.detector = detector or SceneCutDetector()
+        self.stats = TemporalStats(mode, keyframe_interval)
+        self._reference: np.ndarray | None = None
+        self._since_key = 0
+        self._index = 0
+
+    def plan(self, frame: np.ndarray) -> FramePlan:
+        """The plan for the next frame (RGB uint8), in order."""
+        tick = time.perf_counter()
+        gray = self.estimator.prepare(frame)
+        index = self._index
+        self._index += 1
+        first = self._reference is None
+        due = self.mode == "reuse" and self._since_key + 1 >= self.interval
+        pair = None
+        if first or due:
+            cut = self.detector.update(gray)
+        else:
+            pair = self.estimator.pair(gray, self._reference)
+            cut = self.detector.update(gray, pair.reliable)
+        failed = pair is not None and not cut and pair.reliable < self.min_reliable
+        keyframe = first or due or cut or failed
+        if keyframe:
+            pair = None
+            self._since_key = 0
+        else:
+            self._since_key += 1
+        if keyframe or self.mode == "blend":
+            self._reference = gray
+        stats = self.stats
+        stats.frames += 1
+        stats.keyframes += keyframe
+        stats.flow_failures += failed
+        if cut:
+            stats.cuts.append(index)
+        stats.flow_seconds += time.perf_counter() - tick
+        return FramePlan(index, keyframe, cut, pair)
+
+
+_END = object()
+
+
+def plan_batches(batches: Iterable, planner: KeyframePlanner, *, depth: int = 2) -> Iterator[PlannedBatch]:
+    """Plan each batch of ``batches`` (FrameBatch-like) on a thread of its own; yields in order.
+
+    Errors raised while reading or planning come out of the iteration; closing the iterator
+    early stops the thread.
+    """
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for batch in batches:
+                plans = [planner.plan(frame) for frame in batch.frames]
+                if not put(PlannedBatch(batch.frames, batch.pts, batch.first_index, plans)):
+                    return
+            put(_END)
+        except BaseException as ex:  # handed to the consumer, raised there
+            put(ex)
+
+    thread = threading.Thread(target=work, name="vidstyle-flow", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _to_input(frames: np.ndarray, model: ModelDescriptor) -> tuple[torch.Tensor, int, int]:
+    """(B, H, W, 3) uint8 -> (B, 3, H', W') float on the model's device, padded as the descriptor pads."""
+    x = torch.from_numpy(frames).to(model.device).permute(0, 3, 1, 2).float().div_(255.0)
+    h, w = frames.shape[1:3]
+    m = model.size_multiple
+    pad_h, pad_w = (-h) % m, (-w) % m
+    if pad_h or pad_w:
+        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    return x, h, w
+
+
+def _to_uint8(y: torch.Tensor, h: int, w: int) -> np.ndarray:
+    """(B, 3, sH', sW') float -> (B, sh, sw, 3) uint8, cropped to the unpadded size."""
+    y = y[:, :, :h, :w].clamp_(0.0, 1.0).mul_(255.0).add_(0.5).to(torch.uint8)
+    return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def splits_encode_decode(model: ModelDescriptor) -> bool:
+    """Whether ``model`` is our generator, with separate ``encode`` and ``decode``."""
+    return callable(getattr(model.module, "encode", None)) and callable(getattr(model.module, "decode", None))
+
+
+class ReuseRunner:
+    """Runs our generator along a plan (see the module docstring).
+
+    With ``plans=None`` every frame is a keyframe: that is ``--temporal off`` for our models,
+    through the very same code as a keyframe, so the first frame of a shot is the same
+    picture in both modes, to the bit.
+    """
+
+    def __init__(self, model: ModelDescriptor) -> None:
+        if not splits_encode_decode(model):
+            raise ValueError(f"model {model.name} has no encode/decode split")
+        self.model = model
+        self.generator = model.module
+        self._features: torch.Tensor | None = None
+
+    @torch.inference_mode()
+    def run(self, frames: np.ndarray, plans: list[FramePlan] | None = None) -> np.ndarray:
+        """(B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8, following ``plans`` (None: all keyframes).
+
+        One frame at a time: on the CPU, batching frames here was slower (a batch of full-size
+        outputs no longer fits in the caches), and a frame depends on its keyframe anyway.
+        """
+        s = self.model.scale
+        outputs = np.empty((len(frames), frames.shape[1] * s, frames.shape[2] * s, 3), np.uint8)
+        for i in range(len(frames)):
+            plan = plans[i] if plans is not None else None
+            x, h, w = _to_input(frames[i : i + 1], self.model)  # laid out channels_last (NHWC)
+            if plan is None or plan.keyframe or self._features is None:
+                # The deep encoder is fastest channels_last; warping, the fusion and the decoder
+                # (thin layers, grid_sample, pixel shuffle) are faster on plain NCHW (measured).
+                features = self._features = self.generator.encode(x).contiguous()
+                x = x.contiguous()
+            else:
+                x = x.contiguous()
+                flow, mask = self._flow_at(plan.flow, h, w, self._features.shape[-2:])
+                device, dtype = self._features.device, self._features.dtype
+                flow_t = torch.from_numpy(flow)[None].to(device, dtype)
+                mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
+                features = self.generator.propagate(warp(self._features, flow_t), x, mask_t)
+            outputs[i] = _to_uint8(self.generator.decode(features, x), h * s, w * s)[0]
+        return outputs
+
+    @staticmethod
+    def _flow_at(pair: FlowPair, h: int, w: int, size) -> tuple[np.ndarray, np.ndarray]:
+        """Flow and mask at the features' size: half the padded input; the flow covers the unpadded frame."""
+        fh, fw = size
+        uh, uw = math.ceil(h / 2), math.ceil(w / 2)
+        flow, mask = pair.at(uh, uw)
+        if (uh, uw) != (fh, fw):
+            flow = np.pad(flow, ((0, fh - uh), (0, fw - uw), (0, 0)), mode="edge")
+            mask = np.pad(mask, ((0, fh - uh), (0, fw - uw)), mode="edge")
+        return np.ascontiguousarray(flow), np.ascontiguousarray(mask)
+
+
+class BlendRunner:
+    """Frame-by-frame model, then the warped previous output mixed in (see the module docstring).
+
+    Args:
+        strength: weight of the previous output where the flow is reliable and the two agree,
+            in [0, 1).
+        tolerance: colour difference (0-255) above which the two are taken to disagree
+            (something moved that the flow missed); the weight falls to 0 there.
+    """
+
+    def __init__(self, model: ModelDescriptor, *, strength: float = 0.5, tolerance: float = 24.0) -> None:
+        if not 0.0 <= strength < 1.0:
+            raise ValueError(f"blend strength must be in [0, 1), got {strength}")
+        self.model = model
+        self.strength = strength
+        self.tolerance = tolerance
+        self._previous: np.ndarray | None = None
+
+    def run(self, frames: np.ndarray, plans: list[FramePlan]) -> np.ndarray:
+        from ..pipeline import run_frames  # the pipeline imports this module
+
+        outputs = run_frames(self.model, frames)
+        for i, plan in enumerate(plans):
+            if not (plan.keyframe or self._previous is None):
+                outputs[i] = self._blend(outputs[i], plan.flow)
+            self._previous = outputs[i]
+        return outputs
+
+    def _blend(self, current: np.ndarray, pair: FlowPair) -> np.ndarray:
+        h, w = current.shape[:2]
+        flow, mask = pair.at(h, w)
+        previous = warp_numpy(self._previous, flow).astype(np.float32)
+        now = current.astype(np.float32)
+        difference = cv2.cvtColor(np.abs(previous - now), cv2.COLOR_RGB2GRAY)
+        agree = np.clip(1.0 - difference / self.tolerance, 0.0, 1.0)
+        weight = (self.strength * mask * agree)[..., None]
+        return np.clip(now + weight * (previous - now) + 0.5, 0, 255).astype(np.uint8)
+
+
+Runner = ReuseRunner | BlendRunner
+
+
+def open_temporal(
+    config: TemporalConfig, model: ModelDescriptor
+) -> tuple[str, KeyframePlanner | None, Runner | None]:
+    """The effective mode for ``model``, with its planner and runner (None, None for ``off``).
+
+    Raises:
+        ConfigError: ``reuse`` asked of a model that cannot reuse features.
+    """
+    mode = config.mode
+    if mode == "auto":
+        mode = "reuse" if supports_reuse(model) else "off"
+    if mode == "reuse" and not supports_reuse(model):
+        raise ConfigError(
+            f"model {model.name} cannot reuse features between frames; use --temporal blend or off"
+        )
+    if mode == "off":
+        return mode, None, ReuseRunner(model) if splits_encode_decode(model) else None
+    estimator = FlowEstimator(config.flow_preset, downscale=config.flow_downscale)
+    planner = KeyframePlanner(mode, config.keyframe_interval, estimator, min_reliable=config.min_reliable)
+    if mode == "reuse":
+        return mode, planner, ReuseRunner(model)
+    return mode, planner, BlendRunner(model, strength=config.blend_strength)

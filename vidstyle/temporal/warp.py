@@ -1,0 +1,50 @@
+"""Warping by a flow field: bring a source-aligned picture (or feature map) onto the target.
+
+``warp(source, flow)[p] = source[p + flow[p]]``, bilinear, edges replicated; ``flow`` follows the
+convention of :mod:`vidstyle.temporal.flow` (target -> source, pixels). The torch version runs on
+any device and takes features as well as pictures; the NumPy version is OpenCV's ``remap``, for
+metrics on uint8 frames.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["flow_grid", "warp", "warp_numpy"]
+
+
+def flow_grid(flow: torch.Tensor) -> torch.Tensor:
+    """The ``grid_sample`` grid (B, H, W, 2) in [-1, 1] for a flow (B, H, W, 2) in pixels.
+
+    With ``align_corners=False`` pixel ``i`` of a side of ``n`` pixels has its centre at
+    ``(2 i + 1) / n - 1``.
+    """
+    _, h, w, _ = flow.shape
+    ys = torch.arange(h, device=flow.device, dtype=flow.dtype)
+    xs = torch.arange(w, device=flow.device, dtype=flow.dtype)
+    gx = (xs[None, None, :] + flow[..., 0] + 0.5) * (2.0 / w) - 1.0
+    gy = (ys[None, :, None] + flow[..., 1] + 0.5) * (2.0 / h) - 1.0
+    return torch.stack([gx, gy], dim=-1)
+
+
+def warp(source: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Warp ``source`` (B, C, H, W) by ``flow`` (B, H, W, 2), target -> source, in pixels."""
+    if source.ndim != 4 or flow.ndim != 4 or flow.shape[-1] != 2:
+        raise ValueError(f"expected (B, C, H, W) and (B, H, W, 2), got {tuple(source.shape)} and {tuple(flow.shape)}")
+    if source.shape[0] != flow.shape[0] or source.shape[-2:] != flow.shape[1:3]:
+        raise ValueError(f"source {tuple(source.shape)} and flow {tuple(flow.shape)} differ in size")
+    grid = flow_grid(flow.to(source.dtype))
+    return F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def warp_numpy(source: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Warp an (H, W) or (H, W, C) array by ``flow`` (H, W, 2); same dtype out."""
+    h, w = flow.shape[:2]
+    if source.shape[:2] != (h, w):
+        raise ValueError(f"source {source.shape[:2]} and flow {flow.shape[:2]} differ in size")
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(source, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
