@@ -64,8 +64,8 @@ from vidstyle.train.temporal_data import TemporalPairSampler  # noqa: E402
 log = logging.getLogger("train_temporal")
 
 CHECKPOINT = "checkpoint.pt"
-LOSS_COLUMNS = ("step", "lr", "total", "frame", "temporal", "reuse", "reuse_temporal", "distill",
-                "seconds_per_step")
+LOSS_COLUMNS = ("step", "lr", "total", "frame", "temporal", "anchor", "reuse", "reuse_temporal",
+                "distill", "seconds_per_step")
 EVAL_COLUMNS = ("step", "model_psnr", "model_ssim", "bicubic_psnr", "bicubic_ssim", "frames")
 
 
@@ -90,9 +90,15 @@ class TemporalRecipe:
     warmup_steps: int = 200
     final_lr_fraction: float = 0.05
     perceptual_weight: float = 0.1
-    temporal_weight: float = 1.0
+    temporal_weight: float = 0.3
+    """Temporal loss of the frame-by-frame output."""
+    anchor_weight: float = 1.0
+    """L1 to the starting model's output: keeps the restoration it learned (GAN phase included)."""
     reuse_weight: float = 1.0
+    reuse_temporal_weight: float = 1.0
     distill_weight: float = 0.1
+    reuse_trains_encoder: bool = False
+    """Let the reuse losses reach the encoder through the warped keyframe features."""
     log_every: int = 50
     eval_every: int = 1000
     checkpoint_every: int = 250
@@ -156,6 +162,7 @@ class TemporalTrainer:
         if unexpected or any(not k.startswith("reuse.") for k in missing):
             raise ValueError(f"{init.name} does not fit: missing {missing}, unexpected {unexpected}")
         self.generator.to(device, memory_format=torch.channels_last)
+        self.anchor = start.to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
         self.perceptual = PerceptualLoss("auto").to(device)
         reuse = list(self.generator.reuse.parameters())
         ids = {id(p) for p in reuse}
@@ -184,25 +191,29 @@ class TemporalTrainer:
         out_key, out_frame = out.chunk(2)
         frame_loss = (charbonnier_loss(out, torch.cat([hr_key, hr_frame]))
                       + r.perceptual_weight * self.perceptual(out, torch.cat([hr_key, hr_frame])))
+        with torch.no_grad():
+            anchor_out = self.anchor(torch.cat([lr_key, lr_frame]))
+        anchor = (out - anchor_out).abs().mean()
         key_on_frame = warp(out_key, hr_flow)
         temporal = masked_l1(out_frame, key_on_frame, hr_mask)
 
-        warped = warp(feat_key, batch.feature_flow.to(self.device))
+        source = feat_key if r.reuse_trains_encoder else feat_key.detach()
+        warped = warp(source, batch.feature_flow.to(self.device))
         reused = g.propagate(warped, lr_frame, to(batch.feature_mask))
         out_reuse = g.decode(reused, lr_frame)
         reuse_loss = (charbonnier_loss(out_reuse, hr_frame)
                       + r.perceptual_weight * self.perceptual(out_reuse, hr_frame))
         reuse_temporal = masked_l1(out_reuse, key_on_frame, hr_mask)
         distill = (reused - feat_frame.detach()).abs().mean()
-        total = (frame_loss + r.temporal_weight * temporal
-                 + r.reuse_weight * (reuse_loss + r.temporal_weight * reuse_temporal)
+        total = (frame_loss + r.temporal_weight * temporal + r.anchor_weight * anchor
+                 + r.reuse_weight * (reuse_loss + r.reuse_temporal_weight * reuse_temporal)
                  + r.distill_weight * distill)
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         self.opt.step()
         self.step += 1
         return {"lr": self.opt.param_groups[0]["lr"], "total": total.item(), "frame": frame_loss.item(),
-                "temporal": temporal.item(), "reuse": reuse_loss.item(),
+                "temporal": temporal.item(), "anchor": anchor.item(), "reuse": reuse_loss.item(),
                 "reuse_temporal": reuse_temporal.item(), "distill": distill.item()}
 
     def state_dict(self) -> dict[str, Any]:

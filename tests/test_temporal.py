@@ -18,7 +18,8 @@ from vidstyle.errors import ConfigError
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.weights import save_weights
 from vidstyle.temporal import FlowEstimator, consistency_mask, resize_flow, warp, warp_numpy
-from vidstyle.temporal.reuse import KeyframePlanner
+from vidstyle.temporal.flow import FlowPair
+from vidstyle.temporal.reuse import KeyframePlanner, blend_toward
 
 WIDTH, HEIGHT = 96, 64
 
@@ -142,7 +143,11 @@ class TestPlanner:
 
     def test_interval_one_makes_every_frame_a_keyframe(self):
         plans, _ = plan(pan(7, 5), interval=1)
-        assert all(p.keyframe and p.flow is None for p in plans)
+        assert all(p.keyframe for p in plans)
+        # A keyframe carries the flow to the previous frame, to blend with its output.
+        assert plans[0].flow is None
+        for p in plans[1:]:
+            assert np.median(p.flow.flow[..., 0]) * 2 == pytest.approx(-1, abs=0.4)
 
     def test_reuse_flows_point_to_the_keyframe(self):
         plans, _ = plan(pan(8, 4, step=1), interval=4)
@@ -173,6 +178,40 @@ class TestPlanner:
         assert [p.keyframe for p in plans] == [True] + [False] * 5  # no interval in blend
         for p in plans[1:]:
             assert np.median(p.flow.flow[..., 0]) * 2 == pytest.approx(-1, abs=0.4)
+
+
+class TestBlend:
+    def shifted(self, strength=0.7, tolerance=24.0, jump=0.0):
+        """A picture and the previous one, shifted by 2 px, optionally brighter by ``jump``."""
+        big = texture(40)
+        now = big[:HEIGHT, 2 : WIDTH + 2].astype(np.float32) / 255
+        before = np.clip(big[:HEIGHT, :WIDTH].astype(np.float32) / 255 + jump, 0, 1)
+        flow = np.zeros((HEIGHT, WIDTH, 2), np.float32)
+        flow[..., 0] = 2.0  # now[p] = before[p + (2, 0)]
+        pair = FlowPair(flow, np.ones((HEIGHT, WIDTH), np.float32), 1)
+        t = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None]  # noqa: E731
+        out = blend_toward(t(now), t(before), pair, strength=strength, tolerance=tolerance)
+        return t(now), t(before), out
+
+    def test_agreeing_pictures_are_mixed(self):
+        now, _, out = self.shifted()
+        # The warped previous picture equals the current one (up to the border): little changes.
+        assert (out - now)[..., :, : WIDTH - 3].abs().max() < 1e-5
+
+    def test_disagreeing_pictures_are_left_alone(self):
+        now, before, out = self.shifted(jump=0.2)  # 51 levels apart, less where clipped at white
+        far = (before[..., 2:] - now[..., :-2]).abs().mean(dim=1) >= 24 / 255  # beyond the tolerance
+        assert far.float().mean() > 0.8
+        assert torch.equal(out[..., :-2].permute(0, 2, 3, 1)[far], now[..., :-2].permute(0, 2, 3, 1)[far])
+
+    def test_mixing_moves_towards_the_previous_output(self):
+        now, _, out = self.shifted(jump=0.02)  # 5 levels apart: mixed with about 0.7 * (1 - 5/24)
+        gap = (out - now)[..., :, : WIDTH - 3].mean().item()
+        assert 0.008 < gap < 0.014
+
+    def test_strength_zero_is_identity(self):
+        now, _, out = self.shifted(strength=0.0, jump=0.02)
+        assert torch.equal(out, now)
 
 
 # -- the generator's reuse path ----------------------------------------------------------------

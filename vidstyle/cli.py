@@ -97,6 +97,10 @@ def _model_and_encode_options(func: Callable) -> Callable:
                                        "(also at scene cuts and where the flow fails)."),
         click.option("--flow-preset", type=click.Choice(FLOW_PRESET_NAMES), default="medium",
                      show_default=True, help="Optical flow (OpenCV DIS) speed/accuracy preset."),
+        click.option("--blend-strength", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.7,
+                     show_default=True, help="With reuse and blend: weight of the earlier output, "
+                     "warped by the flow, mixed in where the flow holds and the pictures agree "
+                     "(0: no mixing; higher: steadier)."),
         click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
                      help="Frames per network call."),
         click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -130,6 +134,7 @@ def _build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
             mode=kw["temporal"],
             keyframe_interval=kw["keyframe_interval"],
             flow_preset=kw["flow_preset"],
+            blend_strength=kw["blend_strength"],
         ),
         overwrite=kw["overwrite"],
     )

@@ -136,8 +136,12 @@ class TemporalConfig:
     flow_downscale: int = 2
     #: A frame whose flow is reliable on less than this share of the picture is a keyframe.
     min_reliable: float = 0.5
-    #: With ``blend``, the weight of the warped previous output where it can be trusted.
-    blend_strength: float = 0.5
+    #: Weight of the earlier output, warped by the flow, mixed into each frame where the flow is
+    #: reliable and the two agree (``blend``; and ``reuse``, towards the keyframe's output).
+    #: 0 turns the mixing off. 0.7 was chosen on training frames (pipelines/benchmark.py).
+    blend_strength: float = 0.7
+    #: Mean colour difference (0-255) at which the earlier output is no longer mixed in.
+    blend_tolerance: float = 24.0
 
     def __post_init__(self) -> None:
         if self.mode not in TEMPORAL_MODES:
@@ -153,6 +157,8 @@ class TemporalConfig:
             raise ConfigError(f"min_reliable must be in [0, 1], got {self.min_reliable}")
         if not 0.0 <= self.blend_strength < 1.0:
             raise ConfigError(f"blend strength must be in [0, 1), got {self.blend_strength}")
+        if not self.blend_tolerance > 0:
+            raise ConfigError(f"blend tolerance must be above 0, got {self.blend_tolerance}")
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ def remaster(
             if runner is None:
                 out = run_frames(model, batch.frames)
             else:
-                out = runner.run(batch.frames, batch.plans if planner is not None else None)
+                out = runner.run(batch.frames, batch.plans)
             compute_seconds += time.perf_counter() - tick
             writer.write(out, batch.pts)
             done += len(batch)

@@ -121,7 +121,7 @@ def preview(
             if runner is None:
                 after = run_frames(model, batch.frames)
             else:
-                after = runner.run(batch.frames, batch.plans if planner is not None else None)
+                after = runner.run(batch.frames, batch.plans)
             model_seconds += time.perf_counter() - tick
             tick = time.perf_counter()
             bicubic = run_frames(before, batch.frames)

@@ -10,10 +10,13 @@ Figures, each averaged with every frame (or pair of consecutive frames) weighted
   flickers cannot make its own flow fail and hide the flicker. The guide may be smaller than the
   output (the input of an x2 upscale): its flow and mask are resampled to the output size. As in
   the authors' code, a pair where no pixel is reliable is measured over the whole picture.
+  Pairs across a scene cut (found on the guide by :class:`~.scenes.SceneCutDetector`) are left
+  out: no flow links two shots, and one cut would outweigh the flicker of a whole shot.
   Lower is steadier; 0 for a still picture.
 * **flicker**: mean over ``t`` of ``|mean luma(t + 1) - mean luma(t)|``, in 8-bit levels of
-  BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` (R, G, B in 0..255). Lower is steadier. It sees
-  global brightness pumping, which the warping error spreads thinly over the picture.
+  BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` (R, G, B in 0..255), pairs across a cut left out
+  too. Lower is steadier. It sees global brightness pumping, which the warping error spreads
+  thinly over the picture.
 * **PSNR, SSIM** against a reference of the same size: on BT.601 Y, no border cropped, per frame by
   :func:`~vidstyle.train.evaluate.frame_scores`, then averaged (so one identical frame makes the
   mean PSNR infinite).
@@ -43,7 +46,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..io.reader import VideoReader
 from ..train.evaluate import frame_scores
-from .flow import FlowEstimator
+from .flow import FlowEstimator, to_gray
+from .scenes import SceneCutDetector
 from .warp import warp_numpy
 
 __all__ = ["MetricsAccumulator", "VideoMetrics", "flicker", "video_metrics", "warping_error"]
@@ -98,6 +102,9 @@ class MetricsAccumulator:
         self._previous_luma = 0.0
         self._warp_sum = 0.0
         self._flicker_sum = 0.0
+        self._cuts = SceneCutDetector()
+        #: Frames (indices) found to start a new shot; the pair before each is not measured.
+        self.cuts: list[int] = []
         self._psnr_sum = 0.0
         self._ssim_sum = 0.0
 
@@ -121,7 +128,10 @@ class MetricsAccumulator:
         output_float = output.astype(np.float32) * np.float32(1 / 255)
         prepared = self.estimator.prepare(guide)
         luma = _mean_luma(output)
-        if self.frames > 0:
+        cut = self._cuts.update(to_gray(guide, max(1, guide.shape[1] // 320)))
+        if cut:
+            self.cuts.append(self.frames)
+        elif self.frames > 0:
             self._warp_sum += self._pair_error(
                 self._previous_guide, prepared, self._previous_output, output_float
             )
@@ -182,14 +192,19 @@ class MetricsAccumulator:
         return float((squared * mask).sum()) / (3 * weight)
 
     @property
+    def pairs(self) -> int:
+        """Consecutive pairs measured: those within a shot."""
+        return max(0, self.frames - 1 - len(self.cuts))
+
+    @property
     def warping_error(self) -> float:
         """Mean masked MSE, RGB in [0, 1]; nan with fewer than 2 frames."""
-        return self._warp_sum / (self.frames - 1) if self.frames > 1 else math.nan
+        return self._warp_sum / self.pairs if self.pairs else math.nan
 
     @property
     def flicker(self) -> float:
         """Mean |change of mean luma| between frames, 8-bit levels; nan with fewer than 2 frames."""
-        return self._flicker_sum / (self.frames - 1) if self.frames > 1 else math.nan
+        return self._flicker_sum / self.pairs if self.pairs else math.nan
 
     @property
     def psnr(self) -> float | None:

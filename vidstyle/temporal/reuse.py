@@ -53,7 +53,7 @@ __all__ = [
     "TemporalStats",
     "open_temporal",
     "plan_batches",
-    "splits_encode_decode",
+    "blend_toward",
     "supports_reuse",
 ]
 
@@ -73,7 +73,9 @@ class FramePlan:
     cut: bool
     """The frame starts a new shot."""
     flow: FlowPair | None = None
-    """Flow from this frame to its reference (keyframe for reuse, previous frame for blend)."""
+    """What this frame borrows from. Between keyframes (reuse): the flow to the keyframe, whose
+    features and output are reused. Otherwise the flow to the previous frame, whose output is
+    blended in. None for the first frame, at a cut, and where the flow failed."""
 
 
 @dataclass
@@ -144,7 +146,8 @@ class KeyframePlanner:
         self.min_reliable = min_reliable
         self.detector = detector or SceneCutDetector()
         self.stats = TemporalStats(mode, keyframe_interval)
-        self._reference: np.ndarray | None = None
+        self._previous: np.ndarray | None = None  # prepared grey frames
+        self._key: np.ndarray | None = None
         self._since_key = 0
         self._index = 0
 
@@ -154,23 +157,27 @@ class KeyframePlanner:
         gray = self.estimator.prepare(frame)
         index = self._index
         self._index += 1
-        first = self._reference is None
+        first = self._previous is None
         due = self.mode == "reuse" and self._since_key + 1 >= self.interval
         pair = None
-        if first or due:
+        if first:
             cut = self.detector.update(gray)
         else:
-            pair = self.estimator.pair(gray, self._reference)
+            # Between keyframes (reuse): the flow to the keyframe, whose features are reused.
+            # Otherwise: the flow to the previous frame, whose output is blended in.
+            reference = self._previous if due or self.mode == "blend" else self._key
+            pair = self.estimator.pair(gray, reference)
             cut = self.detector.update(gray, pair.reliable)
         failed = pair is not None and not cut and pair.reliable < self.min_reliable
-        keyframe = first or due or cut or failed
+        keyframe = first or due or cut or (failed and self.mode == "reuse")
+        if cut or failed:
+            pair = None  # nothing to borrow from: the frame stands on its own
         if keyframe:
-            pair = None
+            self._key = gray
             self._since_key = 0
         else:
             self._since_key += 1
-        if keyframe or self.mode == "blend":
-            self._reference = gray
+        self._previous = gray
         stats = self.stats
         stats.frames += 1
         stats.keyframes += keyframe
@@ -240,48 +247,73 @@ def _to_input(frames: np.ndarray, model: ModelDescriptor) -> tuple[torch.Tensor,
 
 
 def _to_uint8(y: torch.Tensor, h: int, w: int) -> np.ndarray:
-    """(B, 3, sH', sW') float -> (B, sh, sw, 3) uint8, cropped to the unpadded size."""
-    y = y[:, :, :h, :w].clamp_(0.0, 1.0).mul_(255.0).add_(0.5).to(torch.uint8)
+    """(B, 3, sH', sW') float -> (B, sh, sw, 3) uint8, cropped to the unpadded size; ``y`` is kept."""
+    y = y[:, :, :h, :w].clamp(0.0, 1.0).mul_(255.0).add_(0.5).to(torch.uint8)
     return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
-def splits_encode_decode(model: ModelDescriptor) -> bool:
-    """Whether ``model`` is our generator, with separate ``encode`` and ``decode``."""
-    return callable(getattr(model.module, "encode", None)) and callable(getattr(model.module, "decode", None))
+def blend_toward(
+    current: torch.Tensor, previous: torch.Tensor, pair: FlowPair, *, strength: float, tolerance: float
+) -> torch.Tensor:
+    """Mix ``previous`` (an earlier output, warped onto this frame by ``pair``) into ``current``.
+
+    The weight is ``strength`` where the flow is reliable and the two agree, falling linearly to
+    0 as their mean colour difference reaches ``tolerance`` (0-255 levels): where something moved
+    that the flow missed, or the picture really changed, the current output stands.
+    A recursive filter along the motion, as motion-compensated temporal filters have long done.
+
+    Args:
+        current, previous: (1, 3, H, W) float in [0, 1].
+        pair: flow from this frame to the frame ``previous`` belongs to, any resolution.
+    """
+    h, w = current.shape[-2:]
+    flow, mask = pair.at(h, w)
+    flow_t = torch.from_numpy(np.ascontiguousarray(flow))[None].to(current.device, current.dtype)
+    mask_t = torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(current.device, current.dtype)
+    warped = warp(previous, flow_t)
+    agree = (warped - current).abs().mean(dim=1, keepdim=True).mul_(-255.0 / tolerance).add_(1.0).clamp_(0.0, 1.0)
+    return current + (strength * mask_t * agree) * (warped - current)
 
 
 class ReuseRunner:
     """Runs our generator along a plan (see the module docstring).
 
-    With ``plans=None`` every frame is a keyframe: that is ``--temporal off`` for our models,
-    through the very same code as a keyframe, so the first frame of a shot is the same
-    picture in both modes, to the bit.
+    A keyframe goes through exactly the computation of ``--temporal off`` (same layout, same
+    operations; a batch of one gives the same result as a larger one), so at a cut, where there
+    is nothing to blend with, the output equals the frame-by-frame one to the bit. With
+    ``strength`` > 0 the output is then steadied by :func:`blend_toward`: a frame between
+    keyframes towards its keyframe's output, a keyframe towards the previous output.
     """
 
-    def __init__(self, model: ModelDescriptor) -> None:
-        if not splits_encode_decode(model):
-            raise ValueError(f"model {model.name} has no encode/decode split")
+    def __init__(self, model: ModelDescriptor, *, strength: float = 0.7, tolerance: float = 24.0) -> None:
+        if not supports_reuse(model):
+            raise ValueError(f"model {model.name} has no feature reuse")
         self.model = model
         self.generator = model.module
-        self._features: torch.Tensor | None = None
+        self.strength = strength
+        self.tolerance = tolerance
+        self._features: torch.Tensor | None = None  # the keyframe's, plain NCHW
+        self._key_output: torch.Tensor | None = None
+        self._previous: torch.Tensor | None = None
 
     @torch.inference_mode()
-    def run(self, frames: np.ndarray, plans: list[FramePlan] | None = None) -> np.ndarray:
-        """(B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8, following ``plans`` (None: all keyframes).
+    def run(self, frames: np.ndarray, plans: list[FramePlan]) -> np.ndarray:
+        """(B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8, following ``plans``.
 
         One frame at a time: on the CPU, batching frames here was slower (a batch of full-size
         outputs no longer fits in the caches), and a frame depends on its keyframe anyway.
         """
         s = self.model.scale
         outputs = np.empty((len(frames), frames.shape[1] * s, frames.shape[2] * s, 3), np.uint8)
-        for i in range(len(frames)):
-            plan = plans[i] if plans is not None else None
+        for i, plan in enumerate(plans):
             x, h, w = _to_input(frames[i : i + 1], self.model)  # laid out channels_last (NHWC)
-            if plan is None or plan.keyframe or self._features is None:
-                # The deep encoder is fastest channels_last; warping, the fusion and the decoder
-                # (thin layers, grid_sample, pixel shuffle) are faster on plain NCHW (measured).
-                features = self._features = self.generator.encode(x).contiguous()
-                x = x.contiguous()
+            keyframe = plan.keyframe or self._features is None
+            if keyframe:
+                features = self.generator.encode(x)
+                y = self.generator.decode(features, x)
+                # Warping, the fusion and the decoder (thin layers, grid_sample, pixel shuffle)
+                # are faster on plain NCHW than channels_last (measured on the CPU).
+                self._features = features.contiguous()
             else:
                 x = x.contiguous()
                 flow, mask = self._flow_at(plan.flow, h, w, self._features.shape[-2:])
@@ -289,7 +321,15 @@ class ReuseRunner:
                 flow_t = torch.from_numpy(flow)[None].to(device, dtype)
                 mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
                 features = self.generator.propagate(warp(self._features, flow_t), x, mask_t)
-            outputs[i] = _to_uint8(self.generator.decode(features, x), h * s, w * s)[0]
+                y = self.generator.decode(features, x)
+            y = y[:, :, : h * s, : w * s].clamp_(0.0, 1.0)
+            anchor = self._previous if keyframe else self._key_output
+            if self.strength > 0 and plan.flow is not None and anchor is not None:
+                y = blend_toward(y, anchor, plan.flow, strength=self.strength, tolerance=self.tolerance)
+            if keyframe:
+                self._key_output = y
+            self._previous = y
+            outputs[i] = _to_uint8(y, h * s, w * s)[0]
         return outputs
 
     @staticmethod
@@ -305,42 +345,28 @@ class ReuseRunner:
 
 
 class BlendRunner:
-    """Frame-by-frame model, then the warped previous output mixed in (see the module docstring).
+    """Frame-by-frame model, then the warped previous output mixed in by :func:`blend_toward`."""
 
-    Args:
-        strength: weight of the previous output where the flow is reliable and the two agree,
-            in [0, 1).
-        tolerance: colour difference (0-255) above which the two are taken to disagree
-            (something moved that the flow missed); the weight falls to 0 there.
-    """
-
-    def __init__(self, model: ModelDescriptor, *, strength: float = 0.5, tolerance: float = 24.0) -> None:
+    def __init__(self, model: ModelDescriptor, *, strength: float = 0.7, tolerance: float = 24.0) -> None:
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"blend strength must be in [0, 1), got {strength}")
         self.model = model
         self.strength = strength
         self.tolerance = tolerance
-        self._previous: np.ndarray | None = None
+        self._previous: torch.Tensor | None = None
 
+    @torch.inference_mode()
     def run(self, frames: np.ndarray, plans: list[FramePlan]) -> np.ndarray:
         from ..pipeline import run_frames  # the pipeline imports this module
 
         outputs = run_frames(self.model, frames)
         for i, plan in enumerate(plans):
-            if not (plan.keyframe or self._previous is None):
-                outputs[i] = self._blend(outputs[i], plan.flow)
-            self._previous = outputs[i]
+            y = torch.from_numpy(outputs[i]).permute(2, 0, 1)[None].float().div_(255.0)
+            if plan.flow is not None and self._previous is not None and self.strength > 0:
+                y = blend_toward(y, self._previous, plan.flow, strength=self.strength, tolerance=self.tolerance)
+                outputs[i] = _to_uint8(y, *y.shape[-2:])[0]
+            self._previous = y
         return outputs
-
-    def _blend(self, current: np.ndarray, pair: FlowPair) -> np.ndarray:
-        h, w = current.shape[:2]
-        flow, mask = pair.at(h, w)
-        previous = warp_numpy(self._previous, flow).astype(np.float32)
-        now = current.astype(np.float32)
-        difference = cv2.cvtColor(np.abs(previous - now), cv2.COLOR_RGB2GRAY)
-        agree = np.clip(1.0 - difference / self.tolerance, 0.0, 1.0)
-        weight = (self.strength * mask * agree)[..., None]
-        return np.clip(now + weight * (previous - now) + 0.5, 0, 255).astype(np.uint8)
 
 
 Runner = ReuseRunner | BlendRunner
@@ -362,9 +388,8 @@ def open_temporal(
             f"model {model.name} cannot reuse features between frames; use --temporal blend or off"
         )
     if mode == "off":
-        return mode, None, ReuseRunner(model) if splits_encode_decode(model) else None
+        return mode, None, None
     estimator = FlowEstimator(config.flow_preset, downscale=config.flow_downscale)
     planner = KeyframePlanner(mode, config.keyframe_interval, estimator, min_reliable=config.min_reliable)
-    if mode == "reuse":
-        return mode, planner, ReuseRunner(model)
-    return mode, planner, BlendRunner(model, strength=config.blend_strength)
+    runner = ReuseRunner if mode == "reuse" else BlendRunner
+    return mode, planner, runner(model, strength=config.blend_strength, tolerance=config.blend_tolerance)
