@@ -312,6 +312,8 @@ def models_command(as_json: bool) -> None:
         rows.append({
             "name": e.name, "kind": e.kind, "scales": list(e.scales), "summary": e.summary,
             "parameters": card.get("parameters"), "sha256": card.get("sha256"), "held_out": metrics or None,
+            # What --temporal auto picks: reuse when the weights carry a ReuseFusion.
+            "temporal": "reuse" if card.get("hparams", {}).get("reuse_channels") else "off",
         })
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -323,6 +325,8 @@ def models_command(as_json: bool) -> None:
         if held and "model_psnr" in held:
             line += (f"\n{'':<32}held-out PSNR-Y {held['model_psnr']:.2f} dB vs bicubic "
                      f"{held['bicubic_psnr']:.2f}, {row['parameters']:,} parameters")
+        if row["temporal"] == "reuse":
+            line += f"\n{'':<32}--temporal reuse (the default): reuses features between keyframes"
         click.echo(line)
 
 

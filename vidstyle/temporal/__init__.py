@@ -1,16 +1,32 @@
-"""Temporal consistency: optical flow, warping, scene cuts, feature reuse and its metrics."""
+"""Temporal consistency: optical flow, warping, scene cuts, feature reuse and its metrics.
+
+* :mod:`.flow`: DIS optical flow at reduced resolution and its reliability mask;
+* :mod:`.warp`: warping pictures and features by a flow;
+* :mod:`.scenes`: a cheap scene-cut detector;
+* :mod:`.reuse`: the pipeline's temporal stage (keyframes, feature reuse, blending);
+* :mod:`.metrics`: warping error, flicker, PSNR/SSIM of a video.
+"""
 
 from .flow import FLOW_PRESETS, FlowEstimator, FlowPair, consistency_mask, resize_flow, to_gray
+from .metrics import MetricsAccumulator, VideoMetrics, flicker, video_metrics, warping_error
+from .scenes import SceneCutDetector, detect_cuts
 from .warp import flow_grid, warp, warp_numpy
 
 __all__ = [
     "FLOW_PRESETS",
     "FlowEstimator",
     "FlowPair",
+    "MetricsAccumulator",
+    "SceneCutDetector",
+    "VideoMetrics",
     "consistency_mask",
+    "detect_cuts",
+    "flicker",
     "flow_grid",
     "resize_flow",
     "to_gray",
+    "video_metrics",
     "warp",
     "warp_numpy",
+    "warping_error",
 ]

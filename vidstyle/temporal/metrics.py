@@ -253,13 +253,16 @@ def warping_error(
 def flicker(outputs: Iterable[np.ndarray]) -> float:
     """Mean |change of mean BT.601 luma| between consecutive RGB uint8 frames, in 8-bit levels.
 
-    nan with fewer than 2 frames.
+    Pairs across a scene cut are left out, as in :class:`MetricsAccumulator`; nan with fewer
+    than 2 frames in a shot.
     """
     total, count, previous = 0.0, 0, None
+    cuts = SceneCutDetector()
     for frame in outputs:
         _check_frame(frame, "frame")
         luma = _mean_luma(frame)
-        if previous is not None:
+        cut = cuts.update(to_gray(frame, max(1, frame.shape[1] // 320)))
+        if previous is not None and not cut:
             total += abs(luma - previous)
             count += 1
         previous = luma
@@ -285,6 +288,8 @@ class VideoMetrics:
     """dB on Y, inf when identical; None without ``ref``."""
     ssim: float | None = None
     """On Y, at most 1; None without ``ref``."""
+    cuts: tuple[int, ...] = ()
+    """Frames found to start a new shot (on the flow's video); the pairs across them are left out."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for strict JSON: nan becomes None, an infinite PSNR the string ``"inf"``."""
@@ -305,20 +310,24 @@ class VideoMetrics:
             "ref": str(self.ref) if self.ref is not None else None,
             "psnr": figure(self.psnr),
             "ssim": figure(self.ssim),
+            "scene_cuts": list(self.cuts),
         }
 
     def describe(self) -> str:
         """One figure a line; ``n/a`` for a figure that needs two frames or more."""
         lines = [f"frames         {self.frames}, {self.width}x{self.height}"]
         if math.isnan(self.warping_error):
-            lines.append("warping error  n/a (needs 2 frames or more)")
-            lines.append("flicker        n/a (needs 2 frames or more)")
+            lines.append("warping error  n/a (needs 2 frames or more in a shot)")
+            lines.append("flicker        n/a (needs 2 frames or more in a shot)")
         else:
             lines.append(
                 f"warping error  {self.warping_error:.2e} "
                 f"(MSE, RGB in [0,1], flow on {self.flow_source.name})"
             )
             lines.append(f"flicker        {self.flicker:.3f} (8-bit luma levels per frame)")
+        if self.cuts:
+            lines.append(f"scene cuts     {len(self.cuts)} (pairs across them left out): "
+                         + ", ".join(str(c) for c in self.cuts))
         if self.psnr is not None and self.ssim is not None:
             psnr = "inf dB (identical)" if math.isinf(self.psnr) else f"{self.psnr:.2f} dB"
             lines.append(f"PSNR-Y         {psnr} (against {self.ref.name if self.ref else 'ref'})")
@@ -420,4 +429,5 @@ def video_metrics(
         ref=ref,
         psnr=accumulator.psnr,
         ssim=accumulator.ssim,
+        cuts=tuple(accumulator.cuts),
     )

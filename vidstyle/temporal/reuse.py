@@ -42,7 +42,7 @@ from ..errors import ConfigError
 from ..models.descriptor import ModelDescriptor
 from .flow import FlowEstimator, FlowPair
 from .scenes import SceneCutDetector
-from .warp import warp, warp_numpy
+from .warp import flow_grid, warp
 
 __all__ = [
     "BlendRunner",
@@ -267,12 +267,18 @@ def blend_toward(
         pair: flow from this frame to the frame ``previous`` belongs to, any resolution.
     """
     h, w = current.shape[-2:]
-    flow, mask = pair.at(h, w)
-    flow_t = torch.from_numpy(np.ascontiguousarray(flow))[None].to(current.device, current.dtype)
-    mask_t = torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(current.device, current.dtype)
-    warped = warp(previous, flow_t)
-    agree = (warped - current).abs().mean(dim=1, keepdim=True).mul_(-255.0 / tolerance).add_(1.0).clamp_(0.0, 1.0)
-    return current + (strength * mask_t * agree) * (warped - current)
+    device, dtype = current.device, current.dtype
+    # The sampling grid is built at the flow's resolution and upsampled (by OpenCV, several
+    # times faster than F.interpolate on the CPU): grid coordinates are affine in the flow, so
+    # upsampling the grid bilinearly is upsampling the flow.
+    small = flow_grid(torch.from_numpy(np.ascontiguousarray(pair.flow))[None])[0].numpy()
+    grid = torch.from_numpy(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))[None].to(device, dtype)
+    mask = cv2.resize(pair.mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    mask = torch.from_numpy(mask)[None, None].to(device, dtype)
+    difference = F.grid_sample(previous, grid, mode="bilinear", padding_mode="border",
+                               align_corners=False).sub_(current)
+    weight = difference.abs().mean(dim=1, keepdim=True).mul_(-255.0 / tolerance).add_(1.0).clamp_(0.0, 1.0)
+    return torch.addcmul(current, weight.mul_(mask).mul_(strength), difference)
 
 
 class ReuseRunner:
@@ -321,7 +327,7 @@ class ReuseRunner:
                 flow_t = torch.from_numpy(flow)[None].to(device, dtype)
                 mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
                 features = self.generator.propagate(warp(self._features, flow_t), x, mask_t)
-                y = self.generator.decode(features, x)
+                y = self.generator.decode(features, x, base=self._base(frames[i], s))
             y = y[:, :, : h * s, : w * s].clamp_(0.0, 1.0)
             anchor = self._previous if keyframe else self._key_output
             if self.strength > 0 and plan.flow is not None and anchor is not None:
@@ -331,6 +337,12 @@ class ReuseRunner:
             self._previous = y
             outputs[i] = _to_uint8(y, h * s, w * s)[0]
         return outputs
+
+    def _base(self, frame: np.ndarray, scale: int) -> torch.Tensor:
+        """The frame upscaled bilinearly by OpenCV (half-pixel centres, as F.interpolate), (1, 3, sH, sW)."""
+        h, w = frame.shape[:2]
+        big = cv2.resize(frame, (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
+        return torch.from_numpy(big).to(self.model.device).permute(2, 0, 1)[None].float().div_(255.0)
 
     @staticmethod
     def _flow_at(pair: FlowPair, h: int, w: int, size) -> tuple[np.ndarray, np.ndarray]:
