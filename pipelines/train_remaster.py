@@ -93,6 +93,13 @@ EVAL_COLUMNS = (
 )
 
 
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write ``state`` next to ``path`` and rename it over, so a crash never leaves half a checkpoint."""
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
 class RecipeError(ValueError):
     """A recipe file that is missing, malformed or inconsistent."""
 
@@ -404,10 +411,7 @@ class Trainer:
         }
 
     def save(self, path: Path) -> None:
-        """Write the checkpoint next to ``path`` and rename it over, so a crash never leaves half."""
-        partial = path.with_suffix(".partial")
-        torch.save(self.state_dict(), partial)
-        os.replace(partial, path)
+        save_checkpoint(self.state_dict(), path)
 
     def load(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)

@@ -30,7 +30,6 @@ import datetime as dt
 import importlib.util
 import logging
 import math
-import os
 import platform
 import shlex
 import sys
@@ -50,7 +49,7 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
     sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_remaster import _append_csv, _data_card, _truncate_csv  # noqa: E402
+from train_remaster import _append_csv, _data_card, _truncate_csv, save_checkpoint  # noqa: E402
 
 from vidstyle.models.generator import RemasterGenerator  # noqa: E402
 from vidstyle.models.registry import shipped_weights  # noqa: E402
@@ -223,9 +222,7 @@ class TemporalTrainer:
                 "recipe_text": self.recipe.text}
 
     def save(self, path: Path) -> None:
-        partial = path.with_suffix(".partial")
-        torch.save(self.state_dict(), partial)
-        os.replace(partial, path)
+        save_checkpoint(self.state_dict(), path)
 
     def load(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
@@ -241,7 +238,8 @@ class TemporalTrainer:
 
 
 def train(recipe: TemporalRecipe, out: Path, *, resume: bool, minutes: float | None,
-          device: torch.device, command: str, progress: bool = True) -> dict[str, Any]:
+          device: torch.device, command: str, progress: bool = True,
+          stop_at: int | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT
     trainer = TemporalTrainer(recipe, device)
@@ -288,7 +286,8 @@ def train(recipe: TemporalRecipe, out: Path, *, resume: bool, minutes: float | N
         if trainer.step == 0:
             run_eval(eval_pairs)
             window_start = time.perf_counter()
-        while trainer.step < recipe.steps and time.perf_counter() < deadline:
+        last = min(recipe.steps, stop_at) if stop_at is not None else recipe.steps
+        while trainer.step < last and time.perf_counter() < deadline:
             stats = trainer.train_step(sampler.batch(trainer.step))
             for k, v in stats.items():
                 window.setdefault(k, []).append(v)
@@ -352,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="checkpoints, logs, export (outside the repo)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--minutes", type=float, default=None, help="stop the loop cleanly after this wall time")
+    parser.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                        help="stop cleanly once training reaches this step (continue with --resume)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-progress", action="store_true")
@@ -362,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recipe = TemporalRecipe.load(args.recipe)
         card = train(recipe, args.out.resolve(), resume=args.resume, minutes=args.minutes,
-                     device=torch.device(args.device), command=command, progress=not args.no_progress)
+                     device=torch.device(args.device), command=command, progress=not args.no_progress,
+                     stop_at=args.stop_at)
     except (ValueError, OSError) as ex:
         print(f"error: {ex}", file=sys.stderr)
         return 1

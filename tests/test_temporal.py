@@ -119,6 +119,13 @@ class TestFlow:
         flow, mask = pair.at(h, w)
         assert flow.shape == (h, w, 2) and mask.shape == (h, w)
 
+    def test_tiny_frames(self):
+        # DIS needs a side of 12 pixels; a 16x10 frame at downscale 2 is 8x5.
+        frames = [texture(6)[:10, :16], texture(6)[:10, 1:17]]
+        estimator = FlowEstimator("medium", downscale=2)
+        pair = estimator.pair(estimator.prepare(frames[1]), estimator.prepare(frames[0]))
+        assert pair.flow.shape == (5, 8, 2) and pair.mask.shape == (5, 8)
+
     @pytest.mark.parametrize("bad", [dict(preset="slowest"), dict(downscale=0), dict(downscale=1.5)])
     def test_bad_settings(self, bad):
         with pytest.raises(ValueError):
@@ -285,12 +292,14 @@ class TestPipeline:
         report = run_mode(src, tmp_path / "out.mkv", reuse_model, "reuse", keyframe_interval=4)
         assert report["temporal"]["keyframes"] == 3 and report["temporal"]["reused_frames"] == 6
 
-    def test_odd_sizes(self, tmp_path, reuse_model):
-        src = make_clip(tmp_path / "odd.mp4", frames=6, width=70, height=38, audio=False)
+    @pytest.mark.parametrize("size", [(70, 38), (16, 10)])
+    def test_odd_and_tiny_sizes(self, tmp_path, reuse_model, size):
+        width, height = size
+        src = make_clip(tmp_path / "odd.mp4", frames=6, width=width, height=height, audio=False)
         report = run_mode(src, tmp_path / "out.mkv", reuse_model, "reuse")
-        assert report["output_size"] == [140, 76]
+        assert report["output_size"] == [2 * width, 2 * height]
         frames, _ = decode_all(tmp_path / "out.mkv")
-        assert len(frames) == 6 and frames[0].shape == (76, 140, 3)
+        assert len(frames) == 6 and frames[0].shape == (2 * height, 2 * width, 3)
 
     def test_blend_works_for_any_model(self, tmp_path):
         src = two_shots(tmp_path, cut_every=5)

