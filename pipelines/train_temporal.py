@@ -155,7 +155,8 @@ class TemporalTrainer:
         init = Path(recipe.init) if recipe.init.endswith(".safetensors") else shipped_weights(recipe.init)
         start, card = load_weights(init)
         hparams = {k: v for k, v in card["hparams"].items() if k != "reuse_channels"}
-        self.init_card = {"name": card.get("name"), "sha256": card.get("sha256")}
+        self.init_card = {"name": card.get("name"), "sha256": card.get("sha256"),
+                          "cpu_minutes": card.get("cpu_minutes"), "command": card.get("command")}
         self.generator = RemasterGenerator(**hparams, reuse_channels=recipe.reuse_channels)
         missing, unexpected = self.generator.load_state_dict(start.state_dict(), strict=False)
         if unexpected or any(not k.startswith("reuse.") for k in missing):

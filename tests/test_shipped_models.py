@@ -51,6 +51,17 @@ def test_auto_picks_the_remaster_model(tmp_path):
     src = make_clip(tmp_path / "c.mp4", frames=6)
     result = remaster(src, tmp_path / "o.mp4", RemasterConfig(scale=2))
     assert result.model["name"] == "remaster-x2" and probe(tmp_path / "o.mp4").width == 128
+    # The shipped models reuse features between keyframes by default.
+    assert result.temporal["mode"] == "reuse"
+    t = result.temporal
+    assert t["keyframes"] + t["reused_frames"] == 6 and t["reused_frames"] >= 2
+
+
+def test_x4_reuses_features(tmp_path):
+    src = make_clip(tmp_path / "c.mp4", frames=5)
+    result = remaster(src, tmp_path / "o.mp4", RemasterConfig(scale=4))
+    assert result.temporal["mode"] == "reuse" and result.temporal["reused_frames"] >= 1
+    assert probe(tmp_path / "o.mp4").width == 256
 
 
 def test_wrong_scale_and_x1(tmp_path):
