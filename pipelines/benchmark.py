@@ -2243,10 +2243,10 @@ def render_temporal(report: dict[str, Any]) -> list[str]:
         "the codec neither blurs nor steadies what is compared, then measured with "
         "`vidstyle.temporal.metrics.video_metrics`. Two inputs, held-out frames only. "
         f"(1) **Damaged held-out clips**: {ranges}; each range goes through one "
-        "`FilmDegrader` (x2 downscale), seeded as `held_out_pairs` seeds the range's first frame "
-        f"(`EVAL_SEED` {EVAL_SEED}, the clip name, the frame index), so grain and dust change "
-        "from frame to frame, scratches persist and flicker wanders as on film; no H.264 round "
-        "trip. The reference is the clean frame (its luma for black-and-white damage, as in "
+        "`FilmDegrader` with one fixed, moderately worn colour reel (`REEL_DAMAGE`, below; x2 "
+        f"downscale; the degrader seeded from `EVAL_SEED` {EVAL_SEED}, the clip name and the "
+        "first frame index), so grain and dust change from frame to frame, scratches persist and "
+        "flicker wanders as on film; no H.264 round trip. The reference is the clean frame (its luma for black-and-white damage, as in "
         "training). PSNR-Y and SSIM-Y against it (no border cropped); the warping error "
         "(Lai et al. 2018: masked MSE of each output frame against the next one warped back, "
         "RGB in [0, 1]) with the flow computed on the clean reference; flicker is the mean "
@@ -2359,10 +2359,20 @@ def temporal_notes(report: dict[str, Any]) -> list[str]:
         + ". Only those effects can make a frame-by-frame output flicker where the scene does "
         "not; a steadier output on a clip without them comes from the model, not from the "
         "damage.")
+    motion = t["motion"]["rows"]
+    if "reuse" in motion and motion["reuse"]["warping_error"] > motion["off"]["warping_error"]:
+        notes.append(
+            "On the undamaged clip reuse is *less* steady than off (warping error "
+            f"{motion['reuse']['warping_error'] * 1e3:.3f}e-3 against "
+            f"{motion['off']['warping_error'] * 1e3:.3f}e-3): with a clean input the frame-by-frame "
+            "output barely moves, while the frames decoded from a keyframe's warped features "
+            "differ slightly from what the whole network gives, and every keyframe brings the "
+            "picture back: a small pulse at the keyframe interval. On damaged film the grain, "
+            "dust and flicker that off lets through weigh far more.")
     notes.append(
         f"Small sample: {len(t['damaged'])} clips, "
         f"{sum(c['frames'][1] - c['frames'][0] for c in t['damaged'].values())} damaged frames, "
-        "one damage draw per clip (that of its first frame); the mean weighs the clips alike. "
+        "one damage setting for both (`REEL_DAMAGE`); the mean weighs the clips alike. "
         "The damage is written losslessly and without the H.264 round trip that "
         "`held_out_pairs` gives a quarter of its frames, so the PSNR here is not the held-out "
         "quality figure of the quality section.")
