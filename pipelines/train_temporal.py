@@ -148,19 +148,25 @@ def masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Ten
 
 
 class TemporalTrainer:
-    def __init__(self, recipe: TemporalRecipe, device: torch.device) -> None:
+    def __init__(self, recipe: TemporalRecipe, device: torch.device, init: str | None = None) -> None:
         self.recipe = recipe
         self.device = device
         torch.manual_seed(recipe.seed)
-        init = Path(recipe.init) if recipe.init.endswith(".safetensors") else shipped_weights(recipe.init)
-        start, card = load_weights(init)
+        source = init or recipe.init
+        init_path = Path(source) if source.endswith(".safetensors") else shipped_weights(source)
+        start, card = load_weights(init_path)
         hparams = {k: v for k, v in card["hparams"].items() if k != "reuse_channels"}
         self.init_card = {"name": card.get("name"), "sha256": card.get("sha256"),
                           "cpu_minutes": card.get("cpu_minutes"), "command": card.get("command")}
         self.generator = RemasterGenerator(**hparams, reuse_channels=recipe.reuse_channels)
-        missing, unexpected = self.generator.load_state_dict(start.state_dict(), strict=False)
+        # A starting model that already has a fusion of this width keeps it; another width
+        # (or none) starts the fusion afresh.
+        state = start.state_dict()
+        if card["hparams"].get("reuse_channels") != recipe.reuse_channels:
+            state = {k: v for k, v in state.items() if not k.startswith("reuse.")}
+        missing, unexpected = self.generator.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith("reuse.") for k in missing):
-            raise ValueError(f"{init.name} does not fit: missing {missing}, unexpected {unexpected}")
+            raise ValueError(f"{init_path.name} does not fit: missing {missing}, unexpected {unexpected}")
         self.generator.to(device, memory_format=torch.channels_last)
         self.anchor = start.to(device, memory_format=torch.channels_last).eval().requires_grad_(False)
         self.perceptual = PerceptualLoss("auto").to(device)
@@ -240,10 +246,10 @@ class TemporalTrainer:
 
 def train(recipe: TemporalRecipe, out: Path, *, resume: bool, minutes: float | None,
           device: torch.device, command: str, progress: bool = True,
-          stop_at: int | None = None) -> dict[str, Any]:
+          stop_at: int | None = None, init: str | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT
-    trainer = TemporalTrainer(recipe, device)
+    trainer = TemporalTrainer(recipe, device, init)
     if resume:
         if not checkpoint.is_file():
             raise FileNotFoundError(f"--resume: no {CHECKPOINT} in {out}")
@@ -350,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipe", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path, help="checkpoints, logs, export (outside the repo)")
+    parser.add_argument("--init", default=None, metavar="NAME|PATH",
+                        help="weights to start from instead of the recipe's init (e.g. the output "
+                             "of train_remaster.py)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--minutes", type=float, default=None, help="stop the loop cleanly after this wall time")
     parser.add_argument("--stop-at", type=int, default=None, metavar="STEP",
@@ -365,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = TemporalRecipe.load(args.recipe)
         card = train(recipe, args.out.resolve(), resume=args.resume, minutes=args.minutes,
                      device=torch.device(args.device), command=command, progress=not args.no_progress,
-                     stop_at=args.stop_at)
+                     stop_at=args.stop_at, init=args.init)
     except (ValueError, OSError) as ex:
         print(f"error: {ex}", file=sys.stderr)
         return 1

@@ -164,6 +164,9 @@ def test_ctrl_c_leaves_no_output(tmp_path):
         [sys.executable, "-m", "vidstyle", "remaster", str(src), "-o", str(dst), "--scale", "4",
          "--model", "lanczos", "--preset", "slow"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A test run started in the background (`cmd &` in a script) ignores SIGINT, and a child
+        # would inherit that: give the child the default disposition, as in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".out.partial-*")) and time.monotonic() < deadline and proc.poll() is None:
