@@ -88,8 +88,8 @@ def _model_and_encode_options(func: Callable) -> Callable:
                      help="Extra encoder option, repeatable (e.g. -x tune=grain)."),
         click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default="auto", show_default=True,
                      help="Consistency between frames. reuse: keyframes run the whole network, the "
-                          "frames between reuse their features warped by optical flow (steadier and "
-                          "faster; the remaster models). blend: mix the warped previous output into "
+                          "frames between reuse their features warped by optical flow (faster, and "
+                          "steadier on damaged film; the remaster models). blend: mix the warped previous output into "
                           "each frame (any model). off: every frame on its own. auto: reuse when "
                           "the model can, else off."),
         click.option("--keyframe-interval", type=click.IntRange(min=1), default=4, show_default=True,
@@ -355,7 +355,8 @@ def metrics_command(
     PSNR-Y, SSIM-Y With --ref only: closeness to the clean video on luma, per frame,
                    averaged. Higher is closer (dB; SSIM at most 1).
     \b
-    Warping error and flicker need 2 frames or more (n/a otherwise). Compute the
+    Warping error and flicker need 2 frames or more in a shot (n/a otherwise);
+    pairs of frames across a scene cut are left out and listed. Compute the
     flow on the input or a clean video, so a flickering output cannot hide its
     flicker by spoiling its own flow.
     \b
