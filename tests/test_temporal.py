@@ -324,16 +324,23 @@ class TestPipeline:
 
 
 class TestCli:
-    @pytest.mark.parametrize("value", ["0", "-2"])
-    def test_bad_keyframe_interval(self, tmp_path, capsys, value):
+    @pytest.mark.parametrize("option, value", [
+        ("--keyframe-interval", "0"), ("--keyframe-interval", "-2"), ("--keyframe-interval", "x"),
+        ("--blend-strength", "1.0"), ("--blend-strength", "-0.1"), ("--temporal", "smooth"),
+        ("--flow-preset", "slow"),
+    ])
+    def test_bad_temporal_options(self, tmp_path, capsys, option, value):
         src = make_clip(tmp_path / "c.mp4", frames=3)
+        digest = file_hash(src)
         before = sorted(p.name for p in tmp_path.iterdir())
-        code = run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--keyframe-interval", value])
-        err = capsys.readouterr().err
-        assert code == 2
-        assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip()]
-        assert "--keyframe-interval" in err
+        for command in ("remaster", "preview"):
+            code = run([command, str(src), "-o", str(tmp_path / "o.mp4"), option, value])
+            err = capsys.readouterr().err
+            assert code == 2
+            assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip()]
+            assert option in err
         assert sorted(p.name for p in tmp_path.iterdir()) == before
+        assert file_hash(src) == digest
 
     def test_reuse_with_bicubic_is_one_error_line(self, tmp_path, capsys):
         src = make_clip(tmp_path / "c.mp4", frames=3)

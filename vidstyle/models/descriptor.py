@@ -75,15 +75,23 @@ class ModelDescriptor:
         if not image.is_floating_point():
             raise ValueError(f"expected a float tensor in [0, 1], instead got {image.dtype}")
         h, w = image.shape[-2:]
-        m = self.size_multiple
-        pad_h, pad_w = (-h) % m, (-w) % m
-        if pad_h or pad_w:
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-            image = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
-        out = self.module(image)
-        if pad_h or pad_w:
+        out = self.module(self.pad(image))
+        if out.shape[-2:] != (h * self.scale, w * self.scale):
             out = out[..., : h * self.scale, : w * self.scale]
         return out.clamp_(0.0, 1.0)
+
+    def pad(self, image: torch.Tensor) -> torch.Tensor:
+        """``image`` (B, C, H, W) padded at the bottom and right to multiples of :attr:`size_multiple`.
+
+        Reflected, or replicated when the picture is smaller than the padding.
+        """
+        h, w = image.shape[-2:]
+        m = self.size_multiple
+        pad_h, pad_w = (-h) % m, (-w) % m
+        if not (pad_h or pad_w):
+            return image
+        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+        return F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..config import TemporalConfig
 from ..errors import ConfigError
@@ -236,15 +235,9 @@ def plan_batches(batches: Iterable, planner: KeyframePlanner, *, depth: int = 2)
 
 
 def _to_input(frames: np.ndarray, model: ModelDescriptor) -> tuple[torch.Tensor, int, int]:
-    """(B, H, W, 3) uint8 -> (B, 3, H', W') float on the model's device, padded as the descriptor pads."""
+    """(B, H, W, 3) uint8 -> (B, 3, H', W') float on the model's device, padded by the descriptor."""
     x = torch.from_numpy(frames).to(model.device).permute(0, 3, 1, 2).float().div_(255.0)
-    h, w = frames.shape[1:3]
-    m = model.size_multiple
-    pad_h, pad_w = (-h) % m, (-w) % m
-    if pad_h or pad_w:
-        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-    return x, h, w
+    return model.pad(x), frames.shape[1], frames.shape[2]
 
 
 def _to_uint8(y: torch.Tensor, h: int, w: int) -> np.ndarray:
