@@ -15,15 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-import torch
-
 from .config import RemasterConfig
 from .io.reader import VideoReader
 from .io.writer import VideoWriter, check_output_path
-from .models.descriptor import ModelDescriptor
+from .models.descriptor import ModelDescriptor, run_frames
 from .models.registry import load_model, resolve_device
-from .temporal.reuse import open_temporal, plan_batches
+from .temporal.reuse import open_temporal
 
 __all__ = ["ProgressCallback", "RemasterResult", "remaster", "run_frames", "open_stages"]
 
@@ -65,27 +62,6 @@ class RemasterResult:
             "warnings": self.warnings,
             "temporal": self.temporal,
         }
-
-
-@torch.inference_mode()
-def run_frames(model: ModelDescriptor, frames: np.ndarray) -> np.ndarray:
-    """Run a model on a batch of frames at the I/O edge.
-
-    Args:
-        frames: (B, H, W, 3) uint8 RGB.
-    Returns:
-        (B, H*scale, W*scale, 3) uint8 RGB.
-    """
-    device = model.device
-    if model.cpu_frames is not None and device.type == "cpu":
-        return model.cpu_frames(frames)
-    x = torch.from_numpy(frames).to(device, non_blocking=True)
-    # NHWC storage viewed as NCHW is already channels_last: no copy before the network.
-    x = x.permute(0, 3, 1, 2).float().div_(255.0)
-    y = model(x)
-    # Values are clamped to [0, 1], so adding 0.5 and truncating rounds to nearest.
-    y = y.mul_(255.0).add_(0.5).to(torch.uint8).permute(0, 2, 3, 1)
-    return y.contiguous().cpu().numpy()
 
 
 def open_stages(
@@ -156,16 +132,12 @@ def remaster(
     info = reader.info
     compute_seconds = 0.0
     with reader, writer:
-        mode, planner, runner = open_temporal(config.temporal, model)
+        temporal = open_temporal(config.temporal, model)
         total = reader.expected_frames
         done = 0
-        batches = reader if planner is None else plan_batches(reader, planner, depth=config.queue_depth)
-        for batch in batches:
+        for batch in temporal.batches(reader, depth=config.queue_depth):
             tick = time.perf_counter()
-            if runner is None:
-                out = run_frames(model, batch.frames)
-            else:
-                out = runner.run(batch.frames, batch.plans)
+            out = temporal.run(batch)
             compute_seconds += time.perf_counter() - tick
             writer.write(out, batch.pts)
             done += len(batch)
@@ -193,5 +165,5 @@ def remaster(
             "encode": writer.busy_seconds,
         },
         warnings=warnings,
-        temporal=planner.stats.to_dict() if planner is not None else {"mode": mode},
+        temporal=temporal.report(),
     )

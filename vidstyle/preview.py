@@ -23,10 +23,10 @@ from .config import RangeConfig, RemasterConfig
 from .errors import OutputError
 from .io.writer import check_output_path
 from .models.baseline import Bicubic
-from .models.descriptor import ModelDescriptor
-from .pipeline import ProgressCallback, open_stages, run_frames
+from .models.descriptor import ModelDescriptor, run_frames
+from .pipeline import ProgressCallback, open_stages
 from .temporal.metrics import MetricsAccumulator
-from .temporal.reuse import open_temporal, plan_batches
+from .temporal.reuse import open_temporal
 
 __all__ = ["PreviewResult", "preview"]
 
@@ -114,14 +114,10 @@ def preview(
     done = 0
     steadiness = {"before": MetricsAccumulator(), "after": MetricsAccumulator()}
     with reader, writer:
-        mode, planner, runner = open_temporal(config.temporal, model)
-        batches = reader if planner is None else plan_batches(reader, planner, depth=config.queue_depth)
-        for batch in batches:
+        temporal = open_temporal(config.temporal, model)
+        for batch in temporal.batches(reader, depth=config.queue_depth):
             tick = time.perf_counter()
-            if runner is None:
-                after = run_frames(model, batch.frames)
-            else:
-                after = runner.run(batch.frames, batch.plans)
+            after = temporal.run(batch)
             model_seconds += time.perf_counter() - tick
             tick = time.perf_counter()
             bicubic = run_frames(before, batch.frames)
@@ -164,7 +160,7 @@ def preview(
         stage_seconds=stage,
         warping_error_before=steadiness["before"].warping_error,
         warping_error_after=steadiness["after"].warping_error,
-        temporal=planner.stats.to_dict() if planner is not None else {"mode": mode},
+        temporal=temporal.report(),
     )
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ModelDescriptor"]
+__all__ = ["ModelDescriptor", "frames_to_tensor", "run_frames", "tensor_to_frames"]
 
 
 @dataclass
@@ -102,3 +102,33 @@ class ModelDescriptor:
             "parameters": sum(p.numel() for p in self.module.parameters()),
             **self.meta,
         }
+
+
+def frames_to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(B, H, W, 3) uint8 RGB -> (B, 3, H, W) float in [0, 1] on ``device``.
+
+    The NHWC storage viewed as NCHW is already channels_last: no copy before the network.
+    """
+    x = torch.from_numpy(frames).to(device, non_blocking=True)
+    return x.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def tensor_to_frames(y: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) float in [0, 1] (clamped already) -> (B, H, W, 3) uint8 RGB; ``y`` is scaled in place."""
+    # Adding 0.5 and truncating rounds to nearest.
+    y = y.mul_(255.0).add_(0.5).to(torch.uint8).permute(0, 2, 3, 1)
+    return y.contiguous().cpu().numpy()
+
+
+@torch.inference_mode()
+def run_frames(model: ModelDescriptor, frames: np.ndarray) -> np.ndarray:
+    """Run a model on a batch of frames at the I/O edge.
+
+    Args:
+        frames: (B, H, W, 3) uint8 RGB.
+    Returns:
+        (B, H*scale, W*scale, 3) uint8 RGB.
+    """
+    if model.cpu_frames is not None and model.device.type == "cpu":
+        return model.cpu_frames(frames)
+    return tensor_to_frames(model(frames_to_tensor(frames, model.device)))

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .warp import pixel_grid, warp_numpy
+
 __all__ = [
     "FLOW_PRESETS",
     "FlowEstimator",
@@ -72,14 +74,6 @@ def resize_flow(flow: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
-def _sample(field: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``field`` read at ``p + flow[p]`` (bilinear, edges replicated)."""
-    h, w = flow.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(field, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
-
-
 def consistency_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     """Reliability of ``forward`` (target -> source) given ``backward`` (source -> target).
 
@@ -87,7 +81,7 @@ def consistency_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     where ``p + forward[p]`` falls outside the picture; 1 elsewhere.
     """
     h, w = forward.shape[:2]
-    back = _sample(backward, forward)
+    back = warp_numpy(backward, forward)
     total = forward + back
     error = (total ** 2).sum(axis=2)
     bound = 0.01 * ((forward ** 2).sum(axis=2) + (back ** 2).sum(axis=2)) + 0.5
@@ -98,8 +92,8 @@ def consistency_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
         forward[..., 1], cv2.CV_32F, 0, 1, ksize=1) ** 2
     # Sobel with ksize=1 is a central difference [-1, 0, 1]: half of it is the gradient.
     ok &= 0.25 * (du + dv) <= 0.01 * (forward ** 2).sum(axis=2) + 0.002
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    x, y = gx + forward[..., 0], gy + forward[..., 1]
+    target = pixel_grid(h, w) + forward
+    x, y = target[..., 0], target[..., 1]
     ok &= (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
     return ok.astype(np.float32)
 

@@ -25,7 +25,6 @@ At a cut both start afresh, so the first frame of a shot is exactly the frame-by
 
 from __future__ import annotations
 
-import functools
 import math
 import queue
 import threading
@@ -39,10 +38,10 @@ import torch
 
 from ..config import TemporalConfig
 from ..errors import ConfigError
-from ..models.descriptor import ModelDescriptor
+from ..models.descriptor import ModelDescriptor, frames_to_tensor, run_frames, tensor_to_frames
 from .flow import FlowEstimator, FlowPair
 from .scenes import SceneCutDetector
-from .warp import warp
+from .warp import warp, warp_numpy
 
 __all__ = [
     "BlendRunner",
@@ -50,6 +49,7 @@ __all__ = [
     "KeyframePlanner",
     "PlannedBatch",
     "ReuseRunner",
+    "TemporalStage",
     "TemporalStats",
     "open_temporal",
     "plan_batches",
@@ -234,18 +234,6 @@ def plan_batches(batches: Iterable, planner: KeyframePlanner, *, depth: int = 2)
         thread.join(timeout=5)
 
 
-def _to_input(frames: np.ndarray, model: ModelDescriptor) -> tuple[torch.Tensor, int, int]:
-    """(B, H, W, 3) uint8 -> (B, 3, H', W') float on the model's device, padded by the descriptor."""
-    x = torch.from_numpy(frames).to(model.device).permute(0, 3, 1, 2).float().div_(255.0)
-    return model.pad(x), frames.shape[1], frames.shape[2]
-
-
-def _to_uint8(y: torch.Tensor, h: int, w: int) -> np.ndarray:
-    """(B, 3, sH', sW') float -> (B, sh, sw, 3) uint8, cropped to the unpadded size; ``y`` is kept."""
-    y = y[:, :, :h, :w].clamp(0.0, 1.0).mul_(255.0).add_(0.5).to(torch.uint8)
-    return y.permute(0, 2, 3, 1).contiguous().cpu().numpy()
-
-
 def blend_toward(
     current: np.ndarray, previous: np.ndarray, pair: FlowPair, *, strength: float, tolerance: float
 ) -> np.ndarray:
@@ -265,21 +253,11 @@ def blend_toward(
     """
     h, w = current.shape[:2]
     flow, mask = pair.at(h, w)
-    sample = flow + _pixel_grid(h, w)  # where each output pixel samples ``previous``
-    warped = cv2.remap(previous, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = warp_numpy(previous, flow)
     difference = cv2.cvtColor(cv2.absdiff(warped, current), cv2.COLOR_RGB2GRAY)
     agree = np.clip(1.0 - difference.astype(np.float32) * np.float32(1.0 / tolerance), 0.0, 1.0)
     weight = agree * (np.float32(strength) * mask)
     return cv2.blendLinear(current, warped, 1.0 - weight, weight)
-
-
-@functools.lru_cache(maxsize=4)
-def _pixel_grid(height: int, width: int) -> np.ndarray:
-    """(H, W, 2) float32 of each pixel's (x, y), made once per frame size."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    grid = np.stack([xs, ys], axis=-1)
-    grid.flags.writeable = False
-    return grid
 
 
 class ReuseRunner:
@@ -313,7 +291,8 @@ class ReuseRunner:
         s = self.model.scale
         outputs = np.empty((len(frames), frames.shape[1] * s, frames.shape[2] * s, 3), np.uint8)
         for i, plan in enumerate(plans):
-            x, h, w = _to_input(frames[i : i + 1], self.model)  # laid out channels_last (NHWC)
+            x = self.model.pad(frames_to_tensor(frames[i : i + 1], self.model.device))  # channels_last
+            h, w = frames.shape[1:3]
             keyframe = plan.keyframe or self._features is None
             if keyframe:
                 features = self.generator.encode(x)
@@ -329,7 +308,7 @@ class ReuseRunner:
                 mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
                 features = self.generator.propagate(warp(self._features, flow_t), x, mask_t)
                 y = self.generator.decode(features, x, base=self._base(frames[i], s))
-            out = _to_uint8(y.clamp_(0.0, 1.0), h * s, w * s)[0]
+            out = tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
             anchor = self._previous if keyframe else self._key_output
             if self.strength > 0 and plan.flow is not None and anchor is not None:
                 out = blend_toward(out, anchor, plan.flow, strength=self.strength, tolerance=self.tolerance)
@@ -368,8 +347,6 @@ class BlendRunner:
         self._previous: np.ndarray | None = None
 
     def run(self, frames: np.ndarray, plans: list[FramePlan]) -> np.ndarray:
-        from ..pipeline import run_frames  # the pipeline imports this module
-
         outputs = run_frames(self.model, frames)
         for i, plan in enumerate(plans):
             if plan.flow is not None and self._previous is not None and self.strength > 0:
@@ -379,13 +356,34 @@ class BlendRunner:
         return outputs
 
 
-Runner = ReuseRunner | BlendRunner
+@dataclass
+class TemporalStage:
+    """The temporal stage of one run: the effective mode, its planner and its runner.
+
+    ``off`` has neither planner nor runner: batches go to the model as they come.
+    """
+
+    mode: str
+    model: ModelDescriptor
+    planner: KeyframePlanner | None = None
+    runner: ReuseRunner | BlendRunner | None = None
+
+    def batches(self, reader: Iterable, *, depth: int) -> Iterator:
+        """The reader's batches, planned on the flow thread unless the mode is ``off``."""
+        return iter(reader) if self.planner is None else plan_batches(reader, self.planner, depth=depth)
+
+    def run(self, batch) -> np.ndarray:
+        """A batch of :meth:`batches` through the model, (B, sH, sW, 3) uint8."""
+        if self.runner is None:
+            return run_frames(self.model, batch.frames)
+        return self.runner.run(batch.frames, batch.plans)
+
+    def report(self) -> dict:
+        return self.planner.stats.to_dict() if self.planner is not None else {"mode": self.mode}
 
 
-def open_temporal(
-    config: TemporalConfig, model: ModelDescriptor
-) -> tuple[str, KeyframePlanner | None, Runner | None]:
-    """The effective mode for ``model``, with its planner and runner (None, None for ``off``).
+def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalStage:
+    """The temporal stage ``config`` asks for, with ``auto`` resolved for ``model``.
 
     Raises:
         ConfigError: ``reuse`` asked of a model that cannot reuse features.
@@ -398,8 +396,9 @@ def open_temporal(
             f"model {model.name} cannot reuse features between frames; use --temporal blend or off"
         )
     if mode == "off":
-        return mode, None, None
+        return TemporalStage(mode, model)
     estimator = FlowEstimator(config.flow_preset, downscale=config.flow_downscale)
     planner = KeyframePlanner(mode, config.keyframe_interval, estimator, min_reliable=config.min_reliable)
     runner = ReuseRunner if mode == "reuse" else BlendRunner
-    return mode, planner, runner(model, strength=config.blend_strength, tolerance=config.blend_tolerance)
+    return TemporalStage(mode, model, planner,
+                         runner(model, strength=config.blend_strength, tolerance=config.blend_tolerance))

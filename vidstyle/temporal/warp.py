@@ -8,12 +8,14 @@ metrics on uint8 frames.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["flow_grid", "warp", "warp_numpy"]
+__all__ = ["flow_grid", "pixel_grid", "warp", "warp_numpy"]
 
 
 def flow_grid(flow: torch.Tensor) -> torch.Tensor:
@@ -45,6 +47,14 @@ def warp_numpy(source: np.ndarray, flow: np.ndarray) -> np.ndarray:
     h, w = flow.shape[:2]
     if source.shape[:2] != (h, w):
         raise ValueError(f"source {source.shape[:2]} and flow {flow.shape[:2]} differ in size")
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(source, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+    return cv2.remap(source, pixel_grid(h, w) + flow, None, cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+@functools.lru_cache(maxsize=8)
+def pixel_grid(height: int, width: int) -> np.ndarray:
+    """(H, W, 2) float32 of each pixel's (x, y), made once per size (read-only)."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    grid = np.stack([xs, ys], axis=-1)
+    grid.flags.writeable = False
+    return grid

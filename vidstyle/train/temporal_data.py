@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from ..restore.degrade import FilmDegrader
-from ..temporal.flow import FlowEstimator, consistency_mask
+from ..temporal.flow import FlowEstimator
+from ..temporal.warp import pixel_grid
 from .data import SourceFrame, film_settings, h264_round_trip, restoration_target
 
 __all__ = ["TemporalBatch", "TemporalPairSampler"]
@@ -114,7 +115,7 @@ class TemporalPairSampler:
         if not self._pairs and not self._stills:
             raise ValueError("no clip frame pairs and no stills large enough for the patch size")
         self._flow_cache: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._clean_flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._clean_flow = FlowEstimator("medium", downscale=1)
         # The feature flow is computed on the low-resolution input, downscaled as in the pipeline
         # so that it lands at the features' resolution (half of the input).
         self._estimator = FlowEstimator(flow_preset, downscale=flow_downscale)
@@ -174,8 +175,8 @@ class TemporalPairSampler:
         flow = flow_full[crop].copy()
         mask = mask_full[crop].copy()
         # Points whose match lies outside the crop cannot be compared inside it.
-        gx, gy = np.meshgrid(np.arange(hr, dtype=np.float32), np.arange(hr, dtype=np.float32))
-        x, y = gx + flow[..., 0], gy + flow[..., 1]
+        target = pixel_grid(hr, hr) + flow
+        x, y = target[..., 0], target[..., 1]
         mask *= ((x >= 0) & (x <= hr - 1) & (y >= 0) & (y <= hr - 1)).astype(np.float32)
         key, frame = key_full[crop], frame_full[crop]
         k = int(rng.integers(4))
@@ -186,11 +187,9 @@ class TemporalPairSampler:
     def _cached_flow(self, clip: str, target: int, source: int, target_image, source_image):
         key = (clip, target, source)
         if key not in self._flow_cache:
-            t = cv2.cvtColor(target_image, cv2.COLOR_RGB2GRAY)
-            s = cv2.cvtColor(source_image, cv2.COLOR_RGB2GRAY)
-            forward = self._clean_flow.calc(t, s, None)
-            backward = self._clean_flow.calc(s, t, None)
-            self._flow_cache[key] = (forward.astype(np.float16), consistency_mask(forward, backward).astype(np.uint8))
+            estimator = self._clean_flow
+            pair = estimator.pair(estimator.prepare(target_image), estimator.prepare(source_image))
+            self._flow_cache[key] = (pair.flow.astype(np.float16), pair.mask.astype(np.uint8))
         flow, mask = self._flow_cache[key]
         return flow.astype(np.float32), mask.astype(np.float32)
 
