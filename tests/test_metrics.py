@@ -222,3 +222,16 @@ class TestCli:
         code, _, err = cli(capsys, "metrics", out, *args, "-q")
         assert code == 1
         assert_one_error(err, *parts)
+
+
+def test_ssim_matches_scikit_image():
+    skimage_metrics = pytest.importorskip("skimage.metrics")
+    from vidstyle.train.evaluate import ssim
+
+    rng = np.random.default_rng(3)
+    a = rng.random((48, 70)) * 255
+    b = cv2.GaussianBlur(a, (5, 5), 1.0) + rng.normal(0, 5, a.shape)
+    expected = skimage_metrics.structural_similarity(
+        a, b, data_range=255.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    assert ssim(a, b) == pytest.approx(expected, abs=1e-9)
+    assert ssim(a, a) == pytest.approx(1.0)

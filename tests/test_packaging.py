@@ -68,3 +68,25 @@ def test_installed_tool_runs(wheel, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().startswith(str(site))
+
+
+def test_runs_without_the_test_and_train_extras(tmp_path):
+    """A plain `pip install .` has no scikit-image or scikit-video: remaster (reuse, the
+    default), preview and metrics must not need them."""
+    src = REPO / "vidstyle" / "data" / "sample_reel.mp4"
+    script = (
+        "import sys\n"
+        "sys.modules['skimage'] = None\n"  # an import of it now fails, as when not installed
+        "sys.modules['skvideo'] = None\n"
+        "from vidstyle.cli import run\n"
+        f"out = {str(tmp_path)!r}\n"
+        f"args = [{str(src)!r}, '--frames', '6', '-q']\n"
+        "codes = [run(['remaster', args[0], '-o', out + '/r.mp4', '--frames', '6', '-q']),\n"
+        "         run(['preview', *args[:1], '-o', out + '/p.mp4', '--frames', '6', '-q']),\n"
+        "         run(['metrics', out + '/r.mp4', '--ref', out + '/r.mp4', '-q'])]\n"
+        "sys.exit(max(codes))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SSIM-Y         1.0000" in proc.stdout
+    assert (tmp_path / "r.mp4").is_file() and (tmp_path / "p.mp4").is_file()
