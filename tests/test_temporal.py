@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from conftest import decode_all, file_hash, make_clip, write_lossless
 from vidstyle import remaster
 from vidstyle.cli import run
 from vidstyle.config import RemasterConfig, TemporalConfig
 from vidstyle.errors import ConfigError
+from vidstyle.models.descriptor import ModelDescriptor
 from vidstyle.models.generator import RemasterGenerator
+from vidstyle.models.registry import load_model
 from vidstyle.models.weights import save_weights
 from vidstyle.temporal import FlowEstimator, consistency_mask, resize_flow, warp, warp_numpy
 from vidstyle.temporal.flow import FlowPair
-from vidstyle.temporal.reuse import KeyframePlanner, blend_toward
+from vidstyle.temporal.reuse import (
+    KeyframePlanner,
+    PlannedBatch,
+    ReuseRunner,
+    _cell_order,
+    _shuffle_onto,
+    _space_to_depth,
+    blend_toward,
+    on_thread,
+)
 
 WIDTH, HEIGHT = 96, 64
 
@@ -243,6 +256,120 @@ class TestGenerator:
         assert not g.supports_reuse
         with pytest.raises(RuntimeError, match="no feature reuse"):
             g.propagate(torch.zeros(1, 16, 4, 4), torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 4, 4))
+
+
+    def test_fusion_on_rows_is_the_fusion(self):
+        torch.manual_seed(2)
+        g = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, reuse_channels=8).eval()
+        with torch.no_grad():
+            for p in g.reuse.parameters():  # mix2 starts at zero: make every term count
+                p.add_(torch.randn_like(p) * 0.1)
+            x = torch.rand(1, 3, 32, 48)
+            warped = torch.rand(1, 16, 16, 24)
+            mask = (torch.rand(1, 1, 16, 24) > 0.3).float()
+            expected = g.propagate(warped, x, mask)
+            rows = g.reuse.forward_rows(
+                warped.permute(0, 2, 3, 1).reshape(-1, 16),
+                F.pixel_unshuffle(x, 2).contiguous(memory_format=torch.channels_last),
+                mask.reshape(-1, 1),
+            )
+        assert torch.allclose(rows.view(1, 16, 24, 16).permute(0, 3, 1, 2), expected, atol=1e-5)
+
+
+class TestReuseRunner:
+    """The CPU's fast path between keyframes against the plain torch one (any device)."""
+
+    @pytest.mark.parametrize("scale", [2, 4])
+    def test_shuffle_onto_is_pixel_shuffle_plus_base(self, scale):
+        torch.manual_seed(3)
+        f = 2 * scale
+        residual = torch.randn(1, 3 * f * f, 5, 7) * 0.2
+        base = np.random.default_rng(0).integers(0, 256, (5 * f - 3, 7 * f - 2, 3), dtype=np.uint8)
+        expected = torch.from_numpy(base).permute(2, 0, 1)[None].float() / 255
+        expected = (expected + F.pixel_shuffle(residual, f)[..., : base.shape[0], : base.shape[1]])
+        expected = (expected.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
+        weight, bias = _cell_order(torch.eye(3 * f * f)[:, :, None, None], torch.zeros(3 * f * f), f)
+        cells = F.conv2d(residual.contiguous(memory_format=torch.channels_last), weight, bias)
+        got = _shuffle_onto(cells, base)
+        # Rounding differs only at exact halves (OpenCV rounds half to even).
+        assert np.abs(got.astype(int) - expected).max() <= 1
+        assert np.mean(got != expected) < 1e-3
+
+    def test_space_to_depth_is_pixel_unshuffle_of_the_padded_frame(self):
+        frame = np.random.default_rng(1).integers(0, 256, (30, 46, 3), dtype=np.uint8)
+        model = ModelDescriptor("g", RemasterGenerator(scale=2, channels=8, body_blocks=1, low_blocks=1),
+                                scale=2, size_multiple=4)
+        padded = model.pad(torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255)
+        expected = F.pixel_unshuffle(padded, 2)
+        got = _space_to_depth(frame, 16, 24)
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(got, expected)
+
+    @pytest.mark.parametrize("size", [(96, 64), (70, 38)])
+    def test_cpu_path_matches_the_torch_path(self, reuse_model, size):
+        width, height = size
+        model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
+        frames = np.stack([f[:height, :width] for f in pan(40, 8, step=2)])
+        plans, _ = plan(frames)
+        assert sum(p.keyframe for p in plans) == 2
+        outputs = {}
+        for path in ("cpu", "torch"):
+            runner = ReuseRunner(model, strength=0.0)
+            if path == "torch":
+                runner._reuse_cpu = runner._reuse_torch
+            outputs[path] = np.concatenate([runner.run(PlannedBatch(frames[i : i + 4], np.arange(i, i + 4), i,
+                                                                    plans[i : i + 4])) for i in (0, 4)])
+        diff = np.abs(outputs["cpu"].astype(int) - outputs["torch"])
+        # Only OpenCV's warp (1/32-pixel positions) and rounding at halves tell them apart.
+        assert diff.max() <= 2 and diff.mean() < 0.05
+        assert np.array_equal(outputs["cpu"][[0, 4]], outputs["torch"][[0, 4]])  # keyframes
+
+    def test_keyframes_run_ahead_give_the_same_frames(self, reuse_model):
+        model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
+        frames = np.stack(pan(41, 8))
+        plans, _ = plan(frames)
+        inline = ReuseRunner(model).run(PlannedBatch(frames, np.arange(8), 0, plans))
+        runner = ReuseRunner(model)
+        ahead = runner.run(runner.keyframes(PlannedBatch(frames, np.arange(8), 0, plans)))
+        assert np.array_equal(inline, ahead)
+
+    def test_threads_are_restored_after_a_reuse_run(self, tmp_path, reuse_model):
+        src = write_lossless(tmp_path / "c.mkv", pan(42, 6))
+        before = torch.get_num_threads()
+        run_mode(src, tmp_path / "out.mkv", reuse_model, "reuse")
+        assert torch.get_num_threads() == before
+
+
+class TestOnThread:
+    def test_in_order(self):
+        assert list(on_thread(range(20), lambda x: x * x, name="t", depth=2)) == [x * x for x in range(20)]
+
+    def test_errors_reach_the_consumer(self):
+        def fn(x):
+            if x == 3:
+                raise ValueError("bad item 3")
+            return x
+
+        got = []
+        with pytest.raises(ValueError, match="bad item 3"):
+            for item in on_thread(range(10), fn, name="t"):
+                got.append(item)
+        assert got == [0, 1, 2]
+
+    def test_closing_early_stops_the_thread_and_closes_the_source(self):
+        closed = threading.Event()
+
+        def source():
+            try:
+                yield from range(1000)
+            finally:
+                closed.set()
+
+        items = on_thread(source(), lambda x: x, name="vidstyle-test-stop", depth=1)
+        assert next(items) == 0
+        items.close()
+        assert closed.wait(5)
+        assert not any(t.name == "vidstyle-test-stop" for t in threading.enumerate())
 
 
 # -- in the pipeline ----------------------------------------------------------------------------

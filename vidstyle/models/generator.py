@@ -68,6 +68,28 @@ class ReuseFusion(nn.Module):
         hidden = self.act(self.mix1(torch.cat([warped, light, mask.to(warped.dtype)], dim=1)))
         return warped + self.mix2(hidden)
 
+    def forward_rows(self, warped: torch.Tensor, x_s2d: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` on pixel rows, the CPU's fast form at inference.
+
+        The 1x1 convolutions are matrix products on (pixels, channels) rows, and the
+        concatenation becomes three products summed, so nothing is copied into a wider tensor.
+
+        Args:
+            warped: (P, C) features, one row per pixel of the feature map in row-major order.
+            x_s2d: the new frame, space-to-depth x2, (1, 12, h, w) in channels_last memory.
+            mask: (P, 1) reliability of the flow.
+        Returns:
+            (P, C) features.
+        """
+        c, lc = warped.shape[1], self.light.out_channels
+        light = self.act(self.light(x_s2d)).permute(0, 2, 3, 1).reshape(-1, lc)
+        w1 = self.mix1.weight.view(c, -1)
+        hidden = torch.addmm(self.mix1.bias, warped, w1[:, :c].t())
+        hidden.addmm_(light, w1[:, c : c + lc].t())
+        hidden.addmm_(mask.to(warped.dtype), w1[:, c + lc :].t())
+        hidden = self.act(hidden)
+        return torch.addmm(self.mix2.bias, hidden, self.mix2.weight.view(c, c).t()).add_(warped)
+
 
 class RemasterGenerator(nn.Module):
     """Restore and upscale by ``scale`` (1, 2 or 4).

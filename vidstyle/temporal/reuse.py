@@ -25,16 +25,18 @@ At a cut both start afresh, so the first frame of a shot is exactly the frame-by
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..config import TemporalConfig
 from ..errors import ConfigError
@@ -46,11 +48,13 @@ from .warp import warp, warp_numpy
 __all__ = [
     "BlendRunner",
     "FramePlan",
+    "Keyframe",
     "KeyframePlanner",
     "PlannedBatch",
     "ReuseRunner",
     "TemporalStage",
     "TemporalStats",
+    "on_thread",
     "open_temporal",
     "plan_batches",
     "blend_toward",
@@ -86,9 +90,21 @@ class PlannedBatch:
     pts: np.ndarray
     first_index: int
     plans: list[FramePlan]
+    keyframes: dict[int, "Keyframe"] = field(default_factory=dict)
+    """Keyframes already run (reuse), by position in the batch; see :meth:`ReuseRunner.keyframes`."""
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+@dataclass
+class Keyframe:
+    """A keyframe after the whole generator: what the frames up to the next keyframe reuse."""
+
+    features: torch.Tensor
+    """Deep features, (1, C, h, w)."""
+    output: np.ndarray
+    """The frame-by-frame output, RGB uint8 (sH, sW, 3), before any blending."""
 
 
 @dataclass
@@ -191,11 +207,12 @@ class KeyframePlanner:
 _END = object()
 
 
-def plan_batches(batches: Iterable, planner: KeyframePlanner, *, depth: int = 2) -> Iterator[PlannedBatch]:
-    """Plan each batch of ``batches`` (FrameBatch-like) on a thread of its own; yields in order.
+def on_thread(items: Iterable, fn: Callable, *, name: str, depth: int = 2) -> Iterator:
+    """``fn(item)`` for each of ``items``, computed on a thread of its own, yielded in order.
 
-    Errors raised while reading or planning come out of the iteration; closing the iterator
-    early stops the thread.
+    The thread runs up to ``depth`` items ahead. Errors raised while iterating ``items`` or in
+    ``fn`` come out of the iteration; closing the iterator early stops the thread (and closes
+    ``items``).
     """
     out: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -211,15 +228,18 @@ def plan_batches(batches: Iterable, planner: KeyframePlanner, *, depth: int = 2)
 
     def work() -> None:
         try:
-            for batch in batches:
-                plans = [planner.plan(frame) for frame in batch.frames]
-                if not put(PlannedBatch(batch.frames, batch.pts, batch.first_index, plans)):
+            for item in items:
+                if not put(fn(item)):
                     return
             put(_END)
         except BaseException as ex:  # handed to the consumer, raised there
             put(ex)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
-    thread = threading.Thread(target=work, name="vidstyle-flow", daemon=True)
+    thread = threading.Thread(target=work, name=name, daemon=True)
     thread.start()
     try:
         while True:
@@ -232,6 +252,15 @@ def plan_batches(batches: Iterable, planner: KeyframePlanner, *, depth: int = 2)
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def plan_batches(batches: Iterable, planner: KeyframePlanner, *, depth: int = 2) -> Iterator[PlannedBatch]:
+    """Plan each batch of ``batches`` (FrameBatch-like) on a thread of its own; yields in order."""
+
+    def plan(batch) -> PlannedBatch:
+        return PlannedBatch(batch.frames, batch.pts, batch.first_index, [planner.plan(f) for f in batch.frames])
+
+    return on_thread(batches, plan, name="vidstyle-flow", depth=depth)
 
 
 def blend_toward(
@@ -280,35 +309,58 @@ class ReuseRunner:
         self._features: torch.Tensor | None = None  # the keyframe's, plain NCHW
         self._key_output: np.ndarray | None = None
         self._previous: np.ndarray | None = None
+        self._to_cells: tuple[torch.Tensor, torch.Tensor] | None = None  # see _cell_order
 
     @torch.inference_mode()
-    def run(self, frames: np.ndarray, plans: list[FramePlan]) -> np.ndarray:
-        """(B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8, following ``plans``.
+    def keyframes(self, batch: PlannedBatch) -> PlannedBatch:
+        """Run the whole generator on the keyframes of ``batch``, into ``batch.keyframes``.
 
-        One frame at a time: on the CPU, batching frames here was slower (a batch of full-size
+        Nothing here depends on earlier frames, so :class:`TemporalStage` calls it on a thread of
+        its own, a batch ahead of :meth:`run`: on the CPU the keyframes of the next batch are
+        computed while this batch's frames between keyframes reuse features.
+        """
+        for i, plan in enumerate(batch.plans):
+            if plan.keyframe and i not in batch.keyframes:
+                batch.keyframes[i] = self._keyframe(batch.frames[i])
+        return batch
+
+    def _keyframe(self, frame: np.ndarray) -> Keyframe:
+        """One frame through encode and decode, exactly as ``--temporal off`` runs it."""
+        h, w = frame.shape[:2]
+        s = self.model.scale
+        x = self.model.pad(frames_to_tensor(frame[None], self.model.device))  # channels_last
+        features = self.generator.encode(x)
+        y = self.generator.decode(features, x)
+        output = tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
+        # The CPU path between keyframes works on channels_last rows; on other devices the thin
+        # layers, grid_sample and pixel shuffle are faster on plain NCHW.
+        cpu = features.device.type == "cpu"
+        features = features.contiguous(memory_format=torch.channels_last if cpu else torch.contiguous_format)
+        return Keyframe(features, output)
+
+    @torch.inference_mode()
+    def run(self, batch: PlannedBatch) -> np.ndarray:
+        """The frames of ``batch``, (B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8, following its plans.
+
+        Keyframes come from ``batch.keyframes`` (:meth:`keyframes`), or are run here. The other
+        frames go one at a time: on the CPU, batching them was slower (a batch of full-size
         outputs no longer fits in the caches), and a frame depends on its keyframe anyway.
         """
+        frames, plans = batch.frames, batch.plans
         s = self.model.scale
-        outputs = np.empty((len(frames), frames.shape[1] * s, frames.shape[2] * s, 3), np.uint8)
+        h, w = frames.shape[1:3]
+        outputs = np.empty((len(frames), h * s, w * s, 3), np.uint8)
+        cpu = self.model.device.type == "cpu"
         for i, plan in enumerate(plans):
-            x = self.model.pad(frames_to_tensor(frames[i : i + 1], self.model.device))  # channels_last
-            h, w = frames.shape[1:3]
             keyframe = plan.keyframe or self._features is None
             if keyframe:
-                features = self.generator.encode(x)
-                y = self.generator.decode(features, x)
-                # Warping, the fusion and the decoder (thin layers, grid_sample, pixel shuffle)
-                # are faster on plain NCHW than channels_last (measured on the CPU).
-                self._features = features.contiguous()
+                key = batch.keyframes.get(i) or self._keyframe(frames[i])
+                self._features = key.features
+                out = key.output
+            elif cpu:
+                out = self._reuse_cpu(frames[i], plan.flow)
             else:
-                x = x.contiguous()
-                flow, mask = self._flow_at(plan.flow, h, w, self._features.shape[-2:])
-                device, dtype = self._features.device, self._features.dtype
-                flow_t = torch.from_numpy(flow)[None].to(device, dtype)
-                mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
-                features = self.generator.propagate(warp(self._features, flow_t), x, mask_t)
-                y = self.generator.decode(features, x, base=self._base(frames[i], s))
-            out = tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
+                out = self._reuse_torch(frames[i], plan.flow)
             anchor = self._previous if keyframe else self._key_output
             if self.strength > 0 and plan.flow is not None and anchor is not None:
                 out = blend_toward(out, anchor, plan.flow, strength=self.strength, tolerance=self.tolerance)
@@ -316,6 +368,47 @@ class ReuseRunner:
                 self._key_output = out
             self._previous = outputs[i] = out
         return outputs
+
+    def _reuse_cpu(self, frame: np.ndarray, pair: FlowPair) -> np.ndarray:
+        """A frame between keyframes on the CPU: the same network as :meth:`_reuse_torch`, laid out
+        for it.
+
+        The keyframe's features stay in channels_last memory, so they are an (h, w, C) picture
+        that OpenCV's ``remap`` warps (several times faster than ``grid_sample``); the fusion's
+        1x1 convolutions are matrix products on its rows (:meth:`ReuseFusion.forward_rows`); and
+        the pixel shuffle, the skip and the conversion to uint8 are one pass over the output.
+        """
+        features = self._features
+        _, c, fh, fw = features.shape
+        h, w = frame.shape[:2]
+        flow, mask = self._flow_at(pair, h, w, (fh, fw))
+        warped = warp_numpy(features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
+        fused = self.generator.reuse.forward_rows(
+            torch.from_numpy(warped).view(-1, c),
+            _space_to_depth(frame, fh, fw),
+            torch.from_numpy(mask).view(-1, 1),
+        )
+        if self._to_cells is None:
+            conv = self.generator.to_pixels
+            self._to_cells = _cell_order(conv.weight, conv.bias, 2 * self.model.scale)
+        weight, bias = self._to_cells
+        residual = F.conv2d(fused.view(1, fh, fw, c).permute(0, 3, 1, 2), weight, bias, padding=1)
+        s = self.model.scale
+        base = cv2.resize(frame, (w * s, h * s), interpolation=cv2.INTER_LINEAR)
+        return _shuffle_onto(residual, base)
+
+    def _reuse_torch(self, frame: np.ndarray, pair: FlowPair) -> np.ndarray:
+        """A frame between keyframes with torch alone (any device)."""
+        s = self.model.scale
+        h, w = frame.shape[:2]
+        x = self.model.pad(frames_to_tensor(frame[None], self.model.device)).contiguous()
+        flow, mask = self._flow_at(pair, h, w, self._features.shape[-2:])
+        device, dtype = self._features.device, self._features.dtype
+        flow_t = torch.from_numpy(flow)[None].to(device, dtype)
+        mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
+        features = self.generator.propagate(warp(self._features, flow_t), x, mask_t)
+        y = self.generator.decode(features, x, base=self._base(frame, s))
+        return tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
 
     def _base(self, frame: np.ndarray, scale: int) -> torch.Tensor:
         """The frame upscaled bilinearly by OpenCV (half-pixel centres, as F.interpolate), (1, 3, sH, sW)."""
@@ -335,6 +428,47 @@ class ReuseRunner:
         return np.ascontiguousarray(flow), np.ascontiguousarray(mask)
 
 
+def _space_to_depth(frame: np.ndarray, fh: int, fw: int) -> torch.Tensor:
+    """``pixel_unshuffle(pad(frame), 2)`` of an RGB uint8 frame, (1, 12, fh, fw) float in channels_last.
+
+    The frame is padded to (2 fh, 2 fw) by reflection, as :meth:`ModelDescriptor.pad` does.
+    """
+    h, w = frame.shape[:2]
+    if (2 * fh, 2 * fw) != (h, w):
+        mode = cv2.BORDER_REFLECT_101 if 2 * fh - h < h and 2 * fw - w < w else cv2.BORDER_REPLICATE
+        frame = cv2.copyMakeBorder(frame, 0, 2 * fh - h, 0, 2 * fw - w, mode)
+    # Channel k = 4 c + 2 i + j holds colour c of the pixel at (i, j) in each 2x2 cell.
+    cells = frame.reshape(fh, 2, fw, 2, 3).transpose(0, 2, 4, 1, 3).reshape(fh, fw, 12)
+    return torch.from_numpy(cells).float().div_(255.0)[None].permute(0, 3, 1, 2)
+
+
+def _cell_order(weight: torch.Tensor, bias: torch.Tensor, f: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A pixel-shuffle output convolution with its output channels in (row, column, colour) order.
+
+    ``F.pixel_shuffle`` reads channel ``c f^2 + i f + j`` as colour ``c`` at (i, j) in each f x f
+    cell; reordered to ``(i f + j) 3 + c``, a channels_last output holds each cell's rows as
+    runs of ``3 f`` numbers, and the shuffle becomes a copy of those runs.
+    """
+    order = torch.arange(weight.shape[0]).view(3, f, f).permute(1, 2, 0).reshape(-1)
+    return weight[order].contiguous(), bias[order].contiguous()
+
+
+def _shuffle_onto(residual: torch.Tensor, base: np.ndarray) -> np.ndarray:
+    """``base + pixel_shuffle(residual)`` as RGB uint8 (rounded, saturated).
+
+    Args:
+        residual: (1, 3 f^2, fh, fw) in channels_last memory, channels in :func:`_cell_order`.
+        base: RGB uint8 (H, W, 3), H <= f fh and W <= f fw (the unpadded picture).
+    """
+    _, channels, fh, fw = residual.shape
+    f = math.isqrt(channels // 3)
+    rows = residual.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
+    out = torch.empty((fh, f, fw, 3 * f), dtype=residual.dtype)
+    torch.mul(rows.view(fh, fw, f, 3 * f).permute(0, 2, 1, 3), 255.0, out=out)
+    picture = out.view(fh * f, fw * f, 3).numpy()[: base.shape[0], : base.shape[1]]
+    return cv2.add(base, picture, dtype=cv2.CV_8U)
+
+
 class BlendRunner:
     """Frame-by-frame model, then the warped previous output mixed in by :func:`blend_toward`."""
 
@@ -346,9 +480,9 @@ class BlendRunner:
         self.tolerance = tolerance
         self._previous: np.ndarray | None = None
 
-    def run(self, frames: np.ndarray, plans: list[FramePlan]) -> np.ndarray:
-        outputs = run_frames(self.model, frames)
-        for i, plan in enumerate(plans):
+    def run(self, batch: PlannedBatch) -> np.ndarray:
+        outputs = run_frames(self.model, batch.frames)
+        for i, plan in enumerate(batch.plans):
             if plan.flow is not None and self._previous is not None and self.strength > 0:
                 outputs[i] = blend_toward(outputs[i], self._previous, plan.flow, strength=self.strength,
                                           tolerance=self.tolerance)
@@ -360,7 +494,11 @@ class BlendRunner:
 class TemporalStage:
     """The temporal stage of one run: the effective mode, its planner and its runner.
 
-    ``off`` has neither planner nor runner: batches go to the model as they come.
+    ``off`` has neither planner nor runner: batches go to the model as they come. Otherwise the
+    reader's batches are planned on the flow thread, and in ``reuse`` mode their keyframes are
+    then run on a keyframe thread, so that the calling thread only reuses features and blends:
+
+        decode -> plan (flow, cuts) -> keyframes -> frames between keyframes, blending -> encode
     """
 
     mode: str
@@ -369,17 +507,44 @@ class TemporalStage:
     runner: ReuseRunner | BlendRunner | None = None
 
     def batches(self, reader: Iterable, *, depth: int) -> Iterator:
-        """The reader's batches, planned on the flow thread unless the mode is ``off``."""
-        return iter(reader) if self.planner is None else plan_batches(reader, self.planner, depth=depth)
+        """The reader's batches, planned (and their keyframes run) ahead on threads of their own."""
+        if self.planner is None:
+            yield from reader
+            return
+        planned = plan_batches(reader, self.planner, depth=depth)
+        if not isinstance(self.runner, ReuseRunner):
+            yield from planned
+            return
+        with _shared_threads(self.model.device):
+            yield from on_thread(planned, self.runner.keyframes, name="vidstyle-keyframes", depth=depth)
 
     def run(self, batch) -> np.ndarray:
         """A batch of :meth:`batches` through the model, (B, sH, sW, 3) uint8."""
         if self.runner is None:
             return run_frames(self.model, batch.frames)
-        return self.runner.run(batch.frames, batch.plans)
+        return self.runner.run(batch)
 
     def report(self) -> dict:
         return self.planner.stats.to_dict() if self.planner is not None else {"mode": self.mode}
+
+
+@contextlib.contextmanager
+def _shared_threads(device: torch.device) -> Iterator[None]:
+    """Halve torch's CPU threads while two threads run the network, then restore them.
+
+    In ``reuse`` mode the keyframe thread and the calling thread both run torch at once; each
+    would otherwise start a full team of threads, and on a machine with as many threads as cores
+    the teams would wait on each other (measured: slower than one network thread).
+    """
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads < 2:
+        yield
+        return
+    torch.set_num_threads(threads // 2)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalStage:
