@@ -82,20 +82,23 @@ def consistency_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     """
     h, w = forward.shape[:2]
     back = warp_numpy(backward, forward)
-    total = forward + back
-    error = (total ** 2).sum(axis=2)
-    bound = 0.01 * ((forward ** 2).sum(axis=2) + (back ** 2).sum(axis=2)) + 0.5
-    ok = error <= bound
+    forward_sq = _squared_norm(forward)
+    ok = _squared_norm(forward + back) <= 0.01 * (forward_sq + _squared_norm(back)) + 0.5
     du = cv2.Sobel(forward[..., 0], cv2.CV_32F, 1, 0, ksize=1) ** 2 + cv2.Sobel(
         forward[..., 0], cv2.CV_32F, 0, 1, ksize=1) ** 2
     dv = cv2.Sobel(forward[..., 1], cv2.CV_32F, 1, 0, ksize=1) ** 2 + cv2.Sobel(
         forward[..., 1], cv2.CV_32F, 0, 1, ksize=1) ** 2
     # Sobel with ksize=1 is a central difference [-1, 0, 1]: half of it is the gradient.
-    ok &= 0.25 * (du + dv) <= 0.01 * (forward ** 2).sum(axis=2) + 0.002
+    ok &= 0.25 * (du + dv) <= 0.01 * forward_sq + 0.002
     target = pixel_grid(h, w) + forward
     x, y = target[..., 0], target[..., 1]
     ok &= (x >= -0.5) & (x <= w - 0.5) & (y >= -0.5) & (y <= h - 0.5)
     return ok.astype(np.float32)
+
+
+def _squared_norm(flow: np.ndarray) -> np.ndarray:
+    """|v|^2 of each vector of an (H, W, 2) field (numpy's sum over a last axis of 2 is slow)."""
+    return flow[..., 0] ** 2 + flow[..., 1] ** 2
 
 
 @dataclass
