@@ -32,7 +32,7 @@ from .config import (
     RemasterConfig,
     TemporalConfig,
 )
-from .errors import ConfigError, VidstyleError
+from .errors import BatchInterrupted, ConfigError, VidstyleError
 from .io.probe import probe
 from .models.registry import available_models, card_of
 from .pipeline import remaster
@@ -205,14 +205,27 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
               help="First frame: HH:MM:SS(.mmm), seconds, or a frame number such as f1200.")
 @click.option("--end", type=TimeType(), default=None, help="Stop before this time or frame (exclusive).")
 @click.option("--frames", type=click.IntRange(min=1), default=None, help="Process at most this many frames.")
+@click.option("--chunks", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Split the film at keyframes into N segments that run in parallel (with --jobs), "
+                   "then join them by stream copy. Segments done survive a crash: run the same "
+                   "command again to carry on.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --chunks: segments processed at once, each with cores / jobs threads.")
 @_model_and_encode_options
-def remaster_command(input: Path, output: Path, start, end, frames, **kw: Any) -> None:
+def remaster_command(input: Path, output: Path, start, end, frames, chunks: int, jobs: int, **kw: Any) -> None:
     """Remaster INPUT into a new file with its sound, start to finish.
 
     The output keeps the input's frame timing, colour tags, pixel aspect ratio,
     rotation, audio and subtitles; it appears only when complete.
+
+    \b
+    A long film can run in parallel segments:
+      vidstyle remaster film.mkv -o film_hd.mkv --chunks 8 --jobs 2
     """
     config = _build_config(kw, RangeConfig(start=start, end=end, frames=frames))
+    if chunks > 1 or jobs > 1:
+        _remaster_chunked(input, output, config, chunks, jobs, kw)
+        return
     with _progress_bar(kw["quiet"], "remaster") as progress:
         result = remaster(input, output, config, progress=progress)
     _write_report(kw["report"], result.to_dict())
@@ -224,6 +237,124 @@ def remaster_command(input: Path, output: Path, start, end, frames, **kw: Any) -
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+def _remaster_chunked(input: Path, output: Path, config: RemasterConfig, chunks: int, jobs: int,
+                      kw: dict[str, Any]) -> None:
+    from .batch.runner import BatchConfig, remaster_chunked  # noqa: PLC0415
+
+    batch = BatchConfig(jobs=jobs, chunks=chunks)
+    with _progress_bar(kw["quiet"], "remaster") as progress:
+        row = remaster_chunked(input, output, config, batch, progress=progress)
+    _write_report(kw["report"], row)
+    if not kw["quiet"]:
+        click.echo(f"wrote {output}: {row['frames']} frames in {row['segments'] or 1} segments, "
+                   f"{row['seconds']:.1f} s of work")
+
+
+@cli.command("batch")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output folder. It mirrors the input tree and holds the manifest "
+                   "(vidstyle-batch.sqlite) and the report (vidstyle-batch.json).")
+@click.option("--glob", default=None, metavar="PATTERN",
+              help="Take only the files that match, e.g. '*.mov' or 'reel_*/*.mkv' "
+                   "[default: every video extension].")
+@click.option("--name", "name_template", default=None, metavar="TEMPLATE",
+              help="Output file name from {stem} {ext} {name} {parent}; its extension picks the "
+                   "container [default: {stem}.mkv].")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Films (or segments) processed at once, each with cores / jobs threads.")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine. ray: Ray tasks (pip install 'vidstyle[ray]').")
+@click.option("--address", default=None, metavar="ADDR",
+              help="With --backend ray: the cluster to join (auto, or ray://HOST:PORT) "
+                   "[default: start Ray on this machine].")
+@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Further attempts at a film or segment that fails.")
+@click.option("--chunks", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Split every film into N segments at keyframes [default: only films longer "
+                   "than 1.5 x --chunk-seconds].")
+@click.option("--chunk-seconds", type=click.FloatRange(min=1.0), default=600.0, show_default=True,
+              help="Target length of the segments of a long film.")
+@click.option("--resume", is_flag=True, help="Carry on with the batch in OUTPUT after a crash or Ctrl-C: "
+                                               "done films are kept, the rest is done.")
+@click.option("--status", is_flag=True, help="Show what is done, failed and pending in OUTPUT, and exit.")
+@_model_and_encode_options
+def batch_command(source: Path, output: Path, glob: str | None, name_template: str | None, jobs: int,
+                  backend: str, address: str | None, retries: int, chunks: int | None,
+                  chunk_seconds: float, resume: bool, status: bool, **kw: Any) -> None:
+    """Remaster every film in SOURCE (a folder, or a text file listing one path per line).
+
+    A run can be stopped at any moment (Ctrl-C, a crash, kill -9) and carried on with
+    --resume: each film is done exactly once, and a film counts as done only when its
+    output opens and has the frame count of its input. A film that fails is listed and
+    the batch goes on. Changed inputs or settings make their films pending again.
+
+    \b
+    Examples:
+      vidstyle batch /archive/reels -o /archive/hd --scale 2 --jobs 2
+      vidstyle batch /archive/reels -o /archive/hd --resume
+      vidstyle batch list.txt -o /archive/hd --backend ray --address auto
+      vidstyle batch /archive/reels -o /archive/hd --status
+    """
+    from .batch.discover import DEFAULT_NAME, discover  # noqa: PLC0415
+    from .batch.manifest import read_status  # noqa: PLC0415
+    from .batch.runner import REPORT_NAME, BatchConfig, run_batch, write_report  # noqa: PLC0415
+
+    if status:
+        _print_status(output, read_status(output))
+        return
+    config = _build_config(kw, RangeConfig())
+    batch = BatchConfig(jobs=jobs, backend=backend, address=address, retries=retries, chunks=chunks,
+                        chunk_seconds=chunk_seconds, overwrite=kw["overwrite"])
+    found = discover(source, output, glob=glob, name=name_template or DEFAULT_NAME)
+    quiet = kw["quiet"]
+    if not quiet:
+        click.echo(f"{len(found.jobs)} film(s) in {source}" +
+                   (f"; {len(found.skipped)} other file(s) skipped" if found.skipped else "") +
+                   (f"; {found.excluded} left out (the output folder)" if found.excluded else ""))
+        for path in found.skipped[:10]:
+            click.echo(f"  skipped (not a video): {path}")
+        if len(found.skipped) > 10:
+            click.echo(f"  ... and {len(found.skipped) - 10} more")
+    with _progress_bar(quiet, "batch") as progress:
+        report = run_batch(found.jobs, output, config, batch, resume=resume,
+                           news=None if quiet else tqdm.write, progress=progress)
+    report.skipped = [str(p) for p in found.skipped]
+    report.excluded = str(found.excluded) if found.excluded else None
+    write_report(report, output / REPORT_NAME)
+    if kw["report"] is not None:
+        write_report(report, kw["report"])
+    if not quiet:
+        _print_table(report.rows)
+        c = report.counts
+        click.echo(f"{c['done']} done, {c['failed']} failed, {c['pending'] + c['running']} pending "
+                   f"in {report.seconds:.1f} s; report: {output / REPORT_NAME}")
+    if report.counts["failed"]:
+        raise VidstyleError(f"{report.counts['failed']} of {len(report.rows)} film(s) failed; "
+                            f"see {output / REPORT_NAME}")
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    width = max([len(r["name"] or "") for r in rows] + [4])
+    click.echo(f"{'film':<{width}}  {'state':<7}  {'frames':>7}  {'fps':>6}  note")
+    for r in rows:
+        fps = f"{r['fps']:.2f}" if r["fps"] else "-"
+        frames = r["frames"] if r["frames"] is not None else "-"
+        note = r["error"] or (f"{r['segments']} segments" if r["segments"] else "")
+        click.echo(f"{r['name'] or '':<{width}}  {r['state']:<7}  {frames:>7}  {fps:>6}  {note}")
+
+
+def _print_status(output: Path, rows: list) -> None:
+    from .batch.runner import row_dict  # noqa: PLC0415
+
+    table = [row_dict(r) for r in rows]
+    _print_table(table)
+    counts = {s: sum(r["state"] == s for r in table) for s in ("done", "failed", "running", "pending")}
+    click.echo(f"{counts['done']} done, {counts['failed']} failed, {counts['pending']} pending"
+               + (f", {counts['running']} running or interrupted" if counts["running"] else "")
+               + f" (of {len(table)}) in {output}")
 
 
 @cli.command("preview")
@@ -388,6 +519,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("error: interrupted; no output was written", err=True)
+        return EXIT_INTERRUPTED
+    except BatchInterrupted as ex:
+        click.echo(f"error: {ex}", err=True)
         return EXIT_INTERRUPTED
     except VidstyleError as ex:
         click.echo(f"error: {ex}", err=True)

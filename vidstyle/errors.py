@@ -18,6 +18,7 @@ __all__ = [
     "OutputError",
     "ConfigError",
     "ModelError",
+    "BatchInterrupted",
 ]
 
 
@@ -55,3 +56,7 @@ class ConfigError(VidstyleError, ValueError):
 
 class ModelError(VidstyleError, ValueError):
     """An unknown model name, or weights that cannot be loaded."""
+
+
+class BatchInterrupted(VidstyleError):
+    """Ctrl-C during a batch: the running work was abandoned and queued again; nothing half-done is kept."""

@@ -1,0 +1,1 @@
+"""Batches of films: discovery, the manifest, segments and the batch runner."""

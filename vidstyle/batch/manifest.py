@@ -1,0 +1,534 @@
+"""The batch manifest: what each film and segment of a batch has come to, kept on disk.
+
+The manifest is a SQLite file in the output folder (:data:`MANIFEST_NAME`), written by
+the one batch driver; workers never touch it. It is what makes a batch resumable, so
+it is written to survive ``kill -9`` and a power cut: every state change is its own
+committed transaction, in WAL mode with ``synchronous=FULL``, so a change that
+returned is on disk. After a crash, :meth:`Manifest.reset_interrupted` puts back
+what was left running.
+
+A manifest that cannot be read is never discarded or rewritten: it may hold the only
+record of days of work. :meth:`Manifest.open` refuses it and says how to start afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import VidstyleError
+
+__all__ = [
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "STATES",
+    "JobRow",
+    "JobSpec",
+    "Manifest",
+    "ManifestError",
+    "SegmentRow",
+    "SyncCounts",
+    "read_status",
+    "settings_hash",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The manifest's file name in the output folder.
+MANIFEST_NAME = "vidstyle-batch.sqlite"
+#: The layout of the tables; a manifest of another version is refused, not migrated.
+SCHEMA_VERSION = 1
+#: The states of a job or a segment.
+STATES = ("pending", "running", "done", "failed")
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+#: How long a statement waits for a lock (a ``--status`` reader) before it fails, in seconds.
+_BUSY_TIMEOUT_S = 30.0
+_STATE_CHECK = f"CHECK (state IN ({', '.join(repr(s) for s in STATES)}))"
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    f"""CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        input TEXT UNIQUE NOT NULL,
+        output TEXT NOT NULL,
+        name TEXT,
+        size INTEGER,
+        mtime_ns INTEGER,
+        settings TEXT,
+        state TEXT NOT NULL {_STATE_CHECK},
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        expected_frames INTEGER,
+        frames INTEGER,
+        seconds REAL,
+        started REAL,
+        finished REAL,
+        segments INTEGER NOT NULL DEFAULT 0
+    )""",
+    f"""CREATE TABLE segments (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        first_frame INTEGER NOT NULL,
+        frames INTEGER NOT NULL,
+        warmup INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' {_STATE_CHECK},
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        path TEXT,
+        output_frames INTEGER,
+        first_pts INTEGER,
+        seconds REAL,
+        PRIMARY KEY (job_id, idx)
+    )""",
+)
+
+
+class ManifestError(VidstyleError):
+    """The batch manifest is missing, unreadable, damaged or of another schema version."""
+
+
+def settings_hash(settings: dict[str, Any]) -> str:
+    """A short fingerprint of a film's settings: 16 hex digits of a SHA-256.
+
+    The JSON is canonical (sorted keys, no spaces), so equal settings give equal hashes
+    whatever order they were built in; a film whose hash changed is done again.
+    """
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A film as discovery and probing see it now, to compare with the manifest's row."""
+
+    input: Path
+    output: Path
+    name: str
+    #: File size in bytes and modification time in ns; ``None`` for a missing file.
+    size: int | None
+    mtime_ns: int | None
+    #: :func:`settings_hash` of the settings the film is remastered with.
+    settings: str
+    expected_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One row of the ``jobs`` table. Times are ``time.time()`` seconds; ``seconds`` is
+    the time the remaster took."""
+
+    id: int
+    #: The input and output paths as stored (text, ready for a JSON report).
+    input: str
+    output: str
+    name: str | None
+    size: int | None
+    mtime_ns: int | None
+    settings: str | None
+    state: str
+    attempts: int
+    error: str | None
+    expected_frames: int | None
+    frames: int | None
+    seconds: float | None
+    started: float | None
+    finished: float | None
+    #: How many segments the film is cut into (0 until a plan is set).
+    segments: int
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One row of the ``segments`` table: frames ``first_frame`` to ``first_frame + frames``
+    of a film, decoded from ``warmup`` frames earlier so the temporal state is settled."""
+
+    job_id: int
+    idx: int
+    first_frame: int
+    frames: int
+    warmup: int
+    state: str
+    attempts: int
+    error: str | None
+    #: The segment's file once done, as stored.
+    path: str | None
+    output_frames: int | None
+    first_pts: int | None
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    """What :meth:`Manifest.sync` found, and the row id of each film given, in order."""
+
+    new: int
+    changed: int
+    unchanged: int
+    ids: tuple[int, ...]
+
+
+class Manifest:
+    """The open manifest of one batch. Use :meth:`open`, preferably as a context manager:
+
+    >>> with Manifest.open(out / MANIFEST_NAME) as manifest:  # doctest: +SKIP
+    ...     ids = manifest.sync(specs).ids
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True, readonly: bool = False) -> Manifest:
+        """Open the manifest at ``path``, creating it when missing and ``create`` is true.
+
+        ``readonly`` (for ``--status``, beside a running batch) never writes and never creates.
+
+        Raises:
+            ManifestError: no manifest and ``create`` false, or a file that is not a
+                vidstyle manifest of this schema version, or not a sound SQLite database.
+        """
+        path = Path(path).resolve()
+        exists = path.exists()
+        if not exists and (not create or readonly):
+            raise ManifestError(f"no batch manifest in {path.parent}")
+        if exists:
+            _check_header(path)
+        try:
+            if readonly:
+                db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=_BUSY_TIMEOUT_S)
+            else:
+                db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S)
+        except sqlite3.Error as ex:
+            raise ManifestError(f"cannot open the batch manifest {path}: {ex}") from ex
+        db.isolation_level = None  # autocommit: each change commits; many-row changes use BEGIN
+        db.row_factory = sqlite3.Row
+        manifest = cls(db, path)
+        try:
+            manifest._prepare(create=create and not readonly, readonly=readonly)
+        except BaseException:
+            db.close()
+            raise
+        return manifest
+
+    def _prepare(self, *, create: bool, readonly: bool) -> None:
+        """Check an existing manifest before anything writes to it, then set it up.
+
+        An empty database (a crash between creating the file and committing the schema)
+        holds nothing, so it is taken for a new one.
+        """
+        try:
+            empty = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+            if not empty:
+                self._check()
+        except sqlite3.Error as ex:
+            raise ManifestError(_refusal(self.path, f"cannot be read ({ex})")) from ex
+        if empty and not create:
+            raise ManifestError(f"no batch manifest in {self.path.parent}")
+        try:
+            if empty:
+                self._create()
+            if not readonly:
+                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if mode != "wal":
+                    logger.warning("the batch manifest %s is in %s mode, not WAL", self.path, mode)
+                self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as ex:
+            raise ManifestError(f"cannot write the batch manifest {self.path}: {ex}") from ex
+
+    def _check(self) -> None:
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise ManifestError(_refusal(self.path, f"is damaged ({problems[0]})"))
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if "meta" not in tables:
+            problem = "is not a vidstyle batch manifest (no meta table)"
+            raise ManifestError(_refusal(self.path, problem))
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        version = meta.get("schema_version")
+        if version != str(SCHEMA_VERSION):
+            raise ManifestError(
+                _refusal(
+                    self.path,
+                    f"has schema version {version} (written by vidstyle {meta.get('vidstyle')}),"
+                    f" this vidstyle {__version__} reads version {SCHEMA_VERSION}",
+                )
+            )
+
+    def _create(self) -> None:
+        with self._transaction() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("vidstyle", __version__),
+                    ("created", repr(time.time())),
+                ],
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One committed transaction for a change of many rows: all of it, or none."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # Jobs.
+
+    def sync(self, jobs: Iterable[JobSpec]) -> SyncCounts:
+        """Bring the manifest up to date with the films of this run, in one transaction.
+
+        A new film is added as pending. A film whose size, mtime, settings or output
+        changed goes back to pending with no attempts, error or segments. Any other
+        film keeps its state. Rows of films no longer discovered are left alone.
+        """
+        new = changed = unchanged = 0
+        ids: list[int] = []
+        with self._transaction() as db:
+            for spec in jobs:
+                values = (
+                    str(spec.output), spec.name, spec.size, spec.mtime_ns, spec.settings,
+                    spec.expected_frames,
+                )
+                row = db.execute(
+                    "SELECT id, output, size, mtime_ns, settings FROM jobs WHERE input = ?",
+                    (str(spec.input),),
+                ).fetchone()
+                if row is None:
+                    cursor = db.execute(
+                        "INSERT INTO jobs (output, name, size, mtime_ns, settings, expected_frames,"
+                        " input, state) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
+                        (*values, str(spec.input)),
+                    )
+                    ids.append(int(cursor.lastrowid))
+                    new += 1
+                    continue
+                ids.append(row["id"])
+                before = (row["output"], row["size"], row["mtime_ns"], row["settings"])
+                if before == (str(spec.output), spec.size, spec.mtime_ns, spec.settings):
+                    # The name and frame count may be refined without redoing the film;
+                    # a frame count not given keeps the one known.
+                    db.execute(
+                        "UPDATE jobs SET name = ?, expected_frames = coalesce(?, expected_frames)"
+                        " WHERE id = ?",
+                        (spec.name, spec.expected_frames, row["id"]),
+                    )
+                    unchanged += 1
+                    continue
+                db.execute(
+                    "UPDATE jobs SET output = ?, name = ?, size = ?, mtime_ns = ?, settings = ?,"
+                    " expected_frames = ?, state = 'pending', attempts = 0, error = NULL,"
+                    " frames = NULL, seconds = NULL, started = NULL, finished = NULL, segments = 0"
+                    " WHERE id = ?",
+                    (*values, row["id"]),
+                )
+                db.execute("DELETE FROM segments WHERE job_id = ?", (row["id"],))
+                changed += 1
+        return SyncCounts(new=new, changed=changed, unchanged=unchanged, ids=tuple(ids))
+
+    def reset_interrupted(self) -> int:
+        """Put jobs and segments left running by a crash back to pending; how many jobs.
+
+        Their attempts stay counted: a film that keeps taking the batch down with it
+        must still run out of attempts.
+        """
+        with self._transaction() as db:
+            db.execute("UPDATE segments SET state = 'pending' WHERE state = 'running'")
+            return db.execute("UPDATE jobs SET state = 'pending' WHERE state = 'running'").rowcount
+
+    def job(self, job_id: int) -> JobRow:
+        row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no job {job_id} in the batch manifest {self.path}")
+        return _job_row(row)
+
+    def jobs(self, states: Iterable[str] | None = None) -> list[JobRow]:
+        """The jobs in any of ``states`` (all when ``None``), ordered by name."""
+        query, params = "SELECT * FROM jobs", ()
+        if states is not None:
+            params = tuple(_checked_states(states))
+            query += f" WHERE state IN ({', '.join('?' * len(params))})"
+        rows = self._db.execute(query + " ORDER BY name, input", params)
+        return [_job_row(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each state; every state is a key."""
+        counts = dict.fromkeys(STATES, 0)
+        rows = self._db.execute("SELECT state, count(*) FROM jobs GROUP BY state")
+        counts.update({state: count for state, count in rows})
+        return counts
+
+    def start_job(self, job_id: int) -> None:
+        self._update_job(
+            job_id,
+            "state = 'running', attempts = attempts + 1, started = ?, finished = NULL,"
+            " error = NULL",
+            time.time(),
+        )
+
+    def finish_job(self, job_id: int, *, frames: int, seconds: float) -> None:
+        """Mark a film done: ``frames`` written, in ``seconds`` of work."""
+        self._update_job(
+            job_id, "state = 'done', frames = ?, seconds = ?, finished = ?, error = NULL",
+            frames, seconds, time.time(),
+        )
+
+    def fail_job(self, job_id: int, error: str) -> None:
+        self._update_job(job_id, "state = 'failed', error = ?, finished = ?", error, time.time())
+
+    def requeue_job(self, job_id: int, *, reset: bool = False) -> None:
+        """Back to pending without counting the attempt (abandoned, e.g. by Ctrl-C).
+
+        ``reset`` starts the film afresh instead, with no attempts and no error: for a
+        film to do again for a reason of its own (its output was deleted).
+        """
+        if reset:
+            self._update_job(job_id, "state = 'pending', attempts = 0, error = NULL")
+            return
+        self._update_job(
+            job_id,
+            "attempts = CASE WHEN state = 'running' THEN max(attempts - 1, 0) ELSE attempts END,"
+            " state = 'pending'",
+        )
+
+    def _update_job(self, job_id: int, assignments: str, *params: object) -> None:
+        cursor = self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*params, job_id))
+        if cursor.rowcount != 1:
+            raise KeyError(f"no job {job_id} in the batch manifest {self.path}")
+
+    # Segments.
+
+    def set_segments(self, job_id: int, segments: list[tuple[int, int, int]]) -> bool:
+        """Plan a film's segments: ``(first_frame, frames, warmup)`` for each index.
+
+        The same plan as before keeps its segments and their states, so a resumed film
+        redoes only what is not done; another plan replaces them all, pending. Returns
+        whether the plan was replaced (the files of the old segments are the caller's).
+        """
+        plan = [tuple(int(v) for v in segment) for segment in segments]
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE id = ?", (job_id,)).fetchone() is None:
+                raise KeyError(f"no job {job_id} in the batch manifest {self.path}")
+            old = db.execute(
+                "SELECT first_frame, frames, warmup FROM segments WHERE job_id = ? ORDER BY idx",
+                (job_id,),
+            ).fetchall()
+            if [tuple(row) for row in old] == plan:
+                return False
+            db.execute("DELETE FROM segments WHERE job_id = ?", (job_id,))
+            db.executemany(
+                "INSERT INTO segments (job_id, idx, first_frame, frames, warmup)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(job_id, idx, *segment) for idx, segment in enumerate(plan)],
+            )
+            db.execute("UPDATE jobs SET segments = ? WHERE id = ?", (len(plan), job_id))
+        return True
+
+    def segments(self, job_id: int) -> list[SegmentRow]:
+        rows = self._db.execute("SELECT * FROM segments WHERE job_id = ? ORDER BY idx", (job_id,))
+        return [_segment_row(row) for row in rows]
+
+    def start_segment(self, job_id: int, idx: int) -> None:
+        self._update_segment(
+            job_id, idx, "state = 'running', attempts = attempts + 1, error = NULL"
+        )
+
+    def finish_segment(
+        self, job_id: int, idx: int, *, path: str | Path, output_frames: int, first_pts: int,
+        seconds: float,
+    ) -> None:
+        """Mark a segment done: its file, the frames it holds, its first timestamp."""
+        self._update_segment(
+            job_id, idx,
+            "state = 'done', error = NULL, path = ?, output_frames = ?, first_pts = ?, seconds = ?",
+            str(path), output_frames, first_pts, seconds,
+        )
+
+    def fail_segment(self, job_id: int, idx: int, error: str) -> None:
+        self._update_segment(job_id, idx, "state = 'failed', error = ?", error)
+
+    def requeue_segment(self, job_id: int, idx: int) -> None:
+        """Back to pending without counting the attempt."""
+        self._update_segment(
+            job_id, idx,
+            "attempts = CASE WHEN state = 'running' THEN max(attempts - 1, 0) ELSE attempts END,"
+            " state = 'pending'",
+        )
+
+    def _update_segment(self, job_id: int, idx: int, assignments: str, *params: object) -> None:
+        cursor = self._db.execute(
+            f"UPDATE segments SET {assignments} WHERE job_id = ? AND idx = ?",
+            (*params, job_id, idx),
+        )
+        if cursor.rowcount != 1:
+            raise KeyError(f"no segment {idx} of job {job_id} in the batch manifest {self.path}")
+
+
+def read_status(output_root: Path) -> list[JobRow]:
+    """The jobs of the batch in ``output_root``, read without writing (beside a running batch).
+
+    Raises:
+        ManifestError: the folder holds no manifest, or one that cannot be read.
+    """
+    with Manifest.open(Path(output_root) / MANIFEST_NAME, create=False, readonly=True) as manifest:
+        return manifest.jobs()
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite before SQLite opens it (and may write to it)."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except OSError as ex:
+        raise ManifestError(f"cannot read the batch manifest {path}: {ex.strerror}") from ex
+    # An empty file is what a crash right after creating the database leaves.
+    if header and header != _SQLITE_HEADER:
+        raise ManifestError(_refusal(path, "is not a SQLite database"))
+
+
+def _refusal(path: Path, problem: str) -> str:
+    return (
+        f"the batch manifest {path} {problem}; vidstyle will not discard it:"
+        " move it aside to start the batch afresh"
+    )
+
+
+def _checked_states(states: Iterable[str]) -> list[str]:
+    states = list(states)
+    unknown = [s for s in states if s not in STATES]
+    if unknown:
+        raise ValueError(f"job states are {', '.join(STATES)}, got {', '.join(unknown)}")
+    return states
+
+
+def _job_row(row: sqlite3.Row) -> JobRow:
+    return JobRow(**{key: row[key] for key in row.keys()})
+
+
+def _segment_row(row: sqlite3.Row) -> SegmentRow:
+    return SegmentRow(**{key: row[key] for key in row.keys()})
