@@ -21,6 +21,8 @@ import pytest
 import torch
 
 from conftest import decode_all, make_clip
+from vidstyle import RemasterConfig
+from vidstyle.batch import BatchConfig, discover, run_batch
 from vidstyle.batch.segments import keyframe_indices
 from vidstyle.cli import run
 
@@ -131,6 +133,17 @@ class TestBatch:
         assert frame_count(out / "sub" / "b.mkv") == 20
         assert (out / "a.mkv").stat().st_mtime_ns == a_stamp
         assert first == {"a.mp4": 1, "b.mkv": 1}
+
+
+    def test_progress_counts_each_frame_once(self, archive, tmp_path):
+        out = tmp_path / "hd"
+        found = discover(archive, out)
+        seen: list[tuple[int, int]] = []
+        report = run_batch(found.jobs, out, RemasterConfig(model="bicubic"), BatchConfig(jobs=2, chunks=2),
+                           progress=lambda done, total: seen.append((done, total)))
+        assert report.counts["done"] == 2
+        assert seen[-1] == (70, 70)
+        assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:])) and all(d <= t for d, t in seen)
 
 
 class TestCrashAndResume:

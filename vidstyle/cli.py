@@ -188,6 +188,7 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
       vidstyle remaster reel.mkv -o reel_hd.mkv --scale 2
       vidstyle remaster reel.mkv -o part.mp4 --start 00:01:00 --end 00:01:30
       vidstyle preview reel.mkv --start 00:12:30 --frames 48 -o try.mp4
+      vidstyle batch /archive/reels -o /archive/hd --jobs 2     (then --resume after a crash)
       vidstyle info reel.mkv
       vidstyle metrics reel_hd.mkv --flow-from reel.mkv
     """

@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import ctypes
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import time
@@ -46,6 +47,29 @@ class Unit:
         return (self.job_id, None if self.segment is None else self.segment.index)
 
 
+#: In a local worker: where it sends (unit key, frames done) while a unit runs.
+_progress_queue: Any = None
+
+
+def _progress(key: tuple[int, int | None]):
+    """A progress callback that tells the driver, at most twice a second; None outside a pool."""
+    if _progress_queue is None:
+        return None
+    last = 0.0
+
+    def report(done: int, total: int | None) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= 0.5:
+            last = now
+            try:
+                _progress_queue.put_nowait((key, done))
+            except Exception:  # progress is a nicety; never fail a unit for it
+                pass
+
+    return report
+
+
 def run_unit(unit: Unit) -> dict[str, Any]:
     """Do ``unit`` (in a worker process or a Ray task). Errors come back as ``{"error": ...}``."""
     import torch  # noqa: PLC0415  (imported here: a worker's first unit pays for it, the driver never)
@@ -55,12 +79,13 @@ def run_unit(unit: Unit) -> dict[str, Any]:
 
     torch.set_num_threads(max(1, unit.threads))
     tick = time.perf_counter()
+    progress = _progress(unit.key)
     try:
         if unit.segment is None:
-            result = remaster(unit.input, unit.output, unit.config)
+            result = remaster(unit.input, unit.output, unit.config, progress=progress)
             out = {"frames": result.frames, "seconds": result.seconds}
         else:
-            part = render_segment(unit.input, unit.output, unit.config, unit.segment)
+            part = render_segment(unit.input, unit.output, unit.config, unit.segment, progress=progress)
             out = {"frames": part.frames, "first_pts": part.first_pts, "seconds": part.seconds}
     except VidstyleError as ex:
         return {"error": str(ex), "seconds": time.perf_counter() - tick}
@@ -82,11 +107,22 @@ class Backend:
         """The handles that finished within ``timeout`` seconds, with their results."""
         raise NotImplementedError
 
+    def progress(self) -> dict[tuple[int, int | None], int]:
+        """Frames done so far by running units, by unit key (what arrived since the last call)."""
+        return {}
+
     def abandon(self) -> None:
         """Stop all running units at once (Ctrl-C). Their temporary files are the caller's to remove."""
 
     def close(self) -> None:
         """Release the workers."""
+
+
+def _init_worker(progress_queue: Any) -> None:
+    """A local worker's start: die with the driver, leave Ctrl-C to it, report progress to it."""
+    global _progress_queue
+    _progress_queue = progress_queue
+    _die_with_parent()
 
 
 def _die_with_parent() -> None:
@@ -110,9 +146,23 @@ class LocalBackend(Backend):
 
     def __init__(self, jobs: int) -> None:
         self.slots = jobs
+        self._start()
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._queue = context.Queue()
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+            max_workers=self.slots, mp_context=context, initializer=_init_worker, initargs=(self._queue,)
         )
+
+    def progress(self) -> dict[tuple[int, int | None], int]:
+        latest: dict[tuple[int, int | None], int] = {}
+        while True:
+            try:
+                key, done = self._queue.get_nowait()
+            except queue.Empty:
+                return latest
+            latest[tuple(key)] = int(done)
 
     def submit(self, unit: Unit) -> cf.Future:
         return self._pool.submit(run_unit, unit)
@@ -133,7 +183,8 @@ class LocalBackend(Backend):
         """A worker that died takes the pool with it: start a fresh one."""
         if getattr(self._pool, "_broken", False):
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self.__init__(self.slots)
+            self._queue.close()
+            self._start()
 
     def abandon(self) -> None:
         processes = list(getattr(self._pool, "_processes", {}).values())
@@ -148,6 +199,7 @@ class LocalBackend(Backend):
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._queue.close()
 
 
 class RayBackend(Backend):

@@ -172,6 +172,7 @@ class _Driver:
         self.warmup_frames = 0
         self.queue: list[Unit] = []
         self.running: dict[Any, Unit] = {}
+        self.partial: dict[tuple[int, int | None], int] = {}  # frames done by running units
 
     # -- setting up -------------------------------------------------------------------------
     def sync(self) -> None:
@@ -311,7 +312,13 @@ class _Driver:
                 self.running[backend.submit(unit)] = unit
             for handle, result in backend.wait(list(self.running), timeout=0.5):
                 unit = self.running.pop(handle)
+                self.partial.pop(unit.key, None)
                 self.finished(unit, result)
+            running = {u.key for u in self.running.values()}
+            moved = {key: done for key, done in backend.progress().items() if key in running}
+            if moved:  # (news of units that finished meanwhile is stale: dropped)
+                self.partial.update(moved)
+                self.report_progress()
             if isinstance(backend, LocalBackend):
                 backend.rebuild_if_broken()
 
@@ -401,7 +408,7 @@ class _Driver:
 
     def report_progress(self) -> None:
         if self.progress is not None:
-            self.progress(self.frames_done, self.frames_total)
+            self.progress(self.frames_done + sum(self.partial.values()), self.frames_total)
 
     def abandon(self, backend: Backend) -> None:
         """Ctrl-C: stop the workers, put their units back, remove their temporary files."""
