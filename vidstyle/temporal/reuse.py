@@ -25,18 +25,20 @@ At a cut both start afresh, so the first frame of a shot is exactly the frame-by
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import copy
 import math
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..config import TemporalConfig
 from ..errors import ConfigError
@@ -55,6 +57,7 @@ __all__ = [
     "TemporalStage",
     "TemporalStats",
     "on_thread",
+    "on_threads",
     "open_temporal",
     "plan_batches",
     "blend_toward",
@@ -103,8 +106,12 @@ class Keyframe:
 
     features: torch.Tensor
     """Deep features, (1, C, h, w)."""
+    residual: torch.Tensor
+    """The output before the pixel shuffle and the skip, (1, 3 (2s)^2, h, w); on the CPU in
+    channels_last memory with its channels in :func:`_cell_order` (``in_cells``)."""
     output: np.ndarray
     """The frame-by-frame output, RGB uint8 (sH, sW, 3), before any blending."""
+    in_cells: bool = False
 
 
 @dataclass
@@ -254,6 +261,38 @@ def on_thread(items: Iterable, fn: Callable, *, name: str, depth: int = 2) -> It
         thread.join(timeout=5)
 
 
+def on_threads(items: Iterable, fn: Callable, *, name: str, depth: int = 2, workers: int = 1) -> Iterator:
+    """:func:`on_thread` with ``workers`` threads computing ``fn`` side by side; yielded in order.
+
+    Up to ``workers + depth`` items are taken from ``items`` ahead of the consumer (on the
+    consumer's thread, so ``items`` should be quick to iterate, e.g. :func:`on_thread` itself).
+    """
+    if workers <= 1:
+        yield from on_thread(items, fn, name=name, depth=depth)
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
+    pending: collections.deque = collections.deque()
+    source = iter(items)
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < workers + depth:
+                try:
+                    pending.append(pool.submit(fn, next(source)))
+                except StopIteration:
+                    exhausted = True
+            if not pending:
+                return
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
+
 def plan_batches(batches: Iterable, planner: KeyframePlanner, *, depth: int = 2) -> Iterator[PlannedBatch]:
     """Plan each batch of ``batches`` (FrameBatch-like) on a thread of its own; yields in order."""
 
@@ -306,10 +345,11 @@ class ReuseRunner:
         self.generator = model.module
         self.strength = strength
         self.tolerance = tolerance
-        self._features: torch.Tensor | None = None  # the keyframe's, plain NCHW
-        self._key_output: np.ndarray | None = None
+        self._key: Keyframe | None = None  # the last keyframe
+        self._key_output: np.ndarray | None = None  # its output after blending
         self._previous: np.ndarray | None = None
-        self._to_cells: tuple[torch.Tensor, torch.Tensor] | None = None  # see _cell_order
+        self._cells = _cell_order(model.scale)
+        self._fusion_in_cells = None  # the fusion with its output channels in that order (CPU)
 
     @torch.inference_mode()
     def keyframes(self, batch: PlannedBatch) -> PlannedBatch:
@@ -330,13 +370,16 @@ class ReuseRunner:
         s = self.model.scale
         x = self.model.pad(frames_to_tensor(frame[None], self.model.device))  # channels_last
         features = self.generator.encode(x)
-        y = self.generator.decode(features, x)
+        residual = self.generator.residual(features)
+        y = self.generator.finish(residual, x)  # = decode(features, x), as off runs it
         output = tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
-        # The CPU path between keyframes works on channels_last rows; on other devices the thin
-        # layers, grid_sample and pixel shuffle are faster on plain NCHW.
-        cpu = features.device.type == "cpu"
-        features = features.contiguous(memory_format=torch.channels_last if cpu else torch.contiguous_format)
-        return Keyframe(features, output)
+        if features.device.type == "cpu":
+            # The CPU path between keyframes works on channels_last rows, the residual's channels
+            # in the order that makes the pixel shuffle a copy of runs.
+            cells = residual[:, self._cells].contiguous(memory_format=torch.channels_last)
+            return Keyframe(features.contiguous(memory_format=torch.channels_last), cells, output, in_cells=True)
+        # Elsewhere grid_sample and the pixel shuffle are faster on plain NCHW.
+        return Keyframe(features.contiguous(), residual.contiguous(), output)
 
     @torch.inference_mode()
     def run(self, batch: PlannedBatch) -> np.ndarray:
@@ -352,11 +395,10 @@ class ReuseRunner:
         outputs = np.empty((len(frames), h * s, w * s, 3), np.uint8)
         cpu = self.model.device.type == "cpu"
         for i, plan in enumerate(plans):
-            keyframe = plan.keyframe or self._features is None
+            keyframe = plan.keyframe or self._key is None
             if keyframe:
-                key = batch.keyframes.get(i) or self._keyframe(frames[i])
-                self._features = key.features
-                out = key.output
+                self._key = batch.keyframes.get(i) or self._keyframe(frames[i])
+                out = self._key.output
             elif cpu:
                 out = self._reuse_cpu(frames[i], plan.flow)
             else:
@@ -373,41 +415,43 @@ class ReuseRunner:
         """A frame between keyframes on the CPU: the same network as :meth:`_reuse_torch`, laid out
         for it.
 
-        The keyframe's features stay in channels_last memory, so they are an (h, w, C) picture
-        that OpenCV's ``remap`` warps (several times faster than ``grid_sample``); the fusion's
-        1x1 convolutions are matrix products on its rows (:meth:`ReuseFusion.forward_rows`); and
-        the pixel shuffle, the skip and the conversion to uint8 are one pass over the output.
+        The keyframe's features and residual stay in channels_last memory, so each is an
+        (h, w, C) picture that OpenCV's ``remap`` warps (several times faster than
+        ``grid_sample``); the fusion's 1x1 convolutions are matrix products on their rows
+        (:meth:`ReuseFusion.forward_rows`); and the pixel shuffle, the skip and the conversion
+        to uint8 are one copy and one ``cv2.add`` (:func:`_shuffle_onto`).
         """
-        features = self._features
-        _, c, fh, fw = features.shape
+        key = self._key
+        _, c, fh, fw = key.features.shape
         h, w = frame.shape[:2]
         flow, mask = self._flow_at(pair, h, w, (fh, fw))
-        warped = warp_numpy(features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
-        fused = self.generator.reuse.forward_rows(
-            torch.from_numpy(warped).view(-1, c),
+        features = warp_numpy(key.features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
+        residual = warp_numpy(key.residual[0].permute(1, 2, 0).numpy(), flow)
+        if self._fusion_in_cells is None:
+            self._fusion_in_cells = _fusion_in_cells(self.generator.reuse, self._cells)
+        rows = self._fusion_in_cells.forward_rows(
+            torch.from_numpy(features).view(-1, c),
+            torch.from_numpy(residual).view(fh * fw, -1),
             _space_to_depth(frame, fh, fw),
             torch.from_numpy(mask).view(-1, 1),
         )
-        if self._to_cells is None:
-            conv = self.generator.to_pixels
-            self._to_cells = _cell_order(conv.weight, conv.bias, 2 * self.model.scale)
-        weight, bias = self._to_cells
-        residual = F.conv2d(fused.view(1, fh, fw, c).permute(0, 3, 1, 2), weight, bias, padding=1)
         s = self.model.scale
         base = cv2.resize(frame, (w * s, h * s), interpolation=cv2.INTER_LINEAR)
-        return _shuffle_onto(residual, base)
+        return _shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base)
 
     def _reuse_torch(self, frame: np.ndarray, pair: FlowPair) -> np.ndarray:
         """A frame between keyframes with torch alone (any device)."""
         s = self.model.scale
         h, w = frame.shape[:2]
+        key = self._key
         x = self.model.pad(frames_to_tensor(frame[None], self.model.device)).contiguous()
-        flow, mask = self._flow_at(pair, h, w, self._features.shape[-2:])
-        device, dtype = self._features.device, self._features.dtype
+        flow, mask = self._flow_at(pair, h, w, key.features.shape[-2:])
+        device, dtype = key.features.device, key.features.dtype
         flow_t = torch.from_numpy(flow)[None].to(device, dtype)
         mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
-        features = self.generator.propagate(warp(self._features, flow_t), x, mask_t)
-        y = self.generator.decode(features, x, base=self._base(frame, s))
+        key_residual = key.residual[:, torch.argsort(self._cells)] if key.in_cells else key.residual
+        residual = self.generator.propagate(warp(key.features, flow_t), warp(key_residual, flow_t), x, mask_t)
+        y = self.generator.finish(residual, x, base=self._base(frame, s))
         return tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
 
     def _base(self, frame: np.ndarray, scale: int) -> torch.Tensor:
@@ -442,22 +486,31 @@ def _space_to_depth(frame: np.ndarray, fh: int, fw: int) -> torch.Tensor:
     return torch.from_numpy(cells).float().div_(255.0)[None].permute(0, 3, 1, 2)
 
 
-def _cell_order(weight: torch.Tensor, bias: torch.Tensor, f: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A pixel-shuffle output convolution with its output channels in (row, column, colour) order.
+def _cell_order(scale: int) -> torch.Tensor:
+    """The order of a pixel-shuffle residual's channels that makes the shuffle a copy of runs.
 
     ``F.pixel_shuffle`` reads channel ``c f^2 + i f + j`` as colour ``c`` at (i, j) in each f x f
-    cell; reordered to ``(i f + j) 3 + c``, a channels_last output holds each cell's rows as
-    runs of ``3 f`` numbers, and the shuffle becomes a copy of those runs.
+    cell (f = 2 x scale here); reordered to ``(i f + j) 3 + c``, a channels_last residual holds
+    each cell's rows as runs of ``3 f`` numbers.
     """
-    order = torch.arange(weight.shape[0]).view(3, f, f).permute(1, 2, 0).reshape(-1)
-    return weight[order].contiguous(), bias[order].contiguous()
+    f = 2 * scale
+    return torch.arange(3 * f * f).view(3, f, f).permute(1, 2, 0).reshape(-1)
+
+
+def _fusion_in_cells(fusion: torch.nn.Module, order: torch.Tensor) -> torch.nn.Module:
+    """A copy of a :class:`ReuseFusion` whose output channels come in ``order``."""
+    fusion = copy.deepcopy(fusion)
+    with torch.no_grad():
+        fusion.up.weight.copy_(fusion.up.weight[order])
+        fusion.up.bias.copy_(fusion.up.bias[order])
+    return fusion
 
 
 def _shuffle_onto(residual: torch.Tensor, base: np.ndarray) -> np.ndarray:
     """``base + pixel_shuffle(residual)`` as RGB uint8 (rounded, saturated).
 
     Args:
-        residual: (1, 3 f^2, fh, fw) in channels_last memory, channels in :func:`_cell_order`.
+        residual: (1, 3 f^2, fh, fw), channels in :func:`_cell_order` (any memory layout).
         base: RGB uint8 (H, W, 3), H <= f fh and W <= f fw (the unpadded picture).
     """
     _, channels, fh, fw = residual.shape
@@ -515,8 +568,10 @@ class TemporalStage:
         if not isinstance(self.runner, ReuseRunner):
             yield from planned
             return
+        cpu = self.model.device.type == "cpu"
         with _shared_threads(self.model.device):
-            yield from on_thread(planned, self.runner.keyframes, name="vidstyle-keyframes", depth=depth)
+            yield from on_threads(planned, self.runner.keyframes, name="vidstyle-keyframes", depth=depth,
+                                  workers=2 if cpu else 1)
 
     def run(self, batch) -> np.ndarray:
         """A batch of :meth:`batches` through the model, (B, sH, sW, 3) uint8."""

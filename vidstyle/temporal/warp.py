@@ -42,13 +42,23 @@ def warp(source: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+#: Channels per ``cv2.remap`` call: OpenCV 4 crashes on 192 (it handles 128), so wider
+#: feature maps are warped in groups.
+_REMAP_CHANNELS = 64
+
+
 def warp_numpy(source: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Warp an (H, W) or (H, W, C) array by ``flow`` (H, W, 2); same dtype out."""
     h, w = flow.shape[:2]
     if source.shape[:2] != (h, w):
         raise ValueError(f"source {source.shape[:2]} and flow {flow.shape[:2]} differ in size")
-    return cv2.remap(source, pixel_grid(h, w) + flow, None, cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
+    where = pixel_grid(h, w) + flow
+    if source.ndim == 2 or source.shape[2] <= _REMAP_CHANNELS:
+        return cv2.remap(source, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    maps = cv2.convertMaps(where, None, cv2.CV_16SC2)  # converted once for every group
+    groups = [cv2.remap(np.ascontiguousarray(source[..., i : i + _REMAP_CHANNELS]), *maps, cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE) for i in range(0, source.shape[2], _REMAP_CHANNELS)]
+    return np.concatenate(groups, axis=2)
 
 
 @functools.lru_cache(maxsize=8)
