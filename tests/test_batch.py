@@ -204,6 +204,19 @@ class TestCrashAndResume:
             attempts = [a for (a,) in db.execute("SELECT attempts FROM segments")]
         assert attempts and set(attempts) == {1}
 
+    def test_an_older_output_is_not_taken_for_an_interrupted_one(self, archive, tmp_path):
+        """Done with one setting, then killed while redoing it with another: the old file stays
+        in place through the crash, and must not pass for the new one on --resume."""
+        make_clip(archive / "long.mp4", frames=300, width=96, height=64)
+        out, model = tmp_path / "hd", ["--model", "remaster-x2"]
+        assert cli("batch", archive, "-o", out, *model, "--quiet") == 0
+        old = (out / "long.mkv").stat().st_ino
+        self.kill_when(["batch", archive, "-o", out, "--resume", "--crf", "30", *model, "--quiet"],
+                       lambda: any(".partial-" in p.name for p in out.rglob(".long*"))).wait()
+        assert (out / "long.mkv").stat().st_ino == old  # the old output is still there
+        self.resume_and_check(archive, out, ["--crf", "30", *model], {})
+        assert (out / "long.mkv").stat().st_ino != old
+
     def test_ctrl_c_abandons_cleanly(self, archive, tmp_path):
         make_clip(archive / "long.mp4", frames=300, width=96, height=64)
         out = tmp_path / "hd"

@@ -228,9 +228,10 @@ class _Driver:
         if count == 0:
             raise VidstyleError(f"{src.name} has no video frames")
         self.expected[row.id] = count
-        if row.id in self.interrupted and self.check(dst, count) is None:
+        if row.id in self.interrupted and _written_since(dst, row.started) and self.check(dst, count) is None:
             # Killed after the output was renamed into place but before the manifest said so: the
-            # film is complete, and it is not done again.
+            # film is complete, and it is not done again. (An output from before this attempt,
+            # made with other settings, is older than its start, and is made again.)
             self.manifest.start_job(row.id)
             self.manifest.finish_job(row.id, frames=count, seconds=0.0)
             shutil.rmtree(self.work / str(row.id), ignore_errors=True)
@@ -362,6 +363,8 @@ class _Driver:
         parts = [self.parts[job_id][i] for i in sorted(self.parts[job_id])]
         dst = Path(row.output)
         dst.parent.mkdir(parents=True, exist_ok=True)
+        if row.state != "running":  # every segment was done by an earlier run
+            self.manifest.start_job(job_id)
         tick = time.perf_counter()
         _crash_point("join")
         try:
@@ -434,6 +437,15 @@ def segments_for(count: int, keyframes: list[int], fps: float, batch: BatchConfi
     if count <= 1.5 * target:
         return plan_segments(count, keyframes, chunks=1, warmup=warmup)
     return plan_segments(count, keyframes, target_frames=target, warmup=warmup)
+
+
+def _written_since(path: Path, started: float | None) -> bool:
+    """Whether ``path`` was last written after ``started`` (a ``time.time()``), give or take the
+    coarse clock of file timestamps (a few milliseconds)."""
+    try:
+        return started is not None and path.stat().st_mtime >= started - 0.02
+    except OSError:
+        return False
 
 
 def _crash_point(name: str) -> None:
