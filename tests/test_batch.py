@@ -135,6 +135,20 @@ class TestBatch:
         assert first == {"a.mp4": 1, "b.mkv": 1}
 
 
+    def test_a_dead_worker_fails_its_film_and_the_batch_goes_on(self, archive, tmp_path):
+        out = tmp_path / "hd"
+        args = [sys.executable, "-m", "vidstyle", "batch", str(archive), "-o", str(out), "--jobs", "2", *FAST]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "VIDSTYLE_TEST_CRASH": "worker"})
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        rows = manifest_rows(out)
+        assert {r["state"] for r in rows.values()} == {"failed"}
+        assert all("worker process died" in r["error"] and r["attempts"] == 2 for r in rows.values())
+        assert not temporaries(out)
+        # Once the workers live, a resumed batch does them.
+        assert subprocess.run([*args, "--resume"], capture_output=True, timeout=300).returncode == 0
+        assert {r["state"] for r in manifest_rows(out).values()} == {"done"}
+
     def test_progress_counts_each_frame_once(self, archive, tmp_path):
         out = tmp_path / "hd"
         found = discover(archive, out)

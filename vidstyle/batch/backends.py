@@ -78,6 +78,8 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     from .segments import render_segment  # noqa: PLC0415
 
     torch.set_num_threads(max(1, unit.threads))
+    if os.environ.get("VIDSTYLE_TEST_CRASH") == "worker":  # the tests' stand-in for a killed worker
+        os._exit(3)
     tick = time.perf_counter()
     progress = _progress(unit.key)
     try:
