@@ -1,0 +1,1 @@
+"""Artistic styles: exemplars made here, style features and distances, trained style models."""
