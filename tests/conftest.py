@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import sys
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -183,3 +185,21 @@ def file_hash(path: Path) -> str:
 def clip(tmp_path: Path) -> Path:
     """30 frames, 64x48, 25 fps, keyframe every 10 frames, with stereo AAC."""
     return make_clip(tmp_path / "clip.mp4")
+
+
+def load_pipeline(name: str):
+    """``pipelines/NAME.py`` imported as a module, once per session (the scripts are not a package)."""
+    module_name = f"vidstyle_pipeline_{name}"
+    if module_name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "pipelines" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+@pytest.fixture(scope="session")
+def bench():
+    """pipelines/benchmark.py as a module."""
+    return load_pipeline("benchmark")

@@ -20,7 +20,7 @@ import av
 import pytest
 import torch
 
-from conftest import decode_all, make_clip
+from conftest import decode_all, file_hash, make_clip
 from vidstyle import RemasterConfig
 from vidstyle.batch import BatchConfig, discover, run_batch
 from vidstyle.batch.segments import keyframe_indices
@@ -84,7 +84,9 @@ def wait_for(predicate, timeout: float = 120.0) -> None:
 class TestBatch:
     def test_folder_end_to_end_then_resume_does_nothing_again(self, archive, tmp_path, capsys):
         out = tmp_path / "hd"
+        inputs = {p: file_hash(p) for p in archive.rglob("*") if p.is_file()}
         assert cli("batch", archive, "-o", out, "--jobs", "2", *FAST) == 0
+        assert {p: file_hash(p) for p in archive.rglob("*") if p.is_file()} == inputs  # untouched
         a, b = out / "a.mkv", out / "sub" / "b.mkv"
         assert frame_count(a) == 40 and frame_count(b) == 30
         with av.open(str(a)) as c:
@@ -268,15 +270,18 @@ class TestChunkedFilm:
 
     def test_chunks_refuse_a_range(self, tmp_path, capsys):
         src = make_clip(tmp_path / "film.mp4", frames=20)
+        before = file_hash(src)
         assert cli("remaster", src, "-o", tmp_path / "o.mkv", "--chunks", "2", "--frames", "5", *FAST) == 1
         assert "whole files" in capsys.readouterr().err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"] and file_hash(src) == before
 
 
 class TestBadInput:
     def test_empty_folder(self, tmp_path, capsys):
         (tmp_path / "empty").mkdir()
         assert cli("batch", tmp_path / "empty", "-o", tmp_path / "out", *FAST) == 1
-        assert "error:" in capsys.readouterr().err
+        assert "error: no video in" in capsys.readouterr().err
+        assert not (tmp_path / "out").exists()
 
     def test_output_inside_the_input_is_left_out(self, archive, capsys):
         out = archive / "hd"

@@ -5,27 +5,15 @@ Nothing here runs a model, a worker pool or Ray.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vidstyle.batch.runner import BatchConfig
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "pipelines" / "benchmark.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("vidstyle_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 def backend_run(backend, round_, fps, frames=200):

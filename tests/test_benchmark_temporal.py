@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,16 +10,6 @@ import pytest
 
 from vidstyle import VideoReader
 
-BENCHMARK = Path(__file__).resolve().parents[1] / "pipelines" / "benchmark.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("vidstyle_benchmark", BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 def row(psnr, warp, flicker=0.5, mode=None, keyframes=0, frames=12):

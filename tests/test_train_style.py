@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "pipelines" / "train_style.py"
+from conftest import load_pipeline
 
 
 @pytest.fixture(scope="module")
 def train_style():
     pytest.importorskip("skimage")  # the training data
-    spec = importlib.util.spec_from_file_location("vidstyle_train_style", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_pipeline("train_style")
 
 
 def test_a_few_steps_make_a_model_with_its_card(train_style, tmp_path):
