@@ -2634,6 +2634,15 @@ TEMPORAL_HEADER = ["output", "PSNR-Y dB", "SSIM-Y", "warping error x1e-3", "vs o
                    "flicker (8-bit levels)"]
 
 
+def load_note(other_cores: float, cores: int, runs: str) -> list[str]:
+    """A line on the other load during ``runs``, a warning when it was enough to skew the fps."""
+    if other_cores > BUSY_MACHINE_CORES:
+        return [f"> **Busy machine:** other work kept {other_cores:.2f} of the {cores} cores busy "
+                f"during {runs}: the ratios hold within the run, the fps do not; rerun on an idle "
+                "machine for the reference figures.", ""]
+    return [f"Other work kept {other_cores:.2f} cores busy during {runs}.", ""]
+
+
 def render_temporal(report: dict[str, Any]) -> list[str]:
     t = report["temporal"]
     md = ["## Temporal consistency", ""]
@@ -2710,14 +2719,7 @@ def render_temporal(report: dict[str, Any]) -> list[str]:
     if "reuse" in sp["rows"] and sp["repeats"] > 1:
         md += ["reuse / off, round by round: "
                + ", ".join(f"{r:.2f}x" for r in sp["rows"]["reuse"]["round_ratios"]) + ".", ""]
-    cores = report["machine"]["cores_available"]
-    if sp["other_load_cores"] > BUSY_MACHINE_CORES:
-        md += [f"> **Busy machine:** other work kept {sp['other_load_cores']:.2f} of the {cores} "
-               "cores busy during these speed runs: the ratios hold within the run, the fps do "
-               "not; rerun on an idle machine for the reference figures.", ""]
-    else:
-        md += [f"Other work kept {sp['other_load_cores']:.2f} cores busy during the speed runs.",
-               ""]
+    md += load_note(sp["other_load_cores"], report["machine"]["cores_available"], "the speed runs")
     md += ["A third target of issue 4, *the first frame after a cut equals `--temporal off`*, is "
            "not measured here: `tests/test_temporal.py::TestPipeline::"
            "test_first_frame_after_a_cut_equals_off` checks it bit for bit.", ""]
@@ -2915,13 +2917,7 @@ def render_batch(report: dict[str, Any]) -> list[str]:
         f"own Ray pays it: {pct(bk['ratio_with_start'])}.",
         "",
     ]
-    cores = report["machine"]["cores_available"]
-    if bk["other_load_cores"] > BUSY_MACHINE_CORES:
-        md += [f"> **Busy machine:** other work kept {bk['other_load_cores']:.2f} of the {cores} "
-               "cores busy during these runs: the ratio holds within the run, the fps do not; "
-               "rerun on an idle machine for the reference figures.", ""]
-    else:
-        md += [f"Other work kept {bk['other_load_cores']:.2f} cores busy during these runs.", ""]
+    md += load_note(bk["other_load_cores"], report["machine"]["cores_available"], "these runs")
     if report["plan"]["quick"]:
         rounds = len(bk["round_ratios"])
         md += [f"Quick run: a {ch['frames']}-frame input for the chunked run, "

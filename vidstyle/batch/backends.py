@@ -113,8 +113,12 @@ class Backend:
         """Frames done so far by running units, by unit key (what arrived since the last call)."""
         return {}
 
-    def abandon(self) -> None:
-        """Stop all running units at once (Ctrl-C). Their temporary files are the caller's to remove."""
+    def recover(self) -> None:
+        """After a worker died: make the backend usable again."""
+
+    def abandon(self, handles: list[Any]) -> None:
+        """Stop the running units ``handles`` at once (Ctrl-C). Their temporary files are the
+        caller's to remove."""
 
     def close(self) -> None:
         """Release the workers."""
@@ -181,15 +185,15 @@ class LocalBackend(Backend):
                 out.append((future, {"error": f"unexpected {type(ex).__name__}: {ex}"}))
         return out
 
-    def rebuild_if_broken(self) -> None:
+    def recover(self) -> None:
         """A worker that died takes the pool with it: start a fresh one."""
         if getattr(self._pool, "_broken", False):
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._queue.close()
             self._start()
 
-    def abandon(self) -> None:
-        processes = list(getattr(self._pool, "_processes", {}).values())
+    def abandon(self, handles: list[Any]) -> None:
+        processes = list(getattr(self._pool, "_processes", {}).values())  # every worker runs one of them
         for process in processes:
             try:
                 process.kill()
@@ -242,8 +246,8 @@ class RayBackend(Backend):
                 out.append((ref, {"error": f"the Ray task failed: {type(ex).__name__}: {ex}".splitlines()[0]}))
         return out
 
-    def abandon(self, handles: list[Any] | None = None) -> None:
-        for ref in handles or []:
+    def abandon(self, handles: list[Any]) -> None:
+        for ref in handles:
             try:
                 self._ray.cancel(ref, force=True)
             except Exception:

@@ -37,7 +37,7 @@ from ..config import RangeConfig, RemasterConfig
 from ..errors import BatchInterrupted, ConfigError, InputError, OutputError, VidstyleError
 from ..io.writer import check_output_path
 from ..io.probe import probe
-from .backends import BACKENDS, Backend, LocalBackend, Unit, open_backend, unit_for
+from .backends import BACKENDS, Backend, Unit, open_backend, unit_for
 from .discover import Job
 from .manifest import MANIFEST_NAME, JobRow, JobSpec, Manifest, settings_hash
 from .segments import Segment, frame_timestamps, join_segments, keyframe_indices, plan_segments
@@ -313,8 +313,7 @@ class _Driver:
             if moved:  # (news of units that finished meanwhile is stale: dropped)
                 self.partial.update(moved)
                 self.report_progress()
-            if isinstance(backend, LocalBackend):
-                backend.rebuild_if_broken()
+            backend.recover()
 
     def start(self, unit: Unit) -> None:
         if unit.segment is None:
@@ -400,7 +399,8 @@ class _Driver:
         self.news(f"failed {self.name(job_id)}: {error}")
 
     def name(self, job_id: int) -> str:
-        return self.manifest.job(job_id).name or Path(self.manifest.job(job_id).input).name
+        row = self.manifest.job(job_id)
+        return row.name or Path(row.input).name
 
     def report_progress(self) -> None:
         if self.progress is not None:
@@ -408,10 +408,7 @@ class _Driver:
 
     def abandon(self, backend: Backend) -> None:
         """Ctrl-C: stop the workers, put their units back, remove their temporary files."""
-        if isinstance(backend, LocalBackend):
-            backend.abandon()
-        else:
-            backend.abandon(list(self.running))
+        backend.abandon(list(self.running))
         for unit in self.running.values():
             if unit.segment is not None:
                 self.manifest.requeue_segment(unit.job_id, unit.segment.index)

@@ -349,6 +349,7 @@ class ReuseRunner:
         self._key_output: np.ndarray | None = None  # its output after blending
         self._previous: np.ndarray | None = None
         self._cells = _cell_order(model.scale)
+        self._uncells = torch.argsort(self._cells)  # back to F.pixel_shuffle's order
         self._fusion_in_cells = None  # the fusion with its output channels in that order (CPU)
 
     @torch.inference_mode()
@@ -449,7 +450,7 @@ class ReuseRunner:
         device, dtype = key.features.device, key.features.dtype
         flow_t = torch.from_numpy(flow)[None].to(device, dtype)
         mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
-        key_residual = key.residual[:, torch.argsort(self._cells)] if key.in_cells else key.residual
+        key_residual = key.residual[:, self._uncells] if key.in_cells else key.residual
         residual = self.generator.propagate(warp(key.features, flow_t), warp(key_residual, flow_t), x, mask_t)
         y = self.generator.finish(residual, x, base=self._base(frame, s))
         return tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
