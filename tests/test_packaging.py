@@ -43,6 +43,11 @@ def test_wheel_carries_data_and_weights(wheel):
     for name in ("remaster-x2", "remaster-x4"):
         assert f"vidstyle/weights/{name}.safetensors" in names and f"vidstyle/weights/{name}.json" in names
     assert "vidstyle/restore/degrade.py" in names
+    styles = sorted((REPO / "weights").glob("style-*.json"))
+    for card in styles:  # the bundled styles: weights, card and exemplar thumbnail
+        for suffix in (".safetensors", ".json", ".png"):
+            assert f"vidstyle/weights/{card.stem}{suffix}" in names
+    assert not any(n.endswith(".preview.png") for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

@@ -66,6 +66,21 @@ def reuse_model(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def colour_skip_model(tmp_path_factory) -> Path:
+    """The same with a colour skip (as style models have) that is far from the identity."""
+    torch.manual_seed(0)
+    model = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, reuse_channels=8, colour_skip=True)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+        model.skip_colour.weight.copy_(torch.tensor([[0.5, 0.4, 0.2], [0.3, 0.5, 0.1], [0.1, 0.2, 0.9]]).view(3, 3, 1, 1))
+        model.skip_colour.bias.copy_(torch.tensor([0.1, -0.05, 0.0]))
+    path = tmp_path_factory.mktemp("model") / "tiny-colour-x2.safetensors"
+    save_weights(model, path, {"name": "tiny-colour-x2", "scale": 2})
+    return path
+
+
 def run_mode(src: Path, dst: Path, model: Path | str, mode: str, **temporal) -> dict:
     config = RemasterConfig(scale=2, model=str(model), device="cpu",
                             encode=_lossless(), temporal=TemporalConfig(mode=mode, **temporal))
@@ -320,10 +335,11 @@ class TestReuseRunner:
         assert got.is_contiguous(memory_format=torch.channels_last)
         assert torch.allclose(got, expected)
 
-    @pytest.mark.parametrize("size", [(96, 64), (70, 38)])
-    def test_cpu_path_matches_the_torch_path(self, reuse_model, size):
+    @pytest.mark.parametrize(("size", "weights"), [((96, 64), "reuse_model"), ((70, 38), "reuse_model"),
+                                                   ((70, 38), "colour_skip_model")])
+    def test_cpu_path_matches_the_torch_path(self, request, size, weights):
         width, height = size
-        model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
+        model = load_model(str(request.getfixturevalue(weights)), scale=2, device=torch.device("cpu"))
         frames = np.stack([f[:height, :width] for f in pan(40, 8, step=2)])
         plans, _ = plan(frames)
         assert sum(p.keyframe for p in plans) == 2

@@ -13,6 +13,7 @@ from .errors import (
     ModelError,
     OutputError,
     RangeError,
+    StyleError,
     VideoOpenError,
     VidstyleError,
 )
@@ -21,6 +22,7 @@ from .models import available_models, load_model
 from .pipeline import RemasterResult, remaster
 from .preview import PreviewResult, preview
 from .samples import sample_clip
+from .style.catalog import bundled_styles, load_style
 
 __version__ = "0.1.0"
 
@@ -38,6 +40,7 @@ __all__ = [
     "RangeError",
     "RemasterConfig",
     "RemasterResult",
+    "StyleError",
     "VideoInfo",
     "VideoOpenError",
     "VideoReader",
@@ -45,7 +48,9 @@ __all__ = [
     "VidstyleError",
     "__version__",
     "available_models",
+    "bundled_styles",
     "load_model",
+    "load_style",
     "preview",
     "probe",
     "remaster",

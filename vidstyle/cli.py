@@ -32,7 +32,7 @@ from .config import (
     RemasterConfig,
     TemporalConfig,
 )
-from .errors import BatchInterrupted, ConfigError, VidstyleError
+from .errors import ConfigError, Interrupted, VidstyleError
 from .io.probe import probe
 from .models.registry import available_models, card_of
 from .pipeline import remaster
@@ -76,6 +76,12 @@ def _model_and_encode_options(func: Callable) -> Callable:
         click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|PATH",
                      help="auto (the remaster model for the scale), a name from `vidstyle models`, "
                           "or a weights file (.safetensors)."),
+        click.option("--style", default=None, metavar="NAME|PATH",
+                     help="Paint in a style while restoring and upscaling: a name from `vidstyle "
+                          "styles`, or a file made by `vidstyle train-style`."),
+        click.option("--style-strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+                     metavar="S", help="With --style: 1 the full style, lower blends toward the plain "
+                                       "remaster (0: no style)."),
         click.option("--codec", default="libx264", show_default=True,
                      help="Video encoder: libx264, libx265, ffv1, prores_ks or any libav encoder."),
         click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
@@ -137,6 +143,8 @@ def _build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
             blend_strength=kw["blend_strength"],
         ),
         overwrite=kw["overwrite"],
+        style=kw["style"],
+        style_strength=kw["style_strength"],
     )
 
 
@@ -188,6 +196,8 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
       vidstyle remaster reel.mkv -o reel_hd.mkv --scale 2
       vidstyle remaster reel.mkv -o part.mp4 --start 00:01:00 --end 00:01:30
       vidstyle preview reel.mkv --start 00:12:30 --frames 48 -o try.mp4
+      vidstyle remaster reel.mkv -o reel_ink.mkv --style ink --style-strength 0.8
+      vidstyle train-style painting.jpg -o my_style.safetensors --minutes 20
       vidstyle batch /archive/reels -o /archive/hd --jobs 2     (then --resume after a crash)
       vidstyle info reel.mkv
       vidstyle metrics reel_hd.mkv --flow-from reel.mkv
@@ -462,6 +472,105 @@ def models_command(as_json: bool) -> None:
         click.echo(line)
 
 
+@cli.command("styles")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def styles_command(as_json: bool) -> None:
+    """List the bundled styles --style accepts (train your own with `vidstyle train-style`)."""
+    from .style.catalog import bundled_styles  # noqa: PLC0415
+
+    rows = []
+    for e in bundled_styles():
+        metrics = e.card.get("metrics", {})
+        rows.append({"name": e.name, "scale": e.scale, "summary": e.summary, "weights": str(e.weights),
+                     "thumbnail": str(e.thumbnail) if e.thumbnail else None,
+                     "style_distance_ratio": metrics.get("style_distance_ratio"),
+                     "minutes": e.card.get("minutes"), "sha256": e.card.get("sha256")})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no bundled styles are installed")
+    for row in rows:
+        click.echo(f"{row['name']:<10} x{row['scale']}  {row['summary']}")
+    if rows:
+        click.echo("\nuse: vidstyle remaster IN -o OUT --style NAME [--style-strength 0.8]")
+
+
+@cli.command("train-style")
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The style model to write (.safetensors); its card (.json) and a preview "
+                   "(NAME.preview.png) go beside it.")
+@click.option("--scale", type=click.Choice(["2", "4"]), default="2", show_default=True,
+              help="The upscaling factor the style model works at (use the same with --style).")
+@click.option("--minutes", type=click.FloatRange(min=1.0), default=20.0, show_default=True,
+              help="Time for the whole run. 20 minutes on two CPU cores gives a usable style; "
+                   "more gives a cleaner one.")
+@click.option("--name", default=None, help="The style's name in its card [default: the output's stem].")
+@click.option("--description", default=None, help="One line about the style, for its card.")
+@click.option("--resume", is_flag=True, help="Carry on with a run that was interrupted (same IMAGE, "
+                                             "OUTPUT and settings; --minutes may grow).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUTPUT.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for training [default: all cores].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+def train_style_command(image: Path, output: Path, scale: str, minutes: float, name: str | None,
+                        description: str | None, resume: bool, overwrite: bool, threads: int | None,
+                        quiet: bool) -> None:
+    """Train a style from one IMAGE: a model that restores, upscales and paints like it.
+
+    It starts from the remaster model of the scale and learns the image's strokes, texture and
+    palette on the training pictures (`pip install 'vidstyle[train]'`), with the same feature
+    reuse between frames as the remaster models. A preview of held-out frames is refreshed
+    every two minutes while it trains; Ctrl-C keeps what was done, and --resume carries on.
+
+    \b
+    Examples:
+      vidstyle train-style painting.jpg -o painting.safetensors
+      vidstyle remaster reel.mkv -o reel_painted.mkv --style painting.safetensors
+    """
+    from .models.registry import shipped_weights  # noqa: PLC0415
+    from .style.train import (  # noqa: PLC0415
+        StyleRecipe, exemplar_source, preview_path_for, read_style_image, train_style,
+    )
+
+    if output.suffix != ".safetensors":
+        raise ConfigError(f"the output must be a .safetensors file, got {output.name}")
+    if not output.parent.is_dir():
+        raise ConfigError(f"the output folder {output.parent} does not exist")
+    if output.exists() and not overwrite:
+        raise ConfigError(f"{output} exists; pass --overwrite to replace it")
+    if output.resolve() == image.resolve():
+        raise ConfigError("the output would replace the style image")
+    recipe = StyleRecipe(scale=int(scale), minutes=minutes)
+    exemplar, note = read_style_image(image, recipe.exemplar_size)
+    if note and not quiet:
+        click.echo(f"note: {note}", err=True)
+    bar = None if quiet else tqdm(total=round(minutes * 60), unit="s", desc="train-style",
+                                  bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]{postfix}")
+
+    def progress(fraction: float, stats: dict[str, float]) -> None:
+        if bar is not None:
+            bar.update(round(fraction * bar.total) - bar.n)
+            bar.set_postfix(style=f"{stats['style']:.3f}", refresh=False)
+
+    if bar is not None and not quiet:
+        click.echo(f"preview (refreshed as it trains): {preview_path_for(output)}", err=True)
+    try:
+        result = train_style(exemplar, output, recipe=recipe, init=shipped_weights(f"remaster-x{scale}"),
+                             name=name or output.stem, description=description or f"the style of {image.name}",
+                             source=exemplar_source(path=image), resume=resume, threads=threads,
+                             command="vidstyle " + " ".join(sys.argv[1:]), progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not quiet:
+        m = result.card["metrics"]
+        click.echo(f"wrote {result.weights}: {result.card['steps']} steps in {result.card['minutes']:.1f} min; "
+                   f"style distance on held-out frames {m['style_distance_ratio']:.0%} of the input's; "
+                   f"preview: {result.preview}")
+
+
 @cli.command("metrics")
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--ref", type=click.Path(path_type=Path), default=None, metavar="CLEAN",
@@ -521,7 +630,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("error: interrupted; no output was written", err=True)
         return EXIT_INTERRUPTED
-    except BatchInterrupted as ex:
+    except Interrupted as ex:
         click.echo(f"error: {ex}", err=True)
         return EXIT_INTERRUPTED
     except VidstyleError as ex:

@@ -184,8 +184,15 @@ class RemasterConfig:
     queue_depth: int = 4
     #: Replace an existing output file.
     overwrite: bool = False
+    #: A style to paint in (``vidstyle styles``, or a file from ``vidstyle train-style``); it
+    #: takes the model's place, restoring and upscaling too. None: no style.
+    style: str | None = None
+    #: 1: the full style; lower blends toward the plain remaster model; 0: no style at all.
+    style_strength: float = 1.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.style_strength <= 1.0:
+            raise ConfigError(f"style strength must be between 0 and 1, got {self.style_strength:g}")
         if self.scale not in SCALES:
             raise ConfigError(f"scale must be 1, 2 or 4, got {self.scale}")
         if self.batch_size < 1:

@@ -18,6 +18,8 @@ __all__ = [
     "OutputError",
     "ConfigError",
     "ModelError",
+    "StyleError",
+    "Interrupted",
     "BatchInterrupted",
 ]
 
@@ -58,5 +60,13 @@ class ModelError(VidstyleError, ValueError):
     """An unknown model name, or weights that cannot be loaded."""
 
 
-class BatchInterrupted(VidstyleError):
+class StyleError(VidstyleError, ValueError):
+    """A style that cannot be used or trained: unknown name, bad style image, wrong scale."""
+
+
+class Interrupted(VidstyleError):
+    """Ctrl-C during long work that keeps what it did (the message says how to carry on)."""
+
+
+class BatchInterrupted(Interrupted):
     """Ctrl-C during a batch: the running work was abandoned and queued again; nothing half-done is kept."""

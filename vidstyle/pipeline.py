@@ -19,7 +19,8 @@ from .config import RemasterConfig
 from .io.reader import VideoReader
 from .io.writer import VideoWriter, check_output_path
 from .models.descriptor import ModelDescriptor, run_frames
-from .models.registry import load_model, resolve_device
+from .models.registry import resolve_device
+from .style.catalog import model_for
 from .temporal.reuse import open_temporal
 
 __all__ = ["ProgressCallback", "RemasterResult", "remaster", "run_frames", "open_stages"]
@@ -73,7 +74,7 @@ def open_stages(
     """
     check_output_path(dst, src=src, overwrite=config.overwrite)
     device = resolve_device(config.device)
-    model = load_model(config.model, scale=config.scale, device=device)
+    model = model_for(config, device)
     rng = config.range
     reader = VideoReader(
         src,

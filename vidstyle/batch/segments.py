@@ -43,7 +43,8 @@ from ..errors import DecodeError, EncodeError, OutputError, RangeError
 from ..io.probe import VideoInfo, _ffmpeg_reason, open_input, pick_video_stream, probe
 from ..io.reader import VideoReader
 from ..io.writer import VideoWriter, _PacketCopier, check_output_path
-from ..models.registry import load_model, resolve_device
+from ..models.registry import resolve_device
+from ..style.catalog import model_for
 from ..pipeline import ProgressCallback
 from ..temporal.reuse import open_temporal
 from ..timecode import TimePoint
@@ -289,7 +290,7 @@ def render_segment(
         )
     info = probe(src)
     first_pts = timestamps[segment.first_frame]
-    model = load_model(config.model, scale=config.scale, device=resolve_device(config.device))
+    model = model_for(config, resolve_device(config.device))
     reader = VideoReader(
         src,
         start=_time_point(info, timestamps, segment.decode_start),

@@ -23,6 +23,8 @@ of ``encode``. Models trained without it (``reuse_channels=0``) still work frame
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -117,6 +119,10 @@ class RemasterGenerator(nn.Module):
         reuse_channels: width of :class:`ReuseFusion`'s look at the new frame; 0 for a model
             without feature reuse.
         reuse_rank: channels of the fusion's low-rank output convolution.
+        colour_skip: pass the global skip through a learned colour transform (a 3x3 matrix and
+            an offset, clamped to [0, 1]) before upscaling it. Style models have it: a palette
+            unlike the film's (grey pencil, saturated glass) would otherwise have to be painted
+            by the residual over every pixel. Off, the skip is the input itself.
 
     Input sides must be multiples of :attr:`size_multiple` (the descriptor pads).
     """
@@ -133,6 +139,7 @@ class RemasterGenerator(nn.Module):
         decoder_blocks: int = 1,
         reuse_channels: int = 0,
         reuse_rank: int = 16,
+        colour_skip: bool = False,
     ) -> None:
         super().__init__()
         if scale not in (1, 2, 4):
@@ -148,6 +155,8 @@ class RemasterGenerator(nn.Module):
         if reuse_channels:
             self.hparams["reuse_channels"] = reuse_channels
             self.hparams["reuse_rank"] = reuse_rank
+        if colour_skip:
+            self.hparams["colour_skip"] = True
         c = channels
         self.head = nn.Conv2d(3 * 4, c, 3, padding=1)
         self.body = nn.Sequential(*[_ResBlock(c) for _ in range(body_blocks)])
@@ -159,6 +168,10 @@ class RemasterGenerator(nn.Module):
         self.act = nn.LeakyReLU(0.1, inplace=True)
         out = 3 * (2 * scale) ** 2
         self.reuse = ReuseFusion(c, reuse_channels, out, reuse_rank) if reuse_channels else None
+        self.skip_colour = nn.Conv2d(3, 3, 1) if colour_skip else None
+        if self.skip_colour is not None:  # starts as the identity
+            nn.init.eye_(self.skip_colour.weight.view(3, 3))
+            nn.init.zeros_(self.skip_colour.bias)
         # Start as "bilinear upscaling": the residual branch begins at zero.
         nn.init.zeros_(self.to_pixels.weight)
         nn.init.zeros_(self.to_pixels.bias)
@@ -204,11 +217,28 @@ class RemasterGenerator(nn.Module):
         residual = F.pixel_shuffle(residual, 2 * self.scale)
         if base is not None:
             return base + residual[..., : base.shape[-2], : base.shape[-1]]
-        if self.scale == 1:
-            base = x
-        else:
-            base = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
+        base = self.skip_input(x)
+        if self.scale != 1:
+            base = F.interpolate(base, scale_factor=self.scale, mode="bilinear", align_corners=False)
         return base + residual
+
+    def skip_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the global skip upscales: ``x``, or its colour transform (``colour_skip``).
+
+        The transform is per pixel and linear before the clamp, so it is applied before
+        upscaling, where there are fewer pixels; :meth:`skip_frame` is the same for uint8 frames.
+        """
+        if self.skip_colour is None:
+            return x
+        return self.skip_colour(x).clamp(0.0, 1.0)
+
+    def skip_frame(self, frame: np.ndarray) -> np.ndarray:
+        """:meth:`skip_input` on an RGB uint8 frame (H, W, 3), with OpenCV: the CPU's fast form."""
+        if self.skip_colour is None:
+            return frame
+        matrix = torch.cat([self.skip_colour.weight.detach().view(3, 3),
+                            self.skip_colour.bias.detach().view(3, 1) * 255.0], dim=1)
+        return cv2.transform(frame, matrix.double().cpu().numpy())  # saturates to [0, 255]
 
     def decode(self, features: torch.Tensor, x: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
         """Output (B, 3, sH, sW) from the features of ``x`` and ``x`` itself; see :meth:`finish`."""

