@@ -32,7 +32,24 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
 
 from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar  # noqa: E402
-from vidstyle.style.train import StyleRecipe, exemplar_source, read_style_image, train_style  # noqa: E402
+from vidstyle.style.train import (  # noqa: E402
+    StyleRecipe, exemplar_source, held_out_frames, read_style_image, train_style,
+)
+
+
+def remeasure(weights: Path, exemplar, command: str) -> dict:
+    """The held-out style distances of a trained style again, written into its card."""
+    from vidstyle.models.weights import load_weights  # noqa: PLC0415
+    from vidstyle.style.train import evaluate  # noqa: PLC0415
+
+    model, card = load_weights(weights)  # checks the sha256
+    recipe = card["recipe"]
+    metrics = evaluate(model, exemplar, held_out_frames(card["scale"], recipe["eval_per_clip"]),
+                       recipe["blur_sigma"])
+    card["metrics"] = metrics
+    card["metrics_command"] = command
+    weights.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    return metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads [default: torch's]")
     parser.add_argument("--thumbnail", action="store_true", help="also write NAME.png, the exemplar at 128 px")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--evaluate", action="store_true",
+                        help="measure the style distances of the existing -o again (held-out frames, the "
+                             "card's recipe) and rewrite its card's metrics; the weights are not touched")
     defaults = StyleRecipe()
     for f in dataclasses.fields(StyleRecipe):
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
@@ -63,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         source = exemplar_source(path=Path(args.exemplar))
         description = args.description or f"the style of {Path(args.exemplar).name}"
     output = args.output
+    if args.evaluate:
+        print(json.dumps(remeasure(output, exemplar, " ".join(["python pipelines/train_style.py", *sys.argv[1:]])),
+                         indent=2))
+        return 0
     name = args.name or output.stem
     bar = tqdm(total=100, unit="%", disable=args.quiet, desc=name, bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]")
 

@@ -21,8 +21,9 @@ from vidstyle.style.train import StyleRecipe
 def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, minutes=20.5,
                 recipe_differs=(), fps=4.5):
     """One style as bench_styles stores it (one clip), and its speed row."""
-    distance = None if dist_in is None else {"frames": [175], "input": dist_in,
-                                             "output": dist_out, "ratio": dist_out / dist_in}
+    distance = None if dist_in is None else {"frames": [175], "sigma": 1.5, "input": dist_in,
+                                             "output": dist_out, "ratio": dist_out / dist_in,
+                                             "full_resolution": {"input": 1.0, "output": 0.9, "ratio": 0.9}}
     reuse_temporal = {"mode": "reuse", "keyframes": 3, "reused_frames": 9, "scene_cuts": [],
                       "flow_failures": 0}
     clip = {"off": {"warping_error": warp_off, "flicker": 0.5, "temporal": {"mode": "off"}},
@@ -31,7 +32,8 @@ def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, m
     mean = {"warping_error_off": warp_off, "warping_error_reuse": warp_reuse,
             "warp_ratio": warp_reuse / warp_off,
             "distance_input": dist_in, "distance_output": dist_out if dist_in else None,
-            "distance_ratio": distance["ratio"] if distance else None}
+            "distance_ratio": distance["ratio"] if distance else None,
+            "distance_ratio_full_resolution": 0.9 if distance else None}
     training = {"minutes": minutes, "cpu_minutes": 2 * minutes, "steps": 900, "threads": 2,
                 "budget_minutes": 20.0, "default_recipe": not recipe_differs,
                 "differs": list(recipe_differs)}
@@ -155,6 +157,7 @@ class TestPieces:
         m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
         assert m["warp_ratio"] == pytest.approx(1e-3 / 2e-3)
         assert m["distance_ratio"] == pytest.approx((0.2 + 0.6) / 2)  # mean of the ratios
+        assert m["distance_ratio_full_resolution"] == pytest.approx(0.9)
         a["clips"]["bikes.mp4"]["distance"] = None
         m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
         assert m["distance_ratio"] is None and m["distance_input"] is None
@@ -176,8 +179,8 @@ class TestPieces:
         md = "\n".join(bench.render_styles(rep))
         assert "## Styles" in md and "### Per clip" in md and "### Training (from the cards)" in md
         assert "| style | warping error off x1e-3 | reuse x1e-3 | reuse / off |" in md
-        assert "| pencil | 1.000 | 0.600 | **0.60** |  |  |  | 4.50 | **90%** | 20.5 |" in md
-        assert "| ink | 1.000 | 0.600 | **0.60** | 0.800 | 0.300 | **0.37** |" in md
+        assert "| pencil | 1.000 | 0.600 | **0.60** |  |  |  |  | 4.50 | **90%** | 20.5 |" in md
+        assert "| ink | 1.000 | 0.600 | **0.60** | 0.800 | 0.300 | **0.37** | 0.90 |" in md
         assert "measured when the style was trained" in md
         assert "| style remaster-x2" not in md and "| style pencil |" in md
         assert "3 / 9" in md  # keyframes / reused of the reuse run

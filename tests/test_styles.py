@@ -144,6 +144,17 @@ class TestRemasterWithStyle:
                     "-q", "--report", str(report)]) == 0
         assert json.loads(report.read_text())["temporal"]["mode"] == "reuse"
 
+    def test_preview_and_batch_take_a_style(self, tmp_path, grey_style):
+        (tmp_path / "films").mkdir()
+        src = make_clip(tmp_path / "films" / "in.mp4", frames=6, width=48, height=32)
+        assert run(["preview", str(src), "-o", str(tmp_path / "p.mp4"), "--frames", "4", "--style",
+                    str(grey_style), "-q"]) == 0
+        frames, _ = decode_all(tmp_path / "p.mp4")
+        assert len(frames) == 4 and frames[0].shape == (64, 192, 3)  # before | after
+        assert run(["batch", str(src.parent), "-o", str(tmp_path / "out"), "--style", str(grey_style), "-q"]) == 0
+        report = json.loads((tmp_path / "out" / "vidstyle-batch.json").read_text())
+        assert report["counts"]["done"] == 1
+
     @pytest.mark.parametrize(("args", "code", "message"), [
         (["--style", "nope"], 1, "unknown style 'nope'"),
         (["--style", "STYLE", "--style-strength", "1.5"], 2, "1.5 is not in the range"),
