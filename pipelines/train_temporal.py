@@ -58,7 +58,7 @@ from vidstyle.models.weights import load_weights, save_weights  # noqa: E402
 from vidstyle.temporal.warp import warp  # noqa: E402
 from vidstyle.train import data  # noqa: E402
 from vidstyle.train.evaluate import EVAL_SEED, evaluate, held_out_pairs  # noqa: E402
-from vidstyle.train.losses import PerceptualLoss, charbonnier_loss  # noqa: E402
+from vidstyle.train.losses import PerceptualLoss, charbonnier_loss, masked_l1  # noqa: E402
 from vidstyle.train.temporal_data import TemporalPairSampler  # noqa: E402
 
 log = logging.getLogger("train_temporal")
@@ -141,11 +141,6 @@ def learning_rate(recipe: TemporalRecipe, step: int) -> float:
     position = (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
     low = recipe.final_lr_fraction
     return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * min(1.0, position)))
-
-
-def masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean |a - b| over the pixels where ``mask`` (B, 1, H, W) is 1."""
-    return ((a - b).abs() * mask).sum() / (mask.sum() * a.shape[1]).clamp_min(1.0)
 
 
 class TemporalTrainer:

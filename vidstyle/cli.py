@@ -554,7 +554,7 @@ def train_style_command(image: Path, output: Path, scale: str, minutes: float, n
             bar.update(round(fraction * bar.total) - bar.n)
             bar.set_postfix(style=f"{stats['style']:.3f}", refresh=False)
 
-    if bar is not None and not quiet:
+    if bar is not None:
         click.echo(f"preview (refreshed as it trains): {preview_path_for(output)}", err=True)
     try:
         result = train_style(exemplar, output, recipe=recipe, init=shipped_weights(f"remaster-x{scale}"),

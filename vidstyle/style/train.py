@@ -66,6 +66,7 @@ from ..models.discriminator import MultiScaleDiscriminator
 from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
 from ..temporal.warp import warp
+from ..train.losses import charbonnier_loss, masked_l1
 from .features import GaussianHalf, RandomMultiscaleFeatures, gram, style_distance, style_features, to_tensor
 
 __all__ = [
@@ -246,14 +247,6 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
-def _charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    return torch.sqrt((a - b) ** 2 + eps * eps).mean()
-
-
-def _masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return ((a - b).abs() * mask).sum() / (mask.sum() * a.shape[1]).clamp_min(1.0)
-
-
 class StyleTrainer:
     """The networks, the optimisers and one training step; see the module docstring.
 
@@ -358,7 +351,7 @@ class StyleTrainer:
         out_maps = self.extractor(half)
         with torch.no_grad():
             hr_maps = self.extractor(self.half(hr))
-        content = sum(_charbonnier(o, h) for o, h in zip(out_maps[:4:2], hr_maps[:4:2]))
+        content = sum(charbonnier_loss(o, h) for o, h in zip(out_maps[:4:2], hr_maps[:4:2]))
         style = sum(((gram(o) - t) ** 2).sum(dim=(1, 2)).mean() / (t**2).sum()
                     for o, t in zip(out_maps, self.targets)) / len(self.targets)
         tone = (tone_layout(out) - tone_layout(hr)).abs().mean()
@@ -373,7 +366,7 @@ class StyleTrainer:
         adversarial = F.softplus(-self._logits(half)).mean()
 
         out_key, out_frame = out.chunk(2)
-        temporal = _masked_l1(out_frame, warp(out_key, batch.hr_flow), batch.hr_mask)
+        temporal = masked_l1(out_frame, warp(out_key, batch.hr_flow), batch.hr_mask)
         feat_key, feat_frame = features.detach().chunk(2)
         res_key, res_frame = residual.detach().chunk(2)
         reused = g.propagate(warp(feat_key, batch.feature_flow), warp(res_key, batch.feature_flow),

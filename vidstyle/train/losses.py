@@ -38,6 +38,7 @@ __all__ = [
     "generator_hinge_loss",
     "gradient_loss",
     "l1_loss",
+    "masked_l1",
     "vgg19_cache_path",
 ]
 
@@ -67,6 +68,11 @@ def charbonnier_loss(output: torch.Tensor, target: torch.Tensor, eps: float = 1e
     _check_pair(output, target)
     diff = output - target
     return (diff * diff + eps * eps).sqrt().mean() - eps
+
+
+def masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean |a - b| over the pixels where ``mask`` (B, 1, H, W) is 1 (the temporal losses)."""
+    return ((a - b).abs() * mask).sum() / (mask.sum() * a.shape[1]).clamp_min(1.0)
 
 
 def l1_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
