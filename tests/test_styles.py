@@ -210,10 +210,16 @@ class TestStyleImage:
         elif make == "ok":
             cv2.imwrite(str(image), np.zeros((100, 100, 3), np.uint8))
         (tmp_path / "exists.safetensors").write_bytes(b"keep")
+        before = image.read_bytes() if image.exists() else None
         assert run(["train-style", str(image), "-o", str(tmp_path / output), "-q"]) == 1
         err = capsys.readouterr().err
         assert message in err and err.startswith("error:") and "Traceback" not in err
         assert (tmp_path / "exists.safetensors").read_bytes() == b"keep"
+        if output != "exists.safetensors":  # nothing written: no weights, card, preview or work folder
+            target = tmp_path / output
+            assert not target.exists() and not target.with_suffix(".json").exists()
+            assert not target.with_name(target.stem + ".train").exists()
+        assert (image.read_bytes() if image.exists() else None) == before
 
 
 def test_linear_colour_transfer_matches_the_target_statistics():
