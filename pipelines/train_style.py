@@ -38,18 +38,20 @@ from vidstyle.style.train import (  # noqa: E402
 
 
 def remeasure(weights: Path, exemplar, command: str) -> dict:
-    """The held-out style distances of a trained style again, written into its card."""
+    """The held-out style distances and the blend tolerance of a trained style again, written
+    into its card (the weights are not touched)."""
     from vidstyle.models.weights import load_weights  # noqa: PLC0415
-    from vidstyle.style.train import evaluate  # noqa: PLC0415
+    from vidstyle.style.train import calibrate_blend_tolerance, evaluate  # noqa: PLC0415
 
     model, card = load_weights(weights)  # checks the sha256
     recipe = card["recipe"]
     metrics = evaluate(model, exemplar, held_out_frames(card["scale"], recipe["eval_per_clip"]),
                        recipe["blur_sigma"])
     card["metrics"] = metrics
+    card["temporal"] = calibrate_blend_tolerance(model, card["scale"])
     card["metrics_command"] = command
     weights.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    return metrics
+    return {**metrics, "temporal": card["temporal"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--thumbnail", action="store_true", help="also write NAME.png, the exemplar at 128 px")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--evaluate", action="store_true",
-                        help="measure the style distances of the existing -o again (held-out frames, the "
-                             "card's recipe) and rewrite its card's metrics; the weights are not touched")
+                        help="measure the style distances (held-out frames, the card's recipe) and the "
+                             "blend tolerance of the existing -o again and rewrite them in its card; "
+                             "the weights are not touched")
     defaults = StyleRecipe()
     for f in dataclasses.fields(StyleRecipe):
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),

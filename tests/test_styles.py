@@ -13,12 +13,14 @@ import torch
 
 from conftest import decode_all, make_clip
 from vidstyle.cli import run
+from vidstyle.config import DEFAULT_BLEND_TOLERANCE, TemporalConfig
 from vidstyle.errors import StyleError
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import load_model, shipped_weights
 from vidstyle.models.weights import load_weights, save_weights
 from vidstyle.style.catalog import bundled_styles, load_style
 from vidstyle.style.train import MIN_STYLE_SIDE, linear_colour_transfer, read_style_image
+from vidstyle.temporal.reuse import open_temporal
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,21 @@ class TestLoadStyle:
         load_style(str(grey_style), scale=2, strength=0.3)
         assert grey_style.read_bytes() == before
 
+    def test_the_card_names_the_blend_tolerance_and_strength_scales_it(self, grey_style, tmp_path):
+        module, card = load_weights(grey_style)
+        path = tmp_path / "loose.safetensors"
+        save_weights(module, path, {**card, "temporal": {"blend_tolerance": 64.0}})
+        assert "blend_tolerance" not in load_style(str(grey_style), scale=2).meta
+        tolerances = [load_style(str(path), scale=2, strength=s).meta["blend_tolerance"]
+                      for s in (0.0, 0.5, 1.0)]
+        assert tolerances == [DEFAULT_BLEND_TOLERANCE, (DEFAULT_BLEND_TOLERANCE + 64.0) / 2, 64.0]
+        model = load_style(str(path), scale=2)
+        assert open_temporal(TemporalConfig(mode="reuse"), model).runner.tolerance == 64.0
+        assert open_temporal(TemporalConfig(mode="blend"), model).runner.tolerance == 64.0
+        assert open_temporal(TemporalConfig(mode="reuse", blend_tolerance=30.0), model).runner.tolerance == 30.0
+        assert open_temporal(TemporalConfig(mode="reuse"), load_model("remaster-x2", scale=2)).runner.tolerance \
+            == DEFAULT_BLEND_TOLERANCE
+
     @pytest.mark.parametrize(("kwargs", "message"), [
         ({"scale": 4}, "upscales x2, but --scale 4"),
         ({"scale": 2, "strength": 1.5}, "between 0 and 1"),
@@ -107,6 +124,7 @@ class TestBundledStyles:
             assert 0 < card["metrics"]["style_distance_ratio"] < 1
             assert card["metrics"]["style_distance_sigma"] == card["recipe"]["blur_sigma"]
             assert card["cpu_minutes"] > 0 and card["minutes"] <= 25
+            assert card["temporal"]["blend_tolerance"] > DEFAULT_BLEND_TOLERANCE
             load_style(s.name, scale=2)  # the sha256 in its card matches
 
     def test_styles_command(self, capsys):
@@ -144,7 +162,11 @@ class TestRemasterWithStyle:
         report = tmp_path / "r.json"
         assert run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--style", str(grey_style),
                     "-q", "--report", str(report)]) == 0
-        assert json.loads(report.read_text())["temporal"]["mode"] == "reuse"
+        temporal = json.loads(report.read_text())["temporal"]
+        assert temporal["mode"] == "reuse" and temporal["blend_tolerance"] == DEFAULT_BLEND_TOLERANCE
+        assert run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--style", str(grey_style),
+                    "-q", "--overwrite", "--blend-tolerance", "40", "--report", str(report)]) == 0
+        assert json.loads(report.read_text())["temporal"]["blend_tolerance"] == 40.0
 
     def test_preview_and_batch_take_a_style(self, tmp_path, grey_style):
         (tmp_path / "films").mkdir()
@@ -162,6 +184,7 @@ class TestRemasterWithStyle:
         (["--style", "STYLE", "--style-strength", "1.5"], 2, "1.5 is not in the range"),
         (["--style", "STYLE", "--scale", "4"], 1, "upscales x2, but --scale 4"),
         (["--style", "STYLE", "--model", "bicubic"], 1, "--style and --model cannot be combined"),
+        (["--style", "STYLE", "--blend-tolerance", "0"], 2, "0 is not in the range"),
     ])
     def test_bad_input(self, tmp_path, grey_style, capsys, args, code, message):
         src = make_clip(tmp_path / "in.mp4", frames=3, width=48, height=32)

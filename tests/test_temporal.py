@@ -32,6 +32,7 @@ from vidstyle.temporal.reuse import (
     _shuffle_onto,
     _space_to_depth,
     blend_toward,
+    disagreement,
     on_thread,
     on_threads,
 )
@@ -248,6 +249,19 @@ class TestBlend:
     def test_strength_zero_is_identity(self):
         now, _, out = self.shifted(strength=0.0, jump=5)
         assert np.array_equal(out, now)
+
+    def test_disagreement_is_the_quantile_of_the_outputs_own_change(self):
+        # A still picture, and outputs that alternate between two greys 20 apart in the left
+        # half and agree in the right half: half the differences are 20, half 0.
+        inputs = np.stack([texture(41)] * 4)
+        outputs = np.full((4, HEIGHT, WIDTH, 3), 100, np.uint8)
+        outputs[1::2, :, : WIDTH // 2] = 120
+        assert disagreement(outputs, inputs, quantile=0.9) == pytest.approx(20.0, abs=0.5)
+        assert disagreement(outputs, inputs, quantile=0.25) == pytest.approx(0.0, abs=0.5)
+        steady = np.repeat(outputs[:1], 4, axis=0)
+        assert disagreement(steady, inputs, quantile=0.95) == 0.0
+        with pytest.raises(ValueError, match="at least 2"):
+            disagreement(outputs[:1], inputs[:1], quantile=0.5)
 
 
 # -- the generator's reuse path ----------------------------------------------------------------

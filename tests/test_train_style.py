@@ -9,11 +9,20 @@ import pytest
 import torch
 
 from conftest import load_pipeline
+from vidstyle.config import DEFAULT_BLEND_TOLERANCE
 from vidstyle.errors import Interrupted, StyleError
 from vidstyle.models.registry import shipped_weights
+from vidstyle.models.weights import load_weights
 from vidstyle.style.catalog import load_style
 from vidstyle.style.exemplars import draw_exemplar
-from vidstyle.style.train import StyleRecipe, colour_stats, tone_layout, train_style, work_dir_for
+from vidstyle.style.train import (
+    StyleRecipe,
+    calibrate_blend_tolerance,
+    colour_stats,
+    tone_layout,
+    train_style,
+    work_dir_for,
+)
 
 TINY = StyleRecipe(minutes=0.25, patch_size=32, batch_size=1, exemplar_size=128, checkpoint_seconds=1.0,
                    eval_per_clip=1)
@@ -39,11 +48,15 @@ def test_the_pipeline_script_writes_weights_card_preview_and_thumbnail(tmp_path)
     assert metrics["style_distance_ratio"] == pytest.approx(
         metrics["style_distance_output"] / metrics["style_distance_input"], abs=1e-3)
     assert card["hparams"]["colour_skip"] and card["hparams"]["reuse_channels"]
+    # The blend tolerance, from the model's own frame-to-frame differences, at least remaster's.
+    assert card["temporal"]["blend_tolerance"] >= DEFAULT_BLEND_TOLERANCE
+    assert card["temporal"]["blend_tolerance"] == round(max(card["temporal"]["disagreement"], 24.0), 1)
     for name in ("glass.preview.png", "glass.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert not work_dir_for(out).exists()  # the checkpoint goes once the weights are out
     model = load_style(str(out), scale=2)
     assert model.module.supports_reuse
+    assert model.meta["blend_tolerance"] == card["temporal"]["blend_tolerance"]
 
 
 def test_interrupted_then_resumed(tmp_path):
@@ -81,3 +94,12 @@ def test_palette_and_tone_terms():
     # ... but not a change of where the picture is light.
     assert not torch.allclose(tone_layout(x), tone_layout(x.flip(-1)), atol=1e-2)
     assert np.isfinite(tone_layout(torch.full((1, 3, 16, 16), 0.5)).numpy()).all()  # flat: no division by 0
+
+
+def test_the_blend_tolerance_rule_gives_remaster_x2_about_its_hand_chosen_value():
+    # The rule that sets a style's tolerance, applied to remaster-x2, lands near the 24 that was
+    # chosen for it by hand on training frames (26 when measured).
+    model, card = load_weights(shipped_weights("remaster-x2"))
+    temporal = calibrate_blend_tolerance(model, card["scale"])
+    assert 18.0 <= temporal["disagreement"] <= 34.0
+    assert "bikes.mp4" in temporal["rule"]

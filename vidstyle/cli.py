@@ -107,6 +107,11 @@ def _model_and_encode_options(func: Callable) -> Callable:
                      show_default=True, help="With reuse and blend: weight of the earlier output, "
                      "warped by the flow, mixed in where the flow holds and the pictures agree "
                      "(0: no mixing; higher: steadier)."),
+        click.option("--blend-tolerance", type=click.FloatRange(0.0, 255.0, min_open=True), default=None,
+                     metavar="LEVELS", help="With reuse and blend: colour difference (0-255) at "
+                     "which the earlier output is no longer mixed in; higher: steadier, but more "
+                     "trailing where the flow errs [default: the model's: 24, a style's card "
+                     "names its own]."),
         click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
                      help="Frames per network call."),
         click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -141,6 +146,7 @@ def _build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
             keyframe_interval=kw["keyframe_interval"],
             flow_preset=kw["flow_preset"],
             blend_strength=kw["blend_strength"],
+            blend_tolerance=kw["blend_tolerance"],
         ),
         overwrite=kw["overwrite"],
         style=kw["style"],

@@ -17,6 +17,7 @@ __all__ = [
     "SCALES",
     "DEVICES",
     "DEFAULT_MODEL",
+    "DEFAULT_BLEND_TOLERANCE",
     "EncodeConfig",
     "RangeConfig",
     "RemasterConfig",
@@ -112,6 +113,9 @@ class RangeConfig:
         return self.start is None and self.end is None and self.frames is None
 
 
+#: Blend tolerance of a model whose card names none (the remaster models): chosen with
+#: the blend strength on training frames (pipelines/benchmark.py).
+DEFAULT_BLEND_TOLERANCE = 24.0
 #: ``--temporal``: ``auto`` is ``reuse`` for models trained for it, ``off`` for the others.
 TEMPORAL_MODES = ("auto", "reuse", "blend", "off")
 #: OpenCV DIS presets, fastest first.
@@ -140,8 +144,10 @@ class TemporalConfig:
     #: reliable and the two agree (``blend``; and ``reuse``, towards the keyframe's output).
     #: 0 turns the mixing off. 0.7 was chosen on training frames (pipelines/benchmark.py).
     blend_strength: float = 0.7
-    #: Mean colour difference (0-255) at which the earlier output is no longer mixed in.
-    blend_tolerance: float = 24.0
+    #: Colour difference (BT.601 luma of it, 0-255) at which the earlier output is no longer
+    #: mixed in. None: the model's own (:data:`DEFAULT_BLEND_TOLERANCE` for the remaster models;
+    #: a style's card names a larger one, as a stylized picture differs more from frame to frame).
+    blend_tolerance: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in TEMPORAL_MODES:
@@ -157,7 +163,7 @@ class TemporalConfig:
             raise ConfigError(f"min_reliable must be in [0, 1], got {self.min_reliable}")
         if not 0.0 <= self.blend_strength < 1.0:
             raise ConfigError(f"blend strength must be in [0, 1), got {self.blend_strength}")
-        if not self.blend_tolerance > 0:
+        if self.blend_tolerance is not None and not self.blend_tolerance > 0:
             raise ConfigError(f"blend tolerance must be above 0, got {self.blend_tolerance}")
 
 

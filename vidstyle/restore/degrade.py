@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["DOWNSCALE_KERNELS", "DegradeSettings", "FilmDegrader", "degrade_clip"]
+__all__ = ["DOWNSCALE_KERNELS", "WORN_PRINT", "DegradeSettings", "FilmDegrader", "degrade_clip"]
 
 DOWNSCALE_KERNELS = ("area", "bilinear", "bicubic", "lanczos")
 """Names accepted by ``DegradeSettings.downscale_kernel``."""
@@ -294,6 +294,17 @@ class _Scratch:
         self.x = x
         self.age += 1
 
+
+
+#: A moderately worn print, the same every time: grain, dust, two drifting scratches, flicker,
+#: softness and a little fading (no weave, tint or vignette). Set ``scale`` with
+#: :func:`dataclasses.replace`. The benchmark damages its held-out clips with it, and a style's
+#: blend tolerance is measured on training frames damaged by it.
+WORN_PRINT = DegradeSettings(
+    grain_strength=0.05, grain_size=0.6, dust_density=200.0, dust_size=5.0, scratch_count=2,
+    scratch_persistence=60.0, scratch_drift=0.8, scratch_strength=0.5, flicker_amplitude=0.08,
+    blur_sigma=0.8, downscale_kernel="area", fade=0.1,
+)
 
 class FilmDegrader:
     """Turns a clean clip into old film, one frame at a time.

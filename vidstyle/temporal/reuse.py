@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..config import TemporalConfig
+from ..config import DEFAULT_BLEND_TOLERANCE, TemporalConfig
 from ..errors import ConfigError
 from ..models.descriptor import ModelDescriptor, frames_to_tensor, run_frames, tensor_to_frames
 from .flow import FlowEstimator, FlowPair
@@ -60,7 +60,9 @@ __all__ = [
     "on_threads",
     "open_temporal",
     "plan_batches",
+    "blend_tolerance",
     "blend_toward",
+    "disagreement",
     "supports_reuse",
 ]
 
@@ -328,6 +330,41 @@ def blend_toward(
     return cv2.blendLinear(current, warped, 1.0 - weight, weight)
 
 
+def disagreement(outputs: np.ndarray, inputs: np.ndarray, *, quantile: float,
+                 estimator: FlowEstimator | None = None) -> float:
+    """How much a model's successive outputs differ where the flow holds: the ``quantile`` of
+    the difference :func:`blend_toward` weighs (BT.601 luma of the absolute colour difference,
+    0-255), between each output and the one before it warped onto it by the flow of the inputs,
+    over the pixels where that flow is reliable (mask above 0.5).
+
+    A model's blend tolerance is set from it (the 95th percentile): over the differences that
+    the model itself makes from frame to frame within a shot, the earlier output is mixed
+    in; a larger difference is taken for a real change. For remaster-x2 on worn training footage
+    it comes to 26 (:func:`vidstyle.style.train.calibrate_blend_tolerance`), near the 24 chosen
+    for it by hand.
+
+    Args:
+        outputs: (T, sH, sW, 3) RGB uint8, every frame run on its own (``--temporal off``).
+        inputs: (T, H, W, 3) RGB uint8, the frames they were made from, T >= 2, one shot.
+        quantile: in (0, 1).
+        estimator: the optical flow (the pipeline's default, DIS medium at half size, if None).
+    """
+    if len(outputs) != len(inputs) or len(inputs) < 2:
+        raise ValueError(f"expected as many outputs as inputs, at least 2, "
+                         f"got {len(outputs)} and {len(inputs)}")
+    default = TemporalConfig()
+    estimator = estimator or FlowEstimator(default.flow_preset, downscale=default.flow_downscale)
+    grays = [estimator.prepare(frame) for frame in inputs]
+    h, w = outputs.shape[1:3]
+    values = []
+    for t in range(1, len(inputs)):
+        flow, mask = estimator.pair(grays[t], grays[t - 1]).at(h, w)
+        warped = warp_numpy(outputs[t - 1], flow)
+        difference = cv2.cvtColor(cv2.absdiff(warped, outputs[t]), cv2.COLOR_RGB2GRAY)
+        values.append(difference[mask > 0.5])
+    return float(np.quantile(np.concatenate(values), quantile))
+
+
 class ReuseRunner:
     """Runs our generator along a plan (see the module docstring).
 
@@ -338,7 +375,8 @@ class ReuseRunner:
     keyframes towards its keyframe's output, a keyframe towards the previous output.
     """
 
-    def __init__(self, model: ModelDescriptor, *, strength: float = 0.7, tolerance: float = 24.0) -> None:
+    def __init__(self, model: ModelDescriptor, *, strength: float = 0.7,
+                 tolerance: float = DEFAULT_BLEND_TOLERANCE) -> None:
         if not supports_reuse(model):
             raise ValueError(f"model {model.name} has no feature reuse")
         self.model = model
@@ -527,7 +565,8 @@ def _shuffle_onto(residual: torch.Tensor, base: np.ndarray) -> np.ndarray:
 class BlendRunner:
     """Frame-by-frame model, then the warped previous output mixed in by :func:`blend_toward`."""
 
-    def __init__(self, model: ModelDescriptor, *, strength: float = 0.7, tolerance: float = 24.0) -> None:
+    def __init__(self, model: ModelDescriptor, *, strength: float = 0.7,
+                 tolerance: float = DEFAULT_BLEND_TOLERANCE) -> None:
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"blend strength must be in [0, 1), got {strength}")
         self.model = model
@@ -582,7 +621,10 @@ class TemporalStage:
         return self.runner.run(batch)
 
     def report(self) -> dict:
-        return self.planner.stats.to_dict() if self.planner is not None else {"mode": self.mode}
+        if self.planner is None:
+            return {"mode": self.mode}
+        return {**self.planner.stats.to_dict(), "blend_strength": self.runner.strength,
+                "blend_tolerance": self.runner.tolerance}
 
 
 @contextlib.contextmanager
@@ -623,4 +665,12 @@ def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalSta
     planner = KeyframePlanner(mode, config.keyframe_interval, estimator, min_reliable=config.min_reliable)
     runner = ReuseRunner if mode == "reuse" else BlendRunner
     return TemporalStage(mode, model, planner,
-                         runner(model, strength=config.blend_strength, tolerance=config.blend_tolerance))
+                         runner(model, strength=config.blend_strength, tolerance=blend_tolerance(config, model)))
+
+
+def blend_tolerance(config: TemporalConfig, model: ModelDescriptor) -> float:
+    """The blend tolerance of a run: ``config``'s when set, else the model's (its card's
+    ``temporal.blend_tolerance``, which load_style puts in ``meta``), else the default."""
+    if config.blend_tolerance is not None:
+        return float(config.blend_tolerance)
+    return float(model.meta.get("blend_tolerance", DEFAULT_BLEND_TOLERANCE))
