@@ -19,11 +19,12 @@ from vidstyle.style.train import StyleRecipe
 
 
 def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, minutes=20.5,
-                recipe_differs=(), fps=4.5):
-    """One style as bench_styles stores it (one clip), and its speed row."""
-    distance = None if dist_in is None else {"frames": [175], "sigma": 1.5, "input": dist_in,
-                                             "output": dist_out, "ratio": dist_out / dist_in,
-                                             "full_resolution": {"input": 1.0, "output": 0.9, "ratio": 0.9}}
+                recipe_differs=(), fps=4.5, network=0.95):
+    """One style as bench_styles stores it (one clip), and its speed row: ``fps`` end to end,
+    ``network`` its network-only fps / remaster-x2's (None: a report from before that)."""
+    distance = None if dist_in is None else {
+        "frames": [175], "sigma": 1.5, "input": dist_in, "output": dist_out,
+        "ratio": dist_out / dist_in, "full_resolution": {"input": 1.0, "output": 0.9, "ratio": 0.9}}
     reuse_temporal = {"mode": "reuse", "keyframes": 3, "reused_frames": 9, "scene_cuts": [],
                       "flow_failures": 0}
     clip = {"off": {"warping_error": warp_off, "flicker": 0.5, "temporal": {"mode": "off"}},
@@ -40,14 +41,21 @@ def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, m
     entry = {"exemplar": "`draw_exemplar('pencil', size=512)`", "clips": {"bikes.mp4": clip},
              "mean": mean, "training": training, "label": "x", "origin": "bundled",
              "card_metrics": {"style_distance_ratio": 0.41}}
-    return entry, speed_row(fps)
+    return entry, speed_row(fps, network, encode=8.4)
 
 
-def speed_row(fps, base_fps=5.0):
-    return {"frames": 120, "fps": fps, "fps_runs": [fps], "seconds": 120 / fps, "cores": 1.9,
-            "stage_seconds": {"decode": 1.0, "model": 20.0, "encode": 5.0},
-            "temporal": {"mode": "reuse"}, "ratio_vs_base": fps / base_fps,
-            "round_ratios": [fps / base_fps]}
+def speed_row(fps, network=1.0, base_fps=5.0, base_network_fps=10.0, encode=4.1):
+    """A speed row: ``fps`` end to end, ``network`` the network-only ratio to remaster-x2's."""
+    row = {"frames": 120, "fps": fps, "fps_runs": [fps], "seconds": 120 / fps, "cores": 1.9,
+           "stage_seconds": {"decode": 1.0, "model": 20.0, "encode": encode},
+           "temporal": {"mode": "reuse"}, "ratio_vs_base": fps / base_fps,
+           "round_ratios": [fps / base_fps]}
+    if network is not None:
+        net_fps = network * base_network_fps
+        row["network"] = {"frames": 120, "repeats": 1, "fps": net_fps, "fps_runs": [net_fps],
+                          "seconds": 120 / net_fps, "cores": 1.8, "path": "torch float32, cpu",
+                          "ratio_vs_base": network, "round_ratios": [network]}
+    return row
 
 
 def report(**pencil):
@@ -97,7 +105,8 @@ class TestTargets:
     @pytest.mark.parametrize(("changes", "failing"), [
         ({"warp_reuse": 0.8e-3}, 0),  # reuse / off 0.80 > 0.70
         ({"dist_out": 0.5}, 1),  # 0.5 / 0.8 = 0.625 > 0.50
-        ({"fps": 4.0}, 2),  # 80% < 85%
+        ({"network": 0.84}, 2),  # network alone 84% < 85%
+        ({"network": 0.84, "fps": 5.0}, 2),  # ... even at 100% end to end
         ({"minutes": 26.0}, 3),
     ])
     def test_one_style_missing_fails_the_target(self, bench, changes, failing):
@@ -108,8 +117,27 @@ class TestTargets:
         assert "(missed)" in targets[failing]["figures"].split(";")[0]
 
     def test_edges_of_the_targets_pass(self, bench):
-        targets = bench.targets(report(warp_reuse=0.7e-3, dist_out=0.4, fps=4.25, minutes=25))
+        targets = bench.targets(report(warp_reuse=0.7e-3, dist_out=0.4, network=0.85, minutes=25))
         assert [t["status"] for t in targets] == ["PASS"] * 4
+
+    def test_speed_is_judged_on_the_network_alone(self, bench):
+        speed = bench.targets(report(fps=2.5, network=0.9))[2]  # 50% end to end, 90% alone
+        assert speed["status"] == "PASS" and "network-only" in speed["name"]
+        assert "pencil 90% (9.00 fps, end to end 50%)" in speed["figures"]
+        assert "remaster-x2 10.00 fps alone, 5.00 fps end to end" in speed["figures"]
+
+    def test_reports_without_the_network_figures(self, bench):
+        rep = report(network=None)
+        speed = bench.targets(rep)[2]
+        assert speed["status"] == "PASS"  # ink measured and passing, pencil left out
+        assert "pencil network alone not measured (end to end 90%)" in speed["figures"]
+        for row in rep["styles"]["speed"]["rows"].values():  # a report from before, all of it
+            row.pop("network", None)
+        speed = bench.targets(rep)[2]
+        assert speed["passed"] is None and speed["status"] == "not measured"
+        md = "\n".join(bench.render_styles(rep))
+        assert "| style pencil | 120 |  |  | 4.50 | 90% |" in md
+        assert "not measured in this report" in md
 
     def test_not_measured_styles_are_left_out_of_the_verdict(self, bench):
         # pencil: no exemplar found, trained with its own recipe, long; ink passes.
@@ -158,6 +186,11 @@ class TestPieces:
         assert m["warp_ratio"] == pytest.approx(1e-3 / 2e-3)
         assert m["distance_ratio"] == pytest.approx((0.2 + 0.6) / 2)  # mean of the ratios
         assert m["distance_ratio_full_resolution"] == pytest.approx(0.9)
+        assert m["distance_ratio_off"] is None  # a report from before off's distance was kept
+        for entry, ratio in ((a, 0.1), (b, 0.5)):
+            entry["clips"]["bikes.mp4"]["distance_off"] = {"ratio": ratio}
+        m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
+        assert m["distance_ratio_off"] == pytest.approx(0.3)
         a["clips"]["bikes.mp4"]["distance"] = None
         m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
         assert m["distance_ratio"] is None and m["distance_input"] is None
@@ -179,11 +212,17 @@ class TestPieces:
         md = "\n".join(bench.render_styles(rep))
         assert "## Styles" in md and "### Per clip" in md and "### Training (from the cards)" in md
         assert "| style | warping error off x1e-3 | reuse x1e-3 | reuse / off |" in md
-        assert "| pencil | 1.000 | 0.600 | **0.60** |  |  |  |  | 4.50 | **90%** | 20.5 |" in md
+        assert ("| pencil | 1.000 | 0.600 | **0.60** |  |  |  |  | 9.50 | **95%** | 4.50 | 90% "
+                "| 20.5 |") in md
         assert "| ink | 1.000 | 0.600 | **0.60** | 0.800 | 0.300 | **0.37** | 0.90 |" in md
         assert "measured when the style was trained" in md
         assert "| style remaster-x2" not in md and "| style pencil |" in md
         assert "3 / 9" in md  # keyframes / reused of the reuse run
+        assert "| style pencil | 120 | **9.50** | 95% | 4.50 | 90% | reuse |" in md
+        assert "| remaster-x2 | 120 | **10.00** | 100% | 5.00 | 100% | reuse |" in md
+        assert "The target is judged on the network alone" in md
+        assert ("2.0x as long here (encode busy 8.4 s with pencil, 8.4 s with ink, against "
+                "4.1 s with remaster-x2, per 120 frames)") in md
 
 
 @pytest.fixture(scope="module")
@@ -229,14 +268,24 @@ class TestRun:
             assert row["distance"]["frames"] == [first, first + 6]
             assert all(math.isfinite(row["distance"][k]) and row["distance"][k] > 0
                        for k in ("input", "output", "ratio"))
+            assert row["distance_off"]["input"] == row["distance"]["input"]  # the same frames
+            assert row["distance_off"]["ratio"] > 0
+            assert row["reuse"]["temporal"]["blend_tolerance"] == 24.0  # grey's card names none
+        assert grey["mean"]["distance_ratio_off"] > 0
         ratios = [r["warp_ratio"] for r in grey["clips"].values()]
         assert min(ratios) <= grey["mean"]["warp_ratio"] <= max(ratios)
         assert grey["training"]["differs"] == ["exemplar_size"]
         speed = s["speed"]["rows"]
         assert set(speed) == {"remaster-x2", "grey"} and speed["grey"]["frames"] == 8
         assert speed["grey"]["temporal"]["mode"] == "reuse"  # auto picks reuse for a style
+        for key in ("remaster-x2", "grey"):
+            network = speed[key]["network"]
+            assert network["fps"] > 0 and network["frames"] == 8
+            assert len(network["round_ratios"]) == 1
+        assert speed["remaster-x2"]["network"]["ratio_vs_base"] == 1.0
         statuses = [t["status"] for t in rep["targets"]]
         assert len(statuses) == 4 and statuses[3] == "not measured"
         assert all(st in ("PASS", "FAIL") for st in statuses[:3])
         md = bench.render_markdown(json.loads(json.dumps(rep, default=str)))
         assert "## Styles" in md and "| grey |" in md
+        assert "network-only fps with a style" in md and "| style grey | 8 | **" in md
