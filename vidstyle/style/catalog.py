@@ -118,7 +118,7 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
     if tolerance is not None:
         # Between remaster-x2 (strength 0) and the style, as the weights are.
         span = float(tolerance) - DEFAULT_BLEND_TOLERANCE
-        meta["blend_tolerance"] = DEFAULT_BLEND_TOLERANCE + strength * span
+        meta["blend_tolerance"] = round(DEFAULT_BLEND_TOLERANCE + strength * span, 2)
     return ModelDescriptor(
         name if strength == 1.0 else f"{name}@{strength:g}",
         module,
