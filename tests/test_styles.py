@@ -188,12 +188,14 @@ class TestRemasterWithStyle:
     ])
     def test_bad_input(self, tmp_path, grey_style, capsys, args, code, message):
         src = make_clip(tmp_path / "in.mp4", frames=3, width=48, height=32)
+        before = src.read_bytes()
         args = [str(grey_style) if a == "STYLE" else a for a in args]
         out = tmp_path / "o.mkv"
         assert run(["remaster", str(src), "-o", str(out), *args]) == code
         err = capsys.readouterr().err
         assert message in err and err.startswith("error:") and "Traceback" not in err
         assert not out.exists()
+        assert src.read_bytes() == before
 
 
 class TestStyleImage:
