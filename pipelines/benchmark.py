@@ -3477,7 +3477,9 @@ def render_styles(report: dict[str, Any]) -> list[str]:
                          figure_cell(off.get("ratio"), ".2f"), len(d.get("frames", []))])
     md += ["The style distance ratio is reuse's (the target's); *off ratio* is the same of "
            "`--temporal off`'s output, which shows what reuse and its blending cost the style. "
-           "*Blend tolerance* is the one the reuse run used (a style's card names its own).", ""]
+           "*Blend tolerance* is the one the reuse run used (a style's card names its own); a "
+           "style's blend at a keyframe keeps the contrast of its strokes "
+           "(`vidstyle.temporal.reuse.keep_contrast`).", ""]
     md += table(["style", "clip", "warping error off x1e-3", "reuse x1e-3", "reuse / off",
                  "keyframes / reused", "blend tolerance", "style distance input", "output",
                  "ratio", "off ratio", "frames read"], rows)

@@ -87,6 +87,15 @@ class TestLoadStyle:
         assert open_temporal(TemporalConfig(mode="reuse"), load_model("remaster-x2", scale=2)).runner.tolerance \
             == DEFAULT_BLEND_TOLERANCE
 
+    def test_a_style_keeps_its_contrast_when_blended(self, grey_style):
+        # Styles blend with keep_contrast; the remaster models, and a style at strength 0 (which
+        # is the remaster model), do not.
+        for mode in ("reuse", "blend"):
+            assert open_temporal(TemporalConfig(mode=mode), load_style(str(grey_style), scale=2)).runner.contrast
+            assert not open_temporal(TemporalConfig(mode=mode),
+                                     load_style(str(grey_style), scale=2, strength=0.0)).runner.contrast
+            assert not open_temporal(TemporalConfig(mode=mode), load_model("remaster-x2", scale=2)).runner.contrast
+
     @pytest.mark.parametrize(("kwargs", "message"), [
         ({"scale": 4}, "upscales x2, but --scale 4"),
         ({"scale": 2, "strength": 1.5}, "between 0 and 1"),
@@ -164,6 +173,7 @@ class TestRemasterWithStyle:
                     "-q", "--report", str(report)]) == 0
         temporal = json.loads(report.read_text())["temporal"]
         assert temporal["mode"] == "reuse" and temporal["blend_tolerance"] == DEFAULT_BLEND_TOLERANCE
+        assert temporal["blend_contrast"] is True
         assert run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--style", str(grey_style),
                     "-q", "--overwrite", "--blend-tolerance", "40", "--report", str(report)]) == 0
         assert json.loads(report.read_text())["temporal"]["blend_tolerance"] == 40.0

@@ -23,6 +23,8 @@ from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import load_model
 from vidstyle.models.weights import save_weights
 from vidstyle.temporal import FlowEstimator, consistency_mask, resize_flow, warp, warp_numpy
+from vidstyle.temporal.warp import upscale_flow, warp_shuffled
+from vidstyle.temporal import reuse as reuse_module
 from vidstyle.temporal.flow import FlowPair
 from vidstyle.temporal.reuse import (
     KeyframePlanner,
@@ -33,6 +35,7 @@ from vidstyle.temporal.reuse import (
     _space_to_depth,
     blend_toward,
     disagreement,
+    keep_contrast,
     on_thread,
     on_threads,
 )
@@ -134,6 +137,24 @@ class TestFlow:
         zero = np.zeros((HEIGHT, WIDTH, 2), np.float32)
         assert np.array_equal(warp_numpy(image, zero), image)
         assert consistency_mask(zero, zero).min() == 1.0
+
+    def test_warp_shuffled_moves_the_picture_by_output_pixels(self):
+        # A residual whose picture is a sharp texture; a shift of one output pixel (a quarter of
+        # a 4x4 cell) moves the picture by exactly one pixel, with no cell averaged into the next.
+        torch.manual_seed(6)
+        picture = torch.rand(1, 3, 32, 48)
+        residual = F.pixel_unshuffle(picture, 4)  # (1, 48, 8, 12)
+        flow = torch.zeros(1, 8, 12, 2)
+        flow[..., 0] = 0.25  # in cells, upscaled to 1 output pixel
+        moved = F.pixel_shuffle(warp_shuffled(residual, flow, 4), 4)
+        assert torch.allclose(moved[..., :-1], picture[..., 1:], atol=1e-5)
+        big = upscale_flow(flow, 4)
+        assert big.shape == (1, 32, 48, 2) and torch.allclose(big[..., 0], torch.ones(1, 32, 48))
+        assert torch.equal(warp_shuffled(residual, big, 4), warp_shuffled(residual, flow, 4))  # either size
+        assert torch.allclose(warp_shuffled(residual, torch.zeros(1, 8, 12, 2), 4), residual, atol=1e-5)
+        # Warping the channels at cell resolution instead mixes neighbouring cells' pixels.
+        cells = F.pixel_shuffle(warp(residual, flow), 4)
+        assert (cells[..., :-4] - picture[..., 1:-3]).abs().mean() > 0.1
 
     def test_resize_flow_scales_vectors(self):
         flow = np.full((10, 20, 2), 1.5, np.float32)
@@ -250,6 +271,57 @@ class TestBlend:
         now, _, out = self.shifted(strength=0.0, jump=5)
         assert np.array_equal(out, now)
 
+    @staticmethod
+    def strokes(seed: int) -> np.ndarray:
+        """A grey picture of random dark strokes, a style's texture."""
+        rng = np.random.default_rng(seed)
+        picture = np.full((128, 192, 3), 200, np.uint8)
+        for _ in range(120):
+            x, y = rng.integers(0, 192), rng.integers(0, 128)
+            dx, dy = rng.integers(-12, 13, 2)
+            cv2.line(picture, (int(x), int(y)), (int(x + dx), int(y + dy)), (40, 40, 40), 2)
+        return picture
+
+    @staticmethod
+    def detail(picture: np.ndarray) -> float:
+        luma = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float((luma - cv2.GaussianBlur(luma, (0, 0), 8.0)).std())
+
+    def test_keep_contrast_gives_two_drawings_mixed_their_contrast_back(self):
+        now, before = self.strokes(50), self.strokes(51)  # two drawings whose strokes do not line up
+        mixed = cv2.addWeighted(now, 0.3, before, 0.7, 0.0)
+        kept = keep_contrast(mixed, now)
+        assert self.detail(mixed) < 0.85 * self.detail(now)
+        assert self.detail(kept) > 0.95 * self.detail(now)
+        # Where the strokes lie is the mixture's: the earlier drawing still dominates.
+        corr = lambda a, b: np.corrcoef(a[..., 0].ravel(), b[..., 0].ravel())[0, 1]  # noqa: E731
+        assert corr(kept, before) > corr(kept, now)
+        # The mean tone is kept.
+        assert abs(kept.astype(float).mean() - mixed.astype(float).mean()) < 3
+
+    def test_keep_contrast_leaves_an_unmixed_picture_alone(self):
+        now = self.strokes(52)
+        assert np.abs(keep_contrast(now, now).astype(int) - now).max() <= 1
+
+    def test_keep_contrast_gain_is_capped(self):
+        now = self.strokes(53)
+        faint = cv2.addWeighted(now, 0.1, np.full_like(now, 180), 0.9, 0.0)  # a tenth of the contrast
+        kept = keep_contrast(faint, now, max_gain=2.0)
+        assert self.detail(kept) == pytest.approx(2.0 * self.detail(faint), rel=0.1)
+
+    def test_blend_toward_with_contrast(self):
+        now, _, plain = self.shifted(jump=5)
+        big = texture(40)
+        before = np.clip(big[:HEIGHT, :WIDTH].astype(int) + 5, 0, 255).astype(np.uint8)
+        flow = np.zeros((HEIGHT // 2, WIDTH // 2, 2), np.float32)
+        flow[..., 0] = 1.0
+        pair = FlowPair(flow, np.ones((HEIGHT // 2, WIDTH // 2), np.float32), 2)
+        kept = blend_toward(now.astype(np.uint8), before, pair, strength=0.7, tolerance=24.0, contrast=True)
+        # The same smooth picture: little detail lost, little to restore; the mix is the plain one.
+        assert np.abs(kept.astype(int) - plain)[:, : WIDTH - 4].mean() < 0.5
+        zero = blend_toward(now.astype(np.uint8), before, pair, strength=0.0, tolerance=24.0, contrast=True)
+        assert np.abs(zero.astype(int) - now).max() <= 1
+
     def test_disagreement_is_the_quantile_of_the_outputs_own_change(self):
         # A still picture, and outputs that alternate between two greys 20 apart in the left
         # half and agree in the right half: half the differences are 20, half 0.
@@ -303,13 +375,12 @@ class TestGenerator:
             warped, residual = torch.rand(1, 16, 16, 24), torch.rand(1, out, 16, 24)
             mask = (torch.rand(1, 1, 16, 24) > 0.3).float()
             expected = g.propagate(warped, residual, x, mask)
-            rows = g.reuse.forward_rows(
-                warped.permute(0, 2, 3, 1).reshape(-1, 16),
-                residual.permute(0, 2, 3, 1).reshape(-1, out),
-                F.pixel_unshuffle(x, 2).contiguous(memory_format=torch.channels_last),
-                mask.reshape(-1, 1),
-            )
+            args = (warped.permute(0, 2, 3, 1).reshape(-1, 16), residual.permute(0, 2, 3, 1).reshape(-1, out),
+                    F.pixel_unshuffle(x, 2).contiguous(memory_format=torch.channels_last), mask.reshape(-1, 1))
+            rows = g.reuse.forward_rows(*args)
+            correction = g.reuse.forward_rows(args[0], None, *args[2:])
         assert torch.allclose(rows.view(1, 16, 24, out).permute(0, 3, 1, 2), expected, atol=1e-5)
+        assert torch.allclose(correction.view(1, 16, 24, out).permute(0, 3, 1, 2), expected - residual, atol=1e-5)
 
     def test_residual_and_finish_are_decode(self):
         torch.manual_seed(5)
@@ -368,6 +439,20 @@ class TestReuseRunner:
         # Only OpenCV's warp (1/32-pixel positions) and rounding at halves tell them apart.
         assert diff.max() <= 2 and diff.mean() < 0.05
         assert np.array_equal(outputs["cpu"][[0, 4]], outputs["torch"][[0, 4]])  # keyframes
+
+    def test_contrast_is_kept_at_keyframes_only(self, reuse_model, monkeypatch):
+        model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
+        frames = np.stack(pan(43, 8))
+        plans, _ = plan(frames)
+        assert [p.index for p in plans if p.keyframe] == [0, 4]
+        calls = []
+        real = reuse_module.keep_contrast
+        monkeypatch.setattr(reuse_module, "keep_contrast", lambda *a, **k: calls.append(1) or real(*a, **k))
+        runner = ReuseRunner(model, contrast=True)
+        runner.run(PlannedBatch(frames, np.arange(8), 0, plans))
+        assert len(calls) == 1  # the second keyframe, blended towards frame 3's output
+        assert ReuseRunner(model, contrast=False).run(PlannedBatch(frames, np.arange(8), 0, plans)).shape[0] == 8
+        assert len(calls) == 1
 
     def test_keyframes_run_ahead_give_the_same_frames(self, reuse_model):
         model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))

@@ -51,9 +51,9 @@ class ReuseFusion(nn.Module):
     ``warped_residual + up(down(act(mix1([warped, act(light(s2d(x))), mask]))))``: the 3x3
     ``light`` convolution sees the new frame at half resolution (its grain, its damage, what the
     keyframe did not show); the 1x1 ``mix1`` decides per pixel, from that and the keyframe's
-    warped features, how the keyframe's warped residual (its output before the pixel shuffle)
-    must change; ``mask`` (1 where the flow is reliable) says where the warped keyframe is worth
-    keeping. The change goes through a narrow 3x3 ``down`` (``rank`` channels) and a 1x1 ``up``,
+    warped features, how the keyframe's warped residual (its output before the pixel shuffle,
+    warped as the picture it becomes) must change; ``mask`` (1 where the flow is reliable) says
+    where the warped keyframe is worth keeping. The change goes through a narrow 3x3 ``down`` (``rank`` channels) and a 1x1 ``up``,
     a low-rank stand-in for the generator's own output convolution, which a frame between
     keyframes therefore never runs: it costs a third as much at x2 and a twelfth at x4. ``up``
     starts at zero: an untrained fusion passes the warped residual through.
@@ -71,13 +71,17 @@ class ReuseFusion(nn.Module):
 
     def forward(self, warped: torch.Tensor, warped_residual: torch.Tensor, x: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
-        return warped_residual + self.up(self.down(self.hidden(warped, x, mask)))
+        return warped_residual + self.correction(warped, x, mask)
+
+    def correction(self, warped: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What the fusion adds to the warped residual, (B, out_channels, h, w)."""
+        return self.up(self.down(self.hidden(warped, x, mask)))
 
     def hidden(self, warped: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         light = self.act(self.light(F.pixel_unshuffle(x, 2)))
         return self.act(self.mix1(torch.cat([warped, light, mask.to(warped.dtype)], dim=1)))
 
-    def forward_rows(self, warped: torch.Tensor, warped_residual: torch.Tensor, x_s2d: torch.Tensor,
+    def forward_rows(self, warped: torch.Tensor, warped_residual: torch.Tensor | None, x_s2d: torch.Tensor,
                      mask: torch.Tensor) -> torch.Tensor:
         """:meth:`forward` on pixel rows, the CPU's fast form at inference.
 
@@ -86,11 +90,12 @@ class ReuseFusion(nn.Module):
 
         Args:
             warped: (P, C) features, one row per pixel of the (h, w) feature map, row-major.
-            warped_residual: (P, O) the keyframe's residual, warped; not modified.
+            warped_residual: (P, O) the keyframe's residual, warped; not modified. None: only
+                the correction (:meth:`correction`) is returned.
             x_s2d: the new frame, space-to-depth x2, (1, 12, h, w) in channels_last memory.
             mask: (P, 1) reliability of the flow.
         Returns:
-            (P, O) the frame's residual.
+            (P, O) the frame's residual (or the correction alone).
         """
         c, lc = warped.shape[1], self.light.out_channels
         _, _, h, w = x_s2d.shape
@@ -102,8 +107,10 @@ class ReuseFusion(nn.Module):
         hidden = self.act(hidden)
         low = self.down(hidden.view(1, h, w, c).permute(0, 3, 1, 2))  # channels_last in and out
         low = low.permute(0, 2, 3, 1).reshape(h * w, -1)
-        out = torch.addmm(warped_residual, low, self.up.weight.view(self.up.out_channels, -1).t())
-        return out.add_(self.up.bias)
+        weight = self.up.weight.view(self.up.out_channels, -1).t()
+        if warped_residual is None:
+            return torch.addmm(self.up.bias, low, weight)
+        return torch.addmm(warped_residual, low, weight).add_(self.up.bias)
 
 
 class RemasterGenerator(nn.Module):
@@ -195,7 +202,8 @@ class RemasterGenerator(nn.Module):
 
         Args:
             warped: the keyframe's :meth:`encode` output warped by the flow x -> keyframe.
-            warped_residual: the keyframe's :meth:`residual`, warped the same way.
+            warped_residual: the keyframe's :meth:`residual`, warped as the picture it becomes
+                (:func:`~vidstyle.temporal.warp.warp_shuffled`).
             x: the new frame (B, 3, H, W) in [0, 1].
             mask: (B, 1, H/2, W/2), 1 where the flow is reliable, 0 where it is not.
         """

@@ -14,7 +14,9 @@ outputs. Strength 0 gives the remaster model's output exactly.
 A style's card may name the blend tolerance of ``--temporal reuse`` and ``blend``
 (``temporal.blend_tolerance``): successive stylized frames differ more than restored ones (a
 stroke drawn a little differently), so a style mixes in the earlier output over larger
-differences than the remaster models' default. ``--blend-tolerance`` overrides it.
+differences than the remaster models' default. ``--blend-tolerance`` overrides it. A style's
+blend also keeps the contrast of its strokes (:func:`vidstyle.temporal.reuse.keep_contrast`),
+which mixing two drawings of them would otherwise fade.
 """
 
 from __future__ import annotations
@@ -113,7 +115,7 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
         _interpolate(module, card, path, strength)
     name = card.get("name", path.stem)
     meta = {"kind": "learned", "file": str(path), "sha256": card.get("sha256"), "style": name,
-            "style_strength": strength}
+            "style_strength": strength, "blend_contrast": strength > 0}
     tolerance = (card.get("temporal") or {}).get("blend_tolerance")
     if tolerance is not None:
         # Between remaster-x2 (strength 0) and the style, as the weights are.

@@ -68,7 +68,7 @@ from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
 from ..restore.degrade import WORN_PRINT, FilmDegrader
 from ..temporal.reuse import disagreement
-from ..temporal.warp import warp
+from ..temporal.warp import warp, warp_shuffled
 from ..train.losses import charbonnier_loss, masked_l1
 from .features import GaussianHalf, RandomMultiscaleFeatures, gram, style_distance, style_features, to_tensor
 
@@ -380,8 +380,8 @@ class StyleTrainer:
         temporal = masked_l1(out_frame, warp(out_key, batch.hr_flow), batch.hr_mask)
         feat_key, feat_frame = features.detach().chunk(2)
         res_key, res_frame = residual.detach().chunk(2)
-        reused = g.propagate(warp(feat_key, batch.feature_flow), warp(res_key, batch.feature_flow),
-                             batch.lr_frame, batch.feature_mask)
+        warped_residual = warp_shuffled(res_key, batch.feature_flow, 2 * r.scale)
+        reused = g.propagate(warp(feat_key, batch.feature_flow), warped_residual, batch.lr_frame, batch.feature_mask)
         distill = (reused - res_frame).abs().mean()
 
         total = (r.content_weight * content + r.style_weight * style + r.tone_weight * tone

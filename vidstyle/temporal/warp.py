@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["flow_grid", "pixel_grid", "warp", "warp_numpy"]
+__all__ = ["flow_grid", "pixel_grid", "upscale_flow", "warp", "warp_numpy", "warp_shuffled"]
 
 
 def flow_grid(flow: torch.Tensor) -> torch.Tensor:
@@ -40,6 +40,28 @@ def warp(source: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"source {tuple(source.shape)} and flow {tuple(flow.shape)} differ in size")
     grid = flow_grid(flow.to(source.dtype))
     return F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def upscale_flow(flow: torch.Tensor, factor: int) -> torch.Tensor:
+    """A flow (B, H, W, 2) in pixels, resampled bilinearly to (B, factor H, factor W, 2) and its
+    vectors scaled to the new pixels."""
+    if factor == 1:
+        return flow
+    big = F.interpolate(flow.permute(0, 3, 1, 2), scale_factor=factor, mode="bilinear", align_corners=False)
+    return big.mul_(factor).permute(0, 2, 3, 1)
+
+
+def warp_shuffled(residual: torch.Tensor, flow: torch.Tensor, factor: int) -> torch.Tensor:
+    """Warp a pixel-shuffle residual (B, 3 f^2, h, w) as the picture it becomes, (B, 3, f h, f w).
+
+    Warping the residual's channels at (h, w) would mix each f x f cell with its neighbours'
+    (bilinear weights over whole cells), smearing any pattern finer than a cell, such as a
+    style's strokes; shuffled first, only neighbouring pixels mix. ``flow`` is given at (h, w)
+    (it is upscaled) or at (f h, f w).
+    """
+    if flow.shape[1:3] == residual.shape[-2:]:
+        flow = upscale_flow(flow, factor)
+    return F.pixel_unshuffle(warp(F.pixel_shuffle(residual, factor), flow), factor)
 
 
 #: Channels per ``cv2.remap`` call: OpenCV 4 crashes on 192 (it handles 128), so wider
