@@ -55,7 +55,7 @@ from train_remaster import _append_csv, _data_card, _truncate_csv, save_checkpoi
 from vidstyle.models.generator import RemasterGenerator  # noqa: E402
 from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.models.weights import load_weights, save_weights  # noqa: E402
-from vidstyle.temporal.warp import warp, warp_shuffled  # noqa: E402
+from vidstyle.temporal.warp import warp  # noqa: E402
 from vidstyle.train import data  # noqa: E402
 from vidstyle.train.evaluate import EVAL_SEED, evaluate, held_out_pairs  # noqa: E402
 from vidstyle.train.losses import PerceptualLoss, charbonnier_loss, masked_l1  # noqa: E402
@@ -201,8 +201,8 @@ class TemporalTrainer:
 
         source = feat_key if r.reuse_trains_encoder else feat_key.detach()
         feature_flow = batch.feature_flow.to(self.device)
-        warped_residual = warp_shuffled(g.residual(source), feature_flow, 2 * g.scale)
-        reused = g.propagate(warp(source, feature_flow), warped_residual, lr_frame, to(batch.feature_mask))
+        reused = g.propagate(warp(source, feature_flow), warp(g.residual(source), feature_flow), lr_frame,
+                             to(batch.feature_mask))
         out_reuse = g.finish(reused, lr_frame)
         reuse_loss = (charbonnier_loss(out_reuse, hr_frame)
                       + r.perceptual_weight * self.perceptual(out_reuse, hr_frame))

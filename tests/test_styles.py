@@ -95,6 +95,10 @@ class TestLoadStyle:
             assert not open_temporal(TemporalConfig(mode=mode),
                                      load_style(str(grey_style), scale=2, strength=0.0)).runner.contrast
             assert not open_temporal(TemporalConfig(mode=mode), load_model("remaster-x2", scale=2)).runner.contrast
+        # With reuse a style warps the keyframe's residual as a picture; the remaster models in
+        # cell space, as their fusion was trained.
+        assert open_temporal(TemporalConfig(mode="reuse"), load_style(str(grey_style), scale=2)).runner.picture_warp
+        assert not open_temporal(TemporalConfig(mode="reuse"), load_model("remaster-x2", scale=2)).runner.picture_warp
 
     @pytest.mark.parametrize(("kwargs", "message"), [
         ({"scale": 4}, "upscales x2, but --scale 4"),
@@ -173,7 +177,7 @@ class TestRemasterWithStyle:
                     "-q", "--report", str(report)]) == 0
         temporal = json.loads(report.read_text())["temporal"]
         assert temporal["mode"] == "reuse" and temporal["blend_tolerance"] == DEFAULT_BLEND_TOLERANCE
-        assert temporal["blend_contrast"] is True
+        assert temporal["blend_contrast"] is True and temporal["residual_warp"] == "picture"
         assert run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--style", str(grey_style),
                     "-q", "--overwrite", "--blend-tolerance", "40", "--report", str(report)]) == 0
         assert json.loads(report.read_text())["temporal"]["blend_tolerance"] == 40.0

@@ -420,9 +420,10 @@ class TestReuseRunner:
         assert got.is_contiguous(memory_format=torch.channels_last)
         assert torch.allclose(got, expected)
 
+    @pytest.mark.parametrize("picture_warp", [False, True])
     @pytest.mark.parametrize(("size", "weights"), [((96, 64), "reuse_model"), ((70, 38), "reuse_model"),
                                                    ((70, 38), "colour_skip_model")])
-    def test_cpu_path_matches_the_torch_path(self, request, size, weights):
+    def test_cpu_path_matches_the_torch_path(self, request, size, weights, picture_warp):
         width, height = size
         model = load_model(str(request.getfixturevalue(weights)), scale=2, device=torch.device("cpu"))
         frames = np.stack([f[:height, :width] for f in pan(40, 8, step=2)])
@@ -430,7 +431,7 @@ class TestReuseRunner:
         assert sum(p.keyframe for p in plans) == 2
         outputs = {}
         for path in ("cpu", "torch"):
-            runner = ReuseRunner(model, strength=0.0)
+            runner = ReuseRunner(model, strength=0.0, picture_warp=picture_warp)
             if path == "torch":
                 runner._reuse_cpu = runner._reuse_torch
             outputs[path] = np.concatenate([runner.run(PlannedBatch(frames[i : i + 4], np.arange(i, i + 4), i,
@@ -439,6 +440,17 @@ class TestReuseRunner:
         # Only OpenCV's warp (1/32-pixel positions) and rounding at halves tell them apart.
         assert diff.max() <= 2 and diff.mean() < 0.05
         assert np.array_equal(outputs["cpu"][[0, 4]], outputs["torch"][[0, 4]])  # keyframes
+
+    def test_the_two_residual_warps_differ_between_keyframes_only(self, reuse_model):
+        model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
+        frames = np.stack(pan(44, 8, step=3))  # 3 px a frame: 1.5 cells at x2, never whole ones
+        plans, _ = plan(frames)
+        cells, picture = (ReuseRunner(model, strength=0.0, picture_warp=w).run(PlannedBatch(frames, np.arange(8), 0, plans))
+                          for w in (False, True))
+        keys = [p.index for p in plans if p.keyframe]
+        between = [i for i in range(8) if i not in keys]
+        assert np.array_equal(cells[keys], picture[keys])
+        assert np.abs(cells[between].astype(int) - picture[between]).mean() > 0.05
 
     def test_contrast_is_kept_at_keyframes_only(self, reuse_model, monkeypatch):
         model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))

@@ -51,8 +51,8 @@ class ReuseFusion(nn.Module):
     ``warped_residual + up(down(act(mix1([warped, act(light(s2d(x))), mask]))))``: the 3x3
     ``light`` convolution sees the new frame at half resolution (its grain, its damage, what the
     keyframe did not show); the 1x1 ``mix1`` decides per pixel, from that and the keyframe's
-    warped features, how the keyframe's warped residual (its output before the pixel shuffle,
-    warped as the picture it becomes) must change; ``mask`` (1 where the flow is reliable) says
+    warped features, how the keyframe's warped residual (its output before the pixel shuffle;
+    a style's is warped as the picture it becomes) must change; ``mask`` (1 where the flow is reliable) says
     where the warped keyframe is worth keeping. The change goes through a narrow 3x3 ``down`` (``rank`` channels) and a 1x1 ``up``,
     a low-rank stand-in for the generator's own output convolution, which a frame between
     keyframes therefore never runs: it costs a third as much at x2 and a twelfth at x4. ``up``
@@ -202,8 +202,8 @@ class RemasterGenerator(nn.Module):
 
         Args:
             warped: the keyframe's :meth:`encode` output warped by the flow x -> keyframe.
-            warped_residual: the keyframe's :meth:`residual`, warped as the picture it becomes
-                (:func:`~vidstyle.temporal.warp.warp_shuffled`).
+            warped_residual: the keyframe's :meth:`residual`, warped the same way, or as the
+                picture it becomes (:func:`~vidstyle.temporal.warp.warp_shuffled`, styles).
             x: the new frame (B, 3, H, W) in [0, 1].
             mask: (B, 1, H/2, W/2), 1 where the flow is reliable, 0 where it is not.
         """

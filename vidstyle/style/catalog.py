@@ -16,7 +16,10 @@ A style's card may name the blend tolerance of ``--temporal reuse`` and ``blend`
 stroke drawn a little differently), so a style mixes in the earlier output over larger
 differences than the remaster models' default. ``--blend-tolerance`` overrides it. A style's
 blend also keeps the contrast of its strokes (:func:`vidstyle.temporal.reuse.keep_contrast`),
-which mixing two drawings of them would otherwise fade.
+which mixing two drawings of them would otherwise fade, and with ``--temporal reuse`` a frame
+between keyframes warps the keyframe's residual as a picture
+(:func:`vidstyle.temporal.warp.warp_shuffled`), which keeps strokes finer than the network's
+pixel cells; the remaster models warp it in cell space, as their fusion was trained.
 """
 
 from __future__ import annotations
@@ -115,7 +118,8 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
         _interpolate(module, card, path, strength)
     name = card.get("name", path.stem)
     meta = {"kind": "learned", "file": str(path), "sha256": card.get("sha256"), "style": name,
-            "style_strength": strength, "blend_contrast": strength > 0}
+            "style_strength": strength, "blend_contrast": strength > 0,
+            "reuse_warp": "picture" if strength > 0 else "cells"}
     tolerance = (card.get("temporal") or {}).get("blend_tolerance")
     if tolerance is not None:
         # Between remaster-x2 (strength 0) and the style, as the weights are.

@@ -24,8 +24,9 @@ and trains, together:
   where the flow holds (Ruder et al. 2016), as in ``train_temporal.py``;
 * **feature reuse**: the model's :class:`~vidstyle.models.generator.ReuseFusion`, distilled
   from the model itself. The keyframe's features and residual warped by the flow the pipeline
-  would estimate, corrected by the fusion, should give the frame's own residual. So
-  ``--temporal reuse`` works for the style as for the remaster models.
+  would estimate (the residual as the picture it becomes, ``warp_shuffled``, as a style runs),
+  corrected by the fusion, should give the frame's own residual. So ``--temporal reuse`` works
+  for the style as for the remaster models.
 
 Content, style, palette and the discriminator see the pictures (output, clean patch and
 exemplar alike) through :class:`GaussianHalf`, blurred and at half resolution. At full

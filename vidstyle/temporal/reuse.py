@@ -110,12 +110,15 @@ class Keyframe:
     features: torch.Tensor
     """Deep features, (1, C, h, w); in channels_last memory on the CPU."""
     residual: torch.Tensor | np.ndarray
-    """What the network adds to the skip: its residual after the pixel shuffle, over the padded
-    picture (4 h, 4 w at x2). On the CPU an (H, W, 3) float32 array in 0-255 levels, which
-    OpenCV warps; elsewhere a (1, 3, H, W) tensor in [0, 1]. A frame between keyframes warps it
-    as a picture (:func:`~vidstyle.temporal.warp.warp_shuffled`)."""
+    """What the network adds to the skip, as a frame between keyframes warps it. Before the
+    pixel shuffle, (1, 3 (2s)^2, h, w), on the CPU in channels_last memory with its channels in
+    :func:`_cell_order` (``in_cells``). Or, with ``picture``, after it, over the padded picture
+    (4 h, 4 w at x2): on the CPU an (H, W, 3) float32 array in 0-255 levels, elsewhere a
+    (1, 3, H, W) tensor in [0, 1]."""
     output: np.ndarray
     """The frame-by-frame output, RGB uint8 (sH, sW, 3), before any blending."""
+    in_cells: bool = False
+    picture: bool = False
 
 
 @dataclass
@@ -428,7 +431,8 @@ class ReuseRunner:
     """
 
     def __init__(self, model: ModelDescriptor, *, strength: float = 0.7,
-                 tolerance: float = DEFAULT_BLEND_TOLERANCE, contrast: bool = False) -> None:
+                 tolerance: float = DEFAULT_BLEND_TOLERANCE, contrast: bool = False,
+                 picture_warp: bool = False) -> None:
         if not supports_reuse(model):
             raise ValueError(f"model {model.name} has no feature reuse")
         self.model = model
@@ -436,10 +440,12 @@ class ReuseRunner:
         self.strength = strength
         self.tolerance = tolerance
         self.contrast = contrast
+        self.picture_warp = picture_warp
         self._key: Keyframe | None = None  # the last keyframe
         self._key_output: np.ndarray | None = None  # its output after blending
         self._previous: np.ndarray | None = None
         self._cells = _cell_order(model.scale)
+        self._uncells = torch.argsort(self._cells)  # back to F.pixel_shuffle's order
         self._fusion_in_cells = None  # the fusion with its output channels in that order (CPU)
 
     @torch.inference_mode()
@@ -464,14 +470,20 @@ class ReuseRunner:
         residual = self.generator.residual(features)
         y = self.generator.finish(residual, x)  # = decode(features, x), as off runs it
         output = tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
-        picture = F.pixel_shuffle(residual, 2 * s)
-        if features.device.type == "cpu":
-            # The CPU path between keyframes warps with OpenCV: features as channels_last rows,
-            # the residual as an (H, W, 3) picture in the levels of the output.
-            picture = picture[0].permute(1, 2, 0).mul(255.0).contiguous().numpy()
-            return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output)
-        # Elsewhere grid_sample is faster on plain NCHW.
-        return Keyframe(features.contiguous(), picture.contiguous(), output)
+        cpu = features.device.type == "cpu"
+        if self.picture_warp:
+            picture = F.pixel_shuffle(residual, 2 * s)
+            if cpu:  # for OpenCV: an (H, W, 3) picture in the levels of the output
+                picture = picture[0].permute(1, 2, 0).mul(255.0).contiguous().numpy()
+                return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output, picture=True)
+            return Keyframe(features.contiguous(), picture.contiguous(), output, picture=True)
+        if cpu:
+            # The CPU path between keyframes works on channels_last rows, the residual's channels
+            # in the order that makes the pixel shuffle a copy of runs.
+            cells = residual[:, self._cells].contiguous(memory_format=torch.channels_last)
+            return Keyframe(features.contiguous(memory_format=torch.channels_last), cells, output, in_cells=True)
+        # Elsewhere grid_sample and the pixel shuffle are faster on plain NCHW.
+        return Keyframe(features.contiguous(), residual.contiguous(), output)
 
     @torch.inference_mode()
     def run(self, batch: PlannedBatch) -> np.ndarray:
@@ -511,11 +523,11 @@ class ReuseRunner:
         """A frame between keyframes on the CPU: the same network as :meth:`_reuse_torch`, laid out
         for it.
 
-        The keyframe's features stay in channels_last memory, an (h, w, C) picture, and its
-        residual is an (H, W, 3) picture: OpenCV's ``remap`` warps both (several times faster
-        than ``grid_sample``). The fusion's 1x1 convolutions are matrix products on the rows of
-        the features (:meth:`ReuseFusion.forward_rows`), and its correction, shuffled, the warped
-        residual and the skip become the uint8 output in one copy, one sum and one ``cv2.add``
+        The keyframe's features and residual stay in channels_last memory, so each is an
+        (h, w, C) picture (or, ``picture_warp``, the residual an (H, W, 3) one) that OpenCV's
+        ``remap`` warps, several times faster than ``grid_sample``; the fusion's 1x1 convolutions
+        are matrix products on their rows (:meth:`ReuseFusion.forward_rows`); and the pixel
+        shuffle, the skip and the conversion to uint8 are one copy and one ``cv2.add``
         (:func:`_shuffle_onto`).
         """
         key = self._key
@@ -524,18 +536,22 @@ class ReuseRunner:
         s = self.model.scale
         flow, mask = _flow_at(pair, (math.ceil(h / 2), math.ceil(w / 2)), (fh, fw))
         features = warp_numpy(key.features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
-        big_flow, _ = _flow_at(pair, (h * s, w * s), key.residual.shape[:2], mask=False)
-        residual = warp_numpy(key.residual, big_flow)  # (H, W, 3), 0-255
+        if key.picture:  # the correction alone from the fusion; the picture is added after the shuffle
+            big_flow, _ = _flow_at(pair, (h * s, w * s), key.residual.shape[:2], mask=False)
+            picture, residual = warp_numpy(key.residual, big_flow), None  # (H, W, 3), 0-255
+        else:
+            residual = torch.from_numpy(warp_numpy(key.residual[0].permute(1, 2, 0).numpy(), flow)).view(fh * fw, -1)
+            picture = None
         if self._fusion_in_cells is None:
             self._fusion_in_cells = _fusion_in_cells(self.generator.reuse, self._cells)
-        correction = self._fusion_in_cells.forward_rows(
+        rows = self._fusion_in_cells.forward_rows(
             torch.from_numpy(features).view(-1, c),
-            None,
+            residual,
             _space_to_depth(frame, fh, fw),
             torch.from_numpy(mask).view(-1, 1),
         )
         base = cv2.resize(self.generator.skip_frame(frame), (w * s, h * s), interpolation=cv2.INTER_LINEAR)
-        return _shuffle_onto(correction.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, residual)
+        return _shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture)
 
     def _reuse_torch(self, frame: np.ndarray, pair: FlowPair) -> np.ndarray:
         """A frame between keyframes with torch alone (any device)."""
@@ -544,15 +560,18 @@ class ReuseRunner:
         key = self._key
         x = self.model.pad(frames_to_tensor(frame[None], self.model.device)).contiguous()
         flow, mask = _flow_at(pair, (math.ceil(h / 2), math.ceil(w / 2)), key.features.shape[-2:])
-        picture = key.residual
-        if isinstance(picture, np.ndarray):  # a keyframe of the CPU path
-            picture = torch.from_numpy(picture).permute(2, 0, 1)[None].div(255.0)
-        big_flow, _ = _flow_at(pair, (h * s, w * s), picture.shape[-2:], mask=False)
         device, dtype = key.features.device, key.features.dtype
         flow_t = torch.from_numpy(flow)[None].to(device, dtype)
         mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
-        # The keyframe's residual warped as a picture, as warp_shuffled does in training.
-        warped_residual = F.pixel_unshuffle(warp(picture, torch.from_numpy(big_flow)[None].to(device, dtype)), 2 * s)
+        if key.picture:  # warped as a picture, as warp_shuffled does in training
+            picture = key.residual
+            if isinstance(picture, np.ndarray):  # a keyframe of the CPU path
+                picture = torch.from_numpy(picture).permute(2, 0, 1)[None].div(255.0)
+            big_flow, _ = _flow_at(pair, (h * s, w * s), picture.shape[-2:], mask=False)
+            big_flow_t = torch.from_numpy(big_flow)[None].to(device, dtype)
+            warped_residual = F.pixel_unshuffle(warp(picture, big_flow_t), 2 * s)
+        else:
+            warped_residual = warp(key.residual[:, self._uncells] if key.in_cells else key.residual, flow_t)
         residual = self.generator.propagate(warp(key.features, flow_t), warped_residual, x, mask_t)
         y = self.generator.finish(residual, x, base=self._base(frame, s))
         return tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
@@ -696,8 +715,11 @@ class TemporalStage:
     def report(self) -> dict:
         if self.planner is None:
             return {"mode": self.mode}
-        return {**self.planner.stats.to_dict(), "blend_strength": self.runner.strength,
-                "blend_tolerance": self.runner.tolerance, "blend_contrast": self.runner.contrast}
+        report = {**self.planner.stats.to_dict(), "blend_strength": self.runner.strength,
+                  "blend_tolerance": self.runner.tolerance, "blend_contrast": self.runner.contrast}
+        if isinstance(self.runner, ReuseRunner):
+            report["residual_warp"] = "picture" if self.runner.picture_warp else "cells"
+        return report
 
 
 @contextlib.contextmanager
@@ -739,7 +761,17 @@ def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalSta
     runner = ReuseRunner if mode == "reuse" else BlendRunner
     return TemporalStage(mode, model, planner,
                          runner(model, strength=config.blend_strength, tolerance=blend_tolerance(config, model),
-                                contrast=bool(model.meta.get("blend_contrast", False))))
+                                **_style_settings(runner, model)))
+
+
+def _style_settings(runner: type, model: ModelDescriptor) -> dict:
+    """What a style does differently (:func:`vidstyle.style.catalog.load_style` says so in the
+    model's meta): it keeps its contrast where blends meet a fresh drawing and, with ``reuse``,
+    warps the keyframe's residual as a picture."""
+    settings = {"contrast": bool(model.meta.get("blend_contrast", False))}
+    if runner is ReuseRunner:
+        settings["picture_warp"] = model.meta.get("reuse_warp") == "picture"
+    return settings
 
 
 def blend_tolerance(config: TemporalConfig, model: ModelDescriptor) -> float:
