@@ -240,7 +240,7 @@ class TestPlanner:
 
 
 class TestBlend:
-    def shifted(self, strength=0.7, tolerance=24.0, jump=0):
+    def shifted(self, strength=0.7, tolerance=24.0, jump=0, contrast=False):
         """A picture and the previous one, shifted by 2 px, optionally brighter by ``jump`` levels."""
         big = texture(40).astype(np.int16)
         now = big[:HEIGHT, 2 : WIDTH + 2].astype(np.uint8)
@@ -248,7 +248,7 @@ class TestBlend:
         flow = np.zeros((HEIGHT // 2, WIDTH // 2, 2), np.float32)
         flow[..., 0] = 1.0  # at half resolution: now[p] = before[p + (2, 0)]
         pair = FlowPair(flow, np.ones((HEIGHT // 2, WIDTH // 2), np.float32), 2)
-        out = blend_toward(now, before, pair, strength=strength, tolerance=tolerance)
+        out = blend_toward(now, before, pair, strength=strength, tolerance=tolerance, contrast=contrast)
         return now.astype(int), before.astype(int), out.astype(int)
 
     def test_agreeing_pictures_are_mixed_without_change(self):
@@ -311,16 +311,11 @@ class TestBlend:
 
     def test_blend_toward_with_contrast(self):
         now, _, plain = self.shifted(jump=5)
-        big = texture(40)
-        before = np.clip(big[:HEIGHT, :WIDTH].astype(int) + 5, 0, 255).astype(np.uint8)
-        flow = np.zeros((HEIGHT // 2, WIDTH // 2, 2), np.float32)
-        flow[..., 0] = 1.0
-        pair = FlowPair(flow, np.ones((HEIGHT // 2, WIDTH // 2), np.float32), 2)
-        kept = blend_toward(now.astype(np.uint8), before, pair, strength=0.7, tolerance=24.0, contrast=True)
+        _, _, kept = self.shifted(jump=5, contrast=True)
         # The same smooth picture: little detail lost, little to restore; the mix is the plain one.
-        assert np.abs(kept.astype(int) - plain)[:, : WIDTH - 4].mean() < 0.5
-        zero = blend_toward(now.astype(np.uint8), before, pair, strength=0.0, tolerance=24.0, contrast=True)
-        assert np.abs(zero.astype(int) - now).max() <= 1
+        assert np.abs(kept - plain)[:, : WIDTH - 4].mean() < 0.5
+        _, _, zero = self.shifted(strength=0.0, jump=5, contrast=True)
+        assert np.abs(zero - now).max() <= 1
 
     def test_disagreement_is_the_quantile_of_the_outputs_own_change(self):
         # A still picture, and outputs that alternate between two greys 20 apart in the left

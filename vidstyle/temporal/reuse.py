@@ -534,7 +534,7 @@ class ReuseRunner:
         _, c, fh, fw = key.features.shape
         h, w = frame.shape[:2]
         s = self.model.scale
-        flow, mask = _flow_at(pair, (math.ceil(h / 2), math.ceil(w / 2)), (fh, fw))
+        flow, mask = _flow_at(pair, _half(h, w), (fh, fw))
         features = warp_numpy(key.features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
         if key.picture:  # the correction alone from the fusion; the picture is added after the shuffle
             big_flow, _ = _flow_at(pair, (h * s, w * s), key.residual.shape[:2], mask=False)
@@ -559,7 +559,7 @@ class ReuseRunner:
         h, w = frame.shape[:2]
         key = self._key
         x = self.model.pad(frames_to_tensor(frame[None], self.model.device)).contiguous()
-        flow, mask = _flow_at(pair, (math.ceil(h / 2), math.ceil(w / 2)), key.features.shape[-2:])
+        flow, mask = _flow_at(pair, _half(h, w), key.features.shape[-2:])
         device, dtype = key.features.device, key.features.dtype
         flow_t = torch.from_numpy(flow)[None].to(device, dtype)
         mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
@@ -583,6 +583,11 @@ class ReuseRunner:
         big = cv2.resize(self.generator.skip_frame(frame), (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
         return torch.from_numpy(big).to(self.model.device).permute(2, 0, 1)[None].float().div_(255.0)
 
+
+
+def _half(h: int, w: int) -> tuple[int, int]:
+    """The features' size for an unpadded (h, w) frame: half of it, rounded up."""
+    return math.ceil(h / 2), math.ceil(w / 2)
 
 
 def _flow_at(pair: FlowPair, size: tuple[int, int], padded, *, mask: bool = True):
