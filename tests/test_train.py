@@ -276,3 +276,41 @@ class TestTraining:
         bad.write_text(SMOKE.read_text().replace("[data]", "[data]\npatch_sise = 3"))
         assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o")]) == 1
         assert "unknown key(s) in [data]: patch_sise" in capsys.readouterr().err
+
+    def test_workers_make_the_same_batches(self, smoke_run, tmp_path):
+        # Batches made ahead by worker processes are the batches the training process would make.
+        script = _load_script()
+        args = ["--recipe", str(SMOKE), "--out", str(tmp_path), "--no-progress", "--workers", "2"]
+        assert script.main(args) == 0
+        from safetensors.torch import load_file
+
+        pooled = load_file(tmp_path / "smoke.safetensors")
+        straight = load_file(smoke_run / "smoke.safetensors")
+        for key, value in straight.items():
+            torch.testing.assert_close(pooled[key], value, atol=1e-5, rtol=1e-4)
+
+    def test_init_starts_from_given_weights(self, smoke_run, tmp_path, capsys):
+        script = _load_script()
+        args = ["--recipe", str(SMOKE), "--out", str(tmp_path / "ft"), "--no-progress", "--stop-at", "0",
+                "--init", str(smoke_run / "smoke.safetensors")]
+        assert script.main(args) == 0
+        from safetensors.torch import load_file
+
+        started = load_file(tmp_path / "ft" / "smoke.safetensors")
+        for key, value in load_file(smoke_run / "smoke.safetensors").items():
+            torch.testing.assert_close(started[key], value)
+        card = json.loads((tmp_path / "ft" / "smoke.json").read_text())
+        assert card["fine_tuned_from"]["sha256"] == json.loads((smoke_run / "smoke.json").read_text())["sha256"]
+        assert script.main(["--recipe", str(SMOKE), "--out", str(tmp_path / "no"), "--no-progress",
+                            "--init", str(tmp_path / "none.safetensors")]) == 1
+        assert "--init: no file" in capsys.readouterr().err
+
+    def test_damage_mix_keys_are_checked(self, tmp_path, capsys):
+        script = _load_script()
+        for line, message in (("crf_range = [40, 20]", "data.crf_range must be two CRFs"),
+                              ("lowest_jpeg_quality = 2", "lowest_jpeg_quality must be in [5, 95]"),
+                              ("clean_probability = 1.5", "clean_probability must be in [0.0, 1.0]")):
+            bad = tmp_path / "bad.toml"
+            bad.write_text(SMOKE.read_text().replace("[data]", f"[data]\n{line}"))
+            assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o")]) == 1
+            assert message in capsys.readouterr().err

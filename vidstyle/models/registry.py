@@ -83,13 +83,15 @@ def _shipped(name: str) -> Callable[[int], ModelDescriptor]:
     return build
 
 
+_register(ModelEntry("remaster-x1", "restores film damage at the input's own resolution (trained here)",
+                     (1,), "learned", _shipped("remaster-x1")))
 _register(ModelEntry("remaster-x2", "restores film damage and upscales x2 in one pass (trained here)",
                      (2,), "learned", _shipped("remaster-x2")))
 _register(ModelEntry("remaster-x4", "restores film damage and upscales x4 in one pass (trained here)",
                      (4,), "learned", _shipped("remaster-x4")))
 
 #: What ``--model auto`` (the default) picks for each scale.
-AUTO_MODELS = {2: "remaster-x2", 4: "remaster-x4"}
+AUTO_MODELS = {1: "remaster-x1", 2: "remaster-x2", 4: "remaster-x4"}
 
 
 def resolve_model_name(name: str, scale: int) -> str:

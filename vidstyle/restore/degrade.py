@@ -36,17 +36,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["DOWNSCALE_KERNELS", "WORN_PRINT", "DegradeSettings", "FilmDegrader", "degrade_clip"]
+__all__ = ["DOWNSCALE_KERNELS", "INTERPOLATION", "WORN_PRINT", "DegradeSettings", "FilmDegrader", "degrade_clip"]
 
 DOWNSCALE_KERNELS = ("area", "bilinear", "bicubic", "lanczos")
 """Names accepted by ``DegradeSettings.downscale_kernel``."""
 
-_INTERPOLATION = {
+INTERPOLATION = {
     "area": cv2.INTER_AREA,
     "bilinear": cv2.INTER_LINEAR,
     "bicubic": cv2.INTER_CUBIC,
     "lanczos": cv2.INTER_LANCZOS4,
 }
+"""OpenCV interpolation flag of each name of ``DOWNSCALE_KERNELS``."""
 # Rec. 601 luma, the weights old telecine transfers and JPEG use.
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # Per-channel gains of a fully yellowed / sepia-toned print (R, G, B).
@@ -478,7 +479,7 @@ class FilmDegrader:
         if s.scale > 1:
             size = (self.width // s.scale, self.height // s.scale)
             small = self._buffer("downscaled", (size[1], size[0]) + image.shape[2:])
-            kernel = _INTERPOLATION[s.downscale_kernel]
+            kernel = INTERPOLATION[s.downscale_kernel]
             image = cv2.resize(image, size, dst=small, interpolation=kernel)
         if s.grain_strength > 0:
             self._apply_grain(image)

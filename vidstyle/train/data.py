@@ -17,10 +17,11 @@ and for the benchmark, which reuses these constants:
   (:data:`HELD_OUT_CLIP_FRAMES`), the end of each clip, so the held-out frames are not
   neighbours of training frames except at one boundary.
 
-:class:`PatchSampler` turns the training frames into batches of (damaged low-resolution patch,
-clean high-resolution patch). Each high-resolution crop is damaged by its own
-:class:`~vidstyle.restore.degrade.FilmDegrader` with freshly drawn settings
-(:func:`film_settings`), and some low-resolution patches also go through an H.264 round trip.
+:class:`PatchSampler` turns the training frames, and procedural dead leaves pictures
+(:func:`dead_leaves_frames`), into batches of (damaged low-resolution patch, target patch). Each
+crop gets its own damage drawn from the damage mix (:class:`~vidstyle.train.pairs.PairDamage`:
+clean pairs, global tone in input and target alike, film damage, second-order chains), and some
+low-resolution patches also go through an H.264 round trip.
 A batch depends only on the sampler's seed and the batch index, so a resumed run sees the same
 data as an uninterrupted one.
 
@@ -49,7 +50,9 @@ import numpy as np
 import torch
 
 from ..io import VideoReader
-from ..restore.degrade import DegradeSettings, FilmDegrader
+from ..restore.degrade import DegradeSettings
+from .dead_leaves import dead_leaves
+from .pairs import DamageMix, PairDamage
 
 __all__ = [
     "CLIPS",
@@ -61,6 +64,7 @@ __all__ = [
     "SourceFrame",
     "clip_frames",
     "clip_path",
+    "dead_leaves_frames",
     "film_settings",
     "h264_round_trip",
     "held_out_clips",
@@ -93,7 +97,7 @@ DOWNSCALE_ABOVE_HEIGHT = 480
 
 #: Share of the patches drawn from each group of sources; within a group, frames are equally
 #: likely. The stills are few but varied, the clip frames many but alike.
-SOURCE_WEIGHTS = {"images": 0.4, "bikes.mp4": 0.3, "bigbuckbunny.mp4": 0.3}
+SOURCE_WEIGHTS = {"images": 0.3, "bikes.mp4": 0.225, "bigbuckbunny.mp4": 0.225, "dead_leaves": 0.25}
 
 # Rec. 601 luma, as in vidstyle.restore.degrade: black-and-white film keeps this of the colour.
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -199,6 +203,25 @@ def training_frames() -> tuple[SourceFrame, ...]:
     return tuple(frames)
 
 
+def dead_leaves_frames(count: int, *, size: int = 384, seed: int = 0,
+                       sources: Sequence[SourceFrame] = ()) -> tuple[SourceFrame, ...]:
+    """``count`` procedural dead leaves pictures (:mod:`vidstyle.train.dead_leaves`), group
+    ``"dead_leaves"``, deterministic for ``seed``.
+
+    Half of them take their colours from one of ``sources`` (the colours of a real picture are
+    coherent); the others draw colours freely. About 30 ms a 256-pixel picture.
+    """
+    palettes = [f.image.reshape(-1, 3)[::61].astype(np.float32) for f in sources]
+    frames = []
+    for index in range(count):
+        rng = np.random.default_rng([seed, index, 31])
+        palette = palettes[int(rng.integers(len(palettes)))] if palettes and rng.random() < 0.5 else None
+        image = dead_leaves(rng, size, palette=palette)
+        image.flags.writeable = False
+        frames.append(SourceFrame("dead_leaves", "dead_leaves", index, image))
+    return tuple(frames)
+
+
 def held_out_clips() -> dict[str, list[np.ndarray]]:
     """Per clip, its clean held-out frames in order, RGB uint8 (H, W, 3) at full resolution."""
     held = {}
@@ -216,7 +239,11 @@ def held_out_images() -> dict[str, np.ndarray]:
 
 
 def film_settings(rng: np.random.Generator, *, scale: int) -> DegradeSettings:
-    """Draw clip-level damage for a training pair: ``DegradeSettings.random`` less two effects.
+    """Clip-level damage of the first models: ``DegradeSettings.random`` less two effects.
+
+    Kept for the benchmark's temporal section and the style calibration, which damage whole
+    clips with it. Training and held-out evaluation now draw :class:`~vidstyle.train.pairs.PairDamage`,
+    which keeps the global tone in the target too.
 
     Gate weave and vignetting are switched off:
 
@@ -305,7 +332,7 @@ class PatchSampler:
     scale ``f`` in ``[min_rescale, 1]`` (a crop of ``hr / f`` source pixels resized to ``hr`` with
     INTER_AREA, so the same picture also appears finer), a random position (flat crops are
     redrawn up to three times), a random flip and quarter turn; then damage the crop with a fresh
-    :class:`FilmDegrader` and :func:`film_settings`. The target is :func:`restoration_target`.
+    :class:`~vidstyle.train.pairs.PairDamage` drawn from ``mix``, which also gives the target.
     With probability ``h264_probability`` a low-resolution patch is also sent through
     :func:`h264_round_trip`, at one CRF per batch drawn from ``crf_range``.
 
@@ -321,6 +348,7 @@ class PatchSampler:
         h264_probability: share of patches that also get the H.264 round trip, in [0, 1].
         crf_range: inclusive range of the x264 CRF.
         min_rescale: smallest texture scale ``f``, in (0, 1].
+        mix: the damage mix (:class:`~vidstyle.train.pairs.DamageMix`; its defaults when None).
 
     Yields, when iterated: ``(lr, hr)`` float32 tensors in [0, 1], (B, 3, p, p) and
     (B, 3, p*scale, p*scale), for batches 0, 1, 2, ...
@@ -337,6 +365,7 @@ class PatchSampler:
         h264_probability: float = 0.25,
         crf_range: tuple[int, int] = (18, 38),
         min_rescale: float = 0.5,
+        mix: DamageMix | None = None,
     ) -> None:
         if scale not in (1, 2, 4):
             raise ValueError(f"scale must be 1, 2 or 4, got {scale}")
@@ -361,6 +390,7 @@ class PatchSampler:
         self.h264_probability = h264_probability
         self.crf_range = crf_range
         self.min_rescale = min_rescale
+        self.mix = mix if mix is not None else DamageMix()
         self._frames = usable
         weights = np.array([SOURCE_WEIGHTS.get(f.group, 0.0) for f in usable], np.float64)
         if weights.sum() == 0:  # unknown groups: every frame alike
@@ -395,10 +425,8 @@ class PatchSampler:
 
     def _pair(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         clean = self._crop(rng)
-        settings = film_settings(rng, scale=self.scale)
         hr = clean.shape[0]
-        degrader = FilmDegrader(settings, seed=int(rng.integers(2**63 - 1)), height=hr, width=hr)
-        return degrader.degrade(clean), restoration_target(clean, settings)
+        return PairDamage(rng, scale=self.scale, height=hr, width=hr, mix=self.mix).pair(clean)
 
     def _crop(self, rng: np.random.Generator) -> np.ndarray:
         hr = self.patch_size * self.scale

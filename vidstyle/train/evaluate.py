@@ -1,12 +1,12 @@
 """Held-out evaluation: how much better than bicubic a model restores damaged frames.
 
 Each held-out clean picture (:func:`~vidstyle.train.data.held_out_clips`,
-:func:`~vidstyle.train.data.held_out_images`) is damaged the same way every time: its settings
-(:func:`~vidstyle.train.data.film_settings`), its degrader seed and, one time in four, an H.264
-round trip at a drawn CRF all come from a random generator seeded with ``(seed, source, frame
-index)``. So the pairs are identical from run to run and from x2 to x4 (only the downscale differs),
-whichever frames a caller selects. The reference is
-:func:`~vidstyle.train.data.restoration_target` (the clean frame, grey for black-and-white film).
+:func:`~vidstyle.train.data.held_out_images`) is damaged the same way every time: its damage (:class:`~vidstyle.train.pairs.PairDamage` with
+:data:`~vidstyle.train.pairs.EVALUATION_MIX`, the training mix less its clean pairs) and, one time
+in four, an H.264 round trip at a drawn CRF all come from a random generator seeded with ``(seed,
+source, frame index)``. So the pairs are identical from run to run, whichever frames a caller
+selects. The reference is the pair's target: the clean frame (grey for black-and-white film) with
+the same global tone as the input, since a restorer is to keep the tone it is given.
 
 Metrics, as in most super-resolution papers: PSNR and SSIM on the luma channel Y of BT.601
 YCbCr (``16 + 65.481 R + 128.553 G + 24.966 B`` with R, G, B in [0, 1], peak 255), ``scale``
@@ -39,15 +39,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.descriptor import ModelDescriptor
-from ..restore.degrade import DegradeSettings, FilmDegrader
-from .data import (
-    HELD_OUT_CLIP_FRAMES,
-    film_settings,
-    h264_round_trip,
-    held_out_clips,
-    held_out_images,
-    restoration_target,
-)
+from ..restore.degrade import DegradeSettings
+from .data import HELD_OUT_CLIP_FRAMES, h264_round_trip, held_out_clips, held_out_images
+from .pairs import EVALUATION_MIX, PairDamage
 
 __all__ = ["EVAL_SEED", "EvalResult", "HeldOutPair", "evaluate", "frame_scores", "held_out_pairs"]
 
@@ -67,7 +61,7 @@ class HeldOutPair:
         index: frame index in the clip (0 for stills).
         degraded: damaged low-resolution frame, RGB uint8 (H / scale, W / scale, 3).
         target: what a perfect restorer outputs, RGB uint8 (H, W, 3).
-        settings: the damage applied.
+        settings: the film damage applied (its tone effects off: the tone is in the target too).
         h264_crf: CRF of the H.264 round trip, or None when there was none.
     """
 
@@ -75,19 +69,19 @@ class HeldOutPair:
     index: int
     degraded: np.ndarray
     target: np.ndarray
-    settings: DegradeSettings
+    settings: DegradeSettings | None
     h264_crf: int | None
 
 
 def _damage(source: str, index: int, clean: np.ndarray, scale: int, seed: int) -> HeldOutPair:
     rng = np.random.default_rng([seed, zlib.crc32(source.encode()), index])
-    settings = film_settings(rng, scale=scale)
     height, width = clean.shape[:2]
     if height % scale or width % scale:  # never for the shipped split; keeps the function general
         height, width = height - height % scale, width - width % scale
         clean = clean[:height, :width]
-    degrader = FilmDegrader(settings, seed=int(rng.integers(2**63 - 1)), height=height, width=width)
-    degraded = degrader.degrade(np.ascontiguousarray(clean))
+    damage = PairDamage(rng, scale=scale, height=height, width=width, mix=EVALUATION_MIX)
+    degraded, target = damage.pair(np.ascontiguousarray(clean))
+    settings = damage.settings
     crf = None
     if rng.random() < H264_PROBABILITY:
         crf = int(rng.integers(H264_CRF_RANGE[0], H264_CRF_RANGE[1] + 1))
@@ -95,7 +89,7 @@ def _damage(source: str, index: int, clean: np.ndarray, scale: int, seed: int) -
             degraded = h264_round_trip([degraded], crf=crf)[0]
         else:
             crf = None
-    return HeldOutPair(source, index, degraded, restoration_target(clean, settings), settings, crf)
+    return HeldOutPair(source, index, degraded, target, settings, crf)
 
 
 def held_out_pairs(scale: int, *, frame_stride: int = 1, seed: int = EVAL_SEED) -> list[HeldOutPair]:

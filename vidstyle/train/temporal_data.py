@@ -4,9 +4,9 @@ A pair is two clean high-resolution crops at the same place, ``key`` and ``frame
 
 * the *clean* flow frame -> key at high resolution and its reliability mask, for the temporal
   loss (DESIGN.md: the loss is measured with the flow of the clean frames);
-* both crops damaged by one :class:`~vidstyle.restore.degrade.FilmDegrader` in order (scratches
-  persist and drift, grain and dust are new), optionally sent through H.264 together as a
-  two-frame clip, and downscaled: the network's inputs;
+* both crops damaged by one :class:`~vidstyle.train.pairs.PairDamage` in order (scratches
+  persist and drift, grain and dust are new, the global tone is kept in the targets), optionally
+  sent through H.264 together as a two-frame clip, and downscaled: the network's inputs;
 * the flow the *pipeline* would compute, on the damaged low-resolution frames with
   :class:`~vidstyle.temporal.flow.FlowEstimator`, at the resolution of the generator's features,
   with its mask: what feature reuse has to live with at inference.
@@ -32,10 +32,15 @@ import cv2
 import numpy as np
 import torch
 
-from ..restore.degrade import FilmDegrader
 from ..temporal.flow import FlowEstimator
 from ..temporal.warp import pixel_grid
-from .data import SourceFrame, film_settings, h264_round_trip, restoration_target
+from .data import SourceFrame, h264_round_trip
+from .pairs import DamageMix, PairDamage
+
+#: The damage of temporal pairs: the training mix without flicker, whose frame-to-frame change of
+#: exposure, kept in the targets, would contradict the temporal loss (flicker is the repair
+#: stage's to remove, from many frames, not the generator's).
+TEMPORAL_MIX = DamageMix(flicker_probability=0.0)
 
 __all__ = ["TemporalBatch", "TemporalPairSampler"]
 
@@ -150,13 +155,12 @@ class TemporalPairSampler:
         else:
             key, frame, flow, mask = self._real(rng)
         hr = key.shape[0]
-        settings = film_settings(rng, scale=self.scale)
-        degrader = FilmDegrader(settings, seed=int(rng.integers(2**63 - 1)), height=hr, width=hr)
-        damaged = [degrader.degrade(key), degrader.degrade(frame)]
+        damage = PairDamage(rng, scale=self.scale, height=hr, width=hr, mix=TEMPORAL_MIX)
+        (key_low, key_target), (low, target) = damage.pair(key), damage.pair(frame)
+        damaged = [key_low, low]
         if rng.random() < self.h264_probability:
             damaged = h264_round_trip(damaged, crf=int(rng.integers(18, 39)))
-        return (damaged[0], damaged[1], restoration_target(key, settings),
-                restoration_target(frame, settings), flow, mask)
+        return damaged[0], damaged[1], key_target, target, flow, mask
 
     def _real(self, rng: np.random.Generator):
         clip, a, b = self._pairs[int(rng.integers(len(self._pairs)))]
