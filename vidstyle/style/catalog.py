@@ -134,14 +134,34 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
     ).to(device)
 
 
+#: Earlier remaster models kept because bundled styles were fine-tuned from them, by scale. A style
+#: blends (``--style-strength`` below 1) with the network it started from: weights of two
+#: separately trained networks do not interpolate.
+STYLE_BASES = {2: ("remaster-x2-v1",)}
+
+
+def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
+    """The shipped remaster weights a style was fine-tuned from, found by the sha256 of its card's
+    ``fine_tuned_from``; the current ``remaster-xS`` when none matches (or the card names none)."""
+    scale = int(card["scale"])
+    origin = (card.get("fine_tuned_from") or {}).get("sha256")
+    for name in (f"remaster-x{scale}", *STYLE_BASES.get(scale, ())):
+        path = shipped_weights(name)
+        if origin and path.is_file() and json.loads(path.with_suffix(".json").read_text()).get("sha256") == origin:
+            module, base_card = load_weights(path)
+            return name, module, base_card
+    name = f"remaster-x{scale}"
+    module, base_card = load_weights(shipped_weights(name))
+    return name, module, base_card
+
+
 def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, strength: float) -> None:
     """Weights <- strength * style + (1 - strength) * base, in place; the base is the shipped
-    remaster model of the scale (its colour skip the identity)."""
-    base_name = f"remaster-x{int(card['scale'])}"
-    base, base_card = load_weights(shipped_weights(base_name))
+    remaster model the style was fine-tuned from (:func:`style_base`; its colour skip the identity)."""
+    base_name, base, base_card = style_base(card)
     origin = (card.get("fine_tuned_from") or {}).get("sha256")
     if origin and origin != base_card.get("sha256"):
-        log.warning("%s was fine-tuned from another %s than the one installed; --style-strength "
+        log.warning("%s was fine-tuned from a %s that is not installed; --style-strength "
                     "blends with the installed one", path.name, base_name)
     base_state = base.state_dict()
     with torch.no_grad():
