@@ -1444,23 +1444,9 @@ class DamagedClip:
     fps: Fraction
 
 
-def write_lossless(path: Path, frames: list[np.ndarray], fps: Fraction) -> Path:
-    """FFV1 RGB (bgr0) in Matroska at ``fps``: decodes to exactly ``frames`` (RGB uint8).
-
-    The same file as ``tests/conftest.py::write_lossless`` writes, at the clip's own rate.
-    """
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("ffv1", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "bgr0"
-        for index, frame in enumerate(frames):
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            picture.pts, picture.time_base = index, 1 / Fraction(fps)
-            for packet in stream.encode(picture):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+#: FFV1 RGB (bgr0) in Matroska at the clip's own rate, decoding to exactly the frames given (the
+#: same file as ``tests/conftest.py::write_lossless`` writes); one function for both scripts.
+write_lossless = generalization.write_lossless
 
 
 def held_out_range(name: str, frames: int | None) -> tuple[int, int]:

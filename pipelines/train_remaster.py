@@ -9,12 +9,15 @@ Run from the repository root::
 
 Options: ``--resume`` (continue from the checkpoint in --out), ``--minutes N`` (cap the wall
 time of this invocation), ``--stop-at STEP`` (stop at a step, e.g. to train in parts),
-``--device`` (default cpu), ``--threads`` (torch CPU threads, default 2), ``--no-progress``.
+``--device`` (default cpu), ``--threads`` (torch CPU threads, default 2), ``--workers N``
+(processes that make the batches ahead, for a GPU; the same batches), ``--init WEIGHTS`` (start
+from trained weights: a fine-tune), ``--no-progress``.
 
 A recipe (TOML, see ``pipelines/recipes/``) fixes everything a run depends on: the scale, the
-generator and discriminator, the patches, both phases and the seed. The data are made on the fly
-from the stills and clips on this machine (:mod:`vidstyle.train.data`), never from the held-out
-part, which is used to evaluate the model against bicubic every ``eval_every`` steps.
+generator and discriminator, the patches, the damage mix, both phases and the seed. The data are
+made on the fly from the stills and clips on this machine and procedural dead leaves pictures
+(:mod:`vidstyle.train.data`), damaged by :class:`vidstyle.train.pairs.PairDamage`, never from the
+held-out part, which is used to evaluate the model against bicubic every ``eval_every`` steps.
 
 * Phase 1, reconstruction: Charbonnier + a small perceptual term.
 * Phase 2, GAN: adds the hinge loss of a multi-scale PatchGAN and feature matching on its
