@@ -52,7 +52,7 @@ import torch
 from ..io import VideoReader
 from ..restore.degrade import DegradeSettings
 from .dead_leaves import dead_leaves
-from .pairs import DamageMix, PairDamage
+from .pairs import DamageMix, PairDamage, grey
 
 __all__ = [
     "CLIPS",
@@ -98,9 +98,6 @@ DOWNSCALE_ABOVE_HEIGHT = 480
 #: Share of the patches drawn from each group of sources; within a group, frames are equally
 #: likely. The stills are few but varied, the clip frames many but alike.
 SOURCE_WEIGHTS = {"images": 0.3, "bikes.mp4": 0.225, "bigbuckbunny.mp4": 0.225, "dead_leaves": 0.25}
-
-# Rec. 601 luma, as in vidstyle.restore.degrade: black-and-white film keeps this of the colour.
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 @dataclass(frozen=True)
@@ -275,9 +272,7 @@ def restoration_target(clean: np.ndarray, settings: DegradeSettings) -> np.ndarr
     """
     if not settings.black_and_white:
         return clean
-    luma = cv2.transform(clean.astype(np.float32), _LUMA[None, :])
-    grey = np.clip(luma + 0.5, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    return grey(clean)
 
 
 def h264_round_trip(

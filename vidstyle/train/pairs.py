@@ -207,11 +207,3 @@ class PairDamage:
         elif self.jpeg_quality is not None:
             low = jpeg_round_trip(low, self.jpeg_quality + int(self._rng.integers(-3, 4)))
         return np.ascontiguousarray(low), target
-
-    def describe(self) -> dict:
-        """What was drawn, for logs and tests."""
-        return {"clean": self.clean, "black_and_white": self.black_and_white,
-                "tone": dataclasses.asdict(self.tone), "flicker": self.flicker,
-                "second_order": dataclasses.asdict(self.second_order) if self.second_order else None,
-                "jpeg_quality": self.jpeg_quality}
-
