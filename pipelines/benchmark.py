@@ -143,10 +143,11 @@ import tempfile
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import av
 import cv2
@@ -161,6 +162,7 @@ if str(REPO_ROOT / "pipelines") not in sys.path:  # the generalization section, 
     sys.path.insert(0, str(REPO_ROOT / "pipelines"))
 
 import generalization  # noqa: E402
+
 import vidstyle  # noqa: E402
 from vidstyle import (  # noqa: E402
     EncodeConfig,
@@ -173,14 +175,14 @@ from vidstyle import (  # noqa: E402
 from vidstyle.batch.backends import import_ray  # noqa: E402
 from vidstyle.batch.discover import discover  # noqa: E402
 from vidstyle.batch.runner import BatchConfig, remaster_chunked, run_batch, segments_for  # noqa: E402
-from vidstyle.batch.segments import Segment, keyframe_indices, plan_segments  # noqa: E402
+from vidstyle.batch.segments import Segment, keyframe_indices  # noqa: E402
 from vidstyle.config import TemporalConfig  # noqa: E402
+from vidstyle.damage.degrade import WORN_PRINT, DegradeSettings, FilmDegrader  # noqa: E402
 from vidstyle.errors import ConfigError, ModelError, StyleError  # noqa: E402
 from vidstyle.models import load_model  # noqa: E402
 from vidstyle.models.descriptor import ModelDescriptor  # noqa: E402
 from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.pipeline import run_frames  # noqa: E402
-from vidstyle.restore.degrade import WORN_PRINT, DegradeSettings, FilmDegrader  # noqa: E402
 from vidstyle.style.catalog import bundled_styles, load_style  # noqa: E402
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar  # noqa: E402
 from vidstyle.style.features import style_distance  # noqa: E402
@@ -446,7 +448,7 @@ class LoadSnapshot:
     descendants_cpu: float = 0.0
 
     @classmethod
-    def take(cls) -> "LoadSnapshot":
+    def take(cls) -> LoadSnapshot:
         busy = float("nan")
         try:
             fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
@@ -459,7 +461,7 @@ class LoadSnapshot:
         own = t.user + t.system + t.children_user + t.children_system + descendants
         return cls(time.perf_counter(), busy, own, descendants)
 
-    def other_cores(self, later: "LoadSnapshot") -> float:
+    def other_cores(self, later: LoadSnapshot) -> float:
         """Cores kept busy by other work between this snapshot and ``later`` (noise indicator)."""
         other = (later.machine_busy - self.machine_busy) - (later.own_cpu - self.own_cpu)
         return max(0.0, other / max(later.wall - self.wall, 1e-9))

@@ -5,11 +5,17 @@ with the mean colour shift; then the project-damage held-out score on every 5th 
 
     python pipelines/clean_check.py WEIGHTS_OR_NAME SCALE
 """
-import sys, cv2, numpy as np, torch
+import sys
+
+import cv2
+import numpy as np
+import torch
+
 from vidstyle.models import load_model
 from vidstyle.models.descriptor import run_frames
 from vidstyle.train.data import held_out_images
-from vidstyle.train.evaluate import frame_scores, evaluate, held_out_pairs
+from vidstyle.train.evaluate import evaluate, frame_scores, held_out_pairs
+
 torch.set_num_threads(2)
 scale = int(sys.argv[2]) if len(sys.argv) > 2 else 2
 m = load_model(sys.argv[1], scale=scale)

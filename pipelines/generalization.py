@@ -78,6 +78,7 @@ if str(PIPELINES) not in sys.path:  # the sibling scripts: independent_damage, r
     sys.path.insert(0, str(PIPELINES))
 
 import independent_damage  # noqa: E402
+
 import vidstyle  # noqa: E402
 from vidstyle import EncodeConfig, RemasterConfig, VideoReader  # noqa: E402
 from vidstyle.config import TemporalConfig  # noqa: E402

@@ -1,9 +1,9 @@
-"""A second old-film damage family, written apart from :mod:`vidstyle.restore.degrade`.
+"""A second old-film damage family, written apart from :mod:`vidstyle.damage.degrade`.
 
 The generalization benchmark (``pipelines/generalization.py``, issue 14) damages held-out and
 outside footage with this family, which training never sees: a model that has only learnt the
 project's own damage model shows it here. Nothing is shared with the training damage: no import
-from ``vidstyle.restore`` or ``vidstyle.train``, other tools (libav's own filters through PyAV's
+from ``vidstyle.damage`` or ``vidstyle.train``, other tools (libav's own filters through PyAV's
 filter graph, libavcodec's MPEG-2 and MJPEG encoders), other shapes (soft elliptical specks, a
 scratch that follows a random walk), its own ranges and its own seeds.
 

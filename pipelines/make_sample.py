@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not installed
     sys.path.insert(0, str(REPO_ROOT))
 
-from vidstyle.restore.degrade import DegradeSettings, FilmDegrader  # noqa: E402
+from vidstyle.damage.degrade import DegradeSettings, FilmDegrader  # noqa: E402
 
 DEFAULT_OUTPUT = REPO_ROOT / "vidstyle" / "data" / "sample_reel.mp4"
 SIZE = (512, 288)  # width, height: 16:9 like the source; multiples of 16, see the encoder note

@@ -55,13 +55,13 @@ import platform
 import shlex
 import sys
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import tomllib
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -74,9 +74,8 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
 from vidstyle.models.discriminator import MultiScaleDiscriminator  # noqa: E402
 from vidstyle.models.generator import RemasterGenerator  # noqa: E402
 from vidstyle.train import data  # noqa: E402
-from vidstyle.train.loader import prefetched  # noqa: E402
-from vidstyle.train.pairs import DamageMix  # noqa: E402
 from vidstyle.train.evaluate import EVAL_SEED, EvalResult, evaluate, held_out_pairs  # noqa: E402
+from vidstyle.train.loader import prefetched  # noqa: E402
 from vidstyle.train.losses import (  # noqa: E402
     PerceptualLoss,
     charbonnier_loss,
@@ -84,6 +83,7 @@ from vidstyle.train.losses import (  # noqa: E402
     feature_matching_loss,
     generator_hinge_loss,
 )
+from vidstyle.train.pairs import DamageMix  # noqa: E402
 
 log = logging.getLogger("train_remaster")
 
@@ -594,7 +594,7 @@ def _data_card() -> dict[str, Any]:
                       "bigbuckbunny.mp4 (CC BY 3.0 Blender Foundation) and procedural dead leaves "
                       "pictures (vidstyle.train.dead_leaves), damaged on the fly by "
                       "vidstyle.train.pairs.PairDamage (clean pairs, global tone in input and "
-                      "target, vidstyle.restore.degrade's film damage, second-order chains, JPEG) "
+                      "target, vidstyle.damage.degrade's film damage, second-order chains, JPEG) "
                       "and H.264 round trips",
         },
         "held_out": {

@@ -33,7 +33,11 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
 from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar  # noqa: E402
 from vidstyle.style.train import (  # noqa: E402
-    StyleRecipe, exemplar_source, held_out_frames, read_style_image, train_style,
+    StyleRecipe,
+    exemplar_source,
+    held_out_frames,
+    read_style_image,
+    train_style,
 )
 
 

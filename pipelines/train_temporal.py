@@ -35,12 +35,12 @@ import platform
 import shlex
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomllib
 import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm

@@ -19,8 +19,8 @@ from pathlib import Path
 import av
 import pytest
 import torch
-
 from conftest import decode_all, file_hash, make_clip
+
 from vidstyle import RemasterConfig
 from vidstyle.batch import BatchConfig, discover, run_batch
 from vidstyle.batch.segments import keyframe_indices

@@ -12,8 +12,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from conftest import decode_all, make_clip, stream_durations
+
 from vidstyle import probe, remaster
 from vidstyle.batch.segments import (
     Segment,

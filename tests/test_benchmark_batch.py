@@ -15,7 +15,6 @@ import pytest
 from vidstyle.batch.runner import BatchConfig
 
 
-
 def backend_run(backend, round_, fps, frames=200):
     return {"round": round_, "backend": backend, "films": 4, "frames": frames,
             "seconds": frames / fps, "fps": fps, "cores": 1.9, "other_cores": 0.05,

@@ -6,10 +6,8 @@ from fractions import Fraction
 
 import cv2
 import numpy as np
-import pytest
 
 from vidstyle import VideoReader
-
 
 
 def row(psnr, warp, flicker=0.5, mode=None, keyframes=0, frames=12):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,8 +12,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from conftest import file_hash, make_audio_only, make_clip
+
 from vidstyle import probe
 from vidstyle.cli import run
 
@@ -185,7 +184,7 @@ class TestDegrade:
         src = make_clip(tmp_path / "clean.mp4", frames=20, width=96, height=64)
         a, b, c = tmp_path / "a.mkv", tmp_path / "b.mkv", tmp_path / "c.mkv"
         for dst, seed in ((a, 7), (b, 7), (c, 8)):
-            code, _, err = cli(capsys, "degrade", src, "-o", dst, "--seed", str(seed), "--scale", "2", "-q",
+            code, _, err = cli(capsys, "degrade", src, "-o", dst, "--seed", str(seed), "--downscale", "2", "-q",
                                "--crf", "0")
             assert code == 0, err
         info = probe(a)

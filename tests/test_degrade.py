@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from vidstyle.restore import DOWNSCALE_KERNELS, DegradeSettings, FilmDegrader, degrade_clip
+from vidstyle.damage import DOWNSCALE_KERNELS, DegradeSettings, FilmDegrader, degrade_clip
 
 HEIGHT, WIDTH = 96, 128
 

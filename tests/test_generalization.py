@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import load_pipeline
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
@@ -92,7 +91,7 @@ class TestIndependentDamage:
             damage.damage_clip(textured_frames(1, width=62, height=48), scale=4, seed=0)
 
     def test_no_training_damage_code(self):
-        """Written apart: no import of vidstyle at all, so nothing of vidstyle.restore."""
+        """Written apart: no import of vidstyle at all, so nothing of vidstyle.damage."""
         tree = ast.parse((PIPELINES / "independent_damage.py").read_text())
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                     for alias in node.names}

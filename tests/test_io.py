@@ -7,8 +7,8 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-
 from conftest import decode_all, make_audio_only, make_clip, stream_durations
+
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import DecodeError, EncodeError, InputError, OutputError, RangeError, VideoOpenError
 from vidstyle.io import VideoReader, VideoWriter, probe

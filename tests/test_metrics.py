@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-
 from conftest import make_clip, write_lossless
+
 from vidstyle.cli import run
 from vidstyle.errors import ConfigError
 from vidstyle.temporal.metrics import MetricsAccumulator, flicker, video_metrics, warping_error
@@ -226,7 +225,7 @@ class TestCli:
 
 def test_ssim_matches_scikit_image():
     skimage_metrics = pytest.importorskip("skimage.metrics")
-    from vidstyle.train.evaluate import ssim
+    from vidstyle.quality import ssim
 
     rng = np.random.default_rng(3)
     a = rng.random((48, 70)) * 255

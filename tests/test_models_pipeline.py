@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import decode_all, make_clip, stream_durations
+
 from vidstyle import RangeConfig, RemasterConfig, preview, probe, remaster
 from vidstyle.errors import ModelError
 from vidstyle.models import Bicubic, Lanczos, ModelDescriptor, available_models, load_model

@@ -42,7 +42,7 @@ def test_wheel_carries_data_and_weights(wheel):
     assert "vidstyle/weights/__init__.py" in names
     for name in ("remaster-x1", "remaster-x2", "remaster-x4", "remaster-x2-v1"):
         assert f"vidstyle/weights/{name}.safetensors" in names and f"vidstyle/weights/{name}.json" in names
-    assert "vidstyle/restore/degrade.py" in names
+    assert "vidstyle/damage/degrade.py" in names
     styles = sorted((REPO / "weights").glob("style-*.json"))
     for card in styles:  # the bundled styles: weights, card and exemplar thumbnail
         for suffix in (".safetensors", ".json", ".png"):

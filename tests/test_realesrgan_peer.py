@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import load_pipeline
 
 peer = load_pipeline("realesrgan_peer")

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidstyle.restore.degrade import FilmDegrader
+from vidstyle.damage.degrade import FilmDegrader
 from vidstyle.temporal.flow import to_gray
 from vidstyle.temporal.scenes import (
     SceneCutDetector,

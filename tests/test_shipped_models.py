@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import make_clip
+
 from vidstyle import RemasterConfig, probe, remaster
 from vidstyle.cli import run
 from vidstyle.errors import ModelError

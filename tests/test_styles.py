@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import decode_all, make_clip
+
 from vidstyle.cli import run
 from vidstyle.config import DEFAULT_BLEND_TOLERANCE, TemporalConfig
 from vidstyle.errors import StyleError

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from conftest import decode_all, file_hash, make_clip, write_lossless
+
 from vidstyle import remaster
 from vidstyle.cli import run
 from vidstyle.config import RemasterConfig, TemporalConfig
@@ -23,7 +23,6 @@ from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import load_model
 from vidstyle.models.weights import save_weights
 from vidstyle.temporal import FlowEstimator, consistency_mask, resize_flow, warp, warp_numpy
-from vidstyle.temporal.warp import upscale_flow, warp_shuffled
 from vidstyle.temporal import reuse as reuse_module
 from vidstyle.temporal.flow import FlowPair
 from vidstyle.temporal.reuse import (
@@ -39,6 +38,7 @@ from vidstyle.temporal.reuse import (
     on_thread,
     on_threads,
 )
+from vidstyle.temporal.warp import upscale_flow, warp_shuffled
 
 WIDTH, HEIGHT = 96, 64
 

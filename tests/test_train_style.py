@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import load_pipeline
+
 from vidstyle.config import DEFAULT_BLEND_TOLERANCE
 from vidstyle.errors import Interrupted, StyleError
 from vidstyle.models.registry import shipped_weights

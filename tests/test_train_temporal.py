@@ -19,7 +19,7 @@ if importlib.util.find_spec("skvideo") is None:
 from vidstyle.models.registry import load_model  # noqa: E402
 from vidstyle.temporal import warp  # noqa: E402
 from vidstyle.train import data  # noqa: E402
-from vidstyle.train.temporal_data import TemporalPairSampler, _rotate_flip  # noqa: E402
+from vidstyle.train.temporal_data import TemporalPairSampler, rotate_flip  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "pipelines" / "recipes" / "temporal-smoke.toml"
@@ -71,7 +71,7 @@ class TestPairs:
         mask = np.ones((8, 8), np.float32)
         for turns in range(4):
             for flip in (False, True):
-                k, f, fl, _ = _rotate_flip(key, frame, flow, mask, turns, flip=flip)
+                k, f, fl, _ = rotate_flip(key, frame, flow, mask, turns, flip=flip)
                 # Inside, the turned frame is the turned key displaced by the turned flow.
                 dx, dy = fl[4, 4]
                 assert np.array_equal(f[4, 4], k[4 + int(dy), 4 + int(dx)])

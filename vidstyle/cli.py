@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -33,6 +33,7 @@ from .config import (
     TemporalConfig,
 )
 from .errors import ConfigError, Interrupted, VidstyleError
+from .io.atomic import write_text_atomic
 from .io.probe import probe
 from .models.registry import available_models, card_of
 from .pipeline import remaster
@@ -181,9 +182,7 @@ def _write_report(path: Path | None, data: dict[str, Any]) -> None:
     if path is None:
         return
     data = {"vidstyle": __version__, **data}
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -410,8 +409,10 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The damaged copy.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Picks the damage and its noise.")
-@click.option("--scale", type=click.Choice([str(s) for s in SCALES]), default="1", show_default=True,
-              help="Also downscale by this factor (make low-resolution test material).")
+@click.option("--downscale", "scale", type=click.Choice([str(s) for s in SCALES]), default="1", show_default=True,
+              help="Also shrink the picture by this factor (make low-resolution test material).")
+@click.option("--scale", "legacy_scale", type=click.Choice([str(s) for s in SCALES]), default=None, hidden=True,
+              help="The old name of --downscale.")
 @click.option("--start", type=TimeType(), default=None, help="First frame to copy.")
 @click.option("--end", type=TimeType(), default=None, help="Stop before this time or frame.")
 @click.option("--frames", type=click.IntRange(min=1), default=None, help="Copy at most this many frames.")
@@ -420,15 +421,17 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the damage settings used to this JSON file.")
-def degrade_command(input: Path, output: Path, seed: int, scale: str, start, end, frames, crf: int,
-                    overwrite: bool, quiet: bool, report: Path | None) -> None:
+def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_scale: str | None, start, end,
+                    frames, crf: int, overwrite: bool, quiet: bool, report: Path | None) -> None:
     """Make a copy of INPUT that looks like damaged old film, with its sound.
 
     Grain, dust, drifting scratches, flicker, gate weave, blur, fading and
     vignetting, drawn at random from --seed (the same seed gives the same damage):
     test material for remastering, and the model the generator is trained on.
     """
-    from .restore.video import degrade_video
+    from .damage.video import degrade_video
+
+    scale = legacy_scale or scale
 
     with _progress_bar(quiet, "degrade") as progress:
         result = degrade_video(
@@ -537,7 +540,11 @@ def train_style_command(image: Path, output: Path, scale: str, minutes: float, n
     """
     from .models.registry import shipped_weights  # noqa: PLC0415
     from .style.train import (  # noqa: PLC0415
-        StyleRecipe, exemplar_source, preview_path_for, read_style_image, train_style,
+        StyleRecipe,
+        exemplar_source,
+        preview_path_for,
+        read_style_image,
+        train_style,
     )
 
     if output.suffix != ".safetensors":

@@ -19,6 +19,8 @@ __all__ = [
     "ConfigError",
     "ModelError",
     "StyleError",
+    "TrainStyleError",
+    "ManifestError",
     "Interrupted",
     "BatchInterrupted",
 ]
@@ -62,6 +64,14 @@ class ModelError(VidstyleError, ValueError):
 
 class StyleError(VidstyleError, ValueError):
     """A style that cannot be used or trained: unknown name, bad style image, wrong scale."""
+
+
+class TrainStyleError(StyleError):
+    """A style image or a training run that cannot be used (the message says why)."""
+
+
+class ManifestError(VidstyleError):
+    """The batch manifest is missing, unreadable, damaged or of another schema version."""
 
 
 class Interrupted(VidstyleError):

@@ -17,10 +17,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 from .config import RangeConfig, RemasterConfig
 from .errors import OutputError
+from .io.atomic import partial_path
 from .io.writer import check_output_path
 from .models.baseline import Bicubic
 from .models.descriptor import ModelDescriptor, run_frames
@@ -173,7 +173,7 @@ def _write_sheet(path: Path, pairs: list[np.ndarray], max_width: int = 1600) -> 
             pair = cv2.resize(pair, (max_width, round(h * max_width / w)), interpolation=cv2.INTER_AREA)
         rows.append(pair)
     sheet = np.concatenate(rows, axis=0)
-    tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.png")
+    tmp = partial_path(path)
     if not cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
         raise OutputError(f"cannot write the contact sheet {path}")
     os.replace(tmp, path)

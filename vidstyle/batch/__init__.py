@@ -7,8 +7,9 @@
                        resume=True)
 """
 
+from ..errors import ManifestError
 from .discover import DEFAULT_NAME, VIDEO_EXTENSIONS, Discovery, Job, discover
-from .manifest import MANIFEST_NAME, Manifest, ManifestError, read_status
+from .manifest import MANIFEST_NAME, Manifest, read_status
 from .runner import REPORT_NAME, BatchConfig, BatchReport, remaster_chunked, run_batch, write_report
 from .segments import Segment, join_segments, keyframe_indices, plan_segments, render_segment
 

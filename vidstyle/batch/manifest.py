@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import VidstyleError
+from ..errors import ManifestError
 
 __all__ = [
     "MANIFEST_NAME",
@@ -90,10 +90,6 @@ _SCHEMA = (
         PRIMARY KEY (job_id, idx)
     )""",
 )
-
-
-class ManifestError(VidstyleError):
-    """The batch manifest is missing, unreadable, damaged or of another schema version."""
 
 
 def settings_hash(settings: dict[str, Any]) -> str:

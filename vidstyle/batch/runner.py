@@ -35,13 +35,13 @@ from typing import Any
 from .. import __version__
 from ..config import RangeConfig, RemasterConfig
 from ..errors import BatchInterrupted, ConfigError, InputError, OutputError, VidstyleError
-from ..io.writer import check_output_path
+from ..io.atomic import leftover_partials, write_text_atomic
 from ..io.probe import probe
+from ..io.writer import check_output_path
 from .backends import BACKENDS, Backend, Unit, open_backend, unit_for
 from .discover import Job
 from .manifest import MANIFEST_NAME, JobRow, JobSpec, Manifest, settings_hash
 from .segments import Segment, frame_timestamps, join_segments, keyframe_indices, plan_segments
-
 
 __all__ = ["BatchConfig", "BatchReport", "REPORT_NAME", "WORK_DIR", "remaster_chunked", "run_batch",
            "segments_for", "write_report"]
@@ -210,7 +210,7 @@ class _Driver:
     def remove_temporaries(self, row: JobRow) -> None:
         """Temporary files a killed run left beside the output and in the job's segment folder."""
         output = Path(row.output)
-        for tmp in output.parent.glob(f".{output.stem}.partial-*{output.suffix}"):
+        for tmp in leftover_partials(output):
             tmp.unlink(missing_ok=True)
         folder = self.work / str(row.id)
         if folder.is_dir():
@@ -548,9 +548,7 @@ def row_dict(row: JobRow) -> dict[str, Any]:
 
 def write_report(report: BatchReport, path: Path) -> None:
     """The JSON report, written whole or not at all."""
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    tmp.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(report.to_dict(), indent=2) + "\n")
 
 
 def remaster_chunked(

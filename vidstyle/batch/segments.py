@@ -30,22 +30,23 @@ import heapq
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
 
 from ..config import RemasterConfig
 from ..errors import DecodeError, EncodeError, OutputError, RangeError
-from ..io.probe import VideoInfo, _ffmpeg_reason, open_input, pick_video_stream, probe
+from ..io.atomic import partial_path
+from ..io.probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe
 from ..io.reader import VideoReader
-from ..io.writer import VideoWriter, _PacketCopier, check_output_path
+from ..io.writer import PacketCopier, VideoWriter, check_output_path
 from ..models.registry import resolve_device
-from ..style.catalog import model_for
 from ..pipeline import ProgressCallback
+from ..style.catalog import model_for
 from ..temporal.reuse import open_temporal
 from ..timecode import TimePoint
 
@@ -131,7 +132,7 @@ def _video_packets(path: Path) -> Iterator[tuple[int, int | None, bool]]:
                 pts = packet.pts if packet.pts is not None else packet.dts
                 yield pts, packet.dts, packet.is_keyframe
         except av.FFmpegError as ex:
-            raise DecodeError(f"reading {path.name} failed: {_ffmpeg_reason(ex)}") from ex
+            raise DecodeError(f"reading {path.name} failed: {ffmpeg_reason(ex)}") from ex
 
 
 def keyframe_indices(path: str | os.PathLike[str]) -> tuple[list[int], int]:
@@ -393,7 +394,7 @@ def join_segments(
     check_output_path(dst, src=src, overwrite=overwrite)
     _check_joinable([path for path, _ in parts])
     info = probe(src)
-    tmp = dst.with_name(f".{dst.stem}.partial-{os.getpid()}{dst.suffix}")
+    tmp = partial_path(dst)
     try:
         frames = _join_into(tmp, src, info, parts)
         if dst.exists() and not overwrite:
@@ -442,7 +443,7 @@ def _join_into(tmp: Path, src: Path, info: VideoInfo, parts: list[tuple[Path, in
         raise OutputError(
             f"cannot write {tmp.suffix or 'a file without extension'}: unknown container (use .mp4, .mkv or .mov)"
         ) from ex
-    copier: _PacketCopier | None = None
+    copier: PacketCopier | None = None
     frames = 0
     last_dts: int | None = None
     closed = False
@@ -457,7 +458,7 @@ def _join_into(tmp: Path, src: Path, info: VideoInfo, parts: list[tuple[Path, in
         if info.rotation:
             video.set_display_rotation(info.rotation)
         if info.audio or info.subtitles:
-            copier = _PacketCopier(src, info, out)
+            copier = PacketCopier(src, info, out)
         out.start_encoding()
         if copier is not None:
             copier.start(origin * tb, trim=False)
@@ -481,7 +482,7 @@ def _join_into(tmp: Path, src: Path, info: VideoInfo, parts: list[tuple[Path, in
         closed = True  # whatever close() does, it is not to be tried again
         out.close()
     except av.FFmpegError as ex:
-        raise EncodeError(f"joining the parts failed: {_ffmpeg_reason(ex)}") from ex
+        raise EncodeError(f"joining the parts failed: {ffmpeg_reason(ex)}") from ex
     finally:
         if copier is not None:
             copier.close()

@@ -14,7 +14,7 @@ import av
 from ..errors import InputError, VideoOpenError
 from ..timecode import format_seconds
 
-__all__ = ["StreamInfo", "VideoInfo", "open_input", "probe", "pick_video_stream"]
+__all__ = ["StreamInfo", "VideoInfo", "ffmpeg_reason", "open_input", "pick_video_stream", "probe"]
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
     try:
         return av.open(str(path), mode="r")
     except av.FFmpegError as ex:
-        raise VideoOpenError(f"cannot open {path} as a video: {_ffmpeg_reason(ex)}") from ex
+        raise VideoOpenError(f"cannot open {path} as a video: {ffmpeg_reason(ex)}") from ex
 
 
 def pick_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
@@ -190,7 +190,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             for first in container.decode(stream):
                 break
         except av.FFmpegError as ex:
-            raise VideoOpenError(f"cannot decode {path}: {_ffmpeg_reason(ex)}") from ex
+            raise VideoOpenError(f"cannot decode {path}: {ffmpeg_reason(ex)}") from ex
         if first is None:
             raise VideoOpenError(f"no video frame could be decoded from {path} (zero frames)")
         rotation = int(round(first.rotation or 0)) % 360
@@ -248,7 +248,7 @@ def _frame_rate(stream: av.video.stream.VideoStream) -> Fraction:
     return Fraction(25)
 
 
-def _ffmpeg_reason(ex: Exception) -> str:
+def ffmpeg_reason(ex: Exception) -> str:
     """libav's message without the file name PyAV appends to it."""
     strerror = getattr(ex, "strerror", None)
     return strerror or str(ex)

@@ -17,10 +17,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
 
 import av
 import numpy as np
@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import DecodeError, RangeError
 from ..timecode import TimePoint, format_seconds, parse_timepoint
 from .colour import sws_colorspace, sws_range
-from .probe import VideoInfo, _ffmpeg_reason, open_input, pick_video_stream, probe
+from .probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe
 
 __all__ = ["FrameBatch", "VideoReader"]
 
@@ -133,7 +133,7 @@ class VideoReader:
         return min(count, self.max_frames) if self.max_frames else count
 
     # -- lifecycle ----------------------------------------------------------------------
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -194,7 +194,7 @@ class VideoReader:
         except av.FFmpegError as ex:
             self._put(
                 DecodeError(
-                    f"decoding {self.path.name} failed after {self.frames_read} frames: {_ffmpeg_reason(ex)}"
+                    f"decoding {self.path.name} failed after {self.frames_read} frames: {ffmpeg_reason(ex)}"
                 )
             )
         except BaseException as ex:  # delivered to the consumer, which re-raises it

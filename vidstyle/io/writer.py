@@ -27,10 +27,11 @@ import numpy as np
 
 from ..config import EncodeConfig
 from ..errors import EncodeError, OutputError
+from .atomic import partial_path
 from .colour import sws_colorspace, sws_range
-from .probe import VideoInfo, _ffmpeg_reason
+from .probe import VideoInfo, ffmpeg_reason
 
-__all__ = ["VideoWriter", "check_output_path", "resolve_pix_fmt", "video_encoders"]
+__all__ = ["PacketCopier", "VideoWriter", "check_output_path", "resolve_pix_fmt", "video_encoders"]
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def resolve_pix_fmt(codec_name: str, pix_fmt: str | None, width: int, height: in
     return pix_fmt
 
 
-class _PacketCopier:
+class PacketCopier:
     """Copies audio and subtitle packets of the source into the output, in time order.
 
     Times are seconds on the source's clock; output timestamps are shifted so that
@@ -253,7 +254,7 @@ class VideoWriter:
         self.overwrite = overwrite
         check_output_path(self.dst, src=source.path, overwrite=overwrite)
         self.pix_fmt = resolve_pix_fmt(self.encode.codec, self.encode.pix_fmt, width, height)
-        self.tmp = self.dst.with_name(f".{self.dst.stem}.partial-{os.getpid()}{self.dst.suffix}")
+        self.tmp = partial_path(self.dst)
 
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_depth))
         self._error: BaseException | None = None
@@ -274,17 +275,17 @@ class VideoWriter:
                 f"cannot write {self.dst.name}: unknown container for {self.dst.suffix or 'no extension'!r} "
                 f"(use .mp4, .mkv or .mov)"
             ) from ex
-        self._copier: _PacketCopier | None = None
+        self._copier: PacketCopier | None = None
         try:
             self._stream = self._add_video_stream()
             if copy_streams and (source.audio or source.subtitles):
-                self._copier = _PacketCopier(source.path, source, self._out)
+                self._copier = PacketCopier(source.path, source, self._out)
             self._out.start_encoding()
         except av.FFmpegError as ex:
             self.abort()
             raise EncodeError(
                 f"cannot encode {self.encode.codec} {self.pix_fmt} {width}x{height} into "
-                f"{self.dst.suffix or 'this container'}: {_ffmpeg_reason(ex)}"
+                f"{self.dst.suffix or 'this container'}: {ffmpeg_reason(ex)}"
             ) from ex
         except BaseException:
             self.abort()
@@ -322,7 +323,7 @@ class VideoWriter:
         return stream
 
     # -- public -------------------------------------------------------------------------
-    def __enter__(self) -> "VideoWriter":
+    def __enter__(self) -> VideoWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -419,7 +420,7 @@ class VideoWriter:
         try:
             self._encode_loop()
         except av.FFmpegError as ex:
-            self._error = EncodeError(f"encoding {self.dst.name} failed: {_ffmpeg_reason(ex)}")
+            self._error = EncodeError(f"encoding {self.dst.name} failed: {ffmpeg_reason(ex)}")
             self._error.__cause__ = ex
         except BaseException as ex:
             self._error = ex

@@ -14,7 +14,7 @@ tensors, so a baseline costs little next to decoding and encoding.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np

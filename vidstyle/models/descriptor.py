@@ -8,11 +8,11 @@ clamps and crops.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -57,7 +57,7 @@ class ModelDescriptor:
             return t.device
         return torch.device("cpu")
 
-    def to(self, device: torch.device | str) -> "ModelDescriptor":
+    def to(self, device: torch.device | str) -> ModelDescriptor:
         self.module.to(device)
         return self
 

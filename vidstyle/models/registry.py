@@ -8,10 +8,10 @@ and returns a :class:`ModelDescriptor`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import torch

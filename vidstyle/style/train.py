@@ -52,10 +52,11 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -63,11 +64,11 @@ import torch
 import torch.nn.functional as F
 
 from ..config import DEFAULT_BLEND_TOLERANCE
-from ..errors import Interrupted, StyleError
+from ..damage.degrade import WORN_PRINT, FilmDegrader
+from ..errors import Interrupted, TrainStyleError
 from ..models.discriminator import MultiScaleDiscriminator
 from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
-from ..restore.degrade import WORN_PRINT, FilmDegrader
 from ..temporal.reuse import disagreement
 from ..temporal.warp import warp, warp_shuffled
 from ..train.losses import charbonnier_loss, masked_l1
@@ -93,16 +94,12 @@ TRAIN_FEATURE_CHANNELS = (32, 64)
 CHECKPOINT = "checkpoint.pt"
 #: A style's blend tolerance (its card's ``temporal.blend_tolerance``) is this quantile of its
 #: own frame-to-frame differences (:func:`vidstyle.temporal.reuse.disagreement`), measured on
-#: these training frames damaged as a worn print (:data:`vidstyle.restore.degrade.WORN_PRINT`);
+#: these training frames damaged as a worn print (:data:`vidstyle.damage.degrade.WORN_PRINT`);
 #: never below the remaster models' 24. A stylized picture differs more from frame to frame
 #: than a restored one (a stroke drawn a little differently), so the earlier output is mixed
 #: in over larger differences.
 BLEND_QUANTILE = 0.95
 CALIBRATION_CLIP = ("bikes.mp4", 60, 108)
-
-
-class TrainStyleError(StyleError):
-    """A style image or a training run that cannot be used (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +133,7 @@ class StyleRecipe:
     checkpoint_seconds: float = 60.0
     preview_seconds: float = 120.0
 
-    def replace(self, **changes: Any) -> "StyleRecipe":
+    def replace(self, **changes: Any) -> StyleRecipe:
         return StyleRecipe(**{**asdict(self), **changes})
 
 
@@ -445,7 +442,7 @@ class _Prefetcher:
         self._next = (index + 1, self._pool.submit(self._make, index + 1))
         return batch
 
-    def __enter__(self) -> "_Prefetcher":
+    def __enter__(self) -> _Prefetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -538,7 +535,7 @@ def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int) -> dict[
             "disagreement": round(spread, 2),
             "rule": f"quantile {BLEND_QUANTILE:g} of the model's frame-to-frame differences "
                     f"(vidstyle.temporal.reuse.disagreement) on {name} frames [{first}, {end}), "
-                    f"damaged by vidstyle.restore.degrade.WORN_PRINT; at least "
+                    f"damaged by vidstyle.damage.degrade.WORN_PRINT; at least "
                     f"{DEFAULT_BLEND_TOLERANCE:g}"}
 
 

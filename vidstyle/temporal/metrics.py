@@ -45,7 +45,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..io.reader import VideoReader
-from ..train.evaluate import frame_scores
+from ..quality import frame_scores
 from .flow import FlowEstimator, to_gray
 from .scenes import SceneCutDetector
 from .warp import warp_numpy

@@ -96,7 +96,7 @@ class PlannedBatch:
     pts: np.ndarray
     first_index: int
     plans: list[FramePlan]
-    keyframes: dict[int, "Keyframe"] = field(default_factory=dict)
+    keyframes: dict[int, Keyframe] = field(default_factory=dict)
     """Keyframes already run (reuse), by position in the batch; see :meth:`ReuseRunner.keyframes`."""
 
     def __len__(self) -> int:

@@ -49,8 +49,8 @@ import cv2
 import numpy as np
 import torch
 
+from ..damage.degrade import DegradeSettings
 from ..io import VideoReader
-from ..restore.degrade import DegradeSettings
 from .dead_leaves import dead_leaves
 from .pairs import DamageMix, PairDamage, grey
 
@@ -135,7 +135,7 @@ def clip_path(name: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _decoded_clip(name: str) -> tuple[np.ndarray, ...]:
     with VideoReader(clip_path(name), batch_size=16) as reader:
         frames = tuple(frame for batch in reader for frame in batch.frames)
@@ -154,7 +154,7 @@ def clip_frames(name: str) -> tuple[np.ndarray, ...]:
     return frames
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_image(name: str) -> np.ndarray:
     """A still of :data:`ALL_IMAGES` as RGB uint8 (H, W, 3); grey stills are replicated to RGB."""
     if name not in ALL_IMAGES:

@@ -38,8 +38,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..damage.degrade import DegradeSettings
 from ..models.descriptor import ModelDescriptor
-from ..restore.degrade import DegradeSettings
+from ..quality import frame_scores
 from .data import HELD_OUT_CLIP_FRAMES, h264_round_trip, held_out_clips, held_out_images
 from .pairs import EVALUATION_MIX, PairDamage
 
@@ -113,53 +114,6 @@ def held_out_pairs(scale: int, *, frame_stride: int = 1, seed: int = EVAL_SEED) 
     for name, image in held_out_images().items():
         pairs.append(_damage(name, 0, image, scale, seed))
     return pairs
-
-
-def _luma(image: np.ndarray) -> np.ndarray:
-    """BT.601 Y in [16, 235] (float64) of RGB uint8 (H, W, 3)."""
-    rgb = image.astype(np.float64) / 255.0
-    return 16.0 + 65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(255.0**2 / mse)
-
-
-def frame_scores(output: np.ndarray, target: np.ndarray, *, border: int) -> dict[str, float]:
-    """PSNR and SSIM on Y, and PSNR on RGB, of one output frame against its target.
-
-    Args:
-        output, target: RGB uint8 (H, W, 3) of the same shape.
-        border: pixels ignored at each edge.
-    """
-    if output.shape != target.shape:
-        raise ValueError(f"output shape {output.shape} differs from target shape {target.shape}")
-    if border:
-        output = output[border:-border, border:-border]
-        target = target[border:-border, border:-border]
-    y_out, y_target = _luma(output), _luma(target)
-    return {"psnr": _psnr(y_out, y_target), "ssim": ssim(y_out, y_target), "psnr_rgb": _psnr(output, target)}
-
-
-def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0) -> float:
-    """Mean SSIM (Wang et al. 2004) of two grey images (float64), with OpenCV.
-
-    The usual settings, as ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
-    sigma=1.5, use_sample_covariance=False)`` computes them (the same figure to about 1e-9;
-    scikit-image is only a test and training dependency): an 11x11 Gaussian window of sigma
-    1.5, K1 = 0.01, K2 = 0.03, edges reflected, the mean taken 5 pixels in from the border.
-    """
-    def blur(x: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
-
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a * mu_a
-    var_b = blur(b * b) - mu_b * mu_b
-    cov = blur(a * b) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return float(s[5:-5, 5:-5].mean())
 
 
 Upscaler = Callable[[torch.Tensor], torch.Tensor]

@@ -216,7 +216,7 @@ class PerceptualLoss(nn.Module):
         self.kind = kind
         self.vgg = _VGG19Features(path) if kind == "vgg19" else None
 
-    def train(self, mode: bool = True) -> "PerceptualLoss":
+    def train(self, mode: bool = True) -> PerceptualLoss:
         super().train(mode)
         if self.vgg is not None:
             self.vgg.eval()  # a fixed feature extractor, whatever the caller's mode

@@ -11,7 +11,7 @@ clip so that the network learns what can be learnt from a frame and leaves the r
 * **global tone in both** (:class:`~vidstyle.train.tone.GlobalTone`, with per-frame flicker):
   exposure, contrast, fading, cast and vignetting are applied to the target as well as to the
   input, so the generator keeps the tone it is given;
-* **the film damage** of :class:`~vidstyle.restore.degrade.FilmDegrader` (grain, dust, scratches,
+* **the film damage** of :class:`~vidstyle.damage.degrade.FilmDegrader` (grain, dust, scratches,
   blur, downscale) with its own tone effects off, each effect on with its own probability;
 * **a second-order chain** (``second_order_probability``; Real-ESRGAN, Wang et al. 2021): after
   the film damage, blur, a resize down and back, noise and JPEG once more, so the input has
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..restore.degrade import DOWNSCALE_KERNELS, INTERPOLATION, DegradeSettings, FilmDegrader
+from ..damage.degrade import DOWNSCALE_KERNELS, INTERPOLATION, DegradeSettings, FilmDegrader
 from .tone import GlobalTone
 
 __all__ = ["EVALUATION_MIX", "DamageMix", "PairDamage", "grey", "jpeg_round_trip"]

@@ -42,7 +42,7 @@ from .pairs import DamageMix, PairDamage
 #: stage's to remove, from many frames, not the generator's).
 TEMPORAL_MIX = DamageMix(flicker_probability=0.0)
 
-__all__ = ["TemporalBatch", "TemporalPairSampler"]
+__all__ = ["TemporalBatch", "TemporalPairSampler", "rotate_flip"]
 
 
 @dataclass
@@ -185,7 +185,7 @@ class TemporalPairSampler:
         key, frame = key_full[crop], frame_full[crop]
         k = int(rng.integers(4))
         if k or rng.random() < 0.5:
-            key, frame, flow, mask = _rotate_flip(key, frame, flow, mask, k, flip=bool(rng.random() < 0.5))
+            key, frame, flow, mask = rotate_flip(key, frame, flow, mask, k, flip=bool(rng.random() < 0.5))
         return np.ascontiguousarray(key), np.ascontiguousarray(frame), flow, mask
 
     def _cached_flow(self, clip: str, target: int, source: int, target_image, source_image):
@@ -226,7 +226,7 @@ class TemporalPairSampler:
         return np.ascontiguousarray(still[crop]), np.ascontiguousarray(moved[crop]), flow, mask
 
 
-def _rotate_flip(key, frame, flow, mask, quarter_turns: int, *, flip: bool):
+def rotate_flip(key, frame, flow, mask, quarter_turns: int, *, flip: bool):
     """Rotate by quarter turns (counter-clockwise, as np.rot90) and mirror, flow vectors too."""
     for _ in range(quarter_turns):
         key, frame, mask = np.rot90(key), np.rot90(frame), np.rot90(mask)
