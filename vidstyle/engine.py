@@ -39,6 +39,7 @@ from .temporal.reuse import open_temporal
 __all__ = [
     "ProgressCallback",
     "RemasterResult",
+    "Stage",
     "StageRun",
     "open_model",
     "open_stages",
