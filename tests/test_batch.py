@@ -23,8 +23,8 @@ from conftest import decode_all, file_hash, make_clip
 
 from vidstyle import RemasterConfig
 from vidstyle.batch import BatchConfig, discover, run_batch
-from vidstyle.batch.segments import keyframe_indices
 from vidstyle.cli import run
+from vidstyle.io.remux import keyframe_indices
 
 FAST = ["--model", "bicubic", "--quiet"]
 

@@ -15,16 +15,10 @@ import pytest
 from conftest import decode_all, make_clip, stream_durations
 
 from vidstyle import probe, remaster
-from vidstyle.batch.segments import (
-    Segment,
-    frame_timestamps,
-    join_segments,
-    keyframe_indices,
-    plan_segments,
-    render_segment,
-)
+from vidstyle.batch.segments import Segment, plan_segments, render_segment
 from vidstyle.config import EncodeConfig, RangeConfig, RemasterConfig, TemporalConfig
 from vidstyle.errors import EncodeError, OutputError, RangeError
+from vidstyle.io.remux import frame_timestamps, join_segments, keyframe_indices
 
 LOSSLESS = EncodeConfig(codec="libx264", crf=None, options=(("qp", "0"),))  # B-frames at preset medium
 

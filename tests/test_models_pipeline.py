@@ -13,7 +13,7 @@ from conftest import decode_all, make_clip, stream_durations
 from vidstyle import RangeConfig, RemasterConfig, preview, probe, remaster
 from vidstyle.errors import ModelError
 from vidstyle.models import Bicubic, Lanczos, ModelDescriptor, available_models, load_model
-from vidstyle.pipeline import run_frames
+from vidstyle.models.descriptor import run_frames
 
 
 class TestBaselines:

@@ -5,6 +5,7 @@
 """
 
 from .config import EncodeConfig, RangeConfig, RemasterConfig
+from .engine import RemasterResult, remaster
 from .errors import (
     ConfigError,
     DecodeError,
@@ -19,7 +20,6 @@ from .errors import (
 )
 from .io import FrameBatch, VideoInfo, VideoReader, VideoWriter, probe
 from .models import available_models, load_model
-from .pipeline import RemasterResult, remaster
 from .preview import PreviewResult, preview
 from .samples import sample_clip
 from .style.catalog import bundled_styles, load_style

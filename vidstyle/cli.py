@@ -32,11 +32,11 @@ from .config import (
     RemasterConfig,
     TemporalConfig,
 )
+from .engine import remaster
 from .errors import ConfigError, Interrupted, VidstyleError
 from .io.atomic import write_text_atomic
 from .io.probe import probe
 from .models.registry import available_models, card_of
-from .pipeline import remaster
 from .preview import preview
 from .timecode import TimePoint, format_seconds, parse_timepoint
 
@@ -429,7 +429,7 @@ def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_sca
     vignetting, drawn at random from --seed (the same seed gives the same damage):
     test material for remastering, and the model the generator is trained on.
     """
-    from .damage.video import degrade_video
+    from .degrade import degrade_video
 
     scale = legacy_scale or scale
 

@@ -19,12 +19,13 @@ import cv2
 import numpy as np
 
 from .config import RangeConfig, RemasterConfig
+from .engine import ProgressCallback, open_stages, run_stages
 from .errors import OutputError
 from .io.atomic import partial_path
+from .io.reader import FrameBatch
 from .io.writer import check_output_path
 from .models.baseline import Bicubic
 from .models.descriptor import ModelDescriptor, run_frames
-from .pipeline import ProgressCallback, open_stages
 from .temporal.metrics import MetricsAccumulator
 from .temporal.reuse import open_temporal
 
@@ -106,44 +107,24 @@ def preview(
 
     started = time.perf_counter()
     reader, model, writer = open_stages(src, dst, config, width_factor=2)
-    before = ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device)
     expected = reader.expected_frames or frames
-    picks = set(np.linspace(0, max(expected - 1, 0), num=min(SHEET_FRAMES, expected)).round().astype(int))
-    pairs: list[np.ndarray] = []
-    model_seconds = side_seconds = 0.0
-    done = 0
-    steadiness = {"before": MetricsAccumulator(), "after": MetricsAccumulator()}
+    sides = _SideBySide(ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device),
+                        expected)
     with reader, writer:
         temporal = open_temporal(config.temporal, model)
-        for batch in temporal.batches(reader, depth=config.queue_depth):
-            tick = time.perf_counter()
-            after = temporal.run(batch)
-            model_seconds += time.perf_counter() - tick
-            tick = time.perf_counter()
-            bicubic = run_frames(before, batch.frames)
-            side = np.concatenate([bicubic, after], axis=2)
-            side_seconds += time.perf_counter() - tick
-            writer.write(side, batch.pts)
-            for source, left, right in zip(batch.frames, bicubic, after):
-                steadiness["before"].add(left, guide=source)
-                steadiness["after"].add(right, guide=source)
-            for i in range(len(batch)):
-                if batch.first_index + i in picks:
-                    pairs.append(side[i].copy())
-            done += len(batch)
-            if progress is not None:
-                progress(done, expected)
-        writer.commit()
-    _write_sheet(sheet, pairs)
+        run = run_stages(reader, temporal.run, writer, batches=temporal.batches(reader, depth=config.queue_depth),
+                         progress=progress, total=expected, compose=sides.compose, on_batch=sides.measure)
+    _write_sheet(sheet, sides.pairs)
     seconds = time.perf_counter() - started
+    done, model_seconds = run.frames, run.stage_seconds["model"]
 
     # The stages overlap, so a full run goes at the pace of the slowest one. The
     # preview encodes frames twice as wide, so half of its encode time is counted.
     stage = {
-        "decode": reader.busy_seconds,
+        "decode": run.stage_seconds["decode"],
         "model": model_seconds,
-        "before_side": side_seconds,
-        "encode": writer.busy_seconds,
+        "before_side": run.compose_seconds,
+        "encode": run.stage_seconds["encode"],
     }
     per_frame = max(stage["decode"], stage["model"], stage["encode"] / 2) / max(done, 1)
     estimated_fps = 1.0 / per_frame if per_frame > 0 else float("inf")
@@ -158,10 +139,36 @@ def preview(
         total_frames=total,
         estimated_seconds=total * per_frame,
         stage_seconds=stage,
-        warping_error_before=steadiness["before"].warping_error,
-        warping_error_after=steadiness["after"].warping_error,
+        warping_error_before=sides.steadiness["before"].warping_error,
+        warping_error_after=sides.steadiness["after"].warping_error,
         temporal=temporal.report(),
     )
+
+
+class _SideBySide:
+    """Preview's hooks on the engine's loop: the input (bicubic) beside the output, measured.
+
+    ``compose`` makes the frames written, input | output; ``measure`` adds each pair to the
+    steadiness measures and keeps the pairs of the contact sheet (``picks``, frame indices).
+    """
+
+    def __init__(self, before: ModelDescriptor, expected: int) -> None:
+        self.before = before
+        self.picks = set(np.linspace(0, max(expected - 1, 0), num=min(SHEET_FRAMES, expected)).round().astype(int))
+        self.pairs: list[np.ndarray] = []
+        self.steadiness = {"before": MetricsAccumulator(), "after": MetricsAccumulator()}
+
+    def compose(self, batch: FrameBatch, after: np.ndarray) -> np.ndarray:
+        return np.concatenate([run_frames(self.before, batch.frames), after], axis=2)
+
+    def measure(self, batch: FrameBatch, after: np.ndarray, side: np.ndarray) -> None:
+        bicubic = np.ascontiguousarray(side[:, :, : after.shape[2]])  # the left half, as computed
+        for source, left, right in zip(batch.frames, bicubic, after):
+            self.steadiness["before"].add(left, guide=source)
+            self.steadiness["after"].add(right, guide=source)
+        for i in range(len(batch)):
+            if batch.first_index + i in self.picks:
+                self.pairs.append(side[i].copy())
 
 
 def _write_sheet(path: Path, pairs: list[np.ndarray], max_width: int = 1600) -> None:

@@ -8,10 +8,11 @@
 """
 
 from ..errors import ManifestError
+from ..io.remux import join_segments, keyframe_indices
 from .discover import DEFAULT_NAME, VIDEO_EXTENSIONS, Discovery, Job, discover
 from .manifest import MANIFEST_NAME, Manifest, read_status
 from .runner import REPORT_NAME, BatchConfig, BatchReport, remaster_chunked, run_batch, write_report
-from .segments import Segment, join_segments, keyframe_indices, plan_segments, render_segment
+from .segments import Segment, plan_segments, render_segment
 
 __all__ = [
     "BatchConfig",

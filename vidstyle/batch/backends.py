@@ -74,7 +74,7 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     """Do ``unit`` (in a worker process or a Ray task). Errors come back as ``{"error": ...}``."""
     import torch  # noqa: PLC0415  (imported here: a worker's first unit pays for it, the driver never)
 
-    from ..pipeline import remaster  # noqa: PLC0415
+    from ..engine import remaster  # noqa: PLC0415
     from .segments import render_segment  # noqa: PLC0415
 
     torch.set_num_threads(max(1, unit.threads))

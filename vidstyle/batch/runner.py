@@ -37,11 +37,12 @@ from ..config import RangeConfig, RemasterConfig
 from ..errors import BatchInterrupted, ConfigError, InputError, OutputError, VidstyleError
 from ..io.atomic import leftover_partials, write_text_atomic
 from ..io.probe import probe
+from ..io.remux import frame_timestamps, join_segments, keyframe_indices
 from ..io.writer import check_output_path
 from .backends import BACKENDS, Backend, Unit, open_backend, unit_for
 from .discover import Job
 from .manifest import MANIFEST_NAME, JobRow, JobSpec, Manifest, settings_hash
-from .segments import Segment, frame_timestamps, join_segments, keyframe_indices, plan_segments
+from .segments import Segment, plan_segments
 
 __all__ = ["BatchConfig", "BatchReport", "REPORT_NAME", "WORK_DIR", "remaster_chunked", "run_batch",
            "segments_for", "write_report"]

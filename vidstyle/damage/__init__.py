@@ -1,6 +1,5 @@
 """The synthetic old-film damage model: the degradation that training and measuring apply."""
 
 from vidstyle.damage.degrade import DOWNSCALE_KERNELS, DegradeSettings, FilmDegrader, degrade_clip
-from vidstyle.damage.video import degrade_video
 
-__all__ = ["DOWNSCALE_KERNELS", "DegradeSettings", "FilmDegrader", "degrade_clip", "degrade_video"]
+__all__ = ["DOWNSCALE_KERNELS", "DegradeSettings", "FilmDegrader", "degrade_clip"]

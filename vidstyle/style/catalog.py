@@ -36,10 +36,10 @@ import torch
 from ..config import DEFAULT_BLEND_TOLERANCE
 from ..errors import StyleError
 from ..models.descriptor import ModelDescriptor
-from ..models.registry import AUTO_MODELS, load_model, shipped_weights
+from ..models.registry import shipped_weights
 from ..models.weights import load_weights
 
-__all__ = ["StyleEntry", "bundled_styles", "load_style", "model_for"]
+__all__ = ["StyleEntry", "bundled_styles", "load_style"]
 
 log = logging.getLogger(__name__)
 
@@ -176,14 +176,4 @@ def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, stre
                 raise StyleError(f"{path.name} does not share {base_name}'s architecture, so "
                                  "--style-strength below 1 cannot blend them; use 1")
             value.copy_(torch.lerp(start, value, strength))
-
-
-def model_for(config: Any, device: torch.device) -> ModelDescriptor:
-    """The model a :class:`~vidstyle.config.RemasterConfig` asks for: its style, else its model."""
-    if getattr(config, "style", None):
-        if config.model not in ("auto", AUTO_MODELS.get(config.scale)):
-            raise StyleError("--style and --model cannot be combined: a style is its own model "
-                             "(it restores and upscales too)")
-        return load_style(config.style, scale=config.scale, strength=config.style_strength, device=device)
-    return load_model(config.model, scale=config.scale, device=device)
 

@@ -1,7 +1,8 @@
-"""``degrade_video``: a damaged (and downscaled) copy of a clean video, with its sound.
+"""``degrade_video`` (``vidstyle degrade``): a damaged (and downscaled) copy of a clean video, with its sound.
 
-Test material and a demo: the same synthetic old-film model that trains the
-generator, applied to a whole file through the streaming reader and writer.
+Test material and a demo: the same synthetic old-film model that trains the generator
+(:mod:`vidstyle.damage`), applied to a whole file through the engine's loop
+(:func:`vidstyle.engine.run_stages`) with the damage as its stage.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..config import EncodeConfig, RangeConfig
-from ..errors import ConfigError
-from ..io.reader import VideoReader
-from ..io.writer import VideoWriter, check_output_path
-from .degrade import DegradeSettings, FilmDegrader
+from .config import EncodeConfig, RangeConfig
+from .damage.degrade import DegradeSettings, FilmDegrader
+from .engine import run_stages
+from .errors import ConfigError
+from .io.reader import FrameBatch, VideoReader
+from .io.writer import VideoWriter, check_output_path
 
 __all__ = ["degrade_video"]
 
@@ -66,22 +68,19 @@ def degrade_video(
                 f"the input is {info.width}x{info.height}"
             )
         degrader = FilmDegrader(settings, seed=seed, height=info.height, width=info.width)
+
+        def damage(batch: FrameBatch) -> np.ndarray:
+            return np.stack([degrader.degrade(frame) for frame in batch.frames])
+
         with VideoWriter(
             dst, source=info, width=info.width // scale, height=info.height // scale,
             encode=encode or EncodeConfig(), trim=reader.is_range, overwrite=overwrite,
         ) as writer:
-            total, done = reader.expected_frames, 0
-            for batch in reader:
-                damaged = np.stack([degrader.degrade(frame) for frame in batch.frames])
-                writer.write(damaged, batch.pts)
-                done += len(batch)
-                if progress is not None:
-                    progress(done, total)
-            writer.commit()
+            run = run_stages(reader, damage, writer, progress=progress, total=reader.expected_frames)
     return {
         "input": str(src),
         "output": str(dst),
-        "frames": done,
+        "frames": run.frames,
         "seconds": round(time.perf_counter() - started, 3),
         "seed": seed,
         "scale": scale,
