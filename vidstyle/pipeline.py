@@ -22,7 +22,7 @@ from .io.writer import VideoWriter, check_output_path
 from .models.descriptor import ModelDescriptor, run_frames
 from .models.registry import resolve_device
 from .style.catalog import model_for
-from .temporal.reuse import open_temporal
+from .temporal.stage import open_temporal
 
 __all__ = ["ProgressCallback", "RemasterResult", "remaster", "run_frames", "open_stages"]
 

@@ -26,7 +26,7 @@ from .models.baseline import Bicubic
 from .models.descriptor import ModelDescriptor, run_frames
 from .pipeline import ProgressCallback, open_stages
 from .temporal.metrics import MetricsAccumulator
-from .temporal.reuse import open_temporal
+from .temporal.stage import open_temporal
 
 __all__ = ["PreviewResult", "preview"]
 

@@ -47,7 +47,7 @@ from ..io.writer import PacketCopier, VideoWriter, check_output_path
 from ..models.registry import resolve_device
 from ..pipeline import ProgressCallback
 from ..style.catalog import model_for
-from ..temporal.reuse import open_temporal
+from ..temporal.stage import open_temporal
 from ..timecode import TimePoint
 
 __all__ = ["Segment", "SegmentResult", "frame_timestamps", "join_segments", "keyframe_indices", "plan_segments",
