@@ -27,7 +27,13 @@ from .flow import FlowPair
 from .plan import PlannedBatch
 from .warp import warp, warp_numpy
 
-__all__ = ["Keyframe", "ReuseRunner"]
+__all__ = ["Keyframe", "ReuseRunner", "supports_reuse"]
+
+
+def supports_reuse(model: ModelDescriptor) -> bool:
+    """Whether ``model`` can reuse features, as its descriptor says
+    (``model.temporal.supports_reuse``: our generator, trained with a ReuseFusion)."""
+    return model.temporal.supports_reuse
 
 
 @dataclass
@@ -61,7 +67,7 @@ class ReuseRunner:
     def __init__(self, model: ModelDescriptor, *, strength: float = 0.7,
                  tolerance: float = DEFAULT_BLEND_TOLERANCE, contrast: bool = False,
                  picture_warp: bool = False) -> None:
-        if not model.temporal.supports_reuse:
+        if not supports_reuse(model):
             raise ValueError(f"model {model.name} has no feature reuse")
         self.model = model
         self.generator = model.module

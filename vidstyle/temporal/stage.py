@@ -26,7 +26,7 @@ from ..threads import on_threads, shared_threads
 from .blend import BlendRunner, blend_tolerance
 from .flow import FlowEstimator
 from .plan import KeyframePlanner, plan_batches
-from .reuse import ReuseRunner
+from .reuse import ReuseRunner, supports_reuse
 
 __all__ = ["TemporalStage", "open_temporal"]
 
@@ -85,8 +85,8 @@ def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalSta
     """
     mode = config.mode
     if mode == "auto":
-        mode = "reuse" if model.temporal.supports_reuse else "off"
-    if mode == "reuse" and not model.temporal.supports_reuse:
+        mode = "reuse" if supports_reuse(model) else "off"
+    if mode == "reuse" and not supports_reuse(model):
         raise ConfigError(
             f"model {model.name} cannot reuse features between frames; use --temporal blend or off"
         )
