@@ -15,12 +15,13 @@ from conftest import decode_all, make_clip
 from vidstyle.cli import run
 from vidstyle.config import DEFAULT_BLEND_TOLERANCE, TemporalConfig
 from vidstyle.errors import StyleError
+from vidstyle.models.descriptor import TemporalHints
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import load_model, shipped_weights
 from vidstyle.models.weights import load_weights, save_weights
 from vidstyle.style.catalog import bundled_styles, load_style
 from vidstyle.style.train import MIN_STYLE_SIDE, linear_colour_transfer, read_style_image
-from vidstyle.temporal.reuse import open_temporal
+from vidstyle.temporal.stage import open_temporal
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,14 @@ class TestLoadStyle:
         before = grey_style.read_bytes()
         load_style(str(grey_style), scale=2, strength=0.3)
         assert grey_style.read_bytes() == before
+
+    def test_a_style_says_how_it_blends_in_its_hints(self, grey_style):
+        # The temporal stage reads the typed hints; the report shows them as it always has.
+        for strength, warp, contrast in ((1.0, "picture", True), (0.3, "picture", True), (0.0, "cells", False)):
+            model = load_style(str(grey_style), scale=2, strength=strength)
+            assert model.temporal == TemporalHints(supports_reuse=True, residual_warp=warp, blend_contrast=contrast)
+            described = model.describe()
+            assert (described["reuse_warp"], described["blend_contrast"]) == (warp, contrast)
 
     def test_the_card_names_the_blend_tolerance_and_strength_scales_it(self, grey_style, tmp_path):
         module, card = load_weights(grey_style)

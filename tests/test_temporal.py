@@ -18,27 +18,20 @@ from vidstyle import remaster
 from vidstyle.cli import run
 from vidstyle.config import RemasterConfig, TemporalConfig
 from vidstyle.errors import ConfigError
-from vidstyle.models.descriptor import ModelDescriptor
+from vidstyle.models.descriptor import ModelDescriptor, TemporalHints
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import load_model
 from vidstyle.models.weights import save_weights
 from vidstyle.temporal import FlowEstimator, consistency_mask, resize_flow, warp, warp_numpy
-from vidstyle.temporal import reuse as reuse_module
+from vidstyle.temporal import blend as blend_module
+from vidstyle.temporal.blend import blend_toward, disagreement, keep_contrast
+from vidstyle.temporal.cells import cell_order, shuffle_onto, space_to_depth
 from vidstyle.temporal.flow import FlowPair
-from vidstyle.temporal.reuse import (
-    KeyframePlanner,
-    PlannedBatch,
-    ReuseRunner,
-    _cell_order,
-    _shuffle_onto,
-    _space_to_depth,
-    blend_toward,
-    disagreement,
-    keep_contrast,
-    on_thread,
-    on_threads,
-)
+from vidstyle.temporal.plan import KeyframePlanner, PlannedBatch
+from vidstyle.temporal.reuse import ReuseRunner
+from vidstyle.temporal.stage import open_temporal
 from vidstyle.temporal.warp import upscale_flow, warp_shuffled
+from vidstyle.threads import on_thread, on_threads
 
 WIDTH, HEIGHT = 96, 64
 
@@ -78,7 +71,8 @@ def colour_skip_model(tmp_path_factory) -> Path:
     with torch.no_grad():
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.02)
-        model.skip_colour.weight.copy_(torch.tensor([[0.5, 0.4, 0.2], [0.3, 0.5, 0.1], [0.1, 0.2, 0.9]]).view(3, 3, 1, 1))
+        matrix = torch.tensor([[0.5, 0.4, 0.2], [0.3, 0.5, 0.1], [0.1, 0.2, 0.9]])
+        model.skip_colour.weight.copy_(matrix.view(3, 3, 1, 1))
         model.skip_colour.bias.copy_(torch.tensor([0.1, -0.05, 0.0]))
     path = tmp_path_factory.mktemp("model") / "tiny-colour-x2.safetensors"
     save_weights(model, path, {"name": "tiny-colour-x2", "scale": 2})
@@ -399,8 +393,8 @@ class TestReuseRunner:
         expected = torch.from_numpy(base).permute(2, 0, 1)[None].float() / 255
         expected = (expected + F.pixel_shuffle(residual, f)[..., : base.shape[0], : base.shape[1]])
         expected = (expected.clamp(0, 1) * 255).round().to(torch.uint8)[0].permute(1, 2, 0).numpy()
-        cells = residual[:, _cell_order(scale)].contiguous(memory_format=torch.channels_last)
-        got = _shuffle_onto(cells, base)
+        cells = residual[:, cell_order(scale)].contiguous(memory_format=torch.channels_last)
+        got = shuffle_onto(cells, base)
         # Rounding differs only at exact halves (OpenCV rounds half to even).
         assert np.abs(got.astype(int) - expected).max() <= 1
         assert np.mean(got != expected) < 1e-3
@@ -411,7 +405,7 @@ class TestReuseRunner:
                                 scale=2, size_multiple=4)
         padded = model.pad(torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255)
         expected = F.pixel_unshuffle(padded, 2)
-        got = _space_to_depth(frame, 16, 24)
+        got = space_to_depth(frame, 16, 24)
         assert got.is_contiguous(memory_format=torch.channels_last)
         assert torch.allclose(got, expected)
 
@@ -440,8 +434,8 @@ class TestReuseRunner:
         model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
         frames = np.stack(pan(44, 8, step=3))  # 3 px a frame: 1.5 cells at x2, never whole ones
         plans, _ = plan(frames)
-        cells, picture = (ReuseRunner(model, strength=0.0, picture_warp=w).run(PlannedBatch(frames, np.arange(8), 0, plans))
-                          for w in (False, True))
+        cells, picture = (ReuseRunner(model, strength=0.0, picture_warp=w)
+                          .run(PlannedBatch(frames, np.arange(8), 0, plans)) for w in (False, True))
         keys = [p.index for p in plans if p.keyframe]
         between = [i for i in range(8) if i not in keys]
         assert np.array_equal(cells[keys], picture[keys])
@@ -453,8 +447,8 @@ class TestReuseRunner:
         plans, _ = plan(frames)
         assert [p.index for p in plans if p.keyframe] == [0, 4]
         calls = []
-        real = reuse_module.keep_contrast
-        monkeypatch.setattr(reuse_module, "keep_contrast", lambda *a, **k: calls.append(1) or real(*a, **k))
+        real = blend_module.keep_contrast
+        monkeypatch.setattr(blend_module, "keep_contrast", lambda *a, **k: calls.append(1) or real(*a, **k))
         runner = ReuseRunner(model, contrast=True)
         runner.run(PlannedBatch(frames, np.arange(8), 0, plans))
         assert len(calls) == 1  # the second keyframe, blended towards frame 3's output
@@ -475,6 +469,36 @@ class TestReuseRunner:
         before = torch.get_num_threads()
         run_mode(src, tmp_path / "out.mkv", reuse_model, "reuse")
         assert torch.get_num_threads() == before
+
+
+class TestTemporalHints:
+    """What a model supports travels in its descriptor's TemporalHints; the stage reads only those."""
+
+    def test_the_loader_fills_the_hints_from_the_architecture(self, reuse_model, tmp_path):
+        assert load_model(str(reuse_model), scale=2).temporal == TemporalHints(supports_reuse=True)
+        assert load_model("bicubic", scale=2).temporal == TemporalHints()
+        plain = tmp_path / "plain-x2.safetensors"
+        save_weights(RemasterGenerator(scale=2, channels=8, body_blocks=1, low_blocks=1), plain,
+                     {"name": "plain-x2", "scale": 2})
+        assert not load_model(str(plain), scale=2).temporal.supports_reuse
+
+    def test_the_stage_asks_the_descriptor_not_the_network(self, reuse_model):
+        model = load_model(str(reuse_model), scale=2)
+        assert open_temporal(TemporalConfig(mode="auto"), model).mode == "reuse"
+        model.temporal = TemporalHints()  # the same network, said not to reuse features
+        assert open_temporal(TemporalConfig(mode="auto"), model).mode == "off"
+        with pytest.raises(ConfigError, match="cannot reuse features"):
+            open_temporal(TemporalConfig(mode="reuse"), model)
+        with pytest.raises(ValueError, match="has no feature reuse"):
+            ReuseRunner(model)
+        hinted = TemporalHints(supports_reuse=True, residual_warp="picture", blend_contrast=True, blend_tolerance=50.0)
+        model.temporal = hinted
+        runner = open_temporal(TemporalConfig(mode="reuse"), model).runner
+        assert (runner.picture_warp, runner.contrast, runner.tolerance) == (True, True, 50.0)
+
+    def test_an_unknown_residual_warp_is_refused(self):
+        with pytest.raises(ValueError, match="residual_warp must be one of cells, picture"):
+            TemporalHints(residual_warp="pixels")
 
 
 class TestOnThread:
@@ -550,7 +574,7 @@ def two_shots(tmp_path: Path, *, cut_every: int = 5, shots: int = 2) -> Path:
 class TestPipeline:
     def test_first_frame_after_a_cut_equals_off(self, tmp_path, reuse_model):
         src = two_shots(tmp_path, cut_every=6)
-        off = run_mode(src, tmp_path / "off.mkv", reuse_model, "off")
+        run_mode(src, tmp_path / "off.mkv", reuse_model, "off")
         reuse = run_mode(src, tmp_path / "reuse.mkv", reuse_model, "reuse", keyframe_interval=100)
         assert reuse["temporal"]["scene_cuts"] == [6]
         assert reuse["temporal"]["keyframes"] == 2

@@ -124,7 +124,7 @@ FLOW_PRESET_NAMES = ("ultrafast", "fast", "medium")
 
 @dataclass(frozen=True)
 class TemporalConfig:
-    """How consecutive frames are kept consistent (see :mod:`vidstyle.temporal.reuse`)."""
+    """How consecutive frames are kept consistent (see :mod:`vidstyle.temporal.stage`)."""
 
     #: ``reuse``: keyframes run the whole network, the frames between reuse their warped deep
     #: features (faster and steadier; our models only). ``blend``: every frame runs the whole

@@ -34,7 +34,7 @@ from .io.writer import VideoWriter, check_output_path
 from .models.descriptor import ModelDescriptor
 from .models.registry import AUTO_MODELS, load_model, resolve_device
 from .style.catalog import load_style
-from .temporal.reuse import open_temporal
+from .temporal.stage import open_temporal
 
 __all__ = [
     "ProgressCallback",

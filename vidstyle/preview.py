@@ -27,7 +27,7 @@ from .io.writer import check_output_path
 from .models.baseline import Bicubic
 from .models.descriptor import ModelDescriptor, run_frames
 from .temporal.metrics import MetricsAccumulator
-from .temporal.reuse import open_temporal
+from .temporal.stage import open_temporal
 
 __all__ = ["PreviewResult", "preview"]
 

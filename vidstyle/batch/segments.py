@@ -42,7 +42,7 @@ from ..errors import DecodeError, RangeError
 from ..io.probe import VideoInfo, probe
 from ..io.remux import frame_timestamps
 from ..io.writer import check_output_path
-from ..temporal.reuse import open_temporal
+from ..temporal.stage import open_temporal
 from ..timecode import TimePoint
 
 __all__ = ["Segment", "SegmentResult", "plan_segments", "render_segment"]

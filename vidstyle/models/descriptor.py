@@ -2,8 +2,8 @@
 
 Whatever the network (a fixed resampler, our generator, an external architecture),
 the pipeline sees the same object: its scale, the multiple its input sides must
-be, whether it may run in half precision, and a call that checks, pads, runs,
-clamps and crops.
+be, whether it may run in half precision, what the temporal stage may do with it
+(:class:`TemporalHints`), and a call that checks, pads, runs, clamps and crops.
 """
 
 from __future__ import annotations
@@ -17,7 +17,43 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ModelDescriptor", "frames_to_tensor", "run_frames", "tensor_to_frames"]
+__all__ = ["RESIDUAL_WARPS", "ModelDescriptor", "TemporalHints", "frames_to_tensor", "run_frames", "tensor_to_frames"]
+
+#: How a frame between keyframes may warp its keyframe's residual (:class:`TemporalHints`).
+RESIDUAL_WARPS = ("cells", "picture")
+
+
+@dataclass(frozen=True)
+class TemporalHints:
+    """What the temporal stage (:mod:`vidstyle.temporal`) may do with a model, and how.
+
+    The loaders fill it (:func:`~vidstyle.models.registry.load_model` from the architecture,
+    :func:`~vidstyle.style.catalog.load_style` for a style and its strength); the temporal stage
+    reads it, never the network. The defaults are those of a model we cannot open up: no feature
+    reuse, and the remaster models' blend.
+    """
+
+    supports_reuse: bool = False
+    """Whether ``--temporal reuse`` can run: the network is our generator with a trained
+    :class:`~vidstyle.models.generator.ReuseFusion` (features of a keyframe warped onto the frames
+    that follow it)."""
+    residual_warp: str = "cells"
+    """How a frame between keyframes warps its keyframe's residual: ``cells`` (before the pixel
+    shuffle, as the remaster models' fusion was trained) or ``picture`` (after it, as the picture
+    it becomes, which keeps a style's strokes finer than the network's pixel cells)."""
+    blend_contrast: bool = False
+    """Whether a blend gives back the contrast of the current output where it meets a fresh
+    drawing (:func:`vidstyle.temporal.blend.keep_contrast`): styles, whose strokes two drawings
+    average away."""
+    blend_tolerance: float | None = None
+    """The model's blend tolerance (0-255 luma difference; a style's card names one), or None
+    for the default (:data:`vidstyle.config.DEFAULT_BLEND_TOLERANCE`). ``--blend-tolerance``
+    overrides it."""
+
+    def __post_init__(self) -> None:
+        if self.residual_warp not in RESIDUAL_WARPS:
+            raise ValueError(f"residual_warp must be one of {', '.join(RESIDUAL_WARPS)}, "
+                             f"got {self.residual_warp!r}")
 
 
 @dataclass
@@ -30,10 +66,13 @@ class ModelDescriptor:
         scale: output size / input size (1, 2 or 4).
         size_multiple: input height and width are padded up to a multiple of this.
         supports_half: whether fp16/bf16 gives the same picture.
-        meta: free-form facts for reports (architecture, weights card, ...).
+        meta: free-form facts for reports (architecture, weights card, ...); nothing reads
+            them to decide what to do.
         cpu_frames: optional equivalent of the module on uint8 frames for the CPU,
             (B, H, W, 3) uint8 -> (B, H*scale, W*scale, 3) uint8; the fixed
             resamplers use OpenCV here, several times cheaper than float tensors.
+        temporal: what the temporal stage may do with the model (feature reuse, how a style
+            blends); the default is none of it.
     """
 
     name: str
@@ -43,6 +82,7 @@ class ModelDescriptor:
     supports_half: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     cpu_frames: Callable[[np.ndarray], np.ndarray] | None = None
+    temporal: TemporalHints = field(default_factory=TemporalHints)
 
     def __post_init__(self) -> None:
         self.module.eval()

@@ -23,6 +23,8 @@ of ``encode``. Models trained without it (``reuse_channels=0``) still work frame
 
 from __future__ import annotations
 
+import copy
+
 import cv2
 import numpy as np
 import torch
@@ -52,11 +54,12 @@ class ReuseFusion(nn.Module):
     ``light`` convolution sees the new frame at half resolution (its grain, its damage, what the
     keyframe did not show); the 1x1 ``mix1`` decides per pixel, from that and the keyframe's
     warped features, how the keyframe's warped residual (its output before the pixel shuffle;
-    a style's is warped as the picture it becomes) must change; ``mask`` (1 where the flow is reliable) says
-    where the warped keyframe is worth keeping. The change goes through a narrow 3x3 ``down`` (``rank`` channels) and a 1x1 ``up``,
-    a low-rank stand-in for the generator's own output convolution, which a frame between
-    keyframes therefore never runs: it costs a third as much at x2 and a twelfth at x4. ``up``
-    starts at zero: an untrained fusion passes the warped residual through.
+    a style's is warped as the picture it becomes) must change; ``mask`` (1 where the flow is
+    reliable) says where the warped keyframe is worth keeping. The change goes through a narrow
+    3x3 ``down`` (``rank`` channels) and a 1x1 ``up``, a low-rank stand-in for the generator's
+    own output convolution, which a frame between keyframes therefore never runs: it costs a
+    third as much at x2 and a twelfth at x4. ``up`` starts at zero: an untrained fusion passes
+    the warped residual through.
     """
 
     def __init__(self, channels: int, light_channels: int, out_channels: int, rank: int = 16) -> None:
@@ -80,6 +83,19 @@ class ReuseFusion(nn.Module):
     def hidden(self, warped: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         light = self.act(self.light(F.pixel_unshuffle(x, 2)))
         return self.act(self.mix1(torch.cat([warped, light, mask.to(warped.dtype)], dim=1)))
+
+    def reordered(self, order: torch.Tensor) -> ReuseFusion:
+        """A copy of this fusion whose output channels come in ``order`` (a permutation of them).
+
+        The inference path on the CPU keeps the residual's channels in the order that makes the
+        pixel shuffle a copy (:func:`vidstyle.temporal.cells.cell_order`); this fusion's output
+        must then come in that order too.
+        """
+        fusion = copy.deepcopy(self)
+        with torch.no_grad():
+            fusion.up.weight.copy_(fusion.up.weight[order])
+            fusion.up.bias.copy_(fusion.up.bias[order])
+        return fusion
 
     def forward_rows(self, warped: torch.Tensor, warped_residual: torch.Tensor | None, x_s2d: torch.Tensor,
                      mask: torch.Tensor) -> torch.Tensor:
@@ -210,6 +226,13 @@ class RemasterGenerator(nn.Module):
         if self.reuse is None:
             raise RuntimeError("this model has no feature reuse (reuse_channels=0)")
         return self.reuse(warped, warped_residual, x, mask)
+
+    def fusion_in_order(self, order: torch.Tensor) -> ReuseFusion:
+        """A copy of the :class:`ReuseFusion` with its output channels in ``order``
+        (:meth:`ReuseFusion.reordered`), for an inference path that lays the residual out so."""
+        if self.reuse is None:
+            raise RuntimeError("this model has no feature reuse (reuse_channels=0)")
+        return self.reuse.reordered(order)
 
     def residual(self, features: torch.Tensor) -> torch.Tensor:
         """The output before the pixel shuffle and the skip, (B, 3 (2s)^2, H/2, W/2)."""

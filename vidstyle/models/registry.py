@@ -15,10 +15,12 @@ from pathlib import Path
 
 import cv2
 import torch
+from torch import nn
 
 from ..errors import ModelError
 from .baseline import Bicubic, Lanczos, opencv_resampler
-from .descriptor import ModelDescriptor
+from .descriptor import ModelDescriptor, TemporalHints
+from .generator import RemasterGenerator
 from .weights import load_weights
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "resolve_device",
     "resolve_model_name",
     "shipped_weights",
+    "temporal_hints",
 ]
 
 
@@ -153,7 +156,14 @@ def _from_file(path: Path, scale: int) -> ModelDescriptor:
         model_scale,
         size_multiple=int(getattr(module, "size_multiple", 1)),
         meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256")},
+        temporal=temporal_hints(module),
     )
+
+
+def temporal_hints(module: nn.Module) -> TemporalHints:
+    """What the temporal stage may do with a network built from a card (:func:`load_weights`):
+    reuse features when it is a :class:`RemasterGenerator` trained with a ReuseFusion."""
+    return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse)
 
 
 def resolve_device(device: str) -> torch.device:

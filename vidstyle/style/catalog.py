@@ -15,18 +15,19 @@ A style's card may name the blend tolerance of ``--temporal reuse`` and ``blend`
 (``temporal.blend_tolerance``): successive stylized frames differ more than restored ones (a
 stroke drawn a little differently), so a style mixes in the earlier output over larger
 differences than the remaster models' default. ``--blend-tolerance`` overrides it. A style's
-blend also keeps the contrast of its strokes (:func:`vidstyle.temporal.reuse.keep_contrast`),
+blend also keeps the contrast of its strokes (:func:`vidstyle.temporal.blend.keep_contrast`),
 which mixing two drawings of them would otherwise fade, and with ``--temporal reuse`` a frame
 between keyframes warps the keyframe's residual as a picture
 (:func:`vidstyle.temporal.warp.warp_shuffled`), which keeps strokes finer than the network's
-pixel cells; the remaster models warp it in cell space, as their fusion was trained.
+pixel cells; the remaster models warp it in cell space, as their fusion was trained. All three
+travel in the model's :class:`~vidstyle.models.descriptor.TemporalHints`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,8 @@ import torch
 
 from ..config import DEFAULT_BLEND_TOLERANCE
 from ..errors import StyleError
-from ..models.descriptor import ModelDescriptor
-from ..models.registry import shipped_weights
+from ..models.descriptor import ModelDescriptor, TemporalHints
+from ..models.registry import shipped_weights, temporal_hints
 from ..models.weights import load_weights
 
 __all__ = ["StyleEntry", "bundled_styles", "load_style"]
@@ -117,21 +118,34 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
     if strength < 1.0:
         _interpolate(module, card, path, strength)
     name = card.get("name", path.stem)
+    hints = _style_hints(temporal_hints(module), card, strength)
+    # The hints are facts of the run too: the report shows them, as it always has.
     meta = {"kind": "learned", "file": str(path), "sha256": card.get("sha256"), "style": name,
-            "style_strength": strength, "blend_contrast": strength > 0,
-            "reuse_warp": "picture" if strength > 0 else "cells"}
-    tolerance = (card.get("temporal") or {}).get("blend_tolerance")
-    if tolerance is not None:
-        # Between remaster-x2 (strength 0) and the style, as the weights are.
-        span = float(tolerance) - DEFAULT_BLEND_TOLERANCE
-        meta["blend_tolerance"] = round(DEFAULT_BLEND_TOLERANCE + strength * span, 2)
+            "style_strength": strength, "blend_contrast": hints.blend_contrast,
+            "reuse_warp": hints.residual_warp}
+    if hints.blend_tolerance is not None:
+        meta["blend_tolerance"] = hints.blend_tolerance
     return ModelDescriptor(
         name if strength == 1.0 else f"{name}@{strength:g}",
         module,
         model_scale,
         size_multiple=int(getattr(module, "size_multiple", 1)),
         meta=meta,
+        temporal=hints,
     ).to(device)
+
+
+def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float) -> TemporalHints:
+    """``hints`` (the architecture's) with how a style at ``strength`` blends: above 0 it keeps its
+    contrast and warps the keyframe's residual as a picture; the card's blend tolerance, if it
+    names one, is scaled by ``strength`` between the default (the remaster model) and its own."""
+    tolerance = (card.get("temporal") or {}).get("blend_tolerance")
+    if tolerance is not None:
+        # Between remaster-x2 (strength 0) and the style, as the weights are.
+        span = float(tolerance) - DEFAULT_BLEND_TOLERANCE
+        tolerance = round(DEFAULT_BLEND_TOLERANCE + strength * span, 2)
+    return replace(hints, residual_warp="picture" if strength > 0 else "cells", blend_contrast=strength > 0,
+                   blend_tolerance=tolerance)
 
 
 #: Earlier remaster models kept because bundled styles were fine-tuned from them, by scale. A style

@@ -69,7 +69,7 @@ from ..errors import Interrupted, TrainStyleError
 from ..models.discriminator import MultiScaleDiscriminator
 from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
-from ..temporal.reuse import disagreement
+from ..temporal.blend import disagreement
 from ..temporal.warp import warp, warp_shuffled
 from ..train.losses import charbonnier_loss, masked_l1
 from .features import GaussianHalf, RandomMultiscaleFeatures, gram, style_distance, style_features, to_tensor

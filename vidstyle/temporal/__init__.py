@@ -3,7 +3,12 @@
 * :mod:`.flow`: DIS optical flow at reduced resolution and its reliability mask;
 * :mod:`.warp`: warping pictures and features by a flow;
 * :mod:`.scenes`: a cheap scene-cut detector;
-* :mod:`.reuse`: the pipeline's temporal stage (keyframes, feature reuse, blending);
+* :mod:`.stage`: the pipeline's temporal stage (:func:`~.stage.open_temporal`): its mode, threads and report;
+* :mod:`.plan`: keyframes and the flow each frame borrows along, beside the decoder;
+* :mod:`.reuse`: feature reuse between keyframes (``--temporal reuse``), on the CPU laid out by
+  :mod:`.cells`;
+* :mod:`.blend`: blending the previous output in along the motion (``--temporal blend``, and
+  after reuse), and its calibration;
 * :mod:`.metrics`: warping error, flicker, PSNR/SSIM of a video.
 """
 

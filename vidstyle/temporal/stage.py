@@ -1,0 +1,111 @@
+"""The temporal stage of the pipeline: the mode a run asks for, its threads, and its report.
+
+:func:`open_temporal` resolves ``--temporal`` for a model (``auto`` is ``reuse`` when the model's
+descriptor says it can reuse features, else ``off``) and builds a :class:`TemporalStage`: the
+:class:`~.plan.KeyframePlanner` beside the decoder, and a runner on the model's thread,
+:class:`~.reuse.ReuseRunner` (``reuse``) or :class:`~.blend.BlendRunner` (``blend``). Two threads:
+
+    decode -> plan (flow, cuts) -> keyframes -> frames between keyframes, blending -> encode
+
+What a model supports and how a style blends come from its descriptor
+(:class:`~vidstyle.models.descriptor.TemporalHints`), never from the network itself. At a cut
+every runner starts afresh, so the first frame of a shot is exactly the frame-by-frame output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import TemporalConfig
+from ..errors import ConfigError
+from ..models.descriptor import ModelDescriptor, run_frames
+from ..threads import on_threads, shared_threads
+from .blend import BlendRunner, blend_tolerance
+from .flow import FlowEstimator
+from .plan import KeyframePlanner, plan_batches
+from .reuse import ReuseRunner, supports_reuse
+
+__all__ = ["TemporalStage", "open_temporal"]
+
+
+@dataclass
+class TemporalStage:
+    """The temporal stage of one run: the effective mode, its planner and its runner.
+
+    ``off`` has neither planner nor runner: batches go to the model as they come. Otherwise the
+    reader's batches are planned on the flow thread, and in ``reuse`` mode their keyframes are
+    then run on a keyframe thread, so that the calling thread only reuses features and blends:
+
+        decode -> plan (flow, cuts) -> keyframes -> frames between keyframes, blending -> encode
+    """
+
+    mode: str
+    model: ModelDescriptor
+    planner: KeyframePlanner | None = None
+    runner: ReuseRunner | BlendRunner | None = None
+
+    def batches(self, reader: Iterable, *, depth: int) -> Iterator:
+        """The reader's batches, planned (and their keyframes run) ahead on threads of their own."""
+        if self.planner is None:
+            yield from reader
+            return
+        planned = plan_batches(reader, self.planner, depth=depth)
+        if not isinstance(self.runner, ReuseRunner):
+            yield from planned
+            return
+        cpu = self.model.device.type == "cpu"
+        with shared_threads(self.model.device):
+            yield from on_threads(planned, self.runner.keyframes, name="vidstyle-keyframes", depth=depth,
+                                  workers=2 if cpu else 1)
+
+    def run(self, batch) -> np.ndarray:
+        """A batch of :meth:`batches` through the model, (B, sH, sW, 3) uint8."""
+        if self.runner is None:
+            return run_frames(self.model, batch.frames)
+        return self.runner.run(batch)
+
+    def report(self) -> dict:
+        if self.planner is None:
+            return {"mode": self.mode}
+        report = {**self.planner.stats.to_dict(), "blend_strength": self.runner.strength,
+                  "blend_tolerance": self.runner.tolerance, "blend_contrast": self.runner.contrast}
+        if isinstance(self.runner, ReuseRunner):
+            report["residual_warp"] = "picture" if self.runner.picture_warp else "cells"
+        return report
+
+
+def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalStage:
+    """The temporal stage ``config`` asks for, with ``auto`` resolved for ``model``.
+
+    Raises:
+        ConfigError: ``reuse`` asked of a model that cannot reuse features.
+    """
+    mode = config.mode
+    if mode == "auto":
+        mode = "reuse" if supports_reuse(model) else "off"
+    if mode == "reuse" and not supports_reuse(model):
+        raise ConfigError(
+            f"model {model.name} cannot reuse features between frames; use --temporal blend or off"
+        )
+    if mode == "off":
+        return TemporalStage(mode, model)
+    estimator = FlowEstimator(config.flow_preset, downscale=config.flow_downscale)
+    planner = KeyframePlanner(mode, config.keyframe_interval, estimator, min_reliable=config.min_reliable)
+    runner = ReuseRunner if mode == "reuse" else BlendRunner
+    return TemporalStage(mode, model, planner,
+                         runner(model, strength=config.blend_strength, tolerance=blend_tolerance(config, model),
+                                **_style_settings(runner, model)))
+
+
+def _style_settings(runner: type, model: ModelDescriptor) -> dict:
+    """What a style does differently (:func:`vidstyle.style.catalog.load_style` says so in the
+    model's :class:`~vidstyle.models.descriptor.TemporalHints`): it keeps its contrast where blends
+    meet a fresh drawing and, with ``reuse``, warps the keyframe's residual as a picture."""
+    hints = model.temporal
+    settings = {"contrast": hints.blend_contrast}
+    if runner is ReuseRunner:
+        settings["picture_warp"] = hints.residual_warp == "picture"
+    return settings
