@@ -34,7 +34,7 @@ from vidstyle.config import EncodeConfig, RangeConfig, TemporalConfig
 from vidstyle.models.descriptor import ModelDescriptor, frames_to_tensor, tensor_to_frames
 from vidstyle.models.registry import load_model
 from vidstyle.samples import sample_clip
-from vidstyle.style.catalog import load_style
+from vidstyle.models.styles import load_style
 
 LOSSLESS = EncodeConfig(codec="ffv1", crf=None, preset=None, pix_fmt="bgr0")
 CUDA = torch.device("cuda")

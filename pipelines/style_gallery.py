@@ -24,7 +24,7 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
 
 from vidstyle.models.descriptor import run_frames  # noqa: E402
 from vidstyle.models.registry import load_model  # noqa: E402
-from vidstyle.style.catalog import bundled_styles, load_style  # noqa: E402
+from vidstyle.models.styles import bundled_styles, load_style  # noqa: E402
 from vidstyle.train.evaluate import held_out_pairs  # noqa: E402
 
 #: The held-out frames shown: (clip, frame index).

@@ -19,7 +19,7 @@ from vidstyle.models.descriptor import TemporalHints
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import load_model, shipped_weights
 from vidstyle.models.weights import load_weights, save_weights
-from vidstyle.style.catalog import bundled_styles, load_style
+from vidstyle.models.styles import bundled_styles, load_style
 from vidstyle.style.train import MIN_STYLE_SIDE, linear_colour_transfer, read_style_image
 from vidstyle.temporal.stage import open_temporal
 
@@ -64,7 +64,7 @@ class TestLoadStyle:
         # The bundled x2 styles were fine-tuned from the first remaster-x2, kept as remaster-x2-v1:
         # at strength 0 a style is that network exactly, not today's remaster-x2 (weights of two
         # separately trained networks do not interpolate).
-        from vidstyle.style.catalog import style_base
+        from vidstyle.models.styles import style_base
 
         card = json.loads(shipped_weights("style-ink-x2").with_suffix(".json").read_text())
         name, _, base_card = style_base(card)

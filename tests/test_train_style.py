@@ -13,7 +13,7 @@ from vidstyle.config import DEFAULT_BLEND_TOLERANCE
 from vidstyle.errors import Interrupted, StyleError
 from vidstyle.models.registry import shipped_weights
 from vidstyle.models.weights import load_weights
-from vidstyle.style.catalog import load_style
+from vidstyle.models.styles import load_style
 from vidstyle.style.exemplars import draw_exemplar
 from vidstyle.style.train import (
     StyleRecipe,

@@ -20,9 +20,9 @@ from .errors import (
 )
 from .io import FrameBatch, VideoInfo, VideoReader, VideoWriter, probe
 from .models import available_models, load_model
+from .models.styles import bundled_styles, load_style
 from .preview import PreviewResult, preview
 from .samples import sample_clip
-from .style.catalog import bundled_styles, load_style
 
 __version__ = "0.1.0"
 

@@ -485,7 +485,7 @@ def models_command(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def styles_command(as_json: bool) -> None:
     """List the bundled styles --style accepts (train your own with `vidstyle train-style`)."""
-    from .style.catalog import bundled_styles  # noqa: PLC0415
+    from .models.styles import bundled_styles  # noqa: PLC0415
 
     rows = []
     for e in bundled_styles():

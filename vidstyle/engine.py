@@ -33,7 +33,7 @@ from .io.reader import FrameBatch, VideoReader
 from .io.writer import VideoWriter, check_output_path
 from .models.descriptor import ModelDescriptor
 from .models.registry import AUTO_MODELS, load_model, resolve_device
-from .style.catalog import load_style
+from .models.styles import load_style
 from .temporal.stage import open_temporal
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Models: the descriptor every model is called through, the baselines, the registry."""
+"""Models: the descriptor every model is called through, the baselines, the registry, the styles."""
 
 from .baseline import Bicubic, Lanczos
 from .descriptor import ModelDescriptor, TemporalHints

@@ -28,7 +28,7 @@ class TemporalHints:
     """What the temporal stage (:mod:`vidstyle.temporal`) may do with a model, and how.
 
     The loaders fill it (:func:`~vidstyle.models.registry.load_model` from the architecture,
-    :func:`~vidstyle.style.catalog.load_style` for a style and its strength); the temporal stage
+    :func:`~vidstyle.models.styles.load_style` for a style and its strength); the temporal stage
     reads it, never the network. The defaults are those of a model we cannot open up: no feature
     reuse, and the remaster models' blend.
     """

@@ -101,7 +101,7 @@ def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalSta
 
 
 def _style_settings(runner: type, model: ModelDescriptor) -> dict:
-    """What a style does differently (:func:`vidstyle.style.catalog.load_style` says so in the
+    """What a style does differently (:func:`vidstyle.models.styles.load_style` says so in the
     model's :class:`~vidstyle.models.descriptor.TemporalHints`): it keeps its contrast where blends
     meet a fresh drawing and, with ``reuse``, warps the keyframe's residual as a picture."""
     hints = model.temporal

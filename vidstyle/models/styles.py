@@ -1,6 +1,6 @@
 """The styles vidstyle ships, and loading a style (bundled or trained) as a model to run.
 
-A style model is a remaster generator fine-tuned on one exemplar (:mod:`vidstyle.style.train`):
+A style model is a remaster generator fine-tuned on one exemplar (:mod:`vidstyle.train.style`):
 it restores, upscales and stylizes in one pass, so it takes the remaster model's place in the
 pipeline. Bundled styles live beside the remaster weights as ``style-NAME-xS.safetensors``, with
 their card (``.json``) and a thumbnail of the exemplar (``.png``).
@@ -36,9 +36,9 @@ import torch
 
 from ..config import DEFAULT_BLEND_TOLERANCE
 from ..errors import StyleError
-from ..models.descriptor import ModelDescriptor, TemporalHints
-from ..models.registry import shipped_weights, temporal_hints
-from ..models.weights import load_weights
+from .descriptor import ModelDescriptor, TemporalHints
+from .registry import shipped_weights, temporal_hints
+from .weights import load_weights
 
 __all__ = ["StyleEntry", "bundled_styles", "load_style"]
 
