@@ -23,8 +23,7 @@ from .models import available_models, load_model
 from .models.styles import bundled_styles, load_style
 from .preview import PreviewResult, preview
 from .samples import sample_clip
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "ConfigError",

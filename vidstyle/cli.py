@@ -20,7 +20,6 @@ import click
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from . import __version__
 from .config import (
     DEFAULT_MODEL,
     DEVICES,
@@ -39,6 +38,7 @@ from .io.probe import probe
 from .models.registry import available_models, card_of
 from .preview import preview
 from .timecode import TimePoint, format_seconds, parse_timepoint
+from .version import __version__
 
 log = logging.getLogger("vidstyle")
 

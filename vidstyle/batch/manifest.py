@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..errors import ManifestError
+from ..version import __version__
 
 __all__ = [
     "MANIFEST_NAME",

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
 from ..config import RangeConfig, RemasterConfig
 from ..errors import BatchInterrupted, ConfigError, InputError, OutputError, VidstyleError
 from ..io.atomic import leftover_partials, write_text_atomic
 from ..io.probe import probe
 from ..io.remux import frame_timestamps, join_segments, keyframe_indices
 from ..io.writer import check_output_path
+from ..version import __version__
 from .backends import BACKENDS, Backend, Unit, open_backend, unit_for
 from .discover import Job
 from .manifest import MANIFEST_NAME, JobRow, JobSpec, Manifest, settings_hash
