@@ -22,9 +22,6 @@ from pipelines.benchmark.plan import Plan, make_plan, parse_sections, plan_facts
 from pipelines.benchmark.report import merge_reports, merge_sentence, read_earlier_report, render_markdown, targets
 from pipelines.benchmark.sections import REGISTRY, SECTION_GROUPS, SECTIONS
 
-log = logging.getLogger("benchmark")
-
-
 DEFAULT_MD = REPO_ROOT / "docs" / "BENCHMARKS.md"
 DEFAULT_JSON = REPO_ROOT / "docs" / "benchmarks.json"
 QUICK_MD = REPO_ROOT / "runs" / "benchmark-quick.md"

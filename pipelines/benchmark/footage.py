@@ -14,7 +14,6 @@ Never train on it: it measures what training did not see.
 from __future__ import annotations
 
 import importlib.util
-import logging
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,9 +23,6 @@ import cv2
 import numpy as np
 
 from pipelines.benchmark.library import HELD_OUT_CLIP_FRAMES, VideoReader, clip_path, held_out_clips
-
-log = logging.getLogger("generalization")
-
 
 #: Seed of the independent damage; each clip's own seed mixes in its name.
 DAMAGE_SEED = 1414

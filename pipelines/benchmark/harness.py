@@ -60,7 +60,8 @@ SCALE = 2
 STAGES = ("decode", "model", "encode")
 #: Other work above this many cores during a run gets a warning in the report.
 BUSY_MACHINE_CORES = 0.25
-#: Intermediate and judged files of the temporal section: FFV1, RGB, in Matroska (lossless).
+#: Intermediate and judged files (temporal, styles, batch, generalization): FFV1, RGB, in Matroska
+#: (lossless).
 LOSSLESS = EncodeConfig(codec="ffv1", crf=None, preset=None, pix_fmt="bgr0")
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from pipelines.benchmark.harness import BUSY_MACHINE_CORES
 
-log = logging.getLogger("benchmark")
 
 def pct(x: float) -> str:
     return f"{100 * x:.0f}%"

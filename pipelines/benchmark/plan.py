@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +14,11 @@ from pipelines.benchmark.sections import SECTION_GROUPS, SECTIONS
 from pipelines.benchmark.styles import StylesPlan
 from pipelines.benchmark.temporal import TemporalPlan
 
-log = logging.getLogger("benchmark")
-
 
 @dataclass(frozen=True)
 class Plan:
+    """How hard one run measures each section, and which sections it measures."""
+
     quick: bool
     clips: tuple[ClipPlan, ...]
     #: Lengths in seconds of the two looped clips of the memory check (short, long).
@@ -32,6 +31,7 @@ class Plan:
 
 
 def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
+    """The plan of a full run, or of a quick smoke run (``--quick``), of ``sections``."""
     if quick:
         return Plan(
             quick=True,

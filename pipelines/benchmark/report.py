@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
 from pipelines.benchmark.harness import BATCH_SIZE, BUSY_MACHINE_CORES, SCALE, SCRIPT, TORCH_THREADS
 from pipelines.benchmark.markdown import status_cell, table
 from pipelines.benchmark.sections import REGISTRY, SECTION_GROUPS, SECTIONS
-
-log = logging.getLogger("benchmark")
 
 
 def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -39,6 +36,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render_markdown(report: dict[str, Any]) -> str:
+    """The whole report as Markdown (docs/BENCHMARKS.md): the run, the targets, the machine, then
+    each section that the report holds, in the registry's order."""
     m, plan = report["machine"], report["plan"]
     cores = m["cores_available"]
     quick = " **Quick smoke run: fewer frames and repeats, not reference figures.**"
