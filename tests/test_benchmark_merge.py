@@ -1,4 +1,4 @@
-"""``pipelines/benchmark.py --merge``: the merge of a run's sections into the earlier report, and
+"""``python -m pipelines.benchmark --merge``: the merge of a run's sections into the earlier report, and
 the refusals. Nothing here measures anything: the reports are made by hand."""
 
 from __future__ import annotations

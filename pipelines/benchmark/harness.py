@@ -300,7 +300,8 @@ def measure_end_to_end(
 
 
 def write_lossless(path: Path, frames: Sequence[np.ndarray], fps: Fraction) -> Path:
-    """FFV1 RGB (bgr0) in Matroska at ``fps``: decodes to exactly ``frames``."""
+    """FFV1 RGB (bgr0) in Matroska at ``fps``: decodes to exactly ``frames`` (the same file as
+    ``tests/conftest.py::write_lossless`` writes); the lossless inputs and outputs of every section."""
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("ffv1", rate=fps)
@@ -313,7 +314,6 @@ def write_lossless(path: Path, frames: Sequence[np.ndarray], fps: Fraction) -> P
         for packet in stream.encode(None):
             container.mux(packet)
     return path
-
 
 
 def stage_medians(runs: Sequence[Run]) -> dict[str, float]:
