@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         low, clean = lows[FRAME], clean_frames[FRAME]
         height, width = clean.shape[:2]
         outputs = {
-            f"{'damaged' if condition.startswith('independent') else 'clean'} input x2, {name}"[:27]: cv2.resize(low, (width, height), interpolation=cv2.INTER_NEAREST),
+            f"{'damaged' if condition.startswith('independent') else 'clean'} input x2, {name}"[:27]:
+                cv2.resize(low, (width, height), interpolation=cv2.INTER_NEAREST),
             "bicubic x2": cv2.resize(low, (width, height), interpolation=cv2.INTER_CUBIC),
         }
         if peer is not None:
