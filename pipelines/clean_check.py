@@ -27,6 +27,8 @@ for name, img in held_out_images().items():
     bic = cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC) if scale > 1 else img
     so, sb = frame_scores(out, img, border=scale), frame_scores(bic, img, border=scale)
     shift = (out.reshape(-1, 3).mean(0) - img.reshape(-1, 3).mean(0))
-    print(f"clean {name}: model {so['psnr']:.2f} bicubic {sb['psnr']:.2f} ({so['psnr']-sb['psnr']:+.2f}) shift {np.round(shift,2)}")
+    print(f"clean {name}: model {so['psnr']:.2f} bicubic {sb['psnr']:.2f} ({so['psnr']-sb['psnr']:+.2f}) "
+          f"shift {np.round(shift,2)}")
 r = evaluate(m, scale=scale, pairs=held_out_pairs(scale, frame_stride=5))
-print(f"own damage (stride 5): {r.model_psnr:.2f} vs bicubic {r.bicubic_psnr:.2f} ({r.model_psnr-r.bicubic_psnr:+.2f}), SSIM {r.model_ssim:.4f} vs {r.bicubic_ssim:.4f}")
+print(f"own damage (stride 5): {r.model_psnr:.2f} vs bicubic {r.bicubic_psnr:.2f} "
+      f"({r.model_psnr-r.bicubic_psnr:+.2f}), SSIM {r.model_ssim:.4f} vs {r.bicubic_ssim:.4f}")

@@ -21,13 +21,12 @@ import numpy as np
 import torch
 
 PIPELINES = Path(__file__).resolve().parent
-sys.path.insert(0, str(PIPELINES))
 sys.path.insert(0, str(PIPELINES.parent))
 
-import generalization  # noqa: E402
-import independent_damage  # noqa: E402
-from benchmark import detail_crop, labelled  # noqa: E402
-
+from pipelines import independent_damage  # noqa: E402
+from pipelines.benchmark.footage import held_out_material, outside_material  # noqa: E402
+from pipelines.benchmark.generalization import load_peer  # noqa: E402
+from pipelines.benchmark.picture import detail_crop, labelled  # noqa: E402
 from vidstyle.models import load_model  # noqa: E402
 from vidstyle.models.descriptor import run_frames  # noqa: E402
 from vidstyle.train.evaluate import frame_scores  # noqa: E402
@@ -43,11 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     model = load_model(args.weights, scale=2)
-    peer, note = generalization.load_peer(2)
+    peer, note = load_peer(2)
     if peer is None:
         print(f"Real-ESRGAN peer left out: {note}")
-    held = {c.name: c for c in generalization.held_out_material(FRAME + 1)}
-    outside, _ = generalization.outside_material(FRAME + 1)
+    held = {c.name: c for c in held_out_material(FRAME + 1)}
+    outside, _ = outside_material(FRAME + 1)
     clips = {c.name: c for c in outside}
     rows_spec = [("grace_hopper", "independent damage", clips["grace_hopper"]),
                  ("grace_hopper", "clean (area x1/2)", clips["grace_hopper"]),
@@ -62,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         low, clean = lows[FRAME], clean_frames[FRAME]
         height, width = clean.shape[:2]
         outputs = {
-            f"{'damaged' if condition.startswith('independent') else 'clean'} input x2, {name}"[:27]: cv2.resize(low, (width, height), interpolation=cv2.INTER_NEAREST),
+            f"{'damaged' if condition.startswith('independent') else 'clean'} input x2, {name}"[:27]:
+                cv2.resize(low, (width, height), interpolation=cv2.INTER_NEAREST),
             "bicubic x2": cv2.resize(low, (width, height), interpolation=cv2.INTER_CUBIC),
         }
         if peer is not None:

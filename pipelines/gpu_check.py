@@ -71,8 +71,9 @@ def end_to_end(src: Path, tmp: Path, results: dict) -> None:
     """Section 2: CUDA with the default encoder, all frames."""
     for mode in ("off", "reuse"):
         for batch in (4, 16):
-            result = remaster(src, tmp / "x264.mp4", RemasterConfig(scale=2, device="cuda", overwrite=True,
-                                                                    batch_size=batch, temporal=TemporalConfig(mode=mode)))
+            config = RemasterConfig(scale=2, device="cuda", overwrite=True, batch_size=batch,
+                                    temporal=TemporalConfig(mode=mode))
+            result = remaster(src, tmp / "x264.mp4", config)
             results[f"e2e x264 remaster-x2 {mode} batch {batch} cuda fps"] = round(result.fps, 2)
             results[f"e2e x264 remaster-x2 {mode} batch {batch} stage seconds"] = {
                 stage: round(seconds, 2) for stage, seconds in result.stage_seconds.items()}

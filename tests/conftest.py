@@ -197,9 +197,3 @@ def load_pipeline(name: str):
         sys.modules[module_name] = module  # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)
     return sys.modules[module_name]
-
-
-@pytest.fixture(scope="session")
-def bench():
-    """pipelines/benchmark.py as a module."""
-    return load_pipeline("benchmark")

@@ -1,4 +1,4 @@
-"""The batch section of pipelines/benchmark.py: planner arithmetic, targets and Markdown.
+"""The batch section of the benchmark (pipelines/benchmark/batch.py): planner arithmetic, targets and Markdown.
 
 Nothing here runs a model, a worker pool or Ray.
 """
@@ -12,7 +12,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vidstyle.batch.runner import BatchConfig
+from pipelines.benchmark import batch as batch_section
+from pipelines.benchmark import harness, markdown
+from pipelines.benchmark import plan as plans
+from pipelines.benchmark import report as reports
+from vidstyle.batch.runner import BatchConfig, segments_for
 
 
 def backend_run(backend, round_, fps, frames=200):
@@ -21,7 +25,7 @@ def backend_run(backend, round_, fps, frames=200):
             "descendants_cores": 0.02 if backend == "local" else 1.5}
 
 
-def report(bench, *, local=(8.0, 8.4), ray=(7.6, 8.0), ray_available=True, quick=False):
+def report(*, local=(8.0, 8.4), ray=(7.6, 8.0), ray_available=True, quick=False):
     """A report as bench_batch leaves it; the planned overhead is the real arithmetic."""
     runs = [backend_run("local", 1, local[0]), backend_run("ray", 1, ray[0]),
             backend_run("ray", 2, ray[1]), backend_run("local", 2, local[1])]
@@ -58,90 +62,90 @@ def report(bench, *, local=(8.0, 8.4), ray=(7.6, 8.0), ray_available=True, quick
     return {
         "machine": {"cores_available": 2, "cpu_count": 2},
         "plan": {"quick": quick},
-        "batch": {"planned": bench.bench_planned_overhead(), "chunked": chunked,
+        "batch": {"planned": batch_section.bench_planned_overhead(), "chunked": chunked,
                   "backends": backends},
     }
 
 
 class TestSections:
-    def test_batch_alone_and_in_all(self, bench):
-        assert bench.parse_sections("batch") == ("batch",)
-        assert "batch" in bench.parse_sections("all")
-        assert "batch" not in bench.parse_sections("models")
+    def test_batch_alone_and_in_all(self):
+        assert plans.parse_sections("batch") == ("batch",)
+        assert "batch" in plans.parse_sections("all")
+        assert "batch" not in plans.parse_sections("models")
 
-    def test_quick_plan_is_smaller(self, bench):
-        quick, full = bench.make_plan(True).batch, bench.make_plan(False).batch
+    def test_quick_plan_is_smaller(self):
+        quick, full = plans.make_plan(True).batch, plans.make_plan(False).batch
         assert full.chunk_frames is None and full.rounds == 2
         assert quick.clip_frames < full.clip_frames and quick.rounds == 1
 
 
 class TestPlanner:
-    def test_the_runners_rule(self, bench):
+    def test_the_runners_rule(self):
         keyframes = list(range(0, 129600, 48))
         # Up to 1.5 x chunk_seconds a film stays whole; beyond, segments of about chunk_seconds.
-        assert len(bench.segments_for(900, keyframes, 24.0, BatchConfig(chunk_seconds=25.0), 4)) == 1
-        split = bench.segments_for(1000, keyframes, 24.0, BatchConfig(chunk_seconds=25.0), 4)
+        assert len(segments_for(900, keyframes, 24.0, BatchConfig(chunk_seconds=25.0), 4)) == 1
+        split = segments_for(1000, keyframes, 24.0, BatchConfig(chunk_seconds=25.0), 4)
         assert len(split) == 2 and [s.warmup for s in split] == [0, 4]
         # --chunks wins over the length rule; warmup None is the keyframe interval.
-        chunks = bench.segments_for(129600, keyframes, 24.0, BatchConfig(chunks=4, warmup=None), 6)
+        chunks = segments_for(129600, keyframes, 24.0, BatchConfig(chunks=4, warmup=None), 6)
         assert len(chunks) == 4 and {s.warmup for s in chunks[1:]} == {6}
 
-    def test_feature_film_at_the_defaults(self, bench):
-        film = bench.planned_film("feature", 90, Fraction(24), 2)
+    def test_feature_film_at_the_defaults(self):
+        film = batch_section.planned_film("feature", 90, Fraction(24), 2)
         # 129600 frames in segments of 600 s = 14400 frames: 9 of them, 8 cuts of 4 warm-up frames.
         assert (film["frames"], film["segments"], film["warmup_frames"]) == (129600, 9, 32)
         assert film["segment_frames"] == [14400] * 9
         assert film["overhead"] == pytest.approx(32 / 129600)
 
-    def test_a_reel_is_not_split(self, bench):
-        film = bench.planned_film("reel", 10, Fraction(25), 2)
+    def test_a_reel_is_not_split(self):
+        film = batch_section.planned_film("reel", 10, Fraction(25), 2)
         assert (film["frames"], film["segments"], film["warmup_frames"]) == (15000, 1, 0)
         assert film["overhead"] == 0
 
-    def test_every_planned_film(self, bench):
-        planned = bench.bench_planned_overhead()
+    def test_every_planned_film(self):
+        planned = batch_section.bench_planned_overhead()
         assert (planned["chunk_seconds"], planned["warmup"]) == (600.0, 4)
-        assert [f["name"] for f in planned["films"]] == [f[0] for f in bench.PLANNED_FILMS]
+        assert [f["name"] for f in planned["films"]] == [f[0] for f in batch_section.PLANNED_FILMS]
 
-    def test_measured_chunks_of_bikes(self, bench):
+    def test_measured_chunks_of_bikes(self):
         # bikes.mp4's keyframes: the 4 chunks of the measured run, 3 cuts of 4 warm-up frames.
-        segments = bench.segments_for(250, [0, 30, 76, 137, 187, 242], 25.0,
+        segments = segments_for(250, [0, 30, 76, 137, 187, 242], 25.0,
                                           BatchConfig(chunks=4, jobs=2), 4)
         assert [(s.first_frame, s.frames, s.warmup) for s in segments] == [
             (0, 76, 0), (76, 61, 4), (137, 50, 4), (187, 63, 4)]
-        assert bench.chunking_overhead(segments)["overhead"] == pytest.approx(12 / 250)
+        assert batch_section.chunking_overhead(segments)["overhead"] == pytest.approx(12 / 250)
 
 
 class TestHelpers:
-    def test_overhead_pct(self, bench):
-        assert bench.overhead_pct(0) == "0%"
-        assert bench.overhead_pct(32 / 129600) == "0.025%"
-        assert bench.overhead_pct(12 / 250) == "4.8%"
+    def test_overhead_pct(self):
+        assert markdown.overhead_pct(0) == "0%"
+        assert markdown.overhead_pct(32 / 129600) == "0.025%"
+        assert markdown.overhead_pct(12 / 250) == "4.8%"
 
-    def test_index_ranges(self, bench):
-        assert bench.index_ranges([]) == []
-        assert bench.index_ranges([3, 4, 5, 9]) == [[3, 6], [9, 10]]
+    def test_index_ranges(self):
+        assert batch_section.index_ranges([]) == []
+        assert batch_section.index_ranges([3, 4, 5, 9]) == [[3, 6], [9, 10]]
 
-    def test_compare_outputs(self, bench, tmp_path):
+    def test_compare_outputs(self, tmp_path):
         rng = np.random.default_rng(0)
         frames = [rng.integers(0, 256, (16, 32, 3), dtype=np.uint8) for _ in range(5)]
-        whole = bench.write_lossless(tmp_path / "whole.mkv", frames, Fraction(25))
-        same = bench.compare_outputs(whole, bench.write_lossless(tmp_path / "same.mkv", frames,
+        whole = harness.write_lossless(tmp_path / "whole.mkv", frames, Fraction(25))
+        same = batch_section.compare_outputs(whole, harness.write_lossless(tmp_path / "same.mkv", frames,
                                                                  Fraction(25)))
         assert same["frames_equal"] and same["pts_equal"]
         assert (same["identical_frames"], same["differing"], same["psnr"]) == (5, [], "inf")
         changed = [f.copy() for f in frames]
         changed[3][0, 0] ^= 1
-        other = bench.compare_outputs(whole, bench.write_lossless(tmp_path / "other.mkv", changed,
+        other = batch_section.compare_outputs(whole, harness.write_lossless(tmp_path / "other.mkv", changed,
                                                                   Fraction(25)))
         assert other["identical_frames"] == 4 and other["differing"] == [[3, 4]]
         assert other["lowest_frame_psnr"] < other["psnr"] < float("inf")
-        shorter = bench.compare_outputs(whole, bench.write_lossless(tmp_path / "short.mkv",
+        shorter = batch_section.compare_outputs(whole, harness.write_lossless(tmp_path / "short.mkv",
                                                                     frames[:4], Fraction(25)))
         assert shorter["frames"] == [5, 4] and not shorter["frames_equal"]
         assert not shorter["pts_equal"]
 
-    def test_descendants_cpu_seconds(self, bench):
+    def test_descendants_cpu_seconds(self):
         spin = ("import sys, time\n"
                 "while time.process_time() < 0.3: pass\n"
                 "print('ready', flush=True)\n"
@@ -150,14 +154,14 @@ class TestHelpers:
                                  stdout=subprocess.PIPE, text=True)
         try:
             assert child.stdout.readline().strip() == "ready"
-            assert bench.descendants_cpu_seconds() >= 0.25
+            assert harness.descendants_cpu_seconds() >= 0.25
         finally:
             child.communicate("")
 
 
 class TestTargets:
-    def test_pass(self, bench):
-        overhead, ray = bench.batch_targets(report(bench))
+    def test_pass(self):
+        overhead, ray = batch_section.batch_targets(report())
         assert overhead["passed"] and ray["passed"]
         assert overhead["figures"].startswith("worst 0.026%")
         assert "feature film: 9 segment(s), 32 / 129600 frames = 0.025%" in overhead["figures"]
@@ -166,26 +170,26 @@ class TestTargets:
         assert ray["figures"].startswith("7.80 fps / 8.20 fps = 95% on 200 frames")
         assert "round by round 95%, 95%" in ray["figures"]
 
-    def test_ray_too_slow(self, bench):
-        _, ray = bench.batch_targets(report(bench, ray=(6.0, 7.0)))
+    def test_ray_too_slow(self):
+        _, ray = batch_section.batch_targets(report(ray=(6.0, 7.0)))
         assert ray["passed"] is False
 
-    def test_overhead_over_target(self, bench):
-        r = report(bench)
+    def test_overhead_over_target(self):
+        r = report()
         r["batch"]["planned"]["films"][0]["overhead"] = 0.06
-        overhead, _ = bench.batch_targets(r)
+        overhead, _ = batch_section.batch_targets(r)
         assert overhead["passed"] is False
 
-    def test_without_ray(self, bench):
-        r = report(bench, ray_available=False)
-        targets = bench.targets(r)
+    def test_without_ray(self):
+        r = report(ray_available=False)
+        targets = reports.targets(r)
         assert [t["status"] for t in targets] == ["PASS", "not measured"]
         assert "pip install" in targets[1]["figures"]
 
 
 class TestMarkdown:
-    def test_tables(self, bench):
-        md = "\n".join(bench.render_batch(report(bench)))
+    def test_tables(self):
+        md = "\n".join(batch_section.render_batch(report()))
         assert "| feature film | 90 | 24.000 | 2 s | 129600 | 9 | 32 | **0.025%** |" in md
         assert "| reel (not split) | 10 | 25.000 | 2 s | 15000 | 1 | 0 | **0%** |" in md
         assert "**12 warm-up frames of 250 = 4.8%**" in md
@@ -197,14 +201,14 @@ class TestMarkdown:
         assert "**95%** (round by round: 95%, 95%)" in md
         assert "**4.0 s**" in md and "Quick run" not in md
 
-    def test_mismatch_is_loud(self, bench):
-        r = report(bench)
+    def test_mismatch_is_loud(self):
+        r = report()
         r["batch"]["chunked"]["comparison"].update(frames=[250, 249], frames_equal=False,
                                                    pts_equal=False)
-        md = "\n".join(bench.render_batch(r))
+        md = "\n".join(batch_section.render_batch(r))
         assert "**not equal**" in md and "does not match the unchunked one" in md
 
-    def test_without_ray(self, bench):
-        md = "\n".join(bench.render_batch(report(bench, ray_available=False, quick=True)))
+    def test_without_ray(self):
+        md = "\n".join(batch_section.render_batch(report(ray_available=False, quick=True)))
         assert "Not measured: --backend ray needs Ray" in md
         assert "### Chunking overhead" in md

@@ -1,4 +1,4 @@
-"""The styles section of pipelines/benchmark.py: targets, Markdown, and one quick real run."""
+"""The styles section of the benchmark (pipelines/benchmark/styles.py): targets, Markdown, and one quick real run."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from pipelines.benchmark import cli
+from pipelines.benchmark import plan as plans
+from pipelines.benchmark import report as reports
+from pipelines.benchmark import styles as styles_section
+from pipelines.benchmark.sections import SECTIONS
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import shipped_weights
 from vidstyle.models.weights import load_weights, save_weights
@@ -80,22 +85,22 @@ def report(**pencil):
 
 
 class TestSections:
-    def test_styles_alone_last_and_in_all(self, bench):
-        assert bench.parse_sections("styles") == ("styles",)
-        assert bench.SECTIONS[-1] == "styles"
-        assert bench.parse_sections("styles,pipeline") == ("pipeline", "styles")
-        assert "styles" in bench.parse_sections("all")
-        assert "styles" not in bench.parse_sections("models")
+    def test_styles_alone_last_and_in_all(self):
+        assert plans.parse_sections("styles") == ("styles",)
+        assert SECTIONS[-1] == "styles"
+        assert plans.parse_sections("styles,pipeline") == ("pipeline", "styles")
+        assert "styles" in plans.parse_sections("all")
+        assert "styles" not in plans.parse_sections("models")
 
-    def test_plans(self, bench):
-        quick, full = bench.make_plan(True).styles, bench.make_plan(False).styles
+    def test_plans(self):
+        quick, full = plans.make_plan(True).styles, plans.make_plan(False).styles
         assert (quick.e2e_frames, quick.e2e_repeats) == (8, 1)
         assert (full.e2e_frames, full.e2e_repeats, full.held_out_frames) == (120, 2, None)
 
 
 class TestTargets:
-    def test_all_pass(self, bench):
-        targets = bench.targets(report())
+    def test_all_pass(self):
+        targets = reports.targets(report())
         assert len(targets) == 4
         assert [t["status"] for t in targets] == ["PASS"] * 4
         warp = targets[0]
@@ -109,107 +114,107 @@ class TestTargets:
         ({"network": 0.84, "fps": 5.0}, 2),  # ... even at 100% end to end
         ({"minutes": 26.0}, 3),
     ])
-    def test_one_style_missing_fails_the_target(self, bench, changes, failing):
-        targets = bench.targets(report(**changes))
+    def test_one_style_missing_fails_the_target(self, changes, failing):
+        targets = reports.targets(report(**changes))
         assert [t["status"] for t in targets] == [
             "FAIL" if i == failing else "PASS" for i in range(4)]
         assert "pencil" in targets[failing]["figures"]
         assert "(missed)" in targets[failing]["figures"].split(";")[0]
 
-    def test_edges_of_the_targets_pass(self, bench):
-        targets = bench.targets(report(warp_reuse=0.7e-3, dist_out=0.4, network=0.85, minutes=25))
+    def test_edges_of_the_targets_pass(self):
+        targets = reports.targets(report(warp_reuse=0.7e-3, dist_out=0.4, network=0.85, minutes=25))
         assert [t["status"] for t in targets] == ["PASS"] * 4
 
-    def test_speed_is_judged_on_the_network_alone(self, bench):
-        speed = bench.targets(report(fps=2.5, network=0.9))[2]  # 50% end to end, 90% alone
+    def test_speed_is_judged_on_the_network_alone(self):
+        speed = reports.targets(report(fps=2.5, network=0.9))[2]  # 50% end to end, 90% alone
         assert speed["status"] == "PASS" and "network-only" in speed["name"]
         assert "pencil 90% (9.00 fps, end to end 50%)" in speed["figures"]
         assert "remaster-x2 10.00 fps alone, 5.00 fps end to end" in speed["figures"]
 
-    def test_reports_without_the_network_figures(self, bench):
+    def test_reports_without_the_network_figures(self):
         rep = report(network=None)
-        speed = bench.targets(rep)[2]
+        speed = reports.targets(rep)[2]
         assert speed["status"] == "PASS"  # ink measured and passing, pencil left out
         assert "pencil network alone not measured (end to end 90%)" in speed["figures"]
         for row in rep["styles"]["speed"]["rows"].values():  # a report from before, all of it
             row.pop("network", None)
-        speed = bench.targets(rep)[2]
+        speed = reports.targets(rep)[2]
         assert speed["passed"] is None and speed["status"] == "not measured"
-        md = "\n".join(bench.render_styles(rep))
+        md = "\n".join(styles_section.render_styles(rep))
         assert "| style pencil | 120 |  |  | 4.50 | 90% |" in md
         assert "not measured in this report" in md
 
-    def test_not_measured_styles_are_left_out_of_the_verdict(self, bench):
+    def test_not_measured_styles_are_left_out_of_the_verdict(self):
         # pencil: no exemplar found, trained with its own recipe, long; ink passes.
-        targets = bench.targets(report(dist_in=None, minutes=90, recipe_differs=("lr",)))
+        targets = reports.targets(report(dist_in=None, minutes=90, recipe_differs=("lr",)))
         assert [t["status"] for t in targets] == ["PASS"] * 4
         assert "pencil not measured" in targets[1]["figures"]
         assert "not the default recipe (lr changed)" in targets[3]["figures"]
 
-    def test_nothing_measured(self, bench):
+    def test_nothing_measured(self):
         rep = report(minutes=90, recipe_differs=("lr",))
         rep["styles"]["styles"]["ink"]["training"].update(default_recipe=False, differs=["seed"])
-        assert bench.targets(rep)[3]["passed"] is None
-        assert bench.targets(rep)[3]["status"] == "not measured"
+        assert reports.targets(rep)[3]["passed"] is None
+        assert reports.targets(rep)[3]["status"] == "not measured"
 
-    def test_no_styles_shipped(self, bench):
+    def test_no_styles_shipped(self):
         rep = {"machine": {"cores_available": 2}, "plan": {"quick": True},
                "styles": {"skipped": "no styles shipped"}}
-        targets = bench.targets(rep)
+        targets = reports.targets(rep)
         assert len(targets) == 4
         assert all(t["passed"] is None and t["status"] == "not shipped" for t in targets)
         assert all("no styles shipped" in t["figures"] for t in targets)
-        md = "\n".join(bench.render_styles(rep))
+        md = "\n".join(styles_section.render_styles(rep))
         assert "## Styles" in md and "Not measured: no styles shipped" in md
 
-    def test_given_files_are_flagged(self, bench):
+    def test_given_files_are_flagged(self):
         rep = report()
         rep["styles"]["origin"] = "--style-weights"
-        assert all("[styles from --style-weights" in t["figures"] for t in bench.targets(rep))
+        assert all("[styles from --style-weights" in t["figures"] for t in reports.targets(rep))
 
 
 class TestPieces:
-    def test_training_facts(self, bench):
+    def test_training_facts(self):
         default = {"minutes": 19.8, "cpu_minutes": 38.0, "steps": 812, "threads": 2,
                    "recipe": {**asdict(StyleRecipe()), "minutes": 12.0}}
-        facts = bench.training_facts(default)
+        facts = styles_section.training_facts(default)
         assert facts["default_recipe"] and facts["differs"] == []
         assert (facts["minutes"], facts["budget_minutes"], facts["steps"]) == (19.8, 12.0, 812)
         other = {**default, "recipe": asdict(StyleRecipe(exemplar_size=128))}
-        assert bench.training_facts(other)["differs"] == ["exemplar_size"]
-        assert bench.training_facts({})["default_recipe"] is False
+        assert styles_section.training_facts(other)["differs"] == ["exemplar_size"]
+        assert styles_section.training_facts({})["default_recipe"] is False
 
-    def test_style_means(self, bench):
+    def test_style_means(self):
         a, _ = style_entry(warp_off=1e-3, warp_reuse=0.5e-3, dist_in=1.0, dist_out=0.2)
         b, _ = style_entry(warp_off=3e-3, warp_reuse=1.5e-3, dist_in=0.5, dist_out=0.3)
-        m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
+        m = styles_section.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
         assert m["warp_ratio"] == pytest.approx(1e-3 / 2e-3)
         assert m["distance_ratio"] == pytest.approx((0.2 + 0.6) / 2)  # mean of the ratios
         assert m["distance_ratio_full_resolution"] == pytest.approx(0.9)
         assert m["distance_ratio_off"] is None  # a report from before off's distance was kept
         for entry, ratio in ((a, 0.1), (b, 0.5)):
             entry["clips"]["bikes.mp4"]["distance_off"] = {"ratio": ratio}
-        m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
+        m = styles_section.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
         assert m["distance_ratio_off"] == pytest.approx(0.3)
         a["clips"]["bikes.mp4"]["distance"] = None
-        m = bench.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
+        m = styles_section.style_means({"a": a["clips"]["bikes.mp4"], "b": b["clips"]["bikes.mp4"]})
         assert m["distance_ratio"] is None and m["distance_input"] is None
 
-    def test_style_exemplar(self, bench, tmp_path):
+    def test_style_exemplar(self, tmp_path):
         card = {"style": {"exemplar": "pencil"}, "recipe": {"exemplar_size": 128}}
-        style = bench.Style("p", tmp_path / "p.safetensors", "--style-weights", card)
-        image, source = bench.style_exemplar(style)
+        style = styles_section.Style("p", tmp_path / "p.safetensors", "--style-weights", card)
+        image, source = styles_section.style_exemplar(style)
         assert image.shape == (128, 128, 3) and "pencil" in source
         style.card = {**card, "style": {"exemplar": "mine.png"}}
-        image, source = bench.style_exemplar(style)
+        image, source = styles_section.style_exemplar(style)
         assert image is None and "mine.png" in source
         cv2.imwrite(str(tmp_path / "mine.png"), np.full((300, 200, 3), 90, np.uint8))
-        image, _ = bench.style_exemplar(style)
+        image, _ = styles_section.style_exemplar(style)
         assert image.shape == (128, 85, 3)  # shrunk to the recipe's long side, as in training
 
-    def test_render(self, bench):
+    def test_render(self):
         rep = report(dist_in=None)
-        md = "\n".join(bench.render_styles(rep))
+        md = "\n".join(styles_section.render_styles(rep))
         assert "## Styles" in md and "### Per clip" in md and "### Training (from the cards)" in md
         assert "| style | warping error off x1e-3 | reuse x1e-3 | reuse / off |" in md
         assert ("| pencil | 1.000 | 0.600 | **0.60** |  |  |  |  | 9.50 | **95%** | 4.50 | 90% "
@@ -247,14 +252,14 @@ def grey_style(tmp_path_factory) -> Path:
 
 
 class TestRun:
-    def test_bad_style_weights_stop_at_once(self, bench):
+    def test_bad_style_weights_stop_at_once(self):
         with pytest.raises(SystemExit, match="not a style model"):
-            bench.load_styles([shipped_weights("remaster-x2")])
+            styles_section.load_styles([shipped_weights("remaster-x2")])
 
-    def test_quick_run(self, bench, grey_style):
+    def test_quick_run(self, grey_style):
         """The whole section as ``--quick --sections styles`` runs it (about 45 s on 2 busy
         cores), then its targets and Markdown."""
-        rep = bench.run_benchmark(bench.make_plan(True, ("styles",)), "test",
+        rep = cli.run_benchmark(plans.make_plan(True, ("styles",)), "test",
                                   style_weights=[grey_style])
         s = rep["styles"]
         assert s["origin"] == "--style-weights" and list(s["styles"]) == ["grey"]
@@ -286,6 +291,6 @@ class TestRun:
         statuses = [t["status"] for t in rep["targets"]]
         assert len(statuses) == 4 and statuses[3] == "not measured"
         assert all(st in ("PASS", "FAIL") for st in statuses[:3])
-        md = bench.render_markdown(json.loads(json.dumps(rep, default=str)))
+        md = reports.render_markdown(json.loads(json.dumps(rep, default=str)))
         assert "## Styles" in md and "| grey |" in md
         assert "network-only fps with a style" in md and "| style grey | 8 | **" in md

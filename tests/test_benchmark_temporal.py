@@ -1,4 +1,5 @@
-"""The temporal section of pipelines/benchmark.py: inputs, targets and Markdown; no model runs."""
+"""The temporal section of the benchmark (pipelines/benchmark/temporal.py): inputs, targets and Markdown;
+no model runs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from pipelines.benchmark import harness
+from pipelines.benchmark import plan as plans
+from pipelines.benchmark import temporal as temporal_section
 from vidstyle import VideoReader
 
 
@@ -27,7 +31,7 @@ def speed_row(fps, mode, frames=250):
             "temporal": row(None, 0, mode=mode, keyframes=keyframes, frames=frames)["temporal"]}
 
 
-def report(bench, *, reuse_warp=0.6e-3, reuse_psnr=29.9, reuse_fps=15.0):
+def report(*, reuse_warp=0.6e-3, reuse_psnr=29.9, reuse_fps=15.0):
     rows = {"reference": row(None, 0.1e-3), "bicubic": row(27.0, 1.5e-3),
             "off": row(30.0, 1.0e-3, mode="off"), "blend": row(30.0, 0.9e-3, mode="blend"),
             "reuse": row(reuse_psnr, reuse_warp, mode="reuse", keyframes=3)}
@@ -50,7 +54,7 @@ def report(bench, *, reuse_warp=0.6e-3, reuse_psnr=29.9, reuse_fps=15.0):
         "temporal": {
             "model": "remaster-x2", "modes": ["off", "blend", "reuse"], "reuse": True,
             "keyframe_interval": 4, "damaged": damaged,
-            "damaged_mean": bench.mean_rows([c["rows"] for c in damaged.values()]),
+            "damaged_mean": temporal_section.mean_rows([c["rows"] for c in damaged.values()]),
             "motion": {"clip": "bikes.mp4", "frames": [175, 250], "size": "640x272 -> 1280x544",
                        "rows": {k: v for k, v in rows.items() if k != "reference"}},
             "speed": {"clip": "bikes.mp4", "frames_note": "all frames",
@@ -61,31 +65,31 @@ def report(bench, *, reuse_warp=0.6e-3, reuse_psnr=29.9, reuse_fps=15.0):
 
 
 class TestSections:
-    def test_temporal_alone_and_in_all(self, bench):
-        assert bench.parse_sections("temporal") == ("temporal",)
-        assert "temporal" in bench.parse_sections("all")
-        assert "temporal" not in bench.parse_sections("models")
+    def test_temporal_alone_and_in_all(self):
+        assert plans.parse_sections("temporal") == ("temporal",)
+        assert "temporal" in plans.parse_sections("all")
+        assert "temporal" not in plans.parse_sections("models")
 
 
 class TestInputs:
-    def test_write_lossless_round_trip(self, bench, tmp_path):
+    def test_write_lossless_round_trip(self, tmp_path):
         rng = np.random.default_rng(0)
         frames = [rng.integers(0, 256, (16, 32, 3), dtype=np.uint8) for _ in range(3)]
-        path = bench.write_lossless(tmp_path / "a.mkv", frames, Fraction(25))
+        path = harness.write_lossless(tmp_path / "a.mkv", frames, Fraction(25))
         with VideoReader(path) as reader:
             decoded = [f for batch in reader for f in batch.frames]
         assert len(decoded) == 3
         for a, b in zip(frames, decoded):
             np.testing.assert_array_equal(a, b)
 
-    def test_damage_is_reproducible_and_moves(self, bench):
-        clip = bench.damage_clip("bikes.mp4", 3)
-        again = bench.damage_clip("bikes.mp4", 3)
+    def test_damage_is_reproducible_and_moves(self):
+        clip = temporal_section.damage_clip("bikes.mp4", 3)
+        again = temporal_section.damage_clip("bikes.mp4", 3)
         assert clip.first == 175 and len(clip.damaged) == 3
         assert clip.damaged[0].shape == (136, 320, 3) and clip.reference[0].shape == (272, 640, 3)
         for a, b in zip(clip.damaged, again.damaged):
             np.testing.assert_array_equal(a, b)
-        assert clip.settings == bench.REEL_DAMAGE
+        assert clip.settings == temporal_section.REEL_DAMAGE
         # Grain and flicker are new in every frame: the damage differs from frame to frame more
         # than the clean pictures do.
         step = lambda frames: np.abs(frames[1].astype(float) - frames[0]).mean()  # noqa: E731
@@ -94,49 +98,49 @@ class TestInputs:
 
 
 class TestTargets:
-    def test_pass(self, bench):
-        targets = bench.temporal_targets(report(bench))
+    def test_pass(self):
+        targets = temporal_section.temporal_targets(report())
         assert [t["passed"] for t in targets] == [True, True, True]
         assert "40% lower" in targets[0]["figures"]
 
-    def test_each_can_fail(self, bench):
-        targets = bench.temporal_targets(report(bench, reuse_warp=0.8e-3, reuse_psnr=29.6,
+    def test_each_can_fail(self):
+        targets = temporal_section.temporal_targets(report(reuse_warp=0.8e-3, reuse_psnr=29.6,
                                                 reuse_fps=14.0))
         assert [t["passed"] for t in targets] == [False, False, False]
 
-    def test_higher_warping_error_reads_higher(self, bench):
-        targets = bench.temporal_targets(report(bench, reuse_warp=1.2e-3))
+    def test_higher_warping_error_reads_higher(self):
+        targets = temporal_section.temporal_targets(report(reuse_warp=1.2e-3))
         assert "20% higher" in targets[0]["figures"]
 
-    def test_model_without_reuse(self, bench):
-        r = report(bench)
+    def test_model_without_reuse(self):
+        r = report()
         r["temporal"]["reuse"] = False
-        assert {t["status"] for t in bench.temporal_targets(r)} == {"no reuse"}
+        assert {t["status"] for t in temporal_section.temporal_targets(r)} == {"no reuse"}
 
-    def test_not_shipped(self, bench):
-        targets = bench.temporal_targets({"temporal": {"skipped": "remaster-x2 is not shipped"}})
+    def test_not_shipped(self):
+        targets = temporal_section.temporal_targets({"temporal": {"skipped": "remaster-x2 is not shipped"}})
         assert {t["status"] for t in targets} == {"not shipped"}
 
 
 class TestMarkdown:
-    def test_tables(self, bench):
-        md = "\n".join(bench.render_temporal(report(bench)))
+    def test_tables(self):
+        md = "\n".join(temporal_section.render_temporal(report()))
         assert "### Mean over the 2 damaged clips" in md
         assert "| remaster-x2 `--temporal reuse`, K=4 | 29.90 | 0.9000 | **0.600** | -40% |" in md
         assert "| remaster-x2 `--temporal reuse`, K=4 | 250 | **15.00** | **1.88x** |" in md
         assert "test_first_frame_after_a_cut_equals_off" in md
         assert "bikes.mp4: grain, 2 scratch(es)" in md
 
-    def test_without_reuse_and_not_shipped(self, bench):
-        r = report(bench)
+    def test_without_reuse_and_not_shipped(self):
+        r = report()
         t = r["temporal"]
         t["reuse"], t["modes"] = False, ["off", "blend"]
         for rows in (*(c["rows"] for c in t["damaged"].values()), t["motion"]["rows"]):
             rows.pop("reuse", None)  # the clips share one dict of rows
         del t["speed"]["rows"]["reuse"]
-        t["damaged_mean"] = bench.mean_rows([c["rows"] for c in t["damaged"].values()])
-        md = "\n".join(bench.render_temporal(r))
+        t["damaged_mean"] = temporal_section.mean_rows([c["rows"] for c in t["damaged"].values()])
+        md = "\n".join(temporal_section.render_temporal(r))
         assert "has no feature reuse" in md and "`--temporal reuse`, K=4" not in md
         skipped = {"temporal": {"skipped": "remaster-x2 is not shipped"}}
-        md = "\n".join(bench.render_temporal(skipped))
+        md = "\n".join(temporal_section.render_temporal(skipped))
         assert "Not measured: remaster-x2 is not shipped." in md

@@ -1,4 +1,4 @@
-"""pipelines/independent_damage.py and pipelines/generalization.py: the independent damage family
+"""pipelines/independent_damage.py and pipelines/benchmark/generalization.py: the independent damage family
 and the measuring of issue 14's generalization test, on small frames made here (no model runs)."""
 
 from __future__ import annotations
@@ -11,19 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import load_pipeline
+
+from pipelines import independent_damage as damage
+from pipelines.benchmark import footage
+from pipelines.benchmark import generalization as gen
 
 PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
-
-
-@pytest.fixture(scope="module")
-def damage():
-    return load_pipeline("independent_damage")
-
-
-@pytest.fixture(scope="module")
-def gen():
-    return load_pipeline("generalization")
 
 
 def textured_frames(count: int, width: int = 64, height: int = 48, seed: int = 0) -> list[np.ndarray]:
@@ -42,7 +35,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class TestIndependentDamage:
-    def test_deterministic_per_seed(self, damage):
+    def test_deterministic_per_seed(self):
         frames = textured_frames(3)
         a = damage.damage_clip(frames, scale=2, seed=5)
         b = damage.damage_clip(frames, scale=2, seed=5)
@@ -51,7 +44,7 @@ class TestIndependentDamage:
         assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
     @pytest.mark.parametrize("scale", [2, 4])
-    def test_count_and_size(self, damage, scale):
+    def test_count_and_size(self, scale):
         frames = textured_frames(3, width=64, height=48)
         out = damage.damage_clip(frames, scale=scale, seed=1)
         assert len(out) == 3
@@ -59,19 +52,19 @@ class TestIndependentDamage:
         clean = damage.clean_clip(frames, scale)
         assert [f.shape for f in clean] == [f.shape for f in out]
 
-    def test_odd_low_resolution_sides(self, damage):
+    def test_odd_low_resolution_sides(self):
         frames = textured_frames(2, width=40, height=52)  # x4: 10x13, padded for the codec
         out = damage.damage_clip(frames, scale=4, seed=2)
         assert [f.shape for f in out] == [(13, 10, 3)] * 2
 
-    def test_changes_the_picture(self, damage):
+    def test_changes_the_picture(self):
         frames = textured_frames(3)
         for seed in range(3):
             out = damage.damage_clip(frames, scale=2, seed=seed)
             clean = damage.clean_clip(frames, 2)
             assert np.mean([psnr(o, c) for o, c in zip(out, clean)]) < 36.0
 
-    def test_tone_only_is_the_clips_tone(self, damage):
+    def test_tone_only_is_the_clips_tone(self):
         frames = textured_frames(3)
         a = damage.tone_only(frames, seed=4)
         assert [f.shape for f in a] == [f.shape for f in frames]
@@ -79,14 +72,14 @@ class TestIndependentDamage:
         # Only a mild global change (these test frames are more saturated than film).
         assert 20.0 < np.mean([psnr(x, f) for x, f in zip(a, frames)]) < 60.0
 
-    def test_settings_are_the_clips(self, damage):
+    def test_settings_are_the_clips(self):
         d = damage.settings_for(3)
         assert d.codec in damage.CODEC_QUANTISERS and d.scaler in damage.SCALERS
         low, high = damage.CODEC_QUANTISERS[d.codec]
         assert low <= d.quantiser <= high
         assert d == damage.settings_for(3)
 
-    def test_rejects_sides_not_divisible(self, damage):
+    def test_rejects_sides_not_divisible(self):
         with pytest.raises(ValueError, match="divisible by the scale 4"):
             damage.damage_clip(textured_frames(1, width=62, height=48), scale=4, seed=0)
 
@@ -106,7 +99,7 @@ class TestIndependentDamage:
 
 
 class TestFigures:
-    def test_colour_shift_of_a_shifted_image(self, gen):
+    def test_colour_shift_of_a_shifted_image(self):
         rng = np.random.default_rng(0)
         clean = [rng.integers(20, 200, (16, 24, 3), dtype=np.uint8) for _ in range(2)]
         shifted = [(c.astype(np.int16) + np.array([3, -2, 0])).astype(np.uint8) for c in clean]
@@ -116,23 +109,23 @@ class TestFigures:
         assert scores["max_shift"] == pytest.approx(3.0)
         assert scores["shift"] == pytest.approx([3.0, -2.0, 0.0])
 
-    def test_colour_shift_checks_sizes(self, gen):
+    def test_colour_shift_checks_sizes(self):
         a = np.zeros((8, 8, 3), np.uint8)
         with pytest.raises(ValueError, match="differ in size"):
             gen.colour_shift([a], [np.zeros((8, 6, 3), np.uint8)])
 
-    def test_camera_motion_moves(self, gen):
+    def test_camera_motion_moves(self):
         image = textured_frames(1, width=96, height=80)[0]
-        frames = gen.camera_motion(image, (48, 32), 3, zoom=(1.0, 1.1), start=(40, 40),
+        frames = footage.camera_motion(image, (48, 32), 3, zoom=(1.0, 1.1), start=(40, 40),
                                    end=(56, 44))
         assert [f.shape for f in frames] == [(32, 48, 3)] * 3
         assert not np.array_equal(frames[0], frames[-1])
 
 
 class TestMeasure:
-    def test_end_to_end_bicubic_only(self, gen):
+    def test_end_to_end_bicubic_only(self):
         """Two small frames, both conditions at x2, bicubic alone: rows, means and targets."""
-        clip = gen.Clip("tiny", "made in the test", textured_frames(2), Fraction(25))
+        clip = footage.Clip("tiny", "made in the test", textured_frames(2), Fraction(25))
         settings = gen.Settings(scales=(2,), frames=2, carphone_frames=0, steadiness=False,
                                 methods=("bicubic",))
         section = gen.measure(settings, material=[clip])
@@ -154,11 +147,11 @@ class TestMeasure:
         assert "independent-x2" in text and "tiny" in text
         assert gen.render_markdown(section)[0] == "## Generalization"
 
-    def test_settings_need_bicubic(self, gen):
+    def test_settings_need_bicubic(self):
         with pytest.raises(ValueError, match="bicubic"):
             gen.Settings(methods=("lanczos",))
 
-    def test_weights_option(self, gen):
+    def test_weights_option(self):
         assert gen.parse_weights("x2=a/b.safetensors") == (2, Path("a/b.safetensors"))
         with pytest.raises(Exception, match="x1=PATH"):
             gen.parse_weights("2=a.safetensors")

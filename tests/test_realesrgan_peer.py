@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import load_pipeline
 
-peer = load_pipeline("realesrgan_peer")
+from pipelines import realesrgan_peer as peer
 
 
 def write_ncnn(folder: Path, layer_lines: list[str], blobs: list[bytes]) -> tuple[Path, Path]:
