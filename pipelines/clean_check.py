@@ -14,7 +14,8 @@ import torch
 from vidstyle.models import load_model
 from vidstyle.models.descriptor import run_frames
 from vidstyle.train.data import held_out_images
-from vidstyle.train.evaluate import evaluate, frame_scores, held_out_pairs
+from vidstyle.quality import frame_scores
+from vidstyle.train.evaluate import evaluate, held_out_pairs
 
 torch.set_num_threads(2)
 scale = int(sys.argv[2]) if len(sys.argv) > 2 else 2

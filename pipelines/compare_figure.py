@@ -29,7 +29,7 @@ from pipelines.benchmark.generalization import load_peer  # noqa: E402
 from pipelines.benchmark.picture import detail_crop, labelled  # noqa: E402
 from vidstyle.models import load_model  # noqa: E402
 from vidstyle.models.descriptor import run_frames  # noqa: E402
-from vidstyle.train.evaluate import frame_scores  # noqa: E402
+from vidstyle.quality import frame_scores  # noqa: E402
 
 CROP = 160
 FRAME = 10  # which frame of each 20-frame clip

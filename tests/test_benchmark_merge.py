@@ -214,7 +214,7 @@ class TestMain:
         json_path.write_text(json.dumps(earlier))
         assert cli.main(["--merge", "--sections", "styles", "--json", str(json_path),
                            "--out", str(md_path)]) == 0
-        assert calls == [(("styles",), False, "python pipelines/benchmark.py --merge --sections "
+        assert calls == [(("styles",), False, "python -m pipelines.benchmark --merge --sections "
                           f"styles --json {json_path} --out {md_path}")]
         written = json.loads(json_path.read_text())
         assert written == reports.merge_reports(earlier, now, ("styles",))

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path = args.json or (QUICK_JSON if args.quick else DEFAULT_JSON)
     picture = args.picture or (QUICK_PICTURE if args.quick else DEFAULT_PICTURE)
     given = sys.argv[1:] if argv is None else argv
-    command = shlex.join(["python", SCRIPT, *given])
+    command = shlex.join(["python", "-m", SCRIPT, *given])
     earlier = None
     if args.merge:  # read before measuring anything: a missing or bad report stops here
         try:

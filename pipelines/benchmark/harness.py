@@ -48,8 +48,8 @@ from pipelines.benchmark.library import (
 
 log = logging.getLogger("benchmark")
 
-#: How a report names the benchmark, and the start of the command line it records.
-SCRIPT = "pipelines/benchmark.py"
+#: The benchmark as a module (``python -m pipelines.benchmark``): reports name it and record its command line.
+SCRIPT = "pipelines.benchmark"
 #: The repository's root: the default reports and pictures are written under it.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

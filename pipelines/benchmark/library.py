@@ -21,22 +21,24 @@ from vidstyle import (
 from vidstyle.batch.backends import import_ray
 from vidstyle.batch.discover import discover
 from vidstyle.batch.runner import BatchConfig, remaster_chunked, run_batch, segments_for
-from vidstyle.batch.segments import Segment, keyframe_indices
+from vidstyle.batch.segments import Segment
 from vidstyle.config import TemporalConfig
 from vidstyle.damage.degrade import WORN_PRINT, DegradeSettings, FilmDegrader
 from vidstyle.errors import ConfigError, ModelError, StyleError
+from vidstyle.io.remux import keyframe_indices
 from vidstyle.models import load_model
 from vidstyle.models.descriptor import ModelDescriptor, run_frames
 from vidstyle.models.registry import available_models, shipped_weights
+from vidstyle.models.styles import bundled_styles, load_style
 from vidstyle.models.weights import load_weights
-from vidstyle.style.catalog import bundled_styles, load_style
+from vidstyle.quality import frame_scores
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar
 from vidstyle.style.features import style_distance
 from vidstyle.style.train import StyleRecipe, read_style_image
 from vidstyle.temporal.metrics import VideoMetrics, video_metrics
 from vidstyle.temporal.reuse import supports_reuse
 from vidstyle.train.data import HELD_OUT_CLIP_FRAMES, clip_frames, clip_path, held_out_clips, restoration_target
-from vidstyle.train.evaluate import EVAL_SEED, EvalResult, HeldOutPair, evaluate, frame_scores, held_out_pairs
+from vidstyle.train.evaluate import EVAL_SEED, EvalResult, HeldOutPair, evaluate, held_out_pairs
 
 __all__ = [
     "EVAL_SEED", "EXEMPLARS", "HELD_OUT_CLIP_FRAMES", "WORN_PRINT", "BatchConfig", "ConfigError",

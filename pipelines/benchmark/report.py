@@ -43,7 +43,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     quick = " **Quick smoke run: fewer frames and repeats, not reference figures.**"
     md: list[str] = ["# vidstyle benchmarks", ""]
     md += [
-        f"Written by `{SCRIPT}`; do not edit by hand. Command:",
+        f"Written by `python -m {SCRIPT}`; do not edit by hand. Command:",
         "",
         "```",
         report["command"],

@@ -1,6 +1,6 @@
 """Section ``styles``: every bundled style, run last.
 
-Every bundled style of scale 2 (:func:`vidstyle.style.catalog.bundled_styles`; ``--style-weights``
+Every bundled style of scale 2 (:func:`vidstyle.models.styles.bundled_styles`; ``--style-weights``
 measures other files instead), each as ``RemasterConfig(style=...)`` in remaster-x2's place:
 
 * steadiness: on the temporal section's damaged held-out clips (outputs lossless), the warping
