@@ -1,6 +1,6 @@
 """Train a style model from one exemplar: what ``vidstyle train-style`` runs, with every setting exposed.
 
-The recipe and its losses are described in :mod:`vidstyle.style.train`. Run from the repository
+The recipe and its losses are described in :mod:`vidstyle.train.style`. Run from the repository
 root; the bundled styles were made with, for instance::
 
     python pipelines/train_style.py --exemplar pencil -o weights/style-pencil-x2.safetensors
@@ -32,7 +32,7 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
 
 from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar  # noqa: E402
-from vidstyle.style.train import (  # noqa: E402
+from vidstyle.train.style import (  # noqa: E402
     StyleRecipe,
     exemplar_source,
     held_out_frames,
@@ -45,7 +45,7 @@ def remeasure(weights: Path, exemplar, command: str) -> dict:
     """The held-out style distances and the blend tolerance of a trained style again, written
     into its card (the weights are not touched)."""
     from vidstyle.models.weights import load_weights  # noqa: PLC0415
-    from vidstyle.style.train import calibrate_blend_tolerance, evaluate  # noqa: PLC0415
+    from vidstyle.train.style import calibrate_blend_tolerance, evaluate  # noqa: PLC0415
 
     model, card = load_weights(weights)  # checks the sha256
     recipe = card["recipe"]

@@ -15,7 +15,7 @@ from vidstyle.models.registry import shipped_weights
 from vidstyle.models.weights import load_weights
 from vidstyle.style.catalog import load_style
 from vidstyle.style.exemplars import draw_exemplar
-from vidstyle.style.train import (
+from vidstyle.train.style import (
     StyleRecipe,
     calibrate_blend_tolerance,
     colour_stats,
