@@ -13,8 +13,8 @@ import torch
 
 from vidstyle.models import load_model
 from vidstyle.models.descriptor import run_frames
-from vidstyle.train.data import held_out_images
 from vidstyle.quality import frame_scores
+from vidstyle.train.data import held_out_images
 from vidstyle.train.evaluate import evaluate, held_out_pairs
 
 torch.set_num_threads(2)

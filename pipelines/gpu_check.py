@@ -33,8 +33,8 @@ from vidstyle import RemasterConfig, remaster
 from vidstyle.config import EncodeConfig, RangeConfig, TemporalConfig
 from vidstyle.models.descriptor import ModelDescriptor, frames_to_tensor, tensor_to_frames
 from vidstyle.models.registry import load_model
-from vidstyle.samples import sample_clip
 from vidstyle.models.styles import load_style
+from vidstyle.samples import sample_clip
 
 LOSSLESS = EncodeConfig(codec="ffv1", crf=None, preset=None, pix_fmt="bgr0")
 CUDA = torch.device("cuda")

@@ -1,6 +1,6 @@
 """Train a style model from one exemplar: what ``vidstyle train-style`` runs, with every setting exposed.
 
-The recipe and its losses are described in :mod:`vidstyle.style.train`. Run from the repository
+The recipe and its losses are described in :mod:`vidstyle.train.style`. Run from the repository
 root; the bundled styles were made with, for instance::
 
     python pipelines/train_style.py --exemplar pencil -o weights/style-pencil-x2.safetensors
@@ -32,7 +32,7 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
 
 from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar  # noqa: E402
-from vidstyle.style.train import (  # noqa: E402
+from vidstyle.train.style import (  # noqa: E402
     StyleRecipe,
     exemplar_source,
     held_out_frames,
@@ -45,7 +45,7 @@ def remeasure(weights: Path, exemplar, command: str) -> dict:
     """The held-out style distances and the blend tolerance of a trained style again, written
     into its card (the weights are not touched)."""
     from vidstyle.models.weights import load_weights  # noqa: PLC0415
-    from vidstyle.style.train import calibrate_blend_tolerance, evaluate  # noqa: PLC0415
+    from vidstyle.train.style import calibrate_blend_tolerance, evaluate  # noqa: PLC0415
 
     model, card = load_weights(weights)  # checks the sha256
     recipe = card["recipe"]
@@ -60,7 +60,8 @@ def remeasure(weights: Path, exemplar, command: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--exemplar", required=True, help=f"a bundled exemplar ({', '.join(EXEMPLARS)}) or an image file")
+    parser.add_argument("--exemplar", required=True,
+                        help=f"a bundled exemplar ({', '.join(EXEMPLARS)}) or an image file")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the weights file (.safetensors)")
     parser.add_argument("--name", default=None, help="the style's name [default: the output's stem]")
     parser.add_argument("--description", default=None, help="one line for `vidstyle styles`")
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                          indent=2))
         return 0
     name = args.name or output.stem
-    bar = tqdm(total=100, unit="%", disable=args.quiet, desc=name, bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]")
+    bar = tqdm(total=100, unit="%", disable=args.quiet, desc=name,
+               bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}]")
 
     def progress(fraction: float, stats: dict) -> None:
         bar.update(100 * fraction - bar.n)
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                          threads=args.threads, command=command, progress=progress)
     bar.close()
     if args.thumbnail:
-        thumb = cv2.resize(exemplar, (128, round(128 * exemplar.shape[0] / exemplar.shape[1])), interpolation=cv2.INTER_AREA)
+        thumb = cv2.resize(exemplar, (128, round(128 * exemplar.shape[0] / exemplar.shape[1])),
+                           interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(output.with_suffix(".png")), cv2.cvtColor(thumb, cv2.COLOR_RGB2BGR))
     print(json.dumps({"weights": str(result.weights), "preview": str(result.preview), **result.card["metrics"],
                       "minutes": result.card["minutes"], "steps": result.card["steps"]}, indent=2))

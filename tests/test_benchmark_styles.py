@@ -20,7 +20,7 @@ from pipelines.benchmark.sections import SECTIONS
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import shipped_weights
 from vidstyle.models.weights import load_weights, save_weights
-from vidstyle.style.train import StyleRecipe
+from vidstyle.train.style import StyleRecipe
 
 
 def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, minutes=20.5,

@@ -197,7 +197,8 @@ class TestWriter:
         ],
     )
     def test_codecs(self, clip, tmp_path, codec, pix_fmt, suffix, expect):
-        dst = self._write(clip, tmp_path / f"o{suffix}", encode=EncodeConfig(codec=codec, pix_fmt=pix_fmt, preset="ultrafast"))
+        encode = EncodeConfig(codec=codec, pix_fmt=pix_fmt, preset="ultrafast")
+        dst = self._write(clip, tmp_path / f"o{suffix}", encode=encode)
         info = probe(dst)
         assert info.pix_fmt == expect and info.frame_count == 30 or len(decode_all(dst)[0]) == 30
 

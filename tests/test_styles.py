@@ -18,10 +18,10 @@ from vidstyle.errors import StyleError
 from vidstyle.models.descriptor import TemporalHints
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import load_model, shipped_weights
-from vidstyle.models.weights import load_weights, save_weights
 from vidstyle.models.styles import bundled_styles, load_style
-from vidstyle.style.train import MIN_STYLE_SIDE, linear_colour_transfer, read_style_image
+from vidstyle.models.weights import load_weights, save_weights
 from vidstyle.temporal.stage import open_temporal
+from vidstyle.train.style import MIN_STYLE_SIDE, linear_colour_transfer, read_style_image
 
 
 @pytest.fixture(scope="module")

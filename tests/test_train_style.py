@@ -12,10 +12,10 @@ from conftest import load_pipeline
 from vidstyle.config import DEFAULT_BLEND_TOLERANCE
 from vidstyle.errors import Interrupted, StyleError
 from vidstyle.models.registry import shipped_weights
-from vidstyle.models.weights import load_weights
 from vidstyle.models.styles import load_style
+from vidstyle.models.weights import load_weights
 from vidstyle.style.exemplars import draw_exemplar
-from vidstyle.style.train import (
+from vidstyle.train.style import (
     StyleRecipe,
     calibrate_blend_tolerance,
     colour_stats,
@@ -37,8 +37,8 @@ def test_the_pipeline_script_writes_weights_card_preview_and_thumbnail(tmp_path)
     script = load_pipeline("train_style")
     out = tmp_path / "glass.safetensors"
     assert script.main(["--exemplar", "glass", "-o", str(out), "--minutes", "0.25", "--patch-size", "32",
-                        "--batch-size", "1", "--exemplar-size", "128", "--eval-per-clip", "1", "--threads", "1", "--thumbnail",
-                        "--quiet"]) == 0
+                        "--batch-size", "1", "--exemplar-size", "128", "--eval-per-clip", "1", "--threads", "1",
+                        "--thumbnail", "--quiet"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["style"]["exemplar"] == "glass" and card["style"]["features"]["kind"]
     # The final evaluation is most of so short a run, and can overrun it.

@@ -28,7 +28,6 @@ SMOKE = REPO / "pipelines" / "recipes" / "temporal-smoke.toml"
 def _load_script():
     name = "train_temporal_under_test"
     if name not in sys.modules:
-        sys.path.insert(0, str(REPO / "pipelines"))  # it imports helpers from train_remaster
         spec = importlib.util.spec_from_file_location(name, REPO / "pipelines" / "train_temporal.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

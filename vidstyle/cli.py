@@ -539,7 +539,7 @@ def train_style_command(image: Path, output: Path, scale: str, minutes: float, n
       vidstyle remaster reel.mkv -o reel_painted.mkv --style painting.safetensors
     """
     from .models.registry import shipped_weights  # noqa: PLC0415
-    from .style.train import (  # noqa: PLC0415
+    from .train.style import (  # noqa: PLC0415
         StyleRecipe,
         exemplar_source,
         preview_path_for,

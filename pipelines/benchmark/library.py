@@ -34,11 +34,11 @@ from vidstyle.models.weights import load_weights
 from vidstyle.quality import frame_scores
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar
 from vidstyle.style.features import style_distance
-from vidstyle.style.train import StyleRecipe, read_style_image
 from vidstyle.temporal.metrics import VideoMetrics, video_metrics
 from vidstyle.temporal.reuse import supports_reuse
 from vidstyle.train.data import HELD_OUT_CLIP_FRAMES, clip_frames, clip_path, held_out_clips, restoration_target
 from vidstyle.train.evaluate import EVAL_SEED, EvalResult, HeldOutPair, evaluate, held_out_pairs
+from vidstyle.train.style import StyleRecipe, read_style_image
 
 __all__ = [
     "EVAL_SEED", "EXEMPLARS", "HELD_OUT_CLIP_FRAMES", "WORN_PRINT", "BatchConfig", "ConfigError",

@@ -17,7 +17,7 @@ measures other files instead), each as ``RemasterConfig(style=...)`` in remaster
 Its targets, each for every style: reuse's warping error at most 0.70x off's (mean over the
 clips); the output's style distance at most 0.50x the input's (mean of the clips' ratios);
 network-only fps at least 85% of remaster-x2's; and, for a style trained with the default recipe
-(:class:`vidstyle.style.train.StyleRecipe`, its time budget aside), at most 25 minutes of
+(:class:`vidstyle.train.style.StyleRecipe`, its time budget aside), at most 25 minutes of
 training. Without bundled styles the section says "no styles shipped" and measures nothing.
 """
 
@@ -563,7 +563,7 @@ def render_style_clips(styles: dict[str, Any]) -> list[str]:
            "`--temporal off`'s output, which shows what reuse and its blending cost the style. "
            "*Blend tolerance* is the one the reuse run used (a style's card names its own); a "
            "style's blend at a keyframe keeps the contrast of its strokes "
-           "(`vidstyle.temporal.reuse.keep_contrast`).", ""]
+           "(`vidstyle.temporal.blend.keep_contrast`).", ""]
     md += table(["style", "clip", "warping error off x1e-3", "reuse x1e-3", "reuse / off",
                  "keyframes / reused", "blend tolerance", "style distance input", "output",
                  "ratio", "off ratio", "frames read"], rows)

@@ -185,10 +185,8 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         exact = bool(stream.frames and stream.frames > 0)
         frame_count = int(stream.frames) if exact else max(0, round(duration * float(fps)))
 
-        first = None
         try:
-            for first in container.decode(stream):
-                break
+            first = next(iter(container.decode(stream)), None)
         except av.FFmpegError as ex:
             raise VideoOpenError(f"cannot decode {path}: {ffmpeg_reason(ex)}") from ex
         if first is None:

@@ -25,14 +25,28 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .marks import (
+    DESIGN_SIZE,
+    dry_brush_strokes,
+    fork_rng,
+    gaussian_blur,
+    hatch_layer,
+    ink_wash,
+    paper_texture,
+    pixel_grid,
+    ridge_mask,
+    smoothstep,
+    style_rng,
+    to_uint8,
+    value_noise,
+)
+
 __all__ = ["EXEMPLARS", "Exemplar", "draw_exemplar", "save_exemplars", "MIN_SIZE", "MAX_SIZE"]
 
 #: Smallest and largest side, in pixels, an exemplar can be drawn at.
 MIN_SIZE = 128
 MAX_SIZE = 1024
 
-#: The side the drawings were designed at; lengths below are in pixels at this size.
-_DESIGN_SIZE = 512.0
 
 DrawFn = Callable[[int, int], np.ndarray]
 
@@ -50,7 +64,8 @@ class Exemplar:
 
 
 # ---------------------------------------------------------------------------------------------
-# Shared helpers. Fields are float32 (size, size) arrays; "in [0, 1]" unless stated.
+# Arguments: every drawing checks its size and seed. The marks it draws with are in
+# vidstyle.style.marks.
 
 
 def _check_args(size: int, seed: int) -> None:
@@ -75,77 +90,6 @@ def _checked(draw: DrawFn) -> DrawFn:
     return checked
 
 
-def _rng(seed: int, salt: int) -> np.random.Generator:
-    """A generator per (seed, style): two styles with the same seed share no random numbers."""
-    return np.random.default_rng([seed, salt])
-
-
-def _fork(rng: np.random.Generator) -> np.random.Generator:
-    """A child generator that costs its parent exactly one draw.
-
-    Anything whose number of draws depends on ``size`` (pixel-fine noise, one value per hatch
-    line) draws from a fork, so the parent's later draws, and with them the layout of the
-    picture, are the same at every size.
-    """
-    return np.random.default_rng(int(rng.integers(0, 2**63)))
-
-
-def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre coordinates (y, x), each float32 (size, size), in pixels."""
-    coords = np.arange(size, dtype=np.float32)
-    y, x = np.meshgrid(coords, coords, indexing="ij")
-    return y, x
-
-
-def _noise(rng: np.random.Generator, size: int, cells: float, octaves: int = 1) -> np.ndarray:
-    """Fractal value noise in [0, 1]: random grids of ``cells``, 2x, 4x... across, upsampled.
-
-    ``cells`` counts features across the image, not pixels, which is what makes every drawing
-    scale-aware. Octaves halve in weight, so coarse structure dominates and fine detail rides on it.
-    """
-    rng = _fork(rng)
-    total = np.zeros((size, size), np.float32)
-    weight = 1.0
-    for octave in range(octaves):
-        n = max(2, int(round(cells * 2**octave)) + 1)
-        grid = rng.random((min(n, size), min(n, size)), dtype=np.float32)
-        total += weight * cv2.resize(grid, (size, size), interpolation=cv2.INTER_CUBIC)
-        weight *= 0.5
-    lo, hi = float(total.min()), float(total.max())
-    return (total - lo) / max(hi - lo, 1e-6)
-
-
-def _smoothstep(edge0: float | np.ndarray, edge1: float | np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Hermite step from 0 at edge0 to 1 at edge1, float32."""
-    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
-    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
-
-
-def _blur(field: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur with sigma in pixels; a no-op below a tenth of a pixel."""
-    if sigma < 0.1:
-        return field
-    return cv2.GaussianBlur(field, (0, 0), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
-
-
-def _to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float in [0, 255] -> contiguous uint8, rounded and clipped."""
-    return np.ascontiguousarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
-
-
-def _paper(
-    rng: np.random.Generator, size: int, colour: tuple[int, int, int], grain: float
-) -> np.ndarray:
-    """Paper of ``colour`` (RGB 0-255), blotchy, with a pixel-fine tooth: (size, size, 3) float32.
-
-    ``grain`` is the tooth's relative amplitude; the blotches are a quarter of it, so paper never
-    reads as flat even where no mark falls.
-    """
-    tooth = _noise(rng, size, size / 2.5) - 0.5
-    blotch = _noise(rng, size, 6, octaves=3) - 0.5
-    shade = 1.0 + grain * tooth + 0.25 * grain * blotch
-    return shade[..., None] * np.asarray(colour, np.float32)
-
 
 # ---------------------------------------------------------------------------------------------
 # pencil
@@ -157,12 +101,12 @@ def _lit_spheres(rng: np.random.Generator, size: int, count: int) -> np.ndarray:
     Light comes from the upper left, so each sphere spans the whole tonal range, from highlight to
     core shadow, which is what a hatching exemplar needs: every density of strokes, side by side.
     """
-    y, x = _grid(size)
+    y, x = pixel_grid(size)
     light = np.array([-0.55, -0.6, 0.58], np.float32)
     light /= np.linalg.norm(light)
     # A wall in half-tone behind a lighter table whose far edge runs across the picture.
     edge_y = size * rng.uniform(0.35, 0.55) + (x - size / 2) * rng.uniform(-0.15, 0.15)
-    table = _smoothstep(-1.0, 1.0, y - edge_y)
+    table = smoothstep(-1.0, 1.0, y - edge_y)
     dark = (0.5 - 0.15 * y / size) * (1 - table) + (0.1 + 0.25 * y / size) * table
     shadows = np.zeros((size, size), np.float32)
     spheres = []
@@ -172,8 +116,8 @@ def _lit_spheres(rng: np.random.Generator, size: int, count: int) -> np.ndarray:
         spheres.append((cx, cy, r))
         sx, sy = cx + 0.45 * r, cy + 0.75 * r
         shadow = ((x - sx) / (1.25 * r)) ** 2 + ((y - sy) / (0.55 * r)) ** 2
-        shadows = np.maximum(shadows, 0.85 * _smoothstep(1.0, 0.2, shadow))
-    dark = np.maximum(dark, _blur(shadows, size * 0.02))
+        shadows = np.maximum(shadows, 0.85 * smoothstep(1.0, 0.2, shadow))
+    dark = np.maximum(dark, gaussian_blur(shadows, size * 0.02))
     for cx, cy, r in sorted(spheres, key=lambda s: s[1]):  # nearer (lower) spheres drawn last
         nx, ny = (x - cx) / r, (y - cy) / r
         rr = nx * nx + ny * ny
@@ -186,52 +130,12 @@ def _lit_spheres(rng: np.random.Generator, size: int, count: int) -> np.ndarray:
     return np.clip(dark, 0.0, 1.0).astype(np.float32)
 
 
-def _hatching(
-    rng: np.random.Generator,
-    size: int,
-    *,
-    angle: float,
-    spacing: float,
-    width: float,
-    stroke: float,
-) -> np.ndarray:
-    """One layer of parallel pencil strokes, strength in [0, 1], (size, size) float32.
-
-    Lines ``spacing`` px apart at ``angle`` radians, ``width`` px half-width, wobbling gently;
-    each line is broken into strokes about ``stroke`` px long, each stroke with its own pressure
-    and tapered ends, as a hand lays them down.
-    """
-    rng = _fork(rng)
-    y, x = _grid(size)
-    ca, sa = math.cos(angle), math.sin(angle)
-    wobble = (_noise(rng, size, 5, octaves=2) - 0.5) * spacing * 2.5
-    u = x * ca + y * sa + wobble
-    v = -x * sa + y * ca
-    line = np.floor(u / spacing)
-    offset = u - (line + 0.5) * spacing  # signed px from the line's centre
-    lines = line.astype(np.int64)
-    lines -= lines.min()
-    n = int(lines.max()) + 1
-    phase = rng.uniform(0, stroke, n).astype(np.float32)
-    length = (stroke * rng.uniform(0.6, 1.4, n)).astype(np.float32)
-    pressure = rng.uniform(0.45, 1.0, n).astype(np.float32)
-    along = (v + phase[lines]) / length[lines]
-    cell = np.floor(along)
-    frac = along - cell
-    # Every stroke within a line gets a pressure of its own too, hashed from its cell index.
-    jitter = 0.75 + 0.25 * np.sin(cell * 12.9898 + lines * 78.233) ** 2
-    gap = 0.12
-    taper = np.clip(np.sin(np.pi * np.clip(frac / (1 - gap), 0, 1)), 0, 1) ** 0.4 * (frac < 1 - gap)
-    profile = np.clip(1.0 - np.abs(offset) / width, 0.0, 1.0)
-    return (profile * taper * pressure[lines] * jitter).astype(np.float32)
-
-
 def _draw_pencil(size: int, seed: int) -> np.ndarray:
     """Graphite hatching over a still life of spheres, on off-white paper."""
-    rng = _rng(seed, 1)
-    px = size / _DESIGN_SIZE
+    rng = style_rng(seed, 1)
+    px = size / DESIGN_SIZE
     tone = _lit_spheres(rng, size, int(rng.integers(4, 7)))
-    tone = np.clip(tone + 0.16 * (_noise(rng, size, 4, octaves=3) - 0.5), 0.0, 1.0)
+    tone = np.clip(tone + 0.16 * (value_noise(rng, size, 4, octaves=3) - 0.5), 0.0, 1.0)
     # Denser layers cover darker tones: one direction in the half-tones, up to four in the shadows.
     base = rng.uniform(0, np.pi)
     cross = base + np.pi / 2 + rng.uniform(-0.3, 0.3)
@@ -240,10 +144,10 @@ def _draw_pencil(size: int, seed: int) -> np.ndarray:
     spacing = max(2.6, 5.0 * px)
     width = max(0.75, 1.0 * px)
     pressures = [0.55, 0.7, 0.85, 1.0]
-    ragged = _noise(rng, size, 24, octaves=2) - 0.5  # hatching ends raggedly, not along an isoline
+    ragged = value_noise(rng, size, 24, octaves=2) - 0.5  # hatching ends raggedly, not along an isoline
     light = np.ones((size, size), np.float32)
     for i, (angle, threshold) in enumerate(zip(angles, thresholds)):
-        layer = _hatching(
+        layer = hatch_layer(
             rng,
             size,
             angle=angle,
@@ -251,124 +155,52 @@ def _draw_pencil(size: int, seed: int) -> np.ndarray:
             width=width * (1.0 + 0.25 * i),
             stroke=size * rng.uniform(0.06, 0.12),
         )
-        reach = _smoothstep(threshold - 0.1, threshold + 0.06, tone + 0.12 * ragged)
+        reach = smoothstep(threshold - 0.1, threshold + 0.06, tone + 0.12 * ragged)
         light *= 1.0 - pressures[i] * layer * reach
     # Soft smudged graphite under the strokes, and loose contour lines around each form.
-    smudge = 0.4 * _blur(tone, 2 * px) ** 1.6
+    smudge = 0.4 * gaussian_blur(tone, 2 * px) ** 1.6
     dark = 1.0 - light * (1.0 - smudge)
     contours = np.zeros((size, size), np.float32)
     edges = cv2.Canny((tone * 255).astype(np.uint8), 40, 90)
     contours[edges > 0] = 1.0
-    contours = _blur(contours, 0.6 * px) * 1.6
+    contours = gaussian_blur(contours, 0.6 * px) * 1.6
     dark = 1.0 - (1.0 - dark) * (1.0 - np.clip(contours, 0, 0.8))
     # Graphite skips the valleys of the paper's tooth: that grain is what makes it read as pencil.
-    tooth = _noise(rng, size, size / 2.2)
+    tooth = value_noise(rng, size, size / 2.2)
     dark *= 0.7 + 0.3 * tooth
-    paper = _paper(rng, size, (244, 241, 232), grain=0.05)
+    paper = paper_texture(rng, size, (244, 241, 232), grain=0.05)
     graphite = np.array([52, 54, 60], np.float32)
-    return _to_uint8(paper * (1.0 - dark[..., None]) + graphite * dark[..., None])
+    return to_uint8(paper * (1.0 - dark[..., None]) + graphite * dark[..., None])
 
 
 # ---------------------------------------------------------------------------------------------
 # ink
 
 
-def _wash(
-    shape: np.ndarray, *, density: float, rim: float, edge_px: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Optical density of one dilute-ink wash over the soft mask ``shape`` in [0, 1].
-
-    As a wash dries, pigment flows to its edge and settles there: the wet edge, a darker rim.
-    The rim is the mask minus its blur, which is non-zero only inside, near the boundary.
-    """
-    size = shape.shape[0]
-    inner = _blur(shape, edge_px)
-    edge = np.clip(shape - inner, 0.0, 1.0) * 2.5
-    variation = 0.45 + 1.1 * _noise(rng, size, 3, octaves=4)
-    return shape * density * variation + rim * edge * shape
-
-
-def _ridge(rng: np.random.Generator, size: int, top: float, roughness: float) -> np.ndarray:
-    """Mask in [0, 1] under a mountain ridge whose mean height is ``top`` (fraction of size)."""
-    walk = np.cumsum(rng.normal(0, 1, 512)).astype(np.float32)  # fixed length: same at any size
-    walk = cv2.GaussianBlur(walk[None, :], (0, 0), sigmaX=512 / 60)
-    profile = cv2.resize(walk, (size, 1), interpolation=cv2.INTER_LINEAR)[0]
-    profile -= profile.mean()
-    profile *= roughness * size / max(float(np.abs(profile).max()), 1e-6)
-    waves = np.linspace(0, rng.uniform(2, 5) * np.pi, size) + rng.uniform(0, 6)
-    peaks = np.sin(waves) * roughness * size * 0.6
-    ridge_y = top * size + profile + peaks.astype(np.float32)
-    y, _ = _grid(size)
-    return _smoothstep(-1.5, 1.5, y - ridge_y[None, :])
-
-
-def _dry_brush(rng: np.random.Generator, size: int, canvas: np.ndarray, strokes: int) -> None:
-    """Add bold dry-brush strokes to the density ``canvas`` in place.
-
-    A stroke is a curved path swept by separate bristles; a dry brush runs out of ink unevenly,
-    so each bristle breaks off in gaps that grow along the stroke, and the paper shows through
-    in streaks (feibai, "flying white").
-    """
-    px = size / _DESIGN_SIZE
-    shift = 4  # cv2 draws at 1/16 px: bristles stay apart instead of snapping to one pixel row
-    n = 160
-    t = np.linspace(0, 1, n)
-    for _ in range(strokes):
-        start = rng.uniform(0.1, 0.9, 2) * size
-        heading = rng.uniform(0, 2 * np.pi)
-        bend = np.cumsum(rng.normal(0, 0.02, n)) + rng.uniform(-0.6, 0.6) * t
-        step = size * rng.uniform(0.3, 0.8) / n
-        dirs = np.stack([np.cos(heading + bend), np.sin(heading + bend)], 1)
-        path = start + np.cumsum(dirs * step, 0)
-        normal = np.stack([-dirs[:, 1], dirs[:, 0]], 1)
-        # The brush presses down at the start, then lifts: wide and wet first, narrow and dry last.
-        pressure = np.clip(t * 12, 0, 1) ** 0.5 * (1.0 - 0.55 * t)
-        width = size * rng.uniform(0.04, 0.07)
-        bristles = 18
-        # Thick enough that wet neighbours merge into solid ink.
-        thickness = max(1, int(round(max(1.3 * width / bristles, 2.0 * px))))
-        dryness = rng.uniform(0.1, 0.4)
-        stroke = np.zeros_like(canvas)
-        for b in range(bristles):
-            offset = (b / (bristles - 1) - 0.5) * width
-            knots = rng.random((1, 8)).astype(np.float32)
-            wetness = cv2.resize(knots, (n, 1), interpolation=cv2.INTER_LINEAR)[0]
-            # Dries along the stroke, and the outer bristles first.
-            inked = wetness > dryness - 0.25 + 0.8 * t + 0.35 * abs(offset / width)
-            pts = path + normal * (offset * pressure)[:, None]
-            fixed = np.rint(pts * (1 << shift)).astype(np.int32)
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], inked.astype(np.int8), [0]])))
-            runs = [fixed[lo:hi] for lo, hi in zip(edges[::2], edges[1::2]) if hi - lo >= 2]
-            if runs:
-                ink = float(rng.uniform(0.6, 1.0))
-                cv2.polylines(stroke, runs, False, ink, thickness, cv2.LINE_AA, shift)
-        canvas += np.minimum(stroke, 1.0) * 2.2
-
-
 def _draw_ink(size: int, seed: int) -> np.ndarray:
     """Sumi-e: misty mountain washes with wet edges, moss dots and dry-brush strokes."""
-    rng = _rng(seed, 2)
-    px = size / _DESIGN_SIZE
+    rng = style_rng(seed, 2)
+    px = size / DESIGN_SIZE
     density = np.zeros((size, size), np.float32)
     # Distant ridges are pale, near ones dark; each fades downwards into mist (graded wash).
-    y, _ = _grid(size)
+    y, _ = pixel_grid(size)
     tops = np.linspace(0.08, 0.66, 5) + rng.uniform(-0.04, 0.04, 5)
     for i, top in enumerate(tops):
-        mask = _ridge(rng, size, float(top), roughness=rng.uniform(0.06, 0.12))
-        ragged = _noise(rng, size, 60, octaves=2)  # ink bleeds into the paper fibres at the edge
+        mask = ridge_mask(rng, size, float(top), roughness=rng.uniform(0.06, 0.12))
+        ragged = value_noise(rng, size, 60, octaves=2)  # ink bleeds into the paper fibres at the edge
         mask = np.clip(mask * (0.8 + 0.4 * ragged), 0, 1)
         foreground = i == len(tops) - 1
         fade = size * (0.5 if foreground else rng.uniform(0.12, 0.25))  # the foreground stays dark
-        mist = 1.0 - _smoothstep(top * size, top * size + fade, y) * 0.92
+        mist = 1.0 - smoothstep(top * size, top * size + fade, y) * 0.92
         shade, rim = 0.1 + 0.11 * i, 0.3 + 0.1 * i
-        density += _wash(mask * mist, density=shade, rim=rim, edge_px=5 * px, rng=rng)
+        density += ink_wash(mask * mist, density=shade, rim=rim, edge_px=5 * px, rng=rng)
     # Free washes: blots of dilute ink laid wet, some over others.
     for _ in range(int(rng.integers(2, 5))):
-        field = _noise(rng, size, rng.uniform(2, 4), octaves=4)
+        field = value_noise(rng, size, rng.uniform(2, 4), octaves=4)
         cut = rng.uniform(0.7, 0.8)
-        blob = _smoothstep(cut, cut + 0.02, field)
+        blob = smoothstep(cut, cut + 0.02, field)
         shade, rim = rng.uniform(0.06, 0.2), rng.uniform(0.3, 0.6)
-        density += _wash(blob, density=shade, rim=rim, edge_px=6 * px, rng=rng)
+        density += ink_wash(blob, density=shade, rim=rim, edge_px=6 * px, rng=rng)
     # Moss dots (dian): short dabs clustered along the ridges.
     dots = np.zeros((size, size), np.float32)
     for top in tops[1:]:
@@ -377,11 +209,11 @@ def _draw_ink(size: int, seed: int) -> np.ndarray:
             axes = (max(1, int(rng.uniform(2, 5) * px)), max(1, int(rng.uniform(1, 3) * px)))
             tilt, load = rng.uniform(0, 180), rng.uniform(0.6, 1.2)
             cv2.ellipse(dots, (int(cx), int(cy)), axes, tilt, 0, 360, load, -1, cv2.LINE_AA)
-    density += _blur(dots, 0.6 * px) * 1.5
-    _dry_brush(rng, size, density, strokes=int(rng.integers(3, 6)))
+    density += gaussian_blur(dots, 0.6 * px) * 1.5
+    dry_brush_strokes(rng, size, density, strokes=int(rng.integers(3, 6)))
     # Rice paper: long fibres, some of which catch ink, and a warm, uneven tone.
     fibres = np.zeros((size, size), np.float32)
-    fibre_rng = _fork(rng)  # their count grows with the area
+    fibre_rng = fork_rng(rng)  # their count grows with the area
     for _ in range(int(900 * px * px) + 200):
         x0, y0 = fibre_rng.uniform(0, size, 2)
         a = fibre_rng.uniform(0, np.pi)
@@ -389,14 +221,14 @@ def _draw_ink(size: int, seed: int) -> np.ndarray:
         x1, y1 = x0 + ln * math.cos(a), y0 + ln * math.sin(a)
         strength = float(fibre_rng.uniform(0.3, 1.0))
         cv2.line(fibres, (int(x0), int(y0)), (int(x1), int(y1)), strength, 1, cv2.LINE_AA)
-    paper = _paper(rng, size, (241, 233, 214), grain=0.06)
-    fibres = _blur(fibres, 0.5 * px)
+    paper = paper_texture(rng, size, (241, 233, 214), grain=0.06)
+    fibres = gaussian_blur(fibres, 0.5 * px)
     paper *= (1.0 - 0.05 * fibres)[..., None]
     density *= 1.0 + 0.12 * fibres  # fibres wick a little more ink
-    density = density * (0.85 + 0.3 * _noise(rng, size, size / 3))  # granulation of the ink
+    density = density * (0.85 + 0.3 * value_noise(rng, size, size / 3))  # granulation of the ink
     ink = np.array([1.08, 1.0, 0.94], np.float32)  # carbon ink: a faintly cool grey, not brown
     transmit = np.exp(-density[..., None] * 1.35 * ink)
-    return _to_uint8(paper * transmit)
+    return to_uint8(paper * transmit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,12 +248,12 @@ def _colour_field(rng: np.random.Generator, size: int) -> np.ndarray:
 
     The flat shapes give uniform dot fields and hard edges; the swirls give every tone between.
     """
-    hue = (_noise(rng, size, 2.0, octaves=3) * 1.1 + rng.uniform(0, 1)) % 1.0
-    sat = 0.35 + 0.6 * _noise(rng, size, 3, octaves=2)
-    val = 0.55 + 0.45 * _noise(rng, size, 4, octaves=3) ** 0.7
+    hue = (value_noise(rng, size, 2.0, octaves=3) * 1.1 + rng.uniform(0, 1)) % 1.0
+    sat = 0.35 + 0.6 * value_noise(rng, size, 3, octaves=2)
+    val = 0.55 + 0.45 * value_noise(rng, size, 4, octaves=3) ** 0.7
     hsv = np.stack([hue * 180, sat * 255, val * 255], -1).astype(np.uint8)
     rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(np.float32) / 255
-    px = size / _DESIGN_SIZE
+    px = size / DESIGN_SIZE
     outline = np.zeros((size, size), np.float32)
     # Flat comic colours, each close to one or two process inks so their dots stay clean.
     palette = np.array(
@@ -442,7 +274,7 @@ def _colour_field(rng: np.random.Generator, size: int) -> np.ndarray:
         m = mask.astype(np.float32)[..., None] / 255
         colour = palette[rng.integers(len(palette))]
         # A comic's cel shade: the lower half of each shape a step darker.
-        shading = 1.0 - 0.25 * _smoothstep(-1.0, 1.0, (_grid(size)[0] - cy) / r)[..., None]
+        shading = 1.0 - 0.25 * smoothstep(-1.0, 1.0, (pixel_grid(size)[0] - cy) / r)[..., None]
         rgb = rgb * (1 - m) + m * colour * shading
         ring = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
         ring = cv2.dilate(ring, np.ones((max(1, int(2 * px)), max(1, int(2 * px))), np.uint8))
@@ -459,7 +291,7 @@ def _screen(
     in a checkerboard at 50 % and leave round holes in the shadows. Anti-aliased over about a pixel.
     """
     size = tone.shape[0]
-    y, x = _grid(size)
+    y, x = pixel_grid(size)
     x, y = x + shift[0], y + shift[1]
     a = math.radians(angle_deg)
     u = (x * math.cos(a) + y * math.sin(a)) / cell
@@ -471,24 +303,24 @@ def _screen(
 
 def _draw_halftone(size: int, seed: int) -> np.ndarray:
     """Old comic print: CMYK dot screens at 15/75/0/45 degrees, misregistered, on yellowed paper."""
-    rng = _rng(seed, 3)
-    px = size / _DESIGN_SIZE
+    rng = style_rng(seed, 3)
+    px = size / DESIGN_SIZE
     rgb = _colour_field(rng, size)
     # Process separation with grey-component replacement: black carries the shared darkness.
     cmy = 1.0 - rgb
-    k = _smoothstep(0.25, 0.9, cmy.min(axis=-1)) * 0.9  # black only where it is really dark
+    k = smoothstep(0.25, 0.9, cmy.min(axis=-1)) * 0.9  # black only where it is really dark
     cmy = (cmy - k[..., None]) / np.maximum(1.0 - k[..., None], 1e-3)
     plates = [cmy[..., 0], cmy[..., 1], cmy[..., 2], k]
     cell = max(3.2, 7.0 * px)
-    paper = _paper(rng, size, (236, 224, 192), grain=0.07)
+    paper = paper_texture(rng, size, (236, 224, 192), grain=0.07)
     # Yellowed towards the edges, and foxing: small rust-brown spots.
-    y, x = _grid(size)
+    y, x = pixel_grid(size)
     edge = np.maximum(np.abs(x / size - 0.5), np.abs(y / size - 0.5)) * 2
     yellowing = np.array([1.0, 0.98, 0.92], np.float32)
-    paper *= (1.0 - 0.12 * _smoothstep(0.6, 1.0, edge))[..., None] * yellowing
-    foxing = _smoothstep(0.8, 0.9, _noise(rng, size, 14, octaves=2))
+    paper *= (1.0 - 0.12 * smoothstep(0.6, 1.0, edge))[..., None] * yellowing
+    foxing = smoothstep(0.8, 0.9, value_noise(rng, size, 14, octaves=2))
     paper *= (1.0 - 0.22 * foxing[..., None] * np.array([0.2, 0.5, 0.9], np.float32))
-    uneven = 0.82 + 0.18 * _noise(rng, size, 30, octaves=2)  # ink starved on a rough press
+    uneven = 0.82 + 0.18 * value_noise(rng, size, 30, octaves=2)  # ink starved on a rough press
     out = paper
     for (name, ink, angle), plate in zip(_PROCESS_INKS, plates):
         shift = tuple(rng.uniform(-2.0, 2.0, 2) * px)
@@ -497,7 +329,7 @@ def _draw_halftone(size: int, seed: int) -> np.ndarray:
         cover = _screen(plate, angle_deg=angle, cell=cell, shift=shift) * uneven
         filt = 1.0 - cover[..., None] * (1.0 - np.asarray(ink, np.float32) / 255)
         out = out * filt
-    return _to_uint8(out)
+    return to_uint8(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,8 +354,8 @@ _JEWELS = np.array(
 
 def _draw_glass(size: int, seed: int) -> np.ndarray:
     """Stained glass: warped Voronoi panes in jewel colours, leaded, each pane lit from within."""
-    rng = _rng(seed, 4)
-    px = size / _DESIGN_SIZE
+    rng = style_rng(seed, 4)
+    px = size / DESIGN_SIZE
     # Pane centres on a jittered grid, some cells split again: big and small panes mixed.
     grid_n = 9
     seeds = []
@@ -542,10 +374,10 @@ def _draw_glass(size: int, seed: int) -> np.ndarray:
     label_of_seed = labels[points[:, 1], points[:, 0]]
     n_labels = int(labels.max()) + 1
     # Curve the straight Voronoi edges: glaziers cut glass along flowing lines.
-    y, x = _grid(size)
+    y, x = pixel_grid(size)
     amp = size * 0.04
-    map_x = x + (_noise(rng, size, 4, octaves=2) - 0.5) * 2 * amp
-    map_y = y + (_noise(rng, size, 4, octaves=2) - 0.5) * 2 * amp
+    map_x = x + (value_noise(rng, size, 4, octaves=2) - 0.5) * 2 * amp
+    map_y = y + (value_noise(rng, size, 4, octaves=2) - 0.5) * 2 * amp
     labels = cv2.remap(
         labels.astype(np.float32), map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT
     ).astype(np.int32)
@@ -564,8 +396,8 @@ def _draw_glass(size: int, seed: int) -> np.ndarray:
     edges[:, 1:] |= labels[:, 1:] != labels[:, :-1]
     edges[1:, :] |= labels[1:, :] != labels[:-1, :]
     dist = cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 5)
-    half = (1.6 + 2.6 * _noise(rng, size, 6, octaves=2)) * px + 0.6
-    lead = _smoothstep(half + 0.8, half - 0.8, dist)
+    half = (1.6 + 2.6 * value_noise(rng, size, 6, octaves=2)) * px + 0.6
+    lead = smoothstep(half + 0.8, half - 0.8, dist)
     # Each pane: a jewel colour, brightest at its heart and darker into the lead, with the streaks
     # and seeds (bubbles) of hand-made glass.
     pane = colours[labels]
@@ -573,18 +405,18 @@ def _draw_glass(size: int, seed: int) -> np.ndarray:
     glow = 0.6 + 0.8 * (1.0 - np.exp(-depth))
     angle = angles[labels]
     streak_u = x * np.cos(angle) + y * np.sin(angle)
-    streaks = 0.92 + 0.08 * np.sin(streak_u / (4.0 * px) + 12 * _noise(rng, size, 12, octaves=2))
-    mottle = 0.8 + 0.4 * _noise(rng, size, 40, octaves=3)
-    bubbles = _smoothstep(0.88, 0.94, _noise(rng, size, size / 6))
+    streaks = 0.92 + 0.08 * np.sin(streak_u / (4.0 * px) + 12 * value_noise(rng, size, 12, octaves=2))
+    mottle = 0.8 + 0.4 * value_noise(rng, size, 40, octaves=3)
+    bubbles = smoothstep(0.88, 0.94, value_noise(rng, size, size / 6))
     light = (glow * streaks * mottle + 0.35 * bubbles)[..., None]
-    backlight = 0.85 + 0.3 * _noise(rng, size, 1.5)[..., None]  # the sky behind is uneven
+    backlight = 0.85 + 0.3 * value_noise(rng, size, 1.5)[..., None]  # the sky behind is uneven
     glass = pane * light * backlight
     # Lead came is dark grey with a dull highlight along its crown.
     crown = np.exp(-((dist / np.maximum(half, 1e-3)) ** 2) * 4.0)
-    patina = (0.8 + 0.4 * _noise(rng, size, 50))[..., None]
+    patina = (0.8 + 0.4 * value_noise(rng, size, 50))[..., None]
     lead_rgb = (np.array([18, 18, 20], np.float32) + 22 * crown[..., None]) * patina
     out = glass * (1 - lead[..., None]) + lead_rgb * lead[..., None]
-    return _to_uint8(out)
+    return to_uint8(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,15 +429,15 @@ def _relief(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray
     Domes and folds of a smooth height field, lit from the upper left; the engraved lines follow
     its height, so they bend over the forms as a banknote portrait's do.
     """
-    y, x = _grid(size)
-    height = (_noise(rng, size, 2.0, octaves=2) - 0.5) * 0.3
+    y, x = pixel_grid(size)
+    height = (value_noise(rng, size, 2.0, octaves=2) - 0.5) * 0.3
     for _ in range(int(rng.integers(3, 6))):
         cx, cy = rng.uniform(0.15, 0.85, 2) * size
         r = size * rng.uniform(0.15, 0.3)
         rr = ((x - cx) ** 2 + (y - cy) ** 2) / (r * r)
         # Smooth domes: a hemisphere's steep rim would crowd the lines into a moire.
         height += np.clip(1 - rr, 0, 1) ** 2 * rng.uniform(0.6, 1.0)
-    gy, gx = np.gradient(_blur(height, size * 0.004))
+    gy, gx = np.gradient(gaussian_blur(height, size * 0.004))
     slope = size * 0.3
     nx, ny = -gx * slope, -gy * slope
     nz = np.ones_like(nx)
@@ -623,10 +455,10 @@ def _engraved_lines(u: np.ndarray, spacing: float, tone: np.ndarray, soft: float
 
 def _draw_engraving(size: int, seed: int) -> np.ndarray:
     """Banknote engraving: swelling lines that follow a relief, crossed in the shadows."""
-    rng = _rng(seed, 5)
-    px = size / _DESIGN_SIZE
+    rng = style_rng(seed, 5)
+    px = size / DESIGN_SIZE
     height, dark = _relief(rng, size)
-    y, x = _grid(size)
+    y, x = pixel_grid(size)
     spacing = max(2.8, 4.5 * px)
     soft = 1.2 / spacing
     angle = rng.uniform(-0.5, 0.5)
@@ -651,13 +483,13 @@ def _draw_engraving(size: int, seed: int) -> np.ndarray:
             phase = direction * lobes * theta + k * 2 * np.pi / strands
             wave = ring_r + size * 0.04 * np.sin(phase)
             band = np.maximum(band, np.clip(1.0 - np.abs(r - wave) / max(0.7, 0.8 * px), 0, 1))
-    outer = _smoothstep(ring_r + size * 0.06, ring_r + size * 0.05, r)
-    inside = outer * _smoothstep(ring_r - size * 0.06, ring_r - size * 0.05, r)
+    outer = smoothstep(ring_r + size * 0.06, ring_r + size * 0.05, r)
+    inside = outer * smoothstep(ring_r - size * 0.06, ring_r - size * 0.05, r)
     cover = cover * (1 - inside) + band * inside
-    paper = _paper(rng, size, (240, 234, 214), grain=0.05)
+    paper = paper_texture(rng, size, (240, 234, 214), grain=0.05)
     ink = np.array([28, 52, 44], np.float32)  # banknote green-black
-    cover = cover * (0.85 + 0.15 * _noise(rng, size, size / 3))
-    return _to_uint8(paper * (1 - cover[..., None]) + ink * cover[..., None])
+    cover = cover * (0.85 + 0.15 * value_noise(rng, size, size / 3))
+    return to_uint8(paper * (1 - cover[..., None]) + ink * cover[..., None])
 
 
 # ---------------------------------------------------------------------------------------------

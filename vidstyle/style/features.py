@@ -118,7 +118,7 @@ def style_features(kind: str = "auto") -> nn.Module:
 
 class GaussianHalf(nn.Module):
     """Gaussian blur (``sigma`` in full-resolution pixels), then every second pixel: the scale a
-    style is learnt and measured at (:mod:`vidstyle.style.train`, :func:`style_distance`).
+    style is learnt and measured at (:mod:`vidstyle.train.style`, :func:`style_distance`).
 
     The blur takes away what a 2x2 average would let through at the scale of the pixel
     shuffle's 4x4 cells (at sigma 1.5 a pattern of period 4 keeps 6% of its contrast) and keeps

@@ -117,7 +117,7 @@ def disagreement(outputs: np.ndarray, inputs: np.ndarray, *, quantile: float,
     A model's blend tolerance is set from it (the 95th percentile): over the differences that
     the model itself makes from frame to frame within a shot, the earlier output is mixed
     in; a larger difference is taken for a real change. For remaster-x2 on worn training footage
-    it comes to 26 (:func:`vidstyle.style.train.calibrate_blend_tolerance`), near the 24 chosen
+    it comes to 26 (:func:`vidstyle.train.style_eval.calibrate_blend_tolerance`), near the 24 chosen
     for it by hand.
 
     Args:

@@ -18,7 +18,7 @@ Figures, each averaged with every frame (or pair of consecutive frames) weighted
   too. Lower is steadier. It sees global brightness pumping, which the warping error spreads
   thinly over the picture.
 * **PSNR, SSIM** against a reference of the same size: on BT.601 Y, no border cropped, per frame by
-  :func:`~vidstyle.train.evaluate.frame_scores`, then averaged (so one identical frame makes the
+  :func:`~vidstyle.quality.frame_scores`, then averaged (so one identical frame makes the
   mean PSNR infinite).
 
 With fewer than two frames the warping error and the flicker are not defined: they are ``nan``.

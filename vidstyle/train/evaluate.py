@@ -1,7 +1,8 @@
 """Held-out evaluation: how much better than bicubic a model restores damaged frames.
 
 Each held-out clean picture (:func:`~vidstyle.train.data.held_out_clips`,
-:func:`~vidstyle.train.data.held_out_images`) is damaged the same way every time: its damage (:class:`~vidstyle.train.pairs.PairDamage` with
+:func:`~vidstyle.train.data.held_out_images`) is damaged the same way every time: its damage
+(:class:`~vidstyle.train.pairs.PairDamage` with
 :data:`~vidstyle.train.pairs.EVALUATION_MIX`, the training mix less its clean pairs) and, one time
 in four, an H.264 round trip at a drawn CRF all come from a random generator seeded with ``(seed,
 source, frame index)``. So the pairs are identical from run to run, whichever frames a caller

