@@ -1,8 +1,9 @@
 """The ``vidstyle`` command line: parse, build a config, call the library.
 
-This module owns the progress bar, the log format and the exit codes:
-0 success, 1 a runtime error (one ``error: ...`` line), 2 a usage error,
-130 interrupted with Ctrl-C. Everything else lives in the library.
+This module owns the commands, the log format and the exit codes: 0 success, 1 a runtime
+error (one ``error: ...`` line), 2 a usage error, 130 interrupted with Ctrl-C. The options and
+the progress bar the commands share are in :mod:`vidstyle.cli_options`; everything else lives
+in the library.
 """
 
 from __future__ import annotations
@@ -11,178 +12,26 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .config import (
-    DEFAULT_MODEL,
-    DEVICES,
-    FLOW_PRESET_NAMES,
-    SCALES,
-    TEMPORAL_MODES,
-    EncodeConfig,
-    RangeConfig,
-    RemasterConfig,
-    TemporalConfig,
-)
+from .cli_options import TimeType, build_config, model_and_encode_options, progress_bar, write_report
+from .config import SCALES, EncodeConfig, RangeConfig, RemasterConfig
 from .engine import remaster
 from .errors import ConfigError, Interrupted, VidstyleError
-from .io.atomic import write_text_atomic
 from .io.probe import probe
 from .models.registry import available_models, card_of
 from .preview import preview
-from .timecode import TimePoint, format_seconds, parse_timepoint
+from .timecode import format_seconds
 from .version import __version__
 
 log = logging.getLogger("vidstyle")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class TimeType(click.ParamType):
-    """HH:MM:SS(.mmm), seconds, or a frame number fN."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> TimePoint:
-        if isinstance(value, TimePoint):
-            return value
-        try:
-            return parse_timepoint(value)
-        except VidstyleError as ex:
-            self.fail(str(ex), param, ctx)
-
-
-def _parse_option(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple:
-    pairs = []
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected key=value, got {item!r}", ctx, param)
-        pairs.append((key, value))
-    return tuple(pairs)
-
-
-def _model_and_encode_options(func: Callable) -> Callable:
-    """Options shared by remaster and preview."""
-    options = [
-        click.option("--scale", type=click.Choice([str(s) for s in SCALES]), default="2", show_default=True,
-                     help="Upscaling factor."),
-        click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|PATH",
-                     help="auto (the remaster model for the scale), a name from `vidstyle models`, "
-                          "or a weights file (.safetensors)."),
-        click.option("--style", default=None, metavar="NAME|PATH",
-                     help="Paint in a style while restoring and upscaling: a name from `vidstyle "
-                          "styles`, or a file made by `vidstyle train-style`."),
-        click.option("--style-strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
-                     metavar="S", help="With --style: 1 the full style, lower blends toward the plain "
-                                       "remaster (0: no style)."),
-        click.option("--codec", default="libx264", show_default=True,
-                     help="Video encoder: libx264, libx265, ffv1, prores_ks or any libav encoder."),
-        click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
-                     help="Quality for x264/x265/VP9/AV1 (lower is better, bigger)."),
-        click.option("--preset", default="medium", show_default=True,
-                     help="Encoder speed preset for x264/x265/SVT-AV1 (ultrafast ... veryslow)."),
-        click.option("--pix-fmt", default=None,
-                     help="Output pixel format [default: yuv420p, or the codec's nearest], e.g. yuv420p10le."),
-        click.option("-x", "encoder_options", multiple=True, metavar="KEY=VALUE", callback=_parse_option,
-                     help="Extra encoder option, repeatable (e.g. -x tune=grain)."),
-        click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default="auto", show_default=True,
-                     help="Consistency between frames. reuse: keyframes run the whole network, the "
-                          "frames between reuse their features warped by optical flow (faster, and "
-                          "steadier on damaged film; the remaster models). blend: mix the warped previous output into "
-                          "each frame (any model). off: every frame on its own. auto: reuse when "
-                          "the model can, else off."),
-        click.option("--keyframe-interval", type=click.IntRange(min=1), default=4, show_default=True,
-                     metavar="K", help="With reuse, run the whole network at least every K frames "
-                                       "(also at scene cuts and where the flow fails)."),
-        click.option("--flow-preset", type=click.Choice(FLOW_PRESET_NAMES), default="medium",
-                     show_default=True, help="Optical flow (OpenCV DIS) speed/accuracy preset."),
-        click.option("--blend-strength", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.7,
-                     show_default=True, help="With reuse and blend: weight of the earlier output, "
-                     "warped by the flow, mixed in where the flow holds and the pictures agree "
-                     "(0: no mixing; higher: steadier)."),
-        click.option("--blend-tolerance", type=click.FloatRange(0.0, 255.0, min_open=True), default=None,
-                     metavar="LEVELS", help="With reuse and blend: colour difference (0-255) at "
-                     "which the earlier output is no longer mixed in; higher: steadier, but more "
-                     "trailing where the flow errs [default: the model's: 24, a style's card "
-                     "names its own]."),
-        click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
-                     help="Frames per network call."),
-        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-                     help="Where the network runs."),
-        click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary."),
-        click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Write what was done (frames, fps, settings ...) to this JSON file."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
-    encode = EncodeConfig(
-        codec=kw["codec"],
-        crf=kw["crf"],
-        preset=kw["preset"],
-        pix_fmt=kw["pix_fmt"],
-        options=kw["encoder_options"],
-    )
-    return RemasterConfig(
-        scale=int(kw["scale"]),
-        model=kw["model"],
-        batch_size=kw["batch_size"],
-        device=kw["device"],
-        range=rng,
-        encode=encode,
-        temporal=TemporalConfig(
-            mode=kw["temporal"],
-            keyframe_interval=kw["keyframe_interval"],
-            flow_preset=kw["flow_preset"],
-            blend_strength=kw["blend_strength"],
-            blend_tolerance=kw["blend_tolerance"],
-        ),
-        overwrite=kw["overwrite"],
-        style=kw["style"],
-        style_strength=kw["style_strength"],
-    )
-
-
-@contextmanager
-def _progress_bar(quiet: bool, desc: str) -> Iterator[Callable[[int, int | None], None]]:
-    """A tqdm bar made on the first update, so a run that fails early prints only its error."""
-    bar: tqdm | None = None
-
-    def update(done: int, total: int | None) -> None:
-        nonlocal bar
-        if quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=total, unit="frame", desc=desc, dynamic_ncols=True, leave=False)
-        elif total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        with logging_redirect_tqdm():
-            yield update
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def _write_report(path: Path | None, data: dict[str, Any]) -> None:
-    if path is None:
-        return
-    data = {"vidstyle": __version__, **data}
-    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -227,7 +76,7 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
                    "command again to carry on.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --chunks: segments processed at once, each with cores / jobs threads.")
-@_model_and_encode_options
+@model_and_encode_options
 def remaster_command(input: Path, output: Path, start, end, frames, chunks: int, jobs: int, **kw: Any) -> None:
     """Remaster INPUT into a new file with its sound, start to finish.
 
@@ -238,13 +87,13 @@ def remaster_command(input: Path, output: Path, start, end, frames, chunks: int,
     A long film can run in parallel segments:
       vidstyle remaster film.mkv -o film_hd.mkv --chunks 8 --jobs 2
     """
-    config = _build_config(kw, RangeConfig(start=start, end=end, frames=frames))
+    config = build_config(kw, RangeConfig(start=start, end=end, frames=frames))
     if chunks > 1 or jobs > 1:
         _remaster_chunked(input, output, config, chunks, jobs, kw)
         return
-    with _progress_bar(kw["quiet"], "remaster") as progress:
+    with progress_bar(kw["quiet"], "remaster") as progress:
         result = remaster(input, output, config, progress=progress)
-    _write_report(kw["report"], result.to_dict())
+    write_report(kw["report"], result.to_dict())
     if not kw["quiet"]:
         w, h = result.output_size
         click.echo(
@@ -260,9 +109,9 @@ def _remaster_chunked(input: Path, output: Path, config: RemasterConfig, chunks:
     from .batch.runner import BatchConfig, remaster_chunked  # noqa: PLC0415
 
     batch = BatchConfig(jobs=jobs, chunks=chunks)
-    with _progress_bar(kw["quiet"], "remaster") as progress:
+    with progress_bar(kw["quiet"], "remaster") as progress:
         row = remaster_chunked(input, output, config, batch, progress=progress)
-    _write_report(kw["report"], row)
+    write_report(kw["report"], row)
     if not kw["quiet"]:
         click.echo(f"wrote {output}: {row['frames']} frames in {row['segments'] or 1} segments, "
                    f"{row['seconds']:.1f} s of work")
@@ -296,7 +145,7 @@ def _remaster_chunked(input: Path, output: Path, config: RemasterConfig, chunks:
 @click.option("--resume", is_flag=True, help="Carry on with the batch in OUTPUT after a crash or Ctrl-C: "
                                                "done films are kept, the rest is done.")
 @click.option("--status", is_flag=True, help="Show what is done, failed and pending in OUTPUT, and exit.")
-@_model_and_encode_options
+@model_and_encode_options
 def batch_command(source: Path, output: Path, glob: str | None, name_template: str | None, jobs: int,
                   backend: str, address: str | None, retries: int, chunks: int | None,
                   chunk_seconds: float, resume: bool, status: bool, **kw: Any) -> None:
@@ -321,7 +170,7 @@ def batch_command(source: Path, output: Path, glob: str | None, name_template: s
     if status:
         _print_status(output, read_status(output))
         return
-    config = _build_config(kw, RangeConfig())
+    config = build_config(kw, RangeConfig())
     batch = BatchConfig(jobs=jobs, backend=backend, address=address, retries=retries, chunks=chunks,
                         chunk_seconds=chunk_seconds, overwrite=kw["overwrite"])
     found = discover(source, output, glob=glob, name=name_template or DEFAULT_NAME)
@@ -334,7 +183,7 @@ def batch_command(source: Path, output: Path, glob: str | None, name_template: s
             click.echo(f"  skipped (not a video): {path}")
         if len(found.skipped) > 10:
             click.echo(f"  ... and {len(found.skipped) - 10} more")
-    with _progress_bar(quiet, "batch") as progress:
+    with progress_bar(quiet, "batch") as progress:
         report = run_batch(found.jobs, output, config, batch, resume=resume,
                            news=None if quiet else tqdm.write, progress=progress)
     report.skipped = [str(p) for p in found.skipped]
@@ -381,7 +230,7 @@ def _print_status(output: Path, rows: list) -> None:
 @click.option("--frames", type=click.IntRange(min=1), default=48, show_default=True, help="Frames to process.")
 @click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Contact sheet PNG [default: OUTPUT with .png].")
-@_model_and_encode_options
+@model_and_encode_options
 def preview_command(input: Path, output: Path, start, frames: int, sheet: Path | None, **kw: Any) -> None:
     """Try the settings on a short range before committing hours of compute.
 
@@ -389,10 +238,10 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
     and prints the measured speed, an estimate for the whole file, and the
     warping error (see `vidstyle metrics`) of before and after.
     """
-    config = _build_config(kw, RangeConfig())
-    with _progress_bar(kw["quiet"], "preview") as progress:
+    config = build_config(kw, RangeConfig())
+    with progress_bar(kw["quiet"], "preview") as progress:
         result = preview(input, output, config, start=start, frames=frames, sheet=sheet, progress=progress)
-    _write_report(kw["report"], result.to_dict())
+    write_report(kw["report"], result.to_dict())
     click.echo(f"wrote {result.output} (before | after) and {result.sheet}")
     click.echo(
         f"model {result.model_fps:.2f} fps; a full run would go at about {result.estimated_fps:.2f} fps: "
@@ -433,12 +282,12 @@ def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_sca
 
     scale = legacy_scale or scale
 
-    with _progress_bar(quiet, "degrade") as progress:
+    with progress_bar(quiet, "degrade") as progress:
         result = degrade_video(
             input, output, seed=seed, scale=int(scale), encode=EncodeConfig(crf=crf),
             range=RangeConfig(start=start, end=end, frames=frames), overwrite=overwrite, progress=progress,
         )
-    _write_report(report, result)
+    write_report(report, result)
     if not quiet:
         click.echo(f"wrote {output}: {result['frames']} frames damaged with seed {seed}")
 
@@ -620,7 +469,7 @@ def metrics_command(
     """
     from .temporal.metrics import video_metrics
 
-    with _progress_bar(quiet, "metrics") as progress:
+    with progress_bar(quiet, "metrics") as progress:
         result = video_metrics(output, ref=ref, flow_from=flow_from, progress=progress)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.describe())
 

@@ -114,7 +114,7 @@ class RangeConfig:
 
 
 #: Blend tolerance of a model whose card names none (the remaster models): chosen with
-#: the blend strength on training frames (pipelines/benchmark.py).
+#: the blend strength on training frames (pipelines/benchmark, its temporal section).
 DEFAULT_BLEND_TOLERANCE = 24.0
 #: ``--temporal``: ``auto`` is ``reuse`` for models trained for it, ``off`` for the others.
 TEMPORAL_MODES = ("auto", "reuse", "blend", "off")
@@ -142,7 +142,7 @@ class TemporalConfig:
     min_reliable: float = 0.5
     #: Weight of the earlier output, warped by the flow, mixed into each frame where the flow is
     #: reliable and the two agree (``blend``; and ``reuse``, towards the keyframe's output).
-    #: 0 turns the mixing off. 0.7 was chosen on training frames (pipelines/benchmark.py).
+    #: 0 turns the mixing off. 0.7 was chosen on training frames (pipelines/benchmark, its temporal section).
     blend_strength: float = 0.7
     #: Colour difference (BT.601 luma of it, 0-255) at which the earlier output is no longer
     #: mixed in. None: the model's own (:data:`DEFAULT_BLEND_TOLERANCE` for the remaster models;

@@ -17,13 +17,18 @@ has cached.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["GaussianHalf", "RandomMultiscaleFeatures", "gram", "style_distance", "style_features", "to_tensor"]
+__all__ = ["VGG19_FILE", "GaussianHalf", "RandomMultiscaleFeatures", "gram", "style_distance", "style_features",
+           "to_tensor", "vgg19_cache_path"]
+
+#: File name under ``torch.hub.get_dir()/checkpoints`` of torchvision's VGG19 IMAGENET1K_V1 weights.
+VGG19_FILE = "vgg19-dcbb9e9d.pth"
 
 #: Seed of the random extractor's filters: changing it changes every style distance.
 RANDOM_SEED = 20261129
@@ -102,10 +107,14 @@ class _VGG19Style(nn.Module):
         return maps
 
 
+def vgg19_cache_path() -> Path:
+    """Where torchvision keeps its ImageNet VGG19 weights in the local torch cache (the style
+    features here and the perceptual loss of training both read them; nothing downloads them)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+
+
 def style_features(kind: str = "auto") -> nn.Module:
     """``vgg19`` (needs its weights in the torch cache), ``random`` or ``auto`` (VGG19 if cached)."""
-    from ..train.losses import vgg19_cache_path  # noqa: PLC0415
-
     if kind not in ("auto", "vgg19", "random"):
         raise ValueError(f"style features must be auto, vgg19 or random, got {kind!r}")
     path = vgg19_cache_path()

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.discriminator import DiscriminatorOutput
+from ..style.features import vgg19_cache_path
 
 __all__ = [
     "PerceptualLoss",
@@ -44,8 +45,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: File name under ``torch.hub.get_dir()/checkpoints`` of torchvision's VGG19 IMAGENET1K_V1 weights.
-VGG19_FILE = "vgg19-dcbb9e9d.pth"
 # ImageNet statistics the VGG19 weights expect.
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -144,11 +143,6 @@ def gradient_loss(output: torch.Tensor, target: torch.Tensor, scales: int = 3) -
         # Coarser differences span more pixels and are larger: scale them back to per-pixel steps.
         total = total + ((ox - tx).abs().mean() + (oy - ty).abs().mean()) / 2**k
     return total / scales
-
-
-def vgg19_cache_path() -> Path:
-    """Where torchvision keeps its ImageNet VGG19 weights in the local torch cache."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
 
 
 class _VGG19Features(nn.Module):

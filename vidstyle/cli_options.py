@@ -1,0 +1,175 @@
+"""The pieces the ``vidstyle`` commands share: option types, the model and encoding options of
+remaster and preview with the config they build, the progress bar and ``--report``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from .config import (
+    DEFAULT_MODEL,
+    DEVICES,
+    FLOW_PRESET_NAMES,
+    SCALES,
+    TEMPORAL_MODES,
+    EncodeConfig,
+    RangeConfig,
+    RemasterConfig,
+    TemporalConfig,
+)
+from .errors import VidstyleError
+from .io.atomic import write_text_atomic
+from .timecode import TimePoint, parse_timepoint
+from .version import __version__
+
+__all__ = ["TimeType", "build_config", "model_and_encode_options", "parse_key_value", "progress_bar", "write_report"]
+
+
+class TimeType(click.ParamType):
+    """HH:MM:SS(.mmm), seconds, or a frame number fN."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> TimePoint:
+        if isinstance(value, TimePoint):
+            return value
+        try:
+            return parse_timepoint(value)
+        except VidstyleError as ex:
+            self.fail(str(ex), param, ctx)
+
+
+def parse_key_value(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple:
+    """``-x KEY=VALUE`` options as ((key, value), ...); a usage error for anything else."""
+    pairs = []
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {item!r}", ctx, param)
+        pairs.append((key, value))
+    return tuple(pairs)
+
+
+def model_and_encode_options(func: Callable) -> Callable:
+    """Options shared by remaster and preview."""
+    options = [
+        click.option("--scale", type=click.Choice([str(s) for s in SCALES]), default="2", show_default=True,
+                     help="Upscaling factor."),
+        click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|PATH",
+                     help="auto (the remaster model for the scale), a name from `vidstyle models`, "
+                          "or a weights file (.safetensors)."),
+        click.option("--style", default=None, metavar="NAME|PATH",
+                     help="Paint in a style while restoring and upscaling: a name from `vidstyle "
+                          "styles`, or a file made by `vidstyle train-style`."),
+        click.option("--style-strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+                     metavar="S", help="With --style: 1 the full style, lower blends toward the plain "
+                                       "remaster (0: no style)."),
+        click.option("--codec", default="libx264", show_default=True,
+                     help="Video encoder: libx264, libx265, ffv1, prores_ks or any libav encoder."),
+        click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
+                     help="Quality for x264/x265/VP9/AV1 (lower is better, bigger)."),
+        click.option("--preset", default="medium", show_default=True,
+                     help="Encoder speed preset for x264/x265/SVT-AV1 (ultrafast ... veryslow)."),
+        click.option("--pix-fmt", default=None,
+                     help="Output pixel format [default: yuv420p, or the codec's nearest], e.g. yuv420p10le."),
+        click.option("-x", "encoder_options", multiple=True, metavar="KEY=VALUE", callback=parse_key_value,
+                     help="Extra encoder option, repeatable (e.g. -x tune=grain)."),
+        click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default="auto", show_default=True,
+                     help="Consistency between frames. reuse: keyframes run the whole network, the "
+                          "frames between reuse their features warped by optical flow (faster, and "
+                          "steadier on damaged film; the remaster models). blend: mix the warped previous output into "
+                          "each frame (any model). off: every frame on its own. auto: reuse when "
+                          "the model can, else off."),
+        click.option("--keyframe-interval", type=click.IntRange(min=1), default=4, show_default=True,
+                     metavar="K", help="With reuse, run the whole network at least every K frames "
+                                       "(also at scene cuts and where the flow fails)."),
+        click.option("--flow-preset", type=click.Choice(FLOW_PRESET_NAMES), default="medium",
+                     show_default=True, help="Optical flow (OpenCV DIS) speed/accuracy preset."),
+        click.option("--blend-strength", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.7,
+                     show_default=True, help="With reuse and blend: weight of the earlier output, "
+                     "warped by the flow, mixed in where the flow holds and the pictures agree "
+                     "(0: no mixing; higher: steadier)."),
+        click.option("--blend-tolerance", type=click.FloatRange(0.0, 255.0, min_open=True), default=None,
+                     metavar="LEVELS", help="With reuse and blend: colour difference (0-255) at "
+                     "which the earlier output is no longer mixed in; higher: steadier, but more "
+                     "trailing where the flow errs [default: the model's: 24, a style's card "
+                     "names its own]."),
+        click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
+                     help="Frames per network call."),
+        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+                     help="Where the network runs."),
+        click.option("--overwrite", is_flag=True, help="Replace an existing output file."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary."),
+        click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write what was done (frames, fps, settings ...) to this JSON file."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
+    """The RemasterConfig of the options of :func:`model_and_encode_options`, over ``rng``."""
+    encode = EncodeConfig(
+        codec=kw["codec"],
+        crf=kw["crf"],
+        preset=kw["preset"],
+        pix_fmt=kw["pix_fmt"],
+        options=kw["encoder_options"],
+    )
+    return RemasterConfig(
+        scale=int(kw["scale"]),
+        model=kw["model"],
+        batch_size=kw["batch_size"],
+        device=kw["device"],
+        range=rng,
+        encode=encode,
+        temporal=TemporalConfig(
+            mode=kw["temporal"],
+            keyframe_interval=kw["keyframe_interval"],
+            flow_preset=kw["flow_preset"],
+            blend_strength=kw["blend_strength"],
+            blend_tolerance=kw["blend_tolerance"],
+        ),
+        overwrite=kw["overwrite"],
+        style=kw["style"],
+        style_strength=kw["style_strength"],
+    )
+
+
+@contextmanager
+def progress_bar(quiet: bool, desc: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A tqdm bar made on the first update, so a run that fails early prints only its error."""
+    bar: tqdm | None = None
+
+    def update(done: int, total: int | None) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=total, unit="frame", desc=desc, dynamic_ncols=True, leave=False)
+        elif total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        with logging_redirect_tqdm():
+            yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def write_report(path: Path | None, data: dict[str, Any]) -> None:
+    """``--report``: ``data`` with the vidstyle version, as JSON, written whole; nothing without a path."""
+    if path is None:
+        return
+    data = {"vidstyle": __version__, **data}
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
