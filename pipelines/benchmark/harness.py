@@ -300,7 +300,7 @@ def measure_end_to_end(
     run.extra["stage_seconds"] = dict(result[0].stage_seconds)
     run.extra["temporal"] = dict(result[0].temporal)
     if repair is not None:
-        run.extra["repair"] = dict(result[0].repair)
+        run.extra["repair"] = dict(result[0].repair or {})
     return run
 
 

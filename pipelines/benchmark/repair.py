@@ -197,7 +197,7 @@ def remaster_frames(src: Path, dst: Path, model: str, mode: str, scale: int = SC
     result = remaster(src, dst, config)
     frames = decode(dst)
     dst.unlink()
-    return frames, dict(result.repair)
+    return frames, dict(result.repair or {})
 
 
 def touched(report: dict[str, Any]) -> float | None:
