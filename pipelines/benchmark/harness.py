@@ -20,7 +20,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -274,19 +274,22 @@ def model_path(model: ModelDescriptor) -> str:
 def measure_end_to_end(
     src: Path, dst: Path, frames: int | None, model: str = "bicubic", *,
     temporal: TemporalConfig | None = None, encode: EncodeConfig | None = None,
-    style: str | None = None,
+    style: str | None = None, repair: Any = None,
 ) -> Run:
     """vidstyle.remaster(src, dst, model x2), all defaults besides; per-stage busy time kept.
 
     ``temporal`` and ``encode`` default to the library's defaults (``--temporal auto``,
     libx264 crf 18 medium); the run's temporal report is kept in ``extra["temporal"]``.
     ``style`` (a bundled name or a file) takes the model's place, so ``model`` must then be
-    :data:`pipelines.benchmark.styles.STYLE_BASE`.
+    :data:`pipelines.benchmark.styles.STYLE_BASE`. ``repair``, a ``RepairConfig``, replaces the
+    default repair; its run's repair report is kept in ``extra["repair"]``.
     """
     config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE,
                             range=range_config(frames), overwrite=True,
                             temporal=temporal or TemporalConfig(), encode=encode or EncodeConfig(),
                             style=style)
+    if repair is not None:
+        config = replace(config, repair=repair)
     result: list[RemasterResult] = []
 
     def work() -> int:
@@ -296,6 +299,8 @@ def measure_end_to_end(
     run = timed(work)
     run.extra["stage_seconds"] = dict(result[0].stage_seconds)
     run.extra["temporal"] = dict(result[0].temporal)
+    if repair is not None:
+        run.extra["repair"] = dict(result[0].repair or {})
     return run
 
 

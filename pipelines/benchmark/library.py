@@ -34,19 +34,26 @@ from vidstyle.models.weights import load_weights
 from vidstyle.quality import frame_scores
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar
 from vidstyle.style.features import style_distance
-from vidstyle.temporal.metrics import VideoMetrics, video_metrics
+from vidstyle.temporal.metrics import VideoMetrics, flicker, video_metrics
 from vidstyle.temporal.reuse import supports_reuse
 from vidstyle.train.data import HELD_OUT_CLIP_FRAMES, clip_frames, clip_path, held_out_clips, restoration_target
+from vidstyle.train.dead_leaves import dead_leaves
 from vidstyle.train.evaluate import EVAL_SEED, EvalResult, HeldOutPair, evaluate, held_out_pairs
 from vidstyle.train.style import StyleRecipe, read_style_image
+
+try:
+    from vidstyle.config import RepairConfig
+except ImportError:  # the repair stage of issue 16 is not merged yet: the repair section says so
+    RepairConfig = None
 
 __all__ = [
     "EVAL_SEED", "EXEMPLARS", "HELD_OUT_CLIP_FRAMES", "WORN_PRINT", "BatchConfig", "ConfigError",
     "DegradeSettings", "EncodeConfig", "EvalResult", "FilmDegrader", "HeldOutPair", "ModelDescriptor",
-    "ModelError", "RangeConfig", "RemasterConfig", "RemasterResult", "Segment", "StyleError", "StyleRecipe",
+    "ModelError", "RangeConfig", "RemasterConfig", "RemasterResult", "RepairConfig", "Segment", "StyleError",
+    "StyleRecipe",
     "TemporalConfig", "VideoInfo", "VideoMetrics", "VideoReader", "VideoWriter", "__version__",
-    "available_models", "bundled_styles", "clip_frames", "clip_path", "discover", "draw_exemplar",
-    "evaluate", "frame_scores", "held_out_clips", "held_out_pairs", "import_ray", "keyframe_indices",
+    "available_models", "bundled_styles", "clip_frames", "clip_path", "dead_leaves", "discover", "draw_exemplar",
+    "evaluate", "flicker", "frame_scores", "held_out_clips", "held_out_pairs", "import_ray", "keyframe_indices",
     "load_model", "load_style", "load_weights", "probe", "read_style_image", "remaster", "remaster_chunked",
     "restoration_target", "run_batch", "run_frames", "segments_for", "shipped_weights", "style_distance",
     "supports_reuse", "video_metrics",
