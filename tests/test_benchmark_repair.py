@@ -1,13 +1,12 @@
 """The repair section of the benchmark (pipelines/benchmark/repair.py): its material, its measures,
-its targets and Markdown from a recorded report, and its place among the sections. The runs through
-``RepairConfig`` skip until the repair stage (issue 16) is in ``vidstyle.config``."""
+its targets and Markdown from a recorded report, its place among the sections, and short real runs
+through ``RepairConfig``."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,9 +16,6 @@ from pipelines.benchmark import footage, harness, repair, sections
 from pipelines.benchmark import plan as plans
 from pipelines.benchmark import temporal as temporal_section
 from pipelines.benchmark.library import FilmDegrader, RepairConfig, VideoReader
-
-needs_repair = pytest.mark.skipif(RepairConfig is None, reason="vidstyle.config has no RepairConfig yet "
-                                  "(issue 16's repair stage is not merged)")
 
 
 def textured(count: int, width: int = 64, height: int = 48, seed: int = 0, noise: float = 8.0) -> list[np.ndarray]:
@@ -230,13 +226,7 @@ class TestRender:
     def test_skipped(self):
         assert "Not measured: no stage." in repair.render_repair({"repair": {"skipped": "no stage"}})
 
-    @pytest.mark.skipif(RepairConfig is not None, reason="the repair stage is there")
-    def test_section_says_why_it_is_skipped(self):
-        ctx = harness.Context(plan=None, weights={}, picture=Path())
-        assert "RepairConfig" in repair.measure(ctx)["repair"]["skipped"]
 
-
-@needs_repair
 class TestRuns:
     """Runs of the library with --repair off / auto (after the repair stage is merged)."""
 

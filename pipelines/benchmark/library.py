@@ -22,7 +22,7 @@ from vidstyle.batch.backends import import_ray
 from vidstyle.batch.discover import discover
 from vidstyle.batch.runner import BatchConfig, remaster_chunked, run_batch, segments_for
 from vidstyle.batch.segments import Segment
-from vidstyle.config import TemporalConfig
+from vidstyle.config import RepairConfig, TemporalConfig
 from vidstyle.damage.degrade import WORN_PRINT, DegradeSettings, FilmDegrader
 from vidstyle.errors import ConfigError, ModelError, StyleError
 from vidstyle.io.remux import keyframe_indices
@@ -40,11 +40,6 @@ from vidstyle.train.data import HELD_OUT_CLIP_FRAMES, clip_frames, clip_path, he
 from vidstyle.train.dead_leaves import dead_leaves
 from vidstyle.train.evaluate import EVAL_SEED, EvalResult, HeldOutPair, evaluate, held_out_pairs
 from vidstyle.train.style import StyleRecipe, read_style_image
-
-try:
-    from vidstyle.config import RepairConfig
-except ImportError:  # the repair stage of issue 16 is not merged yet: the repair section says so
-    RepairConfig = None
 
 __all__ = [
     "EVAL_SEED", "EXEMPLARS", "HELD_OUT_CLIP_FRAMES", "WORN_PRINT", "BatchConfig", "ConfigError",

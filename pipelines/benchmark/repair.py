@@ -249,9 +249,7 @@ def measure_speed(model: str, quick: bool, tmp: Path) -> dict[str, Any]:
 
 
 def measure(ctx: Context) -> dict[str, Any]:
-    """The section; skipped without the repair stage or without remaster-x2."""
-    if RepairConfig is None:
-        return {"repair": {"skipped": "this vidstyle has no RepairConfig (issue 16's repair stage)"}}
+    """The section; skipped without remaster-x2."""
     entry = ctx.learned[2]
     if entry is None:
         return {"repair": {"skipped": "remaster-x2 is not shipped"}}
