@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 import skimage.data
 
+from vidstyle.damage.degrade import FilmDegrader
+from vidstyle.damage.settings import DegradeSettings
 from vidstyle.errors import ConfigError
 from vidstyle.restore.grade import Grader, GradeSettings, estimate_grade
 
-#: A faded print: blacks raised, whites dulled (about 65 % of the range left; the damage
-#: model's strongest ``fade`` leaves 77 %) and a warm cast (blue lost, as its ``tint``).
-FADE_GAIN, FADE_BLACK = 0.7, 40.0
-CAST = np.array([1.0, 0.93, 0.72])
+#: A faded print from the project's damage model: its strongest fade (blacks raised by 38 levels,
+#: whites dulled, colour lost) and a warm sepia cast.
+FADED_PRINT = DegradeSettings(fade=1.0, tint=0.6)
 
 
 def grey_clip(count: int, *, height: int = 200, width: int = 320, step: int = 2) -> list[np.ndarray]:
@@ -24,8 +25,8 @@ def grey_clip(count: int, *, height: int = 200, width: int = 320, step: int = 2)
 
 
 def faded(frame: np.ndarray) -> np.ndarray:
-    out = (frame.astype(np.float64) * FADE_GAIN + FADE_BLACK) * CAST
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    h, w = frame.shape[:2]
+    return FilmDegrader(FADED_PRINT, seed=0, height=h, width=w).degrade(frame)
 
 
 def cast(frame: np.ndarray) -> float:
@@ -45,7 +46,7 @@ def test_a_faded_yellow_print_comes_back_neutral_and_full_range():
     damaged = faded(clean)
     out = Grader().apply(damaged, cut=True)
     assert cast(damaged) > 20 and cast(out) < 0.1 * cast(damaged)
-    assert span(damaged) < 0.7 * span(clean) and span(out) > 0.9 * span(clean)
+    assert span(damaged) < 0.75 * span(clean) and span(out) > 0.9 * span(clean)
     assert np.abs(out.astype(np.float64) - clean).mean() < 0.3 * np.abs(damaged.astype(np.float64) - clean).mean()
 
 
@@ -60,10 +61,11 @@ def test_steady_over_a_shot():
 
 
 def test_a_cut_resets_the_estimate():
+    # A full-range shot, then a faded one: the new shot gets its own, stronger correction.
+    new_shot = faded(skimage.data.chelsea()[:200, :320])
     grader = Grader()
     for t, frame in enumerate(grey_clip(20)):
-        grader.apply(faded(frame), cut=t == 0)
-    new_shot = skimage.data.chelsea()[:200, :320].copy()
+        grader.apply(frame, cut=t == 0)
     after_cut = grader.apply(new_shot, cut=True)
     fresh = Grader().apply(new_shot, cut=True)
     np.testing.assert_array_equal(after_cut, fresh)
@@ -71,8 +73,17 @@ def test_a_cut_resets_the_estimate():
     # Told no cut, the old shot's estimate still weighs on the new picture.
     merged = Grader()
     for t, frame in enumerate(grey_clip(20)):
-        merged.apply(faded(frame), cut=t == 0)
+        merged.apply(frame, cut=t == 0)
     assert np.abs(merged.apply(new_shot, cut=False).astype(np.int16) - fresh).mean() > 5.0
+
+
+def test_a_fade_in_from_black_does_not_set_the_levels():
+    frames = [faded(f) for f in grey_clip(30)]
+    fade_in = [(f * (t / 10)).astype(np.uint8) for t, f in enumerate(frames[:10])] + frames[10:]
+    grader, plain = Grader(), Grader()
+    with_fade = [grader.apply(f, cut=t == 0) for t, f in enumerate(fade_in)][-1]
+    without = [plain.apply(f, cut=t == 0) for t, f in enumerate(frames[10:])][-1]
+    assert np.abs(with_fade.astype(np.int16) - without).mean() < 2.0
 
 
 def test_the_cast_correction_is_limited():

@@ -60,7 +60,8 @@ class FlickerSettings:
     radius: int = 16
     """Widest half-width of the smoothing window in frames (1 to 30); it is also the look-ahead
     (:attr:`Deflicker.delay`). 16 was chosen on training material (the tests' moving chelsea
-    crops with +-8 % random flicker; 8 left 1.9x the clean clip's frame-to-frame change)."""
+    crops with +-8 % random flicker, three seeds: the mean change of average brightness was
+    1.0-1.35x the clean clip's at 16, 1.2-2.0x at 8, 2.7-3.4x at 4)."""
     max_change: float = 0.25
     """Largest correction: the gain stays in [1/(1 + max_change), 1 + max_change] and the offset
     within +-max_change * 255 levels (0 to 1)."""

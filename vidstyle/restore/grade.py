@@ -7,13 +7,18 @@ Two classic automatic corrections, both measured on the frame shrunk to about 16
   really are one colour (a sunset, a lawn) break the assumption, so each gain is limited to
   ``[1 / (1 + max_cast), 1 + max_cast]``.
 * **Levels**: robust percentiles (``low_percentile`` and ``high_percentile`` of the balanced luma,
-  so a few specks do not count) are stretched to 0 and 255, the "auto levels" of photo editors.
-  The stretch is limited to ``max_gain``; when it is, the range is centred in 0..255.
+  so a few specks do not count) are the black and white points, the "auto levels" of photo
+  editors. A black point above ``black`` (raised blacks) is brought down to it and a white point
+  below ``white`` (dulled whites) up to it; a picture already spanning ``black..white`` keeps its
+  levels. The stretch is limited to ``max_gain``; when it is, the range is centred.
 
 The estimate (three gains and two levels) is a running mean over the shot: the mean of all the
 shot's frames so far for its first ``horizon`` frames, then an exponential average with weight
-``1 / horizon``. The correction therefore changes slowly within a shot and does not flicker; a
-fade of a dozen frames moves it a little. It restarts at each cut. No look-ahead is needed, so
+``1 / horizon``. Each frame counts in proportion to its range of luma (up to half the full
+range), and a frame whose range is wider than the estimate's discounts the frames before it (by
+the ratio of ranges to the 8th power), so the dark frames of a fade-in do not set the levels of
+the shot that follows. The correction therefore changes slowly within a shot and does not
+flicker; a fade-out of a dozen frames moves it a little. It restarts at each cut. No look-ahead is needed, so
 the API is one call per frame: :meth:`Grader.apply`. Frames are full-range RGB (0..255), as the
 reader decodes them.
 """
@@ -41,6 +46,15 @@ class GradeSettings:
     """Percentile of luma taken as black, in [0, 10]."""
     high_percentile: float = 99.5
     """Percentile of luma taken as white, in [90, 100]."""
+    black: float = 12.0
+    """Black level, in [0, 64]: a black point above it is brought down to it; one below is kept."""
+    white: float = 240.0
+    """White level, in [192, 255]: a white point below it is brought up to it; one above is kept.
+    Between the two a print that was not faded is left as it is."""
+    max_shift: float = 32.0
+    """Largest move of the black or the white point, grey levels in [0, 128]. A bright scene
+    without blacks (high key) looks like raised blacks; this bounds what it costs. The damage
+    model's strongest fade raises blacks by 38 levels at most."""
     max_gain: float = 1.6
     """Largest stretch of the levels, in [1, 4] (a print faded to 60 % of its range comes back
     whole)."""
@@ -53,7 +67,9 @@ class GradeSettings:
 
     def __post_init__(self) -> None:
         for name, low, high in [("low_percentile", 0.0, 10.0), ("high_percentile", 90.0, 100.0),
-                                ("max_gain", 1.0, 4.0), ("max_cast", 0.0, 1.0)]:
+                                ("black", 0.0, 64.0), ("white", 192.0, 255.0), ("max_shift", 0.0, 128.0),
+                                ("max_gain", 1.0, 4.0),
+                                ("max_cast", 0.0, 1.0)]:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
                 raise ConfigError(f"grade {name} must be a number in [{low}, {high}], got {value!r}")
@@ -90,8 +106,10 @@ def grade_table(estimate: np.ndarray, settings: GradeSettings = GradeSettings())
     ``cv2.LUT`` on an RGB uint8 frame."""
     gains, (low, high) = estimate[:3], estimate[3:]
     span = max(high - low, 1.0)
-    stretch = min(255.0 / span, settings.max_gain)
-    black = 0.5 * (255.0 - span * stretch)  # 0 unless the stretch was limited
+    black = max(min(low, settings.black), low - settings.max_shift)
+    white = min(max(high, settings.white), high + settings.max_shift)
+    stretch = min((white - black) / span, settings.max_gain)
+    black += 0.5 * ((white - black) - span * stretch)  # centred when the stretch was limited
     levels = np.arange(256, dtype=np.float64)[:, None]
     table = (levels * gains[None, :] - low) * stretch + black
     return np.clip(table + 0.5, 0, 255).astype(np.uint8).reshape(256, 1, 3)
@@ -113,18 +131,25 @@ class Grader:
             raise TypeError(f"settings must be a GradeSettings, got {type(settings).__name__}")
         self.settings = settings
         self._estimate: np.ndarray | None = None
+        self._weight = 0.0  # frames of evidence in the running estimate, up to the horizon
         self._shots: list[dict] = []
 
     def apply(self, frame: np.ndarray, cut: bool) -> np.ndarray:
         """Frame t corrected (RGB uint8 (H, W, 3), a new array); ``cut`` on a shot's first frame."""
         current = estimate_grade(frame, self.settings)
         if cut or self._estimate is None:
-            self._estimate = current
+            self._estimate, self._weight = current, 0.0
             self._shots.append({"frames": 0, "max_change": 0.0})
         shot = self._shots[-1]
         shot["frames"] += 1
-        weight = max(1.0 / shot["frames"], 1.0 / self.settings.horizon)
-        self._estimate = self._estimate + weight * (current - self._estimate)
+        # A dark or flat frame (the black of a fade) says little about the print's levels: it
+        # counts in proportion to its range of luma, and a frame whose range is wider than the
+        # estimate's (the end of a fade-in) discounts the evidence gathered so far.
+        weight = float(np.clip((current[4] - current[3]) / 128.0, 0.01, 1.0))
+        narrower = max(self._estimate[4] - self._estimate[3], 1.0) / max(current[4] - current[3], 1.0)
+        self._weight *= min(1.0, narrower) ** 8
+        self._weight = min(self._weight + weight, float(self.settings.horizon))
+        self._estimate = self._estimate + (weight / self._weight) * (current - self._estimate)
         table = grade_table(self._estimate, self.settings)
         small = _shrink(frame, self.settings.stats_width)
         change = float(np.abs(cv2.LUT(small, table).mean(axis=(0, 1)) - small.mean(axis=(0, 1))).max())
