@@ -233,7 +233,7 @@ class Deflicker:
              cut: bool) -> None:
         """Take frame t (RGB uint8 (H, W, 3)) with frame t-1 warped onto it (uint8 (H, W, 3), None
         at a shot's start) and where that warp is reliable (bool (H, W)); ``cut`` on a shot's
-        first frame."""
+        first frame. ``frame`` is held, not copied, until it is returned: do not write into it."""
         luma = luma_small(frame, self.settings.stats_width)
         if cut or not self._trajectory:
             self._end_shot()
