@@ -18,6 +18,7 @@ FLOORS = {
     "damage": 3,
     "style": 3,
     "temporal": 4,
+    "restore": 4,
     **dict.fromkeys(["engine", "preview", "degrade"], 5),
     "batch": 6,
     "train": 7,
