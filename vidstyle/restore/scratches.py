@@ -13,7 +13,7 @@ sequences", 1996) do:
 * a column is a candidate when its residual has one sign over a large share of the rows (the
   share of rows past a threshold, and the median over the rows), when it is a narrow ridge (the
   columns 3 pixels to either side carry far less of it) and when the picture on both sides of it
-  is alike (not the border of two regions);
+  differs by less than the ridge's height (not the overshoot beside the border of two regions);
 * :class:`ScratchTracker` keeps the candidates of the last frames: a line found in at least 2 of
   the last 3 frames within +-2 pixels is a scratch. A cut forgets them.
 
@@ -49,7 +49,8 @@ class ScratchSettings:
     narrowness: float = 0.4
     """The columns 3 pixels to either side may carry at most this share of the ridge's median."""
     side_balance: float = 12.0
-    """Largest difference, grey levels, between the median luma 3 pixels left and right of it."""
+    """Largest difference, grey levels, between the median luma 3 pixels left and right of the line,
+    beyond the line's own height (a sharpened edge's overshoot is a ridge beside a larger step)."""
     drift: int = 2
     """Pixels a line may move between the frames that confirm it."""
     half_width: int = 2
@@ -101,7 +102,7 @@ def column_candidates(frame: np.ndarray, settings: ScratchSettings = ScratchSett
                 continue
             left = float(np.median(grey[:, x - 3]))
             right = float(np.median(grey[:, x + 3]))
-            if abs(left - right) > s.side_balance:
+            if abs(left - right) > s.side_balance + strength[x]:
                 continue
             found.append((x, sign))
     return sorted(found)
