@@ -133,15 +133,15 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
     _check_frame("prev_w", prev_w, (h, w))
     _check_frame("next_w", next_w, (h, w))
     s = settings
-    i, p, n = luma(frame), luma(prev_w), luma(next_w)
+    i, p, n = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (frame, prev_w, next_w))  # uint8 luma
     # The spike's height: how far the pixel lies above (or below) both neighbours' 3x3 ranges, so a
-    # flow off by a pixel on a fine edge or a thin line does not read as a spike.
+    # flow off by a pixel on a fine edge or a thin line does not read as a spike. (Dilation commutes
+    # with the maximum: the larger of the two dilations is the dilation of the larger.)
     square = np.ones((3, 3), np.uint8)
-    above = np.minimum(i - cv2.dilate(p, square), i - cv2.dilate(n, square))
-    below = np.minimum(cv2.erode(p, square) - i, cv2.erode(n, square) - i)
-    bright = above > 0
-    height = np.maximum(np.maximum(above, below), 0.0)
-    trusted = np.abs(p - n) <= s.agreement + s.agreement_ratio * height
+    above = cv2.subtract(i, cv2.dilate(cv2.max(p, n), square))  # saturates at 0
+    below = cv2.subtract(cv2.erode(cv2.min(p, n), square), i)
+    height = cv2.max(above, below).astype(np.float32)
+    trusted = cv2.absdiff(p, n) <= s.agreement + s.agreement_ratio * height
     for name, ok, neighbour in (("prev_ok", prev_ok, p), ("next_ok", next_ok, n)):
         if ok is not None:
             if ok.shape != (h, w):
@@ -152,12 +152,13 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
         return np.zeros((h, w), bool)
     support = (trusted & (height > s.support)).view(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(support, connectivity=8)
-    seed_labels = labels[seeds]
+    ys, xs = np.nonzero(seeds)
+    seed_labels = labels[ys, xs]
     seeded = np.bincount(seed_labels, minlength=count)
     keep = (seeded > 0) & (stats[:, cv2.CC_STAT_AREA] <= s.max_area)
     if s.search_radius > 0:
-        moving = _met_nearby(i, p, n, bright, height, seeds, support.view(bool), s)
-        explained = np.bincount(labels[seeds & moving], minlength=count)
+        moving = _met_nearby(i, p, n, above[ys, xs] > 0, height[ys, xs], (ys, xs), support.view(bool), s)
+        explained = np.bincount(seed_labels[moving], minlength=count)
         keep &= 2 * explained <= seeded  # most of the seeds have a counterpart nearby: real motion
     keep[0] = False
     if not keep.any():
@@ -191,46 +192,49 @@ def _registered(i: np.ndarray, neighbour: np.ndarray, s: SpotSettings) -> np.nda
     """
     if s.mismatch >= 1.0:
         return np.zeros(i.shape, bool)
-    off = (np.abs(i - neighbour) > s.support).astype(np.float32)
+    off = (cv2.absdiff(i, neighbour) > s.support).view(np.uint8)
     size = 2 * s.match_radius + 1
-    return cv2.blur(off, (size, size)) < s.mismatch
+    return cv2.boxFilter(off, cv2.CV_32F, (size, size), borderType=cv2.BORDER_REPLICATE) < s.mismatch
 
 
 def _met_nearby(i: np.ndarray, p: np.ndarray, n: np.ndarray, bright: np.ndarray, height: np.ndarray,
-                seeds: np.ndarray, candidates: np.ndarray, s: SpotSettings) -> np.ndarray:
-    """bool (H, W), True at the seeds that both neighbours explain as something that moved.
+                seeds: tuple[np.ndarray, np.ndarray], candidates: np.ndarray, s: SpotSettings) -> np.ndarray:
+    """bool (number of seeds,), True at the seeds that both neighbours explain as something that moved.
 
-    A neighbour explains a bright seed when, within the search window, it holds a value close to
-    the seed's and brighter than anything the frame itself holds in that window away from the
-    candidates (dark seeds alike, mirrored): on texture the frame's own surroundings reach the
-    value too, which is no evidence of motion. The window's extremes are grey-scale dilations and
-    erosions, computed only over the seeds' bounding box (plus the window).
+    ``i``, ``p``, ``n`` are the luma of the frame and its warped neighbours, uint8 (H, W);
+    ``seeds`` their (rows, columns) and ``bright``, ``height`` (grey levels) per seed. A neighbour
+    explains a bright seed when, within the search window, it holds a value close to the seed's
+    and brighter than anything the frame itself holds in that window away from the candidates
+    (dark seeds alike, mirrored): on texture the frame's own surroundings reach the value too,
+    which is no evidence of motion. The window's extremes are grey-scale dilations and erosions,
+    computed only over the seeds' bounding box (plus the window).
     """
     h, w = i.shape
-    ys, xs = np.nonzero(seeds)
+    ys, xs = seeds
     r = s.search_radius
-    y0, y1 = max(0, ys.min() - r), min(h, ys.max() + r + 1)
-    x0, x1 = max(0, xs.min() - r), min(w, xs.max() + r + 1)
-    box = (slice(y0, y1), slice(x0, x1))
+    y0, x0 = max(0, int(ys.min()) - r), max(0, int(xs.min()) - r)
+    box = (slice(y0, min(h, int(ys.max()) + r + 1)), slice(x0, min(w, int(xs.max()) + r + 1)))
+    at = (ys - y0, xs - x0)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1))
-    margin = s.search_margin * height[box]
-    value, up = i[box], bright[box]
-    # The frame's own extremes around each seed, the candidates and half a window around them left
-    # out (an object the flow half followed overlaps its warped self, and its rest is no texture).
+    # The frame's own surroundings leave out the candidates and half a window around them (an
+    # object the flow half followed overlaps its warped self, and its rest is no texture).
     half = cv2.getStructuringElement(cv2.MORPH_RECT, (r + 1, r + 1))
     inside = cv2.dilate(candidates[box].view(np.uint8), half).view(bool)
-    own_high = cv2.dilate(np.where(inside, 0.0, value).astype(np.float32), kernel)
-    own_low = cv2.erode(np.where(inside, 255.0, value).astype(np.float32), kernel)
-    met = np.ones(value.shape, bool)
-    for neighbour in (p, n):
-        nb = neighbour[box]
-        high = cv2.dilate(nb, kernel)
-        low = cv2.erode(nb, kernel)
-        met &= np.where(up, (high >= value - margin) & (high > own_high + margin),
-                        (low <= value + margin) & (low < own_low - margin))
-    out = np.zeros((h, w), bool)
-    out[box] = met & seeds[box]
-    return out
+    value = i[ys, xs].astype(np.float32)
+    margin = s.search_margin * height
+    met = np.zeros(ys.shape, bool)
+    for sign, which, blank, extreme in ((1, bright, 0, cv2.dilate), (-1, ~bright, 255, cv2.erode)):
+        if not which.any():
+            continue
+        own = i[box].copy()
+        own[inside] = blank
+        own_extreme = extreme(own, kernel)[at].astype(np.float32)
+        found = which.copy()
+        for neighbour in (p, n):
+            nb = extreme(neighbour[box], kernel)[at].astype(np.float32)
+            found &= (sign * (nb - value) >= -margin) & (sign * (nb - own_extreme) > margin)
+        met |= found
+    return met
 
 
 def repair_spots(frame: np.ndarray, mask: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray | None,
