@@ -50,7 +50,7 @@ class TestDriftingScratch:
             if t == 0:
                 assert not mask.any()  # seen once: not yet a scratch
                 continue
-            assert mask[:, int(round(x))].all()
+            assert mask[:, int(round(x))].mean() > 0.7  # rows where the line is invisible may be left
             assert mask[line].mean() > 0.95
             assert mask.mean() < 6 / W  # the band only
             repaired = repair_scratches(damaged, mask)
