@@ -57,6 +57,7 @@ class TestDriftingScratch:
             assert rms(repaired, frame, line) < 0.55 * rms(damaged, frame, line)  # 0.3-0.5 on this texture
             assert np.array_equal(repaired[~mask], damaged[~mask])
         assert tracker.found == 5
+        assert tracker.report()["scratches"] == 1  # one line, followed as it drifts
 
     def test_damage_model_scratches(self):
         clean = moving_frames(skimage_data.astronaut(), 8, (0.5, 0.3))

@@ -131,25 +131,39 @@ class ScratchTracker:
     def __init__(self, settings: ScratchSettings = ScratchSettings()) -> None:
         self.settings = settings
         self._history: deque[list[tuple[int, int]]] = deque(maxlen=2)
+        self._confirmed: list[tuple[int, int]] = []
         self.found = 0
         """Scratch lines masked since the last :meth:`reset` (one per line per frame)."""
+        self.scratches = 0
+        """Distinct scratches since the last :meth:`reset`: confirmed lines with no confirmed line
+        of the same sign within ``drift`` pixels in the frame before."""
+        self.pixels = 0
+        """Pixels masked since the last :meth:`reset`."""
 
     def reset(self) -> None:
-        """Forget every candidate (a new shot)."""
+        """Forget every candidate and zero the counts (a new shot)."""
         self._history.clear()
-        self.found = 0
+        self._confirmed = []
+        self.found = self.scratches = self.pixels = 0
+
+    def report(self) -> dict[str, int]:
+        """``{"scratches": distinct lines, "line_frames": lines masked, one per frame, "pixels": ...}``."""
+        return {"scratches": self.scratches, "line_frames": self.found, "pixels": self.pixels}
 
     def update(self, frame: np.ndarray, cut: bool = False) -> np.ndarray:
         """bool (H, W) mask of the scratch pixels of ``frame`` (RGB uint8 (H, W, 3)).
 
-        ``cut=True`` on the first frame of a shot forgets the earlier frames first.
+        ``cut=True`` on the first frame of a shot forgets the earlier frames first; the counts go on
+        (read :meth:`report`, then :meth:`reset`, for counts per shot).
         """
         if cut:
             self._history.clear()
+            self._confirmed = []
         s = self.settings
         h, w = frame.shape[:2]
         candidates = column_candidates(frame, s)
         mask = np.zeros((h, w), bool)
+        confirmed = []
         for x, sign in candidates:
             seen = sum(any(sg == sign and abs(xx - x) <= s.drift * (age + 1) for xx, sg in frame_lines)
                        for age, frame_lines in enumerate(reversed(self._history)))
@@ -157,7 +171,11 @@ class ScratchTracker:
                 x0, x1 = max(0, x - s.half_width), min(w, x + s.half_width + 1)
                 mask[:, x0:x1] = _line_rows(frame, x, sign, s)[:, None]
                 self.found += 1
+                self.scratches += not any(sg == sign and abs(xx - x) <= s.drift for xx, sg in self._confirmed)
+                confirmed.append((x, sign))
         self._history.append(candidates)
+        self._confirmed = confirmed
+        self.pixels += int(np.count_nonzero(mask))
         return mask
 
 
