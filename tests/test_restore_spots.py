@@ -118,6 +118,24 @@ class TestRealMotionIsKept:
             assert not mask[55:70, 295 - 6 * t : 310 - 6 * t].any()
             assert mask.mean() < 0.005
 
+    def test_slow_rain_is_mostly_kept(self, estimator):
+        """80 bright streaks 1x4 pixels falling 3 pixels a frame over a moving picture. Streaks one pixel wide are
+        the detector's weak point (the warp smears them in the neighbours): most are kept, not all."""
+        rng = np.random.default_rng(0)
+        starts = np.stack([rng.uniform(10, W - 30, 80), rng.uniform(0, H, 80)], axis=1)
+        frames = moving_frames(skimage_data.astronaut(), 3, (0.6, 0.4))
+        drops = np.zeros((H, W), bool)
+        for k, frame in enumerate(frames):
+            for x, y in starts:
+                top, column = int((y + 3 * k) % H), int(x + 0.9 * k)
+                cv2.line(frame, (column, top), (column, min(H - 1, top + 3)), (235, 235, 235), 1)
+                if k == 1:
+                    drops[top : top + 4, column] = True
+        prev_w, next_w, prev_ok, next_ok = neighbours(frames, 1, estimator)
+        mask = find_spots(frames[1], prev_w, next_w, prev_ok, next_ok)
+        print(f"slow rain: {mask[drops].mean():.0%} of the drops' pixels masked")
+        assert mask[drops].mean() < 0.3
+
     def test_one_neighbour_is_not_touched(self, estimator):
         clean = moving_frames(skimage_data.astronaut(), 3, (0.7, 0.3))
         frame = add_specks(clean[1], seed=1)
