@@ -4,19 +4,23 @@ A speck of dust or dirt sits on one frame only. Kokaram's spike detection index 
 Kokaram, "Motion Picture Restoration", Springer 1998, and Kokaram et al., IEEE Trans. Image
 Processing 1995) finds it by comparing each pixel with the same point in the frames before and
 after, brought onto the current frame along the motion: a pixel that is brighter (or darker) than
-*both* of them by a margin is a spike. This module follows that test on luma, with three guards
-against real motion, which is what a spike detector must not eat:
+*both* of them by a margin is a spike. This module follows that test on luma, measuring the
+spike against each neighbour's 3x3 range (so a flow off by a pixel on a fine edge is no spike),
+with three guards against real motion, which is what a spike detector must not eat:
 
 * the two neighbours must agree with each other where a spike is declared (an occlusion or a
   change of the content shows as disagreement), in the manner of the rank-ordered detectors
   (ROD) that ask for the spike to lie outside the neighbours' range;
 * both flows must pass their forward-backward check around it (``prev_ok`` and ``next_ok``, their
   holes up to ``flow_hole`` pixels wide closed: the check fails on the speck itself, which has
-  nothing to match in the neighbours, but it fails over a whole region that is occluded);
-* a blob is kept only while nothing as bright (or as dark) lies within ``search_radius`` pixels
-  in *both* neighbours. A small object that moves faster than the flow follows (a ball, a
-  spark, a raindrop) leaves the warped neighbours showing background at its place, so it
-  passes the first two tests, but it is still there a few pixels away; a speck of dust is not.
+  nothing to match in the neighbours). A failed check is also overruled where the warped
+  neighbour matches the frame over most of a window (a flat sky, where DIS has nothing to lock
+  on to but any registration shows the same), never where the content differs (what the flow lost);
+* a blob is kept only while its value is not met within ``search_radius`` pixels in *both*
+  neighbours beyond what the frame itself holds around it. A small object that moves faster
+  than the flow follows (a ball, a spark) leaves the warped neighbours showing background at
+  its place, so it passes the first two tests, but it is still there a few pixels away; a speck
+  of dust is not.
 
 Candidates are grown by hysteresis (seeds over ``spike``, connected support over ``support``),
 blobs larger than ``max_area`` are left alone (a large region that changed is motion or a
