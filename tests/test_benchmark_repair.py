@@ -59,7 +59,8 @@ class TestMeasures:
     def test_changed_share(self):
         a = [np.zeros((10, 10, 3), np.uint8)] * 2
         b = [a[0].copy(), a[1].copy()]
-        b[1][0, 0, 2] = 1
+        b[1][0, 0, 2] = 1 + repair.CHANGED_LEVELS
+        b[0][5, 5, 0] = repair.CHANGED_LEVELS  # a small move (flicker's) is not a change
         assert repair.changed_share(b, a) == pytest.approx(1 / 200)
         assert repair.changed_share(a, a) == 0
 

@@ -125,6 +125,43 @@ class TestPictureIsNotAScratch:
         assert column_candidates(frame) == [(200, -1)]
 
 
+class TestLinesOfThePicture:
+    """With the flow, a thin full-height line that belongs to the picture is told from a scratch."""
+
+    @staticmethod
+    def run(frames: list[np.ndarray], steps: list[float]) -> list[np.ndarray]:
+        """Masks of ``frames`` with the frame before warped along a known sideways motion."""
+        tracker, masks = ScratchTracker(), []
+        for t, frame in enumerate(frames):
+            prev_w = flow_x = None
+            if t:
+                flow_x = np.full((H, W), steps[t], np.float32)  # content at x was at x + step before
+                shift = np.float32([[1, 0, -steps[t]], [0, 1, 0]])  # prev_w(x) = frame t-1 at x + step
+                prev_w = cv2.warpAffine(frames[t - 1], shift, (W, H), flags=cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_REFLECT)
+            masks.append(tracker.update(frame, t == 0, prev_w, flow_x))
+        return masks
+
+    def test_a_line_that_moves_with_the_picture(self):
+        picture = np.dstack([skimage_data.camera()] * 3)[:H + 40, :W + 80].copy()
+        picture[:, 229:231] = 20  # a thin dark pole down the whole picture, panned past
+        frames = moving_frames(picture, 6, (2.0, 0.0))
+        without_flow = ScratchTracker()
+        assert any(without_flow.update(f, t == 0).any() for t, f in enumerate(frames))  # a scratch's signature
+        assert all(not m.any() for m in self.run(frames, [2.0] * 6))
+
+    def test_a_still_line_in_a_still_picture(self):
+        frame = draw_scratch(moving_frames(skimage_data.camera(), 1, (0, 0))[0], 200.0, 20.0, opacity=0.8)
+        masks = self.run([frame] * 6, [0.0] * 6)
+        assert not any(m.any() for m in masks[3:])  # seen at one column for three frames: the picture's
+
+    def test_a_scratch_over_a_moving_picture_is_still_found(self):
+        clean = moving_frames(skimage_data.astronaut(), 6, (3.0, 0.0))
+        damaged = [draw_scratch(frame, 150.0 + 0.5 * t, 245.0) for t, frame in enumerate(clean)]
+        masks = self.run(damaged, [3.0] * 6)
+        assert all(m[:, 150:153].any() for m in masks[1:])
+
+
 class TestRepairAndSettings:
     def test_interpolates_across_the_band(self):
         ramp = np.tile(np.linspace(0, 200, W, dtype=np.float32)[None, :, None], (H, 1, 3)).round().astype(np.uint8)

@@ -135,10 +135,16 @@ def rms_at(outputs: list[np.ndarray], clean: list[np.ndarray], masks: list[np.nd
     return float(np.sqrt(total / count)) if count else float("nan")
 
 
-def changed_share(repaired: list[np.ndarray], given: list[np.ndarray]) -> float:
-    """Share of pixels (any of R, G, B) that differ between ``repaired`` and ``given`` frames,
-    RGB uint8 (H, W, 3) each, all frames pooled."""
-    changed = sum(int(np.any(a != b, axis=2).sum()) for a, b in zip(repaired, given))
+#: Levels a pixel must move by to count as changed: the flicker correction moves whole frames by
+#: a level or so (a gain of a fraction of a percent, rounded), which is not a pixel replaced.
+CHANGED_LEVELS = 3
+
+
+def changed_share(repaired: list[np.ndarray], given: list[np.ndarray], levels: int = CHANGED_LEVELS) -> float:
+    """Share of pixels (any of R, G, B) that differ by more than ``levels`` between ``repaired``
+    and ``given`` frames, RGB uint8 (H, W, 3) each, all frames pooled."""
+    changed = sum(int(np.any(np.abs(a.astype(np.int16) - b) > levels, axis=2).sum())
+                  for a, b in zip(repaired, given))
     return changed / sum(a.shape[0] * a.shape[1] for a in given)
 
 
@@ -391,7 +397,9 @@ def render_repair(report: dict[str, Any]) -> list[str]:
            "area x2 only. RMS in levels of 255 (RGB) at the pixels where the damage model drew dust, "
            "dirt or a scratch (opacity > 0.1, its mask upscaled x2 nearest); *damaged px* is their "
            "share of the input. *touched (stage)* is `RemasterResult.repair`'s `pixels_touched / "
-           "pixels`; *changed (x1 run)* the share of input pixels a repair-only run (x1 bicubic) changes.",
+           "pixels`; *changed (x1 run)* the share of input pixels a repair-only run (x1 bicubic) moves by "
+           "more than "
+           f"{CHANGED_LEVELS} levels (flicker's correction of a level or so not counted).",
            "", "- " + learned_line(report, 2), ""]
     md += target_tables(section)
     sp = section["speed"]

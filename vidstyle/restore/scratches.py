@@ -61,6 +61,12 @@ class ScratchSettings:
     """Pixels a line may move between the frames that confirm it."""
     half_width: int = 2
     """Half width of the repaired band in pixels (the band is 2 half_width + 1 wide)."""
+    content_motion: float = 1.5
+    """Pixels: where the picture moved sideways by more than this (the flow to the frame before),
+    a line that the frame before, brought along the flow, shows at the same place moved with the
+    picture: a pole or a gap in a fence, not a scratch on the film, which stays with the frame.
+    Where the picture stood still, a line that has stayed within a pixel over the last three frames
+    is left alone too: a still line in a still picture may be either, and a scratch wanders."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 255.0:
@@ -150,11 +156,14 @@ class ScratchTracker:
         """``{"scratches": distinct lines, "line_frames": lines masked, one per frame, "pixels": ...}``."""
         return {"scratches": self.scratches, "line_frames": self.found, "pixels": self.pixels}
 
-    def update(self, frame: np.ndarray, cut: bool = False) -> np.ndarray:
+    def update(self, frame: np.ndarray, cut: bool = False, prev_w: np.ndarray | None = None,
+               flow_x: np.ndarray | None = None) -> np.ndarray:
         """bool (H, W) mask of the scratch pixels of ``frame`` (RGB uint8 (H, W, 3)).
 
         ``cut=True`` on the first frame of a shot forgets the earlier frames first; the counts go on
-        (read :meth:`report`, then :meth:`reset`, for counts per shot).
+        (read :meth:`report`, then :meth:`reset`, for counts per shot). ``prev_w`` (the frame before,
+        warped onto this one, uint8 (H, W, 3)) and ``flow_x`` (the flow's sideways part, float32
+        (H, W), pixels) let it leave out lines that moved with the picture (``content_motion``).
         """
         if cut:
             self._history.clear()
@@ -162,12 +171,13 @@ class ScratchTracker:
         s = self.settings
         h, w = frame.shape[:2]
         candidates = column_candidates(frame, s)
+        content = _content_lines(prev_w, flow_x, candidates, list(self._history), s)
         mask = np.zeros((h, w), bool)
         confirmed = []
         for x, sign in candidates:
             seen = sum(any(sg == sign and abs(xx - x) <= s.drift * (age + 1) for xx, sg in frame_lines)
                        for age, frame_lines in enumerate(reversed(self._history)))
-            if seen >= 1:
+            if seen >= 1 and (x, sign) not in content:
                 x0, x1 = max(0, x - s.half_width), min(w, x + s.half_width + 1)
                 mask[:, x0:x1] = _line_rows(frame, x, sign, s)[:, None]
                 self.found += 1
@@ -177,6 +187,25 @@ class ScratchTracker:
         self._confirmed = confirmed
         self.pixels += int(np.count_nonzero(mask))
         return mask
+
+
+def _content_lines(prev_w: np.ndarray | None, flow_x: np.ndarray | None, candidates: list[tuple[int, int]],
+                   history: list[list[tuple[int, int]]], s: ScratchSettings) -> set[tuple[int, int]]:
+    """The candidates that belong to the picture (see ``content_motion``): where it moved, a line
+    the frame before, brought along the flow, has within a pixel; where it stood still, a line
+    within a pixel of its column in the two frames before. Without the flow, none."""
+    if prev_w is None or flow_x is None or not candidates:
+        return set()
+    before = None
+    content = set()
+    for x, sign in candidates:
+        if abs(float(np.median(flow_x[:, x]))) > s.content_motion:
+            before = column_candidates(prev_w, s) if before is None else before
+            if any(sg == sign and abs(xx - x) <= 1 for xx, sg in before):
+                content.add((x, sign))
+        elif len(history) == 2 and all(any(sg == sign and abs(xx - x) <= 1 for xx, sg in lines) for lines in history):
+            content.add((x, sign))
+    return content
 
 
 def _line_rows(frame: np.ndarray, x: int, sign: int, s: ScratchSettings) -> np.ndarray:
