@@ -39,6 +39,7 @@ import numpy as np
 from pipelines.benchmark.harness import (
     BATCH_SIZE,
     LOSSLESS,
+    REPAIR_OFF,
     SCALE,
     Context,
     LoadSnapshot,
@@ -185,7 +186,7 @@ def remaster_lossless(src: Path, dst: Path, model: str, mode: str, *,
     ``style`` as in :func:`measure_end_to_end`.
     """
     config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE, encode=LOSSLESS,
-                            temporal=temporal_config(mode), overwrite=True, style=style)
+                            temporal=temporal_config(mode), overwrite=True, style=style, repair=REPAIR_OFF)
     result = remaster(src, dst, config)
     return {"frames": result.frames, "seconds": result.seconds, "temporal": dict(result.temporal)}
 
