@@ -45,8 +45,8 @@ import av.filter
 import cv2
 import numpy as np
 
-__all__ = ["ClipDamage", "clean_clip", "damage_clip", "draw_clip_damage", "settings_for",
-           "tone_only"]
+__all__ = ["DRAWN_ALPHA", "ClipDamage", "clean_clip", "damage_clip", "damage_clip_with_masks",
+           "draw_clip_damage", "settings_for", "tone_only"]
 
 #: Mixed into every seed, so that a seed given here never draws what the same number draws in
 #: any other random generator of the project.
@@ -57,6 +57,9 @@ SCALERS = ("bicubic", "lanczos", "area")
 CODEC_QUANTISERS = {"mpeg2video": (5, 14), "mjpeg": (6, 18)}
 #: Frame rate the codecs are told (MPEG-2 accepts only standard rates); it changes nothing else.
 CODEC_RATE = 25
+#: :func:`damage_clip_with_masks` counts a pixel as dirt where a speck or the scratch was
+#: blended in with more than this opacity.
+DRAWN_ALPHA = 0.1
 
 
 @dataclass(frozen=True)
@@ -224,8 +227,9 @@ def _run_graph(frame: np.ndarray, filters: list[tuple[str, str]]) -> np.ndarray:
 
 
 # -- dirt ---------------------------------------------------------------------------------------
-def _draw_dust(frame: np.ndarray, d: ClipDamage, rng: np.random.Generator) -> None:
-    """Soft-edged elliptical specks of random size, orientation and tone, drawn in place."""
+def _draw_dust(frame: np.ndarray, d: ClipDamage, rng: np.random.Generator, drawn: np.ndarray) -> None:
+    """Soft-edged elliptical specks of random size, orientation and tone, drawn in place;
+    ``drawn`` (bool (H, W)) is set where one was blended in above :data:`DRAWN_ALPHA`."""
     height, width = frame.shape[:2]
     count = rng.poisson(d.dust * height * width / 100_000)
     for _ in range(count):
@@ -248,6 +252,7 @@ def _draw_dust(frame: np.ndarray, d: ClipDamage, rng: np.random.Generator) -> No
         radius = np.sqrt((u / a) ** 2 + (v / b) ** 2)
         # (radius - 1) * b: roughly the distance outside the rim, in px; a one-pixel soft edge.
         alpha = opacity * np.clip(0.5 - (radius - 1.0) * b, 0.0, 1.0)
+        drawn[y0:y1, x0:x1] |= alpha > DRAWN_ALPHA
         patch = frame[y0:y1, x0:x1].astype(np.float32)
         patch += alpha[..., None] * (tone - patch)
         frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
@@ -263,7 +268,7 @@ class _Scratch:
         self.velocity = rng.uniform(-0.5, 0.5)  # px per frame
         self.height, self.width = height, width
 
-    def draw(self, frame: np.ndarray, rng: np.random.Generator) -> None:
+    def draw(self, frame: np.ndarray, rng: np.random.Generator, drawn: np.ndarray) -> None:
         self.x = float(np.clip(self.x + self.velocity + rng.normal(0, 0.6), 1, self.width - 2))
         if rng.random() < 0.1:  # the scratch skips a frame now and then
             return
@@ -275,6 +280,7 @@ class _Scratch:
         # Flat core of the scratch's width, a half-pixel soft edge either side.
         alpha = np.clip(half + 0.5 - distance, 0.0, 1.0)
         alpha *= self.d.scratch_opacity * rng.uniform(0.8, 1.2)
+        drawn |= alpha > DRAWN_ALPHA
         tone = 235.0 if self.d.scratch_bright else 25.0
         picture = frame.astype(np.float64)
         picture += alpha[..., None] * (tone - picture)
@@ -323,19 +329,33 @@ def damage_clip(frames: list[np.ndarray], *, scale: int, seed: int) -> list[np.n
     Returns:
         as many RGB uint8 (H / scale, W / scale, 3) frames.
     """
+    return damage_clip_with_masks(frames, scale=scale, seed=seed)[0]
+
+
+def damage_clip_with_masks(frames: list[np.ndarray], *, scale: int,
+                           seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """:func:`damage_clip`, and where each frame got dust or the scratch.
+
+    Returns:
+        the damaged frames (as :func:`damage_clip` gives them, bit for bit) and as many bool
+        (H / scale, W / scale) masks, True where a speck or the scratch was blended in with
+        opacity above :data:`DRAWN_ALPHA` (before the codec, which may smear it a little).
+    """
     height, width = _check_frames(frames, scale)
     rng = np.random.default_rng([DAMAGE_TAG, seed])
     d = draw_clip_damage(rng)
     size = (width // scale, height // scale)
     scratch = _Scratch(d, rng, size[1], size[0]) if d.scratch else None
-    damaged = []
+    damaged, masks = [], []
     for frame, tone in zip(frames, _tone_sequence(d, seed, len(frames))):
         low = _run_graph(frame, _frame_filters(d, rng, size, tone))
-        _draw_dust(low, d, rng)
+        drawn = np.zeros(low.shape[:2], bool)
+        _draw_dust(low, d, rng, drawn)
         if scratch is not None:
-            scratch.draw(low, rng)
+            scratch.draw(low, rng, drawn)
         damaged.append(low)
-    return codec_round_trip(damaged, d.codec, d.quantiser)
+        masks.append(drawn)
+    return codec_round_trip(damaged, d.codec, d.quantiser), masks
 
 
 def tone_only(frames: list[np.ndarray], *, seed: int) -> list[np.ndarray]:

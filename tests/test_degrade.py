@@ -323,3 +323,58 @@ class TestSettings:
             settings = DegradeSettings.random(rng, scale=2)
             outs = list(degrade_clip([astronaut] * 2, settings, seed))
             assert [out.shape for out in outs] == [(HEIGHT // 2, WIDTH // 2, 3)] * 2
+
+
+class TestDamageMask:
+    """``FilmDegrader.damage_mask``: where dust and scratches were drawn, read without side effects."""
+
+    def test_reading_the_mask_changes_no_pixel(self, astronaut):
+        settings = dataclasses.replace(ALL_EFFECTS, scale=2)
+        plain = run(settings, [astronaut] * 4, seed=5)
+        degrader = FilmDegrader(settings, seed=5, height=HEIGHT, width=WIDTH)
+        read = []
+        for frame in [astronaut] * 4:
+            read.append(degrader.degrade(frame))
+            degrader.damage_mask()
+        for a, b in zip(plain, read):
+            np.testing.assert_array_equal(a, b)
+
+    def test_mask_covers_the_drawn_specks_and_little_else(self):
+        clean = flat(128)
+        degrader = FilmDegrader(DegradeSettings(dust_density=3000.0, dust_size=4.0), seed=1,
+                                height=HEIGHT, width=WIDTH)
+        for _ in range(3):
+            out = degrader.degrade(clean)
+            mask = degrader.damage_mask()
+            assert mask.shape == (HEIGHT, WIDTH) and mask.dtype == bool
+            difference = np.abs(out.astype(int) - clean).max(axis=2)
+            assert mask[difference > 30].all()  # every strong change is in the mask
+            assert (difference[mask] > 0).mean() > 0.9  # and the mask is where it changed
+            assert not degrader.last_damage["scratches"].any()
+
+    def test_scratch_mask_is_a_thin_vertical_band(self):
+        settings = DegradeSettings(scratch_count=1, scratch_drift=0.0, scratch_persistence=1000.0)
+        degrader = FilmDegrader(settings, seed=3, height=HEIGHT, width=WIDTH)
+        out = degrader.degrade(flat(128))
+        scratches = degrader.last_damage["scratches"]
+        columns = np.flatnonzero(scratches.any(axis=0))
+        assert 1 <= columns.size <= 8 and np.ptp(columns) < 8
+        difference = np.abs(out.astype(int) - 128).max(axis=2)
+        assert scratches[difference > 30].all()
+        assert not degrader.last_damage["dust"].any()
+
+    @pytest.mark.parametrize("scale", [2, 4])
+    def test_mask_is_downscaled_with_any_pixel_touched(self, scale):
+        settings = DegradeSettings(dust_density=3000.0, dust_size=4.0)
+        full = FilmDegrader(settings, seed=2, height=HEIGHT, width=WIDTH)
+        small = FilmDegrader(dataclasses.replace(settings, scale=scale), seed=2, height=HEIGHT,
+                             width=WIDTH)
+        full.degrade(flat(128))
+        small.degrade(flat(128))
+        expected = full.damage_mask().reshape(HEIGHT // scale, scale, WIDTH // scale, scale)
+        np.testing.assert_array_equal(small.damage_mask(), expected.any(axis=(1, 3)))
+
+    def test_no_frame_no_damage(self):
+        degrader = FilmDegrader(DegradeSettings(scale=2), seed=0, height=HEIGHT, width=WIDTH)
+        assert degrader.damage_mask().shape == (HEIGHT // 2, WIDTH // 2)
+        assert not degrader.damage_mask().any()

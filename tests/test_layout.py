@@ -18,10 +18,11 @@ FLOORS = {
     "damage": 3,
     "style": 3,
     "temporal": 4,
-    **dict.fromkeys(["engine", "preview", "degrade"], 5),
-    "batch": 6,
-    "train": 7,
-    **dict.fromkeys(["cli", "cli_options", "__main__"], 8),
+    "restore": 5,
+    **dict.fromkeys(["engine", "preview", "degrade"], 6),
+    "batch": 7,
+    "train": 8,
+    **dict.fromkeys(["cli", "cli_options", "__main__"], 9),
 }
 
 

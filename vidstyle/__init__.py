@@ -4,7 +4,7 @@
     remaster("reel.mkv", "reel_hd.mkv", RemasterConfig(scale=2))
 """
 
-from .config import EncodeConfig, RangeConfig, RemasterConfig
+from .config import EncodeConfig, RangeConfig, RemasterConfig, RepairConfig, TemporalConfig
 from .engine import RemasterResult, remaster
 from .errors import (
     ConfigError,
@@ -39,7 +39,9 @@ __all__ = [
     "RangeError",
     "RemasterConfig",
     "RemasterResult",
+    "RepairConfig",
     "StyleError",
+    "TemporalConfig",
     "VideoInfo",
     "VideoOpenError",
     "VideoReader",

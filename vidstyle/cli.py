@@ -19,7 +19,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from .cli_options import TimeType, build_config, model_and_encode_options, progress_bar, write_report
+from .cli_options import TimeType, build_config, model_and_encode_options, progress_bar, repair_line, write_report
 from .config import SCALES, EncodeConfig, RangeConfig, RemasterConfig
 from .engine import remaster
 from .errors import ConfigError, Interrupted, VidstyleError
@@ -100,6 +100,8 @@ def remaster_command(input: Path, output: Path, start, end, frames, chunks: int,
             f"wrote {result.output}: {result.frames} frames, {w}x{h}, "
             f"{result.seconds:.1f} s ({result.fps:.2f} fps)"
         )
+        if line := repair_line(result.repair):
+            click.echo(line)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -230,8 +232,11 @@ def _print_status(output: Path, rows: list) -> None:
 @click.option("--frames", type=click.IntRange(min=1), default=48, show_default=True, help="Frames to process.")
 @click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Contact sheet PNG [default: OUTPUT with .png].")
+@click.option("--show-repair", is_flag=True,
+              help="Also write SHEET-repair.png: the frames as decoded, the pixels the repair replaced in red.")
 @model_and_encode_options
-def preview_command(input: Path, output: Path, start, frames: int, sheet: Path | None, **kw: Any) -> None:
+def preview_command(input: Path, output: Path, start, frames: int, sheet: Path | None, show_repair: bool,
+                    **kw: Any) -> None:
     """Try the settings on a short range before committing hours of compute.
 
     Writes the input (bicubic) | the output side by side, a PNG contact sheet,
@@ -240,9 +245,13 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
     """
     config = build_config(kw, RangeConfig())
     with progress_bar(kw["quiet"], "preview") as progress:
-        result = preview(input, output, config, start=start, frames=frames, sheet=sheet, progress=progress)
+        result = preview(input, output, config, start=start, frames=frames, sheet=sheet, show_repair=show_repair,
+                         progress=progress)
     write_report(kw["report"], result.to_dict())
-    click.echo(f"wrote {result.output} (before | after) and {result.sheet}")
+    click.echo(f"wrote {result.output} (before | after) and {result.sheet}"
+               + (f" and {result.repair_sheet}" if result.repair_sheet else ""))
+    if line := repair_line(result.repair):
+        click.echo(line)
     click.echo(
         f"model {result.model_fps:.2f} fps; a full run would go at about {result.estimated_fps:.2f} fps: "
         f"{result.total_frames} frames in about {format_seconds(result.estimated_seconds)}"

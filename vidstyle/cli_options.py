@@ -17,11 +17,14 @@ from .config import (
     DEFAULT_MODEL,
     DEVICES,
     FLOW_PRESET_NAMES,
+    REPAIR_MODES,
+    REPAIR_PARTS,
     SCALES,
     TEMPORAL_MODES,
     EncodeConfig,
     RangeConfig,
     RemasterConfig,
+    RepairConfig,
     TemporalConfig,
 )
 from .errors import VidstyleError
@@ -29,7 +32,10 @@ from .io.atomic import write_text_atomic
 from .timecode import TimePoint, parse_timepoint
 from .version import __version__
 
-__all__ = ["TimeType", "build_config", "model_and_encode_options", "parse_key_value", "progress_bar", "write_report"]
+__all__ = [
+    "TimeType", "build_config", "model_and_encode_options", "parse_key_value", "progress_bar", "repair_line",
+    "write_report",
+]
 
 
 class TimeType(click.ParamType):
@@ -101,6 +107,15 @@ def model_and_encode_options(func: Callable) -> Callable:
                      "which the earlier output is no longer mixed in; higher: steadier, but more "
                      "trailing where the flow errs [default: the model's: 24, a style's card "
                      "names its own]."),
+        click.option("--repair", type=click.Choice(REPAIR_MODES), default="auto", show_default=True,
+                     help="Mend damage of one frame from its neighbours along the optical flow, before "
+                          "the network: dust and dirt (specks the frames either side do not have), line "
+                          "scratches, flicker. off: the frames go to the network as decoded."),
+        click.option("--repair-parts", default="all", show_default=True, metavar="PARTS",
+                     help=f"With --repair auto: a comma list of {', '.join(REPAIR_PARTS)} (or all, none)."),
+        click.option("--grade", type=click.Choice(["off", "auto"]), default="off", show_default=True,
+                     help="auto: correct faded levels and colour casts per shot (the models keep the "
+                          "tone they are given)."),
         click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
                      help="Frames per network call."),
         click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -138,6 +153,7 @@ def build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
             blend_strength=kw["blend_strength"],
             blend_tolerance=kw["blend_tolerance"],
         ),
+        repair=RepairConfig.from_parts(kw["repair"], kw["repair_parts"], kw["grade"]),
         overwrite=kw["overwrite"],
         style=kw["style"],
         style_strength=kw["style_strength"],
@@ -173,3 +189,15 @@ def write_report(path: Path | None, data: dict[str, Any]) -> None:
         return
     data = {"vidstyle": __version__, **data}
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def repair_line(report: dict[str, Any]) -> str | None:
+    """One line of what the repair stage did, for the end of a run; None when it was off."""
+    if report.get("mode", "off") == "off" or not report.get("pixels"):
+        return None
+    share = report["pixels_touched"] / report["pixels"]
+    parts = [f"{report['spots']} specks of dust or dirt", f"scratches on {report['scratch_frames']} frames"]
+    flicker = report.get("flicker")
+    if flicker is not None:
+        parts.append(f"flicker corrected on {flicker.get('corrected', 0)} frames")
+    return f"repair: {', '.join(parts)}; {share:.3%} of the pixels replaced"

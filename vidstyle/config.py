@@ -24,6 +24,9 @@ __all__ = [
     "TemporalConfig",
     "TEMPORAL_MODES",
     "FLOW_PRESET_NAMES",
+    "REPAIR_MODES",
+    "REPAIR_PARTS",
+    "RepairConfig",
 ]
 
 #: Upscaling factors the pipeline supports.
@@ -167,6 +170,58 @@ class TemporalConfig:
             raise ConfigError(f"blend tolerance must be above 0, got {self.blend_tolerance}")
 
 
+#: ``--repair`` values: ``auto`` repairs what the parts find, ``off`` passes frames through.
+REPAIR_MODES = ("auto", "off")
+#: The parts of the repair stage ``--repair-parts`` chooses from (all of them by default).
+REPAIR_PARTS = ("spots", "scratches", "flicker")
+
+
+@dataclass(frozen=True)
+class RepairConfig:
+    """The repair stage (:mod:`vidstyle.restore`): damage of one frame, mended from its neighbours
+    along the optical flow before the network sees the frame."""
+
+    #: ``auto``: repair; ``off``: the frames go to the network as decoded.
+    mode: str = "auto"
+    #: Dust and dirt: specks on one frame that its two neighbours, along the flow, do not have.
+    spots: bool = True
+    #: Vertical line scratches that persist over frames.
+    scratches: bool = True
+    #: Changes of brightness from frame to frame that the content does not explain.
+    flicker: bool = True
+    #: Levels and colour balance per shot (faded prints, casts); off by default, since the
+    #: models keep the tone they are given and a restorer may want the print's own.
+    grade: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in REPAIR_MODES:
+            raise ConfigError(f"repair must be one of {', '.join(REPAIR_MODES)}, got {self.mode!r}")
+        for name in (*REPAIR_PARTS, "grade"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"repair part {name} must be True or False, got {getattr(self, name)!r}")
+
+    @property
+    def active(self) -> bool:
+        """Whether the stage does anything: on, with at least one part (or the grade) chosen."""
+        return self.mode != "off" and (self.spots or self.scratches or self.flicker or self.grade)
+
+    @classmethod
+    def from_parts(cls, mode: str, parts: str, grade: str = "off") -> RepairConfig:
+        """From the CLI's words: ``parts`` a comma list of :data:`REPAIR_PARTS` (``all`` or ``none``
+        too), ``grade`` ``off`` or ``auto``."""
+        words = [w.strip() for w in parts.split(",") if w.strip()]
+        if words == ["all"]:
+            words = list(REPAIR_PARTS)
+        elif words == ["none"]:
+            words = []
+        unknown = [w for w in words if w not in REPAIR_PARTS]
+        if unknown:
+            raise ConfigError(f"unknown repair part {unknown[0]!r}; choose from {', '.join(REPAIR_PARTS)}, all or none")
+        if grade not in ("off", "auto"):
+            raise ConfigError(f"grade must be off or auto, got {grade!r}")
+        return cls(mode=mode, grade=grade == "auto", **{part: part in words for part in REPAIR_PARTS})
+
+
 @dataclass(frozen=True)
 class RemasterConfig:
     """Everything :func:`vidstyle.remaster` needs besides the two paths."""
@@ -186,6 +241,8 @@ class RemasterConfig:
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     #: Consistency between frames: feature reuse, blending, or none.
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    #: Dust, dirt, scratches and flicker mended from the neighbouring frames, before the network.
+    repair: RepairConfig = field(default_factory=RepairConfig)
     #: Batches held between stages; memory is about 2 x queue_depth x batch_size frames.
     queue_depth: int = 4
     #: Replace an existing output file.

@@ -34,9 +34,11 @@ from .io.writer import VideoWriter, check_output_path
 from .models.descriptor import ModelDescriptor
 from .models.registry import AUTO_MODELS, load_model, resolve_device
 from .models.styles import load_style
-from .temporal.stage import open_temporal
+from .restore.stage import FrameObserver, RepairStage, open_repair
+from .temporal.stage import TemporalStage, open_temporal
 
 __all__ = [
+    "FramePath",
     "ProgressCallback",
     "RemasterResult",
     "Stage",
@@ -106,6 +108,33 @@ def open_stages(
         reader.close()
         raise
     return reader, model, writer
+
+
+@dataclass
+class FramePath:
+    """What the frames of a run go through between the reader and the writer: the repair stage
+    (:mod:`vidstyle.restore`), then the temporal stage with the model."""
+
+    repair: RepairStage | None
+    temporal: TemporalStage
+
+    @classmethod
+    def open(cls, config: RemasterConfig, model: ModelDescriptor, *,
+             observer: FrameObserver | None = None) -> FramePath:
+        return cls(open_repair(config.repair, config.temporal, observer=observer),
+                   open_temporal(config.temporal, model))
+
+    def batches(self, reader: Iterable[FrameBatch], *, depth: int) -> Iterable:
+        """The reader's batches repaired and planned, each on a thread of its own."""
+        source = reader if self.repair is None else self.repair.batches(reader, depth=depth)
+        return self.temporal.batches(source, depth=depth)
+
+    def run(self, batch) -> np.ndarray:
+        """A batch of :meth:`batches` through the model, (B, sH, sW, 3) uint8."""
+        return self.temporal.run(batch)
+
+    def repair_report(self) -> dict[str, Any]:
+        return {"mode": "off"} if self.repair is None else self.repair.report()
 
 
 @dataclass
@@ -222,6 +251,7 @@ class RemasterResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     temporal: dict[str, Any] = field(default_factory=dict)
+    repair: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -237,6 +267,7 @@ class RemasterResult:
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
             "warnings": self.warnings,
             "temporal": self.temporal,
+            "repair": self.repair,
         }
 
 
@@ -246,7 +277,7 @@ def remaster(
     config: RemasterConfig | None = None,
     progress: ProgressCallback | None = None,
 ) -> RemasterResult:
-    """Remaster ``src`` into ``dst``: decode, run the model, encode with the sound copied.
+    """Remaster ``src`` into ``dst``: decode, repair, run the model, encode with the sound copied.
 
     The output has the frames and timestamps of the selected range of the input,
     its colour tags, pixel aspect ratio and rotation, and its audio and subtitle
@@ -270,8 +301,8 @@ def remaster(
     reader, model, writer = open_stages(src, dst, config)
     info = reader.info
     with reader, writer:
-        temporal = open_temporal(config.temporal, model)
-        run = run_stages(reader, temporal.run, writer, batches=temporal.batches(reader, depth=config.queue_depth),
+        path = FramePath.open(config, model)
+        run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
                          progress=progress, total=reader.expected_frames)
     seconds = time.perf_counter() - started
     done = run.frames
@@ -288,6 +319,7 @@ def remaster(
         output_size=(writer.width, writer.height),
         stage_seconds=run.stage_seconds,
         warnings=run.warnings,
-        temporal=temporal.report(),
+        temporal=path.temporal.report(),
+        repair=path.repair_report(),
     )
 

@@ -1,9 +1,10 @@
 """``preview``: remaster a short range, show before | after, and estimate the whole run.
 
-The preview video has the input (upscaled with bicubic to the output size) on
-the left and the model's output on the right; a PNG contact sheet holds a few of
-those pairs. The measured speed of each stage gives an estimate of the time the
-whole file would take at the same settings.
+The preview video has the input as decoded (upscaled with bicubic to the output
+size) on the left and the output (repaired, then through the model) on the right;
+a PNG contact sheet holds a few of those pairs, and on request a second one shows
+what the repair stage touched. The measured speed of each stage gives an estimate
+of the time the whole file would take at the same settings.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import cv2
 import numpy as np
 
 from .config import RangeConfig, RemasterConfig
-from .engine import ProgressCallback, open_stages, run_stages
+from .engine import FramePath, ProgressCallback, open_stages, run_stages
 from .errors import OutputError
 from .io.atomic import partial_path
 from .io.reader import FrameBatch
@@ -27,7 +28,6 @@ from .io.writer import check_output_path
 from .models.baseline import Bicubic
 from .models.descriptor import ModelDescriptor, run_frames
 from .temporal.metrics import MetricsAccumulator
-from .temporal.stage import open_temporal
 
 __all__ = ["PreviewResult", "preview"]
 
@@ -55,6 +55,10 @@ class PreviewResult:
     warping_error_after: float
     """The same for the model's output: lower is steadier."""
     temporal: dict[str, Any]
+    repair: dict[str, Any]
+    """What the repair stage did (:meth:`vidstyle.restore.stage.RepairStage.report`)."""
+    repair_sheet: Path | None = None
+    """The contact sheet of the pixels the repair replaced (``show_repair``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +74,8 @@ class PreviewResult:
             "warping_error_before": _finite(self.warping_error_before),
             "warping_error_after": _finite(self.warping_error_after),
             "temporal": self.temporal,
+            "repair": self.repair,
+            "repair_sheet": str(self.repair_sheet) if self.repair_sheet else None,
         }
 
 
@@ -85,6 +91,7 @@ def preview(
     start: str | None = None,
     frames: int = 48,
     sheet: str | os.PathLike[str] | None = None,
+    show_repair: bool = False,
     progress: ProgressCallback | None = None,
 ) -> PreviewResult:
     """Remaster ``frames`` frames from ``start`` into a side-by-side video and a contact sheet.
@@ -96,6 +103,8 @@ def preview(
         start: where to begin (``HH:MM:SS.mmm``, seconds or ``f123``); the beginning if None.
         frames: how many frames to process.
         sheet: the PNG contact sheet; ``dst`` with a .png extension if None.
+        show_repair: also write ``SHEET-repair.png``: the same frames as decoded, the pixels the
+            repair stage replaced (dust, dirt, scratches) drawn over them in red.
     """
     config = config or RemasterConfig()
     config = replace(config, range=RangeConfig(start=start, frames=frames))
@@ -104,6 +113,9 @@ def preview(
     if sheet.suffix.lower() != ".png":
         raise OutputError(f"the contact sheet must be a .png file, got {sheet.name}")
     check_output_path(sheet, src=src, overwrite=config.overwrite)
+    repair_sheet = sheet.with_name(f"{sheet.stem}-repair.png") if show_repair else None
+    if repair_sheet is not None:
+        check_output_path(repair_sheet, src=src, overwrite=config.overwrite)
 
     started = time.perf_counter()
     reader, model, writer = open_stages(src, dst, config, width_factor=2)
@@ -111,10 +123,12 @@ def preview(
     sides = _SideBySide(ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device),
                         expected)
     with reader, writer:
-        temporal = open_temporal(config.temporal, model)
-        run = run_stages(reader, temporal.run, writer, batches=temporal.batches(reader, depth=config.queue_depth),
+        path = FramePath.open(config, model, observer=sides.observe)
+        run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
                          progress=progress, total=expected, compose=sides.compose, on_batch=sides.measure)
     _write_sheet(sheet, sides.pairs)
+    if repair_sheet is not None:
+        _write_sheet(repair_sheet, sides.touched)
     seconds = time.perf_counter() - started
     done, model_seconds = run.frames, run.stage_seconds["model"]
 
@@ -141,7 +155,9 @@ def preview(
         stage_seconds=stage,
         warping_error_before=sides.steadiness["before"].warping_error,
         warping_error_after=sides.steadiness["after"].warping_error,
-        temporal=temporal.report(),
+        temporal=path.temporal.report(),
+        repair=path.repair_report(),
+        repair_sheet=repair_sheet,
     )
 
 
@@ -150,6 +166,8 @@ class _SideBySide:
 
     ``compose`` makes the frames written, input | output; ``measure`` adds each pair to the
     steadiness measures and keeps the pairs of the contact sheet (``picks``, frame indices).
+    ``observe`` sees each frame as decoded, before the repair stage, with the mask of the pixels
+    it replaced: the left side shows the input as it was, and the repair sheet the mask.
     """
 
     def __init__(self, before: ModelDescriptor, expected: int) -> None:
@@ -157,9 +175,24 @@ class _SideBySide:
         self.picks = set(np.linspace(0, max(expected - 1, 0), num=min(SHEET_FRAMES, expected)).round().astype(int))
         self.pairs: list[np.ndarray] = []
         self.steadiness = {"before": MetricsAccumulator(), "after": MetricsAccumulator()}
+        self.decoded: dict[int, np.ndarray] = {}  # frames as decoded, until composed
+        self.touched: list[np.ndarray] = []
+
+    def observe(self, index: int, frame: np.ndarray, mask: np.ndarray) -> None:
+        self.decoded[index] = frame
+        if index in self.picks:
+            shown = frame.copy()
+            shown[mask] = (255, 0, 0)
+            self.touched.append(np.concatenate([frame, shown], axis=1))
+
+    def inputs(self, batch: FrameBatch) -> np.ndarray:
+        """The batch's frames as decoded (without repair, the batch's own frames)."""
+        if not self.decoded:
+            return batch.frames
+        return np.stack([self.decoded.pop(batch.first_index + i) for i in range(len(batch))])
 
     def compose(self, batch: FrameBatch, after: np.ndarray) -> np.ndarray:
-        return np.concatenate([run_frames(self.before, batch.frames), after], axis=2)
+        return np.concatenate([run_frames(self.before, self.inputs(batch)), after], axis=2)
 
     def measure(self, batch: FrameBatch, after: np.ndarray, side: np.ndarray) -> None:
         bicubic = np.ascontiguousarray(side[:, :, : after.shape[2]])  # the left half, as computed

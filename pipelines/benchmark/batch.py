@@ -30,6 +30,7 @@ import numpy as np
 
 from pipelines.benchmark.harness import (
     LOSSLESS,
+    REPAIR_OFF,
     SCALE,
     TORCH_THREADS,
     Context,
@@ -134,7 +135,7 @@ def cut_clip(src: Path, dst: Path, first: int, frames: int, *,
     options = (("g", str(keyframe_every)),) if keyframe_every else ()
     config = RemasterConfig(scale=1, model="bicubic",
                             range=RangeConfig(start=f"f{first}", frames=frames),
-                            encode=EncodeConfig(options=options), overwrite=True)
+                            encode=EncodeConfig(options=options), overwrite=True, repair=REPAIR_OFF)
     remaster(src, dst, config)
     return dst
 
@@ -217,7 +218,7 @@ def bench_chunked(plan: BatchPlan, tmp: Path) -> dict[str, Any]:
         src = cut_clip(src, tmp / "chunk-input.mp4", 0, plan.chunk_frames,
                        keyframe_every=round(fps))
     config = RemasterConfig(scale=SCALE, temporal=TemporalConfig(mode="reuse"), encode=LOSSLESS,
-                            overwrite=True)
+                            overwrite=True, repair=REPAIR_OFF)
     batch = BatchConfig(chunks=MEASURED_CHUNKS, jobs=BATCH_JOBS)
     keyframes, count = keyframe_indices(src)
     interval = config.temporal.keyframe_interval
@@ -276,7 +277,7 @@ def run_backend(source: Path, out: Path, backend: str) -> dict[str, Any]:
     run, ``descendants_cores`` is what Ray's idle processes used meanwhile.
     """
     jobs = discover(source, out).jobs
-    config = RemasterConfig(scale=SCALE)
+    config = RemasterConfig(scale=SCALE, repair=REPAIR_OFF)
     before = LoadSnapshot.take()
     report = run_batch(jobs, out, config, BatchConfig(jobs=BATCH_JOBS, backend=backend))
     after = LoadSnapshot.take()

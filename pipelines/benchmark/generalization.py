@@ -71,7 +71,7 @@ import torch
 
 from pipelines import independent_damage
 from pipelines.benchmark.footage import DAMAGE_SEED, Clip, carphone_pair, held_out_material, outside_material
-from pipelines.benchmark.harness import LOSSLESS, Context, Section, write_lossless
+from pipelines.benchmark.harness import LOSSLESS, REPAIR_OFF, Context, Section, write_lossless
 from pipelines.benchmark.library import (
     ModelDescriptor,
     ModelError,
@@ -290,7 +290,7 @@ def steadiness(clips: list[Clip], damaged: dict[str, list[np.ndarray]], learned:
             log.info("steadiness: %s, %s --temporal %s", clip.name,
                      "bicubic" if key == "bicubic" else learned.label, mode)
             dst = tmp / f"{stem}-{key}.mkv"
-            config = RemasterConfig(scale=scale, model=model, encode=LOSSLESS, overwrite=True,
+            config = RemasterConfig(scale=scale, model=model, encode=LOSSLESS, overwrite=True, repair=REPAIR_OFF,
                                     temporal=TemporalConfig(mode=mode,
                                                             keyframe_interval=KEYFRAME_INTERVAL))
             result = remaster(src, dst, config)

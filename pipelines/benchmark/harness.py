@@ -36,6 +36,7 @@ from pipelines.benchmark.library import (
     RangeConfig,
     RemasterConfig,
     RemasterResult,
+    RepairConfig,
     TemporalConfig,
     VideoInfo,
     VideoReader,
@@ -50,6 +51,10 @@ log = logging.getLogger("benchmark")
 
 #: The benchmark as a module (``python -m pipelines.benchmark``): reports name it and record its command line.
 SCRIPT = "pipelines.benchmark"
+#: Every section but ``repair`` measures the model and the temporal stage with the repair stage off
+#: (its default is on since issue 16): their figures stay comparable with the runs before it, and
+#: the ``repair`` section measures what the repair adds and costs.
+REPAIR_OFF = RepairConfig(mode="off")
 #: The repository's root: the default reports and pictures are written under it.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -274,19 +279,20 @@ def model_path(model: ModelDescriptor) -> str:
 def measure_end_to_end(
     src: Path, dst: Path, frames: int | None, model: str = "bicubic", *,
     temporal: TemporalConfig | None = None, encode: EncodeConfig | None = None,
-    style: str | None = None,
+    style: str | None = None, repair: Any = None,
 ) -> Run:
     """vidstyle.remaster(src, dst, model x2), all defaults besides; per-stage busy time kept.
 
     ``temporal`` and ``encode`` default to the library's defaults (``--temporal auto``,
     libx264 crf 18 medium); the run's temporal report is kept in ``extra["temporal"]``.
     ``style`` (a bundled name or a file) takes the model's place, so ``model`` must then be
-    :data:`pipelines.benchmark.styles.STYLE_BASE`.
+    :data:`pipelines.benchmark.styles.STYLE_BASE`. ``repair``, a ``RepairConfig``, replaces the
+    repair off (:data:`REPAIR_OFF`); its run's repair report is kept in ``extra["repair"]``.
     """
     config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE,
                             range=range_config(frames), overwrite=True,
                             temporal=temporal or TemporalConfig(), encode=encode or EncodeConfig(),
-                            style=style)
+                            style=style, repair=repair or REPAIR_OFF)
     result: list[RemasterResult] = []
 
     def work() -> int:
@@ -296,6 +302,8 @@ def measure_end_to_end(
     run = timed(work)
     run.extra["stage_seconds"] = dict(result[0].stage_seconds)
     run.extra["temporal"] = dict(result[0].temporal)
+    if repair is not None:
+        run.extra["repair"] = dict(result[0].repair or {})
     return run
 
 

@@ -22,7 +22,7 @@ from vidstyle.batch.backends import import_ray
 from vidstyle.batch.discover import discover
 from vidstyle.batch.runner import BatchConfig, remaster_chunked, run_batch, segments_for
 from vidstyle.batch.segments import Segment
-from vidstyle.config import TemporalConfig
+from vidstyle.config import RepairConfig, TemporalConfig
 from vidstyle.damage.degrade import WORN_PRINT, DegradeSettings, FilmDegrader
 from vidstyle.errors import ConfigError, ModelError, StyleError
 from vidstyle.io.remux import keyframe_indices
@@ -34,19 +34,21 @@ from vidstyle.models.weights import load_weights
 from vidstyle.quality import frame_scores
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar
 from vidstyle.style.features import style_distance
-from vidstyle.temporal.metrics import VideoMetrics, video_metrics
+from vidstyle.temporal.metrics import VideoMetrics, flicker, video_metrics
 from vidstyle.temporal.reuse import supports_reuse
 from vidstyle.train.data import HELD_OUT_CLIP_FRAMES, clip_frames, clip_path, held_out_clips, restoration_target
+from vidstyle.train.dead_leaves import dead_leaves
 from vidstyle.train.evaluate import EVAL_SEED, EvalResult, HeldOutPair, evaluate, held_out_pairs
 from vidstyle.train.style import StyleRecipe, read_style_image
 
 __all__ = [
     "EVAL_SEED", "EXEMPLARS", "HELD_OUT_CLIP_FRAMES", "WORN_PRINT", "BatchConfig", "ConfigError",
     "DegradeSettings", "EncodeConfig", "EvalResult", "FilmDegrader", "HeldOutPair", "ModelDescriptor",
-    "ModelError", "RangeConfig", "RemasterConfig", "RemasterResult", "Segment", "StyleError", "StyleRecipe",
+    "ModelError", "RangeConfig", "RemasterConfig", "RemasterResult", "RepairConfig", "Segment", "StyleError",
+    "StyleRecipe",
     "TemporalConfig", "VideoInfo", "VideoMetrics", "VideoReader", "VideoWriter", "__version__",
-    "available_models", "bundled_styles", "clip_frames", "clip_path", "discover", "draw_exemplar",
-    "evaluate", "frame_scores", "held_out_clips", "held_out_pairs", "import_ray", "keyframe_indices",
+    "available_models", "bundled_styles", "clip_frames", "clip_path", "dead_leaves", "discover", "draw_exemplar",
+    "evaluate", "flicker", "frame_scores", "held_out_clips", "held_out_pairs", "import_ray", "keyframe_indices",
     "load_model", "load_style", "load_weights", "probe", "read_style_image", "remaster", "remaster_chunked",
     "restoration_target", "run_batch", "run_frames", "segments_for", "shipped_weights", "style_distance",
     "supports_reuse", "video_metrics",

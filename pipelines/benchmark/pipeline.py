@@ -327,7 +327,8 @@ def status(key):
 
 before = status("VmHWM")
 config = vidstyle.RemasterConfig(scale=2, model="bicubic", batch_size=int(sys.argv[5]),
-                                 encode=vidstyle.EncodeConfig(preset=sys.argv[6]), overwrite=True)
+                                 encode=vidstyle.EncodeConfig(preset=sys.argv[6]), overwrite=True,
+                                 repair=vidstyle.RepairConfig(mode="off"))
 result = vidstyle.remaster(sys.argv[1], sys.argv[2], config)
 with open(sys.argv[3], "w") as f:
     json.dump({"hwm_before": before, "hwm": status("VmHWM"), "frames": result.frames,

@@ -7,7 +7,7 @@ Adding a section is adding such a module and one line to :data:`REGISTRY`.
 
 from __future__ import annotations
 
-from pipelines.benchmark import batch, generalization, picture, pipeline, quality, speed, styles, temporal
+from pipelines.benchmark import batch, generalization, picture, pipeline, quality, repair, speed, styles, temporal
 from pipelines.benchmark.harness import Section
 
 #: Every section, in the order a run measures them and the report shows them.
@@ -18,6 +18,7 @@ REGISTRY: tuple[Section, ...] = (
     picture.SECTION,
     temporal.SECTION,
     generalization.SECTION,
+    repair.SECTION,
     batch.SECTION,
     styles.SECTION,
 )

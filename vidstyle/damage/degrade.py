@@ -38,7 +38,8 @@ import numpy as np
 from .settings import DOWNSCALE_KERNELS, INTERPOLATION, WORN_PRINT, DegradeSettings, check_int
 
 # The settings live in .settings; they are named here too, where the damage model is used from.
-__all__ = ["DOWNSCALE_KERNELS", "INTERPOLATION", "WORN_PRINT", "DegradeSettings", "FilmDegrader", "degrade_clip"]
+__all__ = ["DAMAGE_MASK_ALPHA", "DOWNSCALE_KERNELS", "INTERPOLATION", "WORN_PRINT", "DegradeSettings", "FilmDegrader",
+           "degrade_clip"]
 
 # Rec. 601 luma, the weights old telecine transfers and JPEG use.
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -48,6 +49,10 @@ _BRIGHT_DAMAGE = 0.96  # value a bright speck or scratch tends to (clear base sh
 _DARK_DAMAGE = 0.04  # value a dark speck or scratch tends to (opaque dirt on the print)
 _SUBPIXEL_BITS = 2  # fixed-point fraction bits for OpenCV drawing (quarter-pixel positions)
 _CHROMA_GRAIN = 0.35  # weight of the per-channel grain of colour stock against the shared grain
+#: A pixel counts as damaged (:meth:`FilmDegrader.damage_mask`) where a speck or a scratch was
+#: blended in with at least this opacity: below it the change is under 10% of the way to the
+#: speck's tone, lost in the grain.
+DAMAGE_MASK_ALPHA = 0.1
 
 
 def _grain_taps(sigma: float) -> int:
@@ -144,6 +149,9 @@ class FilmDegrader:
         self.width = width
         self.frame_index = 0  # frames degraded so far
         self._buffers: dict[str, np.ndarray] = {}
+        #: Where the last frame got dust or dirt ("dust") and line scratches ("scratches"):
+        #: bool (H / scale, W / scale) each; see :meth:`damage_mask`. Empty before the first frame.
+        self.last_damage: dict[str, np.ndarray] = {}
 
         streams = np.random.SeedSequence(seed).spawn(7)
         setup, weave, flicker, scratch, dust, grain, jpeg = map(np.random.default_rng, streams)
@@ -260,6 +268,7 @@ class FilmDegrader:
             raise ValueError(f"frame must be uint8 {expected}, got {got}")
         s = self.settings
         image = np.multiply(frame, np.float32(1.0 / 255.0), out=self._buffer("input", expected))
+        drawn = {"dust": np.zeros(expected[:2], bool), "scratches": np.zeros(expected[:2], bool)}
 
         if s.weave_amplitude > 0:
             image = self._apply_weave(image)
@@ -271,9 +280,9 @@ class FilmDegrader:
         if self._vignette is not None:
             cv2.multiply(image, self._vignette, dst=image)
         if s.scratch_count > 0:
-            self._apply_scratches(image)
+            self._apply_scratches(image, drawn["scratches"])
         if s.dust_density > 0:
-            self._apply_dust(image)
+            self._apply_dust(image, drawn["dust"])
         if s.blur_sigma > 0:
             image = self._apply_blur(image)
         if s.scale > 1:
@@ -293,8 +302,26 @@ class FilmDegrader:
             out = self._apply_jpeg(out)
         if out.ndim == 2:
             out = cv2.cvtColor(out, cv2.COLOR_GRAY2RGB)
+        self.last_damage = {name: _downscale_mask(mask, s.scale) for name, mask in drawn.items()}
         self.frame_index += 1
         return out
+
+    def damage_mask(self) -> np.ndarray:
+        """Where the last degraded frame got dust, dirt or a line scratch.
+
+        A pixel counts where a speck or a scratch was blended in with opacity above
+        :data:`DAMAGE_MASK_ALPHA`; after the downscale, an output pixel counts if any of the
+        ``scale x scale`` input pixels it averages does (blur, grain and JPEG can spread the
+        damage a pixel further; they are not counted). Reading it changes nothing of the output
+        or the random streams.
+
+        Returns:
+            bool (H / scale, W / scale), a new array; all False before the first frame.
+        """
+        if not self.last_damage:
+            s = self.settings
+            return np.zeros((self.height // s.scale, self.width // s.scale), bool)
+        return self.last_damage["dust"] | self.last_damage["scratches"]
 
     def _buffer(self, name: str, shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
         # Working arrays are kept between frames: a fresh multi-megabyte array per step costs
@@ -322,7 +349,7 @@ class FilmDegrader:
         image *= np.float32(gain * contrast)
         image += np.float32(0.5 * gain * (1.0 - contrast))
 
-    def _apply_scratches(self, image: np.ndarray) -> None:
+    def _apply_scratches(self, image: np.ndarray, drawn: np.ndarray) -> None:
         s = self.settings
         rng = self._rng_scratch
         for i, scratch in enumerate(self._scratches):
@@ -332,26 +359,28 @@ class FilmDegrader:
                     continue
                 scratch = self._scratches[i] = _Scratch(rng, s, self.height, self.width, age=0)
             opacity = scratch.opacity() * float(rng.uniform(0.75, 1.0))
-            self._draw_scratch(image, scratch, opacity)
+            self._draw_scratch(image, scratch, opacity, drawn)
             scratch.move(rng, s.scratch_drift, self.width)
             if scratch.age >= scratch.life:
                 self._scratches[i] = None
                 self._gaps[i] = self._draw_gap()
 
-    def _draw_scratch(self, image: np.ndarray, scratch: _Scratch, opacity: float) -> None:
+    def _draw_scratch(self, image: np.ndarray, scratch: _Scratch, opacity: float,
+                      drawn: np.ndarray) -> None:
         half = math.ceil(3.0 * scratch.sigma) + 1
         centre = int(round(scratch.x))
         first, last = max(0, centre - half), min(self.width, centre + half + 1)
         columns = np.arange(first, last, dtype=np.float32)
         across = np.exp(-0.5 * ((columns - scratch.x) / scratch.sigma) ** 2)
         alpha = (opacity * scratch.profile)[:, None] * across[None, :]  # (H, w)
+        drawn[:, first:last] |= alpha > DAMAGE_MASK_ALPHA
         region = image[:, first:last]
         if region.ndim == 3:
             alpha = alpha[:, :, None]
         target = _BRIGHT_DAMAGE if scratch.bright else _DARK_DAMAGE
         region += alpha * (target - region)
 
-    def _apply_dust(self, image: np.ndarray) -> None:
+    def _apply_dust(self, image: np.ndarray, drawn: np.ndarray) -> None:
         s = self.settings
         rng = self._rng_dust
         count = int(rng.poisson(s.dust_density * self.height * self.width / 1e6))
@@ -388,6 +417,7 @@ class FilmDegrader:
         alpha = self._buffer("dust_alpha", image.shape[:2])
         change = self._buffer("dust_change", image.shape)
         for is_bright, mask in masks.items():
+            drawn |= mask > int(255 * DAMAGE_MASK_ALPHA)
             np.multiply(mask, np.float32(1.0 / 255.0), out=alpha)
             if image.ndim == 3:
                 alpha3 = self._buffer("dust_alpha3", image.shape)
@@ -452,6 +482,14 @@ class FilmDegrader:
         if decoded is None:
             raise RuntimeError(f"OpenCV failed to round-trip a frame through JPEG q={quality}")
         return decoded
+
+
+def _downscale_mask(mask: np.ndarray, scale: int) -> np.ndarray:
+    """bool (H, W) -> bool (H / scale, W / scale): True where any pixel of the block is."""
+    if scale == 1:
+        return mask
+    height, width = mask.shape
+    return mask.reshape(height // scale, scale, width // scale, scale).any(axis=(1, 3))
 
 
 def degrade_clip(

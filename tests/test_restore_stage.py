@@ -1,0 +1,169 @@
+"""The repair stage as the pipeline runs it: frames, batches, cuts, reports, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import decode_all, file_hash, write_lossless
+from skimage import data as skdata
+
+from vidstyle import EncodeConfig, RemasterConfig, remaster
+from vidstyle.cli import run
+from vidstyle.config import RepairConfig, TemporalConfig
+from vidstyle.errors import ConfigError
+from vidstyle.io.reader import FrameBatch
+from vidstyle.restore.stage import RepairStage, open_repair
+
+H, W = 96, 128
+
+
+def panning(count: int, step: float = 1.5, image: np.ndarray | None = None) -> list[np.ndarray]:
+    """``count`` frames of a textured still panning right by ``step`` pixels a frame."""
+    still = skdata.astronaut() if image is None else image
+    still = cv2.resize(still, (W * 2, H * 2), interpolation=cv2.INTER_AREA)
+    frames = []
+    for i in range(count):
+        shift = np.float32([[1, 0, -20 - step * i], [0, 1, -30]])
+        frames.append(cv2.warpAffine(still, shift, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return frames
+
+
+def speckled(frames: list[np.ndarray], seed: int = 3) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Dark and bright specks (radius 2-3) on every frame, each speck on one frame only."""
+    rng = np.random.default_rng(seed)
+    out, masks = [], []
+    for frame in frames:
+        frame = frame.copy()
+        mask = np.zeros((H, W), np.uint8)
+        for _ in range(4):
+            x, y, r = int(rng.integers(10, W - 10)), int(rng.integers(10, H - 10)), int(rng.integers(2, 4))
+            cv2.circle(mask, (x, y), r, 1, -1)
+            value = 250 if rng.random() < 0.5 else 5
+            cv2.circle(frame, (x, y), r, (value, value, value), -1)
+        out.append(frame)
+        masks.append(mask.astype(bool))
+    return out, masks
+
+
+def spots_only() -> RepairConfig:
+    return RepairConfig(spots=True, scratches=False, flicker=False)
+
+
+class TestFrames:
+    def test_every_frame_comes_out_in_order(self):
+        frames = panning(7)
+        for config in (RepairConfig(), spots_only(), RepairConfig(spots=False, scratches=False, flicker=True)):
+            out = list(RepairStage(config).frames(frames))
+            assert len(out) == len(frames)
+            assert all(f.shape == (H, W, 3) and f.dtype == np.uint8 and m.shape == (H, W) for f, m in out)
+
+    @pytest.mark.parametrize("count", [1, 2])
+    def test_a_film_shorter_than_the_look_ahead(self, count):
+        frames = panning(count)
+        out = [f for f, _ in RepairStage(RepairConfig()).frames(frames)]
+        assert len(out) == count
+
+    def test_specks_on_a_moving_picture_are_mended(self):
+        clean = panning(8)
+        dirty, masks = speckled(clean)
+        stage = RepairStage(spots_only())
+        out = [f for f, _ in stage.frames(dirty)]
+        before = after = 0.0
+        for c, d, o, m in list(zip(clean, dirty, out, masks))[1:-1]:  # the ends have one neighbour
+            before += float(np.mean((d[m].astype(float) - c[m]) ** 2))
+            after += float(np.mean((o[m].astype(float) - c[m]) ** 2))
+        assert after < 0.3 * before, (after, before)
+        report = stage.report()
+        assert report["spots"] > 0 and report["pixels_touched"] > 0 and report["frames"] == 8
+
+    def test_the_first_and_last_frames_are_left_to_the_network(self):
+        dirty, _ = speckled(panning(5))
+        out = list(RepairStage(spots_only()).frames(dirty))
+        for index in (0, len(dirty) - 1):
+            frame, mask = out[index]
+            assert not mask.any() and np.array_equal(frame, dirty[index])
+
+    def test_no_neighbour_across_a_cut(self):
+        first, second = panning(4), panning(4, image=skdata.chelsea())
+        dirty, _ = speckled(first + second)
+        stage = RepairStage(spots_only())
+        out = list(stage.frames(dirty))
+        cut = len(first)
+        for index in (cut - 1, cut):  # the last of a shot and the first of the next: one neighbour
+            assert not out[index][1].any()
+        report = stage.report()
+        assert [shot["first_frame"] for shot in report["shots"]] == [0, cut]
+
+
+class TestBatches:
+    @pytest.mark.parametrize("batch_size", [1, 3, 4])
+    def test_boundaries_timestamps_and_indices_are_kept(self, batch_size):
+        frames = np.stack(panning(10))
+        batches = [FrameBatch(frames[i:i + batch_size], np.arange(i, min(i + batch_size, 10)) * 40, i)
+                   for i in range(0, 10, batch_size)]
+        out = list(RepairStage(RepairConfig()).batches(iter(batches), depth=2))
+        assert [len(b) for b in out] == [len(b) for b in batches]
+        assert [b.first_index for b in out] == [b.first_index for b in batches]
+        assert all(np.array_equal(a.pts, b.pts) for a, b in zip(out, batches))
+
+    def test_off_is_no_stage(self):
+        assert open_repair(RepairConfig(mode="off"), TemporalConfig()) is None
+        assert open_repair(RepairConfig(spots=False, scratches=False, flicker=False), TemporalConfig()) is None
+        assert isinstance(open_repair(RepairConfig(), TemporalConfig()), RepairStage)
+
+
+class TestConfig:
+    def test_parts_from_words(self):
+        assert RepairConfig.from_parts("auto", "spots,flicker") == RepairConfig(scratches=False)
+        assert RepairConfig.from_parts("auto", "none").active is False
+        assert RepairConfig.from_parts("auto", "all", "auto").grade is True
+        with pytest.raises(ConfigError, match="unknown repair part 'dust'"):
+            RepairConfig.from_parts("auto", "spots,dust")
+        with pytest.raises(ConfigError):
+            RepairConfig(mode="maybe")
+
+
+@pytest.fixture
+def dusty_clip(tmp_path: Path) -> tuple[Path, list[np.ndarray]]:
+    clean = panning(10)
+    dirty, _ = speckled(clean)
+    return write_lossless(tmp_path / "dusty.mkv", dirty), clean
+
+
+class TestPipeline:
+    def test_remaster_repairs_and_reports(self, dusty_clip, tmp_path):
+        src, clean = dusty_clip
+        outs = {}
+        for mode in ("auto", "off"):
+            config = RemasterConfig(scale=1, model="bicubic", repair=RepairConfig(mode=mode),
+                                    temporal=TemporalConfig(mode="off"),
+                                    encode=EncodeConfig("ffv1", crf=None, preset=None))
+            result = remaster(src, tmp_path / f"{mode}.mkv", config)
+            outs[mode] = (np.stack(decode_all(tmp_path / f"{mode}.mkv")[0]), result.to_dict()["repair"])
+        target = np.stack(clean)[1:-1].astype(float)
+        error = {mode: float(np.mean((frames[1:-1] - target) ** 2)) for mode, (frames, _) in outs.items()}
+        assert error["auto"] < error["off"]
+        assert outs["auto"][1]["spots"] > 0 and outs["off"][1] == {"mode": "off"}
+
+    def test_cli_bad_parts_is_one_line(self, dusty_clip, tmp_path, capsys):
+        src, _ = dusty_clip
+        before = file_hash(src)
+        code = run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--repair-parts", "dust"])
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("error:") == 1 and "unknown repair part 'dust'" in err
+        assert not (tmp_path / "o.mkv").exists() and file_hash(src) == before
+        assert run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--repair", "sometimes"]) == 2
+
+    def test_preview_shows_the_repair(self, dusty_clip, tmp_path, capsys):
+        src, _ = dusty_clip
+        code = run(["preview", str(src), "-o", str(tmp_path / "p.mp4"), "--frames", "6", "--model", "bicubic",
+                    "--scale", "2", "--show-repair", "-q"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        sheet = cv2.imread(str(tmp_path / "p-repair.png"))
+        assert sheet is not None and sheet.shape[1] == 2 * W
+        red = (sheet[..., 2] == 255) & (sheet[..., 1] == 0) & (sheet[..., 0] == 0)
+        assert red.any() and "repair:" in out

@@ -1,0 +1,37 @@
+"""Film repair from the neighbouring frames, on the decoded frames before the network.
+
+* :mod:`.stage`: the stage a run opens (:func:`~.stage.open_repair`): the flow to both neighbours,
+  scene cuts, look-ahead, the parts below in order, and the report;
+* :mod:`.spots`: dust and dirt, one-frame specks found against the motion-compensated neighbours
+  (Kokaram's spike detection index with guards against real motion) and filled from them;
+* :mod:`.scratches`: vertical line scratches found from column profiles over frames and filled
+  from both sides;
+* :mod:`.flicker`: changes of brightness the content does not explain, measured along the flow and
+  smoothed over the shot with look-ahead (a real fade keeps fading);
+* :mod:`.grade`: optional levels and colour balance per shot (``--grade auto``).
+"""
+
+from .flicker import Deflicker, FlickerSettings
+from .grade import Grader, GradeSettings
+from .scratches import ScratchSettings, ScratchTracker, column_candidates, repair_scratches
+from .spots import SpotSettings, feather_alpha, find_spots, luma, repair_spots, spot_report
+from .stage import RepairStage, open_repair
+
+__all__ = [
+    "Deflicker",
+    "FlickerSettings",
+    "GradeSettings",
+    "Grader",
+    "RepairStage",
+    "ScratchSettings",
+    "ScratchTracker",
+    "SpotSettings",
+    "column_candidates",
+    "feather_alpha",
+    "find_spots",
+    "luma",
+    "open_repair",
+    "repair_scratches",
+    "repair_spots",
+    "spot_report",
+]

@@ -1,0 +1,292 @@
+"""The repair stage: damage of one frame mended from its neighbours, before the network.
+
+Dust and dirt sit on one frame of film and not on the frames either side; a line scratch runs
+down the same column for many frames; flicker changes the brightness of whole frames. A network
+that sees one frame at a time cannot tell a speck from a button, so this stage looks at the
+neighbours first, along the optical flow, in the manner of the motion-compensated detectors
+restorers use (Kokaram's spike detection index; VapourSynth's DeSpot and RemoveDirt):
+
+* for every frame ``t`` it computes DIS flow to ``t - 1`` and ``t + 1`` (forward and backward, so
+  each flow has its forward-backward reliability), on grey frames shrunk by the temporal stage's
+  ``flow_downscale`` and median-filtered so that the specks themselves do not steer the flow;
+* it warps both neighbours onto ``t`` and hands them to the parts (:mod:`.spots`,
+  :mod:`.scratches`, :mod:`.flicker`, :mod:`.grade`), each chosen by :class:`~vidstyle.config.RepairConfig`;
+* scene cuts (:class:`~vidstyle.temporal.scenes.SceneCutDetector`) end a shot: no neighbour is
+  taken across a cut, and the parts that keep state start afresh.
+
+The first and the last frame of a shot have one neighbour. One neighbour cannot tell a speck
+from something that appeared or left, so their specks are left as they are; scratches (found
+from the frame's own columns and the frames before) and flicker are still corrected there.
+
+The stage runs on a thread of its own between the reader and the temporal stage, one frame of
+look-ahead for the spots and a few more for the flicker (:attr:`RepairStage.delay`), so memory
+stays bounded like the rest of the pipeline. It keeps the batches' boundaries and timestamps.
+
+On its own, frames in and frames out (RGB uint8 (H, W, 3), in order; each with the bool (H, W)
+mask of the pixels the spots and scratches parts replaced)::
+
+    stage = RepairStage(RepairConfig())
+    for repaired, mask in stage.frames(frames):
+        ...
+    stage.report()   # per shot: spots, pixels touched, scratches, flicker
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from ..config import RepairConfig, TemporalConfig
+from ..temporal.flow import FlowEstimator, FlowPair, consistency_mask
+from ..temporal.scenes import SceneCutDetector
+from ..temporal.warp import warp_numpy
+from ..threads import on_thread
+from .flicker import Deflicker
+from .grade import Grader
+from .scratches import ScratchTracker, repair_scratches
+from .spots import SpotSettings, find_spots, repair_spots
+
+__all__ = ["RepairStage", "open_repair"]
+
+#: Median filter (pixels of the shrunk grey frame) applied before the repair's flow: a speck or a
+#: scratch a few pixels wide is gone from the picture the flow is computed on.
+FLOW_MEDIAN = 5
+
+#: Called for each frame with (index, decoded frame, mask of the pixels replaced), before flicker.
+FrameObserver = Callable[[int, np.ndarray, np.ndarray], None]
+
+
+@dataclass
+class _Frame:
+    """One decoded frame on its way through the stage."""
+
+    index: int
+    raw: np.ndarray
+    small: np.ndarray  # the grey picture the flow is computed on
+    cut: bool
+    back: FlowPair | None = None  # this frame -> the one before
+    ahead: FlowPair | None = None  # this frame -> the one after
+
+
+@dataclass
+class _Mended:
+    """A frame after spots and scratches, with what flicker needs of it."""
+
+    frame: np.ndarray
+    mask: np.ndarray
+    prev_w: np.ndarray | None
+    prev_ok: np.ndarray | None
+    cut: bool
+
+
+@dataclass
+class _Shot:
+    """What the stage did in one shot."""
+
+    first_frame: int
+    frames: int = 0
+    spots: int = 0
+    spot_pixels: int = 0
+    scratch_frames: int = 0
+    scratch_pixels: int = 0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Stats:
+    pixels: int = 0
+    seconds: float = 0.0
+    shots: list[_Shot] = field(default_factory=list)
+
+
+class RepairStage:
+    """Dust, dirt, line scratches and flicker, mended from the neighbouring frames.
+
+    Args:
+        config: which parts run (a config whose ``active`` is False passes frames through).
+        flow_preset, flow_downscale: the optical flow between neighbours (the temporal stage's).
+        observer: sees every frame with the mask of the pixels replaced (``vidstyle preview
+            --show-repair``).
+    """
+
+    def __init__(self, config: RepairConfig, *, flow_preset: str = "medium", flow_downscale: int = 2,
+                 observer: FrameObserver | None = None) -> None:
+        self.config = config
+        self.estimator = FlowEstimator(flow_preset, downscale=flow_downscale)
+        self.cuts = SceneCutDetector()
+        self.spot_settings = SpotSettings()
+        self.scratches = ScratchTracker() if config.scratches else None
+        self.deflicker = Deflicker() if config.flicker else None
+        self.grader = Grader() if config.grade else None
+        self.observer = observer
+        self.stats = _Stats()
+        self._masks: list[np.ndarray] = []  # masks of the frames flicker holds back, in order
+        self._ready: list[np.ndarray] = []  # frames out of flicker, waiting for the grade
+        self._cuts: list[bool] = []  # whether each frame held back starts a shot
+
+    @property
+    def delay(self) -> int:
+        """Frames the stage holds back before it gives a frame out (its look-ahead)."""
+        return 1 + (self.deflicker.delay if self.deflicker is not None else 0)
+
+    # -- frames ---------------------------------------------------------------------------------
+    def frames(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each frame of ``frames`` repaired, in order, with the bool (H, W) mask of the pixels
+        the spots and scratches parts replaced (flicker and grade touch every pixel a little and
+        are not in it)."""
+        previous: _Frame | None = None
+        current: _Frame | None = None
+        for index, frame in enumerate(frames):
+            tick = time.perf_counter()
+            arrived = self._arrive(index, frame)
+            if current is not None:
+                if not arrived.cut:
+                    self._link(current, arrived)
+                out = self._mend(current, previous if not current.cut else None,
+                                 arrived if not arrived.cut else None)
+                self.stats.seconds += time.perf_counter() - tick
+                yield from self._release(out)
+            else:
+                self.stats.seconds += time.perf_counter() - tick
+            previous, current = current, arrived
+        if current is not None:
+            tick = time.perf_counter()
+            out = self._mend(current, previous if not current.cut else None, None)
+            self.stats.seconds += time.perf_counter() - tick
+            yield from self._release(out)
+        yield from self._release(None, final=True)
+
+    def batches(self, batches: Iterable, *, depth: int = 2) -> Iterator:
+        """The batches of ``batches`` (FrameBatch-like), repaired on a thread of its own; same
+        boundaries, timestamps and indices, frames replaced."""
+
+        def repaired() -> Iterator:
+            pending: list = []
+
+            def frames() -> Iterator[np.ndarray]:
+                for batch in batches:
+                    pending.append(batch)
+                    yield from batch.frames
+
+            done: list[np.ndarray] = []
+            for frame, _ in self.frames(frames()):
+                done.append(frame)
+                if len(done) == len(pending[0]):
+                    yield replace(pending.pop(0), frames=np.stack(done))
+                    done = []
+
+        return on_thread(repaired(), _same, name="vidstyle-repair", depth=depth)
+
+    def report(self) -> dict:
+        """What the stage did: counts per shot and for the run (plain ints and floats)."""
+        shots = [s.to_dict() for s in self.stats.shots]
+        total = {key: sum(s[key] for s in shots) for key in ("frames", "spots", "spot_pixels", "scratch_frames",
+                                                              "scratch_pixels")}
+        report = {
+            "mode": self.config.mode,
+            "parts": [p for p in ("spots", "scratches", "flicker", "grade") if getattr(self.config, p)],
+            **total,
+            "pixels": self.stats.pixels,
+            "pixels_touched": total["spot_pixels"] + total["scratch_pixels"],
+            "seconds": round(self.stats.seconds, 3),
+            "shots": shots,
+        }
+        if self.deflicker is not None:
+            report["flicker"] = self.deflicker.report()
+        if self.grader is not None:
+            report["grade"] = self.grader.report()
+        return report
+
+    # -- one frame ------------------------------------------------------------------------------
+    def _arrive(self, index: int, frame: np.ndarray) -> _Frame:
+        small = self.estimator.prepare(frame)
+        cut = self.cuts.update(small) or index == 0
+        if cut:
+            self.stats.shots.append(_Shot(first_frame=index))
+        return _Frame(index, frame, cv2.medianBlur(small, FLOW_MEDIAN), cut)
+
+    def _link(self, before: _Frame, after: _Frame) -> None:
+        """The flows between two neighbours of one shot, each with its reliability."""
+        forward = self.estimator.flow(after.small, before.small)  # after -> before
+        backward = self.estimator.flow(before.small, after.small)  # before -> after
+        scale = self.estimator.downscale
+        after.back = FlowPair(forward, consistency_mask(forward, backward), scale)
+        before.ahead = FlowPair(backward, consistency_mask(backward, forward), scale)
+
+    def _mend(self, frame: _Frame, before: _Frame | None, after: _Frame | None) -> _Mended:
+        """Spots, then scratches, of one frame; returns the frame for flicker and grade."""
+        h, w = frame.raw.shape[:2]
+        prev_w, prev_ok, prev_flow = _onto(frame.back, before, h, w)
+        next_w, next_ok, _ = _onto(frame.ahead, after, h, w)
+        out, mask = frame.raw, np.zeros((h, w), bool)
+        shot = self.stats.shots[-1]
+        if self.config.spots and prev_w is not None and next_w is not None:
+            spots = find_spots(out, prev_w, next_w, prev_ok, next_ok, self.spot_settings)
+            if spots.any():
+                out = repair_spots(out, spots, prev_w, next_w, self.spot_settings)
+                shot.spots += cv2.connectedComponents(spots.astype(np.uint8), connectivity=8)[0] - 1
+                shot.spot_pixels += int(np.count_nonzero(spots))
+                mask |= spots
+        if self.scratches is not None:
+            lines = self.scratches.update(out, frame.cut, prev_w, None if prev_flow is None else prev_flow[..., 0])
+            if lines.any():
+                out = repair_scratches(out, lines)
+                shot.scratch_frames += 1
+                shot.scratch_pixels += int(np.count_nonzero(lines & ~mask))
+                mask |= lines
+        shot.frames += 1
+        self.stats.pixels += h * w
+        if self.observer is not None:
+            self.observer(frame.index, frame.raw, mask)
+        return _Mended(out, mask, prev_w, prev_ok, frame.cut)
+
+    def _release(self, mended: _Mended | None, *, final: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Hand a mended frame to flicker and grade; yield what they give back, in order."""
+        if mended is not None:
+            self._masks.append(mended.mask)
+            if self.deflicker is None:
+                self._ready.append(mended.frame)
+            else:
+                self.deflicker.push(mended.frame, mended.prev_w, mended.prev_ok, mended.cut)
+                self._ready.extend(_drain(self.deflicker))
+            self._cuts.append(mended.cut)
+        if final and self.deflicker is not None:
+            self._ready.extend(self.deflicker.flush())
+        while self._ready:
+            frame, cut = self._ready.pop(0), self._cuts.pop(0)
+            if self.grader is not None:
+                frame = self.grader.apply(frame, cut)
+            yield frame, self._masks.pop(0)
+
+
+def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int, w: int):
+    """``neighbour`` warped onto the frame ``pair`` starts from, where that flow holds, and the
+    flow itself (float32 (h, w, 2)); three Nones without a neighbour."""
+    if pair is None or neighbour is None:
+        return None, None, None
+    flow, mask = pair.at(h, w)
+    return warp_numpy(neighbour.raw, flow), mask > 0.5, flow
+
+
+def _drain(deflicker: Deflicker) -> Iterator[np.ndarray]:
+    while (frame := deflicker.pop()) is not None:
+        yield frame
+
+
+def _same(item):
+    return item
+
+
+def open_repair(repair: RepairConfig, temporal: TemporalConfig, *,
+                observer: FrameObserver | None = None) -> RepairStage | None:
+    """The repair stage a run asks for, or None when it does nothing (``--repair off``)."""
+    if not repair.active:
+        return None
+    return RepairStage(repair, flow_preset=temporal.flow_preset, flow_downscale=temporal.flow_downscale,
+                       observer=observer)
