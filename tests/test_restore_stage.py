@@ -49,13 +49,16 @@ def speckled(frames: list[np.ndarray], seed: int = 3) -> tuple[list[np.ndarray],
 
 
 def spots_only() -> RepairConfig:
-    return RepairConfig(spots=True, scratches=False, flicker=False)
+    return RepairConfig("auto", spots=True, scratches=False, flicker=False)
+
+
+ON = RepairConfig("auto")
 
 
 class TestFrames:
     def test_every_frame_comes_out_in_order(self):
         frames = panning(7)
-        for config in (RepairConfig(), spots_only(), RepairConfig(spots=False, scratches=False, flicker=True)):
+        for config in (ON, spots_only(), RepairConfig("auto", spots=False, scratches=False, flicker=True)):
             out = list(RepairStage(config).frames(frames))
             assert len(out) == len(frames)
             assert all(f.shape == (H, W, 3) and f.dtype == np.uint8 and m.shape == (H, W) for f, m in out)
@@ -63,7 +66,7 @@ class TestFrames:
     @pytest.mark.parametrize("count", [1, 2])
     def test_a_film_shorter_than_the_look_ahead(self, count):
         frames = panning(count)
-        out = [f for f, _ in RepairStage(RepairConfig()).frames(frames)]
+        out = [f for f, _ in RepairStage(ON).frames(frames)]
         assert len(out) == count
 
     def test_specks_on_a_moving_picture_are_mended(self):
@@ -104,20 +107,20 @@ class TestBatches:
         frames = np.stack(panning(10))
         batches = [FrameBatch(frames[i:i + batch_size], np.arange(i, min(i + batch_size, 10)) * 40, i)
                    for i in range(0, 10, batch_size)]
-        out = list(RepairStage(RepairConfig()).batches(iter(batches), depth=2))
+        out = list(RepairStage(ON).batches(iter(batches), depth=2))
         assert [len(b) for b in out] == [len(b) for b in batches]
         assert [b.first_index for b in out] == [b.first_index for b in batches]
         assert all(np.array_equal(a.pts, b.pts) for a, b in zip(out, batches))
 
     def test_off_is_no_stage(self):
-        assert open_repair(RepairConfig(mode="off"), TemporalConfig()) is None
-        assert open_repair(RepairConfig(spots=False, scratches=False, flicker=False), TemporalConfig()) is None
-        assert isinstance(open_repair(RepairConfig(), TemporalConfig()), RepairStage)
+        assert open_repair(RepairConfig(), TemporalConfig()) is None  # off by default
+        assert open_repair(RepairConfig("auto", spots=False, scratches=False, flicker=False), TemporalConfig()) is None
+        assert isinstance(open_repair(ON, TemporalConfig()), RepairStage)
 
 
 class TestConfig:
     def test_parts_from_words(self):
-        assert RepairConfig.from_parts("auto", "spots,flicker") == RepairConfig(scratches=False)
+        assert RepairConfig.from_parts("auto", "spots,flicker") == RepairConfig("auto", scratches=False)
         assert RepairConfig.from_parts("auto", "none").active is False
         assert RepairConfig.from_parts("auto", "all", "auto").grade is True
         with pytest.raises(ConfigError, match="unknown repair part 'dust'"):
@@ -151,7 +154,7 @@ class TestPipeline:
     def test_cli_bad_parts_is_one_line(self, dusty_clip, tmp_path, capsys):
         src, _ = dusty_clip
         before = file_hash(src)
-        code = run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--repair-parts", "dust"])
+        code = run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--repair", "auto", "--repair-parts", "dust"])
         err = capsys.readouterr().err
         assert code == 1 and err.count("error:") == 1 and "unknown repair part 'dust'" in err
         assert not (tmp_path / "o.mkv").exists() and file_hash(src) == before
@@ -160,10 +163,18 @@ class TestPipeline:
     def test_preview_shows_the_repair(self, dusty_clip, tmp_path, capsys):
         src, _ = dusty_clip
         code = run(["preview", str(src), "-o", str(tmp_path / "p.mp4"), "--frames", "6", "--model", "bicubic",
-                    "--scale", "2", "--show-repair", "-q"])
+                    "--scale", "2", "--repair", "auto", "--show-repair", "-q"])
         out = capsys.readouterr().out
         assert code == 0, out
         sheet = cv2.imread(str(tmp_path / "p-repair.png"))
         assert sheet is not None and sheet.shape[1] == 2 * W
         red = (sheet[..., 2] == 255) & (sheet[..., 1] == 0) & (sheet[..., 0] == 0)
         assert red.any() and "repair:" in out
+
+    def test_show_repair_needs_the_repair(self, dusty_clip, tmp_path, capsys):
+        src, _ = dusty_clip
+        code = run(["preview", str(src), "-o", str(tmp_path / "p.mp4"), "--frames", "4", "--model", "bicubic",
+                    "--show-repair"])
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("error:") == 1 and "--repair auto" in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["dusty.mkv"]

@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import RangeConfig, RemasterConfig
 from .engine import FramePath, ProgressCallback, open_stages, run_stages
-from .errors import OutputError
+from .errors import ConfigError, OutputError
 from .io.atomic import partial_path
 from .io.reader import FrameBatch
 from .io.writer import check_output_path
@@ -113,6 +113,8 @@ def preview(
     if sheet.suffix.lower() != ".png":
         raise OutputError(f"the contact sheet must be a .png file, got {sheet.name}")
     check_output_path(sheet, src=src, overwrite=config.overwrite)
+    if show_repair and not config.repair.active:
+        raise ConfigError("--show-repair needs the repair stage: add --repair auto")
     repair_sheet = sheet.with_name(f"{sheet.stem}-repair.png") if show_repair else None
     if repair_sheet is not None:
         check_output_path(repair_sheet, src=src, overwrite=config.overwrite)
