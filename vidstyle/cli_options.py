@@ -200,5 +200,5 @@ def repair_line(report: dict[str, Any]) -> str | None:
     parts = [f"{report['spots']} specks of dust or dirt", f"scratches on {report['scratch_frames']} frames"]
     flicker = report.get("flicker")
     if flicker is not None:
-        parts.append(f"flicker corrected on {flicker.get('corrected', 0)} frames")
+        parts.append(f"flicker corrected on {flicker.get('frames_corrected', 0)} frames")
     return f"repair: {', '.join(parts)}; {share:.3%} of the pixels replaced"
