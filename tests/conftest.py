@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -197,3 +198,17 @@ def load_pipeline(name: str):
         sys.modules[module_name] = module  # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)
     return sys.modules[module_name]
+
+
+def moving_crops(picture: np.ndarray, count: int, step: tuple[float, float], width: int,
+                 height: int) -> list[np.ndarray]:
+    """``count`` RGB uint8 (height, width, 3) crops of ``picture`` (grey or RGB), the view moving by
+    ``step`` (x, y) pixels a frame from (20, 20): a camera pan with a known motion."""
+    if picture.ndim == 2:
+        picture = np.dstack([picture] * 3)
+    frames = []
+    for k in range(count):
+        shift = np.float32([[1, 0, -(20 + step[0] * k)], [0, 1, -(20 + step[1] * k)]])
+        frames.append(cv2.warpAffine(picture, shift, (width, height), flags=cv2.INTER_CUBIC,
+                                     borderMode=cv2.BORDER_REFLECT))
+    return frames

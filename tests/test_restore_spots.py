@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from conftest import moving_crops
 
 from vidstyle.damage.degrade import FilmDegrader
 from vidstyle.damage.settings import DegradeSettings
@@ -18,14 +19,7 @@ H, W = 272, 400
 
 
 def moving_frames(picture: np.ndarray, count: int, step: tuple[float, float]) -> list[np.ndarray]:
-    """``count`` RGB uint8 (H, W, 3) crops of ``picture``, the view moving by ``step`` (x, y) pixels a frame."""
-    if picture.ndim == 2:
-        picture = np.dstack([picture] * 3)
-    frames = []
-    for k in range(count):
-        shift = np.float32([[1, 0, -(20 + step[0] * k)], [0, 1, -(20 + step[1] * k)]])
-        frames.append(cv2.warpAffine(picture, shift, (W, H), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT))
-    return frames
+    return moving_crops(picture, count, step, W, H)
 
 
 def neighbours(frames: list[np.ndarray], t: int, estimator: FlowEstimator):

@@ -123,7 +123,7 @@ def preview(
     reader, model, writer = open_stages(src, dst, config, width_factor=2)
     expected = reader.expected_frames or frames
     sides = _SideBySide(ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device),
-                        expected)
+                        expected, repairing=config.repair.active)
     with reader, writer:
         path = FramePath.open(config, model, observer=sides.observe)
         run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
@@ -172,8 +172,9 @@ class _SideBySide:
     it replaced: the left side shows the input as it was, and the repair sheet the mask.
     """
 
-    def __init__(self, before: ModelDescriptor, expected: int) -> None:
+    def __init__(self, before: ModelDescriptor, expected: int, *, repairing: bool) -> None:
         self.before = before
+        self.repairing = repairing  # the batches hold repaired frames; the decoded ones come by observe
         self.picks = set(np.linspace(0, max(expected - 1, 0), num=min(SHEET_FRAMES, expected)).round().astype(int))
         self.pairs: list[np.ndarray] = []
         self.steadiness = {"before": MetricsAccumulator(), "after": MetricsAccumulator()}
@@ -189,7 +190,7 @@ class _SideBySide:
 
     def inputs(self, batch: FrameBatch) -> np.ndarray:
         """The batch's frames as decoded (without repair, the batch's own frames)."""
-        if not self.decoded:
+        if not self.repairing:
             return batch.frames
         return np.stack([self.decoded.pop(batch.first_index + i) for i in range(len(batch))])
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["Deflicker", "FlickerSettings", "fit_brightness", "luma_small", "smoothed_at"]
+__all__ = ["Deflicker", "FlickerSettings", "fit_brightness", "luma_small", "shrink", "smoothed_at"]
 
 #: Pixels this close to 0 or 255 (at reduced size) are clipped in one frame or the other and say
 #: nothing about the gain.
@@ -91,10 +91,12 @@ def luma_small(frame: np.ndarray, width: int) -> np.ndarray:
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
     grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    return _shrink(grey.astype(np.float32), width)
+    return shrink(grey.astype(np.float32), width)
 
 
-def _shrink(image: np.ndarray, width: int) -> np.ndarray:
+def shrink(image: np.ndarray, width: int) -> np.ndarray:
+    """``image`` shrunk (INTER_AREA) by the integer factor that brings it to about ``width`` pixels
+    wide; as it is when that factor is 1. The statistics of flicker and grade are taken at this size."""
     h, w = image.shape[:2]
     factor = max(1, round(w / width))
     if factor == 1:
@@ -282,7 +284,7 @@ class Deflicker:
             raise ValueError(f"prev_w {prev_w.shape} and prev_ok {prev_ok.shape} must match the frame "
                              f"{frame.shape}")
         previous = luma_small(prev_w, self.settings.stats_width)
-        reliable = _shrink(prev_ok.astype(np.float32), self.settings.stats_width) >= 0.999
+        reliable = shrink(prev_ok.astype(np.float32), self.settings.stats_width) >= 0.999
         usable = reliable & (luma > _CLIPPED_LOW) & (luma < _CLIPPED_HIGH)
         usable &= (previous > _CLIPPED_LOW) & (previous < _CLIPPED_HIGH)
         min_pixels = max(50, int(self.settings.min_reliable * luma.size))

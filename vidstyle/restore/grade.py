@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from .flicker import shrink
 
 __all__ = ["GradeSettings", "Grader", "estimate_grade", "grade_table"]
 
@@ -84,21 +85,13 @@ def estimate_grade(frame: np.ndarray, settings: GradeSettings = GradeSettings())
     and high percentiles of the balanced luma in grey levels. ``frame`` is RGB uint8 (H, W, 3)."""
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
-    pixels = _shrink(frame, settings.stats_width).reshape(-1, 3).astype(np.float64)
+    pixels = shrink(frame, settings.stats_width).reshape(-1, 3).astype(np.float64)
     means = np.maximum(pixels.mean(axis=0), 1.0)
     limit = 1.0 + settings.max_cast
     gains = np.clip(means.mean() / means, 1.0 / limit, limit)
     luma = (pixels * gains) @ _LUMA
     low, high = np.percentile(luma, [settings.low_percentile, settings.high_percentile])
     return np.array([*gains, low, high])
-
-
-def _shrink(frame: np.ndarray, width: int) -> np.ndarray:
-    h, w = frame.shape[:2]
-    factor = max(1, round(w / width))
-    if factor == 1:
-        return frame
-    return cv2.resize(frame, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
 
 
 def grade_table(estimate: np.ndarray, settings: GradeSettings = GradeSettings()) -> np.ndarray:
@@ -151,7 +144,7 @@ class Grader:
         self._weight = min(self._weight + weight, float(self.settings.horizon))
         self._estimate = self._estimate + (weight / self._weight) * (current - self._estimate)
         table = grade_table(self._estimate, self.settings)
-        small = _shrink(frame, self.settings.stats_width)
+        small = shrink(frame, self.settings.stats_width)
         change = float(np.abs(cv2.LUT(small, table).mean(axis=(0, 1)) - small.mean(axis=(0, 1))).max())
         shot["max_change"] = max(shot["max_change"], round(change, 2))
         shot["gains"] = [round(float(g), 3) for g in self._estimate[:3]]
