@@ -173,8 +173,24 @@ class TestPipeline:
 
     def test_show_repair_needs_the_repair(self, dusty_clip, tmp_path, capsys):
         src, _ = dusty_clip
+        digest = file_hash(src)
         code = run(["preview", str(src), "-o", str(tmp_path / "p.mp4"), "--frames", "4", "--model", "bicubic",
                     "--show-repair"])
         err = capsys.readouterr().err
         assert code == 1 and err.count("error:") == 1 and "--repair auto" in err
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["dusty.mkv"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["dusty.mkv"] and file_hash(src) == digest
+
+
+@pytest.mark.parametrize("option, value", [("--repair", "sometimes"), ("--grade", "strong")])
+def test_bad_repair_options_are_usage_errors(dusty_clip, tmp_path, capsys, option, value):
+    src, _ = dusty_clip
+    digest = file_hash(src)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command in ("remaster", "preview"):
+        code = run([command, str(src), "-o", str(tmp_path / "o.mp4"), option, value])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip()]
+        assert option in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert file_hash(src) == digest
