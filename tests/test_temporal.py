@@ -622,15 +622,17 @@ class TestPipeline:
         assert report["temporal"]["mode"] == "blend"
         assert report["temporal"]["scene_cuts"] == [5]
         off = run_mode(src, tmp_path / "off.mkv", "bicubic", "off")
-        assert off["temporal"] == {"mode": "off"}
+        assert off["temporal"] == {"mode": "off", "asked": "off"}
         a, _ = decode_all(tmp_path / "out.mkv")
         b, _ = decode_all(tmp_path / "off.mkv")
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[5], b[5])  # nothing to blend with
 
     def test_auto_picks_reuse_only_when_the_model_can(self, tmp_path, reuse_model):
         src = write_lossless(tmp_path / "c.mkv", pan(32, 4))
-        assert run_mode(src, tmp_path / "a.mkv", reuse_model, "auto")["temporal"]["mode"] == "reuse"
-        assert run_mode(src, tmp_path / "b.mkv", "bicubic", "auto")["temporal"]["mode"] == "off"
+        picked = run_mode(src, tmp_path / "a.mkv", reuse_model, "auto")["temporal"]
+        assert picked["mode"] == "reuse" and picked["asked"] == "auto" and "can reuse" in picked["why"]
+        picked = run_mode(src, tmp_path / "b.mkv", "bicubic", "auto")["temporal"]
+        assert picked["mode"] == "off" and picked["asked"] == "auto" and "cannot reuse" in picked["why"]
 
     def test_reuse_refused_for_a_model_without_it(self, tmp_path):
         src = write_lossless(tmp_path / "c.mkv", pan(33, 3))

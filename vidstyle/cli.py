@@ -19,12 +19,21 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from .cli_options import TimeType, build_config, model_and_encode_options, progress_bar, repair_line, write_report
+from .cli_options import (
+    TimeType,
+    build_config,
+    model_and_encode_options,
+    model_facts,
+    progress_bar,
+    repair_line,
+    write_report,
+)
 from .config import SCALES, EncodeConfig, RangeConfig, RemasterConfig
 from .engine import remaster
-from .errors import ConfigError, Interrupted, VidstyleError
+from .errors import ConfigError, Interrupted, ModelError, VidstyleError
 from .io.probe import probe
-from .models.registry import available_models, card_of
+from .models.outside import MODEL_SUFFIXES, PURPOSES
+from .models.registry import available_models, card_of, is_model_file, load_model
 from .preview import preview
 from .timecode import format_seconds
 from .version import __version__
@@ -312,8 +321,25 @@ def info_command(input: Path, as_json: bool) -> None:
 
 @cli.command("models")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def models_command(as_json: bool) -> None:
-    """List the models --model accepts, with the held-out scores of the learned ones."""
+@click.option("--inspect", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="Show what a model file is, without running it: architecture, scale, channels, "
+                   "parameters, size requirements, half precision, tags, sha256.")
+def models_command(as_json: bool, inspect: Path | None) -> None:
+    """List the models --model accepts, with the held-out scores of the learned ones.
+
+    \b
+    --model also takes a weights file: ours (.safetensors with its JSON card), or a
+    .pth, .pt, .ckpt or .safetensors of any architecture spandrel detects (ESRGAN,
+    Real-ESRGAN Compact, SwinIR, HAT, DAT, SPAN, OmniSR, RealCUGAN ...). Pickles are
+    read as tensors only; nothing in a model file is run.
+    \b
+    Examples:
+      vidstyle models --inspect 4x-UltraSharp.pth
+      vidstyle remaster reel.mkv -o reel_hd.mkv --model 4x-UltraSharp.pth
+    """
+    if inspect is not None:
+        _inspect_model(inspect, as_json)
+        return
     rows = []
     for e in available_models():
         card = card_of(e) or {}
@@ -337,6 +363,43 @@ def models_command(as_json: bool) -> None:
         if row["temporal"] == "reuse":
             line += f"\n{'':<32}--temporal reuse (the default): reuses features between keyframes"
         click.echo(line)
+    click.echo("\nor a weights file: --model FILE.pth|.pt|.ckpt|.safetensors (any architecture spandrel "
+               "detects); see what it is with `vidstyle models --inspect FILE`")
+
+
+def _inspect_model(path: Path, as_json: bool) -> None:
+    """``vidstyle models --inspect FILE``: the file loaded on the CPU and described, never run."""
+    if not is_model_file(str(path)):
+        raise ModelError(f"--inspect takes a weights file ({', '.join(MODEL_SUFFIXES)}), got {str(path)!r}; "
+                         "`vidstyle models` lists the named models")
+    facts = model_facts(load_model(str(path), scale=None))
+    if as_json:
+        click.echo(json.dumps(facts, indent=2))
+        return
+    arch = facts.get("architecture") or "?"
+    size = [f"a multiple of {facts['size_multiple']} px"] if facts["size_multiple"] > 1 else []
+    size += [f"at least {facts['size_minimum']} px"] if facts.get("size_minimum") else []
+    size += ["square"] if facts.get("size_square") else []
+    half = "yes" if facts["supports_half"] else "no"
+    bf16 = {True: "yes", False: "no", None: "not known"}[facts.get("supports_bfloat16")]
+    rows = [
+        ("file", facts.get("file")),
+        ("architecture", arch + (f" (network {facts['network']})" if facts.get("network", arch) != arch else "")
+         + (f", detected by {facts['loaded_by']}" if facts.get("loaded_by") else ", vidstyle's own, with its card")),
+        ("purpose", PURPOSES.get(facts.get("purpose"), facts.get("purpose")) or "remaster (restore and upscale)"),
+        ("scale", f"x{facts['scale']}"),
+        ("channels", f"{facts.get('input_channels', 3)} in, {facts.get('output_channels', 3)} out"),
+        ("parameters", f"{facts['parameters']:,}"),
+        ("input size", ", ".join(size) + " (vidstyle pads to fit)" if size else "any"),
+        ("precision", f"fp16 {half}, bf16 {bf16}"),
+        ("tags", " ".join(facts.get("tags") or []) or "-"),
+        ("temporal", f"auto picks {facts['temporal_auto']}; blend and off work"
+         + ("; reuse works" if facts["supports_reuse"] else "; no feature reuse")),
+        ("sha256", facts.get("sha256")),
+    ]
+    for key, value in rows:
+        click.echo(f"{key:<13}{value}")
+    click.echo(f"\nuse: vidstyle remaster IN -o OUT --model {path}")
 
 
 @cli.command("styles")

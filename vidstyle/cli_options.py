@@ -15,6 +15,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .config import (
     DEFAULT_MODEL,
+    DEFAULT_SCALE,
     DEVICES,
     FLOW_PRESET_NAMES,
     REPAIR_MODES,
@@ -29,12 +30,15 @@ from .config import (
 )
 from .errors import VidstyleError
 from .io.atomic import write_text_atomic
+from .models.descriptor import ModelDescriptor
+from .models.outside import PURPOSES
+from .models.registry import is_model_file, load_model
 from .timecode import TimePoint, parse_timepoint
 from .version import __version__
 
 __all__ = [
-    "TimeType", "build_config", "model_and_encode_options", "parse_key_value", "progress_bar", "repair_line",
-    "write_report",
+    "TimeType", "build_config", "model_and_encode_options", "model_facts", "model_line", "parse_key_value",
+    "progress_bar", "repair_line", "write_report",
 ]
 
 
@@ -66,11 +70,15 @@ def parse_key_value(ctx: click.Context, param: click.Parameter, values: Sequence
 def model_and_encode_options(func: Callable) -> Callable:
     """Options shared by remaster and preview."""
     options = [
-        click.option("--scale", type=click.Choice([str(s) for s in SCALES]), default="2", show_default=True,
-                     help="Upscaling factor."),
-        click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|PATH",
+        click.option("--scale", type=click.Choice([str(s) for s in SCALES]), default=None,
+                     help=f"Upscaling factor [default: {DEFAULT_SCALE}, or a model file's own scale, "
+                          "which --scale must match]."),
+        click.option("--model", default=DEFAULT_MODEL, show_default=True, metavar="NAME|FILE",
                      help="auto (the remaster model for the scale), a name from `vidstyle models`, "
-                          "or a weights file (.safetensors)."),
+                          "or a weights file: ours (.safetensors with its card), or a .pth, .pt, .ckpt "
+                          "or .safetensors of any architecture spandrel detects (ESRGAN, Real-ESRGAN "
+                          "Compact, SwinIR, HAT, DAT, SPAN, OmniSR, RealCUGAN ...; 1x restorers "
+                          "too). See what a file is with `vidstyle models --inspect FILE`."),
         click.option("--style", default=None, metavar="NAME|PATH",
                      help="Paint in a style while restoring and upscaling: a name from `vidstyle "
                           "styles`, or a file made by `vidstyle train-style`."),
@@ -91,8 +99,8 @@ def model_and_encode_options(func: Callable) -> Callable:
                      help="Consistency between frames. reuse: keyframes run the whole network, the "
                           "frames between reuse their features warped by optical flow (faster, and "
                           "steadier on damaged film; the remaster models). blend: mix the warped previous output into "
-                          "each frame (any model). off: every frame on its own. auto: reuse when "
-                          "the model can, else off."),
+                          "each frame (any model, model files too). off: every frame on its own. auto: "
+                          "reuse when the model can, else off."),
         click.option("--keyframe-interval", type=click.IntRange(min=1), default=4, show_default=True,
                      metavar="K", help="With reuse, run the whole network at least every K frames "
                                        "(also at scene cuts and where the flow fails)."),
@@ -141,7 +149,7 @@ def build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
         options=kw["encoder_options"],
     )
     return RemasterConfig(
-        scale=int(kw["scale"]),
+        scale=_scale(kw),
         model=kw["model"],
         batch_size=kw["batch_size"],
         device=kw["device"],
@@ -159,6 +167,53 @@ def build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
         style=kw["style"],
         style_strength=kw["style_strength"],
     )
+
+
+def _scale(kw: dict[str, Any]) -> int:
+    """``--scale``, or when it is left out a model file's own scale (else the default).
+
+    A model file is loaded here, on the CPU, to check ``--scale`` against it and to say in one
+    line what it is (unless ``--quiet``); the run loads it again where it runs.
+    """
+    asked = int(kw["scale"]) if kw["scale"] else None
+    if kw["style"] or not is_model_file(kw["model"]):
+        return asked or DEFAULT_SCALE
+    model = load_model(kw["model"], scale=asked)
+    if not kw["quiet"]:
+        click.echo(f"model: {model_line(model, kw['temporal'])}")
+    return model.scale
+
+
+def model_line(model: ModelDescriptor, temporal: str = "auto") -> str:
+    """One line of what a model file is: architecture, scale, purpose, size, tags, and how its
+    channels and ``--temporal`` are handled."""
+    info = model.describe()
+    arch = info.get("architecture") or "?"
+    if info.get("network") and info["network"] != arch:
+        arch += f" ({info['network']})"
+    purpose = PURPOSES.get(info.get("purpose", ""), "")
+    parts = [f"{info['name']}: {arch}, x{model.scale}" + (f" {purpose}" if purpose else ""),
+             f"{info['parameters']:,} parameters"]
+    if info.get("tags"):
+        parts.append("tags " + " ".join(info["tags"]))
+    if info.get("input_channels") == 1:
+        parts.append("a grey model: it runs on the luma and the colour is kept")
+    elif info.get("input_channels") == 4:
+        parts.append("an RGBA model: it is fed an opaque alpha")
+    if temporal == "auto" and not model.temporal.supports_reuse:
+        parts.append("--temporal auto runs it frame by frame (--temporal blend steadies it)")
+    return "; ".join(parts)
+
+
+def model_facts(model: ModelDescriptor) -> dict[str, Any]:
+    """What ``vidstyle models --inspect`` shows: the descriptor's description, what it needs of
+    the input, and what the temporal stage can do with it."""
+    info = model.describe()
+    return {
+        **info,
+        "supports_reuse": model.temporal.supports_reuse,
+        "temporal_auto": "reuse" if model.temporal.supports_reuse else "off",
+    }
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from .timecode import TimePoint, parse_timepoint
 
 __all__ = [
     "SCALES",
+    "DEFAULT_SCALE",
     "DEVICES",
     "DEFAULT_MODEL",
     "DEFAULT_BLEND_TOLERANCE",
@@ -31,6 +32,8 @@ __all__ = [
 
 #: Upscaling factors the pipeline supports.
 SCALES = (1, 2, 4)
+#: The scale when none is asked for (a model file brings its own: ``vidstyle remaster --model FILE``).
+DEFAULT_SCALE = 2
 #: Where the network runs; ``auto`` picks cuda, then mps, then cpu.
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: The model used when none is named: ``auto`` is the shipped remaster model for the scale.
@@ -228,10 +231,11 @@ class RepairConfig:
 class RemasterConfig:
     """Everything :func:`vidstyle.remaster` needs besides the two paths."""
 
-    #: Upscaling factor: 1, 2 or 4.
-    scale: int = 2
+    #: Upscaling factor: 1, 2 or 4 (a model file's own scale must agree).
+    scale: int = DEFAULT_SCALE
     #: ``auto`` (remaster-x2 / remaster-x4 for the scale), a name from ``vidstyle models``,
-    #: or a path to a weights file.
+    #: or a path to a weights file: ours with its card, or any .pth/.pt/.ckpt/.safetensors
+    #: that spandrel recognises (:mod:`vidstyle.models.outside`).
     model: str = DEFAULT_MODEL
     #: Frames per network call. Larger batches use the cores better but hold more memory.
     batch_size: int = 4

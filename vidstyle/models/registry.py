@@ -2,7 +2,8 @@
 
 Models are added to ``_REGISTRY`` by hand, one line each; there is no import-time
 discovery. :func:`load_model` takes a registry name or a path to a weights file
-and returns a :class:`ModelDescriptor`.
+and returns a :class:`ModelDescriptor`: our own weights with their card
+(:mod:`.weights`), or any other file through spandrel (:mod:`.outside`).
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ import cv2
 import torch
 from torch import nn
 
+from ..config import DEFAULT_SCALE
 from ..errors import ModelError
 from .baseline import Bicubic, Lanczos, opencv_resampler
 from .descriptor import ModelDescriptor, TemporalHints
 from .generator import RemasterGenerator
-from .weights import load_weights
+from .outside import MODEL_SUFFIXES, load_outside
+from .weights import is_own_weights, load_weights
 
 __all__ = [
     "AUTO_MODELS",
     "ModelEntry",
     "available_models",
     "card_of",
+    "is_model_file",
     "load_model",
     "resolve_device",
     "resolve_model_name",
@@ -125,37 +129,67 @@ def available_models() -> list[ModelEntry]:
     return list(_REGISTRY.values())
 
 
-def load_model(name_or_path: str, *, scale: int, device: torch.device | str = "cpu") -> ModelDescriptor:
+def is_model_file(name_or_path: str) -> bool:
+    """Whether ``--model`` names a file rather than a registered model: not a registered name,
+    and a weights file's extension or an existing path."""
+    if name_or_path == "auto" or name_or_path in _REGISTRY:
+        return False
+    path = Path(name_or_path)
+    return path.suffix.lower() in MODEL_SUFFIXES or path.exists()
+
+
+def load_model(name_or_path: str, *, scale: int | None = DEFAULT_SCALE,
+               device: torch.device | str = "cpu") -> ModelDescriptor:
     """Build a registered model, or load one from a weights file, for ``scale``.
 
+    Args:
+        name_or_path: ``auto``, a registered name, or a weights file (``.safetensors`` with our
+            card, or any ``.pth``/``.pt``/``.ckpt``/``.safetensors`` that spandrel recognises).
+        scale: 1, 2 or 4; a file's own scale must agree. None takes a file's own scale (and
+            :data:`~vidstyle.config.DEFAULT_SCALE` for a name).
     Raises:
         ModelError: unknown name (the message lists the known ones), a file that
             cannot be loaded, or a scale the model does not support.
     """
-    name_or_path = resolve_model_name(name_or_path, scale)
-    entry = _REGISTRY.get(name_or_path)
+    if is_model_file(name_or_path):
+        return _from_file(Path(name_or_path), scale).to(device)
+    scale = DEFAULT_SCALE if scale is None else scale
+    name = resolve_model_name(name_or_path, scale)
+    entry = _REGISTRY.get(name)
     if entry is None:
-        if Path(name_or_path).suffix in (".safetensors", ".pth"):
-            return _from_file(Path(name_or_path), scale).to(device)
         known = ", ".join(_REGISTRY)
-        raise ModelError(f"unknown model {name_or_path!r}; known models: {known}")
+        raise ModelError(f"unknown model {name!r}; known models: {known}, "
+                         f"or a weights file ({', '.join(MODEL_SUFFIXES)})")
     if scale not in entry.scales:
         supported = ", ".join(f"x{s}" for s in entry.scales)
         raise ModelError(f"model {entry.name} cannot upscale x{scale}; it supports {supported}")
     return entry.build(scale).to(device)
 
 
-def _from_file(path: Path, scale: int) -> ModelDescriptor:
+def _from_file(path: Path, scale: int | None) -> ModelDescriptor:
+    """Our weights with their card, else an outside model; at ``scale`` (None: the file's own)."""
+    if not path.exists():
+        raise ModelError(f"weights file not found: {path}")
+    if path.is_dir():
+        raise ModelError(f"{path} is a directory, not a model file")
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise ModelError(f"{path.name}: not a weights file vidstyle reads ({', '.join(MODEL_SUFFIXES)})")
+    model = _own_file(path) if is_own_weights(path) else load_outside(path)
+    if scale is not None and model.scale != scale:
+        raise ModelError(f"{path.name} upscales x{model.scale}, but --scale {scale} was asked for; "
+                         "leave --scale out to use the model's own")
+    return model
+
+
+def _own_file(path: Path) -> ModelDescriptor:
     module, card = load_weights(path)
-    model_scale = int(card.get("scale", getattr(module, "scale", 0)))
-    if model_scale != scale:
-        raise ModelError(f"{path.name} upscales x{model_scale}, but --scale {scale} was asked for")
     return ModelDescriptor(
         card.get("name", path.stem),
         module,
-        model_scale,
+        int(card.get("scale", getattr(module, "scale", 0))),
         size_multiple=int(getattr(module, "size_multiple", 1)),
-        meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256")},
+        meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256"),
+              "architecture": card.get("architecture"), "input_channels": 3, "output_channels": 3},
         temporal=temporal_hints(module),
     )
 

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import ModelError
 from .generator import RemasterGenerator
 
-__all__ = ["ARCHITECTURES", "file_sha256", "load_weights", "save_weights"]
+__all__ = ["ARCHITECTURES", "file_sha256", "is_own_weights", "load_weights", "save_weights"]
 
 #: Architectures a card may name, by class name: one explicit table.
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
@@ -62,6 +62,26 @@ def save_weights(module: nn.Module, path: str | os.PathLike[str], card: dict[str
     }
     path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     return card
+
+
+def is_own_weights(path: Path) -> bool:
+    """Whether ``path`` is one of vidstyle's weights files: its card beside it names one of
+    :data:`ARCHITECTURES`, or (a ``.safetensors`` file) its metadata does, as :func:`save_weights`
+    writes it. Anything else is an outside model (:mod:`vidstyle.models.outside`)."""
+    card_path = path.with_suffix(".json")
+    if card_path.is_file():
+        try:
+            if json.loads(card_path.read_text()).get("architecture") in ARCHITECTURES:
+                return True
+        except (OSError, ValueError, AttributeError):
+            pass  # not our card: perhaps another program's file of the same name
+    if path.suffix.lower() != ".safetensors":
+        return False
+    try:
+        with safe_open(str(path), "pt") as f:
+            return (f.metadata() or {}).get("architecture") in ARCHITECTURES
+    except (SafetensorError, OSError, ValueError):
+        return False  # unreadable: the outside loader says why in one line
 
 
 def load_weights(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any]]:

@@ -46,6 +46,8 @@ class TemporalStage:
     model: ModelDescriptor
     planner: KeyframePlanner | None = None
     runner: ReuseRunner | BlendRunner | None = None
+    asked: str | None = None
+    """The mode ``--temporal`` asked for (``auto`` resolved to :attr:`mode`); None: :attr:`mode`."""
 
     def batches(self, reader: Iterable, *, depth: int) -> Iterator:
         """The reader's batches, planned (and their keyframes run) ahead on threads of their own."""
@@ -68,9 +70,13 @@ class TemporalStage:
         return self.runner.run(batch)
 
     def report(self) -> dict:
+        choice = {"asked": self.asked or self.mode}
+        if self.asked == "auto":
+            choice["why"] = (f"{self.model.name} can reuse features" if self.mode == "reuse" else
+                             f"{self.model.name} cannot reuse features (--temporal blend works with any model)")
         if self.planner is None:
-            return {"mode": self.mode}
-        report = {**self.planner.stats.to_dict(), "blend_strength": self.runner.strength,
+            return {"mode": self.mode, **choice}
+        report = {**self.planner.stats.to_dict(), **choice, "blend_strength": self.runner.strength,
                   "blend_tolerance": self.runner.tolerance, "blend_contrast": self.runner.contrast}
         if isinstance(self.runner, ReuseRunner):
             report["residual_warp"] = "picture" if self.runner.picture_warp else "cells"
@@ -91,13 +97,13 @@ def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalSta
             f"model {model.name} cannot reuse features between frames; use --temporal blend or off"
         )
     if mode == "off":
-        return TemporalStage(mode, model)
+        return TemporalStage(mode, model, asked=config.mode)
     estimator = FlowEstimator(config.flow_preset, downscale=config.flow_downscale)
     planner = KeyframePlanner(mode, config.keyframe_interval, estimator, min_reliable=config.min_reliable)
     runner = ReuseRunner if mode == "reuse" else BlendRunner
     return TemporalStage(mode, model, planner,
                          runner(model, strength=config.blend_strength, tolerance=blend_tolerance(config, model),
-                                **_style_settings(runner, model)))
+                                **_style_settings(runner, model)), asked=config.mode)
 
 
 def _style_settings(runner: type, model: ModelDescriptor) -> dict:
