@@ -12,6 +12,7 @@ import pytest
 
 from vidstyle.batch.manifest import (
     MANIFEST_NAME,
+    SCHEMA_VERSION,
     STATES,
     JobSpec,
     Manifest,
@@ -70,7 +71,7 @@ class TestOpen:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         meta = dict(db.execute("SELECT key, value FROM meta"))
         db.close()
-        assert meta["schema_version"] == "1" and "vidstyle" in meta and float(meta["created"]) > 0
+        assert meta["schema_version"] == str(SCHEMA_VERSION) and "vidstyle" in meta and float(meta["created"]) > 0
 
     def test_missing_without_create(self, tmp_path):
         with pytest.raises(ManifestError, match="no batch manifest in"):
@@ -111,7 +112,7 @@ class TestOpen:
             db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
         db.close()
         before = path.read_bytes()
-        with pytest.raises(ManifestError, match="schema version 7.*reads version 1.*move it aside"):
+        with pytest.raises(ManifestError, match="schema version 7.*reads versions 1 to 2.*move it aside"):
             Manifest.open(path)
         assert path.read_bytes() == before
 

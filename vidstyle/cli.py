@@ -31,6 +31,7 @@ from .cli_options import (
 from .config import SCALES, EncodeConfig, RangeConfig, RemasterConfig
 from .engine import remaster
 from .errors import ConfigError, Interrupted, ModelError, VidstyleError
+from .io.damage import DamageReport
 from .io.probe import probe
 from .models.outside import MODEL_SUFFIXES, PURPOSES
 from .models.registry import available_models, card_of, is_model_file, load_model
@@ -126,6 +127,9 @@ def _remaster_chunked(input: Path, output: Path, config: RemasterConfig, chunks:
     if not kw["quiet"]:
         click.echo(f"wrote {output}: {row['frames']} frames in {row['segments'] or 1} segments, "
                    f"{row['seconds']:.1f} s of work")
+    if row["damage"]:
+        for warning in DamageReport.from_dict(row["damage"], input.name).warnings():
+            click.echo(f"warning: {warning}", err=True)
 
 
 @cli.command("batch")
@@ -165,7 +169,9 @@ def batch_command(source: Path, output: Path, glob: str | None, name_template: s
     A run can be stopped at any moment (Ctrl-C, a crash, kill -9) and carried on with
     --resume: each film is done exactly once, and a film counts as done only when its
     output opens and has the frame count of its input. A film that fails is listed and
-    the batch goes on. Changed inputs or settings make their films pending again.
+    the batch goes on. Changed inputs or settings make their films pending again. A
+    damaged source is done with damage (--on-damage warn or conceal): --status and the
+    report say how many frames, and which.
 
     \b
     Examples:
@@ -205,7 +211,8 @@ def batch_command(source: Path, output: Path, glob: str | None, name_template: s
     if not quiet:
         _print_table(report.rows)
         c = report.counts
-        click.echo(f"{c['done']} done, {c['failed']} failed, {c['pending'] + c['running']} pending "
+        damaged = f" ({report.damaged} with damage)" if report.damaged else ""
+        click.echo(f"{c['done']} done{damaged}, {c['failed']} failed, {c['pending'] + c['running']} pending "
                    f"in {report.seconds:.1f} s; report: {output / REPORT_NAME}")
     if report.counts["failed"]:
         raise VidstyleError(f"{report.counts['failed']} of {len(report.rows)} film(s) failed; "
@@ -219,7 +226,11 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         fps = f"{r['fps']:.2f}" if r["fps"] else "-"
         frames = r["frames"] if r["frames"] is not None else "-"
         note = r["error"] or (f"{r['segments']} segments" if r["segments"] else "")
-        click.echo(f"{r['name'] or '':<{width}}  {r['state']:<7}  {frames:>7}  {fps:>6}  {note}")
+        state = r["state"]
+        if state == "done" and r.get("damage"):  # done with damage
+            state = "damaged"
+            note = "; ".join(filter(None, [DamageReport.from_dict(r["damage"]).brief(), note]))
+        click.echo(f"{r['name'] or '':<{width}}  {state:<7}  {frames:>7}  {fps:>6}  {note}")
 
 
 def _print_status(output: Path, rows: list) -> None:
@@ -228,7 +239,9 @@ def _print_status(output: Path, rows: list) -> None:
     table = [row_dict(r) for r in rows]
     _print_table(table)
     counts = {s: sum(r["state"] == s for r in table) for s in ("done", "failed", "running", "pending")}
-    click.echo(f"{counts['done']} done, {counts['failed']} failed, {counts['pending']} pending"
+    damaged = sum(1 for r in table if r["state"] == "done" and r["damage"])
+    click.echo(f"{counts['done']} done" + (f" ({damaged} with damage)" if damaged else "")
+               + f", {counts['failed']} failed, {counts['pending']} pending"
                + (f", {counts['running']} running or interrupted" if counts["running"] else "")
                + f" (of {len(table)}) in {output}")
 
@@ -265,6 +278,8 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
         f"model {result.model_fps:.2f} fps; a full run would go at about {result.estimated_fps:.2f} fps: "
         f"{result.total_frames} frames in about {format_seconds(result.estimated_seconds)}"
     )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     before, after = result.warping_error_before, result.warping_error_after
     if before == before and after == after:  # not NaN: two frames or more
         change = f" ({(after - before) / before:+.0%})" if before > 0 else ""
@@ -313,9 +328,13 @@ def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_sca
 @cli.command("info")
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def info_command(input: Path, as_json: bool) -> None:
+@click.option("--exact", is_flag=True,
+              help="Count the frames by reading every video packet (no decoding; seconds for a "
+                   "feature film). Without it the count is the container's, or where it lists "
+                   "none (Matroska, WebM) an estimate from the duration.")
+def info_command(input: Path, as_json: bool, exact: bool) -> None:
     """Show what is in a video file: size, rate, frames, colour, audio, subtitles."""
-    info = probe(input)
+    info = probe(input, exact=exact)
     click.echo(json.dumps(info.to_dict(), indent=2) if as_json else info.describe())
 
 

@@ -18,6 +18,7 @@ from .config import (
     DEFAULT_SCALE,
     DEVICES,
     FLOW_PRESET_NAMES,
+    ON_DAMAGE,
     REPAIR_MODES,
     REPAIR_PARTS,
     SCALES,
@@ -125,6 +126,13 @@ def model_and_encode_options(func: Callable) -> Callable:
         click.option("--grade", type=click.Choice(["off", "auto"]), default="off", show_default=True,
                      help="auto: correct faded levels and colour casts per shot (the models keep the "
                           "tone they are given)."),
+        click.option("--on-damage", type=click.Choice(ON_DAMAGE), default="warn", show_default=True,
+                     help="A damaged source (frames that fail to decode or decode with errors, a file "
+                          "that ends early). warn: go on, say how many frames of which stream and "
+                          "which ones (a warning, --report, the batch manifest and --status). fail: "
+                          "stop with an error and write nothing. conceal: as warn, and a frame that "
+                          "fails to decode is replaced by the one before, so the frame count and "
+                          "timing stay exact. Frames decoded with errors are kept as decoded."),
         click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
                      help="Frames per network call."),
         click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -166,6 +174,7 @@ def build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
         overwrite=kw["overwrite"],
         style=kw["style"],
         style_strength=kw["style_strength"],
+        on_damage=kw["on_damage"],
     )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "REPAIR_MODES",
     "REPAIR_PARTS",
     "RepairConfig",
+    "ON_DAMAGE",
 ]
 
 #: Upscaling factors the pipeline supports.
@@ -227,6 +228,13 @@ class RepairConfig:
         return cls(mode=mode, grade=grade == "auto", **{part: part in words for part in REPAIR_PARTS})
 
 
+#: ``--on-damage``: what a run does with a damaged source (frames that fail to decode or decode with
+#: errors, a file that ends early; see :mod:`vidstyle.io.damage`). ``warn``: go on, say so in a
+#: warning and the report. ``fail``: stop with an error, write nothing. ``conceal``: as warn, and a
+#: frame that fails to decode is replaced by the previous one, so the count and timing stay exact.
+ON_DAMAGE = ("warn", "fail", "conceal")
+
+
 @dataclass(frozen=True)
 class RemasterConfig:
     """Everything :func:`vidstyle.remaster` needs besides the two paths."""
@@ -258,6 +266,8 @@ class RemasterConfig:
     style: str | None = None
     #: 1: the full style; lower blends toward the plain remaster model; 0: no style at all.
     style_strength: float = 1.0
+    #: What to do with a damaged source: one of :data:`ON_DAMAGE`.
+    on_damage: str = "warn"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.style_strength <= 1.0:
@@ -272,6 +282,8 @@ class RemasterConfig:
             raise ConfigError(f"queue depth must be 1 or more, got {self.queue_depth}")
         if not self.model:
             raise ConfigError("model must be a name or a path, got ''")
+        if self.on_damage not in ON_DAMAGE:
+            raise ConfigError(f"on_damage must be one of {', '.join(ON_DAMAGE)}, got {self.on_damage!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly settings, for reports."""

@@ -29,6 +29,7 @@ import torch
 
 from .config import RemasterConfig
 from .errors import StyleError
+from .io.damage import DamageReport
 from .io.reader import FrameBatch, VideoReader
 from .io.writer import VideoWriter, check_output_path
 from .models.descriptor import ModelDescriptor
@@ -90,6 +91,7 @@ def open_stages(
         frames=rng.frames,
         batch_size=config.batch_size,
         queue_depth=config.queue_depth,
+        on_damage=config.on_damage,
     )
     info = reader.info
     try:
@@ -150,6 +152,8 @@ class StageRun:
     compose_seconds: float = 0.0
     """Time in the ``compose`` hook (preview's side-by-side)."""
     warnings: list[str] = field(default_factory=list)
+    damage: DamageReport | None = None
+    """What was wrong with the source's frames (:mod:`vidstyle.io.damage`)."""
 
 
 #: The stage: a batch in, its output frames out, (B, H', W', 3) uint8.
@@ -188,7 +192,8 @@ def run_stages(
         before_commit: sees the run before the writer commits; may raise to write nothing.
 
     Returns:
-        a :class:`StageRun`; its warnings say when the input ended before its container's count.
+        a :class:`StageRun`; its ``damage`` says what was wrong with the source, and its warnings
+        say it in a line per damaged stream (and one when the file ends early).
     """
     model_seconds = compose_seconds = 0.0
     written = warmed = 0
@@ -211,15 +216,13 @@ def run_stages(
             on_batch(batch, out, out_frames)
         if progress is not None:
             progress(written, total)
-    run = StageRun(frames=written, warmup=warmed, stage_seconds={}, compose_seconds=compose_seconds)
+    run = StageRun(frames=written, warmup=warmed, stage_seconds={}, compose_seconds=compose_seconds,
+                   damage=reader.damage)
     if before_commit is not None:
         before_commit(run)
     writer.commit()
     run.stage_seconds = {"decode": reader.busy_seconds, "model": model_seconds, "encode": writer.busy_seconds}
-    if reader.truncated:
-        run.warnings.append(
-            f"{reader.path.name} ended after {written + warmed} frames, fewer than its container lists: truncated?"
-        )
+    run.warnings += run.damage.warnings()
     return run
 
 
@@ -252,6 +255,8 @@ class RemasterResult:
     warnings: list[str] = field(default_factory=list)
     temporal: dict[str, Any] = field(default_factory=dict)
     repair: dict[str, Any] = field(default_factory=dict)
+    damage: dict[str, Any] = field(default_factory=dict)
+    """What was wrong with the source (:meth:`vidstyle.io.damage.DamageReport.to_dict`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -268,6 +273,7 @@ class RemasterResult:
             "warnings": self.warnings,
             "temporal": self.temporal,
             "repair": self.repair,
+            "damage": self.damage,
         }
 
 
@@ -281,7 +287,9 @@ def remaster(
 
     The output has the frames and timestamps of the selected range of the input,
     its colour tags, pixel aspect ratio and rotation, and its audio and subtitle
-    streams. It appears at ``dst`` only when complete.
+    streams. It appears at ``dst`` only when complete. A damaged source (frames that fail to
+    decode or decode with errors, a file that ends early) is handled as ``config.on_damage`` says:
+    the result's ``damage`` counts it, with the frame indices.
 
     Args:
         src: input video file; never modified.
@@ -290,9 +298,10 @@ def remaster(
         progress: called after each batch with (frames done, frames expected).
 
     Returns:
-        a :class:`RemasterResult` (frames, seconds, fps, settings ...).
+        a :class:`RemasterResult` (frames, seconds, fps, settings, damage ...).
 
     Raises:
+        SourceDamageError: the source is damaged and ``config.on_damage`` is ``fail``.
         VidstyleError: a subclass for each kind of bad input or failure.
     """
     config = config or RemasterConfig()
@@ -321,5 +330,6 @@ def remaster(
         warnings=run.warnings,
         temporal=path.temporal.report(),
         repair=path.repair_report(),
+        damage=run.damage.to_dict(),
     )
 

@@ -13,6 +13,7 @@ __all__ = [
     "InputError",
     "VideoOpenError",
     "DecodeError",
+    "SourceDamageError",
     "EncodeError",
     "RangeError",
     "OutputError",
@@ -40,6 +41,11 @@ class VideoOpenError(VidstyleError, ValueError):
 
 class DecodeError(VidstyleError, ValueError):
     """Decoding failed part-way through the input (truncated or corrupted data)."""
+
+
+class SourceDamageError(DecodeError):
+    """The source is damaged (frames that fail to decode or decode with errors, or a file that ends
+    early) and the run was asked to stop at damage (``--on-damage fail``)."""
 
 
 class EncodeError(VidstyleError, RuntimeError):

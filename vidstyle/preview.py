@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,9 @@ class PreviewResult:
     """What the repair stage did (:meth:`vidstyle.restore.stage.RepairStage.report`)."""
     repair_sheet: Path | None = None
     """The contact sheet of the pixels the repair replaced (``show_repair``)."""
+    damage: dict[str, Any] = field(default_factory=dict)
+    """What was wrong with the range's frames (:meth:`vidstyle.io.damage.DamageReport.to_dict`)."""
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +79,8 @@ class PreviewResult:
             "temporal": self.temporal,
             "repair": self.repair,
             "repair_sheet": str(self.repair_sheet) if self.repair_sheet else None,
+            "damage": self.damage,
+            "warnings": self.warnings,
         }
 
 
@@ -160,6 +165,8 @@ def preview(
         temporal=path.temporal.report(),
         repair=path.repair_report(),
         repair_sheet=repair_sheet,
+        damage=run.damage.to_dict(),
+        warnings=run.warnings,
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RemasterConfig
-from ..errors import ConfigError, VidstyleError
+from ..errors import ConfigError, SourceDamageError, VidstyleError
 from .segments import Segment
 
 __all__ = ["BACKENDS", "Backend", "LocalBackend", "RayBackend", "Unit", "open_backend", "run_unit"]
@@ -71,7 +71,9 @@ def _progress(key: tuple[int, int | None]):
 
 
 def run_unit(unit: Unit) -> dict[str, Any]:
-    """Do ``unit`` (in a worker process or a Ray task). Errors come back as ``{"error": ...}``."""
+    """Do ``unit`` (in a worker process or a Ray task). Errors come back as ``{"error": ...}``, with
+    ``"final": True`` when trying again cannot help (a damaged source under ``--on-damage fail``).
+    ``"damage"`` is the source's damage report (None when sound)."""
     import torch  # noqa: PLC0415  (imported here: a worker's first unit pays for it, the driver never)
 
     from ..engine import remaster  # noqa: PLC0415
@@ -85,10 +87,14 @@ def run_unit(unit: Unit) -> dict[str, Any]:
     try:
         if unit.segment is None:
             result = remaster(unit.input, unit.output, unit.config, progress=progress)
-            out = {"frames": result.frames, "seconds": result.seconds}
+            damage = result.damage if result.damage.get("damaged") else None
+            out = {"frames": result.frames, "seconds": result.seconds, "damage": damage}
         else:
             part = render_segment(unit.input, unit.output, unit.config, unit.segment, progress=progress)
-            out = {"frames": part.frames, "first_pts": part.first_pts, "seconds": part.seconds}
+            out = {"frames": part.frames, "first_pts": part.first_pts, "seconds": part.seconds,
+                   "damage": part.damage}
+    except SourceDamageError as ex:
+        return {"error": str(ex), "final": True, "seconds": time.perf_counter() - tick}
     except VidstyleError as ex:
         return {"error": str(ex), "seconds": time.perf_counter() - tick}
     except Exception as ex:  # a bug: one line in the manifest, the batch goes on

@@ -9,6 +9,11 @@ what was left running.
 
 A manifest that cannot be read is never discarded or rewritten: it may hold the only
 record of days of work. :meth:`Manifest.open` refuses it and says how to start afresh.
+
+A film done from a damaged source is ``done`` with its damage recorded (the ``damage`` column,
+the JSON of :meth:`vidstyle.io.damage.DamageReport.to_dict`): "done with damage". Schema
+version 1, written before damage was counted, lacks that column: it is added in place when such a
+manifest is opened for writing, and ``--status`` reads version 1 as it is.
 """
 
 from __future__ import annotations
@@ -45,8 +50,9 @@ logger = logging.getLogger(__name__)
 
 #: The manifest's file name in the output folder.
 MANIFEST_NAME = "vidstyle-batch.sqlite"
-#: The layout of the tables; a manifest of another version is refused, not migrated.
-SCHEMA_VERSION = 1
+#: The layout of the tables. An older manifest is brought up to date when opened for writing
+#: (:data:`_MIGRATIONS`) and read as it is otherwise; a newer one is refused.
+SCHEMA_VERSION = 2
 #: The states of a job or a segment.
 STATES = ("pending", "running", "done", "failed")
 
@@ -72,7 +78,8 @@ _SCHEMA = (
         seconds REAL,
         started REAL,
         finished REAL,
-        segments INTEGER NOT NULL DEFAULT 0
+        segments INTEGER NOT NULL DEFAULT 0,
+        damage TEXT
     )""",
     f"""CREATE TABLE segments (
         job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
@@ -87,9 +94,14 @@ _SCHEMA = (
         output_frames INTEGER,
         first_pts INTEGER,
         seconds REAL,
+        damage TEXT,
         PRIMARY KEY (job_id, idx)
     )""",
 )
+#: What brings a manifest of version ``key`` to the next version.
+_MIGRATIONS = {
+    1: ("ALTER TABLE jobs ADD COLUMN damage TEXT", "ALTER TABLE segments ADD COLUMN damage TEXT"),
+}
 
 
 def settings_hash(settings: dict[str, Any]) -> str:
@@ -140,6 +152,8 @@ class JobRow:
     finished: float | None
     #: How many segments the film is cut into (0 until a plan is set).
     segments: int
+    #: The source's damage as JSON (done with damage); None for a sound source, or not yet known.
+    damage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,8 @@ class SegmentRow:
     output_frames: int | None
     first_pts: int | None
     seconds: float | None
+    #: The damage of the segment's own frames as JSON, on the film's frame numbering; None if none.
+    damage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,8 +240,7 @@ class Manifest:
         """
         try:
             empty = self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
-            if not empty:
-                self._check()
+            version = SCHEMA_VERSION if empty else self._check()
         except sqlite3.Error as ex:
             raise ManifestError(_refusal(self.path, f"cannot be read ({ex})")) from ex
         if empty and not create:
@@ -233,6 +248,8 @@ class Manifest:
         try:
             if empty:
                 self._create()
+            elif version < SCHEMA_VERSION and not readonly:
+                self._migrate(version)
             if not readonly:
                 mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if mode != "wal":
@@ -242,7 +259,8 @@ class Manifest:
         except sqlite3.Error as ex:
             raise ManifestError(f"cannot write the batch manifest {self.path}: {ex}") from ex
 
-    def _check(self) -> None:
+    def _check(self) -> int:
+        """Refuse what is not a sound manifest this vidstyle reads; its schema version."""
         problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
             raise ManifestError(_refusal(self.path, f"is damaged ({problems[0]})"))
@@ -252,14 +270,26 @@ class Manifest:
             raise ManifestError(_refusal(self.path, problem))
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         version = meta.get("schema_version")
-        if version != str(SCHEMA_VERSION):
+        readable = [str(v) for v in range(1, SCHEMA_VERSION + 1)]
+        if version not in readable:
             raise ManifestError(
                 _refusal(
                     self.path,
                     f"has schema version {version} (written by vidstyle {meta.get('vidstyle')}),"
-                    f" this vidstyle {__version__} reads version {SCHEMA_VERSION}",
+                    f" this vidstyle {__version__} reads versions {readable[0]} to {SCHEMA_VERSION}",
                 )
             )
+        return int(version)
+
+    def _migrate(self, version: int) -> None:
+        """Bring a manifest of an older ``version`` up to :data:`SCHEMA_VERSION`, in one transaction."""
+        with self._transaction() as db:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    db.execute(statement)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        logger.info("the batch manifest %s was brought from schema version %d to %d",
+                    self.path, version, SCHEMA_VERSION)
 
     def _create(self) -> None:
         with self._transaction() as db:
@@ -339,7 +369,8 @@ class Manifest:
                 db.execute(
                     "UPDATE jobs SET output = ?, name = ?, size = ?, mtime_ns = ?, settings = ?,"
                     " expected_frames = ?, state = 'pending', attempts = 0, error = NULL,"
-                    " frames = NULL, seconds = NULL, started = NULL, finished = NULL, segments = 0"
+                    " frames = NULL, seconds = NULL, started = NULL, finished = NULL, segments = 0,"
+                    " damage = NULL"
                     " WHERE id = ?",
                     (*values, row["id"]),
                 )
@@ -383,16 +414,21 @@ class Manifest:
         self._update_job(
             job_id,
             "state = 'running', attempts = attempts + 1, started = ?, finished = NULL,"
-            " error = NULL",
+            " error = NULL, damage = NULL",
             time.time(),
         )
 
-    def finish_job(self, job_id: int, *, frames: int, seconds: float) -> None:
-        """Mark a film done: ``frames`` written, in ``seconds`` of work."""
+    def finish_job(self, job_id: int, *, frames: int, seconds: float, damage: dict[str, Any] | None = None) -> None:
+        """Mark a film done: ``frames`` written, in ``seconds`` of work; with ``damage`` (a damage
+        report's dictionary), done with damage."""
         self._update_job(
-            job_id, "state = 'done', frames = ?, seconds = ?, finished = ?, error = NULL",
-            frames, seconds, time.time(),
+            job_id, "state = 'done', frames = ?, seconds = ?, finished = ?, error = NULL, damage = ?",
+            frames, seconds, time.time(), _json_or_null(damage),
         )
+
+    def set_expected_frames(self, job_id: int, frames: int) -> None:
+        """The film's frame count, counted from its packets (what its output must hold)."""
+        self._update_job(job_id, "expected_frames = ?", frames)
 
     def fail_job(self, job_id: int, error: str) -> None:
         self._update_job(job_id, "state = 'failed', error = ?, finished = ?", error, time.time())
@@ -456,13 +492,14 @@ class Manifest:
 
     def finish_segment(
         self, job_id: int, idx: int, *, path: str | Path, output_frames: int, first_pts: int,
-        seconds: float,
+        seconds: float, damage: dict[str, Any] | None = None,
     ) -> None:
-        """Mark a segment done: its file, the frames it holds, its first timestamp."""
+        """Mark a segment done: its file, the frames it holds, its first timestamp, its damage."""
         self._update_segment(
             job_id, idx,
-            "state = 'done', error = NULL, path = ?, output_frames = ?, first_pts = ?, seconds = ?",
-            str(path), output_frames, first_pts, seconds,
+            "state = 'done', error = NULL, path = ?, output_frames = ?, first_pts = ?, seconds = ?,"
+            " damage = ?",
+            str(path), output_frames, first_pts, seconds, _json_or_null(damage),
         )
 
     def fail_segment(self, job_id: int, idx: int, error: str) -> None:
@@ -512,6 +549,10 @@ def _refusal(path: Path, problem: str) -> str:
         f"the batch manifest {path} {problem}; vidstyle will not discard it:"
         " move it aside to start the batch afresh"
     )
+
+
+def _json_or_null(data: dict[str, Any] | None) -> str | None:
+    return None if data is None else json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def _checked_states(states: Iterable[str]) -> list[str]:

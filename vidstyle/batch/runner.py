@@ -6,8 +6,9 @@ events for a unit of work is what makes a crash at any moment harmless:
 
 1. the manifest marks the unit ``running`` (committed);
 2. the worker writes a temporary file and renames it into place when it is complete;
-3. the driver checks the file (it opens, and has the frame count of its input) and marks the unit
-   ``done`` (committed).
+3. the driver checks the file (it opens, and has the frame count of its input, counted from the
+   packets, less the frames of a damaged source that failed to decode and were left out) and marks
+   the unit ``done`` (committed), with the source's damage when it had some: done with damage.
 
 Killed between 1 and 2, the next run finds the unit ``running``, removes the temporary file and
 does it again. Killed between 2 and 3, it finds a complete file, checks it, and marks it done
@@ -35,6 +36,7 @@ from typing import Any
 from ..config import RangeConfig, RemasterConfig
 from ..errors import BatchInterrupted, ConfigError, InputError, OutputError, VidstyleError
 from ..io.atomic import leftover_partials, write_text_atomic
+from ..io.damage import DamageReport, combine_damage
 from ..io.probe import probe
 from ..io.remux import frame_timestamps, join_segments, keyframe_indices
 from ..io.writer import check_output_path
@@ -109,6 +111,11 @@ class BatchReport:
     frames: int = 0
 
     @property
+    def damaged(self) -> int:
+        """Films done with damage."""
+        return sum(1 for r in self.rows if r["state"] == "done" and r["damage"])
+
+    @property
     def ok(self) -> bool:
         return self.counts.get("failed", 0) == 0 and self.counts.get("pending", 0) == 0
 
@@ -118,6 +125,7 @@ class BatchReport:
             "output": str(self.output),
             "seconds": round(self.seconds, 3),
             "counts": self.counts,
+            "damaged": self.damaged,
             "frames": self.frames,
             "warmup_frames": self.warmup_frames,
             "jobs": self.rows,
@@ -133,6 +141,9 @@ def job_settings(config: RemasterConfig) -> dict[str, Any]:
     settings.pop("batch_size", None)
     settings.pop("queue_depth", None)
     settings.pop("device", None)
+    # What to do with damage changes nothing for a sound film; a film done with damage under
+    # another choice is done again by removing its output.
+    settings.pop("on_damage", None)
     return settings
 
 
@@ -229,6 +240,7 @@ class _Driver:
         if count == 0:
             raise VidstyleError(f"{src.name} has no video frames")
         self.expected[row.id] = count
+        self.manifest.set_expected_frames(row.id, count)
         if row.id in self.interrupted and _written_since(dst, row.started) and self.check(dst, count) is None:
             # Killed after the output was renamed into place but before the manifest said so: the
             # film is complete, and it is not done again. (An output from before this attempt,
@@ -326,12 +338,14 @@ class _Driver:
 
     def finished(self, unit: Unit, result: dict[str, Any]) -> None:
         error = result.get("error")
+        damage = result.get("damage")
         if error is None:
-            error = self.check(Path(unit.output), unit.segment.frames if unit.segment else self.expected[unit.job_id])
+            frames = unit.segment.frames if unit.segment else self.expected[unit.job_id]
+            error = self.check(Path(unit.output), frames - _left_out(damage))
         if error is not None:
             key = unit.key
             self.attempts[key] = self.attempts.get(key, 0) + 1
-            if self.attempts[key] <= self.batch.retries:
+            if self.attempts[key] <= self.batch.retries and not result.get("final"):
                 log.warning("%s: %s; trying again", self.name(unit.job_id), error)
                 self.queue.append(unit)
                 return
@@ -342,15 +356,16 @@ class _Driver:
         seconds = float(result.get("seconds", 0.0))
         _crash_point("unit-done")
         if unit.segment is None:
-            self.manifest.finish_job(unit.job_id, frames=int(result["frames"]), seconds=seconds)
+            self.manifest.finish_job(unit.job_id, frames=int(result["frames"]), seconds=seconds, damage=damage)
             self.frames_done += int(result["frames"])
-            self.news(f"done {self.name(unit.job_id)}: {result['frames']} frames in {seconds:.1f} s")
+            self.news(f"done {self.name(unit.job_id)}: {result['frames']} frames in {seconds:.1f} s"
+                      + _damage_note(damage))
             self.report_progress()
             return
         part = Path(unit.output)
         self.manifest.finish_segment(unit.job_id, unit.segment.index, path=str(part),
                                      output_frames=int(result["frames"]), first_pts=int(result["first_pts"]),
-                                     seconds=seconds)
+                                     seconds=seconds, damage=damage)
         self.parts[unit.job_id][unit.segment.index] = (part, int(result["first_pts"]))
         self.frames_done += int(result["frames"])
         self.report_progress()
@@ -372,15 +387,21 @@ class _Driver:
         except VidstyleError as ex:
             self.fail(job_id, f"joining the segments: {ex}")
             return
-        error = self.check(dst, self.expected[job_id])
+        segments = self.manifest.segments(job_id)
+        damage = combine_damage([json.loads(s.damage) if s.damage else None for s in segments],
+                                Path(row.input).name, frames=self.expected[job_id])
+        damage_dict = damage.to_dict() if damage is not None else None
+        frames = self.expected[job_id] - _left_out(damage_dict)
+        error = self.check(dst, frames)
         if error is not None:
             self.fail(job_id, error)
             return
         _crash_point("joined")
-        seconds = sum(s.seconds or 0.0 for s in self.manifest.segments(job_id)) + time.perf_counter() - tick
-        self.manifest.finish_job(job_id, frames=self.expected[job_id], seconds=seconds)
+        seconds = sum(s.seconds or 0.0 for s in segments) + time.perf_counter() - tick
+        self.manifest.finish_job(job_id, frames=frames, seconds=seconds, damage=damage_dict)
         shutil.rmtree(self.work / str(job_id), ignore_errors=True)
-        self.news(f"done {row.name}: {self.expected[job_id]} frames, {len(parts)} segments joined")
+        self.news(f"done {row.name}: {frames} frames, {len(parts)} segments joined"
+                  + _damage_note(damage_dict))
 
     @staticmethod
     def check(path: Path, frames: int) -> str | None:
@@ -418,6 +439,16 @@ class _Driver:
         for job_id in {u.job_id for u in self.running.values()}:
             self.remove_temporaries(self.manifest.job(job_id))
         self.running.clear()
+
+
+def _left_out(damage: dict[str, Any] | None) -> int:
+    """Frames of a damaged source that failed to decode and are not in the output (``warn``)."""
+    return DamageReport.from_dict(damage).lost if damage else 0
+
+
+def _damage_note(damage: dict[str, Any] | None) -> str:
+    """``"; done with damage: ..."`` for a film's line of news, or nothing for a sound one."""
+    return f"; done with damage: {DamageReport.from_dict(damage).brief()}" if damage else ""
 
 
 def segments_for(count: int, keyframes: list[int], fps: float, batch: BatchConfig,
@@ -544,6 +575,8 @@ def row_dict(row: JobRow) -> dict[str, Any]:
         "fps": round(row.frames / row.seconds, 3) if row.frames and row.seconds else None,
         "segments": row.segments,
         "error": row.error,
+        "expected_frames": row.expected_frames,
+        "damage": json.loads(row.damage) if row.damage else None,
     }
 
 

@@ -35,16 +35,18 @@ import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from ..config import RangeConfig, RemasterConfig
 from ..engine import FramePath, ProgressCallback, StageRun, open_stages, run_stages
 from ..errors import DecodeError, RangeError
+from ..io.damage import DamageReport
 from ..io.probe import VideoInfo, probe
 from ..io.remux import frame_timestamps
 from ..io.writer import check_output_path
 from ..timecode import TimePoint
 
-__all__ = ["Segment", "SegmentResult", "plan_segments", "render_segment"]
+__all__ = ["Segment", "SegmentResult", "own_damage", "plan_segments", "render_segment"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,9 @@ class SegmentResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     """Busy seconds of ``decode``, ``model`` and ``encode``, as :class:`~vidstyle.engine.RemasterResult`'s."""
     warnings: list[str] = field(default_factory=list)
+    damage: dict[str, Any] | None = None
+    """The damage of the segment's own frames (not its warm-up), with the film's frame indices
+    (:func:`~vidstyle.io.damage.combine_damage` joins the segments'); None when it has none."""
 
 
 # -- planning -----------------------------------------------------------------------------------
@@ -223,7 +228,9 @@ def render_segment(
     reader, model, writer = open_stages(src, dst, config, copy_streams=False)
 
     def check(run: StageRun) -> None:
-        if (run.warmup, run.frames) != (segment.warmup, segment.frames):
+        kept = own_damage(run.damage, segment)
+        lost_warmup = run.damage.lost - kept.lost  # left out under --on-damage warn
+        if (run.warmup + lost_warmup, run.frames + kept.lost) != (segment.warmup, segment.frames):
             raise DecodeError(
                 f"segment {segment.index} of {src.name} decoded {run.warmup} warm-up and {run.frames} output "
                 f"frames, expected {segment.warmup} and {segment.frames}: its packets and decoded frames "
@@ -236,8 +243,17 @@ def render_segment(
                          progress=progress, total=segment.frames, keep_from=first_pts, before_commit=check)
     seconds = time.perf_counter() - started
     log.info("segment %d: %d frames (+%d warm-up) in %.1f s", segment.index, run.frames, run.warmup, seconds)
+    damage = own_damage(run.damage, segment)
     return SegmentResult(frames=run.frames, first_pts=first_pts, seconds=seconds,
-                         fps=run.frames / max(seconds, 1e-9), stage_seconds=run.stage_seconds, warnings=run.warnings)
+                         fps=run.frames / max(seconds, 1e-9), stage_seconds=run.stage_seconds, warnings=run.warnings,
+                         damage=damage.to_dict() if damage.damaged else None)
+
+
+def own_damage(damage: DamageReport, segment: Segment) -> DamageReport:
+    """The damage of a segment's own frames, on the film's numbering: the run's frames from
+    ``segment.decode_start``, less the warm-up frames (the previous segment's own)."""
+    streams = [s.clipped(segment.warmup, segment.decode_start) for s in damage.streams]
+    return DamageReport(damage.source, damage.on_damage, streams, damage.ended)
 
 
 def _time_point(info: VideoInfo, timestamps: list[int], index: int) -> TimePoint | None:

@@ -1,8 +1,9 @@
 """Streaming video I/O: probing, decoding batches of frames, encoding with stream copy.
 
 Rooms: ``probe`` (what a file holds), ``reader`` and ``writer`` (the decode and encode threads),
-``packets`` (the source's sound copied into an output), ``remux`` (packet timestamps, keyframes,
-joining parts by stream copy), ``colour`` (colour tags) and ``atomic`` (the ``.partial`` rule).
+``damage`` (what of a damaged source failed to decode), ``packets`` (the source's sound copied into
+an output), ``remux`` (packet timestamps, keyframes, joining parts by stream copy), ``colour``
+(colour tags) and ``atomic`` (the ``.partial`` rule).
 """
 
 from .probe import StreamInfo, VideoInfo, open_input, probe

@@ -1,20 +1,27 @@
-"""What is in a video file: :class:`VideoInfo`, read with PyAV without decoding it all."""
+"""What is in a video file: :class:`VideoInfo`, read with PyAV without decoding it all.
+
+:func:`probe` reads the container's header (and decodes the first frame); with ``exact`` it also
+counts the frames by demuxing the video packets, for containers that list no count (Matroska,
+WebM) or list a wrong one. :func:`video_packets` is that demuxing, which
+:mod:`~vidstyle.io.remux` also uses to find keyframes and timestamps.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 
-from ..errors import InputError, VideoOpenError
+from ..errors import DecodeError, InputError, VideoOpenError
 from ..timecode import format_seconds
 
-__all__ = ["StreamInfo", "VideoInfo", "ffmpeg_reason", "open_input", "pick_video_stream", "probe"]
+__all__ = ["StreamInfo", "VideoInfo", "ffmpeg_reason", "open_input", "pick_video_stream", "probe", "video_packets"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,9 @@ class VideoInfo:
     bit_rate: int | None = None
     audio: tuple[StreamInfo, ...] = field(default_factory=tuple)
     subtitles: tuple[StreamInfo, ...] = field(default_factory=tuple)
+    #: Where ``frame_count`` comes from: ``container`` (its header lists it), ``estimate``
+    #: (duration x fps) or ``packets`` (counted by demuxing, ``probe(exact=True)``).
+    frame_count_source: str = "container"
 
     @property
     def frame_duration(self) -> Fraction:
@@ -90,6 +100,7 @@ class VideoInfo:
             "start_pts": self.start_pts,
             "frame_count": self.frame_count,
             "frame_count_exact": self.frame_count_exact,
+            "frame_count_source": self.frame_count_source,
             "duration": round(self.duration, 6),
             "sample_aspect_ratio": str(self.sample_aspect_ratio),
             "rotation": self.rotation,
@@ -104,7 +115,8 @@ class VideoInfo:
 
     def describe(self) -> str:
         """A few human-readable lines, for ``vidstyle info``."""
-        count = f"{self.frame_count}" + ("" if self.frame_count_exact else " (estimated)")
+        how = {"estimate": " (estimated)", "packets": " (counted from its packets)"}.get(self.frame_count_source, "")
+        count = f"{self.frame_count}{how}"
         lines = [
             f"{self.path}",
             f"  container   {self.container}",
@@ -159,17 +171,55 @@ def pick_video_stream(container: av.container.InputContainer) -> av.video.stream
     raise VideoOpenError(f"no video stream with frames in {container.name}")
 
 
-def probe(path: str | os.PathLike[str]) -> VideoInfo:
+def probe(path: str | os.PathLike[str], *, exact: bool = False) -> VideoInfo:
     """Read the :class:`VideoInfo` of a file.
 
     The frame count comes from the container when it records one, otherwise it is
-    estimated from duration x frame rate (``frame_count_exact`` says which). The
-    first frame is decoded to read its rotation and colour tags reliably.
+    estimated from duration x frame rate (``frame_count_exact`` and ``frame_count_source`` say
+    which). With ``exact`` the frames are counted instead, by demuxing every video packet
+    without decoding (:func:`video_packets`; seconds for a feature film). The first frame is
+    decoded to read its rotation and colour tags reliably.
 
     Raises:
         InputError, VideoOpenError: as :func:`open_input`, or no decodable video frame.
+        DecodeError: with ``exact``, the file breaks while its packets are read.
     """
-    path = Path(path)
+    info = _probe(Path(path))
+    if not exact:
+        return info
+    count = sum(1 for _ in video_packets(info.path))
+    return replace(info, frame_count=count, frame_count_exact=True, frame_count_source="packets")
+
+
+def video_packets(path: Path) -> Iterator[tuple[int, int | None, bool]]:
+    """``(pts, dts, keyframe)`` of each frame's packet of the video stream, in file order.
+
+    Only demuxes: no decoding, so a feature film takes seconds. Packets the demuxer marks to
+    discard (before an MP4 edit list's start) are left out, as the decoder drops their frames.
+
+    Raises:
+        InputError, VideoOpenError: the file cannot be opened.
+        DecodeError: the file breaks while reading, or a packet has no timestamp.
+    """
+    with open_input(path) as container:
+        stream = pick_video_stream(container)
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is None and packet.dts is None:
+                    if packet.size:
+                        raise DecodeError(f"{path.name} has video packets without timestamps; it cannot be split")
+                    continue  # the demuxer's end-of-stream marker
+                if packet.is_discard:
+                    continue
+                # Without a pts (AVI, say) frames are shown in decoding order.
+                pts = packet.pts if packet.pts is not None else packet.dts
+                yield pts, packet.dts, packet.is_keyframe
+        except av.FFmpegError as ex:
+            raise DecodeError(f"reading {path.name} failed: {ffmpeg_reason(ex)}") from ex
+
+
+def _probe(path: Path) -> VideoInfo:
+    """:func:`probe` without counting."""
     with open_input(path) as container:
         stream = pick_video_stream(container)
         cc = stream.codec_context
@@ -226,6 +276,7 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
             start_pts=int(start_pts),
             frame_count=frame_count,
             frame_count_exact=exact,
+            frame_count_source="container" if exact else "estimate",
             duration=duration,
             sample_aspect_ratio=sar,
             rotation=rotation,

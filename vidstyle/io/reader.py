@@ -8,6 +8,10 @@ queue, so decoding overlaps with whatever the caller does with the frames.
         for batch in reader:
             batch.frames  # (B, H, W, 3) uint8 RGB
             batch.pts     # (B,) int64, in reader.info.time_base
+        reader.damage     # what failed to decode or decoded with errors (vidstyle.io.damage)
+
+It decodes packet by packet, so a packet the decoder refuses costs its own frame and not the run:
+a damaged source is read to its end, and what was wrong with it is counted (``on_damage``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from ..errors import DecodeError, RangeError
 from ..timecode import TimePoint, format_seconds, parse_timepoint
 from .colour import sws_colorspace, sws_range
+from .damage import DamageReport, DamageTracker, SourceEnd
 from .probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe
 
 __all__ = ["FrameBatch", "VideoReader"]
@@ -66,10 +71,14 @@ class VideoReader:
         batch_size: frames per batch.
         queue_depth: batches decoded ahead of the consumer.
         threads: decoder threads (0: libav decides).
+        on_damage: ``warn`` reads a damaged source to its end and counts the damage
+            (:attr:`damage`); ``conceal`` also repeats the previous frame in place of one that fails
+            to decode, with that frame's timestamp; ``fail`` raises at the first damaged frame.
 
     Raises on iteration:
         RangeError: the range selects no frame.
-        DecodeError: the stream breaks before its end.
+        DecodeError: no frame of the stream decodes.
+        SourceDamageError: with ``on_damage="fail"``, the source is damaged.
     """
 
     def __init__(
@@ -82,6 +91,7 @@ class VideoReader:
         batch_size: int = 8,
         queue_depth: int = 4,
         threads: int = 0,
+        on_damage: str = "warn",
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be 1 or more, got {batch_size}")
@@ -92,6 +102,7 @@ class VideoReader:
         self.max_frames = frames
         self.batch_size = batch_size
         self.threads = threads
+        self.on_damage = on_damage
         self._start_s = self.start.to_seconds(self.info.fps) if self.start else None
         self._end_s = self.end.to_seconds(self.info.fps) if self.end else None
         self._check_range()
@@ -103,8 +114,9 @@ class VideoReader:
         #: Frames yielded so far, and seconds the decode thread spent working.
         self.frames_read = 0
         self.busy_seconds = 0.0
-        #: Set when the file ended well before the frame count its container states.
-        self.truncated = False
+        self._tracker: DamageTracker | None = None
+        self._broken: str | None = None  # libav's words when demuxing broke off
+        self._seeks = 0  # seeks back to the beginning by the decode thread
 
     # -- range --------------------------------------------------------------------------
     def _check_range(self) -> None:
@@ -131,6 +143,18 @@ class VideoReader:
         last = total if self._end_s is None else int(round(self._end_s * self.info.fps + Fraction(1, 2)))
         count = max(0, min(total, last) - first)
         return min(count, self.max_frames) if self.max_frames else count
+
+    @property
+    def damage(self) -> DamageReport:
+        """What was wrong with the frames read so far (complete once iteration has ended)."""
+        if self._tracker is None:
+            return DamageReport(self.path.name, self.on_damage)
+        return self._tracker.report()
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the file ended before the frames its container lists."""
+        return self._tracker is not None and self._tracker.ended is not None
 
     # -- lifecycle ----------------------------------------------------------------------
     def __enter__(self) -> VideoReader:
@@ -202,6 +226,11 @@ class VideoReader:
         finally:
             container.close()
 
+    def _in_range(self, pts: int) -> bool:
+        """Whether the frame at ``pts`` lies in ``[start, end)``."""
+        t = (pts - self.info.start_pts) * self.info.time_base
+        return (self._start_s is None or t >= self._start_s) and (self._end_s is None or t < self._end_s)
+
     def _decode_into_queue(self, container: av.container.InputContainer) -> None:
         info = self.info
         stream = pick_video_stream(container)
@@ -212,6 +241,10 @@ class VideoReader:
         start_s, end_s = self._start_s, self._end_s
         colorspace = sws_colorspace(info.colorspace, info.height)
         colour_range = sws_range(info.color_range)
+        tracker = self._tracker = DamageTracker(self.path.name, stream.index, on_damage=self.on_damage,
+                                                in_range=self._in_range,
+                                                seconds=lambda pts: float((pts - origin) * tb))
+        conceal = self.on_damage == "conceal"
 
         sought = False
         if start_s:
@@ -239,8 +272,32 @@ class VideoReader:
             ok = self._put(batch)
             return ok
 
+        def emit(picture: np.ndarray, pts: int) -> bool:
+            """Add a frame to the batch; False once the reader must stop (closed, or enough frames)."""
+            nonlocal tick
+            frames.append(picture)
+            pts_list.append(pts)
+            if len(frames) == self.batch_size:
+                if not flush():
+                    return False
+                tick = time.perf_counter()
+            return self.max_frames is None or emitted + len(frames) < self.max_frames
+
+        def fill(lost: list[int], picture: np.ndarray) -> bool:
+            """``--on-damage conceal``: ``picture`` in the place of each lost frame."""
+            for lost_pts in lost:
+                tracker.concealed(lost_pts)
+                if not emit(picture, lost_pts):
+                    return False
+            return True
+
+        def rgb(frame: av.VideoFrame) -> np.ndarray:
+            return frame.to_ndarray(format="rgb24", src_colorspace=colorspace, src_color_range=colour_range)
+
         decoded_any = False
-        for frame in container.decode(stream):
+        to_the_end = True  # False when the range or the frame limit stops the reading
+        previous: np.ndarray | None = None
+        for frame in self._frames(container, stream, tracker):
             if self._stop.is_set():
                 return
             pts = frame.pts
@@ -250,32 +307,139 @@ class VideoReader:
                 # The seek overshot the range start (a sparse or wrong index): start over.
                 log.debug("seek landed after the start; decoding from the beginning instead")
                 container.seek(origin, stream=stream, backward=True, any_frame=False)
+                tracker.restart()
+                self._seeks += 1
                 sought = False
                 continue
             decoded_any = True
             last_pts = pts
+            lost = tracker.decoded(pts, corrupt=frame.is_corrupt)  # lost frames lie in the range
             t = (pts - origin) * tb
             if start_s is not None and t < start_s:
                 continue
-            if end_s is not None and t >= end_s:
+            past_end = end_s is not None and t >= end_s
+            picture = None if past_end else rgb(frame)
+            if lost and conceal:
+                filler = previous if previous is not None else picture if picture is not None else rgb(frame)
+                if not fill(lost, filler):
+                    to_the_end = False
+                    break
+            if past_end:
+                to_the_end = False
                 break
-            frames.append(
-                frame.to_ndarray(format="rgb24", src_colorspace=colorspace, src_color_range=colour_range)
-            )
-            pts_list.append(pts)
-            if len(frames) == self.batch_size:
-                if not flush():
-                    return
-                tick = time.perf_counter()
-            if self.max_frames is not None and emitted + len(frames) >= self.max_frames:
+            previous = picture
+            if not emit(picture, pts):
+                to_the_end = False
                 break
+        if self._stop.is_set():
+            return
+        if to_the_end:
+            lost = tracker.finish()
+            if lost and conceal and previous is not None and not fill(lost, previous) and self._stop.is_set():
+                return
+            if not decoded_any:
+                raise DecodeError(f"no frame of {self.path.name} could be decoded"
+                                  + (f": {self._broken}" if self._broken else
+                                     f" ({tracker.damage.decode_errors} packets refused)"))
+            ending = self._ending(stream, tracker, last_pts)
+            if ending is not None:
+                tracker.end_early(ending)
+                log.info("%s %s", self.path.name, ending.describe())
         if not flush():
             return
-        expected = self.expected_frames
-        if not self.is_range and info.frame_count_exact and expected and emitted < expected * 0.98:
-            self.truncated = True
-            log.warning(
-                "%s ended after %d of the %d frames its container lists: the file looks truncated",
-                self.path.name, emitted, expected,
-            )
         self._put(_END)
+
+    def _frames(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                tracker: DamageTracker) -> Iterator[av.VideoFrame]:
+        """The stream's frames as the decoder gives them, fed one packet at a time.
+
+        A packet the decoder refuses costs its own frame (the tracker counts it), not the run; a
+        file whose data breaks off ends there, with what the decoder still holds. A packet the
+        demuxer marks corrupt is fed only once another packet follows it: the last packet of a cut
+        file is cut short, and fed to a frame-threaded decoder it makes the decoder drop the frames
+        it holds (2 sound frames of a 64x48 test clip), so it is counted as lost instead.
+        """
+        packets = container.demux(stream)
+        held: av.Packet | None = None
+        seeks = self._seeks
+        while True:
+            packet: av.Packet | None
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError as ex:  # the demuxer cannot go on: flush the decoder, and stop
+                self._broken = ffmpeg_reason(ex)
+                packet = None
+            data = packet is not None and packet.size > 0  # (not the end-of-stream marker, which flushes)
+            if held is not None and seeks == self._seeks:
+                if data:
+                    yield from self._decode(held, stream, tracker)
+                else:
+                    tracker.refused(held.pts, "cut short at the end of the file")
+            held, seeks = None, self._seeks
+            if data:
+                tracker.fed(packet.pts, keyframe=packet.is_keyframe, corrupt=packet.is_corrupt,
+                            discard=packet.is_discard)
+                if packet.is_corrupt:
+                    held = packet
+                    continue
+            yield from self._decode(packet, stream, tracker)
+            if packet is None:
+                return
+
+    def _decode(self, packet: av.Packet | None, stream: av.video.stream.VideoStream,
+                tracker: DamageTracker) -> Iterator[av.VideoFrame]:
+        """The frames one packet gives (None flushes the decoder); a seek back (``_seeks``) drops
+        the rest of them."""
+        seeks = self._seeks
+        try:
+            decoded = packet.decode() if packet is not None else stream.codec_context.decode(None)
+        except av.FFmpegError as ex:
+            if packet is not None:
+                tracker.refused(packet.pts, ffmpeg_reason(ex))
+            return
+        for frame in decoded:
+            yield frame
+            if seeks != self._seeks:
+                return
+
+    def _ending(self, stream: av.video.stream.VideoStream, tracker: DamageTracker,
+                last_pts: int | None) -> SourceEnd | None:
+        """Where the file ended, when it ended before what its container states; None when it did not.
+
+        The container states a frame count (MP4, MOV) or a duration of the video track (the
+        stream's, or Matroska's ``DURATION`` tag); a file read to its end is early when it has
+        fewer frames than the count (from the beginning), or when its last frame ends more than
+        two frames and half a second before the duration. Reading that broke off with an error
+        always ends early.
+        """
+        info = self.info
+        if last_pts is None:
+            return None
+        seconds = float((last_pts - info.start_pts) * info.time_base + info.frame_duration)
+        count = info.frame_count if info.frame_count_exact else None
+        duration = track_duration(stream)
+        if self._broken:
+            return SourceEnd(tracker.frames, seconds, count, duration, self._broken)
+        short_count = count is not None and self._start_s is None and tracker.frames + tracker.discarded < count
+        slack = max(2 * float(info.frame_duration), 0.5)
+        short_time = duration is not None and seconds < duration - slack
+        if short_count or short_time:
+            return SourceEnd(tracker.frames, seconds, count, duration)
+        return None
+
+
+def track_duration(stream: av.video.stream.VideoStream) -> float | None:
+    """The video track's own duration in seconds, as its container states it (MP4's track header,
+    Matroska's ``DURATION`` tag); None when it states none."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    text = (stream.metadata or {}).get("DURATION")
+    if not text:
+        return None
+    try:
+        hours, minutes, secs = text.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(secs)
+    except ValueError:
+        return None

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import av
 
-from ..errors import DecodeError, EncodeError, OutputError
+from ..errors import EncodeError, OutputError
 from .atomic import partial_path
 from .packets import PacketCopier
-from .probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe
+from .probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe, video_packets
 from .writer import check_output_path
 
 __all__ = ["frame_timestamps", "join_segments", "keyframe_indices"]
@@ -36,33 +36,6 @@ log = logging.getLogger(__name__)
 
 
 # -- reading packets ----------------------------------------------------------------------------
-
-
-def _video_packets(path: Path) -> Iterator[tuple[int, int | None, bool]]:
-    """``(pts, dts, keyframe)`` of each frame's packet of the video stream, in file order.
-
-    Only demuxes: no decoding, so a feature film takes seconds. Packets the demuxer marks to
-    discard (before an MP4 edit list's start) are left out, as the decoder drops their frames.
-
-    Raises:
-        InputError, VideoOpenError: the file cannot be opened.
-        DecodeError: the file breaks while reading, or a packet has no timestamp.
-    """
-    with open_input(path) as container:
-        stream = pick_video_stream(container)
-        try:
-            for packet in container.demux(stream):
-                if packet.pts is None and packet.dts is None:
-                    if packet.size:
-                        raise DecodeError(f"{path.name} has video packets without timestamps; it cannot be split")
-                    continue  # the demuxer's end-of-stream marker
-                if packet.is_discard:
-                    continue
-                # Without a pts (AVI, say) frames are shown in decoding order.
-                pts = packet.pts if packet.pts is not None else packet.dts
-                yield pts, packet.dts, packet.is_keyframe
-        except av.FFmpegError as ex:
-            raise DecodeError(f"reading {path.name} failed: {ffmpeg_reason(ex)}") from ex
 
 
 def keyframe_indices(path: str | os.PathLike[str]) -> tuple[list[int], int]:
@@ -75,9 +48,9 @@ def keyframe_indices(path: str | os.PathLike[str]) -> tuple[list[int], int]:
         (sorted indices of keyframes, number of frames).
 
     Raises:
-        InputError, VideoOpenError, DecodeError: as :func:`_video_packets`.
+        InputError, VideoOpenError, DecodeError: as :func:`~vidstyle.io.probe.video_packets`.
     """
-    packets = sorted((pts, key) for pts, _dts, key in _video_packets(Path(path)))
+    packets = sorted((pts, key) for pts, _dts, key in video_packets(Path(path)))
     return [i for i, (_pts, key) in enumerate(packets) if key], len(packets)
 
 
@@ -90,10 +63,10 @@ def frame_timestamps(path: Path, upto: int | None = None) -> list[int]:
     reads only the start of the file.
     """
     if upto is None:
-        return sorted(pts for pts, _dts, _key in _video_packets(path))
+        return sorted(pts for pts, _dts, _key in video_packets(path))
     everything: list[int] = []
     smallest: list[int] = []  # the upto + 1 smallest pts so far, negated: a max-heap
-    for pts, dts, _key in _video_packets(path):
+    for pts, dts, _key in video_packets(path):
         everything.append(pts)
         if len(smallest) <= upto:
             heapq.heappush(smallest, -pts)
