@@ -437,8 +437,11 @@ def train_style_command(image: Path, output: Path, scale: str, minutes: float, n
             bar.close()
     if not quiet:
         m = result.card["metrics"]
+        picture = m["picture"]
         click.echo(f"wrote {result.weights}: {result.card['steps']} steps in {result.card['minutes']:.1f} min; "
                    f"style distance on held-out frames {m['style_distance_ratio']:.0%} of the input's; "
+                   f"structure {picture['structure']:.2f} (bicubic {picture['bicubic']['structure']:.2f}), "
+                   f"edge F {picture['edge_f']:.2f}, grid energy {picture['grid_energy']:.4f}; "
                    f"preview: {result.preview}")
 
 
