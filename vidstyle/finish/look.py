@@ -1,13 +1,13 @@
 """A LUT applied to video frames: every 8-bit colour's output computed once, then looked up.
 
-A 3D LUT of N^3 entries is interpolated trilinearly, as Resolve and OpenColorIO do by default:
-the output at an input colour is the weighted mean of the 8 grid points around it, each weighed
-by the product of its closeness along red, green and blue. Frames here are 8-bit RGB, so there
-are only 256^3 inputs: :class:`Look` interpolates all of them once (48 MiB, a fraction of a
-second) and a frame is then one table lookup per pixel, which keeps pace with the encoder at HD
-(``pipelines`` measures it; see the README). The same output as interpolating frame by frame,
-because trilinear interpolation is separable: it is done along red for the 256 red levels,
-then along green, then along blue, one axis at a time, rounding once at the end.
+A 3D LUT of N^3 entries is interpolated trilinearly, the usual default of grading tools: the
+output at an input colour is the weighted mean of the 8 grid points around it, each weighed by
+the product of its closeness along red, green and blue. Frames here are 8-bit RGB, so there are
+only 256^3 inputs: :class:`Look` interpolates all of them once (48 MiB, about a second) and a
+frame is then one table lookup per pixel, well above the network's pace at HD (figures in the
+README). It is the same output as interpolating frame by frame, because trilinear interpolation
+is separable: it is done along red for the 256 red levels, then along green, then along blue,
+one axis at a time, rounding once at the end.
 
 A 1D LUT is a curve per channel, interpolated linearly, and becomes a (256, 3) table. Inputs
 outside the LUT's domain are clamped to it and outputs to [0, 1] before rounding to 8 bits. A
@@ -103,8 +103,3 @@ class Look:
         for channel in range(3):
             out[..., channel] = self._table[frames[..., channel], channel]
         return out
-
-    def describe(self) -> dict[str, object]:
-        """For reports: the name, title, kind and size of the LUT."""
-        return {"name": self.name, "title": self.lut.title, "kind": "3D" if self.lut.is_3d else "1D",
-                "size": self.lut.size}

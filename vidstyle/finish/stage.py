@@ -7,8 +7,7 @@ is not smeared from one frame into the next and a look is not applied twice.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,10 +33,6 @@ class FinishStage:
         if self.grain is not None:
             frames = self.grain(frames, pts)
         return frames
-
-    def report(self) -> dict[str, Any]:
-        return {"look": self.look.describe() if self.look else None,
-                "grain": asdict(self.grain.config) if self.grain else None}
 
 
 def open_finish(config: RemasterConfig) -> FinishStage | None:
