@@ -42,15 +42,16 @@ from vidstyle.train.style import (  # noqa: E402
 
 
 def remeasure(weights: Path, exemplar, command: str) -> dict:
-    """The held-out style distances and the blend tolerance of a trained style again, written
-    into its card (the weights are not touched)."""
+    """The held-out style distances, picture measures and the blend tolerance of a trained style
+    again, written into its card (the weights are not touched)."""
     from vidstyle.models.weights import load_weights  # noqa: PLC0415
-    from vidstyle.train.style import calibrate_blend_tolerance, evaluate  # noqa: PLC0415
+    from vidstyle.train.style import calibrate_blend_tolerance, evaluate, measure_picture  # noqa: PLC0415
 
     model, card = load_weights(weights)  # checks the sha256
     recipe = card["recipe"]
     metrics = evaluate(model, exemplar, held_out_frames(card["scale"], recipe["eval_per_clip"]),
                        recipe["blur_sigma"])
+    metrics["picture"] = measure_picture(model, card["scale"], recipe["eval_per_clip"])
     card["metrics"] = metrics
     card["temporal"] = calibrate_blend_tolerance(model, card["scale"])
     card["metrics_command"] = command

@@ -23,10 +23,17 @@ from vidstyle.models.weights import load_weights, save_weights
 from vidstyle.train.style import StyleRecipe
 
 
+def picture(structure=0.8, edge_f=0.7, grid=2e-4):
+    """Picture figures as picture_figures stores them."""
+    return {"structure": structure, "edge_f": edge_f, "edge_precision": edge_f, "edge_recall": edge_f,
+            "grid_energy": grid, "frames": 1}
+
+
 def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, minutes=20.5,
-                recipe_differs=(), fps=4.5, network=0.95):
+                recipe_differs=(), fps=4.5, network=0.95, structure=0.8, edge_f=0.7, grid=2e-4):
     """One style as bench_styles stores it (one clip), and its speed row: ``fps`` end to end,
-    ``network`` its network-only fps / remaster-x2's (None: a report from before that)."""
+    ``network`` its network-only fps / remaster-x2's (None: a report from before that);
+    ``structure`` None: a report from before the picture measures."""
     distance = None if dist_in is None else {
         "frames": [175], "sigma": 1.5, "input": dist_in, "output": dist_out,
         "ratio": dist_out / dist_in, "full_resolution": {"input": 1.0, "output": 0.9, "ratio": 0.9}}
@@ -35,11 +42,16 @@ def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, m
     clip = {"off": {"warping_error": warp_off, "flicker": 0.5, "temporal": {"mode": "off"}},
             "reuse": {"warping_error": warp_reuse, "flicker": 0.3, "temporal": reuse_temporal},
             "distance": distance, "warp_ratio": warp_reuse / warp_off}
+    figures = None if structure is None else picture(structure, edge_f, grid)
+    if figures is not None:
+        clip.update(picture=figures, picture_off=picture(0.7, 0.6, 1e-3))
     mean = {"warping_error_off": warp_off, "warping_error_reuse": warp_reuse,
             "warp_ratio": warp_reuse / warp_off,
             "distance_input": dist_in, "distance_output": dist_out if dist_in else None,
             "distance_ratio": distance["ratio"] if distance else None,
             "distance_ratio_full_resolution": 0.9 if distance else None}
+    if figures is not None:
+        mean.update(picture=figures, picture_off=clip["picture_off"])
     training = {"minutes": minutes, "cpu_minutes": 2 * minutes, "steps": 900, "threads": 2,
                 "budget_minutes": 20.0, "default_recipe": not recipe_differs,
                 "differs": list(recipe_differs)}
@@ -75,7 +87,8 @@ def report(**pencil):
             "origin": "bundled", "base": "remaster-x2", "keyframe_interval": 4,
             "distance_stride": 8,
             "clips": {"bikes.mp4": {"frames": [175, 250], "size": "320x136 -> 640x272",
-                                    "reference": {"warping_error": 0.2e-3}}},
+                                    "reference": {"warping_error": 0.2e-3},
+                                    "bicubic_picture": picture(0.95, 0.9, 1e-4)}},
             "styles": styles,
             "speed": {"clip": "bikes.mp4", "frames_note": "first 120 frames",
                       "size": "640x272 -> 1280x544", "repeats": 2, "rows": speed,
@@ -101,11 +114,17 @@ class TestSections:
 class TestTargets:
     def test_all_pass(self):
         targets = reports.targets(report())
-        assert len(targets) == 4
-        assert [t["status"] for t in targets] == ["PASS"] * 4
+        assert len(targets) == 7
+        assert [t["status"] for t in targets] == ["PASS"] * 7
         warp = targets[0]
         assert "pencil 0.60x" in warp["figures"] and "ink 0.60x" in warp["figures"]
         assert "(target <= 0.70x)" in warp["figures"]
+        structure, edges, grid = targets[4:]
+        assert "structure" in structure["name"] and "pencil 0.800" in structure["figures"]
+        assert "(target >= 0.75); bicubic x2 0.950" in structure["figures"]
+        assert "edge" in edges["name"] and "ink 0.700" in edges["figures"]
+        assert "grid energy" in grid["name"] and "pencil 2.00e-04" in grid["figures"]
+        assert "(target <= 0.001); bicubic x2 1.00e-04" in grid["figures"]
 
     @pytest.mark.parametrize(("changes", "failing"), [
         ({"warp_reuse": 0.8e-3}, 0),  # reuse / off 0.80 > 0.70
@@ -113,17 +132,34 @@ class TestTargets:
         ({"network": 0.84}, 2),  # network alone 84% < 85%
         ({"network": 0.84, "fps": 5.0}, 2),  # ... even at 100% end to end
         ({"minutes": 26.0}, 3),
+        ({"structure": 0.45}, 4),  # issue 18: pencil's grey diamonds
+        ({"edge_f": 0.59}, 5),
+        ({"grid": 0.0011}, 6),
     ])
     def test_one_style_missing_fails_the_target(self, changes, failing):
         targets = reports.targets(report(**changes))
         assert [t["status"] for t in targets] == [
-            "FAIL" if i == failing else "PASS" for i in range(4)]
+            "FAIL" if i == failing else "PASS" for i in range(7)]
         assert "pencil" in targets[failing]["figures"]
         assert "(missed)" in targets[failing]["figures"].split(";")[0]
 
     def test_edges_of_the_targets_pass(self):
-        targets = reports.targets(report(warp_reuse=0.7e-3, dist_out=0.4, network=0.85, minutes=25))
-        assert [t["status"] for t in targets] == ["PASS"] * 4
+        targets = reports.targets(report(warp_reuse=0.7e-3, dist_out=0.4, network=0.85, minutes=25,
+                                         structure=0.75, edge_f=0.6, grid=0.001))
+        assert [t["status"] for t in targets] == ["PASS"] * 7
+
+    def test_reports_from_before_the_picture_measures(self):
+        rep = report(structure=None)
+        targets = reports.targets(rep)
+        assert [t["status"] for t in targets[4:]] == ["PASS"] * 3  # ink measured, pencil left out
+        assert "pencil not measured (a report from before issue 18)" in targets[4]["figures"]
+        rep["styles"]["styles"]["ink"]["mean"].pop("picture")
+        del rep["styles"]["clips"]["bikes.mp4"]["bicubic_picture"]
+        targets = reports.targets(rep)
+        assert all(t["status"] == "not measured" for t in targets[4:])
+        assert "bicubic" not in targets[4]["figures"]
+        md = "\n".join(styles_section.render_styles(rep))
+        assert "What a person sees" not in md and "## Styles" in md
 
     def test_speed_is_judged_on_the_network_alone(self):
         speed = reports.targets(report(fps=2.5, network=0.9))[2]  # 50% end to end, 90% alone
@@ -147,7 +183,7 @@ class TestTargets:
     def test_not_measured_styles_are_left_out_of_the_verdict(self):
         # pencil: no exemplar found, trained with its own recipe, long; ink passes.
         targets = reports.targets(report(dist_in=None, minutes=90, recipe_differs=("lr",)))
-        assert [t["status"] for t in targets] == ["PASS"] * 4
+        assert [t["status"] for t in targets] == ["PASS"] * 7
         assert "pencil not measured" in targets[1]["figures"]
         assert "not the default recipe (lr changed)" in targets[3]["figures"]
 
@@ -161,7 +197,7 @@ class TestTargets:
         rep = {"machine": {"cores_available": 2}, "plan": {"quick": True},
                "styles": {"skipped": "no styles shipped"}}
         targets = reports.targets(rep)
-        assert len(targets) == 4
+        assert len(targets) == 7
         assert all(t["passed"] is None and t["status"] == "not shipped" for t in targets)
         assert all("no styles shipped" in t["figures"] for t in targets)
         md = "\n".join(styles_section.render_styles(rep))
@@ -226,6 +262,10 @@ class TestPieces:
         assert "| style pencil | 120 | **9.50** | 95% | 4.50 | 90% | reuse |" in md
         assert "| remaster-x2 | 120 | **10.00** | 100% | 5.00 | 100% | reuse |" in md
         assert "The target is judged on the network alone" in md
+        assert "### What a person sees" in md
+        assert ("| pencil | **0.800** | **0.700** | 0.70 / 0.70 | **2.00e-04** | 0.700 | 0.600 | "
+                "0.60 / 0.60 | 1.00e-03 |") in md
+        assert "| bicubic x2 | 0.950 | 0.900 | 0.90 / 0.90 | 1.00e-04 |  |  |  |  |" in md
         assert ("2.0x as long here (encode busy 8.4 s with pencil, 8.4 s with ink, against "
                 "4.1 s with remaster-x2, per 120 frames)") in md
 
@@ -277,6 +317,12 @@ class TestRun:
             assert row["distance_off"]["ratio"] > 0
             assert row["reuse"]["temporal"]["blend_tolerance"] == 24.0  # grey's card names none
         assert grey["mean"]["distance_ratio_off"] > 0
+        for key in ("picture", "picture_off"):  # grey keeps the shapes: high structure, few cells
+            figures = grey["mean"][key]
+            assert 0.5 < figures["structure"] <= 1 and 0 < figures["edge_f"] <= 1
+            assert 0 <= figures["grid_energy"] < 0.01
+        for clip in s["clips"].values():
+            assert clip["bicubic_picture"]["frames"] == 2 and clip["bicubic_picture"]["structure"] > 0.5
         ratios = [r["warp_ratio"] for r in grey["clips"].values()]
         assert min(ratios) <= grey["mean"]["warp_ratio"] <= max(ratios)
         assert grey["training"]["differs"] == ["exemplar_size"]
@@ -289,8 +335,8 @@ class TestRun:
             assert len(network["round_ratios"]) == 1
         assert speed["remaster-x2"]["network"]["ratio_vs_base"] == 1.0
         statuses = [t["status"] for t in rep["targets"]]
-        assert len(statuses) == 4 and statuses[3] == "not measured"
-        assert all(st in ("PASS", "FAIL") for st in statuses[:3])
+        assert len(statuses) == 7 and statuses[3] == "not measured"
+        assert all(st in ("PASS", "FAIL") for st in statuses[:3] + statuses[4:])
         md = reports.render_markdown(json.loads(json.dumps(rep, default=str)))
         assert "## Styles" in md and "| grey |" in md
         assert "network-only fps with a style" in md and "| style grey | 8 | **" in md

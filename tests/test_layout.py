@@ -19,6 +19,7 @@ FLOORS = {
     "style": 3,
     "temporal": 4,
     "restore": 5,
+    "finish": 5,
     **dict.fromkeys(["engine", "preview", "degrade"], 6),
     "batch": 7,
     "train": 8,

@@ -48,6 +48,10 @@ def test_wheel_carries_data_and_weights(wheel):
         for suffix in (".safetensors", ".json", ".png"):
             assert f"vidstyle/weights/{card.stem}{suffix}" in names
     assert not any(n.endswith(".preview.png") for n in names)
+    looks = sorted((REPO / "vidstyle" / "finish" / "looks").glob("*.cube"))
+    assert len(looks) == 5  # the bundled film looks (--look NAME)
+    for look in looks:
+        assert f"vidstyle/finish/looks/{look.name}" in names
     assert any(n.endswith("entry_points.txt") for n in names)
 
 

@@ -171,7 +171,7 @@ class TestBundledStyles:
             assert s.name in out and s.summary in out
         assert run(["styles", "--json"]) == 0
         rows = json.loads(capsys.readouterr().out)
-        assert {r["name"] for r in rows} == {s.name for s in bundled_styles()}
+        assert {r["name"] for r in rows if r["kind"] == "style"} == {s.name for s in bundled_styles()}
 
 
 class TestRemasterWithStyle:

@@ -47,6 +47,11 @@ def test_the_pipeline_script_writes_weights_card_preview_and_thumbnail(tmp_path)
     assert metrics["eval_frames"] > 0 and metrics["style_distance_input"] > 0
     assert metrics["style_distance_ratio"] == pytest.approx(
         metrics["style_distance_output"] / metrics["style_distance_input"], abs=1e-3)
+    # What a person sees (issue 18), on one held-out damaged frame of each clip and still.
+    picture = metrics["picture"]
+    assert len(picture["frames"]) == 4 and "held_out_pairs" in picture["rule"]
+    assert 0 < picture["structure"] <= 1 and 0 <= picture["edge_f"] <= 1 and picture["grid_energy"] >= 0
+    assert picture["bicubic"]["structure"] > 0.5 and picture["bicubic"]["grid_energy"] < 0.001
     assert card["hparams"]["colour_skip"] and card["hparams"]["reuse_channels"]
     # The blend tolerance, from the model's own frame-to-frame differences, at least remaster's.
     assert card["temporal"]["blend_tolerance"] >= DEFAULT_BLEND_TOLERANCE

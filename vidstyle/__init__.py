@@ -4,7 +4,7 @@
     remaster("reel.mkv", "reel_hd.mkv", RemasterConfig(scale=2))
 """
 
-from .config import EncodeConfig, RangeConfig, RemasterConfig, RepairConfig, TemporalConfig
+from .config import EncodeConfig, GrainConfig, RangeConfig, RemasterConfig, RepairConfig, TemporalConfig
 from .engine import RemasterResult, remaster
 from .errors import (
     ConfigError,
@@ -32,6 +32,7 @@ __all__ = [
     "EncodeConfig",
     "EncodeError",
     "FrameBatch",
+    "GrainConfig",
     "InputError",
     "ModelError",
     "OutputError",

@@ -424,18 +424,22 @@ def _inspect_model(path: Path, as_json: bool) -> None:
 @cli.command("styles")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def styles_command(as_json: bool) -> None:
-    """List the bundled styles --style accepts (train your own with `vidstyle train-style`)."""
+    """List the bundled styles --style accepts (train your own with `vidstyle train-style`) and
+    the bundled film looks --look accepts (or give any .cube 3D LUT)."""
+    from .finish.looks import bundled_looks  # noqa: PLC0415
     from .models.styles import bundled_styles  # noqa: PLC0415
 
     rows = []
     for e in bundled_styles():
         metrics = e.card.get("metrics", {})
-        rows.append({"name": e.name, "scale": e.scale, "summary": e.summary, "weights": str(e.weights),
-                     "thumbnail": str(e.thumbnail) if e.thumbnail else None,
+        rows.append({"kind": "style", "name": e.name, "scale": e.scale, "summary": e.summary,
+                     "weights": str(e.weights), "thumbnail": str(e.thumbnail) if e.thumbnail else None,
                      "style_distance_ratio": metrics.get("style_distance_ratio"),
                      "minutes": e.card.get("minutes"), "sha256": e.card.get("sha256")})
+    looks = [{"kind": "look", "name": e.name, "title": e.title, "summary": e.summary, "path": str(e.path)}
+             for e in bundled_looks()]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows + looks, indent=2))
         return
     if not rows:
         click.echo("no bundled styles are installed")
@@ -443,6 +447,12 @@ def styles_command(as_json: bool) -> None:
         click.echo(f"{row['name']:<10} x{row['scale']}  {row['summary']}")
     if rows:
         click.echo("\nuse: vidstyle remaster IN -o OUT --style NAME [--style-strength 0.8]")
+    if looks:
+        click.echo("\nfilm looks, applied after the network (or any .cube 3D LUT):")
+        width = max(len(look["name"]) for look in looks)
+        for look in looks:
+            click.echo(f"{look['name']:<{width}}  {look['summary']}")
+        click.echo("\nuse: vidstyle remaster IN -o OUT --look NAME|FILE.cube [--grain 4]")
 
 
 @cli.command("train-style")
@@ -519,8 +529,11 @@ def train_style_command(image: Path, output: Path, scale: str, minutes: float, n
             bar.close()
     if not quiet:
         m = result.card["metrics"]
+        picture = m["picture"]
         click.echo(f"wrote {result.weights}: {result.card['steps']} steps in {result.card['minutes']:.1f} min; "
                    f"style distance on held-out frames {m['style_distance_ratio']:.0%} of the input's; "
+                   f"structure {picture['structure']:.2f} (bicubic {picture['bicubic']['structure']:.2f}), "
+                   f"edge F {picture['edge_f']:.2f}, grid energy {picture['grid_energy']:.4f}; "
                    f"preview: {result.preview}")
 
 

@@ -18,12 +18,15 @@ from .config import (
     DEFAULT_SCALE,
     DEVICES,
     FLOW_PRESET_NAMES,
+    GRAIN_SIZES,
+    GRAIN_STRENGTHS,
     ON_DAMAGE,
     REPAIR_MODES,
     REPAIR_PARTS,
     SCALES,
     TEMPORAL_MODES,
     EncodeConfig,
+    GrainConfig,
     RangeConfig,
     RemasterConfig,
     RepairConfig,
@@ -68,6 +71,32 @@ def parse_key_value(ctx: click.Context, param: click.Parameter, values: Sequence
     return tuple(pairs)
 
 
+def check_look(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--look``: the file is read here, so that a malformed ``.cube`` is a usage error before
+    anything is written. A bundled name stays a name, a file becomes its absolute path (batch
+    workers may start elsewhere)."""
+    if value is None:
+        return None
+    from .finish.cube import read_cube  # noqa: PLC0415
+    from .finish.looks import bundled_looks, resolve_look  # noqa: PLC0415
+
+    try:
+        read_cube(resolve_look(value))
+    except VidstyleError as ex:
+        raise click.BadParameter(str(ex), ctx, param) from ex
+    return value if value in {e.name for e in bundled_looks()} else str(Path(value).resolve())
+
+
+def parse_grain(ctx: click.Context, param: click.Parameter, value: str | None) -> GrainConfig:
+    """``--grain STRENGTH[:SIZE]`` as a GrainConfig; a usage error for anything else."""
+    if value is None:
+        return GrainConfig()
+    try:
+        return GrainConfig.parse(value)
+    except VidstyleError as ex:
+        raise click.BadParameter(str(ex), ctx, param) from ex
+
+
 def model_and_encode_options(func: Callable) -> Callable:
     """Options shared by remaster and preview."""
     options = [
@@ -86,6 +115,16 @@ def model_and_encode_options(func: Callable) -> Callable:
         click.option("--style-strength", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
                      metavar="S", help="With --style: 1 the full style, lower blends toward the plain "
                                        "remaster (0: no style)."),
+        click.option("--look", default=None, metavar="NAME|FILE.cube", callback=check_look,
+                     help="A film look applied after the network: a 3D LUT (.cube, from Resolve, "
+                          "Premiere or a colourist) or a bundled look from `vidstyle styles` "
+                          "(two-strip-technicolor, bleach-bypass, sepia-toning, ...)."),
+        click.option("--grain", default=None, metavar="STRENGTH[:SIZE]", callback=parse_grain,
+                     help="Put film grain back after restoration (and the look): STRENGTH its RMS in "
+                          f"levels of 255 at mid-grey ({GRAIN_STRENGTHS[0]:g}-{GRAIN_STRENGTHS[1]:g}; "
+                          "3 is fine, 8 heavy), SIZE its grain in output pixels "
+                          f"({GRAIN_SIZES[0]:g}-{GRAIN_SIZES[1]:g}, default 1). New in every frame, "
+                          "strongest in the mid-tones; e.g. --grain 4:1.5."),
         click.option("--codec", default="libx264", show_default=True,
                      help="Video encoder: libx264, libx265, ffv1, prores_ks or any libav encoder."),
         click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True,
@@ -175,6 +214,8 @@ def build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
         style=kw["style"],
         style_strength=kw["style_strength"],
         on_damage=kw["on_damage"],
+        look=kw["look"],
+        grain=kw["grain"],
     )
 
 

@@ -7,6 +7,7 @@ takes its choices and defaults from the constants below, so the two never drift.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,6 +30,9 @@ __all__ = [
     "REPAIR_PARTS",
     "RepairConfig",
     "ON_DAMAGE",
+    "GRAIN_SIZES",
+    "GRAIN_STRENGTHS",
+    "GrainConfig",
 ]
 
 #: Upscaling factors the pipeline supports.
@@ -235,6 +239,56 @@ class RepairConfig:
 ON_DAMAGE = ("warn", "fail", "conceal")
 
 
+#: ``--grain``: the strengths (levels of 255, RMS at mid-grey) and the sizes (Gaussian sigma in
+#: output pixels) it accepts, inclusive.
+GRAIN_STRENGTHS = (0.0, 64.0)
+GRAIN_SIZES = (0.5, 8.0)
+
+
+@dataclass(frozen=True)
+class GrainConfig:
+    """Film grain put back on the output, after the network and the look
+    (:mod:`vidstyle.finish.grain`)."""
+
+    #: How strong: the grain's RMS in levels of 255 at mid-grey, where it is strongest (a quarter
+    #: of it at black and white). 0: no grain, the output untouched. 3 is fine, 8 heavy.
+    strength: float = 0.0
+    #: How coarse: the sigma, in output pixels, of the Gaussian that shapes the grain's spectrum.
+    size: float = 1.0
+    #: With each frame's timestamp, picks its grain: the same seed gives the same grain, in a
+    #: whole run and in the segments of a long film alike.
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        low, high = GRAIN_STRENGTHS
+        if not low <= self.strength <= high:
+            raise ConfigError(f"grain strength must be from {low:g} to {high:g} levels, got {self.strength:g}")
+        low, high = GRAIN_SIZES
+        if not low <= self.size <= high:
+            raise ConfigError(f"grain size must be from {low:g} to {high:g} pixels, got {self.size:g}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"grain seed must be a whole number 0 or more, got {self.seed!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.strength > 0
+
+    @classmethod
+    def parse(cls, text: str, seed: int = 0) -> GrainConfig:
+        """From the CLI's ``STRENGTH[:SIZE]``, e.g. ``4`` or ``6:1.5``."""
+        parts = text.split(":")
+        try:
+            if len(parts) > 2:
+                raise ValueError(text)
+            values = float(parts[0]), float(parts[1]) if len(parts) == 2 else cls.size
+        except ValueError:
+            raise ConfigError(f"grain must be STRENGTH or STRENGTH:SIZE (numbers, e.g. 4 or 6:1.5), "
+                              f"got {text!r}") from None
+        if not all(map(math.isfinite, values)):
+            raise ConfigError(f"grain must be finite numbers, got {text!r}")
+        return cls(strength=values[0], size=values[1], seed=seed)
+
+
 @dataclass(frozen=True)
 class RemasterConfig:
     """Everything :func:`vidstyle.remaster` needs besides the two paths."""
@@ -268,6 +322,11 @@ class RemasterConfig:
     style_strength: float = 1.0
     #: What to do with a damaged source: one of :data:`ON_DAMAGE`.
     on_damage: str = "warn"
+    #: A film look applied to the output, after the network: a bundled look's name (``vidstyle
+    #: styles``) or a ``.cube`` 3D LUT file. None: no look.
+    look: str | None = None
+    #: Film grain put back on the output, after the look.
+    grain: GrainConfig = field(default_factory=GrainConfig)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.style_strength <= 1.0:
@@ -284,6 +343,8 @@ class RemasterConfig:
             raise ConfigError("model must be a name or a path, got ''")
         if self.on_damage not in ON_DAMAGE:
             raise ConfigError(f"on_damage must be one of {', '.join(ON_DAMAGE)}, got {self.on_damage!r}")
+        if self.look is not None and not self.look:
+            raise ConfigError("look must be a name or a .cube file, got ''")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly settings, for reports."""

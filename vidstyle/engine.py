@@ -29,6 +29,7 @@ import torch
 
 from .config import RemasterConfig
 from .errors import StyleError
+from .finish.stage import FinishStage, open_finish
 from .io.damage import DamageReport
 from .io.reader import FrameBatch, VideoReader
 from .io.writer import VideoWriter, check_output_path
@@ -115,16 +116,18 @@ def open_stages(
 @dataclass
 class FramePath:
     """What the frames of a run go through between the reader and the writer: the repair stage
-    (:mod:`vidstyle.restore`), then the temporal stage with the model."""
+    (:mod:`vidstyle.restore`), the temporal stage with the model, then the finishing stage
+    (:mod:`vidstyle.finish`: a look, grain)."""
 
     repair: RepairStage | None
     temporal: TemporalStage
+    finish: FinishStage | None = None
 
     @classmethod
     def open(cls, config: RemasterConfig, model: ModelDescriptor, *,
              observer: FrameObserver | None = None) -> FramePath:
         return cls(open_repair(config.repair, config.temporal, observer=observer),
-                   open_temporal(config.temporal, model))
+                   open_temporal(config.temporal, model), open_finish(config))
 
     def batches(self, reader: Iterable[FrameBatch], *, depth: int) -> Iterable:
         """The reader's batches repaired and planned, each on a thread of its own."""
@@ -132,8 +135,9 @@ class FramePath:
         return self.temporal.batches(source, depth=depth)
 
     def run(self, batch) -> np.ndarray:
-        """A batch of :meth:`batches` through the model, (B, sH, sW, 3) uint8."""
-        return self.temporal.run(batch)
+        """A batch of :meth:`batches` through the model and the finish, (B, sH, sW, 3) uint8."""
+        out = self.temporal.run(batch)
+        return out if self.finish is None else self.finish(out, batch.pts)
 
     def repair_report(self) -> dict[str, Any]:
         return {"mode": "off"} if self.repair is None else self.repair.report()

@@ -21,6 +21,7 @@ __all__ = [
     "ModelError",
     "StyleError",
     "TrainStyleError",
+    "LookError",
     "ManifestError",
     "Interrupted",
     "BatchInterrupted",
@@ -74,6 +75,10 @@ class StyleError(VidstyleError, ValueError):
 
 class TrainStyleError(StyleError):
     """A style image or a training run that cannot be used (the message says why)."""
+
+
+class LookError(VidstyleError, ValueError):
+    """A look (``--look``) that cannot be used: an unknown name, a missing or malformed .cube file."""
 
 
 class ManifestError(VidstyleError):

@@ -12,13 +12,20 @@ measures other files instead), each as ``RemasterConfig(style=...)`` in remaster
 * fps on bikes.mp4 x2 against remaster-x2 without a style, interleaved rounds: of the network
   alone (pre-decoded frames, ``--temporal off``, no encoder), and end to end (default encoder
   and ``--temporal``) as context, x264 spending about twice as long on a stylized picture;
-* training time, steps and recipe, read from each style's card (measured when it was trained).
+* training time, steps and recipe, read from each style's card (measured when it was trained);
+* what a person sees (:func:`vidstyle.style.measures.picture_measures`), on the same frames as
+  the style distance, against the clean reference: structure (SSIM of luma blurred with sigma
+  2), edge agreement (F-score of Canny edges, 2-pixel tolerance) and grid energy (the share of
+  the high-pass luma that repeats with the network's 4-pixel cell), of the reuse and the off
+  outputs, and of the input upscaled bicubic x2 for context.
 
 Its targets, each for every style: reuse's warping error at most 0.70x off's (mean over the
 clips); the output's style distance at most 0.50x the input's (mean of the clips' ratios);
-network-only fps at least 85% of remaster-x2's; and, for a style trained with the default recipe
+network-only fps at least 85% of remaster-x2's; for a style trained with the default recipe
 (:class:`vidstyle.train.style.StyleRecipe`, its time budget aside), at most 25 minutes of
-training. Without bundled styles the section says "no styles shipped" and measures nothing.
+training; and of the reuse output (mean over the clips), structure at least 0.75, edge F-score at
+least 0.6 and grid energy at most 0.001 (issue 18). Without bundled styles the section says "no
+styles shipped" and measures nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ from pipelines.benchmark.library import (
     draw_exemplar,
     load_model,
     load_style,
+    picture_measures,
     read_style_image,
     style_distance,
     supports_reuse,
@@ -95,6 +103,13 @@ STYLE_DISTANCE_TARGET = 0.50
 STYLE_SPEED_TARGET = 0.85
 #: Wall minutes of training of a style trained with the default recipe, at most (from its card).
 TRAIN_MINUTES_TARGET = 25
+#: What a person sees of the reuse output against the clean frames (held-out clips, mean):
+#: structure at least, edge F-score at least, grid energy at most (bicubic: about 1e-4).
+STRUCTURE_TARGET = 0.75
+EDGE_F_TARGET = 0.6
+GRID_ENERGY_TARGET = 0.001
+#: The figures of :func:`picture_figures`, each the mean over the frames read.
+PICTURE_KEYS = ("structure", "edge_f", "edge_precision", "edge_recall", "grid_energy")
 
 
 @dataclass(frozen=True)
@@ -206,10 +221,27 @@ def steadiness(metrics: VideoMetrics) -> dict[str, Any]:
     return {k: d[k] for k in ("warping_error", "flicker", "frames", "flow_source")}
 
 
-def style_distances(output: Path, clip: DamagedClip, exemplar: np.ndarray | None,
-                    stride: int, sigma: float) -> dict[str, Any] | None:
-    """Style distance of every ``stride``-th frame of ``output`` and of the same input frames
-    upscaled bicubic x2 (what the style starts from); None without an exemplar.
+@dataclass
+class ClipViews:
+    """The frames of a damaged clip that the style distance and the picture measures read."""
+
+    indices: list[int]  # every ``stride``-th frame of the clip range, from 0
+    upscaled: np.ndarray  # those damaged input frames, bicubic x2, RGB uint8 (N, H, W, 3)
+    references: list[np.ndarray]  # the clean reference frames, RGB uint8 (H, W, 3)
+
+    @classmethod
+    def of(cls, clip: DamagedClip, stride: int) -> ClipViews:
+        indices = list(range(0, len(clip.damaged), stride))
+        height, width = clip.damaged[0].shape[:2]
+        upscaled = np.stack([cv2.resize(clip.damaged[i], (SCALE * width, SCALE * height),
+                                        interpolation=cv2.INTER_CUBIC) for i in indices])
+        return cls(indices, upscaled, [clip.reference[i] for i in indices])
+
+
+def style_distances(outputs: np.ndarray, views: ClipViews, first: int, exemplar: np.ndarray | None,
+                    sigma: float) -> dict[str, Any] | None:
+    """Style distance of output frames and of the same input frames upscaled bicubic x2 (what
+    the style starts from); None without an exemplar.
 
     At the scale the style was learnt at (``sigma``: blurred, half resolution, exemplar alike,
     :class:`vidstyle.style.features.GaussianHalf`), the target's figure; and at full
@@ -217,26 +249,29 @@ def style_distances(output: Path, clip: DamagedClip, exemplar: np.ndarray | None
     """
     if exemplar is None:
         return None
-    indices = list(range(0, len(clip.damaged), stride))
-    height, width = clip.damaged[0].shape[:2]
-    upscaled = np.stack([cv2.resize(clip.damaged[i], (SCALE * width, SCALE * height),
-                                    interpolation=cv2.INTER_CUBIC) for i in indices])
-    outputs = frames_at(output, indices)
-    before = style_distance(upscaled, exemplar, sigma=sigma)
+    before = style_distance(views.upscaled, exemplar, sigma=sigma)
     after = style_distance(outputs, exemplar, sigma=sigma)
-    full_before, full_after = style_distance(upscaled, exemplar), style_distance(outputs, exemplar)
-    return {"frames": [clip.first + i for i in indices], "sigma": sigma, "input": before,
+    full_before, full_after = style_distance(views.upscaled, exemplar), style_distance(outputs, exemplar)
+    return {"frames": [first + i for i in views.indices], "sigma": sigma, "input": before,
             "output": after, "ratio": after / before,
             "full_resolution": {"input": full_before, "output": full_after,
                                 "ratio": full_after / full_before}}
 
 
-def judge_style(style: Style, exemplar: np.ndarray | None, clip: DamagedClip, src: Path,
-                ref: Path, stride: int, tmp: Path) -> dict[str, Any]:
+def picture_figures(outputs: np.ndarray, references: list[np.ndarray]) -> dict[str, float]:
+    """Structure, edge agreement and grid energy of each output frame against its clean
+    reference (:func:`vidstyle.style.measures.picture_measures`), means over the frames."""
+    rows = [picture_measures(out, ref) for out, ref in zip(outputs, references)]
+    return {key: statistics.fmean(r[key] for r in rows) for key in PICTURE_KEYS} | {"frames": len(rows)}
+
+
+def judge_style(style: Style, exemplar: np.ndarray | None, clip: DamagedClip, views: ClipViews,
+                src: Path, ref: Path, tmp: Path) -> dict[str, Any]:
     """One style on one damaged clip, ``--temporal off`` and ``reuse``, x2 into lossless files.
 
-    Steadiness with the flow on the clean reference ``ref``; the style distance of both outputs
-    (the target judges reuse's, the mode ``auto`` picks).
+    Steadiness with the flow on the clean reference ``ref``; the style distance and the
+    picture measures of both outputs on the frames of ``views`` (the targets judge reuse's, the
+    mode ``auto`` picks).
     """
     row: dict[str, Any] = {}
     for mode in ("off", "reuse"):
@@ -246,9 +281,11 @@ def judge_style(style: Style, exemplar: np.ndarray | None, clip: DamagedClip, sr
         row[mode] = steadiness(video_metrics(dst, flow_from=ref))
         row[mode].update(temporal=run["temporal"], remaster_seconds=run["seconds"])
         sigma = float((style.card.get("recipe") or {}).get("blur_sigma", StyleRecipe().blur_sigma))
-        distances = style_distances(dst, clip, exemplar, stride, sigma)
+        outputs = frames_at(dst, views.indices)
         # Reuse's is the target's (the mode auto picks); off's says what reuse costs the style.
-        row["distance" if mode == "reuse" else "distance_off"] = distances
+        suffix = "" if mode == "reuse" else "_off"
+        row["distance" + suffix] = style_distances(outputs, views, clip.first, exemplar, sigma)
+        row["picture" + suffix] = picture_figures(outputs, views.references)
         dst.unlink()
     row["warp_ratio"] = row["reuse"]["warping_error"] / row["off"]["warping_error"]
     return row
@@ -273,7 +310,17 @@ def style_means(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"warping_error_off": off, "warping_error_reuse": reuse, "warp_ratio": reuse / off,
             "distance_input": mean("input"), "distance_output": mean("output"),
             "distance_ratio": mean("ratio"), "distance_ratio_full_resolution": full,
-            "distance_ratio_off": off_ratio}
+            "distance_ratio_off": off_ratio, "picture": picture_means(rows, "picture"),
+            "picture_off": picture_means(rows, "picture_off")}
+
+
+def picture_means(rows: list[dict[str, Any]], key: str) -> dict[str, float] | None:
+    """The clips' picture figures under ``key``, each clip weighing the same; None in a report
+    from before they were measured."""
+    figures = [r.get(key) for r in rows]
+    if not figures or any(f is None for f in figures):
+        return None
+    return {k: statistics.fmean(f[k] for f in figures) for k in PICTURE_KEYS}
 
 
 def bench_styles_quality(plan: StylesPlan, styles: list[Style], tmp: Path) -> dict[str, Any]:
@@ -282,10 +329,12 @@ def bench_styles_quality(plan: StylesPlan, styles: list[Style], tmp: Path) -> di
     per_style: dict[str, dict[str, Any]] = {s.label: {} for s in styles}
     clips: dict[str, Any] = {}
     for clip, src, ref in damaged_inputs(plan.held_out_frames, tmp, "styles"):
+        views = ClipViews.of(clip, plan.distance_stride)
         for style in styles:
             per_style[style.label][clip.name] = judge_style(
-                style, exemplars[style.label][0], clip, src, ref, plan.distance_stride, tmp)
-        clips[clip.name] = {**clip.facts(), "reference": steadiness(video_metrics(ref))}
+                style, exemplars[style.label][0], clip, views, src, ref, tmp)
+        clips[clip.name] = {**clip.facts(), "reference": steadiness(video_metrics(ref)),
+                            "bicubic_picture": picture_figures(views.upscaled, views.references)}
     return {
         "clips": clips,
         "styles": {label: {"exemplar": exemplars[label][1], "clips": rows,
@@ -387,7 +436,15 @@ def styles_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                   f"pre-decoded frames, no encoder) >= {pct(STYLE_SPEED_TARGET)} of {STYLE_BASE}'s")
     train_name = (f"styles: training <= {TRAIN_MINUTES_TARGET} min wall with the default recipe "
                   "(from each style's card)")
-    names = (warp_name, distance_name, speed_name, train_name)
+    picture_names = (
+        f"styles: structure (SSIM of luma blurred with sigma 2, against the clean frame) >= "
+        f"{STRUCTURE_TARGET:.2f}, every style, reuse output, same clips (mean)",
+        f"styles: edge agreement (F-score of Canny edges, 2-pixel tolerance) >= {EDGE_F_TARGET:.1f}, "
+        "every style, reuse output, same clips (mean)",
+        f"styles: grid energy (share of the high-pass luma repeating every 4 px) <= "
+        f"{GRID_ENERGY_TARGET:g}, every style, reuse output, same clips (mean)",
+    )
+    names = (warp_name, distance_name, speed_name, train_name, *picture_names)
     if "skipped" in s:
         return [{"name": n, "passed": None, "status": "not shipped",
                  "figures": f"{s['skipped']}: no weights/style-*-x{SCALE}.safetensors"}
@@ -439,6 +496,35 @@ def styles_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         every_style(train_name, {k: training(v["training"]) for k, v in styles.items()},
                     lambda m: m <= TRAIN_MINUTES_TARGET, f"<= {TRAIN_MINUTES_TARGET} min",
                     "; measured when each style was trained, not in this run" + note),
+        *picture_targets(picture_names, styles, s["clips"], note),
+    ]
+
+
+def picture_targets(names: tuple[str, str, str], styles: dict[str, Any], clips: dict[str, Any],
+                    note: str) -> list[dict[str, Any]]:
+    """Structure, edge F-score and grid energy of each style's reuse output, one target each,
+    with bicubic's figures on the same frames as context."""
+    bicubic = picture_means(list(clips.values()), "bicubic_picture")
+
+    def figures(key: str, fmt: str) -> dict[str, tuple[float | None, str]]:
+        cells = {}
+        for label, v in styles.items():
+            picture = v["mean"].get("picture")
+            cells[label] = ((None, "not measured (a report from before issue 18)") if picture is None
+                            else (picture[key], f"{picture[key]:{fmt}}"))
+        return cells
+
+    context = "" if bicubic is None else "; bicubic x2 {}"
+    return [
+        every_style(names[0], figures("structure", ".3f"), lambda v: v >= STRUCTURE_TARGET,
+                    f">= {STRUCTURE_TARGET:.2f}",
+                    context.format(f"{bicubic['structure']:.3f}" if bicubic else "") + note),
+        every_style(names[1], figures("edge_f", ".3f"), lambda v: v >= EDGE_F_TARGET,
+                    f">= {EDGE_F_TARGET:.1f}",
+                    context.format(f"{bicubic['edge_f']:.3f}" if bicubic else "") + note),
+        every_style(names[2], figures("grid_energy", ".2e"), lambda v: v <= GRID_ENERGY_TARGET,
+                    f"<= {GRID_ENERGY_TARGET:g}",
+                    context.format(f"{bicubic['grid_energy']:.2e}" if bicubic else "") + note),
     ]
 
 
@@ -538,9 +624,42 @@ def render_styles(report: dict[str, Any]) -> list[str]:
     alone = (f"{base['network']['fps']:.2f} fps alone, " if "network" in base else "")
     md += [f"{s['base']} without a style: {alone}{base['fps']:.2f} fps end to end. Exemplars: "
            + "; ".join(f"{label} {v['exemplar']}" for label, v in styles.items()) + ".", ""]
-    md += render_style_clips(styles) + render_style_training(styles) + render_style_speed(report)
+    md += (render_style_picture(styles, s["clips"]) + render_style_clips(styles)
+           + render_style_training(styles) + render_style_speed(report))
     if report["plan"]["quick"]:
         md += ["Quick run: a few frames per clip and one speed round; smoke only.", ""]
+    return md
+
+
+def render_style_picture(styles: dict[str, Any], clips: dict[str, Any]) -> list[str]:
+    """What a person sees: structure, edges and grid of each style (reuse and off) and of
+    bicubic x2, means over the clips."""
+    bicubic = picture_means(list(clips.values()), "bicubic_picture")
+    if bicubic is None:
+        return []
+    md = ["### What a person sees", "",
+          "On the frames the style distance reads, against the clean reference "
+          "(`vidstyle.style.measures`): *structure* is the SSIM of the two lumas, both blurred "
+          f"with a Gaussian of sigma 2 output pixels (target >= {STRUCTURE_TARGET:.2f}); *edge F* "
+          "the F-score of their Canny edges, an edge found when the other picture has one within "
+          f"2 pixels (precision / recall beside it; target >= {EDGE_F_TARGET:.1f}); *grid* the "
+          "share of the high-pass luma (less its blur with sigma 3) that is one pattern repeating "
+          f"every 4 pixels, the network's cell (target <= {GRID_ENERGY_TARGET:g}). Means over "
+          "the clips; bicubic x2 of the damaged input is the context.", ""]
+
+    def cells(p: dict[str, float] | None, judged: bool = False) -> list[str]:
+        """Structure, edge F, precision / recall, grid; the judged figures in bold."""
+        if p is None:
+            return ["", "", "", ""]
+        mark = "**" if judged else ""
+        return [f"{mark}{p['structure']:.3f}{mark}", f"{mark}{p['edge_f']:.3f}{mark}",
+                f"{p['edge_precision']:.2f} / {p['edge_recall']:.2f}", f"{mark}{p['grid_energy']:.2e}{mark}"]
+
+    rows = [[label, *cells(v["mean"].get("picture"), judged=True), *cells(v["mean"].get("picture_off"))]
+            for label, v in styles.items()]
+    rows.append(["bicubic x2", *cells(bicubic), "", "", "", ""])
+    md += table(["style", "structure", "edge F", "precision / recall", "grid", "off: structure",
+                 "edge F", "precision / recall", "grid"], rows)
     return md
 
 

@@ -77,6 +77,7 @@ from .style_eval import (
     calibrate_blend_tolerance,
     evaluate,
     held_out_frames,
+    measure_picture,
     stylize,
     write_preview,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "exemplar_source",
     "held_out_frames",
     "linear_colour_transfer",
+    "measure_picture",
     "palette_target",
     "preview_path_for",
     "read_style_image",
@@ -450,6 +452,7 @@ def train_style(
 
     metrics = evaluate(trainer.generator, exemplar, held_out_frames(recipe.scale, recipe.eval_per_clip),
                        recipe.blur_sigma)
+    metrics["picture"] = measure_picture(trainer.generator, recipe.scale, recipe.eval_per_clip)
     temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale)
     run.account()
     card = _card(trainer, metrics, temporal, run.last_row, name=name, description=description, source=source,

@@ -1,9 +1,10 @@
-"""How a style model is looked at and measured: previews, style distances and its blend tolerance.
+"""How a style model is looked at and measured: previews, style distances, what a person sees
+and its blend tolerance.
 
 Used while a style trains (:func:`write_preview`, refreshed as it goes) and at its end for the
-card (:func:`evaluate`, :func:`calibrate_blend_tolerance`); ``pipelines/train_style.py
---evaluate`` measures a trained style again with the same two functions. Frames are RGB uint8
-(H, W, 3), sides multiples of 4.
+card (:func:`evaluate`, :func:`measure_picture`, :func:`calibrate_blend_tolerance`);
+``pipelines/train_style.py --evaluate`` measures a trained style again with the same functions.
+Frames are RGB uint8 (H, W, 3), sides multiples of 4.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ..damage.degrade import WORN_PRINT, FilmDegrader
 from ..io.atomic import partial_path
 from ..models.generator import RemasterGenerator
 from ..style.features import RandomMultiscaleFeatures, style_distance, to_tensor
+from ..style.measures import picture_measures
 from ..temporal.blend import disagreement
+from .evaluate import EVAL_SEED, held_out_pairs
 
 __all__ = [
     "BLEND_QUANTILE",
@@ -30,6 +33,7 @@ __all__ = [
     "calibrate_blend_tolerance",
     "evaluate",
     "held_out_frames",
+    "measure_picture",
     "stylize",
     "write_preview",
 ]
@@ -42,6 +46,9 @@ __all__ = [
 #: in over larger differences.
 BLEND_QUANTILE = 0.95
 CALIBRATION_CLIP = ("bikes.mp4", 60, 108)
+#: The card's picture measures (:func:`measure_picture`) read every this-many-th held-out
+#: damaged pair of each clip (:func:`vidstyle.train.evaluate.held_out_pairs`), and the stills.
+PICTURE_STRIDE = 20
 
 
 def held_out_frames(scale: int, per_clip: int = 4) -> list[np.ndarray]:
@@ -104,6 +111,36 @@ def evaluate(generator: RemasterGenerator, exemplar: np.ndarray, frames: list[np
             "full_resolution": {"style_distance_input": round(f_in, 4), "style_distance_output": round(f_out, 4),
                                 "style_distance_ratio": round(f_out / f_in, 4)},
             "eval_frames": len(frames)}
+
+
+def measure_picture(generator: RemasterGenerator, scale: int, per_source: int) -> dict[str, Any]:
+    """What a person sees of the style (:func:`vidstyle.style.measures.picture_measures`):
+    structure, edge agreement and grid energy of its output against the clean target, on held-out
+    frames damaged as the remaster models' evaluation damages them (:data:`EVAL_SEED`), at most
+    ``per_source`` of each clip or still; bicubic x2's on the same frames as context. Means."""
+    chosen: dict[str, list] = {}
+    for pair in held_out_pairs(scale, frame_stride=PICTURE_STRIDE):
+        chosen.setdefault(pair.source, [])
+        if len(chosen[pair.source]) < per_source:
+            chosen[pair.source].append(pair)
+    rows: dict[str, list[dict[str, float]]] = {"style": [], "bicubic": []}
+    for pair in (p for pairs in chosen.values() for p in pairs):
+        h, w = (s // 4 * 4 for s in pair.degraded.shape[:2])
+        frame = np.ascontiguousarray(pair.degraded[:h, :w])
+        target = pair.target[: h * scale, : w * scale]
+        bicubic = cv2.resize(frame, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
+        rows["style"].append(picture_measures(stylize(generator, frame), target))
+        rows["bicubic"].append(picture_measures(bicubic, target))
+
+    def means(figures: list[dict[str, float]]) -> dict[str, float]:
+        return {k: round(float(np.mean([f[k] for f in figures])), 5) for k in figures[0]}
+
+    return {**means(rows["style"]), "bicubic": means(rows["bicubic"]),
+            "frames": [f"{p.source}:{p.index}" for pairs in chosen.values() for p in pairs],
+            "rule": "vidstyle.style.measures.picture_measures of each output against the clean target, "
+                    f"on vidstyle.train.evaluate.held_out_pairs(scale, frame_stride={PICTURE_STRIDE}) "
+                    f"(seed {EVAL_SEED}); the benchmark's targets: structure >= 0.75, edge_f >= 0.6, "
+                    "grid_energy <= 0.001"}
 
 
 def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int) -> dict[str, Any]:
