@@ -110,8 +110,8 @@ BAD_INPUTS = {
         ["--scale", "1", "--model", "bicubic"], "o.mp4", "even width and height", {1},
     ),
     "start after end": (lambda d: make_clip(d / "c.mp4"), ["--start", "00:00:09"], "o.mp4", "after the end", {1}),
-    "end before start": (
-        lambda d: make_clip(d / "c.mp4"), ["--start", "0.8", "--end", "0.4"], "o.mp4", "must come after", {1},
+    "end before start": (  # a usage error: the options contradict each other, whatever the file
+        lambda d: make_clip(d / "c.mp4"), ["--start", "0.8", "--end", "0.4"], "o.mp4", "must come after", {2},
     ),
     "malformed timecode": (lambda d: make_clip(d / "c.mp4"), ["--start", "1:2:3:4"], "o.mp4", "malformed", {2}),
     "missing folder": (lambda d: make_clip(d / "c.mp4"), [], "no/such/dir/o.mp4", "output folder does not exist", {1}),

@@ -31,12 +31,22 @@ class TestProbe:
         assert [a.codec for a in info.audio] == ["aac"] and info.audio[0].channels == 2
         assert info.to_dict()["fps"] == "25"
 
-    def test_estimated_frame_count(self, tmp_path):
-        # Matroska records no frame count: it is estimated from duration x rate.
-        path = make_clip(tmp_path / "c.mkv", frames=40, audio=False)
-        info = probe(path)
-        assert not info.frame_count_exact
-        assert abs(info.frame_count - 40) <= 1
+    def test_matroska_frame_count(self, tmp_path):
+        # Matroska records no frame count: a short stream is counted from its packets, exactly,
+        # variable frame rate or not; a long one is estimated from the video stream's own duration
+        # (the container's includes the longer sound) over the interval of its first frames.
+        short = probe(make_clip(tmp_path / "c.mkv", frames=40))
+        assert short.frame_count_exact and short.frame_count == 40
+        vfr = [0, 40, 80, 200, 240, 400, 440, 480, 600, 640, 680, 700]
+        varying = probe(make_clip(tmp_path / "v.mkv", frames=12, pts=vfr, time_base=Fraction(1, 1000)))
+        assert varying.frame_count_exact and varying.frame_count == 12
+        long = probe(make_clip(tmp_path / "l.mkv", frames=300, width=32, height=32))
+        assert not long.frame_count_exact and abs(long.frame_count - 300) <= 1
+        assert "300 (estimated)" in long.describe() or "301 (estimated)" in long.describe()
+        steps = [i * 40 + (i % 3) * 13 for i in range(300)]  # 300 frames at an uneven pace
+        uneven = probe(make_clip(tmp_path / "u.mkv", frames=300, pts=steps, time_base=Fraction(1, 1000),
+                                 width=32, height=32, audio=False))
+        assert not uneven.frame_count_exact and abs(uneven.frame_count - 300) <= 3
 
     def test_tags(self, tmp_path):
         path = make_clip(tmp_path / "t.mp4", rotation=90, colour=(1, 1, 1, 1), sar=Fraction(4, 3), audio=False)

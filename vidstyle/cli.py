@@ -1,18 +1,22 @@
 """The ``vidstyle`` command line: parse, build a config, call the library.
 
-This module owns the commands, the log format and the exit codes: 0 success, 1 a runtime
-error (one ``error: ...`` line), 2 a usage error, 130 interrupted with Ctrl-C. The options and
-the progress bar the commands share are in :mod:`vidstyle.cli_options`; everything else lives
-in the library.
+This module owns the commands, the log format, the signals and the exit codes: 0 success, 1 a
+runtime error (one ``error: ...`` line), 2 a usage error, 130 interrupted with Ctrl-C, 143 stopped
+by SIGTERM and 129 by SIGHUP (128 + the signal's number; both are handled as Ctrl-C is). The
+options and the progress bar the commands share are in :mod:`vidstyle.cli_options`; everything
+else lives in the library.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +26,19 @@ from tqdm import tqdm
 from .cli_options import (
     TimeType,
     build_config,
+    check_report_path,
     model_and_encode_options,
     model_facts,
+    plural,
     progress_bar,
     repair_line,
+    usage_errors,
     write_report,
 )
 from .config import SCALES, EncodeConfig, RangeConfig, RemasterConfig
+from .degrade import MAX_SEED
 from .engine import remaster
-from .errors import ConfigError, Interrupted, ModelError, VidstyleError
+from .errors import ConfigError, Interrupted, ModelError, Terminated, VidstyleError, signal_number, stop_reason
 from .io.damage import DamageReport
 from .io.probe import probe
 from .models.outside import MODEL_SUFFIXES, PURPOSES
@@ -41,7 +49,12 @@ from .version import __version__
 
 log = logging.getLogger("vidstyle")
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+#: A run stopped by a signal exits with this + the signal's number, as a shell reports it:
+#: 130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP.
+EXIT_SIGNAL = 128
+#: Signals that stop a run as Ctrl-C does (a scheduler, `timeout`, a container stop, a closed terminal).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -97,7 +110,8 @@ def remaster_command(input: Path, output: Path, start, end, frames, chunks: int,
     A long film can run in parallel segments:
       vidstyle remaster film.mkv -o film_hd.mkv --chunks 8 --jobs 2
     """
-    config = build_config(kw, RangeConfig(start=start, end=end, frames=frames))
+    config = build_config(kw, start=start, end=end, frames=frames)
+    check_report_path(kw["report"], input, output)
     if chunks > 1 or jobs > 1:
         _remaster_chunked(input, output, config, chunks, jobs, kw)
         return
@@ -125,8 +139,10 @@ def _remaster_chunked(input: Path, output: Path, config: RemasterConfig, chunks:
         row = remaster_chunked(input, output, config, batch, progress=progress)
     write_report(kw["report"], row)
     if not kw["quiet"]:
-        click.echo(f"wrote {output}: {row['frames']} frames in {row['segments'] or 1} segments, "
+        click.echo(f"wrote {output}: {row['frames']} frames in {plural(row['segments'] or 1, 'segment')}, "
                    f"{row['seconds']:.1f} s of work")
+    for warning in row["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     if row["damage"]:
         for warning in DamageReport.from_dict(row["damage"], input.name).warnings():
             click.echo(f"warning: {warning}", err=True)
@@ -187,7 +203,9 @@ def batch_command(source: Path, output: Path, glob: str | None, name_template: s
     if status:
         _print_status(output, read_status(output))
         return
-    config = build_config(kw, RangeConfig())
+    config = build_config(kw)
+    if kw["report"] is not None and not kw["report"].resolve().parent.is_relative_to(output.resolve()):
+        check_report_path(kw["report"], source)  # (a report inside OUTPUT has its folder made by the batch)
     batch = BatchConfig(jobs=jobs, backend=backend, address=address, retries=retries, chunks=chunks,
                         chunk_seconds=chunk_seconds, overwrite=kw["overwrite"])
     found = discover(source, output, glob=glob, name=name_template or DEFAULT_NAME)
@@ -200,11 +218,14 @@ def batch_command(source: Path, output: Path, glob: str | None, name_template: s
             click.echo(f"  skipped (not a video): {path}")
         if len(found.skipped) > 10:
             click.echo(f"  ... and {len(found.skipped) - 10} more")
+        for path in found.earlier_batches:
+            click.echo(f"  left out: {path} (an earlier batch's output folder: it holds its manifest)")
     with progress_bar(quiet, "batch") as progress:
         report = run_batch(found.jobs, output, config, batch, resume=resume,
                            news=None if quiet else tqdm.write, progress=progress)
     report.skipped = [str(p) for p in found.skipped]
     report.excluded = str(found.excluded) if found.excluded else None
+    report.earlier_batches = [str(p) for p in found.earlier_batches]
     write_report(report, output / REPORT_NAME)
     if kw["report"] is not None:
         write_report(report, kw["report"])
@@ -225,7 +246,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         fps = f"{r['fps']:.2f}" if r["fps"] else "-"
         frames = r["frames"] if r["frames"] is not None else "-"
-        note = r["error"] or (f"{r['segments']} segments" if r["segments"] else "")
+        note = r["error"] or (plural(r["segments"], "segment") if r["segments"] else "")
         state = r["state"]
         if state == "done" and r.get("damage"):  # done with damage
             state = "damaged"
@@ -265,7 +286,8 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
     and prints the measured speed, an estimate for the whole file, and the
     warping error (see `vidstyle metrics`) of before and after.
     """
-    config = build_config(kw, RangeConfig())
+    config = build_config(kw)
+    check_report_path(kw["report"], input, output, sheet or output.with_suffix(".png"))
     with progress_bar(kw["quiet"], "preview") as progress:
         result = preview(input, output, config, start=start, frames=frames, sheet=sheet, show_repair=show_repair,
                          progress=progress)
@@ -290,7 +312,8 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
 @cli.command("degrade")
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The damaged copy.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Picks the damage and its noise.")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+              help="Picks the damage and its noise (0 or more).")
 @click.option("--downscale", "scale", type=click.Choice([str(s) for s in SCALES]), default="1", show_default=True,
               help="Also shrink the picture by this factor (make low-resolution test material).")
 @click.option("--scale", "legacy_scale", type=click.Choice([str(s) for s in SCALES]), default=None, hidden=True,
@@ -314,11 +337,14 @@ def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_sca
     from .degrade import degrade_video
 
     scale = legacy_scale or scale
+    with usage_errors():
+        rng = RangeConfig(start=start, end=end, frames=frames)
+    check_report_path(report, input, output)
 
     with progress_bar(quiet, "degrade") as progress:
         result = degrade_video(
             input, output, seed=seed, scale=int(scale), encode=EncodeConfig(crf=crf),
-            range=RangeConfig(start=start, end=end, frames=frames), overwrite=overwrite, progress=progress,
+            range=rng, overwrite=overwrite, progress=progress,
         )
     write_report(report, result)
     if not quiet:
@@ -581,11 +607,43 @@ def metrics_command(
 # -- entry point -----------------------------------------------------------------------------
 
 
+@contextmanager
+def stop_signals_as_interrupts() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`~vidstyle.errors.Terminated` in the main thread.
+
+    Terminated is a KeyboardInterrupt, so a run stopped by a scheduler, ``timeout`` or a closed
+    terminal unwinds as on Ctrl-C: the workers stop, temporaries are removed, the batch manifest
+    puts the running work back. The first signal is enough; later ones are ignored so that the
+    clean-up can finish. A signal ignored when vidstyle started (``nohup``) stays ignored. This is
+    the one place that installs handlers; the previous ones come back at the end.
+    """
+    Terminated.last_received = None
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame) -> None:
+        for s in STOP_SIGNALS:
+            signal.signal(s, lambda *_: None)
+        raise Terminated.received(signum)
+
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    for s, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(s, stop)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of exiting."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="vidstyle", standalone_mode=False)
+        with stop_signals_as_interrupts():
+            cli.main(args=list(argv) if argv is not None else None, prog_name="vidstyle", standalone_mode=False)
         return EXIT_OK
     except click.exceptions.Exit as ex:
         return ex.exit_code
@@ -593,12 +651,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         hint = f" (see '{ex.ctx.command_path} --help')" if ex.ctx is not None else ""
         click.echo(f"error: {ex.format_message()}{hint}", err=True)
         return EXIT_USAGE
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("error: interrupted; no output was written", err=True)
-        return EXIT_INTERRUPTED
+    except (KeyboardInterrupt, click.exceptions.Abort) as ex:  # Ctrl-C, and SIGTERM/SIGHUP (Terminated)
+        # click turns a KeyboardInterrupt into an Abort raised from it: the signal is the cause's
+        signum = signal_number(ex.__cause__ if isinstance(ex.__cause__, KeyboardInterrupt) else ex)
+        click.echo(f"error: {stop_reason(signum)}; no output was written", err=True)
+        return EXIT_SIGNAL + signum
     except Interrupted as ex:
         click.echo(f"error: {ex}", err=True)
-        return EXIT_INTERRUPTED
+        return EXIT_SIGNAL + ex.signum
     except VidstyleError as ex:
         click.echo(f"error: {ex}", err=True)
         return EXIT_ERROR

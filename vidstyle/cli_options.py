@@ -1,5 +1,6 @@
 """The pieces the ``vidstyle`` commands share: option types, the model and encoding options of
-remaster and preview with the config they build, the progress bar and ``--report``."""
+remaster and preview with the config they build (checked whole before any work), the progress
+bar and ``--report``."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ from .config import (
     RepairConfig,
     TemporalConfig,
 )
-from .errors import VidstyleError
+from .errors import ConfigError, OutputError, VidstyleError
 from .io.atomic import write_text_atomic
+from .io.writer import check_encoder, check_output_path
 from .models.descriptor import ModelDescriptor
 from .models.outside import PURPOSES
 from .models.registry import is_model_file, load_model
@@ -41,8 +43,8 @@ from .timecode import TimePoint, parse_timepoint
 from .version import __version__
 
 __all__ = [
-    "TimeType", "build_config", "model_and_encode_options", "model_facts", "model_line", "parse_key_value",
-    "progress_bar", "repair_line", "write_report",
+    "TimeType", "build_config", "check_report_path", "model_and_encode_options", "model_facts", "model_line",
+    "parse_key_value", "plural", "progress_bar", "repair_line", "usage_errors", "write_report",
 ]
 
 
@@ -134,7 +136,11 @@ def model_and_encode_options(func: Callable) -> Callable:
         click.option("--pix-fmt", default=None,
                      help="Output pixel format [default: yuv420p, or the codec's nearest], e.g. yuv420p10le."),
         click.option("-x", "encoder_options", multiple=True, metavar="KEY=VALUE", callback=parse_key_value,
-                     help="Extra encoder option, repeatable (e.g. -x tune=grain)."),
+                     help="Extra encoder option, repeatable (e.g. -x tune=grain); checked against the "
+                          "encoder's options before any work."),
+        click.option("--allow-unknown-encoder-options", is_flag=True,
+                     help="Pass on -x options the encoder does not list (libav ignores them) instead "
+                          "of refusing them."),
         click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default="auto", show_default=True,
                      help="Consistency between frames. reuse: keyframes run the whole network, the "
                           "frames between reuse their features warped by optical flow (faster, and "
@@ -186,8 +192,30 @@ def model_and_encode_options(func: Callable) -> Callable:
     return func
 
 
-def build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
-    """The RemasterConfig of the options of :func:`model_and_encode_options`, over ``rng``."""
+def build_config(kw: dict[str, Any], *, start: TimePoint | None = None, end: TimePoint | None = None,
+                 frames: int | None = None) -> RemasterConfig:
+    """The RemasterConfig of the options of :func:`model_and_encode_options`, over a range.
+
+    Settings that do not fit together (``--end`` before ``--start``, an unknown repair part) and
+    encoder options the encoder does not know or refuses are usage errors (exit 2), found here
+    before any file is read.
+    """
+    with usage_errors():
+        config = _config_of(kw, RangeConfig(start=start, end=end, frames=frames))
+        check_encoder(config.encode, allow_unknown=kw["allow_unknown_encoder_options"])
+    return config
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """Settings refused by the library's config classes (:class:`ConfigError`) as usage errors."""
+    try:
+        yield
+    except ConfigError as ex:
+        raise click.UsageError(str(ex), ctx=click.get_current_context(silent=True)) from ex
+
+
+def _config_of(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
     encode = EncodeConfig(
         codec=kw["codec"],
         crf=kw["crf"],
@@ -287,6 +315,27 @@ def progress_bar(quiet: bool, desc: str) -> Iterator[Callable[[int, int | None],
     finally:
         if bar is not None:
             bar.close()
+
+
+def check_report_path(report: Path | None, source: Path, *outputs: Path) -> None:
+    """Refuse a ``--report`` that could not be written at the end, before the work starts.
+
+    A report may replace an older report, but not the input or one of the command's ``outputs``.
+
+    Raises:
+        OutputError: the folder is missing or read-only, the path is a folder, the input, or an output.
+    """
+    if report is None:
+        return
+    check_output_path(report, src=source, overwrite=True)
+    for output in outputs:
+        if report.resolve() == output.resolve():
+            raise OutputError(f"--report {report} would be written over the output {output}")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 segment``, ``3 segments``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def write_report(path: Path | None, data: dict[str, Any]) -> None:

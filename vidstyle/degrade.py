@@ -16,14 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from .config import EncodeConfig, RangeConfig
+from .config import SCALES, EncodeConfig, RangeConfig
 from .damage.degrade import DegradeSettings, FilmDegrader
 from .engine import run_stages
 from .errors import ConfigError
 from .io.reader import FrameBatch, VideoReader
 from .io.writer import VideoWriter, check_output_path
 
-__all__ = ["degrade_video"]
+__all__ = ["MAX_SEED", "degrade_video"]
+
+#: The largest ``--seed`` (the damage model's random streams take a 63-bit seed).
+MAX_SEED = 2**63 - 1
 
 
 def degrade_video(
@@ -49,10 +52,15 @@ def degrade_video(
         a report: frames, seconds, the settings used.
 
     Raises:
-        ConfigError: the frame size is not divisible by ``scale``.
+        ConfigError: a seed below 0 or above 2**63 - 1, a scale other than 1, 2 or 4, or a frame
+            size not divisible by ``scale``.
         VidstyleError: bad input or output, as for :func:`vidstyle.remaster`.
     """
     src, dst = Path(src), Path(dst)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    if scale not in SCALES:
+        raise ConfigError(f"--downscale must be 1, 2 or 4, got {scale!r}")
     if settings is None:
         settings = DegradeSettings.random(np.random.default_rng(seed), scale=scale)
     elif settings.scale != scale:

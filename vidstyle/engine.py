@@ -32,7 +32,7 @@ from .errors import StyleError
 from .finish.stage import FinishStage, open_finish
 from .io.damage import DamageReport
 from .io.reader import FrameBatch, VideoReader
-from .io.writer import VideoWriter, check_output_path
+from .io.writer import VideoWriter, check_encoder, check_output_path
 from .models.descriptor import ModelDescriptor
 from .models.registry import AUTO_MODELS, load_model, resolve_device
 from .models.styles import load_style
@@ -75,13 +75,16 @@ def open_model(config: RemasterConfig, device: torch.device) -> ModelDescriptor:
 def open_stages(
     src: Path, dst: Path, config: RemasterConfig, *, width_factor: int = 1, copy_streams: bool = True
 ) -> tuple[VideoReader, ModelDescriptor, VideoWriter]:
-    """Check the paths, load the model and open the reader and writer for a run.
+    """Check the paths and the encoder, load the model and open the reader and writer for a run.
 
     The reader reads ``config.range``. ``width_factor`` widens the output (2 for preview's
     side-by-side video); without ``copy_streams`` the output holds only video (a segment of a
-    long film, whose sound is copied once when the parts are joined).
+    long film, whose sound is copied once when the parts are joined). Encoder options that the
+    encoder does not know are passed on with a warning (the command line refuses them first).
     """
     check_output_path(dst, src=src, overwrite=config.overwrite)
+    for option in check_encoder(config.encode, allow_unknown=True):
+        log.warning("%s does not know %s; passed on, libav ignores it", config.encode.codec, option)
     device = resolve_device(config.device)
     model = open_model(config, device)
     rng = config.range

@@ -8,6 +8,8 @@ these into ``error: ...`` lines and exit codes.
 
 from __future__ import annotations
 
+import signal
+
 __all__ = [
     "VidstyleError",
     "InputError",
@@ -18,6 +20,7 @@ __all__ = [
     "RangeError",
     "OutputError",
     "ConfigError",
+    "EncoderOptionError",
     "ModelError",
     "StyleError",
     "TrainStyleError",
@@ -25,6 +28,9 @@ __all__ = [
     "ManifestError",
     "Interrupted",
     "BatchInterrupted",
+    "Terminated",
+    "signal_number",
+    "stop_reason",
 ]
 
 
@@ -65,6 +71,10 @@ class ConfigError(VidstyleError, ValueError):
     """A setting outside its allowed values."""
 
 
+class EncoderOptionError(ConfigError):
+    """An encoder option (``-x``, ``--crf``, ``--preset``) the encoder does not know, or a value it refuses."""
+
+
 class ModelError(VidstyleError, ValueError):
     """An unknown model name, or weights that cannot be loaded."""
 
@@ -86,8 +96,51 @@ class ManifestError(VidstyleError):
 
 
 class Interrupted(VidstyleError):
-    """Ctrl-C during long work that keeps what it did (the message says how to carry on)."""
+    """Ctrl-C (or SIGTERM, SIGHUP) during long work that keeps what it did (the message says how to
+    carry on). ``signum`` is the signal that stopped it, for the exit code."""
+
+    def __init__(self, message: str, *, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = int(signum)
 
 
 class BatchInterrupted(Interrupted):
     """Ctrl-C during a batch: the running work was abandoned and queued again; nothing half-done is kept."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread by the command line's handler.
+
+    It is a ``KeyboardInterrupt`` so that every path that handles Ctrl-C (temporaries removed,
+    workers stopped, the batch manifest put straight) handles it the same way; ``signum`` keeps
+    the signal for the exit code (128 + signum). Raise it with :meth:`received`.
+    """
+
+    #: The stop signal this process received, once it has (see :func:`signal_number`).
+    last_received: int | None = None
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+    @classmethod
+    def received(cls, signum: int) -> Terminated:
+        """The exception for ``signum``, noted as this process's stop signal."""
+        cls.last_received = int(signum)
+        return cls(signum)
+
+
+def signal_number(ex: BaseException) -> int:
+    """The signal behind an interruption: the one :class:`Terminated` or :class:`Interrupted`
+    carries, else the stop signal this process received (a library may replace the Terminated
+    its code saw with a plain KeyboardInterrupt: Ray's blocking calls do), else SIGINT (Ctrl-C)."""
+    if isinstance(ex, (Terminated, Interrupted)):
+        return ex.signum
+    return Terminated.last_received or int(signal.SIGINT)
+
+
+def stop_reason(signum: int) -> str:
+    """How an interruption by ``signum`` is told: ``interrupted`` (Ctrl-C) or ``stopped by SIGTERM``."""
+    if signum == signal.SIGINT:
+        return "interrupted"
+    return f"stopped by {signal.Signals(signum).name}"

@@ -15,6 +15,7 @@ import os
 import queue
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -145,8 +146,11 @@ def _die_with_parent() -> None:
             libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except OSError:
             pass
-    # Ctrl-C reaches the whole process group; the driver decides what happens to the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C reaches the whole process group, and so may SIGTERM and SIGHUP (a closed terminal,
+    # a service manager that stops every process of the service): the driver decides what happens
+    # to the workers, and removes what they leave.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 class LocalBackend(Backend):
@@ -231,10 +235,16 @@ class RayBackend(Backend):
                                       "include_dashboard": False, "configure_logging": False}
             if address is None:
                 kwargs["num_cpus"] = max(jobs * cpus_per_job, os.cpu_count() or 1)
+            # ray.init puts in a SIGTERM handler that exits at once; the caller's (the command
+            # line's, which stops the batch as Ctrl-C does) is put back.
+            on_sigterm = signal.getsignal(signal.SIGTERM)
             try:
                 ray.init(**kwargs)
             except ConnectionError as ex:
                 raise ConfigError(f"cannot join the Ray cluster at {address}: {ex}") from ex
+            finally:
+                if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+                    signal.signal(signal.SIGTERM, on_sigterm)
         self.slots = jobs
         self._task = ray.remote(num_cpus=cpus_per_job, max_retries=0)(run_unit)
 
@@ -258,6 +268,12 @@ class RayBackend(Backend):
                 self._ray.cancel(ref, force=True)
             except Exception:
                 pass
+        # Cancelling only asks: wait (a little) for the tasks to end, so that their temporary
+        # files are leftovers of dead workers by the time the driver removes them.
+        try:
+            self._ray.wait(handles, num_returns=len(handles), timeout=10)
+        except Exception:
+            pass
 
     def close(self) -> None:
         if self._started:

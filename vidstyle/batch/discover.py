@@ -14,6 +14,7 @@ to one output.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 import os
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import ConfigError, InputError, OutputError
+from .manifest import MANIFEST_NAME
 
 __all__ = ["DEFAULT_NAME", "NAME_FIELDS", "VIDEO_EXTENSIONS", "Discovery", "Job", "discover"]
 
@@ -67,6 +69,9 @@ class Discovery:
     #: The output folder when it lies inside the source folder: it is left out of the
     #: walk, so a second run does not take the first run's outputs for new films.
     excluded: Path | None = None
+    #: Folders under the source that hold a batch manifest: the output folders of earlier
+    #: batches (with another ``-o``), left out for the same reason, sorted.
+    earlier_batches: list[Path] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ def discover(
 
     excluded = None
     skipped: list[Path] = []
+    earlier: list[Path] = []
     if source.is_dir():
         if output_root == source:
             raise OutputError(
@@ -119,9 +125,9 @@ def discover(
             )
         if output_root.is_relative_to(source):
             excluded = output_root
-        entries, skipped = _walk(source, excluded, glob)
+        entries, skipped, earlier = _walk(source, excluded, glob)
         if not entries:
-            raise InputError(_nothing_found(source, glob, len(skipped)))
+            raise InputError(_nothing_found(source, glob, len(skipped), earlier))
     elif source.suffix.lower() in VIDEO_EXTENSIONS:
         entries = [_Entry(source, PurePosixPath(source.name), "")]
     else:
@@ -137,11 +143,12 @@ def discover(
     ]
     jobs.sort(key=lambda job: (job.name, str(job.input)))
     _check_outputs(jobs)
-    return Discovery(jobs=jobs, skipped=sorted(skipped), excluded=excluded)
+    return Discovery(jobs=jobs, skipped=sorted(skipped), excluded=excluded, earlier_batches=sorted(earlier))
 
 
-def _walk(source: Path, excluded: Path | None, glob: str | None) -> tuple[list[_Entry], list[Path]]:
-    """The videos under ``source`` and the other files, in a deterministic order."""
+def _walk(source: Path, excluded: Path | None, glob: str | None) -> tuple[list[_Entry], list[Path], list[Path]]:
+    """The videos under ``source``, the other files, and the folders of earlier batches left out,
+    in a deterministic order."""
 
     def unreadable(ex: OSError) -> None:
         # One unreadable folder should not stop a night's batch; say so and go on.
@@ -149,11 +156,15 @@ def _walk(source: Path, excluded: Path | None, glob: str | None) -> tuple[list[_
 
     videos: list[_Entry] = []
     others: list[Path] = []
+    earlier: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(source, onerror=unreadable):
         here = Path(dirpath)
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and here / d != excluded
         )
+        batches = [d for d in dirnames if (here / d / MANIFEST_NAME).is_file()]
+        earlier += [here / d for d in batches]
+        dirnames[:] = [d for d in dirnames if d not in batches]
         for filename in sorted(filenames):
             if filename.startswith("."):
                 continue
@@ -163,7 +174,7 @@ def _walk(source: Path, excluded: Path | None, glob: str | None) -> tuple[list[_
                 videos.append(_Entry(path, rel, rel.parent.name))
             else:
                 others.append(path)
-    return videos, others
+    return videos, others, earlier
 
 
 def _wanted(rel: PurePosixPath, glob: str | None) -> bool:
@@ -179,8 +190,10 @@ def _wanted(rel: PurePosixPath, glob: str | None) -> bool:
     )
 
 
-def _nothing_found(source: Path, glob: str | None, skipped: int) -> str:
+def _nothing_found(source: Path, glob: str | None, skipped: int, earlier: list[Path]) -> str:
     others = f"{skipped} other file{'s' if skipped != 1 else ''} skipped"
+    if earlier:
+        others += f"; {len(earlier)} earlier batch output folder{'s' if len(earlier) != 1 else ''} left out"
     if glob is not None:
         return f"no file in {source} matches --glob {glob!r} ({others})"
     extensions = " ".join(sorted(VIDEO_EXTENSIONS))

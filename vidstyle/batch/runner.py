@@ -34,12 +34,20 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RangeConfig, RemasterConfig
-from ..errors import BatchInterrupted, ConfigError, InputError, OutputError, VidstyleError
-from ..io.atomic import leftover_partials, write_text_atomic
+from ..errors import (
+    BatchInterrupted,
+    ConfigError,
+    InputError,
+    OutputError,
+    VidstyleError,
+    signal_number,
+    stop_reason,
+)
+from ..io.atomic import leftover_partials, sweep_partials, write_text_atomic
 from ..io.damage import DamageReport, combine_damage
 from ..io.probe import probe
 from ..io.remux import frame_timestamps, join_segments, keyframe_indices
-from ..io.writer import check_output_path
+from ..io.writer import check_output_folder, check_output_path
 from ..version import __version__
 from .backends import BACKENDS, Backend, Unit, open_backend, unit_for
 from .discover import Job
@@ -107,6 +115,8 @@ class BatchReport:
     seconds: float
     skipped: list[str] = field(default_factory=list)
     excluded: str | None = None
+    earlier_batches: list[str] = field(default_factory=list)
+    """Folders of the source left out because they hold an earlier batch's manifest."""
     warmup_frames: int = 0
     frames: int = 0
 
@@ -131,6 +141,7 @@ class BatchReport:
             "jobs": self.rows,
             "skipped": self.skipped,
             "excluded": self.excluded,
+            "earlier_batches": self.earlier_batches,
         }
 
 
@@ -220,14 +231,12 @@ class _Driver:
                                                f"(move it away, or use --overwrite)")
 
     def remove_temporaries(self, row: JobRow) -> None:
-        """Temporary files a killed run left beside the output and in the job's segment folder."""
-        output = Path(row.output)
-        for tmp in leftover_partials(output):
-            tmp.unlink(missing_ok=True)
+        """Temporary files a killed run left beside the output and in the job's segment folder
+        (those of a live run are its own: :mod:`vidstyle.io.atomic`)."""
+        sweep_partials(leftover_partials(Path(row.output)))
         folder = self.work / str(row.id)
         if folder.is_dir():
-            for tmp in folder.glob(".*.partial-*"):
-                tmp.unlink(missing_ok=True)
+            sweep_partials(folder.glob(".*.partial-*"))
 
     # -- planning ---------------------------------------------------------------------------
     def plan(self, row: JobRow) -> list[Unit] | None:
@@ -429,7 +438,8 @@ class _Driver:
             self.progress(self.frames_done + sum(self.partial.values()), self.frames_total)
 
     def abandon(self, backend: Backend) -> None:
-        """Ctrl-C: stop the workers, put their units back, remove their temporary files."""
+        """Ctrl-C (or SIGTERM, SIGHUP): stop the workers, put their units back, remove their
+        temporary files."""
         backend.abandon(list(self.running))
         for unit in self.running.values():
             if unit.segment is not None:
@@ -518,10 +528,11 @@ def run_batch(
     Raises:
         ConfigError: a manifest exists and ``resume`` is False, or bad settings.
         ManifestError: the manifest is corrupt or from another version.
-        BatchInterrupted: Ctrl-C; the running work was put back, nothing half-done is left.
+        OutputError: the output folder cannot be made or written to.
+        BatchInterrupted: Ctrl-C, SIGTERM or SIGHUP; the running work was put back, nothing half-done is left.
     """
     tick = time.perf_counter()
-    output_root.mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(output_root)
     manifest_path = manifest_path or output_root / MANIFEST_NAME
     existed = manifest_path.exists()
     with batch_lock(manifest_path.parent), Manifest.open(manifest_path) as manifest:
@@ -538,12 +549,13 @@ def run_batch(
         backend = open_backend(batch.backend, batch.jobs, address=batch.address)
         try:
             driver.run(backend)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as ex:  # Ctrl-C, or SIGTERM and SIGHUP (errors.Terminated)
             driver.abandon(backend)
             counts = manifest.counts()
             raise BatchInterrupted(
-                f"interrupted: {counts['done']} done, {counts['pending'] + counts['running']} left; "
-                f"nothing half-done was kept. Run the same command with --resume to carry on"
+                f"{stop_reason(signal_number(ex))}: {counts['done']} done, "
+                f"{counts['pending'] + counts['running']} left; nothing half-done was kept. "
+                f"Run the same command with --resume to carry on", signum=signal_number(ex)
             ) from None
         finally:
             backend.close()
@@ -560,6 +572,21 @@ def run_batch(
             warmup_frames=driver.warmup_frames,
             frames=sum(r.frames or 0 for r in rows if r.state == "done"),
         )
+
+
+def prepare_output_folder(folder: Path) -> None:
+    """Make the output folder of a batch, or refuse one that cannot be written, before any work.
+
+    Raises:
+        OutputError: the folder cannot be made, is a file, or is not writable.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as ex:
+        raise OutputError(f"output folder is a file: {folder}") from ex
+    except OSError as ex:
+        raise OutputError(f"cannot make the output folder {folder}: {ex.strerror}") from ex
+    check_output_folder(folder)
 
 
 def row_dict(row: JobRow) -> dict[str, Any]:
@@ -601,9 +628,13 @@ def remaster_chunked(
     done. The folder goes when the film is done.
 
     Returns:
-        the film's row of the batch report (frames, seconds, segments ...).
+        the film's row of the batch report (frames, seconds, segments ...), with ``warnings``:
+        a line when the film was cut into fewer segments than ``batch.chunks`` (segments start
+        at keyframes, and a short film has few).
     Raises:
-        VidstyleError: the film failed (the message says why); BatchInterrupted on Ctrl-C.
+        VidstyleError: the film failed (the message says why).
+        BatchInterrupted: Ctrl-C, SIGTERM or SIGHUP; the segments done are kept for the next run
+            of the same command.
     """
     if not config.range.is_full:
         raise ConfigError("--chunks processes whole files; leave out --start, --end and --frames")
@@ -614,10 +645,38 @@ def remaster_chunked(
     work = dst.parent / f".{dst.name}.vidstyle"
     work.mkdir(exist_ok=True)
     job = Job(src.resolve(), dst.resolve(), src.name)
-    report = run_batch([job], work, config, replace(batch, overwrite=config.overwrite),
-                       manifest_path=work / MANIFEST_NAME, resume=True, news=news, progress=progress)
+    try:
+        report = run_batch([job], work, config, replace(batch, overwrite=config.overwrite),
+                           manifest_path=work / MANIFEST_NAME, resume=True, news=news, progress=progress)
+    except BatchInterrupted as ex:
+        # remaster carries on by itself (there is no --resume to add): say so, and what is kept.
+        raise BatchInterrupted(f"{stop_reason(ex.signum)}: {_segments_kept(work)}; nothing half-done was kept. "
+                               f"Run the same command again to carry on", signum=ex.signum) from None
     row = report.rows[0]
     if row["state"] != "done":
         raise VidstyleError(row["error"] or f"{src.name} was not finished")
     shutil.rmtree(work, ignore_errors=True)
+    made = row["segments"] or 1
+    row["warnings"] = []
+    if batch.chunks is not None and made < batch.chunks:
+        keyframes, count = keyframe_indices(src)
+        row["warnings"].append(
+            f"--chunks {batch.chunks}: {src.name} was cut into {made} of the {batch.chunks} segments asked: "
+            f"segments start at keyframes, and it has keyframes at frames {_listed(keyframes)} of {count}")
     return row
+
+
+def _segments_kept(work: Path) -> str:
+    """How many segments of the one film in ``work`` are done, for the message of an interruption."""
+    try:
+        with Manifest.open(work / MANIFEST_NAME, create=False, readonly=True) as manifest:
+            segments = [s for job in manifest.jobs() for s in manifest.segments(job.id)]
+    except VidstyleError:
+        return "no segment was done"
+    done = sum(s.state == "done" for s in segments)
+    return f"{done} of {len(segments)} segments done and kept" if segments else "no segment was done"
+
+
+def _listed(values: list[int], most: int = 6) -> str:
+    """``0, 250`` or ``0, 10, 20, 30, 40, 50 ...``."""
+    return ", ".join(map(str, values[:most])) + (" ..." if len(values) > most else "")

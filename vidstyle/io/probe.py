@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 # libav's "unspecified" value of colour primaries, transfer and matrix.
 _UNSPECIFIED = 2
+#: How much of a video stream probe reads (packets only, no decoding) when the container records
+#: no frame count (Matroska, WebM, MPEG-TS): a short film is counted exactly, a long one gives the
+#: frame interval its estimate uses.
+_SCAN_PACKETS = 120
+_SCAN_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True)
@@ -174,11 +179,15 @@ def pick_video_stream(container: av.container.InputContainer) -> av.video.stream
 def probe(path: str | os.PathLike[str], *, exact: bool = False) -> VideoInfo:
     """Read the :class:`VideoInfo` of a file.
 
-    The frame count comes from the container when it records one, otherwise it is
-    estimated from duration x frame rate (``frame_count_exact`` and ``frame_count_source`` say
-    which). With ``exact`` the frames are counted instead, by demuxing every video packet
-    without decoding (:func:`video_packets`; seconds for a feature film). The first frame is
-    decoded to read its rotation and colour tags reliably.
+    The frame count comes from the container when it records one. Otherwise the first packets
+    of the video stream are read (:data:`_SCAN_PACKETS`): a stream that ends among them is
+    counted exactly, and a longer one is estimated from the video stream's own duration (not
+    the container's, which includes the sound) over the mean interval of those packets, so a
+    variable frame rate is measured rather than taken from the nominal rate
+    (``frame_count_exact`` and ``frame_count_source`` say which). With ``exact`` every frame is
+    counted instead, by demuxing every video packet without decoding (:func:`video_packets`;
+    seconds for a feature film). The first frame is decoded to read its rotation and colour
+    tags reliably.
 
     Raises:
         InputError, VideoOpenError: as :func:`open_input`, or no decodable video frame.
@@ -233,7 +242,11 @@ def _probe(path: Path) -> VideoInfo:
         elif container.duration:
             duration = container.duration / av.time_base
         exact = bool(stream.frames and stream.frames > 0)
-        frame_count = int(stream.frames) if exact else max(0, round(duration * float(fps)))
+        if exact:
+            frame_count, source = int(stream.frames), "container"
+        else:
+            frame_count, exact = _count_or_estimate(path, stream, fps, duration)
+            source = "packets" if exact else "estimate"
 
         try:
             first = next(iter(container.decode(stream)), None)
@@ -276,7 +289,7 @@ def _probe(path: Path) -> VideoInfo:
             start_pts=int(start_pts),
             frame_count=frame_count,
             frame_count_exact=exact,
-            frame_count_source="container" if exact else "estimate",
+            frame_count_source=source,
             duration=duration,
             sample_aspect_ratio=sar,
             rotation=rotation,
@@ -288,6 +301,56 @@ def _probe(path: Path) -> VideoInfo:
             audio=audio,
             subtitles=subtitles,
         )
+
+
+def _count_or_estimate(path: Path, stream: av.video.stream.VideoStream, fps: Fraction,
+                       duration: float) -> tuple[int, bool]:
+    """(frames, exact) of a stream whose container records no count: see :func:`probe`."""
+    timestamps, ended = _first_timestamps(path, stream.index)
+    if ended:
+        return len(timestamps), True
+    seconds = _stream_seconds(stream) or duration
+    rate = float(fps)
+    if len(timestamps) >= 2 and timestamps[-1] > timestamps[0]:
+        interval = (timestamps[-1] - timestamps[0]) / (len(timestamps) - 1) * float(stream.time_base)
+        rate = 1.0 / interval
+    return max(0, round(seconds * rate)), False
+
+
+def _first_timestamps(path: Path, index: int) -> tuple[list[int], bool]:
+    """Sorted timestamps of the first video packets (up to :data:`_SCAN_PACKETS` of them, or
+    :data:`_SCAN_BYTES`), and whether the stream ended among them."""
+    timestamps: list[int] = []
+    read = 0
+    with open_input(path) as container:
+        try:
+            for packet in container.demux(container.streams[index]):
+                if packet.pts is None and packet.dts is None and not packet.size:
+                    return sorted(timestamps), True  # the demuxer's end-of-stream marker
+                if packet.is_discard:
+                    continue
+                if len(timestamps) >= _SCAN_PACKETS or read >= _SCAN_BYTES:
+                    return sorted(timestamps), False
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                timestamps.append(stamp if stamp is not None else len(timestamps))
+                read += packet.size
+        except av.FFmpegError:  # a damaged file: what was read is all there is to go on
+            return sorted(timestamps), False
+    return sorted(timestamps), True
+
+
+def _stream_seconds(stream: av.video.stream.VideoStream) -> float | None:
+    """The video stream's own duration: from the stream, or Matroska's per-stream DURATION tag."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = (stream.metadata or {}).get("DURATION")
+    if not tag:
+        return None
+    try:
+        hours, minutes, seconds = tag.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
 
 
 def _frame_rate(stream: av.video.stream.VideoStream) -> Fraction:

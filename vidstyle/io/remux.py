@@ -25,7 +25,7 @@ from pathlib import Path
 import av
 
 from ..errors import EncodeError, OutputError
-from .atomic import partial_path
+from .atomic import claim_output
 from .packets import PacketCopier
 from .probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe, video_packets
 from .writer import check_output_path
@@ -122,15 +122,11 @@ def join_segments(
     check_output_path(dst, src=src, overwrite=overwrite)
     _check_joinable([path for path, _ in parts])
     info = probe(src)
-    tmp = partial_path(dst)
-    try:
-        frames = _join_into(tmp, src, info, parts)
+    with claim_output(dst) as claim:
+        frames = _join_into(claim.tmp, src, info, parts)
         if dst.exists() and not overwrite:
             raise OutputError(f"output appeared while working: {dst} (use --overwrite to replace it)")
-        os.replace(tmp, dst)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        claim.commit()
     log.info("joined %d parts into %s: %d frames", len(parts), dst, frames)
     return frames
 

@@ -14,30 +14,43 @@ the file is complete. A failed or interrupted run leaves no output behind.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import queue
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
 from ..config import EncodeConfig
-from ..errors import EncodeError, OutputError
-from .atomic import partial_path
+from ..errors import EncodeError, EncoderOptionError, OutputError
+from .atomic import claim_output, refuse_live_partials
 from .colour import sws_colorspace, sws_range
 from .packets import PacketCopier
 from .probe import VideoInfo, ffmpeg_reason
 
-__all__ = ["VideoWriter", "check_output_path", "resolve_pix_fmt", "video_encoders"]
+__all__ = [
+    "COMMON_ENCODERS", "VideoWriter", "check_encoder", "check_output_folder", "check_output_path", "resolve_pix_fmt",
+    "video_encoders",
+]
 
 log = logging.getLogger(__name__)
 
 _END = object()
 # Formats tried, in order, when the user names none and the codec cannot write yuv420p.
 _PIX_FMT_PREFERENCE = ("yuv420p", "yuv422p10le", "yuv420p10le", "yuv444p", "yuv444p10le", "nv12", "rgb24")
+#: The encoders an archive most often wants, named (those this build has) when --codec is unknown.
+COMMON_ENCODERS = ("libx264", "libx265", "ffv1", "prores_ks", "dnxhd", "libsvtav1", "libvpx-vp9", "h264_nvenc",
+                   "hevc_nvenc")
+#: The size of the encoder opened to try the options, before the real one exists.
+_TRIAL_SIZE = 64
 
 
 def video_encoders() -> list[str]:
@@ -53,26 +66,160 @@ def video_encoders() -> list[str]:
     return sorted(names)
 
 
+def check_output_folder(folder: Path) -> None:
+    """Refuse a folder that outputs cannot be written to.
+
+    Raises:
+        OutputError: the folder is missing, not a folder, or not writable.
+    """
+    folder = folder if str(folder) else Path(".")
+    if not folder.is_dir():
+        if folder.exists():
+            raise OutputError(f"output folder is a file: {folder}")
+        raise OutputError(f"output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"output folder is not writable: {folder}")
+
+
 def check_output_path(dst: Path, *, src: Path | None = None, overwrite: bool = False) -> None:
     """Refuse an output that cannot or must not be written, before any work starts.
 
+    Temporaries of ``dst`` that a dead run left are removed on the way (:mod:`.atomic`).
+
     Raises:
         OutputError: the folder is missing or read-only, the output is a folder, is
-            the input itself, or exists and ``overwrite`` is False.
+            the input itself, exists and ``overwrite`` is False, or another run is writing it.
     """
-    parent = dst.parent if str(dst.parent) else Path(".")
+    dst = Path(dst)
     if src is not None and (
         dst.resolve() == src.resolve() or (dst.exists() and src.exists() and os.path.samefile(dst, src))
     ):
         raise OutputError(f"the output must not be the input file: {dst}")
-    if not parent.is_dir():
-        raise OutputError(f"output folder does not exist: {parent}")
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"output folder is not writable: {parent}")
+    check_output_folder(dst.parent)
     if dst.is_dir():
         raise OutputError(f"output is a folder, expected a file name: {dst}")
     if dst.exists() and not overwrite:
         raise OutputError(f"output exists: {dst} (use --overwrite to replace it)")
+    refuse_live_partials(dst)
+
+
+def check_encoder(encode: EncodeConfig, *, allow_unknown: bool = False) -> list[str]:
+    """Check the encoder and every option it will be given, before any frame is decoded.
+
+    The codec must be a video encoder of this build, the pixel format one it writes, every option
+    (``-x``, and ``--crf``/``--preset`` where they apply) one that libav knows for it (its own
+    options and the generic ones of every encoder), and the encoder must accept their values:
+    it is opened once, small, with them.
+
+    Returns:
+        the options it does not know, as given (``-x key=value``), passed on as they are (only
+        with ``allow_unknown``; libav ignores them).
+    Raises:
+        EncodeError: an unknown codec, not a video one, or a pixel format it cannot write.
+        EncoderOptionError: an option the encoder does not know (unless ``allow_unknown``), or a
+            value it refuses.
+    """
+    codec = _video_codec(encode.codec)
+    pix_fmt = resolve_pix_fmt(encode.codec, encode.pix_fmt, _TRIAL_SIZE, _TRIAL_SIZE)
+    options = encode.codec_options()
+    known = _option_names(encode.codec)
+    unknown = [key for key in options if key not in known]
+    if unknown and not allow_unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, sorted(known), n=3)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        raise EncoderOptionError(
+            f"{encode.codec} has no option {_as_given(encode, key)}{hint}; "
+            f"add --allow-unknown-encoder-options to pass it on anyway"
+        )
+    refused = _refused_options(codec, pix_fmt, {k: v for k, v in options.items() if k in known})
+    if refused:
+        given = ", ".join(_as_given(encode, key) for key in refused)
+        raise EncoderOptionError(f"{encode.codec} refuses {given}: not a value it takes")
+    return [_as_given(encode, key) for key in unknown]
+
+
+def _video_codec(name: str) -> av.codec.Codec:
+    """The video encoder ``name``, or an error that names a few this build has."""
+    try:
+        codec = av.codec.Codec(name, "w")
+    except Exception as ex:
+        names = video_encoders()
+        close = difflib.get_close_matches(name, names, n=3)
+        common = [c for c in COMMON_ENCODERS if c in names]
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise EncodeError(
+            f"unknown --codec {name!r}; {hint}common video encoders here: {', '.join(common)} "
+            f"({len(names)} video encoders in all)"
+        ) from ex
+    if codec.type != "video":
+        article = "an" if codec.type[:1] in "aeiou" else "a"
+        raise EncodeError(f"--codec {name!r} is {article} {codec.type} encoder, not a video one")
+    return codec
+
+
+def _option_names(codec_name: str) -> set[str]:
+    """Every option name libav takes for ``codec_name``: the encoder's own and the generic ones."""
+    supported = av.codec.CodecContext.create(codec_name, "w").supported_options
+    return {option.name for option in (*supported.generic, *supported.private)}
+
+
+def _as_given(encode: EncodeConfig, key: str) -> str:
+    """How the user gave option ``key``: ``-x key=value``, or ``--crf``/``--preset``."""
+    given = dict(encode.options)
+    if key in given:
+        return f"-x {key}={given[key]}"
+    return f"--{key} {encode.codec_options()[key]}"
+
+
+def _refused_options(codec: av.codec.Codec, pix_fmt: str, options: dict[str, str]) -> list[str]:
+    """The options whose values the encoder refuses when it is opened with them.
+
+    An encoder that cannot be opened small even without options (one that needs a standard frame
+    size, or a device) says nothing about them: none is refused here, and the real open judges.
+    The encoders' own complaints (x264 and x265 write to the terminal themselves) are kept
+    quiet: the error names the options.
+    """
+    if not options:
+        return []
+    with _quiet_stderr():
+        if _opens(codec, pix_fmt, options) or not _opens(codec, pix_fmt, {}):
+            return []
+        alone = [key for key, value in options.items() if not _opens(codec, pix_fmt, {key: value})]
+    return alone or list(options)
+
+
+def _opens(codec: av.codec.Codec, pix_fmt: str, options: dict[str, str]) -> bool:
+    """Whether ``codec`` opens, small, with ``options``."""
+    context = av.codec.CodecContext.create(codec, "w")
+    context.width = context.height = _TRIAL_SIZE
+    context.pix_fmt = pix_fmt
+    context.time_base = Fraction(1, 25)
+    context.framerate = Fraction(25)
+    context.thread_count = 1
+    context.options = dict(options)
+    try:
+        context.open()
+    except (av.FFmpegError, ValueError):
+        return False
+    return True
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send what C libraries write to file descriptor 2 to /dev/null for the block (it runs
+    before any work, on one thread)."""
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def resolve_pix_fmt(codec_name: str, pix_fmt: str | None, width: int, height: int) -> str:
@@ -82,14 +229,7 @@ def resolve_pix_fmt(codec_name: str, pix_fmt: str | None, width: int, height: in
         EncodeError: unknown encoder, a format it cannot write (the message lists the
             ones it can), or a size the format's chroma subsampling cannot hold.
     """
-    try:
-        codec = av.codec.Codec(codec_name, "w")
-    except Exception as ex:
-        raise EncodeError(
-            f"unknown --codec {codec_name!r}; video encoders here: {', '.join(video_encoders())}"
-        ) from ex
-    if codec.type != "video":
-        raise EncodeError(f"--codec {codec_name!r} is a {codec.type} encoder, not a video one")
+    codec = _video_codec(codec_name)
     supported = [f.name for f in (codec.video_formats or ())]
     if pix_fmt is None:
         pix_fmt = next((f for f in _PIX_FMT_PREFERENCE if f in supported), supported[0] if supported else "yuv420p")
@@ -147,7 +287,8 @@ class VideoWriter:
         self.overwrite = overwrite
         check_output_path(self.dst, src=source.path, overwrite=overwrite)
         self.pix_fmt = resolve_pix_fmt(self.encode.codec, self.encode.pix_fmt, width, height)
-        self.tmp = partial_path(self.dst)
+        self._claim = claim_output(self.dst)
+        self.tmp = self._claim.tmp
 
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_depth))
         self._error: BaseException | None = None
@@ -272,8 +413,7 @@ class VideoWriter:
             self._closed = True
             if self.dst.exists() and not self.overwrite:
                 raise OutputError(f"output appeared while working: {self.dst} (use --overwrite to replace it)")
-            os.replace(self.tmp, self.dst)
-            return self.dst
+            return self._claim.commit()
         except BaseException:
             self.abort()
             raise
@@ -304,10 +444,7 @@ class VideoWriter:
             raise err
 
     def _remove_tmp(self) -> None:
-        try:
-            self.tmp.unlink()
-        except FileNotFoundError:
-            pass
+        self._claim.discard()
 
     def _encode_thread(self) -> None:
         try:

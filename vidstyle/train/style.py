@@ -51,6 +51,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -62,7 +63,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import Interrupted, TrainStyleError
+from ..errors import Interrupted, TrainStyleError, signal_number, stop_reason
 from ..models.discriminator import MultiScaleDiscriminator
 from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
@@ -447,8 +448,8 @@ def train_style(
     run.save()
     run.write_preview()
     if interrupted:
-        raise Interrupted(f"interrupted after {trainer.seconds / 60:.1f} of {recipe.minutes:g} minutes; "
-                          f"the run is saved in {work}: carry on with --resume")
+        raise Interrupted(f"{stop_reason(run.stopped_by)} after {trainer.seconds / 60:.1f} of {recipe.minutes:g} "
+                          f"minutes; the run is saved in {work}: carry on with --resume", signum=run.stopped_by)
 
     metrics = evaluate(trainer.generator, exemplar, held_out_frames(recipe.scale, recipe.eval_per_clip),
                        recipe.blur_sigma)
@@ -475,6 +476,7 @@ class _StyleRun:
         self.clock = Stopwatch()
         self.last_checkpoint = self.last_preview = time.perf_counter()
         self.last_row: dict[str, float] = {}
+        self.stopped_by = int(signal.SIGINT)  # the signal that ended the loop early (SIGTERM, SIGHUP too)
 
     def account(self) -> None:
         """Add the time since the last call to the trainer's totals."""
@@ -505,7 +507,8 @@ class _StyleRun:
                 trainer.set_lr(trainer.seconds / max(1.0, budget - reserve))
                 try:
                     stats = trainer.train_step(batches.get(trainer.step))
-                except KeyboardInterrupt:
+                except KeyboardInterrupt as ex:
+                    self.stopped_by = signal_number(ex)
                     return True
                 window.add(stats)
                 if trainer.step % 25 == 0:
