@@ -3,9 +3,10 @@
 ``auto`` is fp16 on CUDA and bf16 on a CPU that does bf16 in hardware (AVX-512 BF16 or AMX), for
 a model that keeps its picture in it (:attr:`ModelDescriptor.supports_half`,
 :attr:`~ModelDescriptor.supports_bfloat16`: at least 50 dB PSNR against fp32), and fp32 everywhere
-else. On this project's CPU (AMD EPYC with AVX-512 BF16) bf16 ran remaster-x2 1.4x faster than
-fp32 (1.1-1.9x by round, on a busy machine) at 54.8 dB against it, the remaster models all above
-54 dB; two of the bundled styles fell to 47 dB, so the styles run bf16 nowhere. On a CPU without
+else. On this project's CPU (AMD EPYC with AVX-512 BF16) bf16 ran remaster-x2 1.36-1.38x faster
+than fp32 in two benchmark runs and 0.98-1.16x in two others, with other work on 1.5 of the 2
+cores (0.7-1.9x by round), at 54.8 dB against it, the remaster models all above 54 dB; two of
+the bundled styles fell to 47 dB, so the styles run bf16 nowhere. On a CPU without
 bf16 instructions torch emulates it, which was not measured here: fp32 unless asked. fp16 on the
 CPU runs (torch's own kernels) about four times slower than fp32: only when asked for.
 
