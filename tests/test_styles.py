@@ -178,7 +178,9 @@ class TestRemasterWithStyle:
     def test_style_and_strength_zero(self, tmp_path, grey_style):
         src = make_clip(tmp_path / "in.mp4", frames=6, width=48, height=32)
         before = src.read_bytes()
-        common = ["--codec", "ffv1", "--temporal", "off", "-q"]
+        # fp32 for all: --precision auto would run the plain model in bf16 on a CPU with bf16
+        # instructions, and the styles never in bf16.
+        common = ["--codec", "ffv1", "--temporal", "off", "--precision", "fp32", "-q"]
         assert run(["remaster", str(src), "-o", str(tmp_path / "grey.mkv"), "--style", str(grey_style), *common]) == 0
         assert run(["remaster", str(src), "-o", str(tmp_path / "zero.mkv"), "--style", str(grey_style),
                     "--style-strength", "0", *common]) == 0

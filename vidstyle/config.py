@@ -33,6 +33,7 @@ __all__ = [
     "GRAIN_SIZES",
     "GRAIN_STRENGTHS",
     "GrainConfig",
+    "PRECISIONS",
 ]
 
 #: Upscaling factors the pipeline supports.
@@ -43,6 +44,9 @@ DEFAULT_SCALE = 2
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: The model used when none is named: ``auto`` is the shipped remaster model for the scale.
 DEFAULT_MODEL = "auto"
+#: What the network computes in; ``auto`` is half precision where it is faster and keeps the
+#: picture (:mod:`vidstyle.models.precision`), else fp32.
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 #: Encoders that take a constant rate factor (``-crf``) and those that take ``-preset``.
 CRF_CODECS = frozenset({"libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1"})
@@ -327,6 +331,12 @@ class RemasterConfig:
     look: str | None = None
     #: Film grain put back on the output, after the look.
     grain: GrainConfig = field(default_factory=GrainConfig)
+    #: Run the network on overlapping tiles of this many input pixels a side, blended without
+    #: seams (:mod:`vidstyle.models.tiles`), so that memory does not grow with the frame. 0: whole
+    #: frames. ``auto``: tiles only when a whole frame would not fit in a quarter of the free memory.
+    tile: int | str = 0
+    #: ``auto``, ``fp32``, ``fp16`` or ``bf16`` (:data:`PRECISIONS`): what the network computes in.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.style_strength <= 1.0:
@@ -345,6 +355,10 @@ class RemasterConfig:
             raise ConfigError(f"on_damage must be one of {', '.join(ON_DAMAGE)}, got {self.on_damage!r}")
         if self.look is not None and not self.look:
             raise ConfigError("look must be a name or a .cube file, got ''")
+        if self.tile != "auto" and (isinstance(self.tile, bool) or not isinstance(self.tile, int) or self.tile < 0):
+            raise ConfigError(f"tile must be 0 (whole frames), a size in pixels or 'auto', got {self.tile!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly settings, for reports."""

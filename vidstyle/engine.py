@@ -34,10 +34,12 @@ from .io.damage import DamageReport
 from .io.reader import FrameBatch, VideoReader
 from .io.writer import VideoWriter, check_encoder, check_output_path
 from .models.descriptor import ModelDescriptor
+from .models.precision import DTYPES, resolve_precision
 from .models.registry import AUTO_MODELS, load_model, resolve_device
 from .models.styles import load_style
+from .models.tiles import plan_tiling
 from .restore.stage import FrameObserver, RepairStage, open_repair
-from .temporal.stage import TemporalStage, open_temporal
+from .temporal.stage import TemporalStage, open_temporal, temporal_mode
 
 __all__ = [
     "FramePath",
@@ -47,6 +49,7 @@ __all__ = [
     "StageRun",
     "open_model",
     "open_stages",
+    "prepare_model",
     "remaster",
     "run_stages",
 ]
@@ -72,10 +75,24 @@ def open_model(config: RemasterConfig, device: torch.device) -> ModelDescriptor:
     return load_model(config.model, scale=config.scale, device=device)
 
 
+def prepare_model(model: ModelDescriptor, config: RemasterConfig, *, width: int, height: int) -> None:
+    """Set ``model``'s tiles (``--tile``) and precision (``--precision``) for frames of ``width`` x
+    ``height``, in that order: tiles decide whether feature reuse can run (it needs whole frames,
+    :func:`~vidstyle.temporal.stage.temporal_mode`), and reuse runs in fp32.
+
+    Raises:
+        ConfigError, ModelError: a precision the model, its device or the temporal mode cannot run.
+    """
+    model.tiling = plan_tiling(config.tile, model, width=width, height=height, batch=config.batch_size)
+    mode, _ = temporal_mode(config.temporal, model)
+    model.set_precision(DTYPES[resolve_precision(config.precision, model, reuse=mode == "reuse")])
+
+
 def open_stages(
     src: Path, dst: Path, config: RemasterConfig, *, width_factor: int = 1, copy_streams: bool = True
 ) -> tuple[VideoReader, ModelDescriptor, VideoWriter]:
-    """Check the paths and the encoder, load the model and open the reader and writer for a run.
+    """Check the paths and the encoder, load the model (its tiles and precision set for the input's
+    frames: :func:`prepare_model`) and open the reader and writer for a run.
 
     The reader reads ``config.range``. ``width_factor`` widens the output (2 for preview's
     side-by-side video); without ``copy_streams`` the output holds only video (a segment of a
@@ -99,6 +116,7 @@ def open_stages(
     )
     info = reader.info
     try:
+        prepare_model(model, config, width=info.width, height=info.height)
         writer = VideoWriter(
             dst,
             source=info,

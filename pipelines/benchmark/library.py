@@ -28,10 +28,12 @@ from vidstyle.errors import ConfigError, ModelError, StyleError
 from vidstyle.io.remux import keyframe_indices
 from vidstyle.models import load_model
 from vidstyle.models.descriptor import ModelDescriptor, run_frames
+from vidstyle.models.precision import DTYPES, cpu_has_bf16, resolve_precision
 from vidstyle.models.registry import available_models, shipped_weights
 from vidstyle.models.styles import bundled_styles, load_style
+from vidstyle.models.tiles import plan_tiling
 from vidstyle.models.weights import load_weights
-from vidstyle.quality import frame_scores
+from vidstyle.quality import frame_scores, psnr
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar
 from vidstyle.style.features import style_distance
 from vidstyle.style.measures import picture_measures
@@ -54,4 +56,5 @@ __all__ = [
     "remaster_chunked",
     "restoration_target", "run_batch", "run_frames", "segments_for", "shipped_weights", "style_distance",
     "supports_reuse", "video_metrics",
+    "DTYPES", "cpu_has_bf16", "plan_tiling", "psnr", "resolve_precision",
 ]

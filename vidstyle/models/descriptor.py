@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["RESIDUAL_WARPS", "ModelDescriptor", "TemporalHints", "frames_to_tensor", "run_frames", "tensor_to_frames"]
+if TYPE_CHECKING:
+    from .tiles import Tiling
+
+__all__ = [
+    "PRECISION_NAMES", "RESIDUAL_WARPS", "ModelDescriptor", "TemporalHints", "frames_to_tensor", "run_frames",
+    "tensor_to_frames",
+]
+
+#: The ``--precision`` name of each dtype a model may run in (:meth:`ModelDescriptor.set_precision`).
+PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 #: How a frame between keyframes may warp its keyframe's residual (:class:`TemporalHints`).
 RESIDUAL_WARPS = ("cells", "picture")
@@ -65,7 +74,9 @@ class ModelDescriptor:
         module: the network; maps (B, 3, H, W) to (B, 3, H*scale, W*scale).
         scale: output size / input size (1, 2 or 4).
         size_multiple: input height and width are padded up to a multiple of this.
-        supports_half: whether fp16/bf16 gives the same picture.
+        supports_half: whether fp16 keeps the picture (at least 50 dB PSNR against fp32).
+        supports_bfloat16: whether bf16 does (its 8-bit mantissa is coarser than fp16's 11; a
+            style's sharp strokes may flip, as spandrel keeps the two apart for the same reason).
         meta: free-form facts for reports (architecture, weights card, ...); nothing reads
             them to decide what to do.
         cpu_frames: optional equivalent of the module on uint8 frames for the CPU,
@@ -73,6 +84,15 @@ class ModelDescriptor:
             resamplers use OpenCV here, several times cheaper than float tensors.
         temporal: what the temporal stage may do with the model (feature reuse, how a style
             blends); the default is none of it.
+        context: how far (input pixels) an output pixel depends on the input: the radius of
+            the receptive field, or where its influence fades out. Tiles reach this far past
+            the part of them that is kept (:mod:`vidstyle.models.tiles`). 16 for a network we
+            cannot open up, as Real-ESRGAN's ``--tile_pad`` 10 and a margin.
+        memory_per_pixel: peak working memory of one input pixel through the network in fp32 at
+            batch 1, bytes (an estimate; ``--tile auto`` sizes tiles by it). None: the estimate
+            for an ESRGAN-like network (:func:`vidstyle.models.tiles.generic_memory_per_pixel`).
+        tiling: run :func:`run_frames` in overlapping tiles (``--tile``); None: whole frames.
+        dtype: what the network computes in (``--precision``; :meth:`set_precision`).
     """
 
     name: str
@@ -80,9 +100,14 @@ class ModelDescriptor:
     scale: int
     size_multiple: int = 1
     supports_half: bool = False
+    supports_bfloat16: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     cpu_frames: Callable[[np.ndarray], np.ndarray] | None = None
     temporal: TemporalHints = field(default_factory=TemporalHints)
+    context: int = 16
+    memory_per_pixel: float | None = None
+    tiling: Tiling | None = None
+    dtype: torch.dtype = torch.float32
 
     def __post_init__(self) -> None:
         self.module.eval()
@@ -101,6 +126,25 @@ class ModelDescriptor:
         self.module.to(device)
         return self
 
+    def keeps_picture_in(self, precision: str) -> bool:
+        """Whether the model keeps its picture in ``precision`` (``fp32``, ``fp16`` or ``bf16``)."""
+        return {"fp32": True, "fp16": self.supports_half, "bf16": self.supports_bfloat16}[precision]
+
+    def set_precision(self, dtype: torch.dtype) -> ModelDescriptor:
+        """Run the network in ``dtype`` (float32, float16 or bfloat16) from now on.
+
+        Half precision only for a model that keeps its picture in it (:attr:`supports_half`,
+        :attr:`supports_bfloat16`); :func:`vidstyle.models.precision.resolve_precision` chooses.
+        Inputs and outputs of :meth:`__call__` keep their own dtype.
+        """
+        if dtype not in PRECISION_NAMES:
+            raise ValueError(f"a model runs in float32, float16 or bfloat16, got {dtype}")
+        if not self.keeps_picture_in(PRECISION_NAMES[dtype]):
+            raise ValueError(f"model {self.name} does not run in {PRECISION_NAMES[dtype]}")
+        self.module.to(dtype)
+        self.dtype = dtype
+        return self
+
     @torch.inference_mode()
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         """Run the model.
@@ -108,17 +152,18 @@ class ModelDescriptor:
         Args:
             image: (B, 3, H, W) float in [0, 1].
         Returns:
-            (B, 3, H * scale, W * scale) float in [0, 1], same dtype and device.
+            (B, 3, H * scale, W * scale) float in [0, 1], same dtype and device (the network
+            itself runs in :attr:`dtype`).
         """
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"expected a (B, 3, H, W) tensor, instead got shape {tuple(image.shape)}")
         if not image.is_floating_point():
             raise ValueError(f"expected a float tensor in [0, 1], instead got {image.dtype}")
         h, w = image.shape[-2:]
-        out = self.module(self.pad(image))
+        out = self.module(self.pad(image.to(self.dtype)))
         if out.shape[-2:] != (h * self.scale, w * self.scale):
             out = out[..., : h * self.scale, : w * self.scale]
-        return out.clamp_(0.0, 1.0)
+        return out.to(image.dtype).clamp_(0.0, 1.0)
 
     def pad(self, image: torch.Tensor) -> torch.Tensor:
         """``image`` (B, C, H, W) padded at the bottom and right to multiples of :attr:`size_multiple`.
@@ -139,7 +184,10 @@ class ModelDescriptor:
             "scale": self.scale,
             "size_multiple": self.size_multiple,
             "supports_half": self.supports_half,
+            "supports_bfloat16": self.supports_bfloat16,
             "parameters": sum(p.numel() for p in self.module.parameters()),
+            "precision": PRECISION_NAMES[self.dtype],
+            "tiles": None if self.tiling is None else self.tiling.describe(),
             **self.meta,
         }
 
@@ -169,6 +217,8 @@ def run_frames(model: ModelDescriptor, frames: np.ndarray) -> np.ndarray:
     Returns:
         (B, H*scale, W*scale, 3) uint8 RGB.
     """
+    if model.tiling is not None:
+        return model.tiling.run(model, frames)
     if model.cpu_frames is not None and model.device.type == "cpu":
         return model.cpu_frames(frames)
     return tensor_to_frames(model(frames_to_tensor(frames, model.device)))

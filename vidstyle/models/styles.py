@@ -37,7 +37,7 @@ import torch
 from ..config import DEFAULT_BLEND_TOLERANCE
 from ..errors import StyleError
 from .descriptor import ModelDescriptor, TemporalHints
-from .registry import shipped_weights, temporal_hints
+from .registry import generator_traits, shipped_weights, temporal_hints
 from .weights import load_weights
 
 __all__ = ["StyleEntry", "bundled_styles", "load_style"]
@@ -132,6 +132,7 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
         size_multiple=int(getattr(module, "size_multiple", 1)),
         meta=meta,
         temporal=hints,
+        **generator_traits(module, bfloat16=False),
     ).to(device)
 
 

@@ -69,6 +69,10 @@ class ReuseRunner:
                  picture_warp: bool = False) -> None:
         if not supports_reuse(model):
             raise ValueError(f"model {model.name} has no feature reuse")
+        if model.dtype != torch.float32 or model.tiling is not None:
+            # Between keyframes OpenCV warps the features as float32 arrays of the whole frame.
+            raise ValueError(f"feature reuse runs in fp32 on whole frames; {model.name} is set to "
+                             f"{model.dtype}" + (" in tiles" if model.tiling is not None else ""))
         self.model = model
         self.generator = model.module
         self.strength = strength

@@ -14,6 +14,7 @@ every runner starts afresh, so the first frame of a shot is exactly the frame-by
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -28,7 +29,9 @@ from .flow import FlowEstimator
 from .plan import KeyframePlanner, plan_batches
 from .reuse import ReuseRunner, supports_reuse
 
-__all__ = ["TemporalStage", "open_temporal"]
+__all__ = ["TemporalStage", "open_temporal", "temporal_mode"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,6 +51,8 @@ class TemporalStage:
     runner: ReuseRunner | BlendRunner | None = None
     asked: str | None = None
     """The mode ``--temporal`` asked for (``auto`` resolved to :attr:`mode`); None: :attr:`mode`."""
+    note: str | None = None
+    """Why ``mode`` is not the mode asked for (tiles turn ``reuse`` into ``blend``), for the report."""
 
     def batches(self, reader: Iterable, *, depth: int) -> Iterator:
         """The reader's batches, planned (and their keyframes run) ahead on threads of their own."""
@@ -71,8 +76,11 @@ class TemporalStage:
 
     def report(self) -> dict:
         choice = {"asked": self.asked or self.mode}
+        if self.note is not None:
+            choice["note"] = self.note
         if self.asked == "auto":
-            choice["why"] = (f"{self.model.name} can reuse features" if self.mode == "reuse" else
+            choice["why"] = (self.note if self.note is not None else
+                             f"{self.model.name} can reuse features" if self.mode == "reuse" else
                              f"{self.model.name} cannot reuse features (--temporal blend works with any model)")
         if self.planner is None:
             return {"mode": self.mode, **choice}
@@ -83,8 +91,13 @@ class TemporalStage:
         return report
 
 
-def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalStage:
-    """The temporal stage ``config`` asks for, with ``auto`` resolved for ``model``.
+def temporal_mode(config: TemporalConfig, model: ModelDescriptor) -> tuple[str, str | None]:
+    """The mode a run of ``model`` uses for ``config.mode``, and why it differs, if it does.
+
+    ``auto`` is ``reuse`` when the model can reuse features, else ``off``. Feature reuse runs the
+    generator on whole frames, so on a tiled model (``--tile``, ``model.tiling``) ``reuse``, asked
+    for or chosen by ``auto``, becomes ``blend``: every frame through the whole model, tile by
+    tile, steadied by blending in the previous output.
 
     Raises:
         ConfigError: ``reuse`` asked of a model that cannot reuse features.
@@ -96,14 +109,30 @@ def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalSta
         raise ConfigError(
             f"model {model.name} cannot reuse features between frames; use --temporal blend or off"
         )
+    if mode == "reuse" and model.tiling is not None:
+        return "blend", (f"--temporal {config.mode} runs as blend: feature reuse needs whole frames, and "
+                         f"the frames run in tiles of {model.tiling.size} px (--tile {model.tiling.asked})")
+    return mode, None
+
+
+def open_temporal(config: TemporalConfig, model: ModelDescriptor) -> TemporalStage:
+    """The temporal stage ``config`` asks for, with ``auto`` resolved for ``model``
+    (:func:`temporal_mode`; a change of mode is logged as a warning and reported).
+
+    Raises:
+        ConfigError: ``reuse`` asked of a model that cannot reuse features.
+    """
+    mode, note = temporal_mode(config, model)
+    if note is not None:
+        log.warning(note)
     if mode == "off":
-        return TemporalStage(mode, model, asked=config.mode)
+        return TemporalStage(mode, model, asked=config.mode, note=note)
     estimator = FlowEstimator(config.flow_preset, downscale=config.flow_downscale)
     planner = KeyframePlanner(mode, config.keyframe_interval, estimator, min_reliable=config.min_reliable)
     runner = ReuseRunner if mode == "reuse" else BlendRunner
     return TemporalStage(mode, model, planner,
                          runner(model, strength=config.blend_strength, tolerance=blend_tolerance(config, model),
-                                **_style_settings(runner, model)), asked=config.mode)
+                                **_style_settings(runner, model)), asked=config.mode, note=note)
 
 
 def _style_settings(runner: type, model: ModelDescriptor) -> dict:
