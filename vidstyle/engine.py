@@ -11,7 +11,8 @@ of the film, and decoding and encoding hide behind the network.
   writes a side-by-side picture (``compose``) and measures each batch (``on_batch``); a segment
   of a long film decodes warm-up frames before its first one and writes none of them
   (``keep_from``).
-* :func:`remaster` is the whole-file command built on them, :class:`RemasterResult` its report.
+* :func:`remaster` is the whole-file command built on them, :class:`RemasterResult` its report,
+  with the busy seconds of each stage and the slowest of them, which bounds the run.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .restore.stage import FrameObserver, RepairStage, open_repair
 from .temporal.stage import TemporalStage, open_temporal, temporal_mode
 
 __all__ = [
+    "STAGES",
     "FramePath",
     "ProgressCallback",
     "RemasterResult",
@@ -58,6 +60,9 @@ log = logging.getLogger(__name__)
 
 #: Called after each batch with (frames done, frames expected or None).
 ProgressCallback = Callable[[int, "int | None"], None]
+
+#: The stages of a run, in the order frames pass them (:attr:`RemasterResult.stage_seconds`).
+STAGES = ("decode", "repair", "flow", "model", "blend", "encode")
 
 
 def open_model(config: RemasterConfig, device: torch.device) -> ModelDescriptor:
@@ -162,6 +167,21 @@ class FramePath:
 
     def repair_report(self) -> dict[str, Any]:
         return {"mode": "off"} if self.repair is None else self.repair.report()
+
+    def stage_seconds(self, run: StageRun) -> dict[str, float]:
+        """Busy seconds of each of :data:`STAGES` that ``run`` had, by the clocks of their threads.
+
+        ``model`` is the network: the model's thread and reuse's keyframe thread, less the
+        blending, which is ``blend``. ``repair`` and ``flow`` run on threads of their own;
+        ``decode`` and ``encode`` are the reader's and the writer's threads.
+        """
+        parts = self.temporal.busy_seconds()
+        network = run.stage_seconds["model"] - parts.get("blend", 0.0) + parts.get("keyframes", 0.0)
+        seconds = {"decode": run.stage_seconds["decode"],
+                   "repair": None if self.repair is None else self.repair.stats.seconds,
+                   "flow": parts.get("flow"), "model": network, "blend": parts.get("blend"),
+                   "encode": run.stage_seconds["encode"]}
+        return {stage: seconds[stage] for stage in STAGES if seconds[stage] is not None}
 
 
 @dataclass
@@ -283,6 +303,19 @@ class RemasterResult:
     damage: dict[str, Any] = field(default_factory=dict)
     """What was wrong with the source (:meth:`vidstyle.io.damage.DamageReport.to_dict`)."""
 
+    @property
+    def slowest_stage(self) -> str | None:
+        """The stage of :attr:`stage_seconds` busy longest: the one the others wait for.
+
+        The stages run side by side on threads of their own, joined by bounded queues, so a run
+        goes no faster than its busiest stage: speeding up another gains nothing. On a GPU the
+        network's kernels run behind the host, and their time lands where the host waits for
+        them (the copy of the outputs back, in ``model``).
+        """
+        if not self.stage_seconds:
+            return None
+        return max(self.stage_seconds, key=self.stage_seconds.__getitem__)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "input": str(self.input),
@@ -295,6 +328,7 @@ class RemasterResult:
             "model": self.model,
             "settings": self.settings,
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "slowest_stage": self.slowest_stage,
             "warnings": self.warnings,
             "temporal": self.temporal,
             "repair": self.repair,
@@ -351,7 +385,7 @@ def remaster(
         settings=config.to_dict(),
         input_size=(info.width, info.height),
         output_size=(writer.width, writer.height),
-        stage_seconds=run.stage_seconds,
+        stage_seconds=path.stage_seconds(run),
         warnings=run.warnings,
         temporal=path.temporal.report(),
         repair=path.repair_report(),
