@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .config import RemasterConfig
-from .errors import StyleError
+from .errors import ConfigError, StyleError
 from .finish.stage import FinishStage, open_finish
 from .io.damage import DamageReport
 from .io.reader import FrameBatch, VideoReader
@@ -94,7 +94,8 @@ def prepare_model(model: ModelDescriptor, config: RemasterConfig, *, width: int,
 
 
 def open_stages(
-    src: Path, dst: Path, config: RemasterConfig, *, width_factor: int = 1, copy_streams: bool = True
+    src: Path, dst: Path, config: RemasterConfig, *, width_factor: int = 1, copy_streams: bool = True,
+    model: ModelDescriptor | None = None,
 ) -> tuple[VideoReader, ModelDescriptor, VideoWriter]:
     """Check the paths and the encoder, load the model (its tiles and precision set for the input's
     frames: :func:`prepare_model`) and open the reader and writer for a run.
@@ -103,12 +104,16 @@ def open_stages(
     side-by-side video); without ``copy_streams`` the output holds only video (a segment of a
     long film, whose sound is copied once when the parts are joined). Encoder options that the
     encoder does not know are passed on with a warning (the command line refuses them first).
+    ``model``, when given, is run instead of the one ``config`` names (at its own scale and
+    device; its tiles and precision are set here all the same).
     """
     check_output_path(dst, src=src, overwrite=config.overwrite)
     for option in check_encoder(config.encode, allow_unknown=True):
         log.warning("%s does not know %s; passed on, libav ignores it", config.encode.codec, option)
-    device = resolve_device(config.device)
-    model = open_model(config, device)
+    if model is None:
+        model = open_model(config, resolve_device(config.device))
+    elif model.scale != config.scale:
+        raise ConfigError(f"the model {model.name} upscales x{model.scale}, but the run asks for x{config.scale}")
     rng = config.range
     reader = VideoReader(
         src,
@@ -341,6 +346,8 @@ def remaster(
     dst: str | os.PathLike[str],
     config: RemasterConfig | None = None,
     progress: ProgressCallback | None = None,
+    *,
+    model: ModelDescriptor | None = None,
 ) -> RemasterResult:
     """Remaster ``src`` into ``dst``: decode, repair, run the model, encode with the sound copied.
 
@@ -355,6 +362,8 @@ def remaster(
         dst: output file; the extension picks the container (.mp4, .mkv, .mov ...).
         config: settings; the defaults upscale x2.
         progress: called after each batch with (frames done, frames expected).
+        model: a model already loaded, run instead of ``config.model`` (scripts that wrap a
+            network, such as the benchmark's); its scale must be ``config.scale``.
 
     Returns:
         a :class:`RemasterResult` (frames, seconds, fps, settings, damage ...).
@@ -366,7 +375,7 @@ def remaster(
     config = config or RemasterConfig()
     src, dst = Path(src), Path(dst)
     started = time.perf_counter()
-    reader, model, writer = open_stages(src, dst, config)
+    reader, model, writer = open_stages(src, dst, config, model=model)
     info = reader.info
     with reader, writer:
         path = FramePath.open(config, model)
