@@ -20,7 +20,7 @@ from skimage import data
 import vidstyle.temporal.reuse as reuse_module
 from vidstyle import remaster
 from vidstyle.cli import run
-from vidstyle.config import RemasterConfig, RepairConfig, TemporalConfig
+from vidstyle.config import GrainConfig, RemasterConfig, RepairConfig, TemporalConfig
 from vidstyle.engine import STAGES, RemasterResult
 from vidstyle.models.descriptor import ModelDescriptor, TemporalHints, run_frames
 from vidstyle.models.generator import RemasterGenerator
@@ -249,12 +249,12 @@ class TestSlowestStage:
         assert result.slowest_stage == max(result.stage_seconds, key=result.stage_seconds.get)
         assert result.to_dict()["slowest_stage"] == result.slowest_stage
 
-    def test_a_repair_run_has_a_repair_stage(self, tmp_path):
+    def test_repair_and_grain_are_stages_too(self, tmp_path):
         src = make_clip(tmp_path / "c.mp4", frames=8, audio=False)
         config = RemasterConfig(scale=2, model="bicubic", repair=RepairConfig(mode="auto"),
-                                temporal=TemporalConfig(mode="off"))
+                                temporal=TemporalConfig(mode="off"), grain=GrainConfig(strength=4.0))
         result = remaster(src, tmp_path / "out.mp4", config)
-        assert list(result.stage_seconds) == ["decode", "repair", "model", "encode"]
+        assert list(result.stage_seconds) == ["decode", "repair", "model", "finish", "encode"]
         assert set(result.stage_seconds) <= set(STAGES)
 
     @pytest.mark.parametrize(("busy", "slowest"), [({"decode": 0.5, "model": 2.0, "encode": 3.0}, "encode"),

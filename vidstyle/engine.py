@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, "int | None"], None]
 
 #: The stages of a run, in the order frames pass them (:attr:`RemasterResult.stage_seconds`).
-STAGES = ("decode", "repair", "flow", "model", "blend", "encode")
+STAGES = ("decode", "repair", "flow", "model", "blend", "finish", "encode")
 
 
 def open_model(config: RemasterConfig, device: torch.device) -> ModelDescriptor:
@@ -153,6 +153,8 @@ class FramePath:
     repair: RepairStage | None
     temporal: TemporalStage
     finish: FinishStage | None = None
+    finish_seconds: float = 0.0
+    """Time in the finishing stage, on the model's thread."""
 
     @classmethod
     def open(cls, config: RemasterConfig, model: ModelDescriptor, *,
@@ -168,7 +170,12 @@ class FramePath:
     def run(self, batch) -> np.ndarray:
         """A batch of :meth:`batches` through the model and the finish, (B, sH, sW, 3) uint8."""
         out = self.temporal.run(batch)
-        return out if self.finish is None else self.finish(out, batch.pts)
+        if self.finish is None:
+            return out
+        tick = time.perf_counter()
+        out = self.finish(out, batch.pts)
+        self.finish_seconds += time.perf_counter() - tick
+        return out
 
     def repair_report(self) -> dict[str, Any]:
         return {"mode": "off"} if self.repair is None else self.repair.report()
@@ -177,14 +184,17 @@ class FramePath:
         """Busy seconds of each of :data:`STAGES` that ``run`` had, by the clocks of their threads.
 
         ``model`` is the network: the model's thread and reuse's keyframe thread, less the
-        blending, which is ``blend``. ``repair`` and ``flow`` run on threads of their own;
-        ``decode`` and ``encode`` are the reader's and the writer's threads.
+        blending (``blend``) and the look and grain (``finish``) done on the model's thread.
+        ``repair`` and ``flow`` run on threads of their own; ``decode`` and ``encode`` are the
+        reader's and the writer's threads.
         """
         parts = self.temporal.busy_seconds()
-        network = run.stage_seconds["model"] - parts.get("blend", 0.0) + parts.get("keyframes", 0.0)
+        network = (run.stage_seconds["model"] - parts.get("blend", 0.0) - self.finish_seconds
+                   + parts.get("keyframes", 0.0))
         seconds = {"decode": run.stage_seconds["decode"],
                    "repair": None if self.repair is None else self.repair.stats.seconds,
                    "flow": parts.get("flow"), "model": network, "blend": parts.get("blend"),
+                   "finish": None if self.finish is None else self.finish_seconds,
                    "encode": run.stage_seconds["encode"]}
         return {stage: seconds[stage] for stage in STAGES if seconds[stage] is not None}
 
