@@ -22,9 +22,9 @@ smoke run never overwrites measured figures). The parts:
              1280x720 -> x2 with off and blend, and x4 as loaded, off.
 ``cli``      ``vidstyle remaster`` of the bundled sample with the device and a style.
 
-fp16 end to end needs ``--precision`` (``RemasterConfig.precision``); where the checkout has none,
-those rows say so, and the ``network`` part gives fp16 from ``module.half()`` where the model's
-descriptor says half precision keeps its picture, as before. Nothing here runs in the tests.
+fp16 end to end is ``--precision fp16`` (``RemasterConfig.precision``; a checkout without it gets
+rows that say so); a combination it refuses, such as reuse in fp16, is a row with its error line.
+The ``network`` part casts the networks itself. Nothing here runs in the tests.
 """
 
 from __future__ import annotations

@@ -116,7 +116,8 @@ def outside_models(tmp: Path) -> tuple[dict[int, ModelDescriptor], Path] | tuple
     path = realesrgan_peer.save_pth(4, tmp / f"{realesrgan_peer.MODEL_NAME}.pth")
     x4 = load_model(str(path), scale=4, device=torch.device("cpu"))
     x2 = ModelDescriptor(f"{path.name}, output resized x2", ResizedOutput(x4.module, 2), 2,
-                         size_multiple=x4.size_multiple, meta={**x4.meta, "resized_to": 2})
+                         size_multiple=x4.size_multiple, supports_half=x4.supports_half,
+                         supports_bfloat16=x4.supports_bfloat16, meta={**x4.meta, "resized_to": 2})
     return {2: x2, 4: x4}, path
 
 
