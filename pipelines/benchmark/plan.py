@@ -61,7 +61,7 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
         batch=BatchPlan(chunk_frames=None, clip_frames=50, rounds=2),
         # Every style runs beside remaster-x2 in each round: 120 frames keep the rounds short.
         styles=StylesPlan(held_out_frames=None, distance_stride=8, e2e_frames=120, e2e_repeats=2),
-        # Real-ESRGAN's network is slow on the CPU (about 1.4 s a 320x136 frame at x4 on 2 cores).
+        # Real-ESRGAN's network is slow on the CPU (1.4 s a 320x136 frame at x4, once, on 2 busy cores).
         outside=OutsidePlan(eval_frame_stride=1, held_out_frames=None, both_clips=True, e2e_frames=24,
                             e2e_repeats=2),
         sections=sections,
