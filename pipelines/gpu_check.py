@@ -147,9 +147,10 @@ def agree(plan: Plan, tmp: Path, results: dict) -> None:
             pictures = {}
             for device in ("cpu", plan.device):
                 dst = tmp / f"{label}-{mode}-{device}.mkv"
-                run_config = RemasterConfig(scale=2, device=device, encode=LOSSLESS, overwrite=True, style=style,
-                                            range=RangeConfig(frames=plan.agree_frames),
-                                            temporal=TemporalConfig(mode=mode), repair=RepairConfig(mode="off"))
+                # Both in fp32: --precision auto would compare the CPU's bf16 with CUDA's fp16.
+                run_config = config(dataclasses.replace(plan, device=device), scale=2, encode=LOSSLESS,
+                                    style=style, range=RangeConfig(frames=plan.agree_frames),
+                                    temporal=TemporalConfig(mode=mode), precision="fp32" if HAS_PRECISION else None)
                 run = timed_run(src, dst, run_config)
                 pictures[device] = decode(dst) if "error" not in run else None
                 out[f"{label} {mode} {device}"] = run
