@@ -11,7 +11,7 @@ import torch
 from conftest import decode_all, make_clip, stream_durations
 
 from vidstyle import RangeConfig, RemasterConfig, preview, probe, remaster
-from vidstyle.errors import ModelError
+from vidstyle.errors import ConfigError, ModelError
 from vidstyle.models import Bicubic, Lanczos, ModelDescriptor, available_models, load_model
 from vidstyle.models.descriptor import run_frames
 
@@ -102,7 +102,8 @@ class TestRemaster:
         d = stream_durations(dst)
         assert abs(d["audio"] - d["video"]) <= float(info_in.frame_duration)
         assert abs(info_out.duration - info_in.duration) <= float(info_in.frame_duration)
-        assert set(result.stage_seconds) == {"decode", "model", "encode"}
+        # The default --temporal auto reuses features on the CPU: the flow and the blend are stages too.
+        assert list(result.stage_seconds) == ["decode", "flow", "model", "blend", "encode"]
 
     def test_range(self, clip, tmp_path):
         dst = tmp_path / "part.mkv"
@@ -128,6 +129,19 @@ class TestRemaster:
         # Only the RGB -> YUV 4:4:4 -> RGB round trip of the encoder separates the two.
         diff = np.abs(np.stack(out_frames).astype(int) - expected.astype(int))
         assert diff.mean() < 1.0 and diff.max() <= 4
+
+    def test_a_model_already_loaded(self, tmp_path):
+        """remaster(..., model=...) runs that model (a script's wrapper, say); its scale must be the run's."""
+        src = make_clip(tmp_path / "c.mkv", frames=4, codec="ffv1", pix_fmt="yuv444p", audio=False)
+        lanczos = load_model("lanczos", scale=2)
+        given = RemasterConfig(scale=2, model="bicubic", encode=_lossless())
+        remaster(src, tmp_path / "given.mkv", given, model=lanczos)
+        remaster(src, tmp_path / "named.mkv", RemasterConfig(scale=2, model="lanczos", encode=_lossless()))
+        assert all(np.array_equal(a, b) for a, b in zip(decode_all(tmp_path / "given.mkv")[0],
+                                                       decode_all(tmp_path / "named.mkv")[0]))
+        with pytest.raises(ConfigError, match="upscales x2, but the run asks for x4"):
+            remaster(src, tmp_path / "o.mkv", RemasterConfig(scale=4), model=lanczos)
+        assert not (tmp_path / "o.mkv").exists()
 
     def test_progress_callback(self, clip, tmp_path):
         calls = []

@@ -414,23 +414,22 @@ class TestReuseRunner:
     @pytest.mark.parametrize("picture_warp", [False, True])
     @pytest.mark.parametrize(("size", "weights"), [((96, 64), "reuse_model"), ((70, 38), "reuse_model"),
                                                    ((70, 38), "colour_skip_model")])
-    def test_cpu_path_matches_the_torch_path(self, request, size, weights, picture_warp):
+    def test_cpu_path_matches_the_batched_path(self, request, size, weights, picture_warp):
         width, height = size
         model = load_model(str(request.getfixturevalue(weights)), scale=2, device=torch.device("cpu"))
         frames = np.stack([f[:height, :width] for f in pan(40, 8, step=2)])
         plans, _ = plan(frames)
         assert sum(p.keyframe for p in plans) == 2
         outputs = {}
-        for path in ("cpu", "torch"):
-            runner = ReuseRunner(model, strength=0.0, picture_warp=picture_warp)
-            if path == "torch":
-                runner._reuse_cpu = runner._reuse_torch
-            outputs[path] = np.concatenate([runner.run(PlannedBatch(frames[i : i + 4], np.arange(i, i + 4), i,
-                                                                    plans[i : i + 4])) for i in (0, 4)])
-        diff = np.abs(outputs["cpu"].astype(int) - outputs["torch"])
-        # Only OpenCV's warp (1/32-pixel positions) and rounding at halves tell them apart.
-        assert diff.max() <= 2 and diff.mean() < 0.05
-        assert np.array_equal(outputs["cpu"][[0, 4]], outputs["torch"][[0, 4]])  # keyframes
+        for batched in (False, True):
+            runner = ReuseRunner(model, strength=0.0, picture_warp=picture_warp, batched=batched)
+            outputs[batched] = np.concatenate([runner.run(PlannedBatch(frames[i : i + 4], np.arange(i, i + 4), i,
+                                                                       plans[i : i + 4])) for i in (0, 4)])
+        diff = outputs[False].astype(float) - outputs[True]
+        # Only rounding tells them apart: OpenCV's uint8 skip (its resize and colour transform
+        # are a level off here and there) against torch's.
+        assert np.abs(diff).max() <= 2 and np.sqrt(np.mean(diff**2)) <= 0.5
+        assert np.array_equal(outputs[False][[0, 4]], outputs[True][[0, 4]])  # keyframes
 
     def test_the_two_residual_warps_differ_between_keyframes_only(self, reuse_model):
         model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))

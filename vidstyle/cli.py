@@ -124,6 +124,9 @@ def remaster_command(input: Path, output: Path, start, end, frames, chunks: int,
             f"wrote {result.output}: {result.frames} frames, {w}x{h}, "
             f"{result.seconds:.1f} s ({result.fps:.2f} fps)"
         )
+        if slowest := result.slowest_stage:
+            click.echo(f"slowest stage: {slowest}, busy {result.stage_seconds[slowest]:.1f} s "
+                       f"({', '.join(f'{k} {v:.1f}' for k, v in result.stage_seconds.items())})")
         if line := repair_line(result.repair):
             click.echo(line)
     for warning in result.warnings:

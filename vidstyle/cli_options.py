@@ -163,7 +163,8 @@ def model_and_encode_options(func: Callable) -> Callable:
                           "frames between reuse their features warped by optical flow (faster, and "
                           "steadier on damaged film; the remaster models). blend: mix the warped previous output into "
                           "each frame (any model, model files too). off: every frame on its own. auto: "
-                          "reuse when the model can, else off."),
+                          "reuse when the model can and reuse was measured faster on the device (the "
+                          "CPU; on a GPU off), else off; --report says why."),
         click.option("--keyframe-interval", type=click.IntRange(min=1), default=4, show_default=True,
                      metavar="K", help="With reuse, run the whole network at least every K frames "
                                        "(also at scene cuts and where the flow fails)."),

@@ -131,7 +131,8 @@ class RangeConfig:
 #: Blend tolerance of a model whose card names none (the remaster models): chosen with
 #: the blend strength on training frames (pipelines/benchmark, its temporal section).
 DEFAULT_BLEND_TOLERANCE = 24.0
-#: ``--temporal``: ``auto`` is ``reuse`` for models trained for it, ``off`` for the others.
+#: ``--temporal``: ``auto`` is ``reuse`` for models trained for it where reuse is the faster mode on
+#: the device (:func:`vidstyle.temporal.stage.auto_mode`), ``off`` for the others.
 TEMPORAL_MODES = ("auto", "reuse", "blend", "off")
 #: OpenCV DIS presets, fastest first.
 FLOW_PRESET_NAMES = ("ultrafast", "fast", "medium")

@@ -11,7 +11,8 @@ of the film, and decoding and encoding hide behind the network.
   writes a side-by-side picture (``compose``) and measures each batch (``on_batch``); a segment
   of a long film decodes warm-up frames before its first one and writes none of them
   (``keep_from``).
-* :func:`remaster` is the whole-file command built on them, :class:`RemasterResult` its report.
+* :func:`remaster` is the whole-file command built on them, :class:`RemasterResult` its report,
+  with the busy seconds of each stage and the slowest of them, which bounds the run.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 
 from .config import RemasterConfig
-from .errors import StyleError
+from .errors import ConfigError, StyleError
 from .finish.stage import FinishStage, open_finish
 from .io.damage import DamageReport
 from .io.reader import FrameBatch, VideoReader
@@ -42,6 +43,7 @@ from .restore.stage import FrameObserver, RepairStage, open_repair
 from .temporal.stage import TemporalStage, open_temporal, temporal_mode
 
 __all__ = [
+    "STAGES",
     "FramePath",
     "ProgressCallback",
     "RemasterResult",
@@ -58,6 +60,9 @@ log = logging.getLogger(__name__)
 
 #: Called after each batch with (frames done, frames expected or None).
 ProgressCallback = Callable[[int, "int | None"], None]
+
+#: The stages of a run, in the order frames pass them (:attr:`RemasterResult.stage_seconds`).
+STAGES = ("decode", "repair", "flow", "model", "blend", "finish", "encode")
 
 
 def open_model(config: RemasterConfig, device: torch.device) -> ModelDescriptor:
@@ -89,7 +94,8 @@ def prepare_model(model: ModelDescriptor, config: RemasterConfig, *, width: int,
 
 
 def open_stages(
-    src: Path, dst: Path, config: RemasterConfig, *, width_factor: int = 1, copy_streams: bool = True
+    src: Path, dst: Path, config: RemasterConfig, *, width_factor: int = 1, copy_streams: bool = True,
+    model: ModelDescriptor | None = None,
 ) -> tuple[VideoReader, ModelDescriptor, VideoWriter]:
     """Check the paths and the encoder, load the model (its tiles and precision set for the input's
     frames: :func:`prepare_model`) and open the reader and writer for a run.
@@ -98,12 +104,16 @@ def open_stages(
     side-by-side video); without ``copy_streams`` the output holds only video (a segment of a
     long film, whose sound is copied once when the parts are joined). Encoder options that the
     encoder does not know are passed on with a warning (the command line refuses them first).
+    ``model``, when given, is run instead of the one ``config`` names (at its own scale and
+    device; its tiles and precision are set here all the same).
     """
     check_output_path(dst, src=src, overwrite=config.overwrite)
     for option in check_encoder(config.encode, allow_unknown=True):
         log.warning("%s does not know %s; passed on, libav ignores it", config.encode.codec, option)
-    device = resolve_device(config.device)
-    model = open_model(config, device)
+    if model is None:
+        model = open_model(config, resolve_device(config.device))
+    elif model.scale != config.scale:
+        raise ConfigError(f"the model {model.name} upscales x{model.scale}, but the run asks for x{config.scale}")
     rng = config.range
     reader = VideoReader(
         src,
@@ -143,6 +153,8 @@ class FramePath:
     repair: RepairStage | None
     temporal: TemporalStage
     finish: FinishStage | None = None
+    finish_seconds: float = 0.0
+    """Time in the finishing stage, on the model's thread."""
 
     @classmethod
     def open(cls, config: RemasterConfig, model: ModelDescriptor, *,
@@ -158,10 +170,33 @@ class FramePath:
     def run(self, batch) -> np.ndarray:
         """A batch of :meth:`batches` through the model and the finish, (B, sH, sW, 3) uint8."""
         out = self.temporal.run(batch)
-        return out if self.finish is None else self.finish(out, batch.pts)
+        if self.finish is None:
+            return out
+        tick = time.perf_counter()
+        out = self.finish(out, batch.pts)
+        self.finish_seconds += time.perf_counter() - tick
+        return out
 
     def repair_report(self) -> dict[str, Any]:
         return {"mode": "off"} if self.repair is None else self.repair.report()
+
+    def stage_seconds(self, run: StageRun) -> dict[str, float]:
+        """Busy seconds of each of :data:`STAGES` that ``run`` had, by the clocks of their threads.
+
+        ``model`` is the network: the model's thread and reuse's keyframe thread, less the
+        blending (``blend``) and the look and grain (``finish``) done on the model's thread.
+        ``repair`` and ``flow`` run on threads of their own; ``decode`` and ``encode`` are the
+        reader's and the writer's threads.
+        """
+        parts = self.temporal.busy_seconds()
+        network = (run.stage_seconds["model"] - parts.get("blend", 0.0) - self.finish_seconds
+                   + parts.get("keyframes", 0.0))
+        seconds = {"decode": run.stage_seconds["decode"],
+                   "repair": None if self.repair is None else self.repair.stats.seconds,
+                   "flow": parts.get("flow"), "model": network, "blend": parts.get("blend"),
+                   "finish": None if self.finish is None else self.finish_seconds,
+                   "encode": run.stage_seconds["encode"]}
+        return {stage: seconds[stage] for stage in STAGES if seconds[stage] is not None}
 
 
 @dataclass
@@ -283,6 +318,19 @@ class RemasterResult:
     damage: dict[str, Any] = field(default_factory=dict)
     """What was wrong with the source (:meth:`vidstyle.io.damage.DamageReport.to_dict`)."""
 
+    @property
+    def slowest_stage(self) -> str | None:
+        """The stage of :attr:`stage_seconds` busy longest: the one the others wait for.
+
+        The stages run side by side on threads of their own, joined by bounded queues, so a run
+        goes no faster than its busiest stage: speeding up another gains nothing. On a GPU the
+        network's kernels run behind the host, and their time lands where the host waits for
+        them (the copy of the outputs back, in ``model``).
+        """
+        if not self.stage_seconds:
+            return None
+        return max(self.stage_seconds, key=self.stage_seconds.__getitem__)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "input": str(self.input),
@@ -295,6 +343,7 @@ class RemasterResult:
             "model": self.model,
             "settings": self.settings,
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+            "slowest_stage": self.slowest_stage,
             "warnings": self.warnings,
             "temporal": self.temporal,
             "repair": self.repair,
@@ -307,6 +356,8 @@ def remaster(
     dst: str | os.PathLike[str],
     config: RemasterConfig | None = None,
     progress: ProgressCallback | None = None,
+    *,
+    model: ModelDescriptor | None = None,
 ) -> RemasterResult:
     """Remaster ``src`` into ``dst``: decode, repair, run the model, encode with the sound copied.
 
@@ -321,6 +372,8 @@ def remaster(
         dst: output file; the extension picks the container (.mp4, .mkv, .mov ...).
         config: settings; the defaults upscale x2.
         progress: called after each batch with (frames done, frames expected).
+        model: a model already loaded, run instead of ``config.model`` (scripts that wrap a
+            network, such as the benchmark's); its scale must be ``config.scale``.
 
     Returns:
         a :class:`RemasterResult` (frames, seconds, fps, settings, damage ...).
@@ -332,7 +385,7 @@ def remaster(
     config = config or RemasterConfig()
     src, dst = Path(src), Path(dst)
     started = time.perf_counter()
-    reader, model, writer = open_stages(src, dst, config)
+    reader, model, writer = open_stages(src, dst, config, model=model)
     info = reader.info
     with reader, writer:
         path = FramePath.open(config, model)
@@ -351,7 +404,7 @@ def remaster(
         settings=config.to_dict(),
         input_size=(info.width, info.height),
         output_size=(writer.width, writer.height),
-        stage_seconds=run.stage_seconds,
+        stage_seconds=path.stage_seconds(run),
         warnings=run.warnings,
         temporal=path.temporal.report(),
         repair=path.repair_report(),

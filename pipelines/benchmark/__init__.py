@@ -4,7 +4,8 @@ The benchmark of the project, one module per section (:mod:`pipelines.benchmark.
 them): the pipeline's stages, overlap, memory and output (``pipeline``); the learned models'
 held-out quality (``quality``), speed (``speed``) and picture (``picture``); the temporal stage
 (``temporal``); an independent test of generalization (``generalization``); film repair from the
-neighbouring frames (``repair``); the batch runner (``batch``); the bundled styles (``styles``).
+neighbouring frames (``repair``); the batch runner (``batch``); the bundled styles (``styles``);
+Real-ESRGAN's video model brought through ``--model`` (``outside``).
 Each section's module says what it measures and holds its targets and its part of the report.
 
 The machine is small and shared (2 cores here), so absolute figures drift from run to run: every
@@ -23,6 +24,7 @@ Run from the repository root (``python pipelines/benchmark ...`` runs the same):
     python -m pipelines.benchmark --sections generalization --merge  # issue 14's test (~5 min)
     python -m pipelines.benchmark --sections styles --merge  # styles anew, the rest kept
     python -m pipelines.benchmark --sections repair --merge  # issue 16: --repair auto against off
+    python -m pipelines.benchmark --sections outside --merge # issue 17: Real-ESRGAN via --model (~1 h)
 
 ``--merge`` measures the sections asked for and keeps every other one of the existing report
 (:mod:`pipelines.benchmark.report`). ``python -m pipelines.benchmark.generalization`` (or

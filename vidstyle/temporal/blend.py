@@ -2,7 +2,8 @@
 
 * :func:`blend_toward`: mix the previous output, warped by the flow, into the current one where
   the flow is reliable and the two agree; :func:`keep_contrast` gives a style's blend back the
-  contrast of its strokes.
+  contrast of its strokes. :func:`blend_toward_levels` is the same on the model's device, for
+  a stack of frames (:mod:`.device`).
 * :class:`BlendRunner` (``--temporal blend``, any model): every frame runs the whole model, then
   the previous output is blended in, which damps flicker of models we cannot open up.
 * :func:`blend_tolerance`: the tolerance of a run (the option, else the model's hint, else the
@@ -12,11 +13,15 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
+import torch
 
 from ..config import DEFAULT_BLEND_TOLERANCE, TemporalConfig
-from ..models.descriptor import ModelDescriptor, run_frames
+from ..models.descriptor import ModelDescriptor, frames_to_tensor, run_frames
+from .device import blend_levels, flows_at, keep_contrast_levels, levels_to_frames, to_levels, upload_flows
 from .flow import FlowEstimator, FlowPair
 from .plan import PlannedBatch
 from .warp import warp_numpy
@@ -27,6 +32,7 @@ __all__ = [
     "BlendRunner",
     "blend_tolerance",
     "blend_toward",
+    "blend_toward_levels",
     "disagreement",
     "keep_contrast",
 ]
@@ -65,6 +71,23 @@ def blend_toward(
     weight = agree * (np.float32(strength) * mask)
     blended = cv2.blendLinear(current, warped, 1.0 - weight, weight)
     return keep_contrast(blended, current) if contrast else blended
+
+
+def blend_toward_levels(current: torch.Tensor, previous: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor, *,
+                        strength: float, tolerance: float, contrast: bool = False) -> torch.Tensor:
+    """:func:`blend_toward` for a stack of frames on the model's device, within rounding.
+
+    Args:
+        current: (N, 3, H, W) float in 0-255 levels (whole numbers).
+        previous: (N or 1, 3, H, W) levels, the earlier outputs (one may serve all N frames).
+        flow: (N, H, W, 2) at the output's size, in its pixels; mask (N, 1, H, W).
+    Returns:
+        (N, 3, H, W) levels; the inputs are not modified.
+    """
+    blended = blend_levels(current, previous, flow, mask, strength=strength, tolerance=tolerance)
+    if not contrast:
+        return blended
+    return keep_contrast_levels(blended, current, sigma=CONTRAST_SIGMA, max_gain=CONTRAST_MAX_GAIN)
 
 
 def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CONTRAST_SIGMA,
@@ -143,26 +166,65 @@ def disagreement(outputs: np.ndarray, inputs: np.ndarray, *, quantile: float,
 
 
 class BlendRunner:
-    """Frame-by-frame model, then the warped previous output mixed in by :func:`blend_toward`."""
+    """Frame-by-frame model, then the warped previous output mixed in by :func:`blend_toward`.
+
+    ``batched`` (the default off the CPU) keeps a batch on the model's device from the network
+    to the blend (:func:`blend_toward_levels`), with one copy of the flows up and one of the
+    outputs down; on the CPU the blend is OpenCV's on uint8 frames, frame by frame.
+    ``blend_seconds`` adds up the time spent blending (see :meth:`run`).
+    """
 
     def __init__(self, model: ModelDescriptor, *, strength: float = 0.7,
-                 tolerance: float = DEFAULT_BLEND_TOLERANCE, contrast: bool = False) -> None:
+                 tolerance: float = DEFAULT_BLEND_TOLERANCE, contrast: bool = False,
+                 batched: bool | None = None) -> None:
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"blend strength must be in [0, 1), got {strength}")
         self.model = model
         self.strength = strength
         self.tolerance = tolerance
         self.contrast = contrast
-        self._previous: np.ndarray | None = None
+        self.batched = model.device.type != "cpu" if batched is None else batched
+        self.blend_seconds = 0.0
+        self._previous: np.ndarray | torch.Tensor | None = None  # levels (3, H, W) when batched
 
     def run(self, batch: PlannedBatch) -> np.ndarray:
+        """The frames of ``batch`` through the model, each blended towards the output before it,
+        (B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8.
+
+        ``blend_seconds`` is host time: on a GPU, whose kernels run behind the host, the blend's
+        work mostly lands in the copy of the outputs back.
+        """
+        if self.batched:
+            return self._run_batched(batch)
         outputs = run_frames(self.model, batch.frames)
+        tick = time.perf_counter()
         for i, plan in enumerate(batch.plans):
             if plan.flow is not None and self._previous is not None and self.strength > 0:
                 outputs[i] = blend_toward(outputs[i], self._previous, plan.flow, strength=self.strength,
                                           tolerance=self.tolerance, contrast=self.contrast)
             self._previous = outputs[i]
+        self.blend_seconds += time.perf_counter() - tick
         return outputs
+
+    @torch.inference_mode()
+    def _run_batched(self, batch: PlannedBatch) -> np.ndarray:
+        levels = to_levels(self.model(frames_to_tensor(batch.frames, self.model.device)))
+        tick = time.perf_counter()
+        blended = [i for i, plan in enumerate(batch.plans) if plan.flow is not None and self.strength > 0]
+        row = {i: r for r, i in enumerate(blended)}
+        if blended:
+            flows, masks = upload_flows([batch.plans[i].flow for i in blended], levels.device)
+            flows, masks = flows_at(flows, masks, levels.shape[-2:], levels.shape[-2:])
+        for i in range(len(levels)):
+            if i in row and self._previous is not None:  # each frame waits for the one before it
+                r = row[i]
+                levels[i] = blend_toward_levels(levels[i : i + 1], self._previous[None], flows[r : r + 1],
+                                                masks[r : r + 1], strength=self.strength, tolerance=self.tolerance,
+                                                contrast=self.contrast)[0]
+            self._previous = levels[i]
+        self._previous = self._previous.clone()  # not the whole batch's memory
+        self.blend_seconds += time.perf_counter() - tick
+        return levels_to_frames(levels)
 
 
 def blend_tolerance(config: TemporalConfig, model: ModelDescriptor) -> float:

@@ -6,12 +6,18 @@ whole generator and keeps its deep features (a :class:`Keyframe`); a frame betwe
 those features warped by its flow to the keyframe, corrected by the fusion's light look at the
 frame, and decoded. This is the scheme of Deep Feature Flow (Zhu et al., CVPR 2017): flow from
 each frame straight to its keyframe, so warps do not pile up. At a cut the runner starts afresh,
-so the first frame of a shot is exactly the frame-by-frame output. On the CPU the frames between
-keyframes take a faster path laid out by :mod:`.cells`.
+so the first frame of a shot is exactly the frame-by-frame output.
+
+The frames between keyframes take one of two paths. Off the CPU they go through the fusion as
+one batch, each warping its own keyframe's features by its own flow, and the batch stays on the
+model's device until it is blended (:mod:`.device`): one copy of the frames and flows up, one of
+the outputs down. On the CPU, where that batch was slower (:meth:`ReuseRunner.run` says by how
+much), they go one at a time through OpenCV and matrix products laid out by :mod:`.cells`.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import cv2
@@ -21,8 +27,9 @@ import torch.nn.functional as F
 
 from ..config import DEFAULT_BLEND_TOLERANCE
 from ..models.descriptor import ModelDescriptor, frames_to_tensor, tensor_to_frames
-from .blend import blend_toward
+from .blend import blend_toward, blend_toward_levels
 from .cells import cell_order, flow_at, half_size, shuffle_onto, space_to_depth
+from .device import flows_at, levels_to_frames, to_levels, upload_flows
 from .flow import FlowPair
 from .plan import PlannedBatch
 from .warp import warp, warp_numpy
@@ -41,15 +48,16 @@ class Keyframe:
     """A keyframe after the whole generator: what the frames up to the next keyframe reuse."""
 
     features: torch.Tensor
-    """Deep features, (1, C, h, w); in channels_last memory on the CPU."""
+    """Deep features, (1, C, h, w); in channels_last memory on the per-frame (CPU) path."""
     residual: torch.Tensor | np.ndarray
     """What the network adds to the skip, as a frame between keyframes warps it. Before the
-    pixel shuffle, (1, 3 (2s)^2, h, w), on the CPU in channels_last memory with its channels in
-    :func:`~.cells.cell_order` (``in_cells``). Or, with ``picture``, after it, over the padded picture
-    (4 h, 4 w at x2): on the CPU an (H, W, 3) float32 array in 0-255 levels, elsewhere a
-    (1, 3, H, W) tensor in [0, 1]."""
-    output: np.ndarray
-    """The frame-by-frame output, RGB uint8 (sH, sW, 3), before any blending."""
+    pixel shuffle, (1, 3 (2s)^2, h, w), on the per-frame path in channels_last memory with its
+    channels in :func:`~.cells.cell_order` (``in_cells``). Or, with ``picture``, after it, over the
+    padded picture (4 h, 4 w at x2): on the per-frame path an (H, W, 3) float32 array in 0-255
+    levels, on the batched path a (1, 3, H, W) tensor in [0, 1]."""
+    output: np.ndarray | torch.Tensor
+    """The frame-by-frame output before any blending: RGB uint8 (sH, sW, 3) on the per-frame path,
+    (3, sH, sW) float levels (the same whole numbers) on the model's device on the batched one."""
     in_cells: bool = False
     picture: bool = False
 
@@ -62,17 +70,28 @@ class ReuseRunner:
     is nothing to blend with, the output equals the frame-by-frame one to the bit. With
     ``strength`` > 0 the output is then steadied by :func:`blend_toward`: a frame between
     keyframes towards its keyframe's output, a keyframe towards the previous output.
+
+    ``batched`` chooses the path of the frames between keyframes (see the module docstring): by
+    default batched off the CPU, one at a time on it. ``keyframe_seconds`` and ``blend_seconds``
+    add up the host time spent on keyframes (:meth:`keyframes`, on its own thread) and blending;
+    on a GPU, whose kernels run behind the host, work is counted where the host waits for it.
     """
 
     def __init__(self, model: ModelDescriptor, *, strength: float = 0.7,
                  tolerance: float = DEFAULT_BLEND_TOLERANCE, contrast: bool = False,
-                 picture_warp: bool = False) -> None:
+                 picture_warp: bool = False, batched: bool | None = None) -> None:
         if not supports_reuse(model):
             raise ValueError(f"model {model.name} has no feature reuse")
         if model.dtype != torch.float32 or model.tiling is not None:
-            # Between keyframes OpenCV warps the features as float32 arrays of the whole frame.
+            # Between keyframes the features are warped as float32 maps of the whole frame.
             raise ValueError(f"feature reuse runs in fp32 on whole frames; {model.name} is set to "
                              f"{model.dtype}" + (" in tiles" if model.tiling is not None else ""))
+        cpu = model.device.type == "cpu"
+        if batched is False and not cpu:
+            raise ValueError(f"the per-frame path of feature reuse runs on the CPU, not on {model.device}")
+        self.batched = not cpu if batched is None else batched
+        self.keyframe_seconds = 0.0
+        self.blend_seconds = 0.0
         self.model = model
         self.generator = model.module
         self.strength = strength
@@ -80,10 +99,10 @@ class ReuseRunner:
         self.contrast = contrast
         self.picture_warp = picture_warp
         self._key: Keyframe | None = None  # the last keyframe
-        self._key_output: np.ndarray | None = None  # its output after blending
-        self._previous: np.ndarray | None = None
+        # Its output after blending, and the last output: uint8 frames, or levels when batched.
+        self._key_output: np.ndarray | torch.Tensor | None = None
+        self._previous: np.ndarray | torch.Tensor | None = None
         self._cells = cell_order(model.scale)
-        self._uncells = torch.argsort(self._cells)  # back to F.pixel_shuffle's order
         self._fusion_in_cells = None  # the fusion with its output channels in that order (CPU)
 
     @torch.inference_mode()
@@ -94,9 +113,11 @@ class ReuseRunner:
         its own, a batch ahead of :meth:`run`: on the CPU the keyframes of the next batch are
         computed while this batch's frames between keyframes reuse features.
         """
+        tick = time.perf_counter()
         for i, plan in enumerate(batch.plans):
             if plan.keyframe and i not in batch.keyframes:
                 batch.keyframes[i] = self._keyframe(batch.frames[i])
+        self.keyframe_seconds += time.perf_counter() - tick
         return batch
 
     def _keyframe(self, frame: np.ndarray) -> Keyframe:
@@ -106,59 +127,130 @@ class ReuseRunner:
         x = self.model.pad(frames_to_tensor(frame[None], self.model.device))  # channels_last
         features = self.generator.encode(x)
         residual = self.generator.residual(features)
-        y = self.generator.finish(residual, x)  # = decode(features, x), as off runs it
-        output = tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
-        cpu = features.device.type == "cpu"
+        y = self.generator.finish(residual, x)[:, :, : h * s, : w * s].clamp_(0.0, 1.0)  # = off's
+        if self.batched:  # everything stays on the device, in the layout grid_sample likes
+            picture = F.pixel_shuffle(residual, 2 * s) if self.picture_warp else residual
+            return Keyframe(features.contiguous(), picture.contiguous(), to_levels(y)[0], picture=self.picture_warp)
+        output = tensor_to_frames(y)[0]
         if self.picture_warp:
-            picture = F.pixel_shuffle(residual, 2 * s)
-            if cpu:  # for OpenCV: an (H, W, 3) picture in the levels of the output
-                picture = picture[0].permute(1, 2, 0).mul(255.0).contiguous().numpy()
-                return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output, picture=True)
-            return Keyframe(features.contiguous(), picture.contiguous(), output, picture=True)
-        if cpu:
-            # The CPU path between keyframes works on channels_last rows, the residual's channels
-            # in the order that makes the pixel shuffle a copy of runs.
-            cells = residual[:, self._cells].contiguous(memory_format=torch.channels_last)
-            return Keyframe(features.contiguous(memory_format=torch.channels_last), cells, output, in_cells=True)
-        # Elsewhere grid_sample and the pixel shuffle are faster on plain NCHW.
-        return Keyframe(features.contiguous(), residual.contiguous(), output)
+            # For OpenCV: an (H, W, 3) picture in the levels of the output.
+            picture = F.pixel_shuffle(residual, 2 * s)[0].permute(1, 2, 0).mul(255.0).contiguous().numpy()
+            return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output, picture=True)
+        # The CPU path between keyframes works on channels_last rows, the residual's channels
+        # in the order that makes the pixel shuffle a copy of runs.
+        cells = residual[:, self._cells].contiguous(memory_format=torch.channels_last)
+        return Keyframe(features.contiguous(memory_format=torch.channels_last), cells, output, in_cells=True)
 
     @torch.inference_mode()
     def run(self, batch: PlannedBatch) -> np.ndarray:
         """The frames of ``batch``, (B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8, following its plans.
 
-        Keyframes come from ``batch.keyframes`` (:meth:`keyframes`), or are run here. The other
-        frames go one at a time: on the CPU, batching them was slower (a batch of full-size
-        outputs no longer fits in the caches), and a frame depends on its keyframe anyway.
+        Keyframes come from ``batch.keyframes`` (:meth:`keyframes`), or are run here. On the CPU
+        the other frames go one at a time: batched, remaster-x2 on bikes.mp4 (640x272 -> x2,
+        100 frames end to end, 3 interleaved rounds on 2 shared cores) ran at 0.53-0.80x the
+        speed of this path, median 0.66x (a batch of full-size outputs no longer fits in the
+        caches, and grid_sample is slower there than OpenCV's remap).
         """
+        if self.batched:
+            return self._run_batched(batch)
         frames, plans = batch.frames, batch.plans
         s = self.model.scale
         h, w = frames.shape[1:3]
         outputs = np.empty((len(frames), h * s, w * s, 3), np.uint8)
-        cpu = self.model.device.type == "cpu"
         for i, plan in enumerate(plans):
             keyframe = plan.keyframe or self._key is None
             if keyframe:
                 self._key = batch.keyframes.get(i) or self._keyframe(frames[i])
                 out = self._key.output
-            elif cpu:
-                out = self._reuse_cpu(frames[i], plan.flow)
             else:
-                out = self._reuse_torch(frames[i], plan.flow)
+                out = self._reuse_cpu(frames[i], plan.flow)
             anchor = self._previous if keyframe else self._key_output
             if self.strength > 0 and plan.flow is not None and anchor is not None:
                 # Contrast is kept where two drawings meet: at a keyframe, whose strokes were
                 # drawn afresh. A frame between keyframes is drawn from its keyframe's warped
                 # features and residual, and its strokes line up with the keyframe's already.
+                tick = time.perf_counter()
                 out = blend_toward(out, anchor, plan.flow, strength=self.strength, tolerance=self.tolerance,
                                    contrast=self.contrast and keyframe)
+                self.blend_seconds += time.perf_counter() - tick
             if keyframe:
                 self._key_output = out
             self._previous = outputs[i] = out
         return outputs
 
+    def _run_batched(self, batch: PlannedBatch) -> np.ndarray:
+        """:meth:`run` with the frames between keyframes as one batch on the model's device.
+
+        Every frame's plan is followed as on the per-frame path; only the order of the work
+        differs: first the keyframes, then every frame between keyframes through the fusion at
+        once, then the blends in frame order (a keyframe's blend needs the output before it,
+        the frames after it need the keyframe's blended output), then one copy to the host.
+        """
+        frames, plans = batch.frames, batch.plans
+        keys: list[Keyframe] = []  # the keyframe of each frame (its own for a keyframe)
+        between: list[int] = []  # the frames between keyframes
+        for i, plan in enumerate(plans):
+            if plan.keyframe or self._key is None:
+                self._key = batch.keyframes.get(i) or self._keyframe(frames[i])
+            else:
+                between.append(i)
+            keys.append(self._key)
+        s, (h, w) = self.model.scale, frames.shape[1:3]
+        device = keys[0].features.device
+        levels = torch.empty((len(frames), 3, h * s, w * s), device=device)
+        for i, key in enumerate(keys):
+            if i not in between:
+                levels[i] = key.output
+        borrow = [i for i, plan in enumerate(plans) if plan.flow is not None]  # every frame between keyframes
+        row = {i: r for r, i in enumerate(borrow)}
+        flows = masks = None
+        if borrow:
+            flows, masks = upload_flows([plans[i].flow for i in borrow], device)
+        if between:
+            rows = [row[i] for i in between]
+            levels[between] = self._reuse_batch(frames[between], [keys[i] for i in between], flows[rows], masks[rows])
+        tick = time.perf_counter()
+        if flows is not None and self.strength > 0:
+            flows, masks = flows_at(flows, masks, (h * s, w * s), (h * s, w * s))
+        else:
+            flows = masks = None
+        self._blend_in_order(levels, set(between), row, flows, masks)
+        self.blend_seconds += time.perf_counter() - tick
+        return levels_to_frames(levels)
+
+    def _blend_in_order(self, levels: torch.Tensor, between: set[int], row: dict[int, int],
+                        flows: torch.Tensor | None, masks: torch.Tensor | None) -> None:
+        """Blend ``levels`` (B, 3, sH, sW) in place, as the per-frame path does, in frame order.
+
+        A run of frames between keyframes is blended at once towards its keyframe's blended
+        output; a keyframe alone, towards the output before it. ``row`` gives a frame's place
+        in ``flows`` and ``masks`` (at the output's size; None: nothing is blended).
+        """
+        i, count = 0, len(levels)
+        while i < count:
+            if i in between:
+                end = i
+                while end < count and end in between:
+                    end += 1
+                if flows is not None:
+                    rows = [row[k] for k in range(i, end)]
+                    levels[i:end] = blend_toward_levels(levels[i:end], self._key_output[None], flows[rows], masks[rows],
+                                                        strength=self.strength, tolerance=self.tolerance)
+                self._previous, i = levels[end - 1], end
+                continue
+            if flows is not None and i in row and self._previous is not None:
+                # Contrast is kept where two drawings meet, at a keyframe (see the per-frame path).
+                r = row[i]
+                levels[i] = blend_toward_levels(levels[i : i + 1], self._previous[None], flows[r : r + 1],
+                                                masks[r : r + 1], strength=self.strength, tolerance=self.tolerance,
+                                                contrast=self.contrast)[0]
+            self._key_output = self._previous = levels[i]
+            i += 1
+        # Kept for the next batch, without holding on to this one's memory.
+        self._key_output, self._previous = self._key_output.clone(), self._previous.clone()
+
     def _reuse_cpu(self, frame: np.ndarray, pair: FlowPair) -> np.ndarray:
-        """A frame between keyframes on the CPU: the same network as :meth:`_reuse_torch`, laid out
+        """A frame between keyframes on the CPU: the same network as :meth:`_reuse_batch`, laid out
         for it.
 
         The keyframe's features and residual stay in channels_last memory, so each is an
@@ -191,32 +283,45 @@ class ReuseRunner:
         base = cv2.resize(self.generator.skip_frame(frame), (w * s, h * s), interpolation=cv2.INTER_LINEAR)
         return shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture)
 
-    def _reuse_torch(self, frame: np.ndarray, pair: FlowPair) -> np.ndarray:
-        """A frame between keyframes with torch alone (any device)."""
-        s = self.model.scale
-        h, w = frame.shape[:2]
-        key = self._key
-        x = self.model.pad(frames_to_tensor(frame[None], self.model.device)).contiguous()
-        flow, mask = flow_at(pair, half_size(h, w), key.features.shape[-2:])
-        device, dtype = key.features.device, key.features.dtype
-        flow_t = torch.from_numpy(flow)[None].to(device, dtype)
-        mask_t = torch.from_numpy(mask)[None, None].to(device, dtype)
-        if key.picture:  # warped as a picture, as warp_shuffled does in training
-            picture = key.residual
-            if isinstance(picture, np.ndarray):  # a keyframe of the CPU path
-                picture = torch.from_numpy(picture).permute(2, 0, 1)[None].div(255.0)
-            big_flow, _ = flow_at(pair, (h * s, w * s), picture.shape[-2:], mask=False)
-            big_flow_t = torch.from_numpy(big_flow)[None].to(device, dtype)
-            warped_residual = F.pixel_unshuffle(warp(picture, big_flow_t), 2 * s)
-        else:
-            warped_residual = warp(key.residual[:, self._uncells] if key.in_cells else key.residual, flow_t)
-        residual = self.generator.propagate(warp(key.features, flow_t), warped_residual, x, mask_t)
-        y = self.generator.finish(residual, x, base=self._base(frame, s))
-        return tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
+    def _reuse_batch(self, frames: np.ndarray, keys: list[Keyframe], flows: torch.Tensor,
+                     masks: torch.Tensor) -> torch.Tensor:
+        """Frames between keyframes through the fusion as one batch, on the model's device.
 
-    def _base(self, frame: np.ndarray, scale: int) -> torch.Tensor:
-        """The generator's skip (:meth:`~RemasterGenerator.skip_frame`) upscaled bilinearly by OpenCV
-        (half-pixel centres, as F.interpolate), (1, 3, sH, sW)."""
-        h, w = frame.shape[:2]
-        big = cv2.resize(self.generator.skip_frame(frame), (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
-        return torch.from_numpy(big).to(self.model.device).permute(2, 0, 1)[None].float().div_(255.0)
+        Args:
+            frames: (N, H, W, 3) uint8, copied to the device at once.
+            keys: the keyframe of each frame (batched-path keyframes, on the device).
+            flows: (N, h, w, 2) each frame's flow to its keyframe at the flow's resolution, on the
+                device; masks (N, 1, h, w) its reliability.
+        Returns:
+            (N, 3, sH, sW) float levels, before blending.
+        """
+        s = self.model.scale
+        h, w = frames.shape[1:3]
+        first = keys[0]
+        x = self.model.pad(frames_to_tensor(frames, first.features.device)).to(first.features.dtype)
+        flow, mask = flows_at(flows, masks, half_size(h, w), first.features.shape[-2:], on_remap_grid=True)
+        # Each frame warps its own keyframe's features: the keyframes' tensors, one per frame.
+        distinct: dict[int, Keyframe] = {}
+        for key in keys:
+            distinct.setdefault(id(key), key)
+        order = {ident: n for n, ident in enumerate(distinct)}
+        place = torch.tensor([order[id(key)] for key in keys], device=x.device)
+        features = torch.cat([key.features for key in distinct.values()]).index_select(0, place)
+        residuals = torch.cat([key.residual for key in distinct.values()]).index_select(0, place)
+        if first.picture:  # warped as a picture, as warp_shuffled does in training
+            big_flow, _ = flows_at(flows, None, (h * s, w * s), residuals.shape[-2:])
+            warped_residual = F.pixel_unshuffle(warp(residuals, big_flow), 2 * s)
+        else:
+            warped_residual = warp(residuals, flow)
+        residual = self.generator.propagate(warp(features, flow), warped_residual, x, mask)
+        y = self.generator.finish(residual, x, base=self._skip_in_levels(x[:, :, :h, :w]))
+        return to_levels(y.clamp_(0.0, 1.0))
+
+    def _skip_in_levels(self, x: torch.Tensor) -> torch.Tensor:
+        """The generator's skip of ``x`` (N, 3, H, W), unpadded, upscaled bilinearly and rounded to
+        whole levels at each step, as the per-frame path's OpenCV skip (uint8 throughout) is:
+        (N, 3, sH, sW) in [0, 1]. Unrounded, a fifth of the pixels came out a level apart."""
+        skip = self.generator.skip_input(x).mul(255.0).round_()
+        if self.model.scale != 1:
+            skip = F.interpolate(skip, scale_factor=self.model.scale, mode="bilinear", align_corners=False).round_()
+        return skip.div_(255.0)

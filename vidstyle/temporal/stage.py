@@ -1,7 +1,8 @@
 """The temporal stage of the pipeline: the mode a run asks for, its threads, and its report.
 
-:func:`open_temporal` resolves ``--temporal`` for a model (``auto`` is ``reuse`` when the model's
-descriptor says it can reuse features, else ``off``) and builds a :class:`TemporalStage`: the
+:func:`open_temporal` resolves ``--temporal`` for a model and its device (``auto``, by
+:func:`auto_mode`: ``reuse`` where the model can reuse features and reuse was measured faster than
+``off`` on that kind of device, else ``off``) and builds a :class:`TemporalStage`: the
 :class:`~.plan.KeyframePlanner` beside the decoder, and a runner on the model's thread,
 :class:`~.reuse.ReuseRunner` (``reuse``) or :class:`~.blend.BlendRunner` (``blend``). Two threads:
 
@@ -29,9 +30,22 @@ from .flow import FlowEstimator
 from .plan import KeyframePlanner, plan_batches
 from .reuse import ReuseRunner, supports_reuse
 
-__all__ = ["TemporalStage", "open_temporal", "temporal_mode"]
+__all__ = ["AUTO_REUSE_MIN_SPEEDUP", "REUSE_SPEEDUPS", "TemporalStage", "auto_mode", "open_temporal", "temporal_mode"]
 
 log = logging.getLogger(__name__)
+
+#: End-to-end fps of ``--temporal reuse`` over ``off`` with remaster-x2, measured on each kind of
+#: device (``torch.device.type``), and where. Update a figure when a new run measures it
+#: (``pipelines/gpu_check.py`` on CUDA, the benchmark's temporal section on the CPU).
+REUSE_SPEEDUPS: dict[str, tuple[float, str]] = {
+    "cpu": (1.97, "docs/BENCHMARKS.md: 17.9 against 9.1 fps, 640x272 -> x2 on 2 cores"),
+    "cuda": (0.52, "docs/GPU.md: 48 against 86-93 fps, 640x272 -> x2 on an H200, "
+                   "frames between keyframes one at a time"),
+}
+#: ``auto`` picks ``reuse`` on a device where it ran at least this much faster than ``off``:
+#: issue 17's bar for reuse on a GPU. Reuse's steadiness alone does not justify a slower run
+#: that nobody asked for; ``--temporal reuse`` or ``blend`` ask for it.
+AUTO_REUSE_MIN_SPEEDUP = 1.2
 
 
 @dataclass
@@ -74,27 +88,65 @@ class TemporalStage:
             return run_frames(self.model, batch.frames)
         return self.runner.run(batch)
 
+    def busy_seconds(self) -> dict[str, float]:
+        """Busy seconds of the stage's parts, by the clocks of their threads: ``flow`` (the
+        planner), ``keyframes`` (reuse's keyframe thread) and ``blend`` (on the model's thread);
+        empty for ``off``."""
+        if self.planner is None:
+            return {}
+        busy = {"flow": self.planner.stats.flow_seconds, "blend": self.runner.blend_seconds}
+        if isinstance(self.runner, ReuseRunner):
+            busy["keyframes"] = self.runner.keyframe_seconds
+        return busy
+
     def report(self) -> dict:
         choice = {"asked": self.asked or self.mode}
         if self.note is not None:
             choice["note"] = self.note
         if self.asked == "auto":
-            choice["why"] = (self.note if self.note is not None else
-                             f"{self.model.name} can reuse features" if self.mode == "reuse" else
-                             f"{self.model.name} cannot reuse features (--temporal blend works with any model)")
+            choice["why"] = self.note if self.note is not None else auto_mode(self.model, self.model.device.type)[1]
         if self.planner is None:
             return {"mode": self.mode, **choice}
         report = {**self.planner.stats.to_dict(), **choice, "blend_strength": self.runner.strength,
                   "blend_tolerance": self.runner.tolerance, "blend_contrast": self.runner.contrast}
+        # Whether the batch stayed on the model's device to the blend, or went frame by frame.
+        report["batched"] = self.runner.batched
         if isinstance(self.runner, ReuseRunner):
             report["residual_warp"] = "picture" if self.runner.picture_warp else "cells"
         return report
 
 
+def auto_mode(model: ModelDescriptor, device_type: str) -> tuple[str, str]:
+    """What ``--temporal auto`` runs ``model`` with on a device of ``device_type`` (``cpu``,
+    ``cuda``, ...), and why, in words for the report.
+
+    ``reuse`` where the model can reuse features and :data:`REUSE_SPEEDUPS` says reuse ran at
+    least :data:`AUTO_REUSE_MIN_SPEEDUP` times as fast as ``off`` on that kind of device; ``off``
+    everywhere else, also on a device where reuse was never measured. On a GPU the network is
+    a small part of a run (docs/GPU.md: 1400 fps alone, under 100 end to end, where decoding
+    and x264 take the time), so skipping it on three frames of four saves little, while reuse
+    adds the optical flow on the CPU.
+    """
+    name = model.name
+    if not supports_reuse(model):
+        return "off", f"{name} cannot reuse features (--temporal blend works with any model)"
+    measured = REUSE_SPEEDUPS.get(device_type)
+    if measured is None:
+        return "off", (f"{name} can reuse features, but reuse was never measured on {device_type}; "
+                       "off is the safe speed (--temporal reuse or blend steady the picture)")
+    speedup, source = measured
+    if speedup >= AUTO_REUSE_MIN_SPEEDUP:
+        return "reuse", (f"{name} can reuse features, and reuse ran {speedup:.2f}x off's speed on {device_type} "
+                         f"({source})")
+    return "off", (f"{name} can reuse features, but on {device_type} reuse ran {speedup:.2f}x off's speed "
+                   f"({source}), under {AUTO_REUSE_MIN_SPEEDUP:g}x; --temporal reuse or blend steady "
+                   "the picture at that cost")
+
+
 def temporal_mode(config: TemporalConfig, model: ModelDescriptor) -> tuple[str, str | None]:
     """The mode a run of ``model`` uses for ``config.mode``, and why it differs, if it does.
 
-    ``auto`` is ``reuse`` when the model can reuse features, else ``off``. Feature reuse runs the
+    ``auto`` is :func:`auto_mode`'s choice for the model's device. Feature reuse runs the
     generator on whole frames, so on a tiled model (``--tile``, ``model.tiling``) ``reuse``, asked
     for or chosen by ``auto``, becomes ``blend``: every frame through the whole model, tile by
     tile, steadied by blending in the previous output.
@@ -104,7 +156,7 @@ def temporal_mode(config: TemporalConfig, model: ModelDescriptor) -> tuple[str, 
     """
     mode = config.mode
     if mode == "auto":
-        mode = "reuse" if supports_reuse(model) else "off"
+        mode = auto_mode(model, model.device.type)[0]
     if mode == "reuse" and not supports_reuse(model):
         raise ConfigError(
             f"model {model.name} cannot reuse features between frames; use --temporal blend or off"

@@ -1,0 +1,273 @@
+"""The GPU path of the temporal stage (issue 17, part 6), run by torch on the CPU.
+
+The same code runs on CUDA; here it is checked against the per-frame OpenCV path on a small real
+clip: the frames between keyframes as one batch on the model's device, the blends there, one
+copy each way per batch. Then what ``--temporal auto`` picks on each kind of device, and which
+stage a run names as the slowest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import decode_all, make_clip, moving_crops, write_lossless
+from skimage import data
+
+import vidstyle.temporal.reuse as reuse_module
+from vidstyle import remaster
+from vidstyle.cli import run
+from vidstyle.config import GrainConfig, RemasterConfig, RepairConfig, TemporalConfig
+from vidstyle.engine import STAGES, RemasterResult
+from vidstyle.models.descriptor import ModelDescriptor, TemporalHints, run_frames
+from vidstyle.models.generator import RemasterGenerator
+from vidstyle.models.registry import load_model
+from vidstyle.models.styles import load_style
+from vidstyle.temporal import stage as stage_module
+from vidstyle.temporal.blend import BlendRunner, blend_toward, blend_toward_levels, keep_contrast
+from vidstyle.temporal.cells import flow_at
+from vidstyle.temporal.device import flows_at, keep_contrast_levels, luma_levels, upload_flows
+from vidstyle.temporal.flow import FlowEstimator
+from vidstyle.temporal.plan import KeyframePlanner, PlannedBatch
+from vidstyle.temporal.reuse import ReuseRunner
+from vidstyle.temporal.stage import auto_mode, open_temporal
+
+CPU = torch.device("cpu")
+#: Within rounding: what the issue asks of the batched path against the per-frame one.
+MAX_RMS, MAX_LEVELS = 0.5, 2
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> np.ndarray:
+    """12 frames of a camera panning over a real photograph, 96x64, through FFV1 and back."""
+    frames = moving_crops(data.astronaut(), 12, (1.5, 0.5), 96, 64)
+    path = write_lossless(tmp_path_factory.mktemp("clip") / "pan.mkv", frames)
+    return np.stack(decode_all(path)[0])
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, ModelDescriptor]:
+    """remaster-x2 (residual warped in cells) and the ink style (warped as a picture, blends that
+    keep their contrast, a colour skip): the two ways the runner works."""
+    return {"remaster-x2": load_model("remaster-x2", scale=2, device=CPU),
+            "ink": load_style("ink", scale=2, device=CPU)}
+
+
+def planned(frames: np.ndarray, mode: str, batch: int) -> list[PlannedBatch]:
+    """``frames`` planned (keyframe interval 4) and cut into batches of ``batch``."""
+    planner = KeyframePlanner(mode, 4, FlowEstimator("medium", downscale=2))
+    plans = [planner.plan(frame) for frame in frames]
+    return [PlannedBatch(frames[i : i + batch], np.arange(i, i + batch), i, plans[i : i + batch])
+            for i in range(0, len(frames), batch)]
+
+
+def run_through(runner, batches: list[PlannedBatch]) -> np.ndarray:
+    return np.concatenate([runner.run(batch) for batch in batches])
+
+
+def runner_for(kind, model: ModelDescriptor, *, batched: bool, **settings):
+    hints = model.temporal
+    settings.setdefault("contrast", hints.blend_contrast)
+    if kind is ReuseRunner:
+        settings["picture_warp"] = hints.residual_warp == "picture"
+    return kind(model, batched=batched, **settings)
+
+
+def assert_within_rounding(a: np.ndarray, b: np.ndarray, *, rms: float = MAX_RMS, levels: int = MAX_LEVELS) -> None:
+    diff = a.astype(np.float64) - b
+    assert np.sqrt(np.mean(diff**2)) <= rms, f"RMS {np.sqrt(np.mean(diff ** 2)):.3f} levels"
+    assert np.abs(diff).max() <= levels
+
+
+def tiny_generator() -> ModelDescriptor:
+    generator = RemasterGenerator(scale=2, channels=8, body_blocks=1, low_blocks=1, reuse_channels=4)
+    return ModelDescriptor("tiny", generator, 2, size_multiple=4, temporal=TemporalHints(supports_reuse=True))
+
+
+# -- the device's kernels against OpenCV's -----------------------------------------------------
+
+
+class TestDeviceKernels:
+    def test_luma_is_opencvs_to_the_level(self):
+        picture = np.random.default_rng(1).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+        levels = torch.from_numpy(picture).permute(2, 0, 1)[None].float()
+        assert np.array_equal(luma_levels(levels)[0, 0].numpy(), cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY))
+
+    def test_flows_are_resampled_and_padded_as_on_the_cpu(self, clip):
+        estimator = FlowEstimator("medium", downscale=2)
+        pair = estimator.pair(estimator.prepare(clip[3]), estimator.prepare(clip[0]))
+        flows, masks = upload_flows([pair, pair], CPU)
+        for size, padded in (((32, 48), (32, 48)), ((128, 192), (132, 200)), ((35, 50), (36, 52))):
+            got_flow, got_mask = flows_at(flows, masks, size, padded)
+            want_flow, want_mask = flow_at(pair, size, padded)
+            assert got_flow.shape == (2, *padded, 2) and got_mask.shape == (2, 1, *padded)
+            assert np.allclose(got_flow[1].numpy(), want_flow, atol=1e-4)
+            assert np.allclose(got_mask[1, 0].numpy(), want_mask, atol=1e-5)
+        on_grid, _ = flows_at(flows, None, (32, 48), (32, 48), on_remap_grid=True)
+        assert np.array_equal(on_grid.numpy() * 32, np.round(on_grid.numpy() * 32))
+
+    @pytest.mark.parametrize(("strength", "tolerance", "contrast"), [(0.7, 24.0, False), (0.5, 50.0, True)])
+    def test_blend_matches_opencvs(self, clip, strength, tolerance, contrast):
+        estimator = FlowEstimator("medium", downscale=2)
+        now, before = clip[5], clip[3].astype(np.int16) + 6  # 3 px apart, 6 levels brighter: mixed in
+        before[20:40, 30:60] += 60  # and a patch that is not: left alone
+        before = np.clip(before, 0, 255).astype(np.uint8)
+        pair = estimator.pair(estimator.prepare(now), estimator.prepare(clip[3]))
+        want = blend_toward(now, before, pair, strength=strength, tolerance=tolerance, contrast=contrast)
+        flows, masks = upload_flows([pair], CPU)
+        flows, masks = flows_at(flows, masks, now.shape[:2], now.shape[:2])
+        levels = [torch.from_numpy(f).permute(2, 0, 1)[None].float() for f in (now, before)]
+        got = blend_toward_levels(*levels, flows, masks, strength=strength, tolerance=tolerance, contrast=contrast)
+        got = got[0].permute(1, 2, 0).numpy()
+        assert np.abs(want.astype(int) - now).mean() > 1.0  # something was mixed in
+        assert_within_rounding(got, want)
+
+    def test_keep_contrast_matches_opencvs(self):
+        rng = np.random.default_rng(3)
+        drawings = []
+        for _ in range(2):  # two drawings of dark strokes whose strokes do not line up
+            picture = np.full((64, 96, 3), 200, np.uint8)
+            for _ in range(60):
+                x, y, dx, dy = rng.integers(0, 96), rng.integers(0, 64), *rng.integers(-10, 11, 2)
+                cv2.line(picture, (int(x), int(y)), (int(x + dx), int(y + dy)), (40, 60, 40), 2)
+            drawings.append(picture)
+        mixed = cv2.addWeighted(drawings[0], 0.3, drawings[1], 0.7, 0.0)
+        want = keep_contrast(mixed, drawings[0])
+        levels = [torch.from_numpy(p).permute(2, 0, 1)[None].float() for p in (mixed, drawings[0])]
+        got = keep_contrast_levels(*levels, sigma=8.0, max_gain=2.0)[0].permute(1, 2, 0).numpy()
+        assert np.abs(want.astype(int) - mixed).mean() > 2.0  # the contrast was given back
+        assert_within_rounding(got, want)
+
+
+# -- the batched path -------------------------------------------------------------------------
+
+
+class TestBatchedReuse:
+    @pytest.mark.parametrize("batch", [4, 8])
+    @pytest.mark.parametrize("name", ["remaster-x2", "ink"])
+    def test_matches_the_per_frame_path(self, clip, models, name, batch):
+        """Batches of 8 hold two keyframes: the blends chain through them in frame order."""
+        batches = planned(clip, "reuse", batch)
+        assert sum(p.keyframe for b in batches for p in b.plans) == 3
+        outputs = {batched: run_through(runner_for(ReuseRunner, models[name], batched=batched), batches)
+                   for batched in (False, True)}
+        assert_within_rounding(outputs[True], outputs[False])
+        assert np.array_equal(outputs[True][0], outputs[False][0])  # a keyframe with nothing to blend
+
+    def test_keyframes_are_the_frame_by_frame_output(self, clip, models):
+        model = models["remaster-x2"]
+        out = run_through(ReuseRunner(model, strength=0.0, batched=True), planned(clip, "reuse", 4))
+        for k in (0, 4, 8):
+            assert np.array_equal(out[k], run_frames(model, clip[k : k + 1])[0])
+
+    def test_one_copy_up_and_one_down_per_batch(self, clip, models, monkeypatch):
+        calls: dict[str, list[int]] = {"frames up": [], "flows up": [], "down": []}
+
+        def counted(name, real, size):
+            return lambda *a, **k: calls[name].append(size(*a)) or real(*a, **k)
+
+        monkeypatch.setattr(reuse_module, "upload_flows",
+                            counted("flows up", reuse_module.upload_flows, lambda pairs, _: len(pairs)))
+        monkeypatch.setattr(reuse_module, "levels_to_frames",
+                            counted("down", reuse_module.levels_to_frames, lambda levels: len(levels)))
+        runner = ReuseRunner(models["remaster-x2"], batched=True)
+        batches = [runner.keyframes(b) for b in planned(clip, "reuse", 8)]  # as the keyframe thread does
+        monkeypatch.setattr(reuse_module, "frames_to_tensor",
+                            counted("frames up", reuse_module.frames_to_tensor, lambda frames, _: len(frames)))
+        monkeypatch.setattr(reuse_module, "tensor_to_frames", lambda *a: pytest.fail("a frame copied alone"))
+        for b in batches:
+            runner.run(b)
+        # Batch 1: keyframes 0 and 4, six frames between; batch 2 (4 frames): keyframe 8, three between.
+        assert calls == {"frames up": [6, 3], "flows up": [7, 4], "down": [8, 4]}
+
+    def test_the_per_frame_path_is_refused_off_the_cpu(self):
+        model = tiny_generator().to("meta")
+        assert ReuseRunner(model).batched and BlendRunner(model).batched  # the default off the CPU
+        with pytest.raises(ValueError, match="runs on the CPU"):
+            ReuseRunner(model, batched=False)
+
+    def test_the_cpu_keeps_the_per_frame_path(self, models):
+        stage = open_temporal(TemporalConfig(mode="reuse"), models["remaster-x2"])
+        assert not stage.runner.batched and stage.report()["batched"] is False
+
+
+class TestBatchedBlend:
+    @pytest.mark.parametrize("name", ["remaster-x2", "ink"])
+    def test_matches_the_per_frame_path(self, clip, models, name):
+        batches = planned(clip, "blend", 4)
+        outputs = {batched: run_through(runner_for(BlendRunner, models[name], batched=batched), batches)
+                   for batched in (False, True)}
+        # A style's blend gives the contrast back with a gain of up to 2, which doubles a level of
+        # rounding here and there.
+        assert_within_rounding(outputs[True], outputs[False], levels=3 if name == "ink" else MAX_LEVELS)
+
+
+# -- what auto picks --------------------------------------------------------------------------
+
+
+class TestAutoMode:
+    def test_reuse_on_the_cpu_off_on_cuda(self, models):
+        model = models["remaster-x2"]
+        mode, why = auto_mode(model, "cpu")
+        assert mode == "reuse" and "can reuse features" in why and "1.97x" in why
+        mode, why = auto_mode(model, "cuda")
+        assert mode == "off" and "0.52x" in why and "docs/GPU.md" in why and "--temporal reuse or blend" in why
+
+    def test_a_device_never_measured_runs_off(self, models):
+        mode, why = auto_mode(models["remaster-x2"], "mps")
+        assert mode == "off" and "never measured on mps" in why
+
+    def test_a_model_without_reuse_runs_off_everywhere(self):
+        bicubic = load_model("bicubic", scale=2, device=CPU)
+        assert {auto_mode(bicubic, device)[0] for device in ("cpu", "cuda")} == {"off"}
+
+    @pytest.mark.parametrize(("speedup", "mode"), [(1.25, "reuse"), (1.2, "reuse"), (1.15, "off")])
+    def test_the_rule_follows_the_measured_speedup(self, models, monkeypatch, speedup, mode):
+        monkeypatch.setitem(stage_module.REUSE_SPEEDUPS, "cuda", (speedup, "a new run"))
+        assert auto_mode(models["remaster-x2"], "cuda")[0] == mode
+
+    def test_the_report_says_why_for_the_models_device(self):
+        model = tiny_generator().to("meta")
+        stage = open_temporal(TemporalConfig(mode="auto"), model)
+        report = stage.report()
+        assert report["mode"] == "off" and report["asked"] == "auto" and "never measured on meta" in report["why"]
+
+
+# -- which stage bounds a run -----------------------------------------------------------------
+
+
+class TestSlowestStage:
+    def test_a_reuse_run_times_each_stage(self, tmp_path):
+        src = write_lossless(tmp_path / "pan.mkv", moving_crops(data.astronaut(), 10, (1.5, 0.5), 96, 64))
+        config = RemasterConfig(scale=2, device="cpu", temporal=TemporalConfig(mode="reuse"))
+        result = remaster(src, tmp_path / "out.mp4", config)
+        assert list(result.stage_seconds) == ["decode", "flow", "model", "blend", "encode"]
+        assert all(seconds > 0 for seconds in result.stage_seconds.values())
+        assert result.slowest_stage == max(result.stage_seconds, key=result.stage_seconds.get)
+        assert result.to_dict()["slowest_stage"] == result.slowest_stage
+
+    def test_repair_and_grain_are_stages_too(self, tmp_path):
+        src = make_clip(tmp_path / "c.mp4", frames=8, audio=False)
+        config = RemasterConfig(scale=2, model="bicubic", repair=RepairConfig(mode="auto"),
+                                temporal=TemporalConfig(mode="off"), grain=GrainConfig(strength=4.0))
+        result = remaster(src, tmp_path / "out.mp4", config)
+        assert list(result.stage_seconds) == ["decode", "repair", "model", "finish", "encode"]
+        assert set(result.stage_seconds) <= set(STAGES)
+
+    @pytest.mark.parametrize(("busy", "slowest"), [({"decode": 0.5, "model": 2.0, "encode": 3.0}, "encode"),
+                                                   ({"decode": 0.5, "flow": 4.0, "model": 2.0}, "flow"),
+                                                   ({}, None)])
+    def test_the_slowest_stage_is_the_busiest(self, busy, slowest):
+        result = RemasterResult(Path("a"), Path("b"), 1, 1.0, 1.0, {}, {}, (1, 1), (2, 2), stage_seconds=busy)
+        assert result.slowest_stage == slowest
+
+    def test_the_command_line_names_it(self, tmp_path, capsys):
+        src = make_clip(tmp_path / "c.mp4", frames=6, audio=False)
+        assert run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--model", "bicubic"]) == 0
+        lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("slowest stage: ")]
+        assert len(lines) == 1
+        stage = lines[0].removeprefix("slowest stage: ").split(",")[0]
+        assert stage in STAGES and f"{stage} " in lines[0].split("(", 1)[1]
