@@ -92,7 +92,7 @@ class TestMergeReports:
         assert merged["targets"] == reports.targets(merged)
         names = [t["name"] for t in merged["targets"]]
         assert names == [t["name"] for t in earlier["targets"]]  # temporal, batch, styles
-        assert len(names) == 3 + 2 + 4
+        assert len(names) == 3 + 2 + 7  # the styles: distance, warping, speed and the picture measures
         distance = [t for t in merged["targets"] if "style distance" in t["name"]]
         assert [t["status"] for t in distance] == ["PASS"]
 
