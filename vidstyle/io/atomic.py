@@ -5,15 +5,20 @@ hidden temporary beside its destination, ``.NAME.partial-PID.EXT``, and renamed 
 destination at the end, which is atomic on one filesystem. The extension is kept so that the
 writer can still tell the container from the name. A killed run leaves only such temporaries,
 which :func:`leftover_partials` finds for the batch driver to remove.
+
+An output of many files (the frames of an image sequence) follows the same rule as a folder:
+its files are written into :func:`partial_folder`, named like a file's temporary, and moved into
+place by :func:`move_into_place` once every one of them is complete.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["leftover_partials", "partial_path", "write_text_atomic"]
+__all__ = ["leftover_partials", "move_into_place", "partial_folder", "partial_path", "write_text_atomic"]
 
 
 def partial_path(path: Path) -> Path:
@@ -34,3 +39,18 @@ def write_text_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def partial_folder(path: Path) -> Path:
+    """The hidden folder this process writes the files of ``path``, an output of many files, into:
+    :func:`partial_path`'s name, made a folder (``path``'s name must hold no ``%``)."""
+    return partial_path(path)
+
+
+def move_into_place(folder: Path, moves: list[tuple[Path, Path]]) -> None:
+    """Move each finished file of ``folder`` to its destination (a rename, one filesystem), then
+    remove ``folder`` with whatever is left in it. Each file appears whole, and none before all are
+    written."""
+    for tmp, dst in moves:
+        os.replace(tmp, dst)
+    shutil.rmtree(folder, ignore_errors=True)
