@@ -20,6 +20,8 @@ import click
 from tqdm import tqdm
 
 from .cli_options import (
+    FPS_HELP,
+    FrameRateType,
     TimeType,
     build_config,
     model_and_encode_options,
@@ -299,12 +301,13 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
 @click.option("--end", type=TimeType(), default=None, help="Stop before this time or frame.")
 @click.option("--frames", type=click.IntRange(min=1), default=None, help="Copy at most this many frames.")
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="x264 quality.")
+@click.option("--fps", type=FrameRateType(), default=None, help=FPS_HELP)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the damage settings used to this JSON file.")
 def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_scale: str | None, start, end,
-                    frames, crf: int, overwrite: bool, quiet: bool, report: Path | None) -> None:
+                    frames, crf: int, fps, overwrite: bool, quiet: bool, report: Path | None) -> None:
     """Make a copy of INPUT that looks like damaged old film, with its sound.
 
     Grain, dust, drifting scratches, flicker, gate weave, blur, fading and
@@ -318,7 +321,7 @@ def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_sca
     with progress_bar(quiet, "degrade") as progress:
         result = degrade_video(
             input, output, seed=seed, scale=int(scale), encode=EncodeConfig(crf=crf),
-            range=RangeConfig(start=start, end=end, frames=frames), overwrite=overwrite, progress=progress,
+            range=RangeConfig(start=start, end=end, frames=frames), overwrite=overwrite, progress=progress, fps=fps,
         )
     write_report(report, result)
     if not quiet:
@@ -332,9 +335,11 @@ def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_sca
               help="Count the frames by reading every video packet (no decoding; seconds for a "
                    "feature film). Without it the count is the container's, or where it lists "
                    "none (Matroska, WebM) an estimate from the duration.")
-def info_command(input: Path, as_json: bool, exact: bool) -> None:
-    """Show what is in a video file: size, rate, frames, colour, audio, subtitles."""
-    info = probe(input, exact=exact)
+@click.option("--fps", type=FrameRateType(), default=None, help=FPS_HELP)
+def info_command(input: Path, as_json: bool, exact: bool, fps) -> None:
+    """Show what is in a video file or an image sequence: size, rate, bit depth, frames, colour,
+    audio, subtitles (a sequence's frames are counted from its files)."""
+    info = probe(input, exact=exact, fps=fps)
     click.echo(json.dumps(info.to_dict(), indent=2) if as_json else info.describe())
 
 

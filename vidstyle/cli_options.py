@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,12 @@ from .io.atomic import write_text_atomic
 from .models.descriptor import ModelDescriptor
 from .models.outside import PURPOSES
 from .models.registry import is_model_file, load_model
-from .timecode import TimePoint, parse_timepoint
+from .timecode import TimePoint, parse_frame_rate, parse_timepoint
 from .version import __version__
 
 __all__ = [
-    "TimeType", "build_config", "model_and_encode_options", "model_facts", "model_line", "parse_key_value",
-    "progress_bar", "repair_line", "write_report",
+    "FPS_HELP", "FrameRateType", "TimeType", "build_config", "model_and_encode_options", "model_facts", "model_line",
+    "parse_key_value", "progress_bar", "repair_line", "write_report",
 ]
 
 
@@ -55,6 +56,24 @@ class TimeType(click.ParamType):
             return parse_timepoint(value)
         except VidstyleError as ex:
             self.fail(str(ex), param, ctx)
+
+
+class FrameRateType(click.ParamType):
+    """A frame rate: 24, 23.976, 24000/1001."""
+
+    name = "FPS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Fraction:
+        try:
+            return parse_frame_rate(value)
+        except VidstyleError as ex:
+            self.fail(str(ex), param, ctx)
+
+
+#: ``--fps``, on every command that reads an input.
+FPS_HELP = ("The frame rate of an image sequence (INPUT a pattern such as scans/reel_%06d.dpx, or a "
+            "folder of numbered frames): 24, 25, 23.976 or 24000/1001. Needed for TIFF, PNG and EXR "
+            "frames, which hold none; a DPX header's rate is used when it states one.")
 
 
 def parse_key_value(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple:
@@ -133,6 +152,7 @@ def model_and_encode_options(func: Callable) -> Callable:
                           "stop with an error and write nothing. conceal: as warn, and a frame that "
                           "fails to decode is replaced by the one before, so the frame count and "
                           "timing stay exact. Frames decoded with errors are kept as decoded."),
+        click.option("--fps", type=FrameRateType(), default=None, help=FPS_HELP),
         click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
                      help="Frames per network call."),
         click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -175,6 +195,7 @@ def build_config(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
         style=kw["style"],
         style_strength=kw["style_strength"],
         on_damage=kw["on_damage"],
+        fps=kw["fps"],
     )
 
 

@@ -8,10 +8,11 @@ takes its choices and defaults from the constants below, so the two never drift.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from .errors import ConfigError
-from .timecode import TimePoint, parse_timepoint
+from .timecode import TimePoint, parse_frame_rate, parse_timepoint
 
 __all__ = [
     "SCALES",
@@ -268,8 +269,14 @@ class RemasterConfig:
     style_strength: float = 1.0
     #: What to do with a damaged source: one of :data:`ON_DAMAGE`.
     on_damage: str = "warn"
+    #: The frame rate of an image sequence (``--fps``; a number, ``"24000/1001"`` or a Fraction):
+    #: TIFF, PNG and EXR files hold none, a DPX header may (this overrides it). A video file keeps
+    #: its own rate. None: the files' own.
+    fps: Fraction | None = None
 
     def __post_init__(self) -> None:
+        if self.fps is not None:
+            object.__setattr__(self, "fps", parse_frame_rate(self.fps))
         if not 0.0 <= self.style_strength <= 1.0:
             raise ConfigError(f"style strength must be between 0 and 1, got {self.style_strength:g}")
         if self.scale not in SCALES:
@@ -294,4 +301,5 @@ class RemasterConfig:
             "frames": self.range.frames,
         }
         data["encode"]["options"] = dict(self.encode.options)
+        data["fps"] = None if self.fps is None else str(self.fps)
         return data

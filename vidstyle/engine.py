@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .config import RemasterConfig
-from .errors import StyleError
+from .errors import ConfigError, StyleError
 from .io.damage import DamageReport
 from .io.reader import FrameBatch, VideoReader
 from .io.writer import VideoWriter, check_output_path
@@ -76,9 +76,14 @@ def open_stages(
 ) -> tuple[VideoReader, ModelDescriptor, VideoWriter]:
     """Check the paths, load the model and open the reader and writer for a run.
 
-    The reader reads ``config.range``. ``width_factor`` widens the output (2 for preview's
-    side-by-side video); without ``copy_streams`` the output holds only video (a segment of a
-    long film, whose sound is copied once when the parts are joined).
+    The reader reads ``config.range`` (an image sequence at ``config.fps``). ``width_factor``
+    widens the output (2 for preview's side-by-side video); without ``copy_streams`` the output
+    holds only video (a segment of a long film, whose sound is copied once when the parts are
+    joined). Frames of a source of more than 8 bits travel as uint16 (``reader.dtype``) to the
+    writer.
+
+    Raises:
+        ConfigError: the repair stage asked for on a source of more than 8 bits.
     """
     check_output_path(dst, src=src, overwrite=config.overwrite)
     device = resolve_device(config.device)
@@ -92,9 +97,13 @@ def open_stages(
         batch_size=config.batch_size,
         queue_depth=config.queue_depth,
         on_damage=config.on_damage,
+        fps=config.fps,
     )
     info = reader.info
     try:
+        if config.repair.active and reader.dtype != np.uint8:
+            raise ConfigError(f"the repair stage works on 8-bit frames, and {src.name} has {info.bit_depth} bits "
+                              f"per component; leave out --repair auto (its default is off)")
         writer = VideoWriter(
             dst,
             source=info,
@@ -105,6 +114,7 @@ def open_stages(
             copy_streams=copy_streams,
             overwrite=config.overwrite,
             queue_depth=config.queue_depth,
+            dtype=reader.dtype,
         )
     except BaseException:
         reader.close()
@@ -132,7 +142,7 @@ class FramePath:
         return self.temporal.batches(source, depth=depth)
 
     def run(self, batch) -> np.ndarray:
-        """A batch of :meth:`batches` through the model, (B, sH, sW, 3) uint8."""
+        """A batch of :meth:`batches` through the model, (B, sH, sW, 3) of the frames' dtype."""
         return self.temporal.run(batch)
 
     def repair_report(self) -> dict[str, Any]:
@@ -156,7 +166,8 @@ class StageRun:
     """What was wrong with the source's frames (:mod:`vidstyle.io.damage`)."""
 
 
-#: The stage: a batch in, its output frames out, (B, H', W', 3) uint8.
+#: The stage: a batch in, its output frames out, (B, H', W', 3) of the batch's dtype (uint8, or
+#: uint16 for a source of more than 8 bits).
 Stage = Callable[[FrameBatch], np.ndarray]
 
 
@@ -193,7 +204,8 @@ def run_stages(
 
     Returns:
         a :class:`StageRun`; its ``damage`` says what was wrong with the source, and its warnings
-        say it in a line per damaged stream (and one when the file ends early).
+        say it in a line per damaged stream (and one when the file ends early), after what the
+        reader and the writer had to say (an ``--fps`` a video ignores, a sequence's lost sound).
     """
     model_seconds = compose_seconds = 0.0
     written = warmed = 0
@@ -222,7 +234,7 @@ def run_stages(
         before_commit(run)
     writer.commit()
     run.stage_seconds = {"decode": reader.busy_seconds, "model": model_seconds, "encode": writer.busy_seconds}
-    run.warnings += run.damage.warnings()
+    run.warnings += reader.warnings + writer.warnings + run.damage.warnings()
     return run
 
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..config import DEFAULT_BLEND_TOLERANCE, TemporalConfig
+from ..io.depth import top_level
 from ..models.descriptor import ModelDescriptor, run_frames
 from .flow import FlowEstimator, FlowPair
 from .plan import PlannedBatch
@@ -29,6 +30,7 @@ __all__ = [
     "blend_toward",
     "disagreement",
     "keep_contrast",
+    "mix",
 ]
 
 #: :func:`keep_contrast`: the scale (output pixels, a Gaussian's sigma) below which a blend's
@@ -47,24 +49,42 @@ def blend_toward(
     0 as their difference (BT.601 luma of the absolute colour difference, 0-255) reaches
     ``tolerance``: where something moved that the flow missed, or the picture really changed,
     the current output stands. A recursive filter along the motion, as motion-compensated
-    temporal filters have long done. OpenCV on uint8, a few milliseconds for a 1280x544 frame.
+    temporal filters have long done. OpenCV on uint8, a few milliseconds for a 1280x544 frame;
+    uint16 frames (a source of more than 8 bits) mix in float32, the tolerance still in 8-bit levels.
 
     Args:
-        current, previous: RGB uint8 (H, W, 3).
+        current, previous: RGB (H, W, 3), both uint8 or both uint16.
         pair: flow from this frame to the frame ``previous`` belongs to, any resolution.
         contrast: give the blend back the contrast of ``current`` (:func:`keep_contrast`): for
             styles, whose strokes two drawings average away.
     Returns:
-        RGB uint8 (H, W, 3).
+        RGB (H, W, 3), of the frames' dtype.
     """
     h, w = current.shape[:2]
     flow, mask = pair.at(h, w)
     warped = warp_numpy(previous, flow)
     difference = cv2.cvtColor(cv2.absdiff(warped, current), cv2.COLOR_RGB2GRAY)
-    agree = np.clip(1.0 - difference.astype(np.float32) * np.float32(1.0 / tolerance), 0.0, 1.0)
+    levels = tolerance * (top_level(current.dtype) // 255)  # 1 or 257 levels per 8-bit level
+    agree = np.clip(1.0 - difference.astype(np.float32) * np.float32(1.0 / levels), 0.0, 1.0)
     weight = agree * (np.float32(strength) * mask)
-    blended = cv2.blendLinear(current, warped, 1.0 - weight, weight)
+    blended = mix(current, warped, weight)
     return keep_contrast(blended, current) if contrast else blended
+
+
+def mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``a (1 - weight) + b weight`` per pixel, rounded and saturated.
+
+    Args:
+        a, b: RGB (H, W, 3), both uint8 or both uint16.
+        weight: float32 (H, W).
+    Returns:
+        RGB (H, W, 3) of their dtype. OpenCV's ``blendLinear`` for uint8 (it takes no uint16).
+    """
+    if a.dtype == np.uint8:
+        return cv2.blendLinear(a, b, 1.0 - weight, weight)
+    base = a.astype(np.float32)
+    out = base + (b.astype(np.float32) - base) * weight[..., None]
+    return np.clip(out + 0.5, 0, top_level(a.dtype)).astype(a.dtype)
 
 
 def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CONTRAST_SIGMA,
@@ -83,11 +103,12 @@ def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CO
     one core: statistics at a quarter of the size, OpenCV throughout.
 
     Args:
-        blended, current: RGB uint8 (H, W, 3).
+        blended, current: RGB (H, W, 3), both uint8 or both uint16.
     Returns:
-        RGB uint8 (H, W, 3).
+        RGB (H, W, 3) of their dtype.
     """
     h, w = blended.shape[:2]
+    to_levels = np.float32(255.0 / top_level(blended.dtype))  # variances in 8-bit levels, as the +1 below
     small = (max(1, w // 4), max(1, h // 4))
 
     def local_mean(picture: np.ndarray) -> np.ndarray:
@@ -97,6 +118,8 @@ def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CO
 
     def luma_variance(picture: np.ndarray) -> np.ndarray:
         luma = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if to_levels != 1:
+            luma *= to_levels
         mean = local_mean(luma)
         return cv2.subtract(local_mean(cv2.multiply(luma, luma)), cv2.multiply(mean, mean))
 
@@ -104,6 +127,8 @@ def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CO
     np.clip(np.sqrt(gain, out=gain), 1.0, max_gain, out=gain)
     low = cv2.resize(local_mean(blended), (w, h), interpolation=cv2.INTER_LINEAR)
     gain = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+    if blended.dtype != np.uint8:
+        return mix(low, blended, gain)
     return cv2.blendLinear(blended, low, gain, 1.0 - gain)  # low + gain (blended - low), saturated
 
 

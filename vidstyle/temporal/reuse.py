@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import DEFAULT_BLEND_TOLERANCE
+from ..io.depth import top_level
 from ..models.descriptor import ModelDescriptor, frames_to_tensor, tensor_to_frames
 from .blend import blend_toward
 from .cells import cell_order, flow_at, half_size, shuffle_onto, space_to_depth
@@ -46,10 +47,10 @@ class Keyframe:
     """What the network adds to the skip, as a frame between keyframes warps it. Before the
     pixel shuffle, (1, 3 (2s)^2, h, w), on the CPU in channels_last memory with its channels in
     :func:`~.cells.cell_order` (``in_cells``). Or, with ``picture``, after it, over the padded picture
-    (4 h, 4 w at x2): on the CPU an (H, W, 3) float32 array in 0-255 levels, elsewhere a
-    (1, 3, H, W) tensor in [0, 1]."""
+    (4 h, 4 w at x2): on the CPU an (H, W, 3) float32 array in the levels of the frames (0-255,
+    or 0-65535 for uint16 frames), elsewhere a (1, 3, H, W) tensor in [0, 1]."""
     output: np.ndarray
-    """The frame-by-frame output, RGB uint8 (sH, sW, 3), before any blending."""
+    """The frame-by-frame output, RGB (sH, sW, 3) of the frames' dtype, before any blending."""
     in_cells: bool = False
     picture: bool = False
 
@@ -103,12 +104,12 @@ class ReuseRunner:
         features = self.generator.encode(x)
         residual = self.generator.residual(features)
         y = self.generator.finish(residual, x)  # = decode(features, x), as off runs it
-        output = tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
+        output = tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0), frame.dtype)[0]
         cpu = features.device.type == "cpu"
         if self.picture_warp:
             picture = F.pixel_shuffle(residual, 2 * s)
             if cpu:  # for OpenCV: an (H, W, 3) picture in the levels of the output
-                picture = picture[0].permute(1, 2, 0).mul(255.0).contiguous().numpy()
+                picture = picture[0].permute(1, 2, 0).mul(float(top_level(frame.dtype))).contiguous().numpy()
                 return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output, picture=True)
             return Keyframe(features.contiguous(), picture.contiguous(), output, picture=True)
         if cpu:
@@ -121,7 +122,8 @@ class ReuseRunner:
 
     @torch.inference_mode()
     def run(self, batch: PlannedBatch) -> np.ndarray:
-        """The frames of ``batch``, (B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8, following its plans.
+        """The frames of ``batch``, (B, H, W, 3) -> (B, sH, sW, 3) of their dtype (uint8 or uint16),
+        following its plans.
 
         Keyframes come from ``batch.keyframes`` (:meth:`keyframes`), or are run here. The other
         frames go one at a time: on the CPU, batching them was slower (a batch of full-size
@@ -130,7 +132,7 @@ class ReuseRunner:
         frames, plans = batch.frames, batch.plans
         s = self.model.scale
         h, w = frames.shape[1:3]
-        outputs = np.empty((len(frames), h * s, w * s, 3), np.uint8)
+        outputs = np.empty((len(frames), h * s, w * s, 3), frames.dtype)
         cpu = self.model.device.type == "cpu"
         for i, plan in enumerate(plans):
             keyframe = plan.keyframe or self._key is None
@@ -172,7 +174,7 @@ class ReuseRunner:
         features = warp_numpy(key.features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
         if key.picture:  # the correction alone from the fusion; the picture is added after the shuffle
             big_flow, _ = flow_at(pair, (h * s, w * s), key.residual.shape[:2], mask=False)
-            picture, residual = warp_numpy(key.residual, big_flow), None  # (H, W, 3), 0-255
+            picture, residual = warp_numpy(key.residual, big_flow), None  # (H, W, 3), in the frames' levels
         else:
             residual = torch.from_numpy(warp_numpy(key.residual[0].permute(1, 2, 0).numpy(), flow)).view(fh * fw, -1)
             picture = None
@@ -200,7 +202,7 @@ class ReuseRunner:
         if key.picture:  # warped as a picture, as warp_shuffled does in training
             picture = key.residual
             if isinstance(picture, np.ndarray):  # a keyframe of the CPU path
-                picture = torch.from_numpy(picture).permute(2, 0, 1)[None].div(255.0)
+                picture = torch.from_numpy(picture).permute(2, 0, 1)[None].div(float(top_level(frame.dtype)))
             big_flow, _ = flow_at(pair, (h * s, w * s), picture.shape[-2:], mask=False)
             big_flow_t = torch.from_numpy(big_flow)[None].to(device, dtype)
             warped_residual = F.pixel_unshuffle(warp(picture, big_flow_t), 2 * s)
@@ -208,11 +210,14 @@ class ReuseRunner:
             warped_residual = warp(key.residual[:, self._uncells] if key.in_cells else key.residual, flow_t)
         residual = self.generator.propagate(warp(key.features, flow_t), warped_residual, x, mask_t)
         y = self.generator.finish(residual, x, base=self._base(frame, s))
-        return tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0))[0]
+        return tensor_to_frames(y[:, :, : h * s, : w * s].clamp_(0.0, 1.0), frame.dtype)[0]
 
     def _base(self, frame: np.ndarray, scale: int) -> torch.Tensor:
         """The generator's skip (:meth:`~RemasterGenerator.skip_frame`) upscaled bilinearly by OpenCV
         (half-pixel centres, as F.interpolate), (1, 3, sH, sW)."""
         h, w = frame.shape[:2]
         big = cv2.resize(self.generator.skip_frame(frame), (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
-        return torch.from_numpy(big).to(self.model.device).permute(2, 0, 1)[None].float().div_(255.0)
+        if big.dtype != np.uint8:
+            big = big.astype(np.int32)  # torch converts int32 everywhere
+        return torch.from_numpy(big).to(self.model.device).permute(2, 0, 1)[None].float().div_(
+            float(top_level(frame.dtype)))
