@@ -180,8 +180,9 @@ def test_ten_bit_h264_keeps_more_than_8_bits_of_a_gradient(capsys, tmp_path):
             writer.write(batch.frames, batch.pts)
         writer.commit()
     truth = luma(src)
-    levels = {name: len(np.unique(luma(path))) for name, path in (("source", src), ("deep", deep), ("8-bit", eight))}
-    rms = {name: float(np.sqrt(np.mean((luma(path) - truth) ** 2))) for name, path in (("deep", deep), ("8-bit", eight))}
+    runs = {"source": src, "deep": deep, "8-bit": eight}
+    levels = {name: len(np.unique(luma(path))) for name, path in runs.items()}
+    rms = {name: float(np.sqrt(np.mean((luma(path) - truth) ** 2))) for name, path in runs.items()}
     assert levels["deep"] == levels["source"] >= 40, levels
     assert levels["8-bit"] <= 13 and rms["8-bit"] > 1.0, (levels, rms)
     assert rms["deep"] < 0.5, rms

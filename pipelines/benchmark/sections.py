@@ -7,7 +7,18 @@ Adding a section is adding such a module and one line to :data:`REGISTRY`.
 
 from __future__ import annotations
 
-from pipelines.benchmark import batch, generalization, picture, pipeline, quality, repair, speed, styles, temporal
+from pipelines.benchmark import (
+    batch,
+    depth,
+    generalization,
+    picture,
+    pipeline,
+    quality,
+    repair,
+    speed,
+    styles,
+    temporal,
+)
 from pipelines.benchmark.harness import Section
 
 #: Every section, in the order a run measures them and the report shows them.
@@ -20,6 +31,7 @@ REGISTRY: tuple[Section, ...] = (
     generalization.SECTION,
     repair.SECTION,
     batch.SECTION,
+    depth.SECTION,
     styles.SECTION,
 )
 BY_NAME = {section.name: section for section in REGISTRY}
