@@ -115,7 +115,7 @@ class TestRoundTrip:
     """The target: 10-bit DPX in, 16-bit TIFF and 10-bit DPX out; 16-bit TIFF in and out; within one
     10-bit code value at --model bicubic --scale 1."""
 
-    @pytest.mark.parametrize("ext, pix_fmt", [("tif", "rgb48le"), ("dpx", "gbrp10le")])
+    @pytest.mark.parametrize("ext, pix_fmt", [("tif", "rgb48le"), ("dpx", "gbrp10le"), ("exr", "gbrpf32le")])
     def test_ten_bit_dpx_in(self, capsys, tmp_path, dpx10, ext, pix_fmt):
         pattern, codes = dpx10
         before = {p: file_hash(p) for p in pattern.parent.iterdir()}
@@ -138,6 +138,16 @@ class TestRoundTrip:
         assert code == 0, err
         frames, written = read_sequence(tmp_path / "o_%04d.tif", 86400)  # the source's numbers
         assert written == "rgb48le" and frames.shape == levels.shape
+        assert np.abs(frames.astype(int) - levels).max() <= CODE
+
+    def test_exr_in_sixteen_bit_tiff_out(self, capsys, tmp_path):
+        levels = np.random.default_rng(2).integers(0, 65536, (6, H, W, 3)).astype(np.uint16)
+        (tmp_path / "scan").mkdir()
+        write_sequence(tmp_path / "scan" / "e_%04d.exr", levels, "exr", "gbrpf32le")
+        code, _, err = cli(capsys, "remaster", tmp_path / "scan", "-o", tmp_path / "o_%04d.tif", "--fps", "24",
+                           *BICUBIC)
+        assert code == 0, err
+        frames, _ = read_sequence(tmp_path / "o_%04d.tif", 1)
         assert np.abs(frames.astype(int) - levels).max() <= CODE
 
 
@@ -186,6 +196,8 @@ def test_ten_bit_h264_keeps_more_than_8_bits_of_a_gradient(capsys, tmp_path):
     assert levels["deep"] == levels["source"] >= 40, levels
     assert levels["8-bit"] <= 13 and rms["8-bit"] > 1.0, (levels, rms)
     assert rms["deep"] < 0.5, rms
+    code, out, err = cli(capsys, "metrics", deep, "--flow-from", src, "--json", "-q")  # measured at 8 bits
+    assert code == 0 and json.loads(out)["frames"] == 6, err
     # The default encoder (x264) also writes such a source at 10 bits.
     default = tmp_path / "default.mkv"
     assert cli(capsys, "remaster", src, "-o", default, *BICUBIC)[0] == 0
@@ -400,5 +412,10 @@ def test_batch_takes_a_folder_of_frames_as_one_film_and_resumes(capsys, tmp_path
 def test_find_sequence_errors_are_typed(tmp_path):
     with pytest.raises(InputError, match="no numbered frames"):
         find_sequence(tmp_path)
-    with pytest.raises(SequenceError, match="image sequences are"):
+    with pytest.raises(InputError, match="not an image sequence"):
         find_sequence(tmp_path / "x_%04d.jpg")
+    with pytest.raises(SequenceError, match="no frame matches"):
+        find_sequence(tmp_path / "x_%04d.png")
+    (tmp_path / "100%done.mp4").write_bytes(b"")  # a video with a % in its name is a file
+    with pytest.raises(InputError, match="not an image sequence"):
+        find_sequence(tmp_path / "100%done.mp4")

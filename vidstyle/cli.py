@@ -77,7 +77,8 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
 @cli.command("remaster")
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Output file; its extension picks the container (.mkv, .mp4, .mov).")
+              help="Output file; its extension picks the container (.mkv, .mp4, .mov). A pattern such "
+                   "as out/reel_%06d.tif writes image frames (.dpx 10-bit, .tif 16-bit, .png, .exr).")
 @click.option("--start", type=TimeType(), default=None,
               help="First frame: HH:MM:SS(.mmm), seconds, or a frame number such as f1200.")
 @click.option("--end", type=TimeType(), default=None, help="Stop before this time or frame (exclusive).")
@@ -93,11 +94,18 @@ def remaster_command(input: Path, output: Path, start, end, frames, chunks: int,
     """Remaster INPUT into a new file with its sound, start to finish.
 
     The output keeps the input's frame timing, colour tags, pixel aspect ratio,
-    rotation, audio and subtitles; it appears only when complete.
+    rotation, audio and subtitles; it appears only when complete. A source of more
+    than 8 bits keeps its precision (10-bit output by default).
+
+    INPUT may be an image sequence: a pattern such as scans/reel_%06d.dpx, or a
+    folder of numbered frames (DPX, TIFF, PNG, EXR; give --fps unless DPX headers
+    state the rate).
 
     \b
     A long film can run in parallel segments:
       vidstyle remaster film.mkv -o film_hd.mkv --chunks 8 --jobs 2
+    Scanned frames in, 10-bit DPX out for the grader:
+      vidstyle remaster scans/reel1 --fps 24 -o graded/reel1_%06d.dpx
     """
     config = build_config(kw, RangeConfig(start=start, end=end, frames=frames))
     if chunks > 1 or jobs > 1:
@@ -167,6 +175,9 @@ def batch_command(source: Path, output: Path, glob: str | None, name_template: s
                   backend: str, address: str | None, retries: int, chunks: int | None,
                   chunk_seconds: float, resume: bool, status: bool, **kw: Any) -> None:
     """Remaster every film in SOURCE (a folder, or a text file listing one path per line).
+
+    A folder's numbered image frames (reel1/reel1_000001.dpx ...) are one film, written to
+    reel1/reel1.mkv; give --fps for TIFF, PNG and EXR frames, which hold no rate.
 
     A run can be stopped at any moment (Ctrl-C, a crash, kill -9) and carried on with
     --resume: each film is done exactly once, and a film counts as done only when its

@@ -112,7 +112,8 @@ def model_and_encode_options(func: Callable) -> Callable:
         click.option("--preset", default="medium", show_default=True,
                      help="Encoder speed preset for x264/x265/SVT-AV1 (ultrafast ... veryslow)."),
         click.option("--pix-fmt", default=None,
-                     help="Output pixel format [default: yuv420p, or the codec's nearest], e.g. yuv420p10le."),
+                     help="Output pixel format [default: yuv420p, or the codec's nearest; 10 bits (yuv420p10le) "
+                          "for a source of more than 8 bits; gbrp10le for .dpx frames, rgb48le for .tif]."),
         click.option("-x", "encoder_options", multiple=True, metavar="KEY=VALUE", callback=parse_key_value,
                      help="Extra encoder option, repeatable (e.g. -x tune=grain)."),
         click.option("--temporal", type=click.Choice(TEMPORAL_MODES), default="auto", show_default=True,

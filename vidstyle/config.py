@@ -58,7 +58,9 @@ class EncodeConfig:
     #: Speed/size trade-off for x264/x265/SVT-AV1 (``ultrafast`` ... ``veryslow``).
     preset: str | None = "medium"
     #: Output pixel format. ``None`` picks yuv420p, or the codec's closest format when
-    #: it cannot write yuv420p (prores_ks, for instance, writes 4:2:2 10-bit).
+    #: it cannot write yuv420p (prores_ks, for instance, writes 4:2:2 10-bit); for a source of
+    #: more than 8 bits a format of 10 bits or more (yuv420p10le); for image frames 10-bit DPX,
+    #: 16-bit TIFF (:class:`vidstyle.io.sequence.OutputSequence`).
     pix_fmt: str | None = None
     #: Extra encoder options, passed to libav as they are (``-x key=value``).
     options: tuple[tuple[str, str], ...] = ()

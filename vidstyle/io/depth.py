@@ -12,10 +12,14 @@ from __future__ import annotations
 import av
 import numpy as np
 
-__all__ = ["HIGH_DEPTH_DTYPE", "frame_dtype", "pixel_depth", "rgb_format", "to_8bit", "top_level"]
+__all__ = ["FLOAT_RGB", "HIGH_DEPTH_DTYPE", "from_float", "frame_dtype", "pixel_depth", "rgb_format", "to_8bit",
+           "top_level"]
 
 #: The dtype of frames decoded from a source of more than 8 bits per component.
 HIGH_DEPTH_DTYPE = np.uint16
+#: libav's float RGB (EXR): converted here, as swscale's float <-> 16-bit conversion errs by up to
+#: 33 of 65535 levels each way (half a 10-bit code).
+FLOAT_RGB = "gbrpf32le"
 
 
 def pixel_depth(pix_fmt: str | None) -> int:
@@ -53,3 +57,9 @@ def to_8bit(frames: np.ndarray) -> np.ndarray:
     if frames.dtype == np.uint8:
         return frames
     return ((frames.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def from_float(picture: np.ndarray) -> np.ndarray:
+    """A float RGB picture (EXR's linear values, (H, W, 3)) as uint16 levels: clipped to [0, 1],
+    rounded."""
+    return (np.clip(picture, 0.0, 1.0) * 65535.0 + 0.5).astype(HIGH_DEPTH_DTYPE)

@@ -25,7 +25,7 @@ import av
 from ..errors import DecodeError, InputError, VideoOpenError
 from ..timecode import format_seconds
 from .depth import pixel_depth
-from .sequence import ImageSequence, find_sequence, image2_options, is_sequence, sequence_rate
+from .sequence import IMAGE_ENCODERS, ImageSequence, find_sequence, image2_options, is_sequence, sequence_rate
 
 __all__ = ["StreamInfo", "VideoInfo", "ffmpeg_reason", "open_input", "pick_video_stream", "probe", "video_packets"]
 
@@ -177,7 +177,8 @@ def open_input(path: str | os.PathLike[str], *, fps: Fraction | None = None) -> 
         sequence = find_sequence(path)
         return _open_sequence(sequence, sequence_rate(sequence, fps))
     if not path.exists():
-        raise InputError(f"input not found: {path}")
+        hint = f" (image sequences are numbered {', '.join(IMAGE_ENCODERS)} frames)" if "%" in path.name else ""
+        raise InputError(f"input not found: {path}{hint}")
     if not os.access(path, os.R_OK):
         raise InputError(f"input is not readable: {path}")
     if path.stat().st_size == 0:

@@ -36,7 +36,7 @@ from ..errors import DecodeError, RangeError, SequenceError
 from ..timecode import TimePoint, format_seconds, parse_timepoint
 from .colour import sws_colorspace, sws_range
 from .damage import DamageReport, DamageTracker, SourceEnd
-from .depth import frame_dtype, rgb_format
+from .depth import FLOAT_RGB, HIGH_DEPTH_DTYPE, frame_dtype, from_float, rgb_format
 from .probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe
 
 __all__ = ["FrameBatch", "VideoReader"]
@@ -308,11 +308,13 @@ class VideoReader:
                     return False
             return True
 
-        pixels = rgb_format(self.dtype)
+        pixels, deep = rgb_format(self.dtype), self.dtype == HIGH_DEPTH_DTYPE
 
         def rgb(frame: av.VideoFrame) -> np.ndarray:
             if (frame.width, frame.height) != (info.width, info.height):
                 raise self._size_changed(frame, frame.pts if frame.pts is not None else info.start_pts)
+            if deep and frame.format.name == FLOAT_RGB:
+                return from_float(frame.to_ndarray())
             return frame.to_ndarray(format=pixels, src_colorspace=colorspace, src_color_range=colour_range)
 
         decoded_any = False

@@ -58,8 +58,10 @@ _NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<digits>\d+)(?P<suffix>\.[^.]+)$")
 
 
 def is_pattern(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names frames by a printf pattern (``reel_%06d.dpx``)."""
-    return bool(_SPEC.search(Path(path).name))
+    """Whether ``path`` names image frames by a printf pattern (``reel_%06d.dpx``): a frame number
+    in its name, and the extension of an image sequence (``100%done.mp4`` is a video file)."""
+    path = Path(path)
+    return bool(_SPEC.search(path.name)) and path.suffix.lower() in IMAGE_ENCODERS
 
 
 def is_sequence(path: str | os.PathLike[str]) -> bool:
@@ -144,13 +146,12 @@ def find_sequence(path: str | os.PathLike[str]) -> ImageSequence:
     Raises:
         InputError: the folder does not exist, or holds no numbered frames.
         SequenceError: no frame matches the pattern, several sequences in the folder, mixed padding, a
-            gap in the numbering (the message says which numbers), not an image extension.
+            gap in the numbering (the message says which numbers).
     """
     path = Path(path)
     if is_pattern(path):
         if "%" in str(path.parent):
             raise SequenceError(f"the frame number pattern belongs in the file name, not the folder: {path}")
-        _check_suffix(path)
         if not path.parent.is_dir():
             raise InputError(f"input folder not found: {path.parent} (of the sequence {path.name})")
         numbers = numbered_frames(path)
@@ -171,11 +172,6 @@ def find_sequence(path: str | os.PathLike[str]) -> ImageSequence:
             f"(first missing file {_name(pattern.name, missing[0])}; the frames run {first}-{last})"
         )
     return ImageSequence(pattern, first, len(numbers))
-
-
-def _check_suffix(path: Path) -> None:
-    if path.suffix.lower() not in IMAGE_ENCODERS:
-        raise SequenceError(f"image sequences are {', '.join(IMAGE_ENCODERS)} frames; got {path.name!r}")
 
 
 def _numbered(names: list[str]) -> dict[tuple[str, str], list[str]]:
@@ -309,18 +305,16 @@ class OutputSequence:
 
     @classmethod
     def for_output(cls, pattern: Path, codec: str, pix_fmt: str | None, *, deep: bool) -> OutputSequence:
-        """How to write ``pattern``: the encoder its extension names, and ``pix_fmt`` or the default.
+        """How to write ``pattern`` (:func:`is_pattern`): the encoder its extension names, and
+        ``pix_fmt`` or the default.
 
         Raises:
-            EncodeError: not an image extension, or a ``codec`` other than the default (libx264)
-                or the extension's own.
+            EncodeError: a ``codec`` other than the default (libx264) or the extension's own, or a
+                pattern in the folder's name.
         """
         if "%" in str(pattern.parent):
             raise EncodeError(f"the frame number pattern belongs in the file name, not the folder: {pattern}")
-        encoder = IMAGE_ENCODERS.get(pattern.suffix.lower())
-        if encoder is None:
-            raise EncodeError(f"an output pattern writes image frames: {', '.join(IMAGE_ENCODERS)}; "
-                              f"got {pattern.name!r}")
+        encoder = IMAGE_ENCODERS[pattern.suffix.lower()]
         if codec not in ("libx264", encoder):
             raise EncodeError(f"--codec {codec} cannot write {pattern.suffix} frames; the extension picks "
                               f"the image encoder ({encoder})")

@@ -36,7 +36,7 @@ from ..config import EncodeConfig
 from ..errors import EncodeError, OutputError
 from .atomic import move_into_place, partial_folder, partial_path
 from .colour import AVCOL_RGB, avcol_matrix, sws_colorspace, sws_range
-from .depth import HIGH_DEPTH_DTYPE, pixel_depth, rgb_format, to_8bit
+from .depth import FLOAT_RGB, HIGH_DEPTH_DTYPE, pixel_depth, rgb_format, to_8bit, top_level
 from .packets import PacketCopier
 from .probe import VideoInfo, ffmpeg_reason
 from .sequence import OutputSequence, is_pattern
@@ -367,7 +367,7 @@ class VideoWriter:
         """For an RGB output of another depth than the frames (8-bit frames into 16-bit TIFF or 10-bit
         DPX, 16-bit frames into 8-bit PNG): the frames widened (x 257) or narrowed (rounded) here, as
         swscale does neither exactly (it makes 8-bit white 65283 of 65535, and 254 x 257 255)."""
-        if self.sequence is None or not av.VideoFormat(self.pix_fmt).is_rgb:
+        if self.sequence is None or not av.VideoFormat(self.pix_fmt).is_rgb or self.pix_fmt == FLOAT_RGB:
             return None
         deep_out = pixel_depth(self.pix_fmt) > 8
         if self.dtype == np.uint8 and deep_out:
@@ -428,10 +428,14 @@ class VideoWriter:
             if depth is not None:
                 frames = depth(frames)
             for rgb, p in zip(frames, pts):
-                frame = av.VideoFrame.from_ndarray(rgb, format=rgb_format(frames.dtype))
-                frame = frame.reformat(
-                    format=self.pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
-                )
+                if self.pix_fmt == FLOAT_RGB:  # EXR: by hand, as swscale's conversion errs
+                    frame = av.VideoFrame.from_ndarray((rgb / np.float32(top_level(rgb.dtype))).astype(np.float32),
+                                                       format=FLOAT_RGB)
+                else:
+                    frame = av.VideoFrame.from_ndarray(rgb, format=rgb_format(frames.dtype))
+                    frame = frame.reformat(
+                        format=self.pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
+                    )
                 frame.pts = int(p) - origin
                 frame.time_base = tb
                 for packet in stream.encode(frame):
