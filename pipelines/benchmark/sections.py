@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pipelines.benchmark import (
     batch,
+    depth,
     generalization,
     outside,
     picture,
@@ -35,8 +36,9 @@ REGISTRY: tuple[Section, ...] = (
     batch.SECTION,
     tiles.SECTION,
     precision.SECTION,
-    styles.SECTION,
+    depth.SECTION,
     outside.SECTION,
+    styles.SECTION,
 )
 BY_NAME = {section.name: section for section in REGISTRY}
 if len(BY_NAME) != len(REGISTRY):
