@@ -35,8 +35,8 @@ REGISTRY: tuple[Section, ...] = (
     batch.SECTION,
     tiles.SECTION,
     precision.SECTION,
-    styles.SECTION,
     outside.SECTION,
+    styles.SECTION,
 )
 BY_NAME = {section.name: section for section in REGISTRY}
 if len(BY_NAME) != len(REGISTRY):
