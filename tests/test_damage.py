@@ -318,16 +318,17 @@ class TestBatch:
         assert "--on-damage fail" in rows["torn.mp4"].error and not (out / "torn.mkv").exists()
 
     def test_exact_counts_where_the_container_lists_none(self, capsys, tmp_path):
-        # A 12-frame VFR Matroska file (which lists no count: one this short is counted from its first
-        # packets), and an MP4.
+        # A 12-frame VFR Matroska file (which lists no count: plain `info` counts a stream this short
+        # from its first packets as well), and an MP4, whose count the container lists.
         reels = tmp_path / "reels"
         reels.mkdir()
         vfr = make_clip(reels / "vfr.mkv", pts=[0, 40, 80, 200, 220, 240, 400, 440, 480, 520, 700, 720],
                         time_base=Fraction(1, 1000), audio=False)
         make_clip(reels / "cfr.mp4", frames=20, audio=False)
-        counted = json.loads(cli(capsys, "info", vfr, "--json")[1])
-        assert (counted["frame_count"], counted["frame_count_exact"], counted["frame_count_source"]) == (
-            12, True, "packets")
+        short = json.loads(cli(capsys, "info", vfr, "--json")[1])
+        assert (short["frame_count"], short["frame_count_exact"], short["frame_count_source"]) == (12, True, "packets")
+        listed = json.loads(cli(capsys, "info", reels / "cfr.mp4", "--json")[1])
+        assert (listed["frame_count"], listed["frame_count_source"]) == (20, "container")
         code, text, _ = cli(capsys, "info", vfr, "--exact")
         assert code == 0 and "frames      12 (counted from its packets)" in text
         info = json.loads(cli(capsys, "info", reels / "cfr.mp4", "--exact", "--json")[1])

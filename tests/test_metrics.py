@@ -12,6 +12,7 @@ from conftest import make_clip, write_lossless
 
 from vidstyle.cli import run
 from vidstyle.errors import ConfigError
+from vidstyle.io.probe import probe
 from vidstyle.temporal.metrics import MetricsAccumulator, flicker, video_metrics, warping_error
 
 WIDTH, HEIGHT, FRAMES = 64, 48, 12
@@ -31,6 +32,13 @@ def moving(frames: int = FRAMES, step: int = 2) -> list[np.ndarray]:
     tex = texture()
     offsets = range(0, step * frames, step)
     return [np.ascontiguousarray(tex[4 : 4 + HEIGHT, x : x + WIDTH]) for x in offsets]
+
+
+def long_clip(frames: int) -> list[np.ndarray]:
+    """``frames`` frames of :func:`moving` panning back and forth: longer than the texture allows one way."""
+    there = moving()
+    cycle = there + there[-2:0:-1]
+    return [cycle[i % len(cycle)] for i in range(frames)]
 
 
 def half_size(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -155,13 +163,22 @@ class TestVideoMetrics:
         assert result.to_dict()["warping_error"] is None
 
     def test_frame_count_found_while_decoding(self, tmp_path):
-        # Matroska lists no frame count: the mismatch shows when the shorter file ends.
+        # Matroska lists no frame count, and streams longer than probe's first-packet scan are only
+        # estimated: the mismatch shows when the shorter file ends.
+        short = write_lossless(tmp_path / "short.mkv", long_clip(125))
+        full = write_lossless(tmp_path / "full.mkv", long_clip(128))
+        assert not probe(short).frame_count_exact and not probe(full).frame_count_exact
+        with pytest.raises(ConfigError, match="short.mkv ends after 125, .*full.mkv has more"):
+            video_metrics(full, ref=short)
+        with pytest.raises(ConfigError, match="short.mkv ends after 125"):
+            video_metrics(short, flow_from=full)
+
+    def test_short_matroska_counts_found_before_decoding(self, tmp_path):
+        # A stream short enough for probe to count from its first packets is compared up front.
         short = write_lossless(tmp_path / "short.mkv", moving(frames=5))
         full = write_lossless(tmp_path / "full.mkv", moving(frames=8))
-        with pytest.raises(ConfigError, match="short.mkv ends after 5, .*full.mkv has more"):
+        with pytest.raises(ConfigError, match="full.mkv has 8, .*short.mkv has 5"):
             video_metrics(full, ref=short)
-        with pytest.raises(ConfigError, match="short.mkv ends after 5"):
-            video_metrics(short, flow_from=full)
 
 
 class TestCli:
@@ -210,9 +227,9 @@ class TestCli:
             other = make_clip(tmp_path / "long.mp4", frames=9, audio=False)
             args, parts = ["--ref", other], ["out.mp4 has 6", "long.mp4 has 9"]
         elif case == "frames decoded":
-            out = write_lossless(tmp_path / "out.mkv", moving(frames=6))
-            other = write_lossless(tmp_path / "short.mkv", moving(frames=4))
-            args, parts = ["--ref", other], ["short.mkv ends after 4", "out.mkv has more"]
+            out = write_lossless(tmp_path / "out.mkv", long_clip(126))  # past probe's count of short streams
+            other = write_lossless(tmp_path / "short.mkv", long_clip(124))
+            args, parts = ["--ref", other], ["short.mkv ends after 124", "out.mkv has more"]
         elif case == "flow frames":
             other = make_clip(tmp_path / "in.mp4", frames=3, width=32, height=24, audio=False)
             args, parts = ["--flow-from", other], ["out.mp4 has 6", "in.mp4 has 3"]

@@ -156,7 +156,7 @@ class TestPipeline:
         before = file_hash(src)
         code = run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--repair", "auto", "--repair-parts", "dust"])
         err = capsys.readouterr().err
-        assert code == 1 and err.count("error:") == 1 and "unknown repair part 'dust'" in err
+        assert code == 2 and err.count("rror:") == 1 and "unknown repair part 'dust'" in err  # a usage error
         assert not (tmp_path / "o.mkv").exists() and file_hash(src) == before
         assert run(["remaster", str(src), "-o", str(tmp_path / "o.mkv"), "--repair", "sometimes"]) == 2
 

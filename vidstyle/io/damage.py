@@ -365,6 +365,11 @@ class DamageTracker:
         """Frames of the run so far, lost ones included."""
         return len(self._indexed)
 
+    @property
+    def last_pts(self) -> int | None:
+        """The timestamp of the run's last frame so far, lost ones included; None before any."""
+        return self._indexed[-1] if self._indexed else None
+
     # -- the report ---------------------------------------------------------------------------
     def report(self) -> DamageReport:
         """The damage found; call it once the reader is done."""

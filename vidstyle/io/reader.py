@@ -452,6 +452,8 @@ class VideoReader:
         always ends early.
         """
         info = self.info
+        if tracker.last_pts is not None:  # the file ends with the last frame counted, lost or not
+            last_pts = tracker.last_pts if last_pts is None else max(last_pts, tracker.last_pts)
         if last_pts is None:
             return None
         seconds = float((last_pts - info.start_pts) * info.time_base + info.frame_duration)
