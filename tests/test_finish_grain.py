@@ -13,6 +13,7 @@ from vidstyle.cli import run
 from vidstyle.config import EncodeConfig, GrainConfig, RemasterConfig, TemporalConfig
 from vidstyle.errors import ConfigError
 from vidstyle.finish.grain import FilmGrain, grain_field, midtone_weight
+from vidstyle.io.depth import to_8bit
 
 LOSSLESS = EncodeConfig(codec="ffv1", crf=None, preset=None, pix_fmt="bgr0")
 
@@ -73,6 +74,17 @@ class TestFilmGrain:
     def test_negative_timestamps(self):
         out = self.grain()(np.full((2, 8, 8, 3), 128, np.uint8), np.array([-1024, -512]))
         assert out.shape == (2, 8, 8, 3) and not np.array_equal(out[0], out[1])
+
+
+    def test_16_bit_frames_get_the_same_grain_in_16_bit_levels(self):
+        frames = np.random.default_rng(0).integers(0, 256, (3, 32, 40, 3)).astype(np.uint8)
+        pts = np.arange(3) * 512
+        eight = self.grain()(frames, pts)
+        sixteen = self.grain()(frames.astype(np.uint16) * 257, pts)
+        assert sixteen.dtype == np.uint16 and not np.array_equal(sixteen, frames.astype(np.uint16) * 257)
+        difference = np.abs(to_8bit(sixteen).astype(int) - eight)
+        assert difference.max() <= 1 and difference.mean() < 0.1  # rounding, at 8 bits
+        assert len(np.unique(sixteen)) > 10 * len(np.unique(eight))  # not 8-bit grain widened
 
 
 class TestGrainConfig:

@@ -17,6 +17,7 @@ from vidstyle.cli import run
 from vidstyle.config import EncodeConfig, RemasterConfig, TemporalConfig
 from vidstyle.errors import LookError
 from vidstyle.finish import CubeLut, Look, bundled_looks, identity_cube, load_look, read_cube, write_cube
+from vidstyle.io.depth import to_8bit
 
 LOSSLESS = EncodeConfig(codec="ffv1", crf=None, preset=None, pix_fmt="bgr0")
 
@@ -169,6 +170,47 @@ class TestLook:
         assert out.shape == frames.shape and (frames == 100).all() and not np.shares_memory(out, frames)
         with pytest.raises(ValueError, match="RGB uint8"):
             Look(random_lut())(frames.astype(np.float32))
+
+
+def deep(frames: np.ndarray, seed: int = 0) -> np.ndarray:
+    """8-bit frames widened to 16 bits (x 257), with detail below the 8-bit level added."""
+    noise = np.random.default_rng(seed).integers(-128, 129, frames.shape)
+    return np.clip(frames.astype(np.int64) * 257 + noise, 0, 65535).astype(np.uint16)
+
+
+class TestSixteenBits:
+    """Frames of a source of more than 8 bits keep their depth through a look."""
+
+    @pytest.mark.parametrize("domain", [((0, 0, 0), (1, 1, 1)), ((0.1, -0.2, 0.0), (0.8, 1.0, 1.3))])
+    def test_a_3d_lut_is_interpolated_at_each_pixel(self, domain):
+        lut = random_lut(size=6, seed=3, domain_min=domain[0], domain_max=domain[1])
+        pixels = np.random.default_rng(4).integers(0, 65536, (200, 3)).astype(np.uint16)
+        pixels[:3] = [(0, 0, 0), (65535, 65535, 65535), (13107, 26214, 52428)]  # grid points (x 13107)
+        got = Look(lut)(pixels[None])[0]
+        assert got.dtype == np.uint16
+        expected = np.array([[round(min(max(v, 0.0), 1.0) * 65535) for v in trilinear(lut, tuple(p / 257))]
+                             for p in pixels.astype(float)])
+        assert np.abs(got.astype(int) - expected).max() <= 1  # float32 against float64: a 16-bit level
+
+    def test_identity_gives_every_value_back(self):
+        frames = deep(np.random.default_rng(5).integers(0, 256, (2, 16, 24, 3)).astype(np.uint8))
+        assert np.array_equal(Look(identity_cube(17))(frames), frames)
+
+    @pytest.mark.parametrize("name", ["sepia-toning", "two-strip-technicolor"])
+    def test_the_8_bit_picture_within_a_level(self, name):
+        frames = np.random.default_rng(6).integers(0, 256, (2, 24, 32, 3)).astype(np.uint8)
+        wide = frames.astype(np.uint16) * 257
+        out = bundled(name)(wide)
+        assert out.dtype == np.uint16 and out.shape == wide.shape
+        assert np.abs(to_8bit(out).astype(int) - bundled(name)(frames)).max() <= 1
+
+    def test_a_1d_lut_at_16_bits(self):
+        curve = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.25], [1.0, 0.0, 1.0]], np.float32)
+        values = np.arange(0, 65536, 5, dtype=np.uint16)
+        out = Look(CubeLut("curves", curve))(np.stack([values] * 3, axis=1)[None])[0].astype(int)
+        x = values / 65535 * 2
+        for c in range(3):
+            assert np.abs(out[:, c] - np.rint(np.interp(x, [0, 1, 2], curve[:, c]) * 65535)).max() <= 1
 
 
 class TestBundledLooks:

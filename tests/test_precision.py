@@ -15,6 +15,7 @@ from vidstyle import RemasterConfig
 from vidstyle.cli import run
 from vidstyle.errors import ConfigError, ModelError
 from vidstyle.models import ModelDescriptor, load_model
+from vidstyle.models import precision as precision_module
 from vidstyle.models.descriptor import run_frames
 from vidstyle.models.precision import DTYPES, cpu_has_bf16, resolve_precision
 from vidstyle.models.styles import load_style
@@ -72,6 +73,16 @@ class TestResolve:
         assert resolve_precision("fp16", style) == "fp16"
         with pytest.raises(ModelError, match="not known to keep its picture in bf16"):
             resolve_precision("bf16", style)
+
+    def test_a_source_of_more_than_8_bits_never_runs_in_bf16(self, monkeypatch):
+        # bf16's 8 significant bits would drop what a 10-bit source keeps: auto falls back to fp32.
+        monkeypatch.setattr(precision_module, "cpu_has_bf16", lambda: True)
+        model = load_model("remaster-x2", scale=2)
+        assert resolve_precision("auto", model) == "bf16"
+        assert resolve_precision("auto", model, bits=10) == "fp32"
+        assert resolve_precision("fp16", model, bits=16) == "fp16"
+        with pytest.raises(ConfigError, match="bf16 keeps 8 significant bits, fewer than the source's 10"):
+            resolve_precision("bf16", model, bits=10)
 
     def test_half_on_a_device_that_cannot(self):
         model = load_model("remaster-x2", scale=2).to("meta")

@@ -172,7 +172,7 @@ class TestBatchedReuse:
         monkeypatch.setattr(reuse_module, "upload_flows",
                             counted("flows up", reuse_module.upload_flows, lambda pairs, _: len(pairs)))
         monkeypatch.setattr(reuse_module, "levels_to_frames",
-                            counted("down", reuse_module.levels_to_frames, lambda levels: len(levels)))
+                            counted("down", reuse_module.levels_to_frames, lambda levels, *_: len(levels)))
         runner = ReuseRunner(models["remaster-x2"], batched=True)
         batches = [runner.keyframes(b) for b in planned(clip, "reuse", 8)]  # as the keyframe thread does
         monkeypatch.setattr(reuse_module, "frames_to_tensor",
@@ -203,6 +203,41 @@ class TestBatchedBlend:
         # A style's blend gives the contrast back with a gain of up to 2, which doubles a level of
         # rounding here and there.
         assert_within_rounding(outputs[True], outputs[False], levels=3 if name == "ink" else MAX_LEVELS)
+
+
+class TestSixteenBits:
+    """Frames of a source of more than 8 bits (uint16) on the batched path: levels 0-65535."""
+
+    @pytest.fixture(scope="class")
+    def deep(self, clip) -> np.ndarray:
+        """The clip at 16 bits, with detail below the 8-bit level."""
+        noise = np.random.default_rng(3).integers(0, 257, clip.shape)
+        return (clip.astype(np.int64) * 257 + noise).astype(np.uint16)
+
+    def test_luma_is_opencvs_to_the_level(self):
+        picture = np.random.default_rng(1).integers(0, 65536, (40, 56, 3)).astype(np.uint16)
+        levels = torch.from_numpy(picture.astype(np.int32)).permute(2, 0, 1)[None].float()
+        assert np.array_equal(luma_levels(levels, 65535)[0, 0].numpy(), cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY))
+
+    @pytest.mark.parametrize(("kind", "name"), [(ReuseRunner, "remaster-x2"), (ReuseRunner, "ink"),
+                                                (BlendRunner, "ink")])
+    def test_matches_the_per_frame_path(self, deep, models, kind, name):
+        batches = planned(deep, "reuse" if kind is ReuseRunner else "blend", 8)
+        outputs = {batched: run_through(runner_for(kind, models[name], batched=batched), batches)
+                   for batched in (False, True)}
+        assert outputs[True].dtype == outputs[False].dtype == np.uint16
+        # Within the 8-bit path's rounding, in 8-bit levels (a style's contrast gain doubles some).
+        assert_within_rounding(outputs[True] / 257, outputs[False] / 257, levels=3 if name == "ink" else MAX_LEVELS)
+
+    @pytest.mark.parametrize("kind", [ReuseRunner, BlendRunner])
+    def test_widened_frames_give_the_8_bit_picture(self, clip, models, kind):
+        """The same picture at 8 and at 16 bits through the batched path: the tolerance and the
+        levels follow the depth, so the two agree within rounding."""
+        mode = "reuse" if kind is ReuseRunner else "blend"
+        eight = run_through(runner_for(kind, models["ink"], batched=True), planned(clip, mode, 8))
+        wide = run_through(runner_for(kind, models["ink"], batched=True),
+                           planned(clip.astype(np.uint16) * 257, mode, 8))
+        assert_within_rounding(wide / 257, eight, levels=3)
 
 
 # -- what auto picks --------------------------------------------------------------------------

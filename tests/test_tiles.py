@@ -150,6 +150,22 @@ class TestTiledMatchesUntiled:
         rms, worst = tiled_against_untiled(model, film_frame[None], 96)
         assert rms <= RMS_LIMIT, (rms, worst)
 
+    @pytest.mark.parametrize("name", ["remaster-x2", "bicubic"])  # the network, and OpenCV's CPU path
+    def test_sixteen_bit_frames(self, film_frame, name):
+        # A source of more than 8 bits: uint16 in, uint16 out, within the promise in 8-bit levels.
+        noise = np.random.default_rng(0).integers(0, 257, film_frame.shape)
+        frames = (film_frame.astype(np.int64) * 257 + noise).astype(np.uint16)[None]
+        model = load_model(name, scale=2)
+        model.tiling = plan_tiling(96, model, width=frames.shape[2], height=frames.shape[1])
+        try:
+            tiled = run_frames(model, frames)
+        finally:
+            model.tiling = None
+        whole = run_frames(model, frames)
+        assert tiled.dtype == whole.dtype == np.uint16
+        difference = (tiled.astype(np.float64) - whole) / 257
+        assert np.sqrt(np.mean(difference**2)) <= RMS_LIMIT and np.abs(difference).max() <= 2
+
     def test_feature_reuse_refuses_a_tiled_model(self):
         model = load_model("remaster-x2", scale=2)
         model.tiling = plan_tiling(128, model, width=400, height=300)

@@ -24,6 +24,8 @@ import click
 from tqdm import tqdm
 
 from .cli_options import (
+    FPS_HELP,
+    FrameRateType,
     TimeType,
     build_config,
     check_report_path,
@@ -88,7 +90,8 @@ def cli(ctx: click.Context, verbose: int, debug: bool) -> None:
 @cli.command("remaster")
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Output file; its extension picks the container (.mkv, .mp4, .mov).")
+              help="Output file; its extension picks the container (.mkv, .mp4, .mov). A pattern such "
+                   "as out/reel_%06d.tif writes image frames (.dpx 10-bit, .tif 16-bit, .png, .exr).")
 @click.option("--start", type=TimeType(), default=None,
               help="First frame: HH:MM:SS(.mmm), seconds, or a frame number such as f1200.")
 @click.option("--end", type=TimeType(), default=None, help="Stop before this time or frame (exclusive).")
@@ -104,13 +107,20 @@ def remaster_command(input: Path, output: Path, start, end, frames, chunks: int,
     """Remaster INPUT into a new file with its sound, start to finish.
 
     The output keeps the input's frame timing, colour tags, pixel aspect ratio,
-    rotation, audio and subtitles; it appears only when complete.
+    rotation, audio and subtitles; it appears only when complete. A source of more
+    than 8 bits keeps its precision (10-bit output by default).
+
+    INPUT may be an image sequence: a pattern such as scans/reel_%06d.dpx, or a
+    folder of numbered frames (DPX, TIFF, PNG, EXR; give --fps unless DPX headers
+    state the rate).
 
     \b
     A long film can run in parallel segments:
       vidstyle remaster film.mkv -o film_hd.mkv --chunks 8 --jobs 2
+    Scanned frames in, 10-bit DPX out for the grader:
+      vidstyle remaster scans/reel1 --fps 24 -o graded/reel1_%06d.dpx
     """
-    config = build_config(kw, start=start, end=end, frames=frames)
+    config = build_config(kw, start=start, end=end, frames=frames, output=output)
     check_report_path(kw["report"], input, output)
     if chunks > 1 or jobs > 1:
         _remaster_chunked(input, output, config, chunks, jobs, kw)
@@ -184,6 +194,9 @@ def batch_command(source: Path, output: Path, glob: str | None, name_template: s
                   backend: str, address: str | None, retries: int, chunks: int | None,
                   chunk_seconds: float, resume: bool, status: bool, **kw: Any) -> None:
     """Remaster every film in SOURCE (a folder, or a text file listing one path per line).
+
+    A folder's numbered image frames (reel1/reel1_000001.dpx ...) are one film, written to
+    reel1/reel1.mkv; give --fps for TIFF, PNG and EXR frames, which hold no rate.
 
     A run can be stopped at any moment (Ctrl-C, a crash, kill -9) and carried on with
     --resume: each film is done exactly once, and a film counts as done only when its
@@ -289,7 +302,7 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
     and prints the measured speed, an estimate for the whole file, and the
     warping error (see `vidstyle metrics`) of before and after.
     """
-    config = build_config(kw)
+    config = build_config(kw, output=output)
     check_report_path(kw["report"], input, output, sheet or output.with_suffix(".png"))
     with progress_bar(kw["quiet"], "preview") as progress:
         result = preview(input, output, config, start=start, frames=frames, sheet=sheet, show_repair=show_repair,
@@ -325,12 +338,13 @@ def preview_command(input: Path, output: Path, start, frames: int, sheet: Path |
 @click.option("--end", type=TimeType(), default=None, help="Stop before this time or frame.")
 @click.option("--frames", type=click.IntRange(min=1), default=None, help="Copy at most this many frames.")
 @click.option("--crf", type=click.IntRange(0, 63), default=18, show_default=True, help="x264 quality.")
+@click.option("--fps", type=FrameRateType(), default=None, help=FPS_HELP)
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the damage settings used to this JSON file.")
 def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_scale: str | None, start, end,
-                    frames, crf: int, overwrite: bool, quiet: bool, report: Path | None) -> None:
+                    frames, crf: int, fps, overwrite: bool, quiet: bool, report: Path | None) -> None:
     """Make a copy of INPUT that looks like damaged old film, with its sound.
 
     Grain, dust, drifting scratches, flicker, gate weave, blur, fading and
@@ -347,7 +361,7 @@ def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_sca
     with progress_bar(quiet, "degrade") as progress:
         result = degrade_video(
             input, output, seed=seed, scale=int(scale), encode=EncodeConfig(crf=crf),
-            range=rng, overwrite=overwrite, progress=progress,
+            range=rng, overwrite=overwrite, progress=progress, fps=fps,
         )
     write_report(report, result)
     if not quiet:
@@ -361,9 +375,11 @@ def degrade_command(input: Path, output: Path, seed: int, scale: str, legacy_sca
               help="Count the frames by reading every video packet (no decoding; seconds for a "
                    "feature film). Without it the count is the container's, or where it lists "
                    "none (Matroska, WebM) an estimate from the duration.")
-def info_command(input: Path, as_json: bool, exact: bool) -> None:
-    """Show what is in a video file: size, rate, frames, colour, audio, subtitles."""
-    info = probe(input, exact=exact)
+@click.option("--fps", type=FrameRateType(), default=None, help=FPS_HELP)
+def info_command(input: Path, as_json: bool, exact: bool, fps) -> None:
+    """Show what is in a video file or an image sequence: size, rate, bit depth, frames, colour,
+    audio, subtitles (a sequence's frames are counted from its files)."""
+    info = probe(input, exact=exact, fps=fps)
     click.echo(json.dumps(info.to_dict(), indent=2) if as_json else info.describe())
 
 

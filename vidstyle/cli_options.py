@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,13 @@ from .io.writer import check_encoder, check_output_path
 from .models.descriptor import ModelDescriptor
 from .models.outside import PURPOSES
 from .models.registry import is_model_file, load_model
-from .timecode import TimePoint, parse_timepoint
+from .timecode import TimePoint, parse_frame_rate, parse_timepoint
 from .version import __version__
 
 __all__ = [
-    "TileType", "TimeType", "build_config", "check_report_path", "model_and_encode_options", "model_facts",
-    "model_line", "parse_key_value", "plural", "progress_bar", "repair_line", "usage_errors", "write_report",
+    "FPS_HELP", "FrameRateType", "TileType", "TimeType", "build_config", "check_report_path",
+    "model_and_encode_options", "model_facts", "model_line", "parse_key_value", "plural", "progress_bar",
+    "repair_line", "usage_errors", "write_report",
 ]
 
 
@@ -77,6 +79,24 @@ class TileType(click.ParamType):
         if text.isdigit():
             return int(text)
         self.fail(f"expected a tile size in pixels (e.g. 512), 0 or off, or auto, got {value!r}", param, ctx)
+
+
+class FrameRateType(click.ParamType):
+    """A frame rate: 24, 23.976, 24000/1001."""
+
+    name = "FPS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Fraction:
+        try:
+            return parse_frame_rate(value)
+        except VidstyleError as ex:
+            self.fail(str(ex), param, ctx)
+
+
+#: ``--fps``, on every command that reads an input.
+FPS_HELP = ("The frame rate of an image sequence (INPUT a pattern such as scans/reel_%06d.dpx, or a "
+            "folder of numbered frames): 24, 25, 23.976 or 24000/1001. Needed for TIFF, PNG and EXR "
+            "frames, which hold none; a DPX header's rate is used when it states one.")
 
 
 def parse_key_value(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> tuple:
@@ -151,7 +171,8 @@ def model_and_encode_options(func: Callable) -> Callable:
         click.option("--preset", default="medium", show_default=True,
                      help="Encoder speed preset for x264/x265/SVT-AV1 (ultrafast ... veryslow)."),
         click.option("--pix-fmt", default=None,
-                     help="Output pixel format [default: yuv420p, or the codec's nearest], e.g. yuv420p10le."),
+                     help="Output pixel format [default: yuv420p, or the codec's nearest; 10 bits (yuv420p10le) "
+                          "for a source of more than 8 bits; gbrp10le for .dpx frames, rgb48le for .tif]."),
         click.option("-x", "encoder_options", multiple=True, metavar="KEY=VALUE", callback=parse_key_value,
                      help="Extra encoder option, repeatable (e.g. -x tune=grain); checked against the "
                           "encoder's options before any work."),
@@ -196,6 +217,7 @@ def model_and_encode_options(func: Callable) -> Callable:
                           "stop with an error and write nothing. conceal: as warn, and a frame that "
                           "fails to decode is replaced by the one before, so the frame count and "
                           "timing stay exact. Frames decoded with errors are kept as decoded."),
+        click.option("--fps", type=FrameRateType(), default=None, help=FPS_HELP),
         click.option("--batch-size", type=click.IntRange(1, 256), default=4, show_default=True,
                      help="Frames per network call."),
         click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
@@ -223,16 +245,17 @@ def model_and_encode_options(func: Callable) -> Callable:
 
 
 def build_config(kw: dict[str, Any], *, start: TimePoint | None = None, end: TimePoint | None = None,
-                 frames: int | None = None) -> RemasterConfig:
+                 frames: int | None = None, output: Path | None = None) -> RemasterConfig:
     """The RemasterConfig of the options of :func:`model_and_encode_options`, over a range.
 
     Settings that do not fit together (``--end`` before ``--start``, an unknown repair part) and
     encoder options the encoder does not know or refuses are usage errors (exit 2), found here
-    before any file is read.
+    before any file is read; ``output``'s encoder is checked (an image sequence's is the one its
+    extension picks).
     """
     with usage_errors():
         config = _config_of(kw, RangeConfig(start=start, end=end, frames=frames))
-        check_encoder(config.encode, allow_unknown=kw["allow_unknown_encoder_options"])
+        check_encoder(config.encode, allow_unknown=kw["allow_unknown_encoder_options"], output=output)
     return config
 
 
@@ -276,6 +299,7 @@ def _config_of(kw: dict[str, Any], rng: RangeConfig) -> RemasterConfig:
         grain=kw["grain"],
         tile=kw["tile"],
         precision=kw["precision"],
+        fps=kw["fps"],
     )
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from .errors import ConfigError
-from .timecode import TimePoint, parse_timepoint
+from .timecode import TimePoint, parse_frame_rate, parse_timepoint
 
 __all__ = [
     "SCALES",
@@ -65,7 +66,9 @@ class EncodeConfig:
     #: Speed/size trade-off for x264/x265/SVT-AV1 (``ultrafast`` ... ``veryslow``).
     preset: str | None = "medium"
     #: Output pixel format. ``None`` picks yuv420p, or the codec's closest format when
-    #: it cannot write yuv420p (prores_ks, for instance, writes 4:2:2 10-bit).
+    #: it cannot write yuv420p (prores_ks, for instance, writes 4:2:2 10-bit); for a source of
+    #: more than 8 bits a format of 10 bits or more (yuv420p10le); for image frames 10-bit DPX,
+    #: 16-bit TIFF (:class:`vidstyle.io.sequence.OutputSequence`).
     pix_fmt: str | None = None
     #: Extra encoder options, passed to libav as they are (``-x key=value``).
     options: tuple[tuple[str, str], ...] = ()
@@ -338,8 +341,14 @@ class RemasterConfig:
     tile: int | str = 0
     #: ``auto``, ``fp32``, ``fp16`` or ``bf16`` (:data:`PRECISIONS`): what the network computes in.
     precision: str = "auto"
+    #: The frame rate of an image sequence (``--fps``; a number, ``"24000/1001"`` or a Fraction):
+    #: TIFF, PNG and EXR files hold none, a DPX header may (this overrides it). A video file keeps
+    #: its own rate. None: the files' own.
+    fps: Fraction | None = None
 
     def __post_init__(self) -> None:
+        if self.fps is not None:
+            object.__setattr__(self, "fps", parse_frame_rate(self.fps))
         if not 0.0 <= self.style_strength <= 1.0:
             raise ConfigError(f"style strength must be between 0 and 1, got {self.style_strength:g}")
         if self.scale not in SCALES:
@@ -370,4 +379,5 @@ class RemasterConfig:
             "frames": self.range.frames,
         }
         data["encode"]["options"] = dict(self.encode.options)
+        data["fps"] = None if self.fps is None else str(self.fps)
         return data

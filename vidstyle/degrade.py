@@ -11,6 +11,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,17 @@ def degrade_video(
     range: RangeConfig | None = None,
     overwrite: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    fps: Fraction | None = None,
 ) -> dict[str, Any]:
     """Write a copy of ``src`` damaged like old film, downscaled by ``scale``.
+
+    The damage model works on 8 bits: a source of more is read at 8 bits.
 
     Args:
         seed: picks the clip's damage (when ``settings`` is None) and its per-frame noise.
         scale: 1, 2 or 4; the output is the input size divided by it.
         settings: the damage; drawn at random from ``seed`` when None.
+        fps: the rate of an image sequence whose files state none.
 
     Returns:
         a report: frames, seconds, the settings used.
@@ -68,7 +73,7 @@ def degrade_video(
     check_output_path(dst, src=src, overwrite=overwrite)
     rng = range or RangeConfig()
     started = time.perf_counter()
-    with VideoReader(src, start=rng.start, end=rng.end, frames=rng.frames) as reader:
+    with VideoReader(src, start=rng.start, end=rng.end, frames=rng.frames, fps=fps, eight_bit=True) as reader:
         info = reader.info
         if info.width % scale or info.height % scale:
             raise ConfigError(

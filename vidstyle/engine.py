@@ -80,17 +80,19 @@ def open_model(config: RemasterConfig, device: torch.device) -> ModelDescriptor:
     return load_model(config.model, scale=config.scale, device=device)
 
 
-def prepare_model(model: ModelDescriptor, config: RemasterConfig, *, width: int, height: int) -> None:
+def prepare_model(model: ModelDescriptor, config: RemasterConfig, *, width: int, height: int, bits: int = 8) -> None:
     """Set ``model``'s tiles (``--tile``) and precision (``--precision``) for frames of ``width`` x
-    ``height``, in that order: tiles decide whether feature reuse can run (it needs whole frames,
-    :func:`~vidstyle.temporal.stage.temporal_mode`), and reuse runs in fp32.
+    ``height`` with ``bits`` per component, in that order: tiles decide whether feature reuse can
+    run (it needs whole frames, :func:`~vidstyle.temporal.stage.temporal_mode`), and reuse runs in
+    fp32.
 
     Raises:
-        ConfigError, ModelError: a precision the model, its device or the temporal mode cannot run.
+        ConfigError, ModelError: a precision the model, its device, the temporal mode or the
+            source's depth cannot run.
     """
     model.tiling = plan_tiling(config.tile, model, width=width, height=height, batch=config.batch_size)
     mode, _ = temporal_mode(config.temporal, model)
-    model.set_precision(DTYPES[resolve_precision(config.precision, model, reuse=mode == "reuse")])
+    model.set_precision(DTYPES[resolve_precision(config.precision, model, reuse=mode == "reuse", bits=bits)])
 
 
 def open_stages(
@@ -100,15 +102,19 @@ def open_stages(
     """Check the paths and the encoder, load the model (its tiles and precision set for the input's
     frames: :func:`prepare_model`) and open the reader and writer for a run.
 
-    The reader reads ``config.range``. ``width_factor`` widens the output (2 for preview's
-    side-by-side video); without ``copy_streams`` the output holds only video (a segment of a
-    long film, whose sound is copied once when the parts are joined). Encoder options that the
-    encoder does not know are passed on with a warning (the command line refuses them first).
-    ``model``, when given, is run instead of the one ``config`` names (at its own scale and
-    device; its tiles and precision are set here all the same).
+    The reader reads ``config.range`` (an image sequence at ``config.fps``). ``width_factor``
+    widens the output (2 for preview's side-by-side video); without ``copy_streams`` the output
+    holds only video (a segment of a long film, whose sound is copied once when the parts are
+    joined). Frames of a source of more than 8 bits travel as uint16 (``reader.dtype``) to the
+    writer. Encoder options that the encoder does not know are passed on with a warning (the
+    command line refuses them first). ``model``, when given, is run instead of the one ``config``
+    names (at its own scale and device; its tiles and precision are set here all the same).
+
+    Raises:
+        ConfigError: the repair stage asked for on a source of more than 8 bits.
     """
     check_output_path(dst, src=src, overwrite=config.overwrite)
-    for option in check_encoder(config.encode, allow_unknown=True):
+    for option in check_encoder(config.encode, allow_unknown=True, output=dst):
         log.warning("%s does not know %s; passed on, libav ignores it", config.encode.codec, option)
     if model is None:
         model = open_model(config, resolve_device(config.device))
@@ -123,10 +129,14 @@ def open_stages(
         batch_size=config.batch_size,
         queue_depth=config.queue_depth,
         on_damage=config.on_damage,
+        fps=config.fps,
     )
     info = reader.info
     try:
-        prepare_model(model, config, width=info.width, height=info.height)
+        if config.repair.active and reader.dtype != np.uint8:
+            raise ConfigError(f"the repair stage works on 8-bit frames, and {src.name} has {info.bit_depth} bits "
+                              f"per component; leave out --repair auto (its default is off)")
+        prepare_model(model, config, width=info.width, height=info.height, bits=info.bit_depth)
         writer = VideoWriter(
             dst,
             source=info,
@@ -137,6 +147,7 @@ def open_stages(
             copy_streams=copy_streams,
             overwrite=config.overwrite,
             queue_depth=config.queue_depth,
+            dtype=reader.dtype,
         )
     except BaseException:
         reader.close()
@@ -168,7 +179,7 @@ class FramePath:
         return self.temporal.batches(source, depth=depth)
 
     def run(self, batch) -> np.ndarray:
-        """A batch of :meth:`batches` through the model and the finish, (B, sH, sW, 3) uint8."""
+        """A batch of :meth:`batches` through the model and the finish, (B, sH, sW, 3) of the frames' dtype."""
         out = self.temporal.run(batch)
         if self.finish is None:
             return out
@@ -216,7 +227,8 @@ class StageRun:
     """What was wrong with the source's frames (:mod:`vidstyle.io.damage`)."""
 
 
-#: The stage: a batch in, its output frames out, (B, H', W', 3) uint8.
+#: The stage: a batch in, its output frames out, (B, H', W', 3) of the batch's dtype (uint8, or
+#: uint16 for a source of more than 8 bits).
 Stage = Callable[[FrameBatch], np.ndarray]
 
 
@@ -253,7 +265,8 @@ def run_stages(
 
     Returns:
         a :class:`StageRun`; its ``damage`` says what was wrong with the source, and its warnings
-        say it in a line per damaged stream (and one when the file ends early).
+        say it in a line per damaged stream (and one when the file ends early), after what the
+        reader and the writer had to say (an ``--fps`` a video ignores, a sequence's lost sound).
     """
     model_seconds = compose_seconds = 0.0
     written = warmed = 0
@@ -282,7 +295,7 @@ def run_stages(
         before_commit(run)
     writer.commit()
     run.stage_seconds = {"decode": reader.busy_seconds, "model": model_seconds, "encode": writer.busy_seconds}
-    run.warnings += run.damage.warnings()
+    run.warnings += reader.warnings + writer.warnings + run.damage.warnings()
     return run
 
 

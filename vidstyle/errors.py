@@ -15,6 +15,7 @@ __all__ = [
     "InputError",
     "VideoOpenError",
     "DecodeError",
+    "SequenceError",
     "SourceDamageError",
     "EncodeError",
     "RangeError",
@@ -44,6 +45,11 @@ class InputError(VidstyleError, FileNotFoundError):
 
 class VideoOpenError(VidstyleError, ValueError):
     """The input exists but is not a video we can decode (empty, not media, no video stream)."""
+
+
+class SequenceError(VideoOpenError):
+    """An image sequence that cannot be read as one film: no numbered frames, a gap in the
+    numbering, frames of mixed sizes, or no frame rate."""
 
 
 class DecodeError(VidstyleError, ValueError):

@@ -25,6 +25,7 @@ from .config import RangeConfig, RemasterConfig
 from .engine import FramePath, ProgressCallback, open_stages, run_stages
 from .errors import ConfigError, OutputError
 from .io.atomic import atomic_write
+from .io.depth import to_8bit
 from .io.reader import FrameBatch
 from .io.writer import check_output_path
 from .models.baseline import Bicubic
@@ -271,8 +272,10 @@ class _SideBySide:
         return np.concatenate([run_frames(self.before, self.inputs(batch)), after], axis=2)
 
     def measure(self, batch: FrameBatch, after: np.ndarray, side: np.ndarray) -> None:
+        # Measured and shown at 8 bits, whatever the frames' depth.
+        after, side, sources = to_8bit(after), to_8bit(side), to_8bit(batch.frames)
         bicubic = np.ascontiguousarray(side[:, :, : after.shape[2]])  # the left half, as computed
-        for source, left, right in zip(batch.frames, bicubic, after):
+        for source, left, right in zip(sources, bicubic, after):
             self.steadiness["before"].add(left, guide=source)
             self.steadiness["after"].add(right, guide=source)
         for i in range(len(batch)):

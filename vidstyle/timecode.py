@@ -14,11 +14,12 @@ from fractions import Fraction
 
 from .errors import RangeError
 
-__all__ = ["TimePoint", "parse_timepoint", "format_seconds"]
+__all__ = ["TimePoint", "parse_frame_rate", "parse_timepoint", "format_seconds"]
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
 _SECONDS = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)s?$")
 _FRAME = re.compile(r"^f(\d+)$")
+_RATE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)(?:/(\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -104,3 +105,33 @@ def format_seconds(seconds: float | Fraction | None) -> str:
     minutes, millis = divmod(millis, 60_000)
     secs, millis = divmod(millis, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
+
+
+def parse_frame_rate(text: str | float | int | Fraction) -> Fraction:
+    """A frame rate as an exact fraction: ``24``, ``25``, ``24000/1001``, or a decimal.
+
+    A decimal within 0.001 of an NTSC rate (``23.976``, ``29.97``, ``59.94``) is taken for it,
+    ``24000/1001`` and so on, as a scanner's or a DPX header's rounded value means.
+
+    >>> parse_frame_rate("23.976")
+    Fraction(24000, 1001)
+
+    Raises:
+        RangeError: not a positive number or ratio, or above 1000.
+    """
+    if isinstance(text, Fraction):
+        rate = text
+    else:
+        raw = str(text).strip()
+        m = _RATE.match(raw)
+        if m is None or (m.group(2) is not None and int(m.group(2)) == 0):
+            raise RangeError(f"malformed frame rate {raw!r}: expected a number such as 24 or 23.976, "
+                             f"or a ratio such as 24000/1001")
+        rate = Fraction(m.group(1)) / (int(m.group(2)) if m.group(2) else 1)
+        if m.group(2) is None and rate.denominator != 1:
+            ntsc = Fraction(round(rate * Fraction(1001, 1000)) * 1000, 1001)
+            if abs(rate - ntsc) < Fraction(1, 1000):
+                rate = ntsc
+    if not 0 < rate <= 1000:
+        raise RangeError(f"a frame rate must be above 0 and at most 1000 fps, got {float(rate):g}")
+    return rate

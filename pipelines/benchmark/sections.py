@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pipelines.benchmark import (
     batch,
+    depth,
     generalization,
     outside,
     picture,
@@ -35,6 +36,7 @@ REGISTRY: tuple[Section, ...] = (
     batch.SECTION,
     tiles.SECTION,
     precision.SECTION,
+    depth.SECTION,
     outside.SECTION,
     styles.SECTION,
 )

@@ -5,6 +5,11 @@ file that lists one path per line, or a single video. Outputs mirror the source
 tree under the output folder, so ``reels/1950/a.mov`` becomes ``out/1950/a.mkv``
 and two reels of one name in different folders never meet.
 
+An image sequence is one film: two or more numbered frames of one name in a folder
+(``scans/reel1/reel1_000001.dpx`` ...) are the film ``scans/reel1/reel1_%06d.dpx``, whose
+output is ``out/reel1/reel1.mkv`` (``{stem}`` is the text before the number, or the folder's
+name). A list file may name a pattern or a folder of frames.
+
 Discovery looks at names only and never opens a file: it stays fast on a network
 share, and a listed file that has gone missing becomes one job that fails on its
 own rather than a batch that refuses to start. What it does refuse up front is
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import ConfigError, InputError, OutputError
+from ..io.sequence import IMAGE_ENCODERS, is_pattern, pattern_label, sequence_stem, sequences_among
 from .manifest import MANIFEST_NAME
 
 __all__ = ["DEFAULT_NAME", "NAME_FIELDS", "VIDEO_EXTENSIONS", "Discovery", "Job", "discover"]
@@ -49,7 +55,8 @@ _SEPARATORS = {"/", os.sep} | ({os.altsep} if os.altsep else set())
 class Job:
     """One film of a batch and where its remaster goes."""
 
-    #: The film, absolute and resolved (a listed file that does not exist is still a job).
+    #: The film, absolute and resolved (a listed file that does not exist is still a job); an
+    #: image sequence as its pattern (``/scans/reel1/reel1_%06d.dpx``).
     input: Path
     #: Where the remaster is written, absolute, under the output folder.
     output: Path
@@ -147,8 +154,8 @@ def discover(
 
 
 def _walk(source: Path, excluded: Path | None, glob: str | None) -> tuple[list[_Entry], list[Path], list[Path]]:
-    """The videos under ``source``, the other files, and the folders of earlier batches left out,
-    in a deterministic order."""
+    """The videos and image sequences under ``source``, the other files, and the folders of earlier
+    batches left out, in a deterministic order."""
 
     def unreadable(ex: OSError) -> None:
         # One unreadable folder should not stop a night's batch; say so and go on.
@@ -165,8 +172,17 @@ def _walk(source: Path, excluded: Path | None, glob: str | None) -> tuple[list[_
         batches = [d for d in dirnames if (here / d / MANIFEST_NAME).is_file()]
         earlier += [here / d for d in batches]
         dirnames[:] = [d for d in dirnames if d not in batches]
-        for filename in sorted(filenames):
-            if filename.startswith("."):
+        names = [name for name in sorted(filenames) if not name.startswith(".")]
+        framed: set[str] = set()
+        frames_here = [name for name in names if _wanted_frame(here / name, source, glob)]
+        for pattern, frames in sorted(sequences_among(frames_here).items()):
+            if len(frames) < 2:  # one numbered picture is a picture, not a film
+                continue
+            framed.update(frames)
+            rel = PurePosixPath((here / pattern).relative_to(source).as_posix())
+            videos.append(_Entry(here / pattern, rel, rel.parent.name))
+        for filename in names:
+            if filename in framed:
                 continue
             path = here / filename
             rel = PurePosixPath(path.relative_to(source).as_posix())
@@ -190,6 +206,14 @@ def _wanted(rel: PurePosixPath, glob: str | None) -> bool:
     )
 
 
+def _wanted_frame(path: Path, source: Path, glob: str | None) -> bool:
+    """Whether a walk takes a file as a frame of an image sequence: by its extension, or by
+    ``glob`` when one is given."""
+    if glob is None:
+        return path.suffix.lower() in IMAGE_ENCODERS
+    return _wanted(PurePosixPath(path.relative_to(source).as_posix()), glob)
+
+
 def _nothing_found(source: Path, glob: str | None, skipped: int, earlier: list[Path]) -> str:
     others = f"{skipped} other file{'s' if skipped != 1 else ''} skipped"
     if earlier:
@@ -198,8 +222,8 @@ def _nothing_found(source: Path, glob: str | None, skipped: int, earlier: list[P
         return f"no file in {source} matches --glob {glob!r} ({others})"
     extensions = " ".join(sorted(VIDEO_EXTENSIONS))
     return (
-        f"no video in {source}: looked for {extensions} ({others});"
-        " give --glob to pick other files"
+        f"no video in {source}: looked for {extensions}, and image sequences of numbered"
+        f" {' '.join(IMAGE_ENCODERS)} frames ({others}); give --glob to pick other files"
     )
 
 
@@ -273,8 +297,11 @@ def _output_name(template: str, entry: _Entry) -> str:
     drops the extension or adds a folder is a mistake better caught before the batch.
     """
     rel = entry.rel
+    stem, name = rel.stem, rel.name
+    if is_pattern(rel):  # an image sequence: no % in the output's name
+        stem, name = sequence_stem(Path(rel)), pattern_label(rel.name)
     try:
-        result = template.format(stem=rel.stem, ext=rel.suffix, name=rel.name, parent=entry.parent)
+        result = template.format(stem=stem, ext=rel.suffix, name=name, parent=entry.parent)
     except KeyError as ex:
         raise ConfigError(
             f"--name {template!r} has an unknown field {{{ex.args[0]}}};"

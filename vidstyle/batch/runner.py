@@ -14,7 +14,8 @@ Killed between 1 and 2, the next run finds the unit ``running``, removes the tem
 does it again. Killed between 2 and 3, it finds a complete file, checks it, and marks it done
 without redoing it. A long film is split at keyframes into segments (:mod:`.segments`); when the
 last of them is done the driver joins them by stream copy, with the sound muxed once from the
-source, and the segment files go.
+source, and the segment files go. An image sequence is one film, counted from its files, changed
+when any of its files is, and never split.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from ..io.atomic import leftover_partials, sweep_partials, write_text_atomic
 from ..io.damage import DamageReport, combine_damage
 from ..io.probe import probe
 from ..io.remux import frame_timestamps, join_segments, keyframe_indices
-from ..io.writer import check_output_folder, check_output_path
+from ..io.sequence import find_sequence, is_sequence
+from ..io.writer import check_output_folder, check_output_path, claim_path
 from ..version import __version__
 from .backends import BACKENDS, Backend, Unit, open_backend, unit_for
 from .discover import Job
@@ -155,6 +157,8 @@ def job_settings(config: RemasterConfig) -> dict[str, Any]:
     # What to do with damage changes nothing for a sound film; a film done with damage under
     # another choice is done again by removing its output.
     settings.pop("on_damage", None)
+    if settings.get("fps") is None:  # (a video's own rate: the settings of earlier batches stay the same)
+        settings.pop("fps", None)
     return settings
 
 
@@ -205,9 +209,12 @@ class _Driver:
         specs = []
         for job in self.by_input.values():
             try:
-                stat = job.input.stat()
-                size, mtime = stat.st_size, stat.st_mtime_ns
-            except OSError:
+                if is_sequence(job.input):
+                    size, mtime = find_sequence(job.input).footprint()
+                else:
+                    stat = job.input.stat()
+                    size, mtime = stat.st_size, stat.st_mtime_ns
+            except (OSError, VidstyleError):  # the film fails on its own when it runs
                 size, mtime = -1, 0
             specs.append(JobSpec(str(job.input), str(job.output), job.name, size, mtime, settings, None))
         self.manifest.sync(specs)
@@ -233,7 +240,7 @@ class _Driver:
     def remove_temporaries(self, row: JobRow) -> None:
         """Temporary files a killed run left beside the output and in the job's segment folder
         (those of a live run are its own: :mod:`vidstyle.io.atomic`)."""
-        sweep_partials(leftover_partials(Path(row.output)))
+        sweep_partials(leftover_partials(claim_path(Path(row.output))))
         folder = self.work / str(row.id)
         if folder.is_dir():
             sweep_partials(folder.glob(".*.partial-*"))
@@ -243,9 +250,13 @@ class _Driver:
         """The units of a film still to do: the whole film, or its segments not done yet (none:
         only the join is left). None when the film turns out to be done."""
         src, dst = Path(row.input), Path(row.output)
-        if not src.is_file():
+        sequence = is_sequence(src)
+        if sequence:  # every frame a file, counted without opening one; never split
+            keyframes, count = [], find_sequence(src).count
+        elif not src.is_file():
             raise VidstyleError(f"input not found: {src}")
-        keyframes, count = keyframe_indices(src)
+        else:
+            keyframes, count = keyframe_indices(src)
         if count == 0:
             raise VidstyleError(f"{src.name} has no video frames")
         self.expected[row.id] = count
@@ -259,8 +270,11 @@ class _Driver:
             shutil.rmtree(self.work / str(row.id), ignore_errors=True)
             self.news(f"done {row.name}: finished by the last run, checked ({count} frames)")
             return None
-        info = probe(src)
-        segments = self.cut(count, keyframes, float(info.fps) if info.fps else 25.0)
+        if sequence:
+            segments = []
+        else:
+            info = probe(src)
+            segments = self.cut(count, keyframes, float(info.fps) if info.fps else 25.0)
         jobs = self.batch.jobs
         folder = self.work / str(row.id)
         plan = [(s.first_frame, s.frames, s.warmup) for s in segments] if len(segments) > 1 else []
@@ -639,6 +653,9 @@ def remaster_chunked(
     if not config.range.is_full:
         raise ConfigError("--chunks processes whole files; leave out --start, --end and --frames")
     src, dst = Path(src), Path(dst)
+    if is_sequence(src):
+        raise ConfigError("--chunks splits a video file at its keyframes; an image sequence runs in one piece "
+                          "(leave out --chunks)")
     if not src.is_file():
         raise InputError(f"input not found: {src}")
     check_output_path(dst, src=src, overwrite=config.overwrite)

@@ -14,6 +14,10 @@ noise is drawn from a generator seeded with the run's seed and the frame's times
 the source's time base). A frame therefore gets the same grain whether it is processed in a
 whole run, a range, or one segment of a long film cut into parts (``--chunks``), and two runs
 with the same seed give the same film.
+
+Frames of a source of more than 8 bits (uint16, :mod:`vidstyle.io.depth`) get the same grain,
+``strength`` still in levels of 255 (257 levels of 65535 each), weighed by their own luma, and
+rounded to 16 bits.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import cv2
 import numpy as np
 
 from ..config import GrainConfig
+from ..io.depth import top_level
 
 __all__ = ["FilmGrain", "grain_field", "midtone_weight"]
 
@@ -59,8 +64,9 @@ _WEIGHT_OF_LEVEL = midtone_weight(np.arange(256))
 
 
 class FilmGrain:
-    """``grain(frames, pts)``: RGB uint8 (B, H, W, 3) with grain, a new array; ``pts`` (B,) the
-    frames' timestamps, which with :attr:`GrainConfig.seed` pick each frame's grain."""
+    """``grain(frames, pts)``: RGB uint8 or uint16 (B, H, W, 3) with grain, a new array of the same
+    dtype; ``pts`` (B,) the frames' timestamps, which with :attr:`GrainConfig.seed` pick each
+    frame's grain."""
 
     def __init__(self, config: GrainConfig) -> None:
         self.config = config
@@ -71,6 +77,8 @@ class FilmGrain:
         return grain_field(rng, height, width, self.config.size)
 
     def __call__(self, frames: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        if frames.dtype != np.uint8:
+            return self._deep(frames, pts)
         out = np.empty_like(frames)
         height, width = frames.shape[1:3]
         strength = np.float32(self.config.strength)
@@ -79,4 +87,17 @@ class FilmGrain:
             weight = _WEIGHT_OF_LEVEL[cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)]
             grain = np.rint(strength * weight * self.field(int(stamp), height, width)).astype(np.int16)
             out[i] = np.clip(frame.astype(np.int16) + grain[..., None], 0, 255)
+        return out
+
+    def _deep(self, frames: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        """uint16 frames: the same grain in 16-bit levels, weighed by the luma in 8-bit levels."""
+        out = np.empty_like(frames)
+        height, width = frames.shape[1:3]
+        top = top_level(frames.dtype)
+        per_level = np.float32(top / 255)
+        strength = np.float32(self.config.strength) * per_level
+        for i, (frame, stamp) in enumerate(zip(frames, pts)):
+            weight = midtone_weight(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32) / per_level)
+            grain = np.rint(strength * weight * self.field(int(stamp), height, width)).astype(np.int32)
+            out[i] = np.clip(frame.astype(np.int32) + grain[..., None], 0, top)
         return out

@@ -27,7 +27,8 @@ class FinishStage:
     grain: FilmGrain | None
 
     def __call__(self, frames: np.ndarray, pts: np.ndarray) -> np.ndarray:
-        """RGB uint8 (B, H, W, 3) finished, a new array; ``pts`` (B,) the frames' timestamps."""
+        """RGB (B, H, W, 3) finished, uint8 or uint16 (a source of more than 8 bits), a new array
+        of the same dtype; ``pts`` (B,) the frames' timestamps."""
         if self.look is not None:
             frames = self.look(frames)
         if self.grain is not None:

@@ -18,6 +18,12 @@ belongs to a live run. That gives the two rules every writer follows:
 Locks are used rather than the PID in the name because a PID is reused (after a reboot, a
 leftover's PID may belong to any process) and means nothing on another machine writing to
 shared storage. Where the filesystem has no locks, the PID is asked instead.
+
+An output of many files (the frames of an image sequence) follows the same rule as a folder:
+``claim_output(path, folder=True)`` creates and locks a hidden folder named as a file's
+temporary, its files are written into it, and :meth:`OutputClaim.commit_files` moves them into
+place once every one of them is complete. A killed run's folder is a leftover like a file, and
+is removed (with what it holds) by the next run on the same output.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import fcntl
 import glob
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -60,7 +67,8 @@ def leftover_partials(path: Path) -> list[Path]:
 
 
 def sweep_partials(partials: Iterable[Path], *, keep: Path | None = None) -> list[Path]:
-    """Remove the temporaries among ``partials`` whose run is dead; return those of live runs.
+    """Remove the temporaries among ``partials`` whose run is dead (a folder with its files); return
+    those of live runs.
 
     ``keep`` (this claim's own temporary) is neither removed nor returned.
     """
@@ -71,7 +79,7 @@ def sweep_partials(partials: Iterable[Path], *, keep: Path | None = None) -> lis
         if _is_held(tmp):
             live.append(tmp)
         else:
-            tmp.unlink(missing_ok=True)
+            _remove(tmp)
     return live
 
 
@@ -87,10 +95,12 @@ def refuse_live_partials(path: Path) -> None:
 
 
 class OutputClaim:
-    """This process's temporary for ``path``, created and locked until :meth:`commit` or :meth:`discard`.
+    """This process's temporary for ``path``, created and locked until :meth:`commit` (of a folder,
+    :meth:`commit_files`) or :meth:`discard`.
 
     Use :func:`claim_output` to make one. ``tmp`` is the file to write; a writer that opens it by
-    name (libav, OpenCV, torch) writes into the claimed file.
+    name (libav, OpenCV, torch) writes into the claimed file. A folder claim's ``tmp`` is the
+    folder the files are written into.
     """
 
     def __init__(self, path: Path, tmp: Path, fd: int) -> None:
@@ -108,10 +118,20 @@ class OutputClaim:
         self._release()
         return self.path
 
-    def discard(self) -> None:
-        """Remove the temporary and let go of it; safe to call more than once."""
+    def commit_files(self, moves: Iterable[tuple[Path, Path]]) -> None:
+        """A folder claim: move each finished file of the folder to its destination (a rename, one
+        filesystem), then remove the folder with whatever is left in it and let go of it. Each
+        file appears whole, and none before all are written."""
         try:
-            self.tmp.unlink(missing_ok=True)
+            for tmp, dst in moves:
+                os.replace(tmp, dst)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the temporary (a folder with its files) and let go of it; safe to call more than once."""
+        try:
+            _remove(self.tmp)
         finally:
             self._release()
 
@@ -132,8 +152,10 @@ class OutputClaim:
             self.discard()
 
 
-def claim_output(path: Path) -> OutputClaim:
-    """Claim the temporary of ``path`` for this process (see the module docstring).
+def claim_output(path: Path, *, folder: bool = False) -> OutputClaim:
+    """Claim the temporary of ``path`` for this process (see the module docstring): a file, or
+    with ``folder`` a folder for the files of an output of many files (``path`` then names them
+    all, without a ``%``: ``reel_######.tif``).
 
     Dead runs' temporaries of ``path`` are removed first. Two runs that start on one output at
     the same moment may both refuse; neither writes beside the other.
@@ -146,11 +168,13 @@ def claim_output(path: Path) -> OutputClaim:
     for _ in range(3):  # again only when a sweeper took a fresh claim for a leftover (a rare race)
         refuse_live_partials(path)
         try:
-            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+            fd = _create(tmp, folder=folder)
         except FileExistsError as ex:  # a live claim of this process on the same output
             raise _busy(path, tmp) from ex
         except OSError as ex:
             raise OutputError(f"cannot write beside {path}: {ex.strerror}") from ex
+        if fd is None:
+            continue
         if not _lock(fd, tmp) or _same_file(fd, tmp):
             claim = OutputClaim(path, tmp, fd)
             live = sweep_partials(leftover_partials(path), keep=tmp)
@@ -177,6 +201,26 @@ def write_text_atomic(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def _create(tmp: Path, *, folder: bool) -> int | None:
+    """Create ``tmp`` exclusively and open it: a file for writing, or a folder (opened to be
+    locked). None when the folder was removed as a leftover between the two (a rare race)."""
+    if not folder:
+        return os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+    os.mkdir(tmp)
+    try:
+        return os.open(tmp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+
+
+def _remove(tmp: Path) -> None:
+    """Remove a temporary: a file, or a folder with what it holds."""
+    if tmp.is_dir() and not tmp.is_symlink():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.unlink(missing_ok=True)
+
+
 def _lock(fd: int, tmp: Path) -> bool:
     """Take the claim's exclusive lock; False where the filesystem has no locks."""
     deadline = time.monotonic() + _LOCK_PATIENCE_S
@@ -187,7 +231,7 @@ def _lock(fd: int, tmp: Path) -> bool:
         except BlockingIOError as ex:  # another run's check holds a shared lock for a moment
             if time.monotonic() > deadline:
                 os.close(fd)
-                tmp.unlink(missing_ok=True)
+                _remove(tmp)
                 raise OutputError(f"cannot lock {tmp}: another process keeps it locked") from ex
             time.sleep(0.005)
         except OSError:

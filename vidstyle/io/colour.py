@@ -10,7 +10,10 @@ from __future__ import annotations
 
 # libav colour matrix (AVCOL_SPC_*) -> swscale colourspace accepted by PyAV's reformat.
 _SWS_BY_AVCOL = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+_AVCOL_BY_SWS = {1: 1, 4: 4, 5: 6, 7: 7, 9: 9}
 _BT709, _BT601 = 1, 5
+#: libav's matrix tag of RGB pictures (DPX, TIFF, PNG frames): no matrix.
+AVCOL_RGB = 0
 
 
 def sws_colorspace(avcol_matrix: int, height: int) -> int:
@@ -23,3 +26,8 @@ def sws_colorspace(avcol_matrix: int, height: int) -> int:
 def sws_range(avcol_range: int) -> int:
     """swscale range: 2 (full, "JPEG") when tagged full, else 1 (limited, "MPEG")."""
     return 2 if avcol_range == 2 else 1
+
+
+def avcol_matrix(sws: int) -> int:
+    """The libav matrix tag of a swscale colourspace (BT.601 as SMPTE 170M, as libav tags it)."""
+    return _AVCOL_BY_SWS.get(sws, 2)

@@ -4,6 +4,10 @@
 counts the frames by demuxing the video packets, for containers that list no count (Matroska,
 WebM) or list a wrong one. :func:`video_packets` is that demuxing, which
 :mod:`~vidstyle.io.remux` also uses to find keyframes and timestamps.
+
+An image sequence (a pattern such as ``reel_%06d.dpx``, or a folder of numbered frames;
+:mod:`~vidstyle.io.sequence`) opens as a video too, through libav's image2 demuxer at the rate
+given (``fps``) or stated in its DPX header; its frames are counted from its files.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import av
 
 from ..errors import DecodeError, InputError, VideoOpenError
 from ..timecode import format_seconds
+from .depth import pixel_depth
+from .sequence import IMAGE_ENCODERS, ImageSequence, find_sequence, image2_options, is_sequence, sequence_rate
 
 __all__ = ["StreamInfo", "VideoInfo", "ffmpeg_reason", "open_input", "pick_video_stream", "probe", "video_packets"]
 
@@ -81,8 +87,14 @@ class VideoInfo:
     audio: tuple[StreamInfo, ...] = field(default_factory=tuple)
     subtitles: tuple[StreamInfo, ...] = field(default_factory=tuple)
     #: Where ``frame_count`` comes from: ``container`` (its header lists it), ``estimate``
-    #: (duration x fps) or ``packets`` (counted by demuxing, ``probe(exact=True)``).
+    #: (duration x fps), ``packets`` (counted by demuxing, ``probe(exact=True)``) or ``files``
+    #: (an image sequence's).
     frame_count_source: str = "container"
+    #: Bits per component of the stored picture (8 for most video; 10 for yuv420p10le or a 10-bit
+    #: DPX, 16 for a 16-bit TIFF). Above 8 the frames travel as uint16 (:mod:`~vidstyle.io.depth`).
+    bit_depth: int = 8
+    #: The files of an image sequence (``path`` is then its pattern); None for a video file.
+    sequence: ImageSequence | None = None
 
     @property
     def frame_duration(self) -> Fraction:
@@ -106,6 +118,9 @@ class VideoInfo:
             "frame_count": self.frame_count,
             "frame_count_exact": self.frame_count_exact,
             "frame_count_source": self.frame_count_source,
+            "bit_depth": self.bit_depth,
+            "sequence": None if self.sequence is None else {
+                "pattern": str(self.sequence.pattern), "first": self.sequence.first, "last": self.sequence.last},
             "duration": round(self.duration, 6),
             "sample_aspect_ratio": str(self.sample_aspect_ratio),
             "rotation": self.rotation,
@@ -120,7 +135,8 @@ class VideoInfo:
 
     def describe(self) -> str:
         """A few human-readable lines, for ``vidstyle info``."""
-        how = {"estimate": " (estimated)", "packets": " (counted from its packets)"}.get(self.frame_count_source, "")
+        how = {"estimate": " (estimated)", "packets": " (counted from its packets)",
+               "files": " (its files)"}.get(self.frame_count_source, "")
         count = f"{self.frame_count}{how}"
         lines = [
             f"{self.path}",
@@ -130,6 +146,10 @@ class VideoInfo:
             f"  frames      {count}, {format_seconds(self.duration)}",
             f"  time base   {self.time_base}",
         ]
+        if self.sequence is not None:
+            lines.insert(2, f"  sequence    {self.sequence.describe()}")
+        if self.bit_depth > 8:
+            lines[-3] += f", {self.bit_depth}-bit"
         if self.sample_aspect_ratio != 1:
             lines.append(f"  pixel ratio {self.sample_aspect_ratio}")
         if self.rotation:
@@ -146,18 +166,24 @@ class VideoInfo:
         return "\n".join(lines)
 
 
-def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
-    """Open a media file for reading, turning every failure into a one-line error.
+def open_input(path: str | os.PathLike[str], *, fps: Fraction | None = None) -> av.container.InputContainer:
+    """Open a media file or an image sequence for reading, turning every failure into a one-line error.
+
+    Args:
+        fps: the rate of an image sequence (ignored for a video file); None: its DPX header's.
 
     Raises:
-        InputError: missing path, a directory, or not readable.
+        InputError: missing path, or not readable.
         VideoOpenError: empty file or not a media file libav understands.
+        SequenceError: an image sequence that is not one film, or has no rate.
     """
     path = Path(path)
+    if is_sequence(path):
+        sequence = find_sequence(path)
+        return _open_sequence(sequence, sequence_rate(sequence, fps))
     if not path.exists():
-        raise InputError(f"input not found: {path}")
-    if path.is_dir():
-        raise InputError(f"input is a directory, not a video file: {path}")
+        hint = f" (image sequences are numbered {', '.join(IMAGE_ENCODERS)} frames)" if "%" in path.name else ""
+        raise InputError(f"input not found: {path}{hint}")
     if not os.access(path, os.R_OK):
         raise InputError(f"input is not readable: {path}")
     if path.stat().st_size == 0:
@@ -176,8 +202,8 @@ def pick_video_stream(container: av.container.InputContainer) -> av.video.stream
     raise VideoOpenError(f"no video stream with frames in {container.name}")
 
 
-def probe(path: str | os.PathLike[str], *, exact: bool = False) -> VideoInfo:
-    """Read the :class:`VideoInfo` of a file.
+def probe(path: str | os.PathLike[str], *, exact: bool = False, fps: Fraction | None = None) -> VideoInfo:
+    """Read the :class:`VideoInfo` of a file or an image sequence.
 
     The frame count comes from the container when it records one. Otherwise the first packets
     of the video stream are read (:data:`_SCAN_PACKETS`): a stream that ends among them is
@@ -187,13 +213,19 @@ def probe(path: str | os.PathLike[str], *, exact: bool = False) -> VideoInfo:
     (``frame_count_exact`` and ``frame_count_source`` say which). With ``exact`` every frame is
     counted instead, by demuxing every video packet without decoding (:func:`video_packets`;
     seconds for a feature film). The first frame is decoded to read its rotation and colour
-    tags reliably.
+    tags reliably. An image sequence's frames are its files, counted exactly; ``fps`` is its
+    rate (None: its DPX header's).
 
     Raises:
         InputError, VideoOpenError: as :func:`open_input`, or no decodable video frame.
+        SequenceError: as :func:`open_input`.
         DecodeError: with ``exact``, the file breaks while its packets are read.
     """
-    info = _probe(Path(path))
+    path = Path(path)
+    if is_sequence(path):
+        sequence = find_sequence(path)
+        return _probe_container(sequence.pattern, _open_sequence(sequence, sequence_rate(sequence, fps)), sequence)
+    info = _probe(path)
     if not exact:
         return info
     count = sum(1 for _ in video_packets(info.path))
@@ -227,9 +259,23 @@ def video_packets(path: Path) -> Iterator[tuple[int, int | None, bool]]:
             raise DecodeError(f"reading {path.name} failed: {ffmpeg_reason(ex)}") from ex
 
 
+def _open_sequence(sequence: ImageSequence, rate: Fraction) -> av.container.InputContainer:
+    """``sequence`` opened by libav's image2 demuxer at ``rate``."""
+    try:
+        return av.open(str(sequence.pattern), mode="r", format="image2", options=image2_options(sequence, rate))
+    except av.FFmpegError as ex:
+        raise VideoOpenError(f"cannot open the sequence {sequence.label}: {ffmpeg_reason(ex)}") from ex
+
+
 def _probe(path: Path) -> VideoInfo:
-    """:func:`probe` without counting."""
-    with open_input(path) as container:
+    """:func:`probe` of a file without counting."""
+    return _probe_container(path, open_input(path))
+
+
+def _probe_container(path: Path, opened: av.container.InputContainer,
+                     sequence: ImageSequence | None = None) -> VideoInfo:
+    """The :class:`VideoInfo` of an opened file or sequence; closes it."""
+    with opened as container:
         stream = pick_video_stream(container)
         cc = stream.codec_context
         time_base = Fraction(stream.time_base) if stream.time_base else Fraction(1, 90000)
@@ -242,7 +288,9 @@ def _probe(path: Path) -> VideoInfo:
         elif container.duration:
             duration = container.duration / av.time_base
         exact = bool(stream.frames and stream.frames > 0)
-        if exact:
+        if sequence is not None:  # its files, counted exactly
+            exact, frame_count, duration, source = True, sequence.count, float(sequence.count / fps), "files"
+        elif exact:
             frame_count, source = int(stream.frames), "container"
         else:
             frame_count, exact = _count_or_estimate(path, stream, fps, duration)
@@ -283,7 +331,7 @@ def _probe(path: Path) -> VideoInfo:
             codec=cc.name,
             width=cc.width,
             height=cc.height,
-            pix_fmt=cc.pix_fmt or "unknown",
+            pix_fmt=cc.pix_fmt or first.format.name or "unknown",
             fps=fps,
             time_base=time_base,
             start_pts=int(start_pts),
@@ -300,6 +348,8 @@ def _probe(path: Path) -> VideoInfo:
             bit_rate=container.bit_rate or None,
             audio=audio,
             subtitles=subtitles,
+            bit_depth=pixel_depth(cc.pix_fmt or first.format.name),
+            sequence=sequence,
         )
 
 

@@ -6,9 +6,12 @@ queue, so decoding overlaps with whatever the caller does with the frames.
 
     with VideoReader("reel.mkv", start="00:01:00", frames=48, batch_size=8) as reader:
         for batch in reader:
-            batch.frames  # (B, H, W, 3) uint8 RGB
+            batch.frames  # (B, H, W, 3) uint8 RGB (uint16 for a source of more than 8 bits)
             batch.pts     # (B,) int64, in reader.info.time_base
         reader.damage     # what failed to decode or decoded with errors (vidstyle.io.damage)
+
+An image sequence reads the same way (``VideoReader("scans/reel_%06d.dpx", fps=24)``): its
+timestamps are frame indices, and every frame must have the size of the first.
 
 It decodes packet by packet, so a packet the decoder refuses costs its own frame and not the run:
 a damaged source is read to its end, and what was wrong with it is counted (``on_damage``).
@@ -29,10 +32,11 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import DecodeError, RangeError
+from ..errors import DecodeError, RangeError, SequenceError
 from ..timecode import TimePoint, format_seconds, parse_timepoint
 from .colour import sws_colorspace, sws_range
 from .damage import DamageReport, DamageTracker, SourceEnd
+from .depth import FLOAT_RGB, HIGH_DEPTH_DTYPE, frame_dtype, from_float, rgb_format
 from .probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe
 
 __all__ = ["FrameBatch", "VideoReader"]
@@ -47,7 +51,7 @@ class FrameBatch:
     """Consecutive decoded frames.
 
     Attributes:
-        frames: (B, H, W, 3) uint8 RGB.
+        frames: (B, H, W, 3) RGB, uint8, or uint16 (0..65535) for a source of more than 8 bits.
         pts: (B,) int64 presentation timestamps in the stream's time base.
         first_index: index of ``frames[0]`` among the frames the reader yields.
     """
@@ -74,11 +78,15 @@ class VideoReader:
         on_damage: ``warn`` reads a damaged source to its end and counts the damage
             (:attr:`damage`); ``conceal`` also repeats the previous frame in place of one that fails
             to decode, with that frame's timestamp; ``fail`` raises at the first damaged frame.
+        fps: the rate of an image sequence whose files state none (ignored for a video file).
+        eight_bit: decode to uint8 whatever the source's depth (for stages that work on 8 bits);
+            otherwise a source of more than 8 bits gives uint16 frames (:attr:`dtype`).
 
     Raises on iteration:
         RangeError: the range selects no frame.
         DecodeError: no frame of the stream decodes.
         SourceDamageError: with ``on_damage="fail"``, the source is damaged.
+        SequenceError: a frame of an image sequence differs in size from the first.
     """
 
     def __init__(
@@ -92,11 +100,20 @@ class VideoReader:
         queue_depth: int = 4,
         threads: int = 0,
         on_damage: str = "warn",
+        fps: Fraction | None = None,
+        eight_bit: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be 1 or more, got {batch_size}")
         self.path = Path(path)
-        self.info: VideoInfo = probe(self.path)
+        self.info: VideoInfo = probe(self.path, fps=fps)
+        #: The frames' dtype: uint8, or uint16 for a source of more than 8 bits (unless ``eight_bit``).
+        self.dtype = frame_dtype(8 if eight_bit else self.info.bit_depth)
+        #: Lines for the user about the source: an ``fps`` that a video file ignores.
+        self.warnings: list[str] = []
+        if fps is not None and self.info.sequence is None:
+            self.warnings.append(f"--fps {fps} is ignored: {self.path.name} is a video file with its own rate "
+                                 f"({float(self.info.fps):g} fps)")
         self.start = parse_timepoint(start) if start is not None else None
         self.end = parse_timepoint(end) if end is not None else None
         self.max_frames = frames
@@ -177,7 +194,7 @@ class VideoReader:
     def __iter__(self) -> Iterator[FrameBatch]:
         if self._thread is not None:
             raise RuntimeError("a VideoReader can be iterated once")
-        self._container = open_input(self.path)
+        self._container = open_input(self.path, fps=self.info.fps)
         self._thread = threading.Thread(target=self._decode_thread, name="vidstyle-decode", daemon=True)
         self._thread.start()
         while True:
@@ -195,7 +212,7 @@ class VideoReader:
             )
 
     def frames(self) -> Iterator[tuple[np.ndarray, int]]:
-        """Iterate frame by frame: ``(rgb (H, W, 3) uint8, pts)``."""
+        """Iterate frame by frame: ``(rgb (H, W, 3) uint8 or uint16, pts)``."""
         for batch in self:
             for frame, pts in zip(batch.frames, batch.pts):
                 yield frame, int(pts)
@@ -291,8 +308,14 @@ class VideoReader:
                     return False
             return True
 
+        pixels, deep = rgb_format(self.dtype), self.dtype == HIGH_DEPTH_DTYPE
+
         def rgb(frame: av.VideoFrame) -> np.ndarray:
-            return frame.to_ndarray(format="rgb24", src_colorspace=colorspace, src_color_range=colour_range)
+            if (frame.width, frame.height) != (info.width, info.height):
+                raise self._size_changed(frame, frame.pts if frame.pts is not None else info.start_pts)
+            if deep and frame.format.name == FLOAT_RGB:
+                return from_float(frame.to_ndarray())
+            return frame.to_ndarray(format=pixels, src_colorspace=colorspace, src_color_range=colour_range)
 
         decoded_any = False
         to_the_end = True  # False when the range or the frame limit stops the reading
@@ -348,6 +371,20 @@ class VideoReader:
         if not flush():
             return
         self._put(_END)
+
+    def _size_changed(self, frame: av.VideoFrame, pts: int) -> DecodeError:
+        """The error of a frame whose size is not the first frame's: the batches, the model and the
+        encoder work at one size."""
+        info, size = self.info, f"{frame.width}x{frame.height}"
+        first = f"{info.width}x{info.height}"
+        if info.sequence is not None:
+            sequence = info.sequence
+            name = sequence.frame_path(sequence.first + int((pts - info.start_pts) * info.time_base * info.fps)).name
+            return SequenceError(f"{sequence.label} mixes frame sizes: {name} is {size}, the first frame "
+                                 f"({sequence.frame_path(sequence.first).name}) {first}; a film has one size")
+        when = format_seconds(float((pts - info.start_pts) * info.time_base))
+        return DecodeError(f"{self.path.name} changes its frame size at {when} "
+                           f"({size}, the first frames {first}); vidstyle cannot follow a change of size within a film")
 
     def _frames(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                 tracker: DamageTracker) -> Iterator[av.VideoFrame]:

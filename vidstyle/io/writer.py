@@ -10,6 +10,13 @@ the file is complete. A failed or interrupted run leaves no output behind.
         for batch in batches:
             writer.write(frames, pts)   # (B, H, W, 3) uint8 RGB, pts in source time base
         writer.commit()
+
+Frames of a source of more than 8 bits come as uint16 (``dtype``), and are written at 10 bits
+unless ``--pix-fmt`` says otherwise. An output named with a pattern (``out/reel_%06d.tif``) is an
+image sequence (:mod:`~vidstyle.io.sequence`): libav's image2 muxer writes its frames into a
+hidden folder beside it, claimed as a file's temporary is (:func:`~.atomic.claim_output`), and
+they are moved into place, numbered as in the source, once all are written. A sequence holds no
+sound: the writer says so in :attr:`VideoWriter.warnings`.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,13 +40,15 @@ import numpy as np
 from ..config import EncodeConfig
 from ..errors import EncodeError, EncoderOptionError, OutputError
 from .atomic import claim_output, refuse_live_partials
-from .colour import sws_colorspace, sws_range
+from .colour import AVCOL_RGB, avcol_matrix, sws_colorspace, sws_range
+from .depth import FLOAT_RGB, HIGH_DEPTH_DTYPE, pixel_depth, rgb_format, to_8bit, top_level
 from .packets import PacketCopier
 from .probe import VideoInfo, ffmpeg_reason
+from .sequence import OutputSequence, is_pattern, pattern_label
 
 __all__ = [
-    "COMMON_ENCODERS", "VideoWriter", "check_encoder", "check_output_folder", "check_output_path", "resolve_pix_fmt",
-    "video_encoders",
+    "COMMON_ENCODERS", "VideoWriter", "check_encoder", "check_output_folder", "check_output_path", "claim_path",
+    "resolve_pix_fmt", "video_encoders",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,6 +61,9 @@ COMMON_ENCODERS = ("libx264", "libx265", "ffv1", "prores_ks", "dnxhd", "libsvtav
                    "hevc_nvenc")
 #: The size of the encoder opened to try the options, before the real one exists.
 _TRIAL_SIZE = 64
+# The same, for frames of more than 8 bits: the first with 10 bits or more the codec writes.
+_DEEP_PIX_FMT_PREFERENCE = ("yuv420p10le", "yuv422p10le", "yuv444p10le", "yuv420p12le", "yuv444p12le",
+                            "gbrp10le", "gbrp12le", "yuv420p16le", "yuv444p16le", "gbrp16le", "rgb48le")
 
 
 def video_encoders() -> list[str]:
@@ -81,6 +94,13 @@ def check_output_folder(folder: Path) -> None:
         raise OutputError(f"output folder is not writable: {folder}")
 
 
+def claim_path(dst: Path) -> Path:
+    """The name :mod:`.atomic` claims an output by: ``dst`` itself, or for an image sequence its
+    name with the number as hashes (``reel_######.tif``; its frames go into one hidden folder)."""
+    dst = Path(dst)
+    return dst.with_name(pattern_label(dst.name)) if is_pattern(dst) else dst
+
+
 def check_output_path(dst: Path, *, src: Path | None = None, overwrite: bool = False) -> None:
     """Refuse an output that cannot or must not be written, before any work starts.
 
@@ -100,25 +120,31 @@ def check_output_path(dst: Path, *, src: Path | None = None, overwrite: bool = F
         raise OutputError(f"output is a folder, expected a file name: {dst}")
     if dst.exists() and not overwrite:
         raise OutputError(f"output exists: {dst} (use --overwrite to replace it)")
-    refuse_live_partials(dst)
+    refuse_live_partials(claim_path(dst))
 
 
-def check_encoder(encode: EncodeConfig, *, allow_unknown: bool = False) -> list[str]:
+def check_encoder(encode: EncodeConfig, *, allow_unknown: bool = False, output: Path | None = None) -> list[str]:
     """Check the encoder and every option it will be given, before any frame is decoded.
 
     The codec must be a video encoder of this build, the pixel format one it writes, every option
     (``-x``, and ``--crf``/``--preset`` where they apply) one that libav knows for it (its own
     options and the generic ones of every encoder), and the encoder must accept their values:
-    it is opened once, small, with them.
+    it is opened once, small, with them. For an ``output`` named with a pattern (an image
+    sequence) the encoder is the one its extension picks, with its default pixel format
+    (:class:`~vidstyle.io.sequence.OutputSequence`).
 
     Returns:
         the options it does not know, as given (``-x key=value``), passed on as they are (only
         with ``allow_unknown``; libav ignores them).
     Raises:
-        EncodeError: an unknown codec, not a video one, or a pixel format it cannot write.
+        EncodeError: an unknown codec, not a video one, or a pixel format it cannot write (for an
+            image sequence, a codec other than its extension's).
         EncoderOptionError: an option the encoder does not know (unless ``allow_unknown``), or a
             value it refuses.
     """
+    if output is not None and is_pattern(output):
+        sequence = OutputSequence.for_output(Path(output), encode.codec, encode.pix_fmt, deep=False)
+        encode = replace(encode, codec=sequence.encoder, pix_fmt=sequence.pix_fmt)
     codec = _video_codec(encode.codec)
     pix_fmt = resolve_pix_fmt(encode.codec, encode.pix_fmt, _TRIAL_SIZE, _TRIAL_SIZE)
     options = encode.codec_options()
@@ -222,8 +248,9 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
-def resolve_pix_fmt(codec_name: str, pix_fmt: str | None, width: int, height: int) -> str:
-    """Check the encoder and pick or check its pixel format.
+def resolve_pix_fmt(codec_name: str, pix_fmt: str | None, width: int, height: int, *, deep: bool = False) -> str:
+    """Check the encoder and pick or check its pixel format (``deep``: for frames of more than 8
+    bits, a format of 10 bits or more when the codec writes one).
 
     Raises:
         EncodeError: unknown encoder, a format it cannot write (the message lists the
@@ -232,7 +259,8 @@ def resolve_pix_fmt(codec_name: str, pix_fmt: str | None, width: int, height: in
     codec = _video_codec(codec_name)
     supported = [f.name for f in (codec.video_formats or ())]
     if pix_fmt is None:
-        pix_fmt = next((f for f in _PIX_FMT_PREFERENCE if f in supported), supported[0] if supported else "yuv420p")
+        preference = (*_DEEP_PIX_FMT_PREFERENCE, *_PIX_FMT_PREFERENCE) if deep else _PIX_FMT_PREFERENCE
+        pix_fmt = next((f for f in preference if f in supported), supported[0] if supported else "yuv420p")
     else:
         try:
             av.VideoFormat(pix_fmt)
@@ -255,10 +283,14 @@ class VideoWriter:
     """Encode RGB frames to ``dst`` with the sound of ``source`` copied along.
 
     Args:
-        dst: the output file; its extension picks the container.
+        dst: the output file; its extension picks the container. A name with a frame number
+            pattern (``reel_%06d.tif``) writes an image sequence, its extension the image encoder
+            (``encode.codec`` left at libx264; see :class:`~vidstyle.io.sequence.OutputSequence`).
         source: the input's :class:`VideoInfo` (timing, tags, streams to copy).
         width, height: output size in pixels.
         encode: codec, quality and pixel format.
+        dtype: the frames' dtype, uint8, or uint16 for a source of more than 8 bits (a pixel
+            format of 10 bits or more is then the default).
         trim: copy only the audio/subtitles of the written range (set for a range
             of the input; unset for a whole file, whose sound is copied whole).
         copy_streams: copy audio and subtitles at all.
@@ -278,6 +310,7 @@ class VideoWriter:
         copy_streams: bool = True,
         overwrite: bool = False,
         queue_depth: int = 4,
+        dtype: type[np.unsignedinteger] = np.uint8,
     ) -> None:
         self.dst = Path(dst)
         self.source = source
@@ -285,9 +318,25 @@ class VideoWriter:
         self.encode = encode or EncodeConfig()
         self.trim = trim
         self.overwrite = overwrite
+        self.dtype = np.dtype(dtype)
+        deep = self.dtype == HIGH_DEPTH_DTYPE
+        #: Lines for the user about what was not written (a sequence's sound).
+        self.warnings: list[str] = []
+        self.sequence: OutputSequence | None = None
         check_output_path(self.dst, src=source.path, overwrite=overwrite)
-        self.pix_fmt = resolve_pix_fmt(self.encode.codec, self.encode.pix_fmt, width, height)
-        self._claim = claim_output(self.dst)
+        if is_pattern(self.dst):
+            self.sequence = OutputSequence.for_output(self.dst, self.encode.codec, self.encode.pix_fmt, deep=deep)
+            _check_frames_on_disk(self.sequence, source, overwrite)
+            self.pix_fmt = resolve_pix_fmt(self.sequence.encoder, self.sequence.pix_fmt, width, height)
+            # The frames go into a claimed hidden folder (a killed run's is swept like a file).
+            self._claim = claim_output(claim_path(self.dst), folder=True)
+            copy_streams = False
+            if source.audio:
+                self.warnings.append(f"the sound of {source.path.name} is not written: an image sequence holds "
+                                     f"none ({len(source.audio)} audio stream(s) left out)")
+        else:
+            self.pix_fmt = resolve_pix_fmt(self.encode.codec, self.encode.pix_fmt, width, height, deep=deep)
+            self._claim = claim_output(self.dst)
         self.tmp = self._claim.tmp
 
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_depth))
@@ -302,7 +351,11 @@ class VideoWriter:
         self.busy_seconds = 0.0
 
         try:
-            self._out = av.open(str(self.tmp), mode="w")
+            if self.sequence is None:
+                self._out = av.open(str(self.tmp), mode="w")
+            else:  # frames 00000000.tif ... in the hidden folder, numbered as in the source at commit
+                self._out = av.open(str(self.tmp / f"%08d{self.dst.suffix}"), mode="w", format="image2",
+                                    options={"start_number": "0"})
         except (av.FFmpegError, ValueError) as ex:
             self._remove_tmp()
             raise OutputError(
@@ -327,11 +380,15 @@ class VideoWriter:
 
     def _add_video_stream(self) -> av.video.stream.VideoStream:
         src, enc = self.source, self.encode
-        if enc.codec not in self._out.supported_codecs:
+        if self.sequence is None:
+            codec, options = enc.codec, enc.codec_options()
+        else:  # an image encoder has no crf or preset
+            codec, options = self.sequence.encoder, dict(enc.options)
+        if codec not in self._out.supported_codecs:
             raise EncodeError(
-                f"the {self.dst.suffix} container cannot hold {enc.codec} video; try .mkv"
+                f"the {self.dst.suffix} container cannot hold {codec} video; try .mkv"
             )
-        stream = self._out.add_stream(enc.codec, rate=src.fps, options=enc.codec_options())
+        stream = self._out.add_stream(codec, rate=src.fps, options=options)
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = self.pix_fmt
         stream.time_base = src.time_base
@@ -344,7 +401,11 @@ class VideoWriter:
             cc.color_primaries = src.color_primaries
         if src.color_trc != 2:
             cc.color_trc = src.color_trc
-        if src.colorspace != 2:
+        self._colorspace = sws_colorspace(src.colorspace, src.height)
+        if src.colorspace == AVCOL_RGB and not av.VideoFormat(self.pix_fmt).is_rgb:
+            # An RGB source (DPX, TIFF) written as YUV: tagged with the matrix the writer converts with.
+            cc.colorspace = avcol_matrix(self._colorspace)
+        elif src.colorspace != 2:
             cc.colorspace = src.colorspace
         if src.color_range:
             cc.color_range = src.color_range
@@ -352,7 +413,6 @@ class VideoWriter:
             cc.sample_aspect_ratio = src.sample_aspect_ratio
         if src.rotation:
             stream.set_display_rotation(src.rotation)
-        self._colorspace = sws_colorspace(src.colorspace, src.height)
         self._range = sws_range(src.color_range)
         return stream
 
@@ -368,14 +428,14 @@ class VideoWriter:
         """Queue a batch for encoding.
 
         Args:
-            frames: (B, H, W, 3) uint8 RGB at the writer's size.
+            frames: (B, H, W, 3) RGB at the writer's size, of the writer's ``dtype``.
             pts: (B,) timestamps in the source's time base; the first frame ever
                 written becomes time zero of the output.
         """
         self._raise_if_failed()
-        if frames.ndim != 4 or frames.shape[1:] != (self.height, self.width, 3) or frames.dtype != np.uint8:
+        if frames.ndim != 4 or frames.shape[1:] != (self.height, self.width, 3) or frames.dtype != self.dtype:
             raise ValueError(
-                f"frames should be (B, {self.height}, {self.width}, 3) uint8, "
+                f"frames should be (B, {self.height}, {self.width}, 3) {self.dtype}, "
                 f"instead got {tuple(frames.shape)} {frames.dtype}"
             )
         if len(frames) != len(pts):
@@ -411,6 +471,9 @@ class VideoWriter:
             self._raise_if_failed()
             self._out.close()
             self._closed = True
+            if self.sequence is not None:
+                self._place_frames()
+                return self.dst
             if self.dst.exists() and not self.overwrite:
                 raise OutputError(f"output appeared while working: {self.dst} (use --overwrite to replace it)")
             return self._claim.commit()
@@ -446,6 +509,37 @@ class VideoWriter:
     def _remove_tmp(self) -> None:
         self._claim.discard()
 
+    def _rgb_depth(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """For an RGB output of another depth than the frames (8-bit frames into 16-bit TIFF or 10-bit
+        DPX, 16-bit frames into 8-bit PNG): the frames widened (x 257) or narrowed (rounded) here, as
+        swscale does neither exactly (it makes 8-bit white 65283 of 65535, and 254 x 257 255)."""
+        if self.sequence is None or not av.VideoFormat(self.pix_fmt).is_rgb or self.pix_fmt == FLOAT_RGB:
+            return None
+        deep_out = pixel_depth(self.pix_fmt) > 8
+        if self.dtype == np.uint8 and deep_out:
+            return lambda frames: frames.astype(HIGH_DEPTH_DTYPE) * HIGH_DEPTH_DTYPE(257)
+        if self.dtype == HIGH_DEPTH_DTYPE and not deep_out:
+            return to_8bit
+        return None
+
+    def _place_frames(self) -> None:
+        """Move a sequence's frames into place, numbered from the source's number of the first frame
+        written (a sequence's own numbers; a video's frame index, from 0). With ``overwrite``, frames of
+        the pattern that this run did not write are removed: the output is this run's sequence."""
+        sequence, src = self.sequence, self.source
+        assert sequence is not None and self._origin_pts is not None
+        index = round((self._origin_pts - src.start_pts) * src.time_base * src.fps)
+        first = index + (src.sequence.first if src.sequence is not None else 0)
+        moves = [(self.tmp / f"{k:08d}{self.dst.suffix}", sequence.frame_path(first + k))
+                 for k in range(self.frames_written)]
+        stale = set(sequence.on_disk()) - {dst for _, dst in moves}
+        if (stale or any(dst.exists() for _, dst in moves)) and not self.overwrite:
+            raise OutputError(f"output frames appeared while working: {sequence.label} in {self.dst.parent} "
+                              f"(use --overwrite to replace them)")
+        for path in stale:
+            path.unlink(missing_ok=True)
+        self._claim.commit_files(moves)
+
     def _encode_thread(self) -> None:
         try:
             self._encode_loop()
@@ -464,6 +558,7 @@ class VideoWriter:
 
     def _encode_loop(self) -> None:
         src, stream, out = self.source, self._stream, self._out
+        depth = self._rgb_depth()
         tb = src.time_base
         origin = self._origin_pts
         assert origin is not None
@@ -476,11 +571,17 @@ class VideoWriter:
                 break
             tick = time.perf_counter()
             frames, pts = item
+            if depth is not None:
+                frames = depth(frames)
             for rgb, p in zip(frames, pts):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame = frame.reformat(
-                    format=self.pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
-                )
+                if self.pix_fmt == FLOAT_RGB:  # EXR: by hand, as swscale's conversion errs
+                    frame = av.VideoFrame.from_ndarray((rgb / np.float32(top_level(rgb.dtype))).astype(np.float32),
+                                                       format=FLOAT_RGB)
+                else:
+                    frame = av.VideoFrame.from_ndarray(rgb, format=rgb_format(frames.dtype))
+                    frame = frame.reformat(
+                        format=self.pix_fmt, dst_colorspace=self._colorspace, dst_color_range=self._range
+                    )
                 frame.pts = int(p) - origin
                 frame.time_base = tb
                 for packet in stream.encode(frame):
@@ -500,3 +601,20 @@ class VideoWriter:
                 end = self._last_pts * tb + src.frame_duration
             self._copier.finish(end)
         self.busy_seconds += time.perf_counter() - tick
+
+
+def _check_frames_on_disk(sequence: OutputSequence, source: VideoInfo, overwrite: bool) -> None:
+    """Refuse an output sequence whose frames exist (unless ``overwrite``), or whose frames would
+    be the input's own (always).
+
+    Raises:
+        OutputError: as above.
+    """
+    inputs = source.sequence
+    if inputs is not None and any(sequence.frame_path(n).resolve() == inputs.frame_path(n).resolve()
+                                  for n in (inputs.first, inputs.last)):
+        raise OutputError(f"the output frames would overwrite the input's: {sequence.pattern}")
+    existing = sequence.on_disk()
+    if existing and not overwrite:
+        raise OutputError(f"output frames exist: {len(existing)} of {sequence.label} in {sequence.pattern.parent}, "
+                          f"such as {existing[0].name} (use --overwrite to replace them)")

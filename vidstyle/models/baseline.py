@@ -87,13 +87,13 @@ class Lanczos(nn.Module):
 
 
 def opencv_resampler(scale: int, interpolation: int) -> Callable[[np.ndarray], np.ndarray]:
-    """(B, H, W, 3) uint8 -> (B, H*scale, W*scale, 3) uint8 with ``cv2.resize``."""
+    """(B, H, W, 3) -> (B, H*scale, W*scale, 3) with ``cv2.resize``, uint8 or uint16 (the same out)."""
 
     def resample(frames: np.ndarray) -> np.ndarray:
         if scale == 1:
             return frames
         b, h, w, c = frames.shape
-        out = np.empty((b, h * scale, w * scale, c), np.uint8)
+        out = np.empty((b, h * scale, w * scale, c), frames.dtype)
         for i in range(b):
             cv2.resize(frames[i], (w * scale, h * scale), dst=out[i], interpolation=interpolation)
         return out

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..io.depth import top_level
+
 if TYPE_CHECKING:
     from .tiles import Tiling
 
@@ -79,9 +81,9 @@ class ModelDescriptor:
             style's sharp strokes may flip, as spandrel keeps the two apart for the same reason).
         meta: free-form facts for reports (architecture, weights card, ...); nothing reads
             them to decide what to do.
-        cpu_frames: optional equivalent of the module on uint8 frames for the CPU,
-            (B, H, W, 3) uint8 -> (B, H*scale, W*scale, 3) uint8; the fixed
-            resamplers use OpenCV here, several times cheaper than float tensors.
+        cpu_frames: optional equivalent of the module on frames for the CPU, (B, H, W, 3) ->
+            (B, H*scale, W*scale, 3), uint8 or uint16 in and the same out; the fixed resamplers
+            use OpenCV here, several times cheaper than float tensors.
         temporal: what the temporal stage may do with the model (feature reuse, how a style
             blends); the default is none of it.
         context: how far (input pixels) an output pixel depends on the input: the radius of
@@ -193,19 +195,26 @@ class ModelDescriptor:
 
 
 def frames_to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(B, H, W, 3) uint8 RGB -> (B, 3, H, W) float in [0, 1] on ``device``.
+    """(B, H, W, 3) RGB, uint8 or uint16 -> (B, 3, H, W) float in [0, 1] on ``device``.
 
-    The NHWC storage viewed as NCHW is already channels_last: no copy before the network.
+    The NHWC storage viewed as NCHW is already channels_last: no copy before the network. uint16
+    frames (a source of more than 8 bits, :mod:`vidstyle.io.depth`) go over as int32, which torch
+    moves and converts everywhere.
     """
-    x = torch.from_numpy(frames).to(device, non_blocking=True)
-    return x.permute(0, 3, 1, 2).float().div_(255.0)
+    if frames.dtype == np.uint8:
+        return torch.from_numpy(frames).to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+    x = torch.from_numpy(frames.astype(np.int32)).to(device, non_blocking=True)
+    return x.permute(0, 3, 1, 2).float().div_(float(top_level(frames.dtype)))
 
 
-def tensor_to_frames(y: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) float in [0, 1] (clamped already) -> (B, H, W, 3) uint8 RGB; ``y`` is scaled in place."""
+def tensor_to_frames(y: torch.Tensor, dtype: type[np.unsignedinteger] = np.uint8) -> np.ndarray:
+    """(B, 3, H, W) float in [0, 1] (clamped already) -> (B, H, W, 3) RGB of ``dtype`` (uint8 or
+    uint16); ``y`` is scaled in place."""
     # Adding 0.5 and truncating rounds to nearest.
-    y = y.mul_(255.0).add_(0.5).to(torch.uint8).permute(0, 2, 3, 1)
-    return y.contiguous().cpu().numpy()
+    if np.dtype(dtype) == np.uint8:
+        return y.mul_(255.0).add_(0.5).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    y = y.mul_(float(top_level(dtype))).add_(0.5).to(torch.int32).permute(0, 2, 3, 1)
+    return y.contiguous().cpu().numpy().astype(dtype)
 
 
 @torch.inference_mode()
@@ -213,12 +222,12 @@ def run_frames(model: ModelDescriptor, frames: np.ndarray) -> np.ndarray:
     """Run a model on a batch of frames at the I/O edge.
 
     Args:
-        frames: (B, H, W, 3) uint8 RGB.
+        frames: (B, H, W, 3) RGB, uint8 or uint16.
     Returns:
-        (B, H*scale, W*scale, 3) uint8 RGB.
+        (B, H*scale, W*scale, 3) RGB of the same dtype.
     """
     if model.tiling is not None:
         return model.tiling.run(model, frames)
     if model.cpu_frames is not None and model.device.type == "cpu":
         return model.cpu_frames(frames)
-    return tensor_to_frames(model(frames_to_tensor(frames, model.device)))
+    return tensor_to_frames(model(frames_to_tensor(frames, model.device)), frames.dtype)

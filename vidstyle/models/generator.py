@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..io.depth import top_level
+
 __all__ = ["RemasterGenerator", "ReuseFusion"]
 
 
@@ -289,12 +291,13 @@ class RemasterGenerator(nn.Module):
         return self.skip_colour(x).clamp(0.0, 1.0)
 
     def skip_frame(self, frame: np.ndarray) -> np.ndarray:
-        """:meth:`skip_input` on an RGB uint8 frame (H, W, 3), with OpenCV: the CPU's fast form."""
+        """:meth:`skip_input` on an RGB frame (H, W, 3), uint8 or uint16, with OpenCV: the CPU's fast
+        form; the same dtype out."""
         if self.skip_colour is None:
             return frame
         matrix = torch.cat([self.skip_colour.weight.detach().view(3, 3),
-                            self.skip_colour.bias.detach().view(3, 1) * 255.0], dim=1)
-        return cv2.transform(frame, matrix.double().cpu().numpy())  # saturates to [0, 255]
+                            self.skip_colour.bias.detach().view(3, 1) * float(top_level(frame.dtype))], dim=1)
+        return cv2.transform(frame, matrix.double().cpu().numpy())  # saturates to the dtype's range
 
     def decode(self, features: torch.Tensor, x: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
         """Output (B, 3, sH, sW) from the features of ``x`` and ``x`` itself; see :meth:`finish`."""

@@ -13,6 +13,12 @@ CPU runs (torch's own kernels) about four times slower than fp32: only when aske
 Feature reuse (``--temporal reuse``) runs in fp32: between keyframes it warps the keyframe's
 features with OpenCV, which takes float32 arrays. ``auto`` then chooses fp32, and asking for half
 precision with it is an error that says what to change.
+
+A source of more than 8 bits (uint16 frames, :mod:`vidstyle.io.depth`) never runs in bf16: its 8
+significant bits hold no more than an 8-bit picture, so the network's input and output would
+lose what the source's depth keeps. ``auto`` chooses fp32 there instead of bf16, and asking for
+bf16 is an error. fp16's 11 significant bits hold a 10-bit code value: it stays ``auto``'s choice
+on CUDA, for a model that keeps its picture in it.
 """
 
 from __future__ import annotations
@@ -48,12 +54,14 @@ def half_devices(device: torch.device) -> tuple[str, ...]:
     return ()
 
 
-def resolve_precision(asked: str, model: ModelDescriptor, *, reuse: bool = False) -> str:
+def resolve_precision(asked: str, model: ModelDescriptor, *, reuse: bool = False, bits: int = 8) -> str:
     """The precision ``asked`` (one of :data:`~vidstyle.config.PRECISIONS`) comes to for ``model``
-    on its device; ``reuse`` when the run reuses features between frames (fp32 only).
+    on its device; ``reuse`` when the run reuses features between frames (fp32 only), ``bits`` the
+    source's bits per component (above 8: no bf16).
 
     Raises:
-        ConfigError: half precision with feature reuse, or an unknown name.
+        ConfigError: half precision with feature reuse, bf16 for a source of more than 8 bits, or
+            an unknown name.
         ModelError: half precision for a model that does not keep its picture in it, or on a
             device that cannot run it.
     """
@@ -65,7 +73,8 @@ def resolve_precision(asked: str, model: ModelDescriptor, *, reuse: bool = False
             return "fp32"
         if device.type == "cuda" and model.supports_half:
             return "fp16"
-        if device.type == "cpu" and model.supports_bfloat16 and model.cpu_frames is None and cpu_has_bf16():
+        if device.type == "cpu" and model.supports_bfloat16 and model.cpu_frames is None and bits <= 8 \
+                and cpu_has_bf16():
             return "bf16"
         return "fp32"
     if asked == "fp32":
@@ -74,6 +83,9 @@ def resolve_precision(asked: str, model: ModelDescriptor, *, reuse: bool = False
         raise ConfigError(f"--precision {asked}: feature reuse between frames (--temporal reuse, auto's "
                           f"choice for {model.name}) runs in fp32 only; add --temporal blend or off, "
                           "or use --precision auto")
+    if asked == "bf16" and bits > 8:
+        raise ConfigError(f"--precision bf16 keeps 8 significant bits, fewer than the source's {bits}; "
+                          "use --precision fp32, fp16 or auto")
     if not model.keeps_picture_in(asked):
         raise ModelError(f"--precision {asked}: model {model.name} is not known to keep its picture in {asked}; "
                          "use --precision fp32 or auto")

@@ -183,7 +183,8 @@ class Tiling:
 
     @torch.inference_mode()
     def run(self, model: ModelDescriptor, frames: np.ndarray) -> np.ndarray:
-        """``model`` on ``frames`` tile by tile, (B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8.
+        """``model`` on ``frames`` tile by tile, (B, H, W, 3) -> (B, sH, sW, 3), uint8 or uint16 (the
+        same out).
 
         One row of tiles at a time: its tiles, weighted, add up in a float strip of the output's
         width; the rows of the strip that the next row of tiles does not reach are final and
@@ -192,14 +193,15 @@ class Tiling:
         b, h, w, _ = frames.shape
         s = model.scale
         rows, cols = self.spans(h), self.spans(w)
-        out = np.empty((b, h * s, w * s, 3), np.uint8)
+        out = np.empty((b, h * s, w * s, 3), frames.dtype)
         carry: torch.Tensor | None = None
         for i, row in enumerate(rows):
             strip = self._strip(model, frames, row, cols)
             if carry is not None:
                 strip[:, :, : carry.shape[2]] += carry
             done = (rows[i + 1].keep_start if i + 1 < len(rows) else h) - row.keep_start
-            out[:, s * row.keep_start : s * (row.keep_start + done)] = tensor_to_frames(strip[:, :, : s * done])
+            rows_done = tensor_to_frames(strip[:, :, : s * done], frames.dtype)
+            out[:, s * row.keep_start : s * (row.keep_start + done)] = rows_done
             carry = strip[:, :, s * done :]
         return out
 
@@ -220,8 +222,9 @@ class Tiling:
 
 
 def _tile_output(model: ModelDescriptor, tile: np.ndarray) -> torch.Tensor:
-    """One tile through the model, (B, h, w, 3) uint8 -> (B, 3, sh, sw) float32 in [0, 1]: by its uint8
-    CPU function where :func:`~vidstyle.models.descriptor.run_frames` would use it, else the network."""
+    """One tile through the model, (B, h, w, 3) uint8 or uint16 -> (B, 3, sh, sw) float32 in [0, 1]: by
+    its CPU function on frames where :func:`~vidstyle.models.descriptor.run_frames` would use it, else
+    the network."""
     if model.cpu_frames is not None and model.device.type == "cpu":
         return frames_to_tensor(model.cpu_frames(tile), model.device)
     return model(frames_to_tensor(tile, model.device))

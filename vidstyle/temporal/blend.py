@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..config import DEFAULT_BLEND_TOLERANCE, TemporalConfig
+from ..io.depth import top_level
 from ..models.descriptor import ModelDescriptor, frames_to_tensor, run_frames
 from .device import blend_levels, flows_at, keep_contrast_levels, levels_to_frames, to_levels, upload_flows
 from .flow import FlowEstimator, FlowPair
@@ -35,6 +36,7 @@ __all__ = [
     "blend_toward_levels",
     "disagreement",
     "keep_contrast",
+    "mix",
 ]
 
 #: :func:`keep_contrast`: the scale (output pixels, a Gaussian's sigma) below which a blend's
@@ -53,41 +55,61 @@ def blend_toward(
     0 as their difference (BT.601 luma of the absolute colour difference, 0-255) reaches
     ``tolerance``: where something moved that the flow missed, or the picture really changed,
     the current output stands. A recursive filter along the motion, as motion-compensated
-    temporal filters have long done. OpenCV on uint8, a few milliseconds for a 1280x544 frame.
+    temporal filters have long done. OpenCV on uint8, a few milliseconds for a 1280x544 frame;
+    uint16 frames (a source of more than 8 bits) mix in float32, the tolerance still in 8-bit levels.
 
     Args:
-        current, previous: RGB uint8 (H, W, 3).
+        current, previous: RGB (H, W, 3), both uint8 or both uint16.
         pair: flow from this frame to the frame ``previous`` belongs to, any resolution.
         contrast: give the blend back the contrast of ``current`` (:func:`keep_contrast`): for
             styles, whose strokes two drawings average away.
     Returns:
-        RGB uint8 (H, W, 3).
+        RGB (H, W, 3), of the frames' dtype.
     """
     h, w = current.shape[:2]
     flow, mask = pair.at(h, w)
     warped = warp_numpy(previous, flow)
     difference = cv2.cvtColor(cv2.absdiff(warped, current), cv2.COLOR_RGB2GRAY)
-    agree = np.clip(1.0 - difference.astype(np.float32) * np.float32(1.0 / tolerance), 0.0, 1.0)
+    levels = tolerance * (top_level(current.dtype) // 255)  # 1 or 257 levels per 8-bit level
+    agree = np.clip(1.0 - difference.astype(np.float32) * np.float32(1.0 / levels), 0.0, 1.0)
     weight = agree * (np.float32(strength) * mask)
-    blended = cv2.blendLinear(current, warped, 1.0 - weight, weight)
+    blended = mix(current, warped, weight)
     return keep_contrast(blended, current) if contrast else blended
 
 
 def blend_toward_levels(current: torch.Tensor, previous: torch.Tensor, flow: torch.Tensor, mask: torch.Tensor, *,
-                        strength: float, tolerance: float, contrast: bool = False) -> torch.Tensor:
+                        strength: float, tolerance: float, contrast: bool = False, top: int = 255) -> torch.Tensor:
     """:func:`blend_toward` for a stack of frames on the model's device, within rounding.
 
     Args:
-        current: (N, 3, H, W) float in 0-255 levels (whole numbers).
+        current: (N, 3, H, W) float in 0-``top`` levels (whole numbers): 255, or 65535 for the
+            frames of a source of more than 8 bits.
         previous: (N or 1, 3, H, W) levels, the earlier outputs (one may serve all N frames).
         flow: (N, H, W, 2) at the output's size, in its pixels; mask (N, 1, H, W).
+        tolerance: in 8-bit levels, whatever ``top``.
     Returns:
         (N, 3, H, W) levels; the inputs are not modified.
     """
-    blended = blend_levels(current, previous, flow, mask, strength=strength, tolerance=tolerance)
+    blended = blend_levels(current, previous, flow, mask, strength=strength, tolerance=tolerance, top=top)
     if not contrast:
         return blended
-    return keep_contrast_levels(blended, current, sigma=CONTRAST_SIGMA, max_gain=CONTRAST_MAX_GAIN)
+    return keep_contrast_levels(blended, current, sigma=CONTRAST_SIGMA, max_gain=CONTRAST_MAX_GAIN, top=top)
+
+
+def mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``a (1 - weight) + b weight`` per pixel, rounded and saturated.
+
+    Args:
+        a, b: RGB (H, W, 3), both uint8 or both uint16.
+        weight: float32 (H, W).
+    Returns:
+        RGB (H, W, 3) of their dtype. OpenCV's ``blendLinear`` for uint8 (it takes no uint16).
+    """
+    if a.dtype == np.uint8:
+        return cv2.blendLinear(a, b, 1.0 - weight, weight)
+    base = a.astype(np.float32)
+    out = base + (b.astype(np.float32) - base) * weight[..., None]
+    return np.clip(out + 0.5, 0, top_level(a.dtype)).astype(a.dtype)
 
 
 def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CONTRAST_SIGMA,
@@ -106,11 +128,12 @@ def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CO
     one core: statistics at a quarter of the size, OpenCV throughout.
 
     Args:
-        blended, current: RGB uint8 (H, W, 3).
+        blended, current: RGB (H, W, 3), both uint8 or both uint16.
     Returns:
-        RGB uint8 (H, W, 3).
+        RGB (H, W, 3) of their dtype.
     """
     h, w = blended.shape[:2]
+    in_8bit = np.float32(255.0 / top_level(blended.dtype))  # variances in 8-bit levels, as the +1 below
     small = (max(1, w // 4), max(1, h // 4))
 
     def local_mean(picture: np.ndarray) -> np.ndarray:
@@ -120,6 +143,8 @@ def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CO
 
     def luma_variance(picture: np.ndarray) -> np.ndarray:
         luma = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if in_8bit != 1:
+            luma *= in_8bit
         mean = local_mean(luma)
         return cv2.subtract(local_mean(cv2.multiply(luma, luma)), cv2.multiply(mean, mean))
 
@@ -127,6 +152,8 @@ def keep_contrast(blended: np.ndarray, current: np.ndarray, *, sigma: float = CO
     np.clip(np.sqrt(gain, out=gain), 1.0, max_gain, out=gain)
     low = cv2.resize(local_mean(blended), (w, h), interpolation=cv2.INTER_LINEAR)
     gain = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
+    if blended.dtype != np.uint8:
+        return mix(low, blended, gain)
     return cv2.blendLinear(blended, low, gain, 1.0 - gain)  # low + gain (blended - low), saturated
 
 
@@ -170,7 +197,8 @@ class BlendRunner:
 
     ``batched`` (the default off the CPU) keeps a batch on the model's device from the network
     to the blend (:func:`blend_toward_levels`), with one copy of the flows up and one of the
-    outputs down; on the CPU the blend is OpenCV's on uint8 frames, frame by frame.
+    outputs down; on the CPU the blend is OpenCV's on the frames (uint8, or uint16 in float32),
+    frame by frame.
     ``blend_seconds`` adds up the time spent blending (see :meth:`run`).
     """
 
@@ -189,7 +217,7 @@ class BlendRunner:
 
     def run(self, batch: PlannedBatch) -> np.ndarray:
         """The frames of ``batch`` through the model, each blended towards the output before it,
-        (B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8.
+        (B, H, W, 3) -> (B, sH, sW, 3), uint8 or uint16 (the frames' dtype).
 
         ``blend_seconds`` is host time: on a GPU, whose kernels run behind the host, the blend's
         work mostly lands in the copy of the outputs back.
@@ -208,7 +236,8 @@ class BlendRunner:
 
     @torch.inference_mode()
     def _run_batched(self, batch: PlannedBatch) -> np.ndarray:
-        levels = to_levels(self.model(frames_to_tensor(batch.frames, self.model.device)))
+        top = top_level(batch.frames.dtype)
+        levels = to_levels(self.model(frames_to_tensor(batch.frames, self.model.device)), top)
         tick = time.perf_counter()
         blended = [i for i, plan in enumerate(batch.plans) if plan.flow is not None and self.strength > 0]
         row = {i: r for r, i in enumerate(blended)}
@@ -220,11 +249,11 @@ class BlendRunner:
                 r = row[i]
                 levels[i] = blend_toward_levels(levels[i : i + 1], self._previous[None], flows[r : r + 1],
                                                 masks[r : r + 1], strength=self.strength, tolerance=self.tolerance,
-                                                contrast=self.contrast)[0]
+                                                contrast=self.contrast, top=top)[0]
             self._previous = levels[i]
         self._previous = self._previous.clone()  # not the whole batch's memory
         self.blend_seconds += time.perf_counter() - tick
-        return levels_to_frames(levels)
+        return levels_to_frames(levels, batch.frames.dtype)
 
 
 def blend_tolerance(config: TemporalConfig, model: ModelDescriptor) -> float:

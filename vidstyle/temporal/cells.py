@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..io.depth import top_level
 from .flow import FlowPair, resize_flow
 
 __all__ = ["cell_order", "flow_at", "half_size", "shuffle_onto", "space_to_depth"]
@@ -42,7 +43,8 @@ def flow_at(pair: FlowPair, size: tuple[int, int], padded, *, mask: bool = True)
 
 
 def space_to_depth(frame: np.ndarray, fh: int, fw: int) -> torch.Tensor:
-    """``pixel_unshuffle(pad(frame), 2)`` of an RGB uint8 frame, (1, 12, fh, fw) float in channels_last.
+    """``pixel_unshuffle(pad(frame), 2)`` of an RGB frame (uint8 or uint16), (1, 12, fh, fw) float in
+    [0, 1], channels_last.
 
     The frame is padded to (2 fh, 2 fw) by reflection, as :meth:`ModelDescriptor.pad` does.
     """
@@ -52,7 +54,9 @@ def space_to_depth(frame: np.ndarray, fh: int, fw: int) -> torch.Tensor:
         frame = cv2.copyMakeBorder(frame, 0, 2 * fh - h, 0, 2 * fw - w, mode)
     # Channel k = 4 c + 2 i + j holds colour c of the pixel at (i, j) in each 2x2 cell.
     cells = frame.reshape(fh, 2, fw, 2, 3).transpose(0, 2, 4, 1, 3).reshape(fh, fw, 12)
-    return torch.from_numpy(cells).float().div_(255.0)[None].permute(0, 3, 1, 2)
+    if cells.dtype != np.uint8:
+        cells = cells.astype(np.int32)  # torch converts int32 everywhere
+    return torch.from_numpy(cells).float().div_(float(top_level(frame.dtype)))[None].permute(0, 3, 1, 2)
 
 
 def cell_order(scale: int) -> torch.Tensor:
@@ -67,19 +71,20 @@ def cell_order(scale: int) -> torch.Tensor:
 
 
 def shuffle_onto(residual: torch.Tensor, base: np.ndarray, picture: np.ndarray | None = None) -> np.ndarray:
-    """``base + pixel_shuffle(residual) (+ picture)`` as RGB uint8 (rounded, saturated).
+    """``base + pixel_shuffle(residual) (+ picture)`` as RGB of ``base``'s dtype (rounded, saturated).
 
     Args:
         residual: (1, 3 f^2, fh, fw), channels in :func:`cell_order` (any memory layout).
-        base: RGB uint8 (H, W, 3), H <= f fh and W <= f fw (the unpadded picture).
-        picture: float32 (f fh, f fw, 3) in 0-255 levels, added too; not modified.
+        base: RGB uint8 or uint16 (H, W, 3), H <= f fh and W <= f fw (the unpadded picture).
+        picture: float32 (f fh, f fw, 3) in the levels of ``base`` (0-255 or 0-65535), added too;
+            not modified.
     """
     _, channels, fh, fw = residual.shape
     f = math.isqrt(channels // 3)
     rows = residual.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
     out = torch.empty((fh, f, fw, 3 * f), dtype=residual.dtype)
-    torch.mul(rows.view(fh, fw, f, 3 * f).permute(0, 2, 1, 3), 255.0, out=out)
+    torch.mul(rows.view(fh, fw, f, 3 * f).permute(0, 2, 1, 3), float(top_level(base.dtype)), out=out)
     if picture is not None:
         out += torch.from_numpy(picture).view(fh, f, fw, 3 * f)
     picture = out.view(fh * f, fw * f, 3).numpy()[: base.shape[0], : base.shape[1]]
-    return cv2.add(base, picture, dtype=cv2.CV_8U)
+    return cv2.add(base, picture, dtype=cv2.CV_8U if base.dtype == np.uint8 else cv2.CV_16U)

@@ -52,10 +52,13 @@ FLOW_PRESETS = {
 
 
 def to_gray(frame: np.ndarray, downscale: int = 1) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> grey uint8, shrunk by ``downscale`` (INTER_AREA, sides rounded up)."""
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
+    """RGB (H, W, 3) uint8 or uint16 -> grey uint8, shrunk by ``downscale`` (INTER_AREA, sides
+    rounded up). The flow and the scene cuts need no more than 8 bits."""
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"expected an RGB uint8 or uint16 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
     gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    if gray.dtype == np.uint16:
+        gray = cv2.convertScaleAbs(gray, alpha=1 / 257)  # rounded to 0..255
     if downscale > 1:
         h, w = gray.shape
         size = (max(1, -(-w // downscale)), max(1, -(-h // downscale)))
@@ -151,7 +154,7 @@ class FlowEstimator:
         self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
-        """An RGB uint8 frame as the small grey picture the flow is computed on."""
+        """An RGB frame (uint8 or uint16) as the small grey uint8 picture the flow is computed on."""
         return to_gray(frame, self.downscale)
 
     def flow(self, target: np.ndarray, source: np.ndarray) -> np.ndarray:

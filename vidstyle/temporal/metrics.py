@@ -391,11 +391,11 @@ def video_metrics(
     output_path = Path(output_path)
     ref = Path(ref) if ref is not None else None
     flow_from = Path(flow_from) if flow_from is not None else None
-    with ExitStack() as stack:
-        readers = [stack.enter_context(VideoReader(output_path, batch_size=2, queue_depth=2))]
+    with ExitStack() as stack:  # measured in 8-bit levels, whatever the videos' depth
+        readers = [stack.enter_context(VideoReader(output_path, batch_size=2, queue_depth=2, eight_bit=True))]
         width, height = readers[0].info.width, readers[0].info.height
         if ref is not None:
-            readers.append(stack.enter_context(VideoReader(ref, batch_size=2, queue_depth=2)))
+            readers.append(stack.enter_context(VideoReader(ref, batch_size=2, queue_depth=2, eight_bit=True)))
             ref_size = (readers[-1].info.width, readers[-1].info.height)
             if ref_size != (width, height):
                 raise ConfigError(
@@ -403,7 +403,7 @@ def video_metrics(
                     f"{output_path} is {width}x{height}; they must have the same size"
                 )
         if flow_from is not None:
-            readers.append(stack.enter_context(VideoReader(flow_from, batch_size=2, queue_depth=2)))
+            readers.append(stack.enter_context(VideoReader(flow_from, batch_size=2, queue_depth=2, eight_bit=True)))
         _check_frame_counts(readers)
 
         total = readers[0].expected_frames

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import DEFAULT_BLEND_TOLERANCE
+from ..io.depth import top_level
 from ..models.descriptor import ModelDescriptor, frames_to_tensor, tensor_to_frames
 from .blend import blend_toward, blend_toward_levels
 from .cells import cell_order, flow_at, half_size, shuffle_onto, space_to_depth
@@ -53,11 +54,13 @@ class Keyframe:
     """What the network adds to the skip, as a frame between keyframes warps it. Before the
     pixel shuffle, (1, 3 (2s)^2, h, w), on the per-frame path in channels_last memory with its
     channels in :func:`~.cells.cell_order` (``in_cells``). Or, with ``picture``, after it, over the
-    padded picture (4 h, 4 w at x2): on the per-frame path an (H, W, 3) float32 array in 0-255
-    levels, on the batched path a (1, 3, H, W) tensor in [0, 1]."""
+    padded picture (4 h, 4 w at x2): on the per-frame path an (H, W, 3) float32 array in the
+    levels of the frames (0-255, or 0-65535 for uint16 frames), on the batched path a
+    (1, 3, H, W) tensor in [0, 1]."""
     output: np.ndarray | torch.Tensor
-    """The frame-by-frame output before any blending: RGB uint8 (sH, sW, 3) on the per-frame path,
-    (3, sH, sW) float levels (the same whole numbers) on the model's device on the batched one."""
+    """The frame-by-frame output before any blending: RGB (sH, sW, 3) of the frames' dtype on the
+    per-frame path, (3, sH, sW) float levels (the same whole numbers) on the model's device on the
+    batched one."""
     in_cells: bool = False
     picture: bool = False
 
@@ -128,13 +131,15 @@ class ReuseRunner:
         features = self.generator.encode(x)
         residual = self.generator.residual(features)
         y = self.generator.finish(residual, x)[:, :, : h * s, : w * s].clamp_(0.0, 1.0)  # = off's
+        top = top_level(frame.dtype)
         if self.batched:  # everything stays on the device, in the layout grid_sample likes
             picture = F.pixel_shuffle(residual, 2 * s) if self.picture_warp else residual
-            return Keyframe(features.contiguous(), picture.contiguous(), to_levels(y)[0], picture=self.picture_warp)
-        output = tensor_to_frames(y)[0]
+            return Keyframe(features.contiguous(), picture.contiguous(), to_levels(y, top)[0],
+                            picture=self.picture_warp)
+        output = tensor_to_frames(y, frame.dtype)[0]
         if self.picture_warp:
             # For OpenCV: an (H, W, 3) picture in the levels of the output.
-            picture = F.pixel_shuffle(residual, 2 * s)[0].permute(1, 2, 0).mul(255.0).contiguous().numpy()
+            picture = F.pixel_shuffle(residual, 2 * s)[0].permute(1, 2, 0).mul(float(top)).contiguous().numpy()
             return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output, picture=True)
         # The CPU path between keyframes works on channels_last rows, the residual's channels
         # in the order that makes the pixel shuffle a copy of runs.
@@ -143,7 +148,8 @@ class ReuseRunner:
 
     @torch.inference_mode()
     def run(self, batch: PlannedBatch) -> np.ndarray:
-        """The frames of ``batch``, (B, H, W, 3) uint8 -> (B, sH, sW, 3) uint8, following its plans.
+        """The frames of ``batch``, (B, H, W, 3) -> (B, sH, sW, 3) of their dtype (uint8 or uint16),
+        following its plans.
 
         Keyframes come from ``batch.keyframes`` (:meth:`keyframes`), or are run here. On the CPU
         the other frames go one at a time: batched, remaster-x2 on bikes.mp4 (640x272 -> x2,
@@ -156,7 +162,7 @@ class ReuseRunner:
         frames, plans = batch.frames, batch.plans
         s = self.model.scale
         h, w = frames.shape[1:3]
-        outputs = np.empty((len(frames), h * s, w * s, 3), np.uint8)
+        outputs = np.empty((len(frames), h * s, w * s, 3), frames.dtype)
         for i, plan in enumerate(plans):
             keyframe = plan.keyframe or self._key is None
             if keyframe:
@@ -195,7 +201,7 @@ class ReuseRunner:
             else:
                 between.append(i)
             keys.append(self._key)
-        s, (h, w) = self.model.scale, frames.shape[1:3]
+        s, (h, w), top = self.model.scale, frames.shape[1:3], top_level(frames.dtype)
         device = keys[0].features.device
         levels = torch.empty((len(frames), 3, h * s, w * s), device=device)
         for i, key in enumerate(keys):
@@ -214,13 +220,14 @@ class ReuseRunner:
             flows, masks = flows_at(flows, masks, (h * s, w * s), (h * s, w * s))
         else:
             flows = masks = None
-        self._blend_in_order(levels, set(between), row, flows, masks)
+        self._blend_in_order(levels, set(between), row, flows, masks, top)
         self.blend_seconds += time.perf_counter() - tick
-        return levels_to_frames(levels)
+        return levels_to_frames(levels, frames.dtype)
 
     def _blend_in_order(self, levels: torch.Tensor, between: set[int], row: dict[int, int],
-                        flows: torch.Tensor | None, masks: torch.Tensor | None) -> None:
-        """Blend ``levels`` (B, 3, sH, sW) in place, as the per-frame path does, in frame order.
+                        flows: torch.Tensor | None, masks: torch.Tensor | None, top: int) -> None:
+        """Blend ``levels`` (B, 3, sH, sW, in 0-``top`` levels) in place, as the per-frame path does,
+        in frame order.
 
         A run of frames between keyframes is blended at once towards its keyframe's blended
         output; a keyframe alone, towards the output before it. ``row`` gives a frame's place
@@ -235,7 +242,7 @@ class ReuseRunner:
                 if flows is not None:
                     rows = [row[k] for k in range(i, end)]
                     levels[i:end] = blend_toward_levels(levels[i:end], self._key_output[None], flows[rows], masks[rows],
-                                                        strength=self.strength, tolerance=self.tolerance)
+                                                        strength=self.strength, tolerance=self.tolerance, top=top)
                 self._previous, i = levels[end - 1], end
                 continue
             if flows is not None and i in row and self._previous is not None:
@@ -243,7 +250,7 @@ class ReuseRunner:
                 r = row[i]
                 levels[i] = blend_toward_levels(levels[i : i + 1], self._previous[None], flows[r : r + 1],
                                                 masks[r : r + 1], strength=self.strength, tolerance=self.tolerance,
-                                                contrast=self.contrast)[0]
+                                                contrast=self.contrast, top=top)[0]
             self._key_output = self._previous = levels[i]
             i += 1
         # Kept for the next batch, without holding on to this one's memory.
@@ -257,7 +264,7 @@ class ReuseRunner:
         (h, w, C) picture (or, ``picture_warp``, the residual an (H, W, 3) one) that OpenCV's
         ``remap`` warps, several times faster than ``grid_sample``; the fusion's 1x1 convolutions
         are matrix products on their rows (:meth:`ReuseFusion.forward_rows`); and the pixel
-        shuffle, the skip and the conversion to uint8 are one copy and one ``cv2.add``
+        shuffle, the skip and the conversion to the frames' dtype are one copy and one ``cv2.add``
         (:func:`~.cells.shuffle_onto`).
         """
         key = self._key
@@ -268,7 +275,7 @@ class ReuseRunner:
         features = warp_numpy(key.features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
         if key.picture:  # the correction alone from the fusion; the picture is added after the shuffle
             big_flow, _ = flow_at(pair, (h * s, w * s), key.residual.shape[:2], mask=False)
-            picture, residual = warp_numpy(key.residual, big_flow), None  # (H, W, 3), 0-255
+            picture, residual = warp_numpy(key.residual, big_flow), None  # (H, W, 3), in the frames' levels
         else:
             residual = torch.from_numpy(warp_numpy(key.residual[0].permute(1, 2, 0).numpy(), flow)).view(fh * fw, -1)
             picture = None
@@ -288,12 +295,12 @@ class ReuseRunner:
         """Frames between keyframes through the fusion as one batch, on the model's device.
 
         Args:
-            frames: (N, H, W, 3) uint8, copied to the device at once.
+            frames: (N, H, W, 3) uint8 or uint16, copied to the device at once.
             keys: the keyframe of each frame (batched-path keyframes, on the device).
             flows: (N, h, w, 2) each frame's flow to its keyframe at the flow's resolution, on the
                 device; masks (N, 1, h, w) its reliability.
         Returns:
-            (N, 3, sH, sW) float levels, before blending.
+            (N, 3, sH, sW) float levels (0-255, or 0-65535 for uint16 frames), before blending.
         """
         s = self.model.scale
         h, w = frames.shape[1:3]
@@ -314,14 +321,16 @@ class ReuseRunner:
         else:
             warped_residual = warp(residuals, flow)
         residual = self.generator.propagate(warp(features, flow), warped_residual, x, mask)
-        y = self.generator.finish(residual, x, base=self._skip_in_levels(x[:, :, :h, :w]))
-        return to_levels(y.clamp_(0.0, 1.0))
+        top = top_level(frames.dtype)
+        y = self.generator.finish(residual, x, base=self._skip_in_levels(x[:, :, :h, :w], top))
+        return to_levels(y.clamp_(0.0, 1.0), top)
 
-    def _skip_in_levels(self, x: torch.Tensor) -> torch.Tensor:
+    def _skip_in_levels(self, x: torch.Tensor, top: int = 255) -> torch.Tensor:
         """The generator's skip of ``x`` (N, 3, H, W), unpadded, upscaled bilinearly and rounded to
-        whole levels at each step, as the per-frame path's OpenCV skip (uint8 throughout) is:
-        (N, 3, sH, sW) in [0, 1]. Unrounded, a fifth of the pixels came out a level apart."""
-        skip = self.generator.skip_input(x).mul(255.0).round_()
+        whole levels (0-``top``) at each step, as the per-frame path's OpenCV skip (in the frames'
+        dtype throughout) is: (N, 3, sH, sW) in [0, 1]. Unrounded, a fifth of the pixels came out a
+        level apart."""
+        skip = self.generator.skip_input(x).mul(float(top)).round_()
         if self.model.scale != 1:
             skip = F.interpolate(skip, scale_factor=self.model.scale, mode="bilinear", align_corners=False).round_()
-        return skip.div_(255.0)
+        return skip.div_(float(top))
