@@ -161,7 +161,10 @@ class TestBatchedReuse:
         model = models["remaster-x2"]
         out = run_through(ReuseRunner(model, strength=0.0, batched=True), planned(clip, "reuse", 4))
         for k in (0, 4, 8):
-            assert np.array_equal(out[k], run_frames(model, clip[k : k + 1])[0])
+            # The keyframes run as a batch here and alone in run_frames: the convolutions may sum in
+            # another order, so a level may round the other way, at a few pixels.
+            diff = np.abs(out[k].astype(int) - run_frames(model, clip[k : k + 1])[0].astype(int))
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.001
 
     def test_one_copy_up_and_one_down_per_batch(self, clip, models, monkeypatch):
         calls: dict[str, list[int]] = {"frames up": [], "flows up": [], "down": []}
