@@ -19,6 +19,7 @@ from vidstyle.models.baseline import Bicubic
 from vidstyle.models.descriptor import run_frames
 from vidstyle.models.tiles import fade_weights, least_tile, plan_tiling, tile_spans
 from vidstyle.samples import sample_clip
+from vidstyle.temporal.blend import BlendRunner
 from vidstyle.temporal.reuse import ReuseRunner
 
 #: The ``--tile`` promise: a tiled run within this RMS of the untiled one, in levels of 255.
@@ -165,6 +166,15 @@ class TestTiledMatchesUntiled:
         assert tiled.dtype == whole.dtype == np.uint16
         difference = (tiled.astype(np.float64) - whole) / 257
         assert np.sqrt(np.mean(difference**2)) <= RMS_LIMIT and np.abs(difference).max() <= 2
+
+    def test_blend_of_a_tiled_model_runs_its_tiles_even_where_it_would_batch(self):
+        # The batched blend (the default off the CPU) calls the network on whole frames: a tiled
+        # model keeps the per-frame path, which tiles.
+        model = load_model("remaster-x2", scale=2)
+        model.tiling = plan_tiling(128, model, width=400, height=300)
+        assert not BlendRunner(model, batched=True).batched
+        model.tiling = None
+        assert BlendRunner(model, batched=True).batched
 
     def test_feature_reuse_refuses_a_tiled_model(self):
         model = load_model("remaster-x2", scale=2)

@@ -211,7 +211,9 @@ class BlendRunner:
         self.strength = strength
         self.tolerance = tolerance
         self.contrast = contrast
-        self.batched = model.device.type != "cpu" if batched is None else batched
+        # A tiled model runs through run_frames, which tiles; the batched path calls the network on
+        # whole frames.
+        self.batched = (model.device.type != "cpu" if batched is None else batched) and model.tiling is None
         self.blend_seconds = 0.0
         self._previous: np.ndarray | torch.Tensor | None = None  # levels (3, H, W) when batched
 
