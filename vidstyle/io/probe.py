@@ -173,7 +173,7 @@ def open_input(path: str | os.PathLike[str], *, fps: Fraction | None = None) -> 
         fps: the rate of an image sequence (ignored for a video file); None: its DPX header's.
 
     Raises:
-        InputError: missing path, or not readable.
+        InputError: missing path, not a regular file (a pipe, a device), or not readable.
         VideoOpenError: empty file or not a media file libav understands.
         SequenceError: an image sequence that is not one film, or has no rate.
     """
@@ -184,12 +184,15 @@ def open_input(path: str | os.PathLike[str], *, fps: Fraction | None = None) -> 
     if not path.exists():
         hint = f" (image sequences are numbered {', '.join(IMAGE_ENCODERS)} frames)" if "%" in path.name else ""
         raise InputError(f"input not found: {path}{hint}")
+    if not path.is_file():  # (a folder is a sequence) a pipe would block the reading, a device has no length
+        raise InputError(f"input is not a regular file (a pipe, a socket or a device): {path}")
     if not os.access(path, os.R_OK):
         raise InputError(f"input is not readable: {path}")
     if path.stat().st_size == 0:
         raise VideoOpenError(f"input is empty (0 bytes): {path}")
     try:
-        return av.open(str(path), mode="r")
+        # Tags are text by the container's word only: damaged bytes in one must not stop the reading.
+        return av.open(str(path), mode="r", metadata_errors="replace")
     except av.FFmpegError as ex:
         raise VideoOpenError(f"cannot open {path} as a video: {ffmpeg_reason(ex)}") from ex
 
