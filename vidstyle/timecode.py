@@ -8,6 +8,7 @@ frame 26 and not a float that rounds to either side of it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,6 +21,8 @@ _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
 _SECONDS = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)s?$")
 _FRAME = re.compile(r"^f(\d+)$")
 _RATE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)(?:/(\d+))?$")
+#: The longest time text taken; ``HH:MM:SS.mmm`` has 12 characters, a frame number of a week at 1000 fps 10.
+_LONGEST = 40
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,16 @@ def parse_timepoint(text: str | float | int | TimePoint) -> TimePoint:
     if isinstance(text, TimePoint):
         return text
     if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if isinstance(text, float) and not math.isfinite(text):
+            raise RangeError(f"a time must be a finite number, got {text}")
         if text < 0:
             raise RangeError(f"a time must not be negative, got {text}")
+        if text >= 10**_LONGEST:
+            raise RangeError(f"a time must be below 1e{_LONGEST} seconds")
         return TimePoint(seconds=Fraction(str(text)), text=str(text))
     raw = str(text).strip()
+    if len(raw) > _LONGEST:  # (and Python converts at most 4300 digits to a number)
+        raise RangeError(f"malformed time {raw[:_LONGEST]!r}...: longer than {_LONGEST} characters")
     if m := _FRAME.match(raw):
         return TimePoint(frame=int(m.group(1)), text=raw)
     if m := _SECONDS.match(raw):
