@@ -39,12 +39,13 @@ class PacketCopier:
         for stream in self.input.streams:
             if stream.index not in wanted:
                 continue
-            name = stream.codec_context.name
-            if stream.type == "audio" and not (stream.codec_context.sample_rate and stream.codec_context.channels):
+            cc = stream.codec_context
+            if cc is None or (stream.type == "audio" and not (cc.sample_rate and cc.channels)):
                 # (damage in the file's headers: no container takes such a stream, and the output would fail)
-                log.warning("%s: audio stream #%d has no sample rate or channels (damaged?): it is left out",
-                            src.name, stream.index)
+                log.warning("%s: %s stream #%d has no known codec, sample rate or channels (damaged?): it is left "
+                            "out", src.name, stream.type, stream.index)
                 continue
+            name = cc.name
             if name in supported:
                 self.pairs[stream.index] = (stream, out.add_stream_from_template(stream))
             elif stream.type == "audio" and "aac" in supported:

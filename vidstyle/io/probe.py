@@ -31,6 +31,9 @@ __all__ = ["StreamInfo", "VideoInfo", "ffmpeg_reason", "open_input", "pick_video
 
 log = logging.getLogger(__name__)
 
+#: The codec name of a stream whose codec libav does not know (damaged headers, or not in this build).
+UNKNOWN_CODEC = "unknown"
+
 # libav's "unspecified" value of colour primaries, transfer and matrix.
 _UNSPECIFIED = 2
 #: How much of a video stream probe reads (packets only, no decoding) when the container records
@@ -198,10 +201,15 @@ def open_input(path: str | os.PathLike[str], *, fps: Fraction | None = None) -> 
 
 
 def pick_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    """The first video stream that is a real picture track (not cover art)."""
+    """The first video stream that is a real picture track (not cover art) of a codec libav knows."""
+    unknown = False
     for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
+        if stream.codec_context is None:  # (damage in the headers, or a codec this libav lacks)
+            unknown = True
+        elif not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
+    if unknown:
+        raise VideoOpenError(f"the video stream of {container.name} is of a codec libav does not know")
     raise VideoOpenError(f"no video stream with frames in {container.name}")
 
 
@@ -315,16 +323,17 @@ def _probe_container(path: Path, opened: av.container.InputContainer,
             StreamInfo(
                 index=s.index,
                 kind="audio",
-                codec=s.codec_context.name,
+                codec=s.codec_context.name if s.codec_context else UNKNOWN_CODEC,
                 language=s.language,
-                channels=s.codec_context.channels,
-                sample_rate=s.codec_context.sample_rate,
+                channels=s.codec_context.channels if s.codec_context else 0,
+                sample_rate=s.codec_context.sample_rate if s.codec_context else 0,
                 duration=float(s.duration * s.time_base) if s.duration and s.time_base else None,
             )
             for s in container.streams.audio
         )
         subtitles = tuple(
-            StreamInfo(index=s.index, kind="subtitle", codec=s.codec_context.name, language=s.language)
+            StreamInfo(index=s.index, kind="subtitle", codec=s.codec_context.name if s.codec_context else UNKNOWN_CODEC,
+                       language=s.language)
             for s in container.streams.subtitles
         )
         return VideoInfo(

@@ -471,7 +471,12 @@ class VideoWriter:
             self._queue.put(_END)
             self._thread.join()
             self._raise_if_failed()
-            self._out.close()
+            try:
+                self._out.close()
+            except av.FFmpegError as ex:  # the muxer's trailer (a damaged source's sound, say)
+                refused = self._copier.refused if self._copier is not None else 0
+                why = f" (after {refused} damaged sound packet(s) of the source were refused)" if refused else ""
+                raise EncodeError(f"finishing {self.dst.name} failed: {ffmpeg_reason(ex)}{why}") from ex
             self._closed = True
             if self.sequence is not None:
                 self._place_frames()
