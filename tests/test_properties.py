@@ -38,7 +38,7 @@ from vidstyle.finish import Look, read_cube
 from vidstyle.models import load_model
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.weights import save_weights
-from vidstyle.timecode import TimePoint, format_seconds, parse_timepoint
+from vidstyle.timecode import TimePoint, format_seconds, parse_frame_rate, parse_timepoint
 
 #: Repeatable examples, no database folder, no deadline (the machine is shared), fixtures reused.
 QUICK = settings(max_examples=150, derandomize=True, database=None, deadline=None,
@@ -104,6 +104,19 @@ class TestTimes:
         assert point.seconds == Fraction(str(number)) and point.frame is None
 
     @QUICK
+    @given(st.one_of(ANY_TEXT, st.text(alphabet="0123456789./ ", max_size=20), st.floats(), st.integers(),
+                     st.fractions()))
+    @example("1" * 5000)
+    @example("1/" + "9" * 5000)
+    @example(10**5000)
+    def test_any_frame_rate_is_a_rate_or_a_range_error(self, value):
+        try:
+            rate = parse_frame_rate(value)
+        except RangeError:
+            return
+        assert isinstance(rate, Fraction) and 0 < rate <= 1000
+
+    @QUICK
     @given(st.integers(min_value=0, max_value=10**12))
     def test_format_then_parse_round_trips_to_the_millisecond(self, millis):
         seconds = Fraction(millis, 1000)
@@ -158,6 +171,8 @@ OPTIONS = {
     "--start": ANY_TEXT, "--end": ANY_TEXT,
     "--device": st.sampled_from(["auto", "cpu", "gpu", "cuda:x"]),
     "--flow-preset": st.sampled_from(["ultrafast", "fast", "medium", "slow"]),
+    "--tile": st.one_of(st.sampled_from(["auto", "off", "0", "512", "-1", "\u00b2", "1" * 5000]), NUMBERISH),
+    "--fps": st.one_of(st.sampled_from(["24", "23.976", "24000/1001", "0", "1/0", "1001", "9" * 5000]), NUMBERISH),
 }
 
 
@@ -174,6 +189,10 @@ def option_lines(draw) -> list[str]:
 class TestOptions:
     @FEW
     @given(option_lines())
+    @example(["--tile", "\u00b2"])  # a digit to str.isdigit(), not to int()
+    @example(["--tile", "1" * 5000])  # more digits than int() takes
+    @example(["--fps", "9" * 5000])
+    @example(["--start", "f" + "9" * 5000])
     def test_options_are_refused_in_one_line_or_taken(self, capsys, tmp_path, line):
         """Through the real command line, on an input that is not there: a bad value is a usage error
         (exit 2) in one line; a good one gets as far as the input (exit 1, the input not found).
