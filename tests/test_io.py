@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 
 import av
@@ -255,4 +256,27 @@ class TestWriter:
                     for batch in reader:
                         writer.write(batch.frames, batch.pts)
                         raise KeyboardInterrupt
+        assert list(tmp_path.iterdir()) == [clip]
+
+    def test_a_failure_of_the_last_flush_is_an_error_not_a_hang(self, clip, tmp_path):
+        """Timestamps that go back make x264 fail only when it is flushed, after the end marker of the
+        frames: commit raises (it waited for ever; found by the fuzz corpus, tests/test_fuzz.py)."""
+        frames, info = np.zeros((4, 48, 64, 3), np.uint8), probe(clip)
+        step = round(info.frame_duration / info.time_base)
+        writer = VideoWriter(tmp_path / "o.mkv", source=info, width=64, height=48, copy_streams=False)
+        writer.write(frames, np.arange(4) * step)
+        writer.write(frames[:2], np.arange(1, 3) * step)
+        outcome: list[BaseException | None] = []
+
+        def commit() -> None:
+            try:
+                writer.commit()
+                outcome.append(None)
+            except EncodeError as ex:
+                outcome.append(ex)
+
+        thread = threading.Thread(target=commit, daemon=True)
+        thread.start()
+        thread.join(120)
+        assert outcome and isinstance(outcome[0], EncodeError), outcome
         assert list(tmp_path.iterdir()) == [clip]

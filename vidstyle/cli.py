@@ -668,27 +668,34 @@ def run(argv: Sequence[str] | None = None) -> int:
         return ex.exit_code
     except click.UsageError as ex:
         hint = f" (see '{ex.ctx.command_path} --help')" if ex.ctx is not None else ""
-        click.echo(f"error: {ex.format_message()}{hint}", err=True)
+        _error(f"{ex.format_message()}{hint}")
         return EXIT_USAGE
     except (KeyboardInterrupt, click.exceptions.Abort) as ex:  # Ctrl-C, and SIGTERM/SIGHUP (Terminated)
         # click turns a KeyboardInterrupt into an Abort raised from it: the signal is the cause's
         signum = signal_number(ex.__cause__ if isinstance(ex.__cause__, KeyboardInterrupt) else ex)
-        click.echo(f"error: {stop_reason(signum)}; no output was written", err=True)
+        _error(f"{stop_reason(signum)}; no output was written")
         return EXIT_SIGNAL + signum
     except Interrupted as ex:
-        click.echo(f"error: {ex}", err=True)
+        _error(str(ex))
         return EXIT_SIGNAL + ex.signum
     except VidstyleError as ex:
-        click.echo(f"error: {ex}", err=True)
+        _error(str(ex))
         return EXIT_ERROR
     except click.ClickException as ex:
-        click.echo(f"error: {ex.format_message()}", err=True)
+        _error(ex.format_message())
         return ex.exit_code
     except Exception as ex:  # a bug, not a user mistake: still one line unless asked
         if debug:
             traceback.print_exc()
-        click.echo(f"error: unexpected {type(ex).__name__}: {ex} (run with --debug for details)", err=True)
+        _error(f"unexpected {type(ex).__name__}: {ex} (run with --debug for details)")
         return EXIT_ERROR
+
+
+def _error(message: str) -> None:
+    """Print ``error: MESSAGE`` as one line: a newline or another control character in it (a file
+    name or an option value may hold one) is written as its escape, ``\\n``."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message.strip())
+    click.echo(f"error: {text}", err=True)
 
 
 def main() -> None:

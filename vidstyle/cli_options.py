@@ -76,7 +76,7 @@ class TileType(click.ParamType):
         text = str(value).strip().lower()
         if text in ("auto", "off"):
             return 0 if text == "off" else text
-        if text.isdigit():
+        if text.isdecimal() and len(text) <= 9:  # (isdigit() takes '²', which int() does not)
             return int(text)
         self.fail(f"expected a tile size in pixels (e.g. 512), 0 or off, or auto, got {value!r}", param, ctx)
 

@@ -8,6 +8,7 @@ frame 26 and not a float that rounds to either side of it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,6 +21,8 @@ _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
 _SECONDS = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)s?$")
 _FRAME = re.compile(r"^f(\d+)$")
 _RATE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)(?:/(\d+))?$")
+#: The longest time text taken; ``HH:MM:SS.mmm`` has 12 characters, a frame number of a week at 1000 fps 10.
+_LONGEST = 40
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,16 @@ def parse_timepoint(text: str | float | int | TimePoint) -> TimePoint:
     if isinstance(text, TimePoint):
         return text
     if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if isinstance(text, float) and not math.isfinite(text):
+            raise RangeError(f"a time must be a finite number, got {text}")
         if text < 0:
             raise RangeError(f"a time must not be negative, got {text}")
+        if text >= 10**_LONGEST:
+            raise RangeError(f"a time must be below 1e{_LONGEST} seconds")
         return TimePoint(seconds=Fraction(str(text)), text=str(text))
     raw = str(text).strip()
+    if len(raw) > _LONGEST:  # (and Python converts at most 4300 digits to a number)
+        raise RangeError(f"malformed time {raw[:_LONGEST]!r}...: longer than {_LONGEST} characters")
     if m := _FRAME.match(raw):
         return TimePoint(frame=int(m.group(1)), text=raw)
     if m := _SECONDS.match(raw):
@@ -119,19 +128,21 @@ def parse_frame_rate(text: str | float | int | Fraction) -> Fraction:
     Raises:
         RangeError: not a positive number or ratio, or above 1000.
     """
+    if isinstance(text, int) and not isinstance(text, bool) and not 0 < text <= 1000:
+        text = Fraction(text)  # (said as a fraction below: Python writes at most 4300 digits)
     if isinstance(text, Fraction):
-        rate = text
+        rate, shown = text, str(text) if abs(text) < 10**_LONGEST else f"a number of over {_LONGEST} digits"
     else:
-        raw = str(text).strip()
-        m = _RATE.match(raw)
+        shown = str(text).strip()
+        m = _RATE.match(shown) if len(shown) <= _LONGEST else None  # (and int() takes 4300 digits at most)
         if m is None or (m.group(2) is not None and int(m.group(2)) == 0):
-            raise RangeError(f"malformed frame rate {raw!r}: expected a number such as 24 or 23.976, "
+            raise RangeError(f"malformed frame rate {shown[:_LONGEST]!r}: expected a number such as 24 or 23.976, "
                              f"or a ratio such as 24000/1001")
         rate = Fraction(m.group(1)) / (int(m.group(2)) if m.group(2) else 1)
         if m.group(2) is None and rate.denominator != 1:
             ntsc = Fraction(round(rate * Fraction(1001, 1000)) * 1000, 1001)
-            if abs(rate - ntsc) < Fraction(1, 1000):
+            if ntsc and abs(rate - ntsc) < Fraction(1, 1000):
                 rate = ntsc
     if not 0 < rate <= 1000:
-        raise RangeError(f"a frame rate must be above 0 and at most 1000 fps, got {float(rate):g}")
+        raise RangeError(f"a frame rate must be above 0 and at most 1000 fps, got {shown}")
     return rate

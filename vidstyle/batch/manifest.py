@@ -25,11 +25,12 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from ..errors import ManifestError
+from ..io.damage import DamageReport
 from ..version import __version__
 
 __all__ = [
@@ -262,8 +263,9 @@ class Manifest:
     def _check(self) -> int:
         """Refuse what is not a sound manifest this vidstyle reads; its schema version."""
         problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
-        if problems != ["ok"]:
-            raise ManifestError(_refusal(self.path, f"is damaged ({problems[0]})"))
+        if problems != ["ok"]:  # (SQLite's report runs over lines: the first few, on one)
+            first = "; ".join(line.strip() for line in str(problems[0]).splitlines()[:3] if line.strip())
+            raise ManifestError(_refusal(self.path, f"is damaged ({first})"))
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
         if "meta" not in tables:
             problem = "is not a vidstyle batch manifest (no meta table)"
@@ -279,6 +281,14 @@ class Manifest:
                     f" this vidstyle {__version__} reads versions {readable[0]} to {SCHEMA_VERSION}",
                 )
             )
+        for table, row_type in (("jobs", JobRow), ("segments", SegmentRow)):
+            found = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            wanted = {f.name for f in fields(row_type)} - (_ADDED_IN_2 if version == "1" else set())
+            if found != wanted:
+                problem = (f"has no {table} table" if not found else f"has a {table} table of other columns "
+                           f"(missing: {', '.join(sorted(wanted - found)) or 'none'}; "
+                           f"unknown: {', '.join(sorted(found - wanted)) or 'none'})")
+                raise ManifestError(_refusal(self.path, problem + f" for schema version {version}"))
         return int(version)
 
     def _migrate(self, version: int) -> None:
@@ -392,7 +402,7 @@ class Manifest:
         row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise KeyError(f"no job {job_id} in the batch manifest {self.path}")
-        return _job_row(row)
+        return _job_row(row, self.path)
 
     def jobs(self, states: Iterable[str] | None = None) -> list[JobRow]:
         """The jobs in any of ``states`` (all when ``None``), ordered by name."""
@@ -401,7 +411,7 @@ class Manifest:
             params = tuple(_checked_states(states))
             query += f" WHERE state IN ({', '.join('?' * len(params))})"
         rows = self._db.execute(query + " ORDER BY name, input", params)
-        return [_job_row(row) for row in rows]
+        return [_job_row(row, self.path) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """How many jobs are in each state; every state is a key."""
@@ -483,7 +493,7 @@ class Manifest:
 
     def segments(self, job_id: int) -> list[SegmentRow]:
         rows = self._db.execute("SELECT * FROM segments WHERE job_id = ? ORDER BY idx", (job_id,))
-        return [_segment_row(row) for row in rows]
+        return [_segment_row(row, self.path) for row in rows]
 
     def start_segment(self, job_id: int, idx: int) -> None:
         self._update_segment(
@@ -529,7 +539,10 @@ def read_status(output_root: Path) -> list[JobRow]:
         ManifestError: the folder holds no manifest, or one that cannot be read.
     """
     with Manifest.open(Path(output_root) / MANIFEST_NAME, create=False, readonly=True) as manifest:
-        return manifest.jobs()
+        try:
+            return manifest.jobs()
+        except sqlite3.DatabaseError as ex:  # damage that the check on opening did not reach
+            raise ManifestError(_refusal(manifest.path, f"cannot be read ({ex})")) from ex
 
 
 def _check_header(path: Path) -> None:
@@ -563,9 +576,38 @@ def _checked_states(states: Iterable[str]) -> list[str]:
     return states
 
 
-def _job_row(row: sqlite3.Row) -> JobRow:
-    return JobRow(**{key: row[key] for key in row.keys()})
+def _job_row(row: sqlite3.Row, path: Path) -> JobRow:
+    return _typed_row(JobRow, row, path)
 
 
-def _segment_row(row: sqlite3.Row) -> SegmentRow:
-    return SegmentRow(**{key: row[key] for key in row.keys()})
+def _segment_row(row: sqlite3.Row, path: Path) -> SegmentRow:
+    return _typed_row(SegmentRow, row, path)
+
+
+#: The columns schema version 2 added (schema version 1 lacks them).
+_ADDED_IN_2 = {"damage"}
+
+
+def _typed_row(row_type: type, row: sqlite3.Row, path: Path) -> Any:
+    """A :class:`JobRow` or :class:`SegmentRow` of ``row``, every value of its field's type.
+
+    SQLite keeps any value in any column, so a manifest edited by hand, or damaged where its
+    checks do not look, can hold text where a count belongs, or a damage column that is not a
+    damage report: it is refused here rather than failing later in a report or a table.
+    """
+    values = {key: row[key] for key in row.keys()}
+    hints = get_type_hints(row_type)
+    for name, value in values.items():
+        kinds = get_args(hints[name]) or (hints[name],)
+        if float in kinds:
+            kinds += (int,)
+        if not isinstance(value, kinds) or (name == "state" and value not in STATES):
+            problem = f"is damaged: a {row_type.__name__} holds {value!r:.40} as its {name}"
+            raise ManifestError(_refusal(path, problem))
+    if values.get("damage") is not None:
+        try:
+            DamageReport.from_dict(json.loads(values["damage"]))
+        except (ValueError, TypeError, KeyError, AttributeError) as ex:
+            problem = f"is damaged: the damage of {values.get('name') or 'a film'} does not read ({type(ex).__name__})"
+            raise ManifestError(_refusal(path, problem)) from ex
+    return row_type(**values)

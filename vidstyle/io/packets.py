@@ -15,7 +15,7 @@ from pathlib import Path
 
 import av
 
-from .probe import VideoInfo
+from .probe import VideoInfo, ffmpeg_reason, open_input
 
 __all__ = ["PacketCopier"]
 
@@ -31,7 +31,7 @@ class PacketCopier:
     """
 
     def __init__(self, src: Path, info: VideoInfo, out: av.container.OutputContainer) -> None:
-        self.input = av.open(str(src), mode="r")
+        self.input = open_input(src)
         self.pairs: dict[int, tuple[av.stream.Stream, av.stream.Stream | None]] = {}
         self.reencoded: set[int] = set()  # source streams decoded and re-encoded to AAC
         supported = out.supported_codecs
@@ -39,7 +39,13 @@ class PacketCopier:
         for stream in self.input.streams:
             if stream.index not in wanted:
                 continue
-            name = stream.codec_context.name
+            cc = stream.codec_context
+            if cc is None or (stream.type == "audio" and not (cc.sample_rate and cc.channels)):
+                # (damage in the file's headers: no container takes such a stream, and the output would fail)
+                log.warning("%s: %s stream #%d has no known codec, sample rate or channels (damaged?): it is left "
+                            "out", src.name, stream.type, stream.index)
+                continue
+            name = cc.name
             if name in supported:
                 self.pairs[stream.index] = (stream, out.add_stream_from_template(stream))
             elif stream.type == "audio" and "aac" in supported:
@@ -60,6 +66,10 @@ class PacketCopier:
         self._packets = None
         self._pending: av.Packet | None = None
         self._done = not self.streams
+        #: Packets of a damaged source that could not be copied (the muxer or the AAC encoder refused
+        #: them), and libav's words for the first.
+        self.refused = 0
+        self._refusal = ""
 
     def start(self, origin: Fraction, trim: bool) -> None:
         """Begin at source time ``origin`` (seconds), the output's time zero; seek there with ``trim``."""
@@ -67,7 +77,10 @@ class PacketCopier:
         if not self.streams:
             return
         if trim and origin > 0:
-            self.input.seek(int(max(Fraction(0), origin - 1) * av.time_base), backward=True)
+            try:
+                self.input.seek(int(max(Fraction(0), origin - 1) * av.time_base), backward=True)
+            except av.FFmpegError as ex:  # a damaged index: read from the start, the trim drops what precedes
+                log.debug("cannot seek the sound of %s (%s): reading it from the start", self.input.name, ex)
         self._packets = self.input.demux(*self.streams)
 
     def advance(self, until: Fraction | None) -> None:
@@ -75,7 +88,12 @@ class PacketCopier:
         if self._done or self._packets is None:
             return
         while True:
-            packet = self._pending or next(self._packets, None)
+            try:
+                packet = self._pending or next(self._packets, None)
+            except av.FFmpegError as ex:  # the file breaks off: the sound up to here is kept
+                log.warning("%s: the sound cannot be read on (%s); the rest of it is left out",
+                            Path(self.input.name).name, ffmpeg_reason(ex))
+                packet = None
             self._pending = None
             if packet is None:
                 self._done = True
@@ -106,8 +124,19 @@ class PacketCopier:
             for out_packet in self.pairs[index][1].encode(None):
                 self.out.mux(out_packet)
         self.input.close()
+        if self.refused:
+            log.warning("%s: %d damaged sound packet(s) could not be copied and were left out (%s)",
+                        Path(self.input.name).name, self.refused, self._refusal)
 
     def _mux(self, packet: av.Packet) -> None:
+        """Copy one packet; a packet of a damaged source that libav refuses is left out and counted."""
+        try:
+            self._copy(packet)
+        except av.FFmpegError as ex:
+            self.refused += 1
+            self._refusal = self._refusal or ffmpeg_reason(ex)
+
+    def _copy(self, packet: av.Packet) -> None:
         src_stream, dst_stream = self.pairs[packet.stream.index]
         shift = int(round(self.origin / Fraction(packet.time_base)))
         if packet.stream.index in self.reencoded:

@@ -31,6 +31,9 @@ __all__ = ["StreamInfo", "VideoInfo", "ffmpeg_reason", "open_input", "pick_video
 
 log = logging.getLogger(__name__)
 
+#: The codec name of a stream whose codec libav does not know (damaged headers, or not in this build).
+UNKNOWN_CODEC = "unknown"
+
 # libav's "unspecified" value of colour primaries, transfer and matrix.
 _UNSPECIFIED = 2
 #: How much of a video stream probe reads (packets only, no decoding) when the container records
@@ -173,7 +176,7 @@ def open_input(path: str | os.PathLike[str], *, fps: Fraction | None = None) -> 
         fps: the rate of an image sequence (ignored for a video file); None: its DPX header's.
 
     Raises:
-        InputError: missing path, or not readable.
+        InputError: missing path, not a regular file (a pipe, a device), or not readable.
         VideoOpenError: empty file or not a media file libav understands.
         SequenceError: an image sequence that is not one film, or has no rate.
     """
@@ -184,21 +187,29 @@ def open_input(path: str | os.PathLike[str], *, fps: Fraction | None = None) -> 
     if not path.exists():
         hint = f" (image sequences are numbered {', '.join(IMAGE_ENCODERS)} frames)" if "%" in path.name else ""
         raise InputError(f"input not found: {path}{hint}")
+    if not path.is_file():  # (a folder is a sequence) a pipe would block the reading, a device has no length
+        raise InputError(f"input is not a regular file (a pipe, a socket or a device): {path}")
     if not os.access(path, os.R_OK):
         raise InputError(f"input is not readable: {path}")
     if path.stat().st_size == 0:
         raise VideoOpenError(f"input is empty (0 bytes): {path}")
     try:
-        return av.open(str(path), mode="r")
+        # Tags are text by the container's word only: damaged bytes in one must not stop the reading.
+        return av.open(str(path), mode="r", metadata_errors="replace")
     except av.FFmpegError as ex:
         raise VideoOpenError(f"cannot open {path} as a video: {ffmpeg_reason(ex)}") from ex
 
 
 def pick_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    """The first video stream that is a real picture track (not cover art)."""
+    """The first video stream that is a real picture track (not cover art) of a codec libav knows."""
+    unknown = False
     for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
+        if stream.codec_context is None:  # (damage in the headers, or a codec this libav lacks)
+            unknown = True
+        elif not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
+    if unknown:
+        raise VideoOpenError(f"the video stream of {container.name} is of a codec libav does not know")
     raise VideoOpenError(f"no video stream with frames in {container.name}")
 
 
@@ -312,16 +323,17 @@ def _probe_container(path: Path, opened: av.container.InputContainer,
             StreamInfo(
                 index=s.index,
                 kind="audio",
-                codec=s.codec_context.name,
+                codec=s.codec_context.name if s.codec_context else UNKNOWN_CODEC,
                 language=s.language,
-                channels=s.codec_context.channels,
-                sample_rate=s.codec_context.sample_rate,
+                channels=s.codec_context.channels if s.codec_context else 0,
+                sample_rate=s.codec_context.sample_rate if s.codec_context else 0,
                 duration=float(s.duration * s.time_base) if s.duration and s.time_base else None,
             )
             for s in container.streams.audio
         )
         subtitles = tuple(
-            StreamInfo(index=s.index, kind="subtitle", codec=s.codec_context.name, language=s.language)
+            StreamInfo(index=s.index, kind="subtitle", codec=s.codec_context.name if s.codec_context else UNKNOWN_CODEC,
+                       language=s.language)
             for s in container.streams.subtitles
         )
         return VideoInfo(

@@ -134,6 +134,8 @@ class VideoReader:
         self._tracker: DamageTracker | None = None
         self._broken: str | None = None  # libav's words when demuxing broke off
         self._seeks = 0  # seeks back to the beginning by the decode thread
+        #: Frames left out because their timestamp did not come after the previous frame's (damage).
+        self.backward_frames = 0
 
     # -- range --------------------------------------------------------------------------
     def _check_range(self) -> None:
@@ -274,6 +276,7 @@ class VideoReader:
         frames: list[np.ndarray] = []
         pts_list: list[int] = []
         emitted = 0
+        emitted_pts: int | None = None  # the timestamp of the last frame given out
         last_pts: int | None = None
         step = max(1, int(round(info.frame_duration / tb)))
         tick = time.perf_counter()
@@ -291,9 +294,10 @@ class VideoReader:
 
         def emit(picture: np.ndarray, pts: int) -> bool:
             """Add a frame to the batch; False once the reader must stop (closed, or enough frames)."""
-            nonlocal tick
+            nonlocal tick, emitted_pts
             frames.append(picture)
             pts_list.append(pts)
+            emitted_pts = pts
             if len(frames) == self.batch_size:
                 if not flush():
                     return False
@@ -303,6 +307,8 @@ class VideoReader:
         def fill(lost: list[int], picture: np.ndarray) -> bool:
             """``--on-damage conceal``: ``picture`` in the place of each lost frame."""
             for lost_pts in lost:
+                if emitted_pts is not None and lost_pts <= emitted_pts:
+                    continue  # a lost frame of a stretch the file holds twice: its time is taken
                 tracker.concealed(lost_pts)
                 if not emit(picture, lost_pts):
                     return False
@@ -334,6 +340,11 @@ class VideoReader:
                 self._seeks += 1
                 sought = False
                 continue
+            if last_pts is not None and pts <= last_pts:
+                # A damaged file may hold a stretch twice (a repeated chunk) or a timestamp that goes
+                # back; an output cannot show two frames at one time, so the later frame is left out.
+                self.backward_frames += 1
+                continue
             decoded_any = True
             last_pts = pts
             lost = tracker.decoded(pts, corrupt=frame.is_corrupt)  # lost frames lie in the range
@@ -356,6 +367,9 @@ class VideoReader:
                 break
         if self._stop.is_set():
             return
+        if self.backward_frames:
+            log.warning("%s: %d decoded frame(s) left out: their timestamps do not come after the frame "
+                        "before (the file is damaged)", self.path.name, self.backward_frames)
         if to_the_end:
             lost = tracker.finish()
             if lost and conceal and previous is not None and not fill(lost, previous) and self._stop.is_set():

@@ -342,6 +342,8 @@ class VideoWriter:
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_depth))
         self._error: BaseException | None = None
         self._stop = threading.Event()
+        #: Set by the encode thread when it has taken the end marker off the queue (no more puts follow).
+        self._ended = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._origin_pts: int | None = None
@@ -469,7 +471,12 @@ class VideoWriter:
             self._queue.put(_END)
             self._thread.join()
             self._raise_if_failed()
-            self._out.close()
+            try:
+                self._out.close()
+            except av.FFmpegError as ex:  # the muxer's trailer (a damaged source's sound, say)
+                refused = self._copier.refused if self._copier is not None else 0
+                why = f" (after {refused} damaged sound packet(s) of the source were refused)" if refused else ""
+                raise EncodeError(f"finishing {self.dst.name} failed: {ffmpeg_reason(ex)}{why}") from ex
             self._closed = True
             if self.sequence is not None:
                 self._place_frames()
@@ -549,7 +556,8 @@ class VideoWriter:
         except BaseException as ex:
             self._error = ex
         if self._error is not None:  # let a blocked producer notice
-            while not self._stop.is_set():
+            # (after the end marker nothing more is put: an error of the final flush must not wait for it)
+            while not self._stop.is_set() and not self._ended.is_set():
                 try:
                     if self._queue.get(timeout=0.1) is _END:
                         return
@@ -568,6 +576,7 @@ class VideoWriter:
             except queue.Empty:
                 continue  # look at the stop flag again
             if item is _END:
+                self._ended.set()
                 break
             tick = time.perf_counter()
             frames, pts = item

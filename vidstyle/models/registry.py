@@ -192,10 +192,14 @@ def _from_file(path: Path, scale: int | None) -> ModelDescriptor:
 
 def _own_file(path: Path) -> ModelDescriptor:
     module, card = load_weights(path)
+    scale = int(getattr(module, "scale", 1))
+    if card.get("scale", scale) != scale:  # the network's own scale is what it does; the card only says it
+        raise ModelError(f"{path.name}: its card says x{card['scale']}, but the network upscales x{scale}")
+    name = card.get("name")
     return ModelDescriptor(
-        card.get("name", path.stem),
+        name if isinstance(name, str) and name else path.stem,
         module,
-        int(card.get("scale", getattr(module, "scale", 0))),
+        scale,
         size_multiple=int(getattr(module, "size_multiple", 1)),
         meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256"),
               "architecture": card.get("architecture"), "input_channels": 3, "output_channels": 3},

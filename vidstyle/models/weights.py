@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,8 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any
     same card beside it.
 
     Raises:
-        ModelError: missing file or card, hash mismatch, unknown architecture,
-            or tensors that do not fit the architecture.
+        ModelError: missing file or card, a card that is not a JSON object of the expected fields,
+            hash mismatch, unknown architecture, or tensors that do not fit the architecture.
     """
     path = Path(path)
     card_path = path.with_suffix(".json")
@@ -104,23 +105,61 @@ def load_weights(path: str | os.PathLike[str]) -> tuple[nn.Module, dict[str, Any
         card = json.loads(card_path.read_text())
     except (OSError, ValueError) as ex:
         raise ModelError(f"cannot read the card {card_path}: {ex}") from ex
+    if not isinstance(card, dict):
+        raise ModelError(f"the card {card_path.name} is not a JSON object of fields, but {type(card).__name__}")
     expected = card.get("sha256")
     if expected and file_sha256(path) != expected:
         raise ModelError(f"{path.name} does not match the sha256 in its card: the file is corrupted or was changed")
     arch = card.get("architecture")
-    if arch not in ARCHITECTURES:
+    if not isinstance(arch, str) or arch not in ARCHITECTURES:
         raise ModelError(f"{path.name}: unknown architecture {arch!r} in its card; known: {', '.join(ARCHITECTURES)}")
+    hparams = card.get("hparams", {})
+    if not isinstance(hparams, dict):
+        raise ModelError(f"{path.name}: the hparams of its card are not a JSON object, but {type(hparams).__name__}")
     try:
         if path.suffix == ".pth":
             state = torch.load(path, map_location="cpu", weights_only=True)
         else:
             state = load_file(str(path))
-    except (SafetensorError, OSError, RuntimeError, ValueError) as ex:
+    except (SafetensorError, OSError, RuntimeError, ValueError, pickle.UnpicklingError, EOFError) as ex:
         raise ModelError(f"cannot read {path.name}: {ex}") from ex
+    return _build(arch, hparams, state, path.name), card
+
+
+#: The largest whole number a card's hyperparameter may hold: the network is first built without memory
+#: (on the meta device) to check its shapes, which still costs time per block.
+_LARGEST_HPARAM = 4096
+
+
+def _build(arch: str, hparams: dict[str, Any], state: Any, name: str) -> nn.Module:
+    """The ``arch`` network of ``hparams`` holding ``state``.
+
+    Its shapes are compared with the file's tensors before any memory is taken, so a card whose
+    numbers are wrong (a typo, damage) is refused in a line instead of allocating a network of
+    that size.
+    """
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError(f"{name} does not hold a dictionary of tensors")
+    large = [k for k, v in hparams.items() if isinstance(v, int) and abs(v) > _LARGEST_HPARAM]
+    if large:
+        raise ModelError(f"{name}: its card's hparams {large[0]}={hparams[large[0]]} is out of range "
+                         f"(at most {_LARGEST_HPARAM})")
     try:
-        module = ARCHITECTURES[arch](**card.get("hparams", {}))
+        with torch.device("meta"):
+            skeleton = ARCHITECTURES[arch](**hparams)
+    except (TypeError, ValueError, RuntimeError) as ex:
+        first = str(ex).strip().splitlines()[0] if str(ex).strip() else type(ex).__name__
+        raise ModelError(f"{name}: its card's hparams do not make a {arch}: {first}") from ex
+    wanted = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    held = {key: tuple(value.shape) for key, value in state.items()}
+    if wanted != held:
+        key = next(k for k in sorted(wanted.keys() | held.keys()) if wanted.get(k) != held.get(k))
+        raise ModelError(f"{name} does not fit the {arch} architecture of its card: {key} is "
+                         f"{held.get(key, 'missing')} in the file, {wanted.get(key, 'not a weight')} in the network")
+    module = ARCHITECTURES[arch](**hparams)
+    try:
         module.load_state_dict(state, strict=True)
-    except (TypeError, RuntimeError) as ex:
-        first = str(ex).strip().splitlines()[0]
-        raise ModelError(f"{path.name} does not fit the {arch} architecture of its card: {first}") from ex
-    return module, card
+    except RuntimeError as ex:  # (the shapes agree; a tensor of another kind, say)
+        raise ModelError(f"{name} does not fit the {arch} architecture of its card: "
+                         f"{str(ex).strip().splitlines()[0]}") from ex
+    return module
