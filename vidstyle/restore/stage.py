@@ -222,8 +222,8 @@ class RepairStage:
     def _mend(self, frame: _Frame, before: _Frame | None, after: _Frame | None) -> _Mended:
         """Spots, then scratches, of one frame; returns the frame for flicker and grade."""
         h, w = frame.raw.shape[:2]
-        prev_w, prev_ok, prev_flow = _onto(frame.back, before, h, w)
-        next_w, next_ok, _ = _onto(frame.ahead, after, h, w)
+        prev_w, prev_ok = _onto(frame.back, before, h, w)
+        next_w, next_ok = _onto(frame.ahead, after, h, w)
         out, mask = frame.raw, np.zeros((h, w), bool)
         shot = self.stats.shots[-1]
         if self.config.spots and prev_w is not None and next_w is not None:
@@ -234,7 +234,7 @@ class RepairStage:
                 shot.spot_pixels += int(np.count_nonzero(spots))
                 mask |= spots
         if self.scratches is not None:
-            lines = self.scratches.update(out, frame.cut, prev_w, None if prev_flow is None else prev_flow[..., 0])
+            lines = self.scratches.update(out, frame.cut, prev_w)
             if lines.any():
                 out = repair_scratches(out, lines)
                 shot.scratch_frames += 1
@@ -265,13 +265,14 @@ class RepairStage:
             yield frame, self._masks.pop(0)
 
 
-def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int, w: int):
-    """``neighbour`` warped onto the frame ``pair`` starts from, where that flow holds, and the
-    flow itself (float32 (h, w, 2)); three Nones without a neighbour."""
+def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int,
+          w: int) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """``neighbour`` warped onto the frame ``pair`` starts from (RGB uint8 (h, w, 3)) and where that
+    flow holds (bool (h, w)); two Nones without a neighbour."""
     if pair is None or neighbour is None:
-        return None, None, None
+        return None, None
     flow, mask = pair.at(h, w)
-    return warp_numpy(neighbour.raw, flow), mask > 0.5, flow
+    return warp_numpy(neighbour.raw, flow), mask > 0.5
 
 
 def _drain(deflicker: Deflicker) -> Iterator[np.ndarray]:
