@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -111,6 +112,27 @@ class TestBatches:
         assert [len(b) for b in out] == [len(b) for b in batches]
         assert [b.first_index for b in out] == [b.first_index for b in batches]
         assert all(np.array_equal(a.pts, b.pts) for a, b in zip(out, batches))
+
+    def test_the_plan_is_made_on_the_decoded_frames(self):
+        """The temporal stage plans (cuts, flow, keyframes) before the repair replaces the frames, so a repair never
+        moves a keyframe: here the stand-in repair blanks every frame, and the plan still sees the cut at frame 6."""
+        import torch
+
+        from vidstyle.models.registry import load_model
+        from vidstyle.temporal.stage import open_temporal
+
+        frames = np.stack(panning(6) + panning(6, image=skdata.coffee()))
+        batches = [FrameBatch(frames[i:i + 4], np.arange(i, i + 4) * 40, i) for i in range(0, 12, 4)]
+        model = load_model("bicubic", scale=2, device=torch.device("cpu"))
+        temporal = open_temporal(TemporalConfig(mode="blend"), model)
+
+        def blank(planned):
+            for batch in planned:
+                yield replace(batch, frames=np.full_like(batch.frames, 128))
+
+        out = list(temporal.batches(iter(batches), depth=2, between=blank))
+        assert [p.cut for b in out for p in b.plans] == [i == 6 for i in range(12)]
+        assert all((b.frames == 128).all() for b in out)  # the model gets the replaced frames
 
     def test_off_is_no_stage(self):
         assert open_repair(RepairConfig(), TemporalConfig()) is None  # off by default

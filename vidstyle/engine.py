@@ -17,6 +17,7 @@ of the film, and decoding and encoding hide behind the network.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -174,9 +175,10 @@ class FramePath:
                    open_temporal(config.temporal, model), open_finish(config))
 
     def batches(self, reader: Iterable[FrameBatch], *, depth: int) -> Iterable:
-        """The reader's batches repaired and planned, each on a thread of its own."""
-        source = reader if self.repair is None else self.repair.batches(reader, depth=depth)
-        return self.temporal.batches(source, depth=depth)
+        """The reader's batches planned and repaired, each on a thread of its own (the plan is
+        made on the decoded frames, see :meth:`TemporalStage.batches`)."""
+        repair = None if self.repair is None else functools.partial(self.repair.batches, depth=depth)
+        return self.temporal.batches(reader, depth=depth, between=repair)
 
     def run(self, batch) -> np.ndarray:
         """A batch of :meth:`batches` through the model and the finish, (B, sH, sW, 3) of the frames' dtype."""
