@@ -45,12 +45,12 @@ from ..temporal.flow import FlowEstimator, FlowPair, consistency_mask
 from ..temporal.scenes import SceneCutDetector
 from ..temporal.warp import warp_numpy
 from ..threads import on_thread
-from .flicker import Deflicker
+from .flicker import Deflicker, FlickerSettings
 from .grade import Grader
 from .scratches import ScratchTracker, repair_scratches
 from .spots import SpotSettings, find_spots, repair_spots
 
-__all__ = ["RepairStage", "open_repair"]
+__all__ = ["RepairStage", "open_repair", "repair_context"]
 
 #: Median filter (pixels of the shrunk grey frame) applied before the repair's flow: a speck or a
 #: scratch a few pixels wide is gone from the picture the flow is computed on.
@@ -282,6 +282,29 @@ def _drain(deflicker: Deflicker) -> Iterator[np.ndarray]:
 
 def _same(item):
     return item
+
+
+def repair_context(config: RepairConfig) -> tuple[int, int]:
+    """``(before, after)``: how many frames before and after a frame its repair reads.
+
+    A segment of a long film (:mod:`vidstyle.batch.segments`) that decodes ``before`` frames
+    ahead of its first frame and ``after`` frames past its last repairs its own frames exactly
+    as one run over the whole film does. The counts follow the parts' reach: the spots read the
+    frames either side; the scratch tracker remembers the candidates of the two frames before,
+    read on frames the spots mended; the flicker of a frame is fitted over ``radius`` frames
+    either side, each fit reading a mended frame and the frame before it, and the window must
+    not meet the segment's start, where the stage begins a shot. The grade's running estimate
+    reaches back to the start of the shot, so it is not counted: a segment starts it afresh.
+    (0, 0) when the stage does nothing.
+    """
+    if not config.active:
+        return 0, 0
+    mended_before = 3 if config.spots and config.scratches else 2 if config.scratches else int(config.spots)
+    mended_after = int(config.spots)
+    if not config.flicker:
+        return mended_before, mended_after
+    radius = FlickerSettings().radius  # the stage's Deflicker runs with the defaults
+    return radius - 1 + max(1, mended_before), radius + mended_after
 
 
 def open_repair(repair: RepairConfig, temporal: TemporalConfig, *,
