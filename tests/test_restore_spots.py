@@ -10,7 +10,7 @@ from conftest import moving_crops
 from vidstyle.config import RepairConfig
 from vidstyle.damage.degrade import FilmDegrader
 from vidstyle.damage.settings import DegradeSettings
-from vidstyle.restore import RepairStage, SpotSettings, find_spots, repair_spots, spot_report
+from vidstyle.restore import RepairStage, SpotSettings, find_spots, luma, repair_spots, spot_report
 from vidstyle.temporal.flow import FlowEstimator
 from vidstyle.temporal.warp import warp_numpy
 
@@ -214,8 +214,20 @@ class TestSettings:
         frame = np.zeros((H, W, 3), np.uint8)
         with pytest.raises(ValueError, match="prev_w"):
             find_spots(frame, np.zeros((H, W + 1, 3), np.uint8), frame, None, None)
-        with pytest.raises(ValueError, match="frame"):
-            find_spots(frame[..., 0], frame, frame, None, None)
+        with pytest.raises(ValueError, match="frame must be an RGB uint8"):
+            find_spots(frame.astype(np.float32), frame, frame, None, None)
+        with pytest.raises(ValueError, match="next_w must be 272x400"):
+            find_spots(frame[..., 0], frame[..., 0], frame[:, :-1, 0], None, None)
+
+    def test_luma_in_is_rgb_in(self, estimator):
+        """The detector reads luma: given the frames' luma (as the repair stage does) it finds the same specks."""
+        clean = moving_frames(skimage_data.astronaut(), 3, (0.7, 0.3))
+        frames = [clean[0], add_specks(clean[1], seed=1), clean[2]]
+        prev_w, next_w, prev_ok, next_ok = neighbours(frames, 1, estimator)
+        grey = [luma(f).astype(np.uint8) for f in (frames[1], prev_w, next_w)]
+        rgb_mask = find_spots(frames[1], prev_w, next_w, prev_ok, next_ok)
+        assert rgb_mask.any()
+        assert np.array_equal(find_spots(*grey, prev_ok, next_ok), rgb_mask)
 
 
 def test_fast_particles_are_barely_touched():

@@ -132,8 +132,10 @@ def column_candidates(frame: np.ndarray, settings: ScratchSettings = ScratchSett
 
 
 def _rows(frame: np.ndarray, s: ScratchSettings) -> np.ndarray:
-    """The luma of every ``row_step``-th row of an RGB uint8 frame, uint8 (H / row_step, W)."""
-    return np.ascontiguousarray(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[:: s.row_step])
+    """The luma of every ``row_step``-th row of an RGB uint8 frame (or of a luma uint8 (H, W)
+    frame), uint8 (H / row_step, W)."""
+    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return np.ascontiguousarray(grey[:: s.row_step])
 
 
 def _top_hat(rows: np.ndarray, sign: int) -> np.ndarray:
@@ -186,8 +188,8 @@ class ScratchTracker:
 
         ``cut=True`` on the first frame of a shot forgets the earlier frames first; the counts go on
         (read :meth:`report`, then :meth:`reset`, for counts per shot). ``prev_w``, the frame before
-        warped onto this one along the flow (uint8 (H, W, 3)), lets it leave out the lines that
-        moved with the picture (``content_offset``).
+        warped onto this one along the flow (RGB uint8 (H, W, 3) or its luma uint8 (H, W)), lets
+        it leave out the lines that moved with the picture (``content_offset``).
         """
         if cut:
             self._history.clear()
@@ -227,11 +229,11 @@ def picture_lines(frame: np.ndarray, before: list[tuple[np.ndarray, float]], can
 
     Args:
         frame: RGB uint8 (H, W, 3).
-        before: earlier pictures of the same content, RGB uint8 (H, W, 3), each with its tolerance
-            in pixels: the frame before warped onto ``frame`` along the flow (a line of the picture
-            is where the picture took it), and the frame before as it was (a line that stood
-            still: a post in front of moving traffic, where the flow follows the traffic). An empty
-            list gives an empty set.
+        before: earlier pictures of the same content, RGB uint8 (H, W, 3) or luma uint8 (H, W),
+            each with its tolerance in pixels: the frame before warped onto ``frame`` along the
+            flow (a line of the picture is where the picture took it), and the frame before as it
+            was (a line that stood still: a post in front of moving traffic, where the flow
+            follows the traffic). An empty list gives an empty set.
         candidates: ``(x, sign)`` pairs of :func:`column_candidates`.
 
     Returns:

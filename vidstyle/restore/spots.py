@@ -150,9 +150,10 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
     """Mask of the one-frame specks of ``frame``.
 
     Args:
-        frame: frame t, RGB uint8 (H, W, 3).
-        prev_w, next_w: frames t-1 and t+1 warped onto frame t, RGB uint8 (H, W, 3), or None at
-            a shot boundary.
+        frame: frame t, RGB uint8 (H, W, 3), or its luma uint8 (H, W) (BT.601, as OpenCV's grey:
+            the detector reads luma only, so a caller that has it saves the conversion).
+        prev_w, next_w: frames t-1 and t+1 warped onto frame t, RGB uint8 (H, W, 3) or luma uint8
+            (H, W), or None at a shot boundary.
         prev_ok, next_ok: bool (H, W), True where the flow to that neighbour passed the
             forward-backward check (None: trusted everywhere).
         settings: thresholds.
@@ -161,14 +162,12 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
         bool (H, W), True on the specks (grown by ``settings.grow``). All False when a neighbour
         is None: frames with one neighbour are not repaired.
     """
-    h, w = frame.shape[:2]
-    _check_frame("frame", frame)
+    i = _luma_of("frame", frame)
+    h, w = i.shape
     if prev_w is None or next_w is None:
         return np.zeros((h, w), bool)
-    _check_frame("prev_w", prev_w, (h, w))
-    _check_frame("next_w", next_w, (h, w))
+    p, n = _luma_of("prev_w", prev_w, (h, w)), _luma_of("next_w", next_w, (h, w))
     s = settings
-    i, p, n = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (frame, prev_w, next_w))  # uint8 luma
     # The spike's height: how far the pixel lies above (or below) both neighbours' 3x3 ranges, so a
     # flow off by a pixel on a fine edge or a thin line does not read as a spike. (Dilation commutes
     # with the maximum: the larger of the two dilations is the dilation of the larger.)
@@ -268,30 +267,27 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
     """
     r, jitter = s.search_radius, 2 * _JITTER + 1
     slack = np.ones((jitter, jitter), np.uint8)
-    grey = [x.astype(np.float32) for x in (i, p, n)]
-    pad = r + 1
-    change = _padded(grey[0] - 0.5 * (grey[1] + grey[2]), pad)
-    before, after = _padded(grey[1] - grey[0], pad), _padded(grey[2] - grey[0], pad)
-    energy = (before * before, after * after)
-    looks = [_padded(g, pad) for g in grey]
-    padded_labels = np.pad(labels, pad)
     moving = np.zeros(len(stats), bool)
     maps = {}
     for label in blobs:
         x, y, w, h = (int(v) for v in stats[label, :4])
-        window = (slice(y + pad - 1, y + pad + h + 1), slice(x + pad - 1, x + pad + w + 1))
-        search = (slice(window[0].start - r, window[0].stop + r), slice(window[1].start - r, window[1].stop + r))
-        core = (padded_labels[window] == label).view(np.uint8)
-        template = np.ascontiguousarray(change[window])
+        # The blob and a pixel around it (the template), and the search region r pixels wider;
+        # zero outside the frame (there the neighbours show no change).
+        region = (y - 1 - r, y + h + 1 + r, x - 1 - r, x + w + 1 + r)
+        grey, around = [_window(g, region) for g in (i, p, n)], _window(labels, region)
+        before, after = grey[1] - grey[0], grey[2] - grey[0]
+        inner = (slice(r, r + h + 2), slice(r, r + w + 2))
+        core = (around[inner] == label).view(np.uint8)
+        template = np.ascontiguousarray(grey[0][inner] - 0.5 * (grey[1][inner] + grey[2][inner]))
         weight = cv2.dilate(core, np.ones((3, 3), np.uint8)).astype(np.float32)
         floor = _MATCH_ENERGY * float(np.sum(template * template * weight))
-        was, will = (_matches(d, e, search, template, weight, floor) for d, e in zip((before, after), energy))
+        was, will = (_matches(d, template, weight, floor) for d in (before, after))
         # Indexed by v: the frame before at -v (flipped, with some slack for a bent path), the frame after at +v.
         was = cv2.dilate(was, slack)[::-1, ::-1]
         for m in (was, will):
             m[r - 1 : r + 2, r - 1 : r + 2] = -1.0  # no motion is no explanation: that is the spike itself
         maps[label] = (was, will)
-        hidden = _looks_alike(looks, window, search, core.astype(np.float32))  # indexed by offset
+        hidden = _looks_alike(grey, inner, core.astype(np.float32))  # indexed by offset
         one_sided = np.maximum(np.where(hidden, was, -1.0), np.where(hidden[::-1, ::-1], will, -1.0))
         moving[label] = float(one_sided.max()) >= s.one_sided_match
     votes = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
@@ -310,31 +306,36 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
     return moving
 
 
-def _looks_alike(looks: list[np.ndarray], window: tuple[slice, slice], search: tuple[slice, slice],
-                 core: np.ndarray) -> np.ndarray:
+def _looks_alike(grey: list[np.ndarray], inner: tuple[slice, slice], core: np.ndarray) -> np.ndarray:
     """bool (2 r + 1, 2 r + 1), by offset: where the frame itself looks like the blob (sum of squared
     differences over the blob within ``_HIDDEN`` of the blob's own difference from the neighbours'
-    mean), so that a neighbour showing the object there would show no change."""
-    frame, prev_w, next_w = looks
-    own = np.ascontiguousarray(frame[window])
-    fill = 0.5 * (prev_w[window] + next_w[window])
+    mean), so that a neighbour showing the object there would show no change. ``grey`` are the
+    search region's luma of the frame and its neighbours, float32; ``inner`` the blob's window."""
+    frame, prev_w, next_w = grey
+    own = np.ascontiguousarray(frame[inner])
+    fill = 0.5 * (prev_w[inner] + next_w[inner])
     spike = max(float(np.sum((own - fill) ** 2 * core)), 1e-3)
-    differs = cv2.matchTemplate(np.ascontiguousarray(frame[search]), own, cv2.TM_SQDIFF, mask=core)
+    differs = cv2.matchTemplate(frame, own, cv2.TM_SQDIFF, mask=core)
     return differs <= _HIDDEN * spike
 
 
-def _padded(image: np.ndarray, pad: int) -> np.ndarray:
-    return cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+def _window(image: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
+    """float32 copy of ``image[y0:y1, x0:x1]`` for ``region`` (y0, y1, x0, x1), zero where the region
+    leaves the image."""
+    y0, y1, x0, x1 = region
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
+    h, w = image.shape[:2]
+    cy0, cy1, cx0, cx1 = max(0, y0), min(h, y1), max(0, x0), min(w, x1)
+    out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = image[cy0:cy1, cx0:cx1]
+    return out
 
 
-def _matches(change: np.ndarray, energy: np.ndarray, search: tuple[slice, slice], template: np.ndarray,
-             weight: np.ndarray, floor: float) -> np.ndarray:
+def _matches(change: np.ndarray, template: np.ndarray, weight: np.ndarray, floor: float) -> np.ndarray:
     """float32 (2 r + 1, 2 r + 1): the normalised correlation of ``template`` (weighted by
-    ``weight``) with ``change`` at each offset of the ``search`` window, -1 where the change there
+    ``weight``) with ``change`` (the search region) at each offset, -1 where the change there
     carries less than ``floor`` (sum of squares under the weight) or is flat."""
-    region = np.ascontiguousarray(change[search])
-    rho = cv2.matchTemplate(region, template, cv2.TM_CCORR_NORMED, mask=weight)
-    carried = cv2.matchTemplate(np.ascontiguousarray(energy[search]), weight, cv2.TM_CCORR)
+    rho = cv2.matchTemplate(change, template, cv2.TM_CCORR_NORMED, mask=weight)
+    carried = cv2.matchTemplate(change * change, weight, cv2.TM_CCORR)
     rho = np.nan_to_num(rho, nan=-1.0, posinf=-1.0, neginf=-1.0)
     rho[carried < floor] = -1.0
     return rho
@@ -391,9 +392,20 @@ def spot_report(mask: np.ndarray, feather: int = SpotSettings.feather) -> dict[s
     return {"spots": int(count - 1), "pixels": int(np.count_nonzero(feather_alpha(mask, feather)))}
 
 
-def _check_frame(name: str, frame: np.ndarray, size: tuple[int, int] | None = None) -> None:
+def _luma_of(name: str, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """uint8 (H, W) luma of an RGB uint8 (H, W, 3) frame, or the frame itself when it is luma."""
+    grey = isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 2
+    if not grey:
+        _check_frame(name, frame, None, grey_too=True)
+    if size is not None and frame.shape[:2] != size:
+        raise ValueError(f"{name} must be {size[0]}x{size[1]} like the frame, got {frame.shape[0]}x{frame.shape[1]}")
+    return frame if grey else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
+def _check_frame(name: str, frame: np.ndarray, size: tuple[int, int] | None = None, *, grey_too: bool = False) -> None:
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
-        raise ValueError(f"{name} must be an RGB uint8 (H, W, 3) frame, got {got}")
+        luma = " or luma uint8 (H, W)" if grey_too else ""
+        raise ValueError(f"{name} must be an RGB uint8 (H, W, 3) frame{luma}, got {got}")
     if size is not None and frame.shape[:2] != size:
         raise ValueError(f"{name} must be {size[0]}x{size[1]} like the frame, got {frame.shape[0]}x{frame.shape[1]}")

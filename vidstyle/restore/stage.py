@@ -43,7 +43,7 @@ import numpy as np
 from ..config import RepairConfig, TemporalConfig
 from ..temporal.flow import FlowEstimator, FlowPair, consistency_mask
 from ..temporal.scenes import SceneCutDetector
-from ..temporal.warp import warp_numpy
+from ..temporal.warp import pixel_grid, warp_numpy
 from ..threads import on_thread
 from .flicker import Deflicker, FlickerSettings
 from .grade import Grader
@@ -66,6 +66,7 @@ class _Frame:
 
     index: int
     raw: np.ndarray
+    grey: np.ndarray  # its luma, uint8 (H, W): what the detectors read and the neighbours are warped as
     small: np.ndarray  # the grey picture the flow is computed on
     cut: bool
     back: FlowPair | None = None  # this frame -> the one before
@@ -78,7 +79,7 @@ class _Mended:
 
     frame: np.ndarray
     mask: np.ndarray
-    prev_w: np.ndarray | None
+    prev_w: np.ndarray | None  # luma of the frame before, warped onto this one
     prev_ok: np.ndarray | None
     cut: bool
 
@@ -209,7 +210,7 @@ class RepairStage:
         cut = self.cuts.update(small) or index == 0
         if cut:
             self.stats.shots.append(_Shot(first_frame=index))
-        return _Frame(index, frame, cv2.medianBlur(small, FLOW_MEDIAN), cut)
+        return _Frame(index, frame, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.medianBlur(small, FLOW_MEDIAN), cut)
 
     def _link(self, before: _Frame, after: _Frame) -> None:
         """The flows between two neighbours of one shot, each with its reliability."""
@@ -222,14 +223,14 @@ class RepairStage:
     def _mend(self, frame: _Frame, before: _Frame | None, after: _Frame | None) -> _Mended:
         """Spots, then scratches, of one frame; returns the frame for flicker and grade."""
         h, w = frame.raw.shape[:2]
-        prev_w, prev_ok = _onto(frame.back, before, h, w)
-        next_w, next_ok = _onto(frame.ahead, after, h, w)
+        prev_w, prev_ok, prev_flow = _onto(frame.back, before, h, w)
+        next_w, next_ok, next_flow = _onto(frame.ahead, after, h, w)
         out, mask = frame.raw, np.zeros((h, w), bool)
         shot = self.stats.shots[-1]
         if self.config.spots and prev_w is not None and next_w is not None:
-            spots = find_spots(out, prev_w, next_w, prev_ok, next_ok, self.spot_settings)
+            spots = find_spots(frame.grey, prev_w, next_w, prev_ok, next_ok, self.spot_settings)
             if spots.any():
-                out = repair_spots(out, spots, prev_w, next_w, self.spot_settings)
+                out = self._fill(frame.raw, spots, (before.raw, prev_flow), (after.raw, next_flow))
                 shot.spots += cv2.connectedComponents(spots.astype(np.uint8), connectivity=8)[0] - 1
                 shot.spot_pixels += int(np.count_nonzero(spots))
                 mask |= spots
@@ -245,6 +246,20 @@ class RepairStage:
         if self.observer is not None:
             self.observer(frame.index, frame.raw, mask)
         return _Mended(out, mask, prev_w, prev_ok, frame.cut)
+
+    def _fill(self, frame: np.ndarray, spots: np.ndarray, before: tuple[np.ndarray, np.ndarray],
+              after: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``frame`` with its spots filled from both neighbours (each a raw frame and the flow onto
+        this one), warped in colour only over the spots' bounding box and its feathered rim."""
+        rim = self.spot_settings.feather + 1
+        ys, xs = np.nonzero(spots)
+        h, w = spots.shape
+        box = (slice(max(0, ys.min() - rim), min(h, ys.max() + rim + 1)),
+               slice(max(0, xs.min() - rim), min(w, xs.max() + rim + 1)))
+        prev_w, next_w = (_warp_box(raw, flow, box) for raw, flow in (before, after))
+        out = frame.copy()
+        out[box] = repair_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
+        return out
 
     def _release(self, mended: _Mended | None, *, final: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Hand a mended frame to flicker and grade; yield what they give back, in order."""
@@ -265,14 +280,20 @@ class RepairStage:
             yield frame, self._masks.pop(0)
 
 
-def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int,
-          w: int) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
-    """``neighbour`` warped onto the frame ``pair`` starts from (RGB uint8 (h, w, 3)) and where that
-    flow holds (bool (h, w)); two Nones without a neighbour."""
+def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int, w: int):
+    """``neighbour``'s luma warped onto the frame ``pair`` starts from (uint8 (h, w)), where that
+    flow holds (bool (h, w)) and the flow itself (float32 (h, w, 2)); three Nones without a
+    neighbour."""
     if pair is None or neighbour is None:
-        return None, None
+        return None, None, None
     flow, mask = pair.at(h, w)
-    return warp_numpy(neighbour.raw, flow), mask > 0.5
+    return warp_numpy(neighbour.grey, flow), mask > 0.5, flow
+
+
+def _warp_box(source: np.ndarray, flow: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """``warp_numpy(source, flow)[box]``, computed over ``box`` only."""
+    where = pixel_grid(*flow.shape[:2])[box] + flow[box]
+    return cv2.remap(source, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _drain(deflicker: Deflicker) -> Iterator[np.ndarray]:
