@@ -71,13 +71,13 @@ class TestDriftingScratch:
 
     def test_cut_forgets(self):
         frame = moving_frames(skimage_data.camera(), 1, (0, 0))[0]
-        damaged = draw_scratch(frame, 200.0, 245.0)
+        damaged = [draw_scratch(frame, 200.0 + 1.5 * t, 245.0) for t in range(4)]  # drifts over a still picture
         tracker = ScratchTracker()
-        tracker.update(damaged)
-        assert tracker.update(damaged).any()
-        assert not tracker.update(damaged, cut=True).any()  # a new shot: seen once again
+        tracker.update(damaged[0])
+        assert tracker.update(damaged[1]).any()
+        assert not tracker.update(damaged[2], cut=True).any()  # a new shot: seen once again
         tracker.reset()
-        assert not tracker.update(damaged).any()
+        assert not tracker.update(damaged[3]).any()
 
 
 class TestPictureIsNotAScratch:
@@ -124,16 +124,16 @@ class TestLinesOfThePicture:
 
     @staticmethod
     def run(frames: list[np.ndarray], steps: list[float]) -> list[np.ndarray]:
-        """Masks of ``frames`` with the frame before warped along a known sideways motion."""
+        """Masks of ``frames`` with the frame before warped along a known sideways motion (content at x was at
+        x + step in the frame before)."""
         tracker, masks = ScratchTracker(), []
         for t, frame in enumerate(frames):
-            prev_w = flow_x = None
+            prev_w = None
             if t:
-                flow_x = np.full((H, W), steps[t], np.float32)  # content at x was at x + step before
                 shift = np.float32([[1, 0, -steps[t]], [0, 1, 0]])  # prev_w(x) = frame t-1 at x + step
                 prev_w = cv2.warpAffine(frames[t - 1], shift, (W, H), flags=cv2.INTER_LINEAR,
                                         borderMode=cv2.BORDER_REFLECT)
-            masks.append(tracker.update(frame, t == 0, prev_w, flow_x))
+            masks.append(tracker.update(frame, t == 0, prev_w))
         return masks
 
     def test_a_line_that_moves_with_the_picture(self):
@@ -143,6 +143,22 @@ class TestLinesOfThePicture:
         without_flow = ScratchTracker()
         assert any(without_flow.update(f, t == 0).any() for t, f in enumerate(frames))  # a scratch's signature
         assert all(not m.any() for m in self.run(frames, [2.0] * 6))
+
+    def test_a_line_that_moves_slowly_with_the_picture(self):
+        """A pan of 0.7 pixels a frame: the line moves less than the drift a scratch may have, but with the picture
+        (bikes.mp4's fence, seen as scratches before the positions were measured to a fraction of a pixel)."""
+        picture = np.dstack([skimage_data.camera()] * 3)[:H + 40, :W + 80].copy()
+        picture[:, 229:231] = 20
+        frames = moving_frames(picture, 6, (0.7, 0.0))
+        assert all(not m.any() for m in self.run(frames, [0.7] * 6))
+
+    def test_a_still_post_in_front_of_moving_traffic(self):
+        """The flow follows what moves behind a thin post, so the frame before, warped, shows the post displaced;
+        the frame before as it was shows it where it is."""
+        frames = moving_frames(skimage_data.astronaut(), 6, (3.0, 0.0))
+        for frame in frames:
+            frame[:, 200:202] = 15
+        assert all(not m.any() for m in self.run(frames, [3.0] * 6))
 
     def test_a_still_line_in_a_still_picture(self):
         frame = draw_scratch(moving_frames(skimage_data.camera(), 1, (0, 0))[0], 200.0, 20.0, opacity=0.8)
@@ -154,6 +170,14 @@ class TestLinesOfThePicture:
         damaged = [draw_scratch(frame, 150.0 + 0.5 * t, 245.0) for t, frame in enumerate(clean)]
         masks = self.run(damaged, [3.0] * 6)
         assert all(m[:, 150:153].any() for m in masks[1:])
+
+    def test_a_scratch_drifting_over_a_slow_pan_is_found(self):
+        """The pan is slower than the old 1.5-pixel rule; the scratch drifts 1.2 pixels a frame against it."""
+        clean = moving_frames(skimage_data.astronaut(), 6, (0.7, 0.0))
+        damaged = [draw_scratch(frame, 150.0 + 1.2 * t, 20.0) for t, frame in enumerate(clean)]
+        masks = self.run(damaged, [0.7] * 6)
+        found = [m[:, int(150 + 1.2 * t)].mean() > 0.7 for t, m in enumerate(masks) if t >= 1]
+        assert sum(found) >= 4, found  # where the astronaut's suit is as dark as the line, it is not a candidate
 
 
 class TestRepairAndSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -112,6 +113,27 @@ class TestBatches:
         assert [b.first_index for b in out] == [b.first_index for b in batches]
         assert all(np.array_equal(a.pts, b.pts) for a, b in zip(out, batches))
 
+    def test_the_plan_is_made_on_the_decoded_frames(self):
+        """The temporal stage plans (cuts, flow, keyframes) before the repair replaces the frames, so a repair never
+        moves a keyframe: here the stand-in repair blanks every frame, and the plan still sees the cut at frame 6."""
+        import torch
+
+        from vidstyle.models.registry import load_model
+        from vidstyle.temporal.stage import open_temporal
+
+        frames = np.stack(panning(6) + panning(6, image=skdata.coffee()))
+        batches = [FrameBatch(frames[i:i + 4], np.arange(i, i + 4) * 40, i) for i in range(0, 12, 4)]
+        model = load_model("bicubic", scale=2, device=torch.device("cpu"))
+        temporal = open_temporal(TemporalConfig(mode="blend"), model)
+
+        def blank(planned):
+            for batch in planned:
+                yield replace(batch, frames=np.full_like(batch.frames, 128))
+
+        out = list(temporal.batches(iter(batches), depth=2, between=blank))
+        assert [p.cut for b in out for p in b.plans] == [i == 6 for i in range(12)]
+        assert all((b.frames == 128).all() for b in out)  # the model gets the replaced frames
+
     def test_off_is_no_stage(self):
         assert open_repair(RepairConfig(), TemporalConfig()) is None  # off by default
         assert open_repair(RepairConfig("auto", spots=False, scratches=False, flicker=False), TemporalConfig()) is None
@@ -194,3 +216,61 @@ def test_bad_repair_options_are_usage_errors(dusty_clip, tmp_path, capsys, optio
         assert option in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     assert file_hash(src) == digest
+
+
+def flickering(frames: list[np.ndarray], seed: int = 5) -> list[np.ndarray]:
+    """``frames`` with their brightness scaled by a random +-8 % a frame."""
+    rng = np.random.default_rng(seed)
+    return [np.clip(f * rng.uniform(0.92, 1.08), 0, 255).astype(np.uint8) for f in frames]
+
+
+class TestChunked:
+    """A film repaired in segments, joined by stream copy, is the film repaired in one run: each segment decodes the
+    repair's reach before its first frame and past its last (``repair_context``) and writes only its own frames."""
+
+    @staticmethod
+    def run_chunked(src: Path, dst: Path, config: RemasterConfig, chunks: int, context: tuple[int, int]) -> None:
+        from vidstyle.batch.segments import plan_segments, render_segment
+        from vidstyle.io.remux import join_segments, keyframe_indices
+
+        keyframes, total = keyframe_indices(src)
+        before, after = context
+        segments = plan_segments(total, keyframes, chunks=chunks, warmup=before, cooldown=after)
+        assert len(segments) == chunks
+        parts = []
+        for segment in segments:
+            part = dst.with_name(f"{dst.stem}.part{segment.index}{dst.suffix}")
+            result = render_segment(src, part, config, segment)
+            assert result.frames == segment.frames
+            parts.append((part, result.first_pts))
+        join_segments(src, parts, dst)
+
+    def test_the_runner_plans_the_repairs_reach(self):
+        from vidstyle.batch.runner import BatchConfig, segments_for
+
+        segments = segments_for(60, list(range(60)), 25.0, BatchConfig(chunks=3), 4, context=(18, 17))
+        assert [(s.first_frame, s.warmup, s.cooldown) for s in segments] == [(0, 0, 17), (20, 18, 17), (40, 18, 0)]
+        plain = segments_for(60, list(range(60)), 25.0, BatchConfig(chunks=3), 4)  # --repair off: as before
+        assert [(s.warmup, s.cooldown) for s in plain] == [(0, 0), (4, 0), (4, 0)]
+
+    def test_segments_repair_as_one_run(self, tmp_path):
+        from vidstyle.restore import repair_context
+
+        dirty, _ = speckled(flickering(panning(60)))
+        src = write_lossless(tmp_path / "src.mkv", dirty)
+        config = RemasterConfig(scale=1, model="bicubic", device="cpu", batch_size=4, repair=ON,
+                                temporal=TemporalConfig(mode="off"), encode=EncodeConfig(codec="ffv1"))
+        remaster(src, tmp_path / "whole.mkv", config)
+        whole, whole_pts = decode_all(tmp_path / "whole.mkv")
+        assert not np.array_equal(np.stack(whole), np.stack(dirty))  # the repair did something
+        context = repair_context(ON)
+        assert context == (18, 17)
+        self.run_chunked(src, tmp_path / "joined.mkv", config, 3, context)
+        joined, joined_pts = decode_all(tmp_path / "joined.mkv")
+        assert joined_pts == whole_pts
+        assert np.array_equal(np.stack(joined), np.stack(whole))
+        # Without the look-ahead past each segment's end (and with the batch runner's old warm-up of 4 frames) the
+        # frames near the joins come out otherwise.
+        self.run_chunked(src, tmp_path / "short.mkv", config, 3, (4, 0))
+        short, _ = decode_all(tmp_path / "short.mkv")
+        assert not np.array_equal(np.stack(short), np.stack(whole))

@@ -198,8 +198,7 @@ class RepairConfig:
     along the optical flow before the network sees the frame."""
 
     #: ``auto``: repair; ``off`` (the default for now): the frames go to the network as decoded.
-    #: Off by default until it does no harm on clean footage and a long film cut into segments
-    #: repairs exactly as in one piece (see the README).
+    #: Off by default until it does no harm on clean footage (see the README).
     mode: str = "off"
     #: Dust and dirt: specks on one frame that its two neighbours, along the flow, do not have.
     spots: bool = True

@@ -17,6 +17,7 @@ of the film, and decoding and encoding hide behind the network.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -174,9 +175,10 @@ class FramePath:
                    open_temporal(config.temporal, model), open_finish(config))
 
     def batches(self, reader: Iterable[FrameBatch], *, depth: int) -> Iterable:
-        """The reader's batches repaired and planned, each on a thread of its own."""
-        source = reader if self.repair is None else self.repair.batches(reader, depth=depth)
-        return self.temporal.batches(source, depth=depth)
+        """The reader's batches planned and repaired, each on a thread of its own (the plan is
+        made on the decoded frames, see :meth:`TemporalStage.batches`)."""
+        repair = None if self.repair is None else functools.partial(self.repair.batches, depth=depth)
+        return self.temporal.batches(reader, depth=depth, between=repair)
 
     def run(self, batch) -> np.ndarray:
         """A batch of :meth:`batches` through the model and the finish, (B, sH, sW, 3) of the frames' dtype."""
@@ -222,6 +224,8 @@ class StageRun:
     """``decode``, ``model`` (the stage) and ``encode``."""
     compose_seconds: float = 0.0
     """Time in the ``compose`` hook (preview's side-by-side)."""
+    cooldown: int = 0
+    """Frames decoded and run but not written (at or after ``keep_until``)."""
     warnings: list[str] = field(default_factory=list)
     damage: DamageReport | None = None
     """What was wrong with the source's frames (:mod:`vidstyle.io.damage`)."""
@@ -241,6 +245,7 @@ def run_stages(
     progress: ProgressCallback | None = None,
     total: int | None = None,
     keep_from: int | None = None,
+    keep_until: int | None = None,
     compose: Callable[[FrameBatch, np.ndarray], np.ndarray] | None = None,
     on_batch: Callable[[FrameBatch, np.ndarray, np.ndarray], None] | None = None,
     before_commit: Callable[[StageRun], None] | None = None,
@@ -257,6 +262,8 @@ def run_stages(
         progress: called after each batch with (frames written, ``total``).
         keep_from: frames with a timestamp below it are run but not written: warm-up frames that
             give the temporal state its history (a segment of a long film). None writes all.
+        keep_until: frames with a timestamp at or after it are run but not written: the frames
+            past a segment's end that the repair's look-ahead reads. None writes all.
         compose: turns a batch and the stage's output into the frames written (preview's
             input | output picture); timed apart from the stage.
         on_batch: sees each batch, the stage's output and the frames written, after the write
@@ -269,7 +276,7 @@ def run_stages(
         reader and the writer had to say (an ``--fps`` a video ignores, a sequence's lost sound).
     """
     model_seconds = compose_seconds = 0.0
-    written = warmed = 0
+    written = warmed = cooled = 0
     for batch in reader if batches is None else batches:
         tick = time.perf_counter()
         out = stage(batch)
@@ -280,16 +287,19 @@ def run_stages(
             compose_seconds += time.perf_counter() - tick
         else:
             out_frames = out
-        if keep_from is None:
+        if keep_from is None and keep_until is None:
             writer.write(out_frames, batch.pts)
             written += len(batch)
         else:
-            warmed, written = _write_kept(writer, out_frames, batch, keep_from, warmed, written)
+            kept, before = _write_kept(writer, out_frames, batch, keep_from, keep_until)
+            written += kept
+            warmed += before
+            cooled += len(batch) - kept - before
         if on_batch is not None:
             on_batch(batch, out, out_frames)
         if progress is not None:
             progress(written, total)
-    run = StageRun(frames=written, warmup=warmed, stage_seconds={}, compose_seconds=compose_seconds,
+    run = StageRun(frames=written, warmup=warmed, cooldown=cooled, stage_seconds={}, compose_seconds=compose_seconds,
                    damage=reader.damage)
     if before_commit is not None:
         before_commit(run)
@@ -300,15 +310,16 @@ def run_stages(
 
 
 def _write_kept(
-    writer: VideoWriter, frames: np.ndarray, batch: FrameBatch, keep_from: int, warmed: int, written: int
+    writer: VideoWriter, frames: np.ndarray, batch: FrameBatch, keep_from: int | None, keep_until: int | None
 ) -> tuple[int, int]:
-    """Write the frames of ``batch`` at or after ``keep_from``; returns the updated (warmed, written)."""
-    keep = np.asarray(batch.pts) >= keep_from
-    warmed += int(np.count_nonzero(~keep))
+    """Write the frames of ``batch`` in ``[keep_from, keep_until)`` (None: no bound); returns how
+    many were written and how many fell before ``keep_from``."""
+    pts = np.asarray(batch.pts)
+    before = pts < keep_from if keep_from is not None else np.zeros(len(pts), bool)
+    keep = ~before if keep_until is None else ~before & (pts < keep_until)
     if keep.any():
-        writer.write(frames[keep], np.asarray(batch.pts)[keep])
-        written += int(np.count_nonzero(keep))
-    return warmed, written
+        writer.write(frames[keep], pts[keep])
+    return int(np.count_nonzero(keep)), int(np.count_nonzero(before))
 
 
 @dataclass

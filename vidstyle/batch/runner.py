@@ -50,6 +50,7 @@ from ..io.probe import probe
 from ..io.remux import frame_timestamps, join_segments, keyframe_indices
 from ..io.sequence import find_sequence, is_sequence
 from ..io.writer import check_output_folder, check_output_path, claim_path
+from ..restore import repair_context
 from ..version import __version__
 from .backends import BACKENDS, Backend, Unit, open_backend, unit_for
 from .discover import Job
@@ -306,7 +307,8 @@ class _Driver:
         return units
 
     def cut(self, count: int, keyframes: list[int], fps: float) -> list[Segment]:
-        return segments_for(count, keyframes, fps, self.batch, self.config.temporal.keyframe_interval)
+        return segments_for(count, keyframes, fps, self.batch, self.config.temporal.keyframe_interval,
+                            context=repair_context(self.config.repair))
 
     # -- running ----------------------------------------------------------------------------
     def run(self, backend: Backend) -> None:
@@ -476,20 +478,24 @@ def _damage_note(damage: dict[str, Any] | None) -> str:
 
 
 def segments_for(count: int, keyframes: list[int], fps: float, batch: BatchConfig,
-                 keyframe_interval: int) -> list[Segment]:
+                 keyframe_interval: int, *, context: tuple[int, int] = (0, 0)) -> list[Segment]:
     """The segments a film of ``count`` frames is cut into (one when it is not split).
 
     ``batch.chunks`` segments when given; otherwise one segment up to 1.5 x ``chunk_seconds``,
     and segments of about ``chunk_seconds`` beyond. Each segment warms up on ``batch.warmup``
-    frames, by default the keyframe interval.
+    frames, by default the keyframe interval, and on at least ``context[0]`` frames; it runs
+    ``context[1]`` frames past its end. ``context`` is the repair's reach
+    (:func:`vidstyle.restore.repair_context`), so that a film repaired in segments is repaired
+    as in one run.
     """
-    warmup = batch.warmup if batch.warmup is not None else keyframe_interval
+    before, after = context
+    warmup = max(batch.warmup if batch.warmup is not None else keyframe_interval, before)
     if batch.chunks is not None:
-        return plan_segments(count, keyframes, chunks=batch.chunks, warmup=warmup)
+        return plan_segments(count, keyframes, chunks=batch.chunks, warmup=warmup, cooldown=after)
     target = max(1, math.ceil(batch.chunk_seconds * fps))
     if count <= 1.5 * target:
-        return plan_segments(count, keyframes, chunks=1, warmup=warmup)
-    return plan_segments(count, keyframes, target_frames=target, warmup=warmup)
+        return plan_segments(count, keyframes, chunks=1, warmup=warmup, cooldown=after)
+    return plan_segments(count, keyframes, target_frames=target, warmup=warmup, cooldown=after)
 
 
 def _written_since(path: Path, started: float | None) -> bool:

@@ -11,7 +11,10 @@ in parallel (processes or Ray tasks; the orchestration lives elsewhere):
 * Cuts fall on keyframes of the source, so each segment's decoder starts close to where it is
   needed. Each segment also decodes and runs ``warmup`` frames before its first frame and drops
   their outputs: the temporal state (flow, reused features, blending) then has the history it
-  would have had in one run.
+  would have had in one run. With ``--repair``, which reads frames on both sides of the one it
+  mends (:func:`vidstyle.restore.repair_context`), the warm-up is at least the repair's reach
+  back, and ``cooldown`` frames past the segment's end are decoded and run too, their outputs
+  dropped: each segment then repairs its frames as one run over the film does.
 * A segment file holds only video, with timestamps starting at zero like any output of
   :class:`~vidstyle.io.writer.VideoWriter`; :func:`~vidstyle.io.remux.join_segments` shifts each part back to the
   source's clock, copies its packets without re-encoding, and copies the source's audio and
@@ -40,7 +43,7 @@ from typing import Any
 from ..config import RangeConfig, RemasterConfig
 from ..engine import FramePath, ProgressCallback, StageRun, open_stages, run_stages
 from ..errors import DecodeError, RangeError
-from ..io.damage import DamageReport
+from ..io.damage import DamageReport, StreamDamage
 from ..io.probe import VideoInfo, probe
 from ..io.remux import frame_timestamps
 from ..io.writer import check_output_path
@@ -67,6 +70,9 @@ class Segment:
     warmup: int
     """Frames decoded and run before ``first_frame`` whose outputs are dropped: they give the
     temporal state its history. At most ``first_frame``."""
+    cooldown: int = 0
+    """Frames decoded and run after the segment's last frame whose outputs are dropped: the
+    repair's look-ahead. Not past the end of the film (:func:`plan_segments` clips it)."""
 
     def __post_init__(self) -> None:
         if self.index < 0 or self.first_frame < 0:
@@ -75,6 +81,8 @@ class Segment:
             raise ValueError(f"a segment must hold 1 frame or more, got {self.frames}")
         if not 0 <= self.warmup <= self.first_frame:
             raise ValueError(f"warmup must be between 0 and first_frame {self.first_frame}, got {self.warmup}")
+        if self.cooldown < 0:
+            raise ValueError(f"cooldown must be 0 or more, got {self.cooldown}")
 
     @property
     def end(self) -> int:
@@ -85,6 +93,11 @@ class Segment:
     def decode_start(self) -> int:
         """Index of the first frame decoded: the first warm-up frame."""
         return self.first_frame - self.warmup
+
+    @property
+    def decode_end(self) -> int:
+        """Index of the frame after the last one decoded (exclusive): past the cool-down."""
+        return self.end + self.cooldown
 
 
 @dataclass
@@ -116,6 +129,7 @@ def plan_segments(
     chunks: int | None = None,
     target_frames: int | None = None,
     warmup: int = 4,
+    cooldown: int = 0,
 ) -> list[Segment]:
     """Cut ``frame_count`` frames into segments at keyframes.
 
@@ -131,10 +145,12 @@ def plan_segments(
             file are ignored.
         chunks, target_frames: exactly one of them, 1 or more.
         warmup: frames run before each segment for the temporal state, clipped to what exists.
+        cooldown: frames run after each segment for the repair's look-ahead, clipped to what
+            exists (the last segment has none).
 
     Raises:
-        ValueError: a count below 1, a negative warmup, or not exactly one of chunks and
-            target_frames.
+        ValueError: a count below 1, a negative warmup or cooldown, or not exactly one of chunks
+            and target_frames.
 
     >>> [(s.first_frame, s.frames, s.warmup) for s in plan_segments(40, [0, 10, 20, 30], chunks=4)]
     [(0, 10, 0), (10, 10, 4), (20, 10, 4), (30, 10, 4)]
@@ -149,6 +165,8 @@ def plan_segments(
         raise ValueError(f"target_frames must be 1 or more, got {target_frames}")
     if warmup < 0:
         raise ValueError(f"warmup must be 0 or more, got {warmup}")
+    if cooldown < 0:
+        raise ValueError(f"cooldown must be 0 or more, got {cooldown}")
     if chunks is None:
         assert target_frames is not None
         chunks = max(1, int(Fraction(frame_count, target_frames) + Fraction(1, 2)))
@@ -160,7 +178,7 @@ def plan_segments(
         cuts.add(_nearest(candidates, Fraction(i * frame_count, chunks)))
     bounds = [0, *sorted(cuts), frame_count]
     return [
-        Segment(index=i, first_frame=a, frames=b - a, warmup=min(warmup, a))
+        Segment(index=i, first_frame=a, frames=b - a, warmup=min(warmup, a), cooldown=min(cooldown, frame_count - b))
         for i, (a, b) in enumerate(zip(bounds, bounds[1:]))
     ]
 
@@ -184,9 +202,10 @@ def render_segment(
 ) -> SegmentResult:
     """Remaster one segment of ``src`` into ``dst``: video only, timestamps from zero.
 
-    Decodes frames ``[segment.decode_start, segment.end)``, runs the temporal stage and the model
-    over all of them (the warm-up frames give the temporal state its history) and writes the
-    outputs from ``segment.first_frame`` on. ``config.range`` is ignored: a segment is its own
+    Decodes frames ``[segment.decode_start, segment.decode_end)``, runs the repair, the temporal
+    stage and the model over all of them (the warm-up frames give the temporal state its
+    history, the cool-down frames the repair's look-ahead) and writes the outputs of
+    ``[segment.first_frame, segment.end)``. ``config.range`` is ignored: a segment is its own
     range. No audio or subtitles: :func:`~vidstyle.io.remux.join_segments` copies them once for the whole film.
     ``dst`` appears only when complete (temporary file and rename), so a crashed segment leaves
     nothing a resuming runner could mistake for a finished one.
@@ -215,21 +234,23 @@ def render_segment(
     src, dst = Path(src), Path(dst)
     started = time.perf_counter()
     check_output_path(dst, src=src, overwrite=config.overwrite)
-    # One frame past the end: its timestamp is where the segment stops.
-    timestamps = frame_timestamps(src, upto=segment.end)
+    # One frame past the end of what is decoded: its timestamp is where decoding stops.
+    timestamps = frame_timestamps(src, upto=segment.decode_end)
     if len(timestamps) < segment.end:
         raise RangeError(
             f"segment {segment.index} ends at frame {segment.end} but {src.name} has {len(timestamps)} frames"
         )
     info = probe(src)
     first_pts = timestamps[segment.first_frame]
-    end = _time_point(info, timestamps, segment.end) if segment.end < len(timestamps) else None
+    decode_end = min(segment.decode_end, len(timestamps))
+    end = _time_point(info, timestamps, decode_end) if decode_end < len(timestamps) else None
+    keep_until = timestamps[segment.end] if segment.end < decode_end else None
     config = replace(config, range=RangeConfig(start=_time_point(info, timestamps, segment.decode_start), end=end))
     reader, model, writer = open_stages(src, dst, config, copy_streams=False)
 
     def check(run: StageRun) -> None:
         kept = own_damage(run.damage, segment)
-        lost_warmup = run.damage.lost - kept.lost  # left out under --on-damage warn
+        lost_warmup = _lost_before(run.damage, segment.warmup)  # left out under --on-damage warn
         if (run.warmup + lost_warmup, run.frames + kept.lost) != (segment.warmup, segment.frames):
             raise DecodeError(
                 f"segment {segment.index} of {src.name} decoded {run.warmup} warm-up and {run.frames} output "
@@ -240,7 +261,8 @@ def render_segment(
     with reader, writer:
         path = FramePath.open(config, model)
         run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
-                         progress=progress, total=segment.frames, keep_from=first_pts, before_commit=check)
+                         progress=progress, total=segment.frames, keep_from=first_pts, keep_until=keep_until,
+                         before_commit=check)
     seconds = time.perf_counter() - started
     log.info("segment %d: %d frames (+%d warm-up) in %.1f s", segment.index, run.frames, run.warmup, seconds)
     damage = own_damage(run.damage, segment)
@@ -251,9 +273,28 @@ def render_segment(
 
 def own_damage(damage: DamageReport, segment: Segment) -> DamageReport:
     """The damage of a segment's own frames, on the film's numbering: the run's frames from
-    ``segment.decode_start``, less the warm-up frames (the previous segment's own)."""
-    streams = [s.clipped(segment.warmup, segment.decode_start) for s in damage.streams]
+    ``segment.decode_start``, less the warm-up frames (the previous segment's own) and the
+    cool-down frames (the next segment's)."""
+    streams = [_before_end(s.clipped(segment.warmup, segment.decode_start), segment) for s in damage.streams]
     return DamageReport(damage.source, damage.on_damage, streams, damage.ended)
+
+
+def _before_end(stream: StreamDamage, segment: Segment) -> StreamDamage:
+    """``stream`` (on the film's numbering) without the frames at or past ``segment.end``."""
+    if not segment.cooldown:
+        return stream
+
+    def own(indices: list[int]) -> list[int]:
+        return [i for i in indices if i < segment.end]
+
+    return replace(stream, frames=min(stream.frames, segment.frames), lost=own(stream.lost),
+                   corrupt=own(stream.corrupt), affected=own(stream.affected), concealed=own(stream.concealed))
+
+
+def _lost_before(damage: DamageReport, warmup: int) -> int:
+    """Frames missing from the output (lost, not concealed) among the first ``warmup`` frames the
+    run decoded, as :attr:`DamageReport.lost` counts them."""
+    return sum(len({i for i in s.lost if i < warmup} - set(s.concealed)) for s in damage.streams)
 
 
 def _time_point(info: VideoInfo, timestamps: list[int], index: int) -> TimePoint | None:

@@ -15,7 +15,7 @@ from .flicker import Deflicker, FlickerSettings
 from .grade import Grader, GradeSettings
 from .scratches import ScratchSettings, ScratchTracker, column_candidates, repair_scratches
 from .spots import SpotSettings, feather_alpha, find_spots, luma, repair_spots, spot_report
-from .stage import RepairStage, open_repair
+from .stage import RepairStage, open_repair, repair_context
 
 __all__ = [
     "Deflicker",
@@ -31,6 +31,7 @@ __all__ = [
     "find_spots",
     "luma",
     "open_repair",
+    "repair_context",
     "repair_scratches",
     "repair_spots",
     "spot_report",

@@ -86,11 +86,13 @@ def _check(name: str, value: object, low: float, high: float, *, integer: bool =
 
 
 def luma_small(frame: np.ndarray, width: int) -> np.ndarray:
-    """Luma (BT.601) of an RGB uint8 (H, W, 3) frame, shrunk (INTER_AREA) to about ``width``
-    pixels wide by an integer factor; float32 (h, w) in grey levels 0..255."""
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+    """Luma (BT.601) of an RGB uint8 (H, W, 3) frame (or a luma uint8 (H, W) frame as it is),
+    shrunk (INTER_AREA) to about ``width`` pixels wide by an integer factor; float32 (h, w) in
+    grey levels 0..255."""
+    grey_in = frame.ndim == 2 and frame.dtype == np.uint8
+    if not grey_in and (frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8):
         raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    grey = frame if grey_in else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     return shrink(grey.astype(np.float32), width)
 
 
@@ -233,9 +235,10 @@ class Deflicker:
 
     def push(self, frame: np.ndarray, prev_w: np.ndarray | None, prev_ok: np.ndarray | None,
              cut: bool) -> None:
-        """Take frame t (RGB uint8 (H, W, 3)) with frame t-1 warped onto it (uint8 (H, W, 3), None
-        at a shot's start) and where that warp is reliable (bool (H, W)); ``cut`` on a shot's
-        first frame. ``frame`` is held, not copied, until it is returned: do not write into it."""
+        """Take frame t (RGB uint8 (H, W, 3)) with frame t-1 warped onto it (RGB uint8 (H, W, 3) or
+        its luma uint8 (H, W); None at a shot's start) and where that warp is reliable (bool
+        (H, W)); ``cut`` on a shot's first frame. ``frame`` is held, not copied, until it is
+        returned: do not write into it."""
         luma = luma_small(frame, self.settings.stats_width)
         if cut or not self._trajectory:
             self._end_shot()
@@ -280,7 +283,7 @@ class Deflicker:
                  prev_ok: np.ndarray | None) -> tuple[float, float] | None:
         if prev_w is None or prev_ok is None:
             return None
-        if prev_w.shape != frame.shape or prev_ok.shape != frame.shape[:2]:
+        if prev_w.shape[:2] != frame.shape[:2] or prev_ok.shape != frame.shape[:2]:
             raise ValueError(f"prev_w {prev_w.shape} and prev_ok {prev_ok.shape} must match the frame "
                              f"{frame.shape}")
         previous = luma_small(prev_w, self.settings.stats_width)

@@ -43,14 +43,14 @@ import numpy as np
 from ..config import RepairConfig, TemporalConfig
 from ..temporal.flow import FlowEstimator, FlowPair, consistency_mask
 from ..temporal.scenes import SceneCutDetector
-from ..temporal.warp import warp_numpy
+from ..temporal.warp import pixel_grid, warp_numpy
 from ..threads import on_thread
-from .flicker import Deflicker
+from .flicker import Deflicker, FlickerSettings
 from .grade import Grader
 from .scratches import ScratchTracker, repair_scratches
 from .spots import SpotSettings, find_spots, repair_spots
 
-__all__ = ["RepairStage", "open_repair"]
+__all__ = ["RepairStage", "open_repair", "repair_context"]
 
 #: Median filter (pixels of the shrunk grey frame) applied before the repair's flow: a speck or a
 #: scratch a few pixels wide is gone from the picture the flow is computed on.
@@ -66,6 +66,7 @@ class _Frame:
 
     index: int
     raw: np.ndarray
+    grey: np.ndarray  # its luma, uint8 (H, W): what the detectors read and the neighbours are warped as
     small: np.ndarray  # the grey picture the flow is computed on
     cut: bool
     back: FlowPair | None = None  # this frame -> the one before
@@ -78,7 +79,7 @@ class _Mended:
 
     frame: np.ndarray
     mask: np.ndarray
-    prev_w: np.ndarray | None
+    prev_w: np.ndarray | None  # luma of the frame before, warped onto this one
     prev_ok: np.ndarray | None
     cut: bool
 
@@ -209,7 +210,7 @@ class RepairStage:
         cut = self.cuts.update(small) or index == 0
         if cut:
             self.stats.shots.append(_Shot(first_frame=index))
-        return _Frame(index, frame, cv2.medianBlur(small, FLOW_MEDIAN), cut)
+        return _Frame(index, frame, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.medianBlur(small, FLOW_MEDIAN), cut)
 
     def _link(self, before: _Frame, after: _Frame) -> None:
         """The flows between two neighbours of one shot, each with its reliability."""
@@ -223,18 +224,18 @@ class RepairStage:
         """Spots, then scratches, of one frame; returns the frame for flicker and grade."""
         h, w = frame.raw.shape[:2]
         prev_w, prev_ok, prev_flow = _onto(frame.back, before, h, w)
-        next_w, next_ok, _ = _onto(frame.ahead, after, h, w)
+        next_w, next_ok, next_flow = _onto(frame.ahead, after, h, w)
         out, mask = frame.raw, np.zeros((h, w), bool)
         shot = self.stats.shots[-1]
         if self.config.spots and prev_w is not None and next_w is not None:
-            spots = find_spots(out, prev_w, next_w, prev_ok, next_ok, self.spot_settings)
+            spots = find_spots(frame.grey, prev_w, next_w, prev_ok, next_ok, self.spot_settings)
             if spots.any():
-                out = repair_spots(out, spots, prev_w, next_w, self.spot_settings)
+                out = self._fill(frame.raw, spots, (before.raw, prev_flow), (after.raw, next_flow))
                 shot.spots += cv2.connectedComponents(spots.astype(np.uint8), connectivity=8)[0] - 1
                 shot.spot_pixels += int(np.count_nonzero(spots))
                 mask |= spots
         if self.scratches is not None:
-            lines = self.scratches.update(out, frame.cut, prev_w, None if prev_flow is None else prev_flow[..., 0])
+            lines = self.scratches.update(out, frame.cut, prev_w)
             if lines.any():
                 out = repair_scratches(out, lines)
                 shot.scratch_frames += 1
@@ -245,6 +246,20 @@ class RepairStage:
         if self.observer is not None:
             self.observer(frame.index, frame.raw, mask)
         return _Mended(out, mask, prev_w, prev_ok, frame.cut)
+
+    def _fill(self, frame: np.ndarray, spots: np.ndarray, before: tuple[np.ndarray, np.ndarray],
+              after: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """``frame`` with its spots filled from both neighbours (each a raw frame and the flow onto
+        this one), warped in colour only over the spots' bounding box and its feathered rim."""
+        rim = self.spot_settings.feather + 1
+        ys, xs = np.nonzero(spots)
+        h, w = spots.shape
+        box = (slice(max(0, ys.min() - rim), min(h, ys.max() + rim + 1)),
+               slice(max(0, xs.min() - rim), min(w, xs.max() + rim + 1)))
+        prev_w, next_w = (_warp_box(raw, flow, box) for raw, flow in (before, after))
+        out = frame.copy()
+        out[box] = repair_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
+        return out
 
     def _release(self, mended: _Mended | None, *, final: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Hand a mended frame to flicker and grade; yield what they give back, in order."""
@@ -266,12 +281,19 @@ class RepairStage:
 
 
 def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int, w: int):
-    """``neighbour`` warped onto the frame ``pair`` starts from, where that flow holds, and the
-    flow itself (float32 (h, w, 2)); three Nones without a neighbour."""
+    """``neighbour``'s luma warped onto the frame ``pair`` starts from (uint8 (h, w)), where that
+    flow holds (bool (h, w)) and the flow itself (float32 (h, w, 2)); three Nones without a
+    neighbour."""
     if pair is None or neighbour is None:
         return None, None, None
     flow, mask = pair.at(h, w)
-    return warp_numpy(neighbour.raw, flow), mask > 0.5, flow
+    return warp_numpy(neighbour.grey, flow), mask > 0.5, flow
+
+
+def _warp_box(source: np.ndarray, flow: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """``warp_numpy(source, flow)[box]``, computed over ``box`` only."""
+    where = pixel_grid(*flow.shape[:2])[box] + flow[box]
+    return cv2.remap(source, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _drain(deflicker: Deflicker) -> Iterator[np.ndarray]:
@@ -281,6 +303,29 @@ def _drain(deflicker: Deflicker) -> Iterator[np.ndarray]:
 
 def _same(item):
     return item
+
+
+def repair_context(config: RepairConfig) -> tuple[int, int]:
+    """``(before, after)``: how many frames before and after a frame its repair reads.
+
+    A segment of a long film (:mod:`vidstyle.batch.segments`) that decodes ``before`` frames
+    ahead of its first frame and ``after`` frames past its last repairs its own frames exactly
+    as one run over the whole film does. The counts follow the parts' reach: the spots read the
+    frames either side; the scratch tracker remembers the candidates of the two frames before,
+    read on frames the spots mended; the flicker of a frame is fitted over ``radius`` frames
+    either side, each fit reading a mended frame and the frame before it, and the window must
+    not meet the segment's start, where the stage begins a shot. The grade's running estimate
+    reaches back to the start of the shot, so it is not counted: a segment starts it afresh.
+    (0, 0) when the stage does nothing.
+    """
+    if not config.active:
+        return 0, 0
+    mended_before = 3 if config.spots and config.scratches else 2 if config.scratches else int(config.spots)
+    mended_after = int(config.spots)
+    if not config.flicker:
+        return mended_before, mended_after
+    radius = FlickerSettings().radius  # the stage's Deflicker runs with the defaults
+    return radius - 1 + max(1, mended_before), radius + mended_after
 
 
 def open_repair(repair: RepairConfig, temporal: TemporalConfig, *,

@@ -16,7 +16,7 @@ every runner starts afresh, so the first frame of a shot is exactly the frame-by
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,12 +68,19 @@ class TemporalStage:
     note: str | None = None
     """Why ``mode`` is not the mode asked for (tiles turn ``reuse`` into ``blend``), for the report."""
 
-    def batches(self, reader: Iterable, *, depth: int) -> Iterator:
-        """The reader's batches, planned (and their keyframes run) ahead on threads of their own."""
+    def batches(self, reader: Iterable, *, depth: int,
+                between: Callable[[Iterable], Iterable] | None = None) -> Iterator:
+        """The reader's batches, planned (and their keyframes run) ahead on threads of their own.
+
+        ``between`` (the repair stage) takes the planned batches and gives them on with their
+        frames replaced, before any keyframe runs: the plan (cuts, flow, keyframes) is made on the
+        frames as decoded, so that repairing a frame never moves a keyframe."""
         if self.planner is None:
-            yield from reader
+            yield from reader if between is None else between(reader)
             return
         planned = plan_batches(reader, self.planner, depth=depth)
+        if between is not None:
+            planned = between(planned)
         if not isinstance(self.runner, ReuseRunner):
             yield from planned
             return
