@@ -237,7 +237,7 @@ class TestCrashAndResume:
         make_clip(archive / "long.mp4", frames=300, width=96, height=64)
         out = tmp_path / "hd"
         proc = self.kill_when(["batch", archive, "-o", out, "--model", "remaster-x2", "--quiet"],
-                              lambda: any(".partial-" in p.name for p in out.rglob("*")), signal.SIGINT)
+                              lambda: any(".partial-" in p.name for p in out.rglob(".long*")), signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
         assert "--resume" in err and "Traceback" not in err

@@ -72,7 +72,8 @@ def is_own_weights(path: Path) -> bool:
     card_path = path.with_suffix(".json")
     if card_path.is_file():
         try:
-            if json.loads(card_path.read_text()).get("architecture") in ARCHITECTURES:
+            architecture = json.loads(card_path.read_text()).get("architecture")
+            if isinstance(architecture, str) and architecture in ARCHITECTURES:  # a list is unhashable
                 return True
         except (OSError, ValueError, AttributeError):
             pass  # not our card: perhaps another program's file of the same name
