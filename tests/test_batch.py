@@ -67,10 +67,13 @@ def cli(*args: str) -> int:
 
 
 def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``vidstyle ARGS`` in a process group of its own (so that a kill reaches its workers too)."""
+    """``vidstyle ARGS`` in a process group of its own (so that a kill reaches its workers too), with
+    Ctrl-C's default action: a suite started in the background (``nohup ... &``) inherits SIGINT
+    ignored, and vidstyle keeps an ignored signal ignored, as it should under nohup."""
     return subprocess.Popen([sys.executable, "-m", "vidstyle", *map(str, args)], start_new_session=True,
                             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(predicate, timeout: float = 120.0) -> None:
