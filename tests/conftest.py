@@ -212,3 +212,20 @@ def moving_crops(picture: np.ndarray, count: int, step: tuple[float, float], wid
         frames.append(cv2.warpAffine(picture, shift, (width, height), flags=cv2.INTER_CUBIC,
                                      borderMode=cv2.BORDER_REFLECT))
     return frames
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """``vidstyle ARGS`` in this process: (exit code, stdout, stderr)."""
+    from vidstyle.cli import run
+
+    code = run([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_error(err: str, pattern: str) -> None:
+    """``err`` holds exactly one ``error:`` line, containing ``pattern``, and no traceback."""
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    assert pattern in lines[0], lines[0]
+    assert "Traceback" not in err

@@ -12,23 +12,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import file_hash, make_audio_only, make_clip
+from conftest import assert_one_error, cli, file_hash, make_audio_only, make_clip
 
 from vidstyle import probe
-from vidstyle.cli import run
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = run([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_error(err: str, pattern: str) -> None:
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    assert pattern in lines[0], lines[0]
-    assert "Traceback" not in err
 
 
 class TestCommands:

@@ -18,10 +18,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import file_hash, frame_pattern, make_clip, moving_crops
+from conftest import assert_one_error, cli, file_hash, frame_pattern, make_clip, moving_crops
 
 from vidstyle import probe
-from vidstyle.cli import run
 from vidstyle.config import EncodeConfig
 from vidstyle.errors import InputError, SequenceError
 from vidstyle.io.depth import to_8bit
@@ -35,17 +34,6 @@ CODE = 65535 / 1023
 BICUBIC = ["--model", "bicubic", "--scale", "1", "-q"]
 
 
-def cli(capsys, *args) -> tuple[int, str, str]:
-    code = run([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_error(err: str, pattern: str) -> None:
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    assert pattern in lines[0], lines[0]
-    assert "Traceback" not in err
 
 
 def widen(codes: np.ndarray) -> np.ndarray:
