@@ -10,7 +10,9 @@ left behind. This module makes the inputs and checks the runs:
   flipped, the header zeroed, a block of bytes overwritten, remuxed with the sound first (and
   sometimes a few bits flipped as well), a chunk of bytes repeated or taken out, zero bytes, or
   garbage under a video extension (half of it after a real file's first bytes). File ``i`` of
-  seed ``s`` is the same bytes on every run (:func:`make_case`).
+  seed ``s`` is the same damage on every run (:func:`make_case`), and the same bytes wherever the
+  clean clips are: FFmpeg's own encoders (MPEG-2, MJPEG) write them bit-exact, x264 did on this
+  machine but once wrote another second frame on a CI machine.
 * **The runs.** Each file goes through ``info`` (``--exact`` on odd files), ``remaster --model
   bicubic`` (at ``--scale 2`` on every fourth file, else 1; Matroska and MP4 outputs in turn),
   ``preview`` and ``degrade``, each in a process of its own with a timeout. A run passes when
@@ -261,11 +263,13 @@ class Case:
 
 
 def make_case(folder: Path, index: int, *, seed: int = 0, clean: dict[str, Path] | None = None) -> Case:
-    """Write corpus file ``index`` of ``seed`` into ``folder``: the same bytes every time.
+    """Write corpus file ``index`` of ``seed`` into ``folder``: the same damage of the same clean clip
+    every time.
 
     ``clean`` caches the clean clips by name (they are written into ``folder/clean`` when missing).
     """
     clean = {} if clean is None else clean
+    folder.mkdir(parents=True, exist_ok=True)
     kind = _DECK[index % len(_DECK)]
     bases = [b for b in BASES if b.audio] if kind == "swap_streams" else list(BASES)
     base = bases[(index // len(_DECK) + index) % len(bases)]
