@@ -228,7 +228,8 @@ class RepairStage:
         out, mask = frame.raw, np.zeros((h, w), bool)
         shot = self.stats.shots[-1]
         if self.config.spots and prev_w is not None and next_w is not None:
-            spots = find_spots(frame.grey, prev_w, next_w, prev_ok, next_ok, self.spot_settings)
+            spots = find_spots(frame.grey, prev_w, next_w, prev_ok, next_ok, self.spot_settings,
+                               prev_raw=before.grey, next_raw=after.grey)
             if spots.any():
                 out = self._fill(frame.raw, spots, (before.raw, prev_flow), (after.raw, next_flow))
                 shot.spots += cv2.connectedComponents(spots.astype(np.uint8), connectivity=8)[0] - 1
