@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..io.depth import top_level
+from .condition import DamageConditioning, damage_estimates
 
 __all__ = ["RemasterGenerator", "ReuseFusion"]
 
@@ -148,6 +149,9 @@ class RemasterGenerator(nn.Module):
             an offset, clamped to [0, 1]) before upscaling it. Style models have it: a palette
             unlike the film's (grey pencil, saturated glass) would otherwise have to be painted
             by the residual over every pixel. Off, the skip is the input itself.
+        condition: scale and shift the features after the head and before the decoder by the
+            input's own damage estimates (:mod:`.condition`: noise and blocking), so one network
+            can be gentle on a clean frame and firm on a damaged one. Starts as the identity.
 
     Input sides must be multiples of :attr:`size_multiple` (the descriptor pads).
     """
@@ -165,6 +169,7 @@ class RemasterGenerator(nn.Module):
         reuse_channels: int = 0,
         reuse_rank: int = 16,
         colour_skip: bool = False,
+        condition: bool = False,
     ) -> None:
         super().__init__()
         if scale not in (1, 2, 4):
@@ -182,6 +187,8 @@ class RemasterGenerator(nn.Module):
             self.hparams["reuse_rank"] = reuse_rank
         if colour_skip:
             self.hparams["colour_skip"] = True
+        if condition:
+            self.hparams["condition"] = True
         c = channels
         self.head = nn.Conv2d(3 * 4, c, 3, padding=1)
         self.body = nn.Sequential(*[_ResBlock(c) for _ in range(body_blocks)])
@@ -194,6 +201,8 @@ class RemasterGenerator(nn.Module):
         out = 3 * (2 * scale) ** 2
         self.reuse = ReuseFusion(c, reuse_channels, out, reuse_rank) if reuse_channels else None
         self.skip_colour = nn.Conv2d(3, 3, 1) if colour_skip else None
+        self.condition_head = DamageConditioning(c) if condition else None
+        self.condition_tail = DamageConditioning(c) if condition else None
         if self.skip_colour is not None:  # starts as the identity
             nn.init.eye_(self.skip_colour.weight.view(3, 3))
             nn.init.zeros_(self.skip_colour.bias)
@@ -204,10 +213,16 @@ class RemasterGenerator(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Deep features, (B, C, H/2, W/2), of x (B, 3, H, W) in [0, 1]."""
         feat = self.act(self.head(F.pixel_unshuffle(x, 2)))
+        estimates = damage_estimates(x) if self.condition_head is not None else None
+        if estimates is not None:
+            feat = self.condition_head(feat, estimates)
         main = self.body(feat)
         low = self.low(self.act(self.down(feat)))
         low = F.interpolate(low, size=main.shape[-2:], mode="bilinear", align_corners=False)
-        return self.decoder(feat + self.fuse(torch.cat([main, low], dim=1)))
+        fused = feat + self.fuse(torch.cat([main, low], dim=1))
+        if estimates is not None:
+            fused = self.condition_tail(fused, estimates)
+        return self.decoder(fused)
 
     @property
     def reach(self) -> int:

@@ -271,10 +271,16 @@ def training_sources(recipe: Recipe) -> tuple[data.SourceFrame, ...]:
     return frames + data.dead_leaves_frames(recipe.dead_leaves, seed=recipe.seed, sources=stills)
 
 
+#: Parameters of the damage conditioning (``RemasterGenerator(condition=True)``): a recipe may add it
+#: to weights that lack it, since it starts as the identity.
+CONDITIONING = ("condition_head.", "condition_tail.")
+
+
 def initial_weights(trainer: Trainer, path: Path) -> dict[str, Any]:
     """Start the generator (and its moving average) from a weights file or a checkpoint's moving
     average: a fine-tuning run. The reuse fusion of a temporal model is left out (this script
-    trains the network frame by frame); returns what the card says of the start."""
+    trains the network frame by frame), and a recipe that adds the damage conditioning starts it
+    as the identity; returns what the card says of the start."""
     if not path.is_file():
         raise FileNotFoundError(f"--init: no file {path}")
     if path.suffix == ".safetensors":
@@ -285,6 +291,7 @@ def initial_weights(trainer: Trainer, path: Path) -> dict[str, Any]:
         state = checkpoint["ema"] or checkpoint["generator"]
     state = {k: v for k, v in state.items() if not k.startswith("reuse.")}
     missing, unexpected = trainer.generator.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith(CONDITIONING)]  # new layers start as the identity
     if missing or unexpected:
         raise RecipeError(f"--init {path.name} does not fit the recipe's generator "
                           f"(missing {missing[:3]}, unexpected {unexpected[:3]})")

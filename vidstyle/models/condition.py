@@ -1,0 +1,110 @@
+"""What the input says of its own damage: two classic no-reference estimates that steer the network.
+
+A blind restoration network sees a clean frame and a damaged one through the same weights, so it
+must settle for one strength: trained mostly on damage it repaints clean film (smoother, the
+texture gone), trained mostly on clean pairs it leaves blocks and grain in place. Issue 14
+measured exactly that trade on footage from outside the project. Telling the network how damaged
+its input looks lets it be gentle on the one and firm on the other. Two estimates, each cheap and
+each known for decades, are computed from the input frame itself inside the model (so every
+caller, tiles and batches included, gets them with no change):
+
+* **noise**: Immerkaer's fast noise variance estimate (Immerkaer 1996, "Fast noise variance
+  estimation"): the luma convolved with the difference of two Laplacians, which cancels smooth
+  ramps and leaves noise, as a mean absolute value; grain and sensor noise raise it;
+* **blocking**: the mean luma step across the columns (rows) of the 8-pixel grid from the
+  picture's corner against the mean step elsewhere (in the manner of Wang, Bovik and Evans 2000, "Blind
+  measurement of blocking artifacts in images"); JPEG, MJPEG and MPEG-2 at a low quality raise it,
+  and clean pictures sit near 1 at every phase.
+
+:class:`DamageConditioning` maps the two, as a small vector per frame, to a scale and a shift of
+each feature channel (FiLM, Perez et al. 2018). Its last layer starts at zero, so a model that
+gains it starts as exactly the model it was fine-tuned from.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["BLOCK", "ESTIMATES", "DamageConditioning", "damage_estimates"]
+
+#: The block size of the codecs whose blocking is measured (JPEG, MJPEG, MPEG-2; H.264's 8x8 transform).
+BLOCK = 8
+#: Luma weights (BT.601), as the quality measures use.
+_LUMA = (0.299, 0.587, 0.114)
+#: Immerkaer's mask: a difference of two Laplacians, zero on any plane or ramp.
+_MASK = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
+#: Number of estimates per frame.
+ESTIMATES = 2
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    weights = x.new_tensor(_LUMA).view(1, 3, 1, 1)
+    return (x * weights).sum(dim=1, keepdim=True)
+
+
+def _noise(y: torch.Tensor) -> torch.Tensor:
+    """Immerkaer's noise standard deviation of luma ``y`` (B, 1, H, W) in [0, 1], per frame (B,)."""
+    mask = y.new_tensor(_MASK).view(1, 1, 3, 3)
+    response = F.conv2d(y, mask).abs()
+    return response.mean(dim=(1, 2, 3)) * math.sqrt(math.pi / 2.0) / 6.0
+
+
+def _grid_ratio(steps: torch.Tensor) -> torch.Tensor:
+    """``steps`` (B, N): mean absolute luma step between positions i and i + 1. The mean step
+    across the boundaries of the 8-position grid that starts at the picture's first pixel, over the
+    mean step elsewhere, per frame (B,); 1 without a profile long enough to hold two blocks.
+
+    Codecs lay their blocks from the picture's corner, and the training pairs are coded after the
+    crop, so the grid's phase is known; the best of the eight phases would be a biased estimate
+    on small patches (the largest of eight noisy ratios), high on clean ones.
+    """
+    b, n = steps.shape
+    if n < 2 * BLOCK:
+        return steps.new_ones(b)
+    usable = n - n % BLOCK
+    by_phase = steps[:, :usable].reshape(b, usable // BLOCK, BLOCK).mean(dim=1)  # (B, 8)
+    across = by_phase[:, BLOCK - 1]  # the step from the last pixel of a block to the next block's first
+    within = by_phase[:, : BLOCK - 1].mean(dim=1)
+    return across / (within + 1e-4)
+
+
+def _blocking(y: torch.Tensor) -> torch.Tensor:
+    """The blocking ratio of luma ``y`` (B, 1, H, W), per frame (B,): the larger of the across-columns
+    and across-rows ratios (:func:`_grid_ratio`)."""
+    across_columns = (y[..., :, 1:] - y[..., :, :-1]).abs().mean(dim=(1, 2))
+    across_rows = (y[..., 1:, :] - y[..., :-1, :]).abs().mean(dim=(1, 3))
+    return torch.maximum(_grid_ratio(across_columns), _grid_ratio(across_rows))
+
+
+@torch.no_grad()
+def damage_estimates(x: torch.Tensor) -> torch.Tensor:
+    """(B, 2): the noise and blocking estimates of frames ``x`` (B, 3, H, W) in [0, 1], each on a
+    scale where clean pictures sit near 0: log2(1 + noise sigma in 8-bit levels) / 4, and the log
+    of the blocking ratio. Computed in fp32 whatever the model's precision."""
+    y = _luma(x.float())
+    noise = torch.log2(1.0 + 255.0 * _noise(y)) / 4.0
+    blocking = torch.log(_blocking(y).clamp_min(1e-3))
+    return torch.stack([noise, blocking], dim=1)
+
+
+class DamageConditioning(nn.Module):
+    """A scale and a shift of ``channels`` feature channels from the input's damage estimates.
+
+    ``forward(features, estimates)``: ``features * (1 + gamma) + beta``, with ``gamma`` and ``beta``
+    (B, C) from ``estimates`` (B, 2) (:func:`damage_estimates` of the input) through a small MLP
+    whose last layer starts at zero.
+    """
+
+    def __init__(self, channels: int, hidden: int = 16) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(ESTIMATES, hidden), nn.LeakyReLU(0.1), nn.Linear(hidden, 2 * channels))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def forward(self, features: torch.Tensor, estimates: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.mlp(estimates.to(self.mlp[0].weight.dtype)).to(features.dtype).chunk(2, dim=1)
+        return features * (1.0 + gamma[..., None, None]) + beta[..., None, None]
