@@ -229,3 +229,27 @@ def assert_one_error(err: str, pattern: str) -> None:
     assert len(lines) == 1, err
     assert pattern in lines[0], lines[0]
     assert "Traceback" not in err
+
+
+def write_sequence(pattern: Path, frames: np.ndarray, encoder: str, pix_fmt: str, *, first: int = 1) -> Path:
+    """``frames`` (T, H, W, 3) uint8 or uint16 written with PyAV's image2 muxer, numbered from ``first``."""
+    out = av.open(str(pattern), "w", format="image2", options={"start_number": str(first)})
+    stream = out.add_stream(encoder, rate=24)
+    stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
+    source = "rgb48le" if frames.dtype == np.uint16 else "rgb24"
+    for i, rgb in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(rgb, format=source).reformat(format=pix_fmt)
+        frame.pts = i
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+    out.close()
+    return pattern
+
+
+def read_sequence(pattern: Path, first: int) -> tuple[np.ndarray, str]:
+    """Every frame of a sequence as RGB uint16 (T, H, W, 3), and the pixel format of its files."""
+    with av.open(str(pattern), format="image2", options={"start_number": str(first), "framerate": "24"}) as c:
+        frames = [(f.to_ndarray(format="rgb48le"), f.format.name) for f in c.decode(video=0)]
+    return np.stack([f for f, _ in frames]), frames[0][1]

@@ -110,9 +110,6 @@ def open_stages(
     writer. Encoder options that the encoder does not know are passed on with a warning (the
     command line refuses them first). ``model``, when given, is run instead of the one ``config``
     names (at its own scale and device; its tiles and precision are set here all the same).
-
-    Raises:
-        ConfigError: the repair stage asked for on a source of more than 8 bits.
     """
     check_output_path(dst, src=src, overwrite=config.overwrite)
     for option in check_encoder(config.encode, allow_unknown=True, output=dst):
@@ -134,9 +131,6 @@ def open_stages(
     )
     info = reader.info
     try:
-        if config.repair.active and reader.dtype != np.uint8:
-            raise ConfigError(f"the repair stage works on 8-bit frames, and {src.name} has {info.bit_depth} bits "
-                              f"per component; leave out --repair auto (its default is off)")
         prepare_model(model, config, width=info.width, height=info.height, bits=info.bit_depth)
         writer = VideoWriter(
             dst,

@@ -258,9 +258,10 @@ class _SideBySide:
     def observe(self, index: int, frame: np.ndarray, mask: np.ndarray) -> None:
         self.decoded[index] = frame
         if index in self.picks:
-            shown = frame.copy()
+            seen = to_8bit(frame)  # the sheet is drawn at 8 bits, whatever the frames' depth
+            shown = seen.copy()
             shown[mask] = (255, 0, 0)
-            self.touched.append(np.concatenate([frame, shown], axis=1))
+            self.touched.append(np.concatenate([seen, shown], axis=1))
 
     def inputs(self, batch: FrameBatch) -> np.ndarray:
         """The batch's frames as decoded (without repair, the batch's own frames)."""

@@ -8,7 +8,9 @@
   from both sides;
 * :mod:`.flicker`: changes of brightness the content does not explain, measured along the flow and
   smoothed over the shot with look-ahead (a real fade keeps fading);
-* :mod:`.grade`: optional levels and colour balance per shot (``--grade auto``).
+* :mod:`.grade`: optional levels and colour balance per shot (``--grade auto``);
+* :mod:`.levels`: frames of either depth (RGB uint8, or uint16 for a source of more than 8 bits):
+  the parts look at a frame's 8-bit view and write its pixels at its own depth.
 """
 
 from .flicker import Deflicker, FlickerSettings

@@ -26,6 +26,11 @@ a frame is a gain and an offset of its predecessor wherever the content matches)
    same on R, G and B, limited to ``max_change`` and applied through a lookup table (clipped
    to 0..255).
 
+Frames of a source of more than 8 bits (RGB uint16) are measured on their 8-bit view
+(:func:`~vidstyle.io.depth.to_8bit`), so the fits, the trajectory and the report are those of the
+8-bit picture, and corrected at their own depth: the same gain, the offset scaled by 257 (one
+grey level is 257 levels of 65535), through a table of every 16-bit level.
+
 Nothing is smoothed across a cut: the trajectory restarts at each shot. Only global flicker is
 corrected: the damage model's flicker (:mod:`vidstyle.damage`) is global, so a per-region
 correction could not be shown to help on training material and is not built.
@@ -40,6 +45,8 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.depth import to_8bit
+from .levels import apply_table, check_rgb, level_table
 
 __all__ = ["Deflicker", "FlickerSettings", "fit_brightness", "luma_small", "shrink", "smoothed_at"]
 
@@ -86,13 +93,13 @@ def _check(name: str, value: object, low: float, high: float, *, integer: bool =
 
 
 def luma_small(frame: np.ndarray, width: int) -> np.ndarray:
-    """Luma (BT.601) of an RGB uint8 (H, W, 3) frame (or a luma uint8 (H, W) frame as it is),
-    shrunk (INTER_AREA) to about ``width`` pixels wide by an integer factor; float32 (h, w) in
-    grey levels 0..255."""
+    """Luma (BT.601) of an RGB uint8 or uint16 (H, W, 3) frame (of its 8-bit view; or a luma uint8
+    (H, W) frame as it is), shrunk (INTER_AREA) to about ``width`` pixels wide by an integer factor;
+    float32 (h, w) in grey levels 0..255."""
     grey_in = frame.ndim == 2 and frame.dtype == np.uint8
-    if not grey_in and (frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8):
-        raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
-    grey = frame if grey_in else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    if not grey_in:
+        check_rgb(frame)
+    grey = frame if grey_in else cv2.cvtColor(to_8bit(frame), cv2.COLOR_RGB2GRAY)
     return shrink(grey.astype(np.float32), width)
 
 
@@ -235,10 +242,11 @@ class Deflicker:
 
     def push(self, frame: np.ndarray, prev_w: np.ndarray | None, prev_ok: np.ndarray | None,
              cut: bool) -> None:
-        """Take frame t (RGB uint8 (H, W, 3)) with frame t-1 warped onto it (RGB uint8 (H, W, 3) or
-        its luma uint8 (H, W); None at a shot's start) and where that warp is reliable (bool
-        (H, W)); ``cut`` on a shot's first frame. ``frame`` is held, not copied, until it is
-        returned: do not write into it."""
+        """Take frame t (RGB uint8 or uint16 (H, W, 3)) with frame t-1 warped onto it (RGB of
+        either depth or its luma uint8 (H, W); None at a shot's start) and where that warp is
+        reliable (bool (H, W)); ``cut`` on a shot's first frame. ``frame`` is held, not copied,
+        until it is returned: do not write into it. It is measured on its 8-bit view and
+        corrected at its own depth."""
         luma = luma_small(frame, self.settings.stats_width)
         if cut or not self._trajectory:
             self._end_shot()
@@ -261,8 +269,8 @@ class Deflicker:
             self._trajectory.popleft()
 
     def pop(self) -> np.ndarray | None:
-        """The oldest frame not yet returned, corrected (RGB uint8 (H, W, 3)), or None if it
-        still waits for its look-ahead."""
+        """The oldest frame not yet returned, corrected (RGB (H, W, 3) of its own dtype), or None
+        if it still waits for its look-ahead."""
         return self._ready.popleft() if self._ready else None
 
     def flush(self) -> list[np.ndarray]:
@@ -310,10 +318,10 @@ class Deflicker:
         scale = target_gain / gain if gain > 1e-6 else 1.0
         scale = float(np.clip(scale, 1.0 / (1.0 + limit), 1.0 + limit))
         shift = float(np.clip(target_offset - scale * offset, -255.0 * limit, 255.0 * limit))
-        table = np.clip(np.arange(256) * scale + shift + 0.5, 0, 255).astype(np.uint8)
+        table = level_table(lambda levels: levels * scale + shift, held.frame.dtype)
         moved = abs(float(np.clip(held.luma * scale + shift, 0, 255).mean()) - float(held.luma.mean()))
         shot = self._shots[-1]
         shot["max_correction"] = max(shot["max_correction"], round(moved, 2))
         if moved > _COUNTED_MOVE:
             shot["frames_corrected"] += 1
-        return cv2.LUT(held.frame, table)
+        return apply_table(held.frame, table)

@@ -21,6 +21,10 @@ the shot that follows. The correction therefore changes slowly within a shot and
 flicker; a fade-out of a dozen frames moves it a little. It restarts at each cut. No look-ahead is needed, so
 the API is one call per frame: :meth:`Grader.apply`. Frames are full-range RGB (0..255), as the
 reader decodes them.
+
+Frames of a source of more than 8 bits (RGB uint16, 0..65535) are measured on their 8-bit view
+(:func:`~vidstyle.io.depth.to_8bit`), so the estimate and the report are those of the 8-bit
+picture, and graded at their own depth through a table of every 16-bit level.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.depth import to_8bit
 from .flicker import shrink
+from .levels import apply_table, check_rgb, level_table
 
 __all__ = ["GradeSettings", "Grader", "estimate_grade", "grade_table"]
 
@@ -82,10 +88,10 @@ class GradeSettings:
 
 def estimate_grade(frame: np.ndarray, settings: GradeSettings = GradeSettings()) -> np.ndarray:
     """One frame's estimate: float64 (5,) = gains of R, G, B (grey world, limited), then the low
-    and high percentiles of the balanced luma in grey levels. ``frame`` is RGB uint8 (H, W, 3)."""
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(f"expected an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
-    pixels = shrink(frame, settings.stats_width).reshape(-1, 3).astype(np.float64)
+    and high percentiles of the balanced luma in grey levels. ``frame`` is RGB uint8 or uint16
+    (H, W, 3), measured on its 8-bit view."""
+    check_rgb(frame)
+    pixels = shrink(to_8bit(frame), settings.stats_width).reshape(-1, 3).astype(np.float64)
     means = np.maximum(pixels.mean(axis=0), 1.0)
     limit = 1.0 + settings.max_cast
     gains = np.clip(means.mean() / means, 1.0 / limit, limit)
@@ -94,18 +100,19 @@ def estimate_grade(frame: np.ndarray, settings: GradeSettings = GradeSettings())
     return np.array([*gains, low, high])
 
 
-def grade_table(estimate: np.ndarray, settings: GradeSettings = GradeSettings()) -> np.ndarray:
-    """The lookup table of an estimate (see :func:`estimate_grade`): uint8 (256, 1, 3), for
-    ``cv2.LUT`` on an RGB uint8 frame."""
+def grade_table(estimate: np.ndarray, settings: GradeSettings = GradeSettings(), *,
+                dtype: np.dtype | type = np.uint8) -> np.ndarray:
+    """The lookup table of an estimate (see :func:`estimate_grade`) for frames of ``dtype``: uint8
+    (256, 1, 3), for ``cv2.LUT`` on an RGB uint8 frame, or uint16 (65536, 1, 3), the same curves
+    at every 16-bit level (:func:`~vidstyle.restore.levels.apply_table` applies either)."""
     gains, (low, high) = estimate[:3], estimate[3:]
     span = max(high - low, 1.0)
     black = max(min(low, settings.black), low - settings.max_shift)
     white = min(max(high, settings.white), high + settings.max_shift)
     stretch = min((white - black) / span, settings.max_gain)
     black += 0.5 * ((white - black) - span * stretch)  # centred when the stretch was limited
-    levels = np.arange(256, dtype=np.float64)[:, None]
-    table = (levels * gains[None, :] - low) * stretch + black
-    return np.clip(table + 0.5, 0, 255).astype(np.uint8).reshape(256, 1, 3)
+    table = level_table(lambda levels: (levels * gains[None, :] - low) * stretch + black, dtype)
+    return table.reshape(-1, 1, 3)
 
 
 class Grader:
@@ -114,7 +121,7 @@ class Grader:
     Example::
 
         grader = Grader()
-        for frame, cut in stream:              # RGB uint8 (H, W, 3), True on a shot's first frame
+        for frame, cut in stream:              # RGB uint8 or uint16 (H, W, 3), True on a shot's first frame
             write(grader.apply(frame, cut))
         grader.report()
     """
@@ -128,8 +135,11 @@ class Grader:
         self._shots: list[dict] = []
 
     def apply(self, frame: np.ndarray, cut: bool) -> np.ndarray:
-        """Frame t corrected (RGB uint8 (H, W, 3), a new array); ``cut`` on a shot's first frame."""
-        current = estimate_grade(frame, self.settings)
+        """Frame t corrected (RGB uint8 or uint16 (H, W, 3), a new array of the frame's dtype);
+        ``cut`` on a shot's first frame. Measured on the frame's 8-bit view, graded at its depth."""
+        check_rgb(frame)
+        view = to_8bit(frame)  # what is measured; the frame is graded at its own depth
+        current = estimate_grade(view, self.settings)
         if cut or self._estimate is None:
             self._estimate, self._weight = current, 0.0
             self._shots.append({"frames": 0, "max_change": 0.0})
@@ -144,12 +154,14 @@ class Grader:
         self._weight = min(self._weight + weight, float(self.settings.horizon))
         self._estimate = self._estimate + (weight / self._weight) * (current - self._estimate)
         table = grade_table(self._estimate, self.settings)
-        small = shrink(frame, self.settings.stats_width)
+        small = shrink(view, self.settings.stats_width)
         change = float(np.abs(cv2.LUT(small, table).mean(axis=(0, 1)) - small.mean(axis=(0, 1))).max())
         shot["max_change"] = max(shot["max_change"], round(change, 2))
         shot["gains"] = [round(float(g), 3) for g in self._estimate[:3]]
         shot["levels"] = [round(float(v), 1) for v in self._estimate[3:]]
-        return cv2.LUT(frame, table)
+        if frame.dtype != np.uint8:
+            table = grade_table(self._estimate, self.settings, dtype=frame.dtype)
+        return apply_table(frame, table)
 
     def report(self) -> dict:
         """Per shot: ``frames``, ``max_change`` (largest move of a channel's mean, grey levels) and

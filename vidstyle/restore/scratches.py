@@ -32,6 +32,10 @@ is made.
 
 :func:`repair_scratches` fills each band row by row with the straight line between the pixels
 just outside it (linear interpolation from both sides).
+
+Frames of a source of more than 8 bits (RGB uint16) are looked at through their 8-bit view
+(:func:`~vidstyle.io.depth.to_8bit`), so the thresholds stay grey levels of 0-255 and the lines
+found are those of the 8-bit picture; the fill interpolates the frame's own 16-bit values.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from ..io.depth import to_8bit
+from .levels import check_rgb
 
 __all__ = ["ScratchSettings", "ScratchTracker", "column_candidates", "picture_lines", "repair_scratches"]
 
@@ -97,14 +104,13 @@ def column_candidates(frame: np.ndarray, settings: ScratchSettings = ScratchSett
     """The columns of ``frame`` that look like a line scratch, as ``(x, sign)`` pairs.
 
     Args:
-        frame: RGB uint8 (H, W, 3).
+        frame: RGB uint8 or uint16 (H, W, 3) (a uint16 frame is read through its 8-bit view).
 
     Returns:
         ``x`` the column (0-based), ``sign`` +1 for a bright line and -1 for a dark one; one entry
         per line (the strongest column of a run of neighbouring candidates).
     """
-    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(f"frame must be an RGB uint8 (H, W, 3) frame, got {frame.dtype} {frame.shape}")
+    check_rgb(frame)
     s = settings
     rows = _rows(frame, s)
     w = rows.shape[1]
@@ -132,9 +138,9 @@ def column_candidates(frame: np.ndarray, settings: ScratchSettings = ScratchSett
 
 
 def _rows(frame: np.ndarray, s: ScratchSettings) -> np.ndarray:
-    """The luma of every ``row_step``-th row of an RGB uint8 frame (or of a luma uint8 (H, W)
-    frame), uint8 (H / row_step, W)."""
-    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    """The luma of every ``row_step``-th row of an RGB uint8 or uint16 frame (of its 8-bit view),
+    or of a luma uint8 (H, W) frame; uint8 (H / row_step, W)."""
+    grey = frame if frame.ndim == 2 else cv2.cvtColor(to_8bit(frame), cv2.COLOR_RGB2GRAY)
     return np.ascontiguousarray(grey[:: s.row_step])
 
 
@@ -184,18 +190,21 @@ class ScratchTracker:
         return {"scratches": self.scratches, "line_frames": self.found, "pixels": self.pixels}
 
     def update(self, frame: np.ndarray, cut: bool = False, prev_w: np.ndarray | None = None) -> np.ndarray:
-        """bool (H, W) mask of the scratch pixels of ``frame`` (RGB uint8 (H, W, 3)).
+        """bool (H, W) mask of the scratch pixels of ``frame`` (RGB uint8 or uint16 (H, W, 3), read
+        through its 8-bit view).
 
         ``cut=True`` on the first frame of a shot forgets the earlier frames first; the counts go on
         (read :meth:`report`, then :meth:`reset`, for counts per shot). ``prev_w``, the frame before
-        warped onto this one along the flow (RGB uint8 (H, W, 3) or its luma uint8 (H, W)), lets
-        it leave out the lines that moved with the picture (``content_offset``).
+        warped onto this one along the flow (RGB uint8 or uint16 (H, W, 3) or its luma uint8
+        (H, W)), lets it leave out the lines that moved with the picture (``content_offset``).
         """
         if cut:
             self._history.clear()
             self._confirmed = []
             self._previous = None
         s = self.settings
+        check_rgb(frame)
+        frame = to_8bit(frame)  # what looks reads 8 bits; the caller repairs at its own depth
         h, w = frame.shape[:2]
         candidates = column_candidates(frame, s)
         before = [(f, tolerance) for f, tolerance in ((prev_w, s.content_offset), (self._previous, s.still_offset))
@@ -228,8 +237,8 @@ def picture_lines(frame: np.ndarray, before: list[tuple[np.ndarray, float]], can
     """The ``candidates`` of ``frame`` that stayed with the picture (see ``content_offset``).
 
     Args:
-        frame: RGB uint8 (H, W, 3).
-        before: earlier pictures of the same content, RGB uint8 (H, W, 3) or luma uint8 (H, W),
+        frame: RGB uint8 or uint16 (H, W, 3) (read through its 8-bit view).
+        before: earlier pictures of the same content, RGB uint8 or uint16 (H, W, 3) or luma uint8 (H, W),
             each with its tolerance in pixels: the frame before warped onto ``frame`` along the
             flow (a line of the picture is where the picture took it), and the frame before as it
             was (a line that stood still: a post in front of moving traffic, where the flow
@@ -278,9 +287,10 @@ def _peak(profile: np.ndarray) -> tuple[float, float]:
 
 
 def _line_rows(frame: np.ndarray, x: int, sign: int, s: ScratchSettings) -> np.ndarray:
-    """bool (H,): the rows where the line at column ``x`` shows (its top-hat over half the
-    threshold within a pixel of ``x``), closed over gaps of up to 8 rows and grown by 4: a scratch
-    breaks up along its length, and the rows where it is absent are left as they are."""
+    """bool (H,): the rows where the line at column ``x`` of an RGB uint8 ``frame`` shows (its
+    top-hat over half the threshold within a pixel of ``x``), closed over gaps of up to 8 rows and
+    grown by 4: a scratch breaks up along its length, and the rows where it is absent are left as
+    they are."""
     w = frame.shape[1]
     x0, x1 = max(0, x - 6), min(w, x + 7)
     strip = cv2.cvtColor(np.ascontiguousarray(frame[:, x0:x1]), cv2.COLOR_RGB2GRAY)
@@ -299,12 +309,14 @@ def repair_scratches(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``frame`` with each vertical band of ``mask`` filled from both sides, row by row.
 
     Args:
-        frame: RGB uint8 (H, W, 3).
+        frame: RGB uint8 or uint16 (H, W, 3).
         mask: bool (H, W); its masked columns are read as bands (runs of masked columns per row).
 
     Returns:
-        RGB uint8 (H, W, 3), a new array, equal to ``frame`` outside the mask.
+        RGB (H, W, 3) of ``frame``'s dtype, a new array, equal to ``frame`` outside the mask; the
+        fill is rounded to the frame's own levels (a uint16 frame keeps its depth).
     """
+    check_rgb(frame)
     h, w = frame.shape[:2]
     if mask.shape != (h, w):
         raise ValueError(f"mask must be bool {(h, w)}, got {mask.dtype} {mask.shape}")
@@ -321,6 +333,6 @@ def repair_scratches(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
         fill = left[:, None, :] * (1.0 - t[None, :, None]) + right[:, None, :] * t[None, :, None]
         band = out[rows, x0 : x1 + 1]
         inside = mask[rows, x0 : x1 + 1]
-        band[inside] = np.rint(fill[inside]).astype(np.uint8)
+        band[inside] = np.rint(fill[inside]).astype(frame.dtype)  # between two levels: no clip needed
         out[rows, x0 : x1 + 1] = band
     return out

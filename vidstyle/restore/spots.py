@@ -33,6 +33,12 @@ The repair replaces the masked pixels with the mean of the two warped neighbours
 in over a feathered rim of ``feather`` pixels; every pixel outside mask and rim is returned
 bit for bit.
 
+Frames of a source of more than 8 bits (RGB uint16, :mod:`vidstyle.io.depth`) are read and
+mended by one rule: the detector looks at their 8-bit view (:func:`~vidstyle.io.depth.to_8bit`),
+so every threshold keeps its meaning in grey levels and the mask is the one the 8-bit picture
+gives, while the fill is made from the neighbours at the frame's own depth, so the repaired
+pixels keep the precision of those around them.
+
 Frames with one neighbour (the first and last frame of a shot, ``prev_w`` or ``next_w`` None)
 are not touched: one neighbour cannot tell a speck from something that appears or disappears
 with the shot, so :func:`find_spots` returns an empty mask there.
@@ -60,6 +66,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from ..io.depth import to_8bit, top_level
+from .levels import check_rgb
 
 __all__ = ["SpotSettings", "feather_alpha", "find_spots", "luma", "repair_spots", "spot_report"]
 
@@ -139,9 +148,10 @@ class SpotSettings:
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> luma float32 (H, W) in [0, 255] (BT.601 weights, as OpenCV's grey)."""
-    _check_frame("frame", frame)
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    """RGB uint8 or uint16 (H, W, 3) -> luma float32 (H, W) in [0, 255] (BT.601 weights, as OpenCV's
+    grey), read from the frame's 8-bit view as the detectors read it."""
+    check_rgb(frame)
+    return cv2.cvtColor(to_8bit(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray | None,
@@ -151,10 +161,12 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
     """Mask of the one-frame specks of ``frame``.
 
     Args:
-        frame: frame t, RGB uint8 (H, W, 3), or its luma uint8 (H, W) (BT.601, as OpenCV's grey:
-            the detector reads luma only, so a caller that has it saves the conversion).
-        prev_w, next_w: frames t-1 and t+1 warped onto frame t, RGB uint8 (H, W, 3) or luma uint8
-            (H, W), or None at a shot boundary.
+        frame: frame t, RGB uint8 or uint16 (H, W, 3), or its luma uint8 (H, W) (BT.601, as
+            OpenCV's grey: the detector reads luma only, so a caller that has it saves the
+            conversion). A uint16 frame is read through its 8-bit view: the thresholds are grey
+            levels of 0-255, and the mask is the one the 8-bit picture gives.
+        prev_w, next_w: frames t-1 and t+1 warped onto frame t, RGB uint8 or uint16 (H, W, 3) or
+            luma uint8 (H, W), or None at a shot boundary.
         prev_ok, next_ok: bool (H, W), True where the flow to that neighbour passed the
             forward-backward check (None: trusted everywhere).
         settings: thresholds.
@@ -394,16 +406,19 @@ def repair_spots(frame: np.ndarray, mask: np.ndarray, prev_w: np.ndarray | None,
     """``frame`` with the masked pixels replaced by the mean of the warped neighbours.
 
     Args:
-        frame: RGB uint8 (H, W, 3).
+        frame: RGB uint8 or uint16 (H, W, 3) (uint16: 0..65535, a source of more than 8 bits).
         mask: bool (H, W), from :func:`find_spots`.
-        prev_w, next_w: the warped neighbours, RGB uint8 (H, W, 3); None only with an empty mask.
+        prev_w, next_w: the warped neighbours, RGB (H, W, 3) of ``frame``'s dtype; None only with
+            an empty mask.
         settings: ``feather`` sets the blended rim.
 
     Returns:
-        RGB uint8 (H, W, 3), a new array: inside the mask the neighbours' mean, on a rim of
-        ``feather`` pixels a blend falling linearly to the frame, elsewhere the frame bit for bit.
+        RGB (H, W, 3) of ``frame``'s dtype, a new array: inside the mask the neighbours' mean, on a
+        rim of ``feather`` pixels a blend falling linearly to the frame, elsewhere the frame bit for
+        bit. The blend is made in float and rounded to the frame's own levels, so a uint16 frame's
+        repair keeps its depth.
     """
-    _check_frame("frame", frame)
+    check_rgb(frame)
     h, w = frame.shape[:2]
     if mask.shape != (h, w):
         raise ValueError(f"mask must be bool {(h, w)}, got {mask.dtype} {mask.shape}")
@@ -412,12 +427,17 @@ def repair_spots(frame: np.ndarray, mask: np.ndarray, prev_w: np.ndarray | None,
         return out
     if prev_w is None or next_w is None:
         raise ValueError("repair_spots needs both neighbours when the mask is not empty")
+    for name, neighbour in (("prev_w", prev_w), ("next_w", next_w)):
+        check_rgb(neighbour, name)
+        if neighbour.dtype != frame.dtype or neighbour.shape != frame.shape:
+            raise ValueError(f"{name} must be {frame.dtype} {frame.shape} like the frame, "
+                             f"got {neighbour.dtype} {neighbour.shape}")
     alpha = feather_alpha(mask, settings.feather)
     ys, xs = np.nonzero(alpha)
     a = alpha[ys, xs][:, None]
     fill = 0.5 * (prev_w[ys, xs].astype(np.float32) + next_w[ys, xs])
     blended = a * fill + (1.0 - a) * frame[ys, xs]
-    out[ys, xs] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    out[ys, xs] = np.clip(np.rint(blended), 0, top_level(frame.dtype)).astype(frame.dtype)
     return out
 
 
@@ -441,19 +461,12 @@ def spot_report(mask: np.ndarray, feather: int = SpotSettings.feather) -> dict[s
 
 
 def _luma_of(name: str, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-    """uint8 (H, W) luma of an RGB uint8 (H, W, 3) frame, or the frame itself when it is luma."""
+    """uint8 (H, W) luma of an RGB uint8 or uint16 (H, W, 3) frame (of its 8-bit view), or the
+    frame itself when it is luma."""
     grey = isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.ndim == 2
     if not grey:
-        _check_frame(name, frame, None, grey_too=True)
+        check_rgb(frame, name, also=" or luma uint8 (H, W)")
     if size is not None and frame.shape[:2] != size:
         raise ValueError(f"{name} must be {size[0]}x{size[1]} like the frame, got {frame.shape[0]}x{frame.shape[1]}")
-    return frame if grey else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    return frame if grey else cv2.cvtColor(to_8bit(frame), cv2.COLOR_RGB2GRAY)
 
-
-def _check_frame(name: str, frame: np.ndarray, size: tuple[int, int] | None = None, *, grey_too: bool = False) -> None:
-    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        got = f"{frame.dtype} {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
-        luma = " or luma uint8 (H, W)" if grey_too else ""
-        raise ValueError(f"{name} must be an RGB uint8 (H, W, 3) frame{luma}, got {got}")
-    if size is not None and frame.shape[:2] != size:
-        raise ValueError(f"{name} must be {size[0]}x{size[1]} like the frame, got {frame.shape[0]}x{frame.shape[1]}")

@@ -22,8 +22,17 @@ The stage runs on a thread of its own between the reader and the temporal stage,
 look-ahead for the spots and a few more for the flicker (:attr:`RepairStage.delay`), so memory
 stays bounded like the rest of the pipeline. It keeps the batches' boundaries and timestamps.
 
-On its own, frames in and frames out (RGB uint8 (H, W, 3), in order; each with the bool (H, W)
-mask of the pixels the spots and scratches parts replaced)::
+Frames of a source of more than 8 bits (RGB uint16 (H, W, 3) in 0..65535, :mod:`vidstyle.io.depth`)
+are repaired by one rule: what looks (the flow, the scene cuts, the detection of specks and
+scratches, the statistics of flicker and grade) reads the frame's 8-bit view
+(:func:`~vidstyle.io.depth.to_8bit`), so every threshold keeps its meaning in grey levels and the
+masks and the report are those of the 8-bit picture; what writes pixels (the fill of specks from
+the neighbours warped at 16 bits, the fill of scratches, the flicker and grade corrections) works
+at the frame's own depth, so a repaired frame keeps its precision. uint8 frames are their own
+8-bit view: their path is the 8-bit path, with no copy.
+
+On its own, frames in and frames out (RGB uint8 or uint16 (H, W, 3), in order, the dtype kept;
+each with the bool (H, W) mask of the pixels the spots and scratches parts replaced)::
 
     stage = RepairStage(RepairConfig())
     for repaired, mask in stage.frames(frames):
@@ -41,6 +50,7 @@ import cv2
 import numpy as np
 
 from ..config import RepairConfig, TemporalConfig
+from ..io.depth import to_8bit
 from ..temporal.flow import FlowEstimator, FlowPair, consistency_mask
 from ..temporal.scenes import SceneCutDetector
 from ..temporal.warp import pixel_grid, warp_numpy
@@ -65,8 +75,8 @@ class _Frame:
     """One decoded frame on its way through the stage."""
 
     index: int
-    raw: np.ndarray
-    grey: np.ndarray  # its luma, uint8 (H, W): what the detectors read and the neighbours are warped as
+    raw: np.ndarray  # as decoded, uint8 or uint16: what the fills read and write
+    grey: np.ndarray  # luma of its 8-bit view, uint8 (H, W): what the detectors read, the neighbours warped as
     small: np.ndarray  # the grey picture the flow is computed on
     cut: bool
     back: FlowPair | None = None  # this frame -> the one before
@@ -206,11 +216,12 @@ class RepairStage:
 
     # -- one frame ------------------------------------------------------------------------------
     def _arrive(self, index: int, frame: np.ndarray) -> _Frame:
-        small = self.estimator.prepare(frame)
+        view = to_8bit(frame)  # the frame itself when it is uint8
+        small = self.estimator.prepare(view)
         cut = self.cuts.update(small) or index == 0
         if cut:
             self.stats.shots.append(_Shot(first_frame=index))
-        return _Frame(index, frame, cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.medianBlur(small, FLOW_MEDIAN), cut)
+        return _Frame(index, frame, cv2.cvtColor(view, cv2.COLOR_RGB2GRAY), cv2.medianBlur(small, FLOW_MEDIAN), cut)
 
     def _link(self, before: _Frame, after: _Frame) -> None:
         """The flows between two neighbours of one shot, each with its reliability."""
@@ -251,7 +262,8 @@ class RepairStage:
     def _fill(self, frame: np.ndarray, spots: np.ndarray, before: tuple[np.ndarray, np.ndarray],
               after: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """``frame`` with its spots filled from both neighbours (each a raw frame and the flow onto
-        this one), warped in colour only over the spots' bounding box and its feathered rim."""
+        this one), warped in colour, at the frames' own depth, only over the spots' bounding box
+        and its feathered rim."""
         rim = self.spot_settings.feather + 1
         ys, xs = np.nonzero(spots)
         h, w = spots.shape
