@@ -1,0 +1,112 @@
+"""The damage conditioning of the remaster generator: its estimates, and a network that gains it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from vidstyle.models.condition import DamageConditioning, damage_estimates
+from vidstyle.models.generator import RemasterGenerator
+from vidstyle.models.weights import load_weights, save_weights
+from vidstyle.train.pairs import jpeg_round_trip
+
+
+def tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+
+
+@pytest.fixture(scope="module")
+def still() -> np.ndarray:
+    image = skdata.astronaut()
+    return cv2.resize(image, (256, 256), interpolation=cv2.INTER_AREA)
+
+
+class TestEstimates:
+    def test_noise_rises_with_grain(self, still):
+        rng = np.random.default_rng(1)
+        levels = [damage_estimates(tensor(np.clip(still + rng.normal(0, sigma, still.shape), 0, 255)
+                                          .astype(np.uint8)))[0, 0].item() for sigma in (0, 4, 12)]
+        assert levels[0] < levels[1] < levels[2]
+
+    def test_noise_falls_with_blur(self, still):
+        sharp = damage_estimates(tensor(still))[0, 0].item()
+        soft = damage_estimates(tensor(cv2.GaussianBlur(still, (0, 0), 2.0)))[0, 0].item()
+        assert soft < 0.5 * sharp
+
+    def test_blocking_is_low_on_a_clean_picture_and_rises_with_jpeg(self, still):
+        clean, q30, q10 = (damage_estimates(tensor(image))[0, 1].item()
+                           for image in (still, jpeg_round_trip(still, 30), jpeg_round_trip(still, 10)))
+        assert abs(clean) < 0.15
+        assert clean + 0.2 < q30 < q10
+
+    def test_blocking_reads_the_grid_from_the_corner(self, still):
+        # the same blocks moved by 4 pixels are off the grid the codecs use: not counted
+        coded = jpeg_round_trip(still, 10)
+        aligned = damage_estimates(tensor(coded))[0, 1].item()
+        shifted = damage_estimates(tensor(coded[4:, 4:]))[0, 1].item()
+        assert shifted < aligned - 0.3
+
+    def test_one_estimate_per_frame_of_a_batch(self, still):
+        batch = torch.cat([tensor(still), tensor(jpeg_round_trip(still, 10))])
+        both = damage_estimates(batch)
+        assert both.shape == (2, 2)
+        assert torch.allclose(both[0], damage_estimates(tensor(still))[0])
+        assert both[1, 1] > both[0, 1] + 0.3
+
+    def test_tiny_and_flat_frames_give_finite_estimates(self):
+        for frame in (torch.zeros(1, 3, 4, 4), torch.ones(2, 3, 9, 30), torch.rand(1, 3, 20, 7)):
+            assert torch.isfinite(damage_estimates(frame)).all()
+
+
+class TestGenerator:
+    def test_a_model_that_gains_it_starts_as_the_model_it_came_from(self):
+        torch.manual_seed(0)
+        plain = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1)
+        for p in plain.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+        conditioned = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1,
+                                        condition=True)
+        missing, unexpected = conditioned.load_state_dict(plain.state_dict(), strict=False)
+        assert not unexpected and all(k.startswith(("condition_head.", "condition_tail.")) for k in missing)
+        x = torch.rand(2, 3, 32, 40)
+        with torch.no_grad():
+            assert torch.equal(conditioned(x), plain(x))
+
+    def test_learnt_conditioning_treats_clean_and_damaged_frames_apart(self, still):
+        torch.manual_seed(0)
+        model = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1, condition=True)
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+        clean, coded = tensor(still[:64, :64]), tensor(jpeg_round_trip(still, 10)[:64, :64])
+        with torch.no_grad():
+            gamma_clean, gamma_coded = (model.condition_head.mlp(damage_estimates(x)) for x in (clean, coded))
+            assert not torch.allclose(gamma_clean, gamma_coded)
+            both = model(torch.cat([clean, coded]))
+            assert torch.allclose(both[:1], model(clean), atol=1e-5)  # each frame its own estimates
+
+    def test_the_card_carries_it(self, tmp_path):
+        model = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1, condition=True)
+        torch.nn.init.normal_(model.condition_tail.mlp[2].weight, std=0.1)
+        card = save_weights(model, tmp_path / "m.safetensors", {"name": "m", "scale": 2})
+        assert card["hparams"]["condition"] is True
+        loaded, _ = load_weights(tmp_path / "m.safetensors")
+        x = torch.rand(1, 3, 24, 24)
+        with torch.no_grad():
+            assert torch.allclose(loaded(x), model(x), atol=1e-6)
+
+    def test_runs_in_bf16(self):
+        model = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1, condition=True)
+        torch.nn.init.normal_(model.condition_head.mlp[2].weight, std=0.1)
+        x = torch.rand(1, 3, 24, 24)
+        with torch.no_grad():
+            out = model.to(torch.bfloat16)(x.to(torch.bfloat16))
+        assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+
+
+def test_film_is_the_identity_at_zero():
+    layer = DamageConditioning(8)
+    features = torch.randn(3, 8, 5, 5)
+    assert torch.equal(layer(features, torch.randn(3, 2)), features)
