@@ -332,7 +332,7 @@ JSON = st.recursive(JSON_LEAVES, lambda inner: st.one_of(st.lists(inner, max_siz
                     max_leaves=8)
 CARD_KEYS = ["architecture", "hparams", "sha256", "scale", "name"]
 HPARAMS = ["scale", "channels", "body_blocks", "low_blocks", "decoder_blocks", "reuse_channels", "reuse_rank",
-           "colour_skip", "unknown"]
+           "colour_skip", "output_blur", "unknown"]
 
 
 @st.composite

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,10 +16,16 @@ from vidstyle.models.registry import shipped_weights
 from vidstyle.models.styles import load_style
 from vidstyle.models.weights import load_weights
 from vidstyle.style.exemplars import draw_exemplar
+from vidstyle.style.features import to_tensor
+from vidstyle.style.measures import grid_energy, structure
 from vidstyle.train.style import (
     StyleRecipe,
+    StyleTrainer,
     calibrate_blend_tolerance,
+    coarse_gradients,
+    coarse_structure,
     colour_stats,
+    grid_share,
     tone_layout,
     train_style,
     work_dir_for,
@@ -53,6 +60,8 @@ def test_the_pipeline_script_writes_weights_card_preview_and_thumbnail(tmp_path)
     assert 0 < picture["structure"] <= 1 and 0 <= picture["edge_f"] <= 1 and picture["grid_energy"] >= 0
     assert picture["bicubic"]["structure"] > 0.5 and picture["bicubic"]["grid_energy"] < 0.001
     assert card["hparams"]["colour_skip"] and card["hparams"]["reuse_channels"]
+    assert card["hparams"]["output_blur"] == StyleRecipe().output_blur == 5  # on by default
+    assert {"structure", "gradients", "grid", "cells"} <= card["final_losses"].keys()
     # The blend tolerance, from the model's own frame-to-frame differences, at least remaster's.
     assert card["temporal"]["blend_tolerance"] >= DEFAULT_BLEND_TOLERANCE
     assert card["temporal"]["blend_tolerance"] == round(max(card["temporal"]["disagreement"], 24.0), 1)
@@ -108,3 +117,85 @@ def test_the_blend_tolerance_rule_gives_remaster_x2_about_its_hand_chosen_value(
     temporal = calibrate_blend_tolerance(model, card["scale"])
     assert 18.0 <= temporal["disagreement"] <= 34.0
     assert "bikes.mp4" in temporal["rule"]
+
+
+def shapes(seed: int, size: int = 96) -> np.ndarray:
+    """A picture of a few soft-edged discs and bars on a gradient, RGB uint8: shapes, no texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size].astype(float)
+    luma = 60 + 80 * x / size
+    for _ in range(4):
+        cy, cx, r = rng.uniform(15, size - 15, 2).tolist() + [rng.uniform(6, 14)]
+        luma += rng.choice([-70, 70]) / (1 + np.exp((np.hypot(y - cy, x - cx) - r) / 1.5))
+    luma[:, size // 2 : size // 2 + 6] += 50
+    return np.repeat(np.clip(luma, 0, 255)[..., None], 3, axis=2).astype(np.uint8)
+
+
+class TestStructureAndGridTerms:
+    def test_structure_is_zero_for_the_same_picture_and_follows_the_measure(self):
+        clean = shapes(0)
+        assert float(coarse_structure(to_tensor(clean), to_tensor(clean))) == pytest.approx(0.0, abs=1e-6)
+        moved = np.roll(clean, 4, axis=1)
+        # 1 - SSIM at sigma 2 is where the measure looks (sigma 4 is added to it).
+        assert float(coarse_structure(to_tensor(moved), to_tensor(clean))) > 0.5 * (1 - structure(moved, clean))
+
+    def test_a_change_of_shapes_costs_more_than_strokes_over_them(self):
+        clean = shapes(0).astype(float)
+        # Strokes: fine diagonal hatching of 3-pixel period, stronger (in RMS) than the change of shapes.
+        y, x = np.mgrid[0:96, 0:96]
+        hatched = clean + 30 * np.sin(2 * np.pi * (x + y) / 3)[..., None]
+        reshaped = shapes(1).astype(float)
+        rms = lambda a: float(np.sqrt(np.mean((a - clean) ** 2)))  # noqa: E731
+        assert rms(hatched) > 0.5 * rms(reshaped)
+        for term in (coarse_structure, coarse_gradients):
+            cost = {name: float(term(to_tensor(np.clip(p, 0, 255).astype(np.uint8)), to_tensor(shapes(0))))
+                    for name, p in (("hatched", hatched), ("reshaped", reshaped))}
+            assert cost["reshaped"] > 10 * cost["hatched"], (term.__name__, cost)
+
+    def test_gradients_are_zero_for_the_same_picture_and_see_blotches_on_a_flat_wall(self):
+        flat = np.full((96, 96, 3), 120, np.uint8)
+        assert float(coarse_gradients(to_tensor(shapes(0)), to_tensor(shapes(0)))) == 0.0
+        # Soft blotches of about 10 pixels: after the blur they are slopes of contours; grain of the
+        # same RMS (8 levels) lives in the fine bands only.
+        rng = np.random.default_rng(5)
+        blotches = cv2.resize(rng.normal(0, 1, (10, 10)).astype(np.float32), (96, 96), interpolation=cv2.INTER_CUBIC)
+        grain = rng.normal(0, 1, (96, 96)).astype(np.float32)
+        blotched, fine = (np.clip(flat + (8 * t / t.std())[..., None], 0, 255).astype(np.uint8)
+                          for t in (blotches, grain))
+        cost = {name: float(coarse_gradients(to_tensor(p), to_tensor(flat))) for name, p in
+                (("blotched", blotched), ("fine", fine))}
+        assert cost["blotched"] > 2 * cost["fine"], cost
+
+    def test_grid_share_is_the_measure_and_sees_only_a_fixed_pattern(self):
+        def textured(seed: int) -> np.ndarray:
+            rng = np.random.default_rng(seed)
+            small = rng.uniform(40, 220, (16, 16, 1)).astype(np.float32)
+            smooth = cv2.resize(small, (128, 128), interpolation=cv2.INTER_CUBIC)[..., None]
+            return np.clip(smooth + rng.normal(0, 6, (128, 128, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+
+        clean = np.stack([textured(seed) for seed in range(6)])
+        cells = np.tile(np.random.default_rng(9).normal(0, 6, (4, 4)), (32, 32))[..., None]
+        gridded = np.clip(clean + cells, 0, 255).astype(np.uint8)
+        alone = {name: [float(grid_share(to_tensor(p), 4)) for p in pictures]
+                 for name, pictures in (("clean", clean), ("gridded", gridded))}
+        for name, pictures in (("clean", clean), ("gridded", gridded)):  # one picture: the measure itself
+            assert alone[name] == pytest.approx([grid_energy(p) for p in pictures], rel=0.1, abs=2e-4)
+        # A picture's own texture lines up with the cells as 1 / 1024 cells of its power ...
+        assert max(alone["clean"]) < 3e-3 and min(alone["gridded"]) > 0.05
+        # ... and less in a batch, where a fixed pattern stays whole.
+        assert float(grid_share(to_tensor(clean), 4)) < 0.5 * np.mean(alone["clean"])
+        assert float(grid_share(to_tensor(gridded), 4)) > 0.05
+
+
+def test_a_style_starts_exactly_at_the_remaster_model():
+    recipe = StyleRecipe(patch_size=32, batch_size=1, exemplar_size=128)
+    trainer = StyleTrainer(recipe, draw_exemplar("ink", size=128), shipped_weights("remaster-x2"))
+    g = trainer.generator
+    assert g.hparams["output_blur"] == 5 and g.hparams["colour_skip"]
+    base, _ = load_weights(shipped_weights("remaster-x2"))
+    state, neutral = g.state_dict(), g.neutral_state()
+    assert state.keys() == base.state_dict().keys() | neutral.keys()
+    assert all(torch.equal(state[k], v) for k, v in (*base.state_dict().items(), *neutral.items()))
+    x = torch.rand(1, 3, 24, 32)
+    with torch.no_grad():  # before the colour skip is set from the palette; channels_last rounds apart
+        torch.testing.assert_close(g.eval()(x), base.eval()(x), rtol=0, atol=1e-5)

@@ -5,7 +5,8 @@
       -> body: residual blocks at H/2, fused with a branch
          that works at H/4 (multi-scale feature fusion)
       -> decoder: residual blocks                           = features      (encode)
-      -> conv to 3 (2s)^2 channels -> depth-to-space x2s,
+      -> conv to 3 (2s)^2 channels -> depth-to-space x2s
+         (-> a learned blur, ``output_blur``: the styles),
          plus the bilinear-upscaled input (global skip)                     (decode)
     y (B, 3, sH, sW)
 
@@ -19,6 +20,14 @@ one convolution (:meth:`residual`) and the skip (:meth:`finish`). On a frame bet
 :meth:`propagate` takes the keyframe's features and residual warped by the optical flow and
 corrects the residual with a light look at the new frame (:class:`ReuseFusion`), about a tenth
 of ``encode``. Models trained without it (``reuse_channels=0``) still work frame by frame.
+
+The depth-to-space step gives each of the (2s)^2 positions of an output cell its own output
+channel, so a network can print one fixed pattern over every cell of the picture: a grid. The
+style models draw one when their losses reward fine-scale energy (issue 18). They therefore
+blur the shuffled residual with a learned kernel (:class:`OutputBlur`): a convolution at the
+output's own resolution is the same at every pixel, so it cannot make a pattern of the cells,
+and it can learn to average one away across their edges. It starts as the identity, so a style
+fine-tuned from a remaster model starts exactly at that model.
 """
 
 from __future__ import annotations
@@ -34,7 +43,10 @@ from torch import nn
 from ..io.depth import top_level
 from .condition import DamageConditioning, damage_estimates
 
-__all__ = ["RemasterGenerator", "ReuseFusion"]
+__all__ = ["OUTPUT_BLUR_SIZES", "OutputBlur", "RemasterGenerator", "ReuseFusion"]
+
+#: The sides ``output_blur`` may have; 0: no blur.
+OUTPUT_BLUR_SIZES = (0, 3, 5, 7)
 
 
 class _ResBlock(nn.Module):
@@ -132,6 +144,42 @@ class ReuseFusion(nn.Module):
         return torch.addmm(warped_residual, low, weight).add_(self.up.bias)
 
 
+class OutputBlur(nn.Module):
+    """A learned ``size`` x ``size`` blur of the residual after the pixel shuffle, the same kernel
+    for each colour, zeros beyond the picture's edges.
+
+    It starts as the identity (a 1 in the middle), which it computes exactly. OpenCV applies the
+    same kernel on the CPU's path between keyframes (:meth:`kernel`,
+    :func:`vidstyle.temporal.cells.shuffle_onto`).
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(self.identity(size))
+
+    @staticmethod
+    def identity(size: int) -> torch.Tensor:
+        """The kernel that changes nothing, (size, size)."""
+        kernel = torch.zeros(size, size)
+        kernel[size // 2, size // 2] = 1.0
+        return kernel
+
+    @property
+    def radius(self) -> int:
+        """How far (output pixels) the blur reaches."""
+        return self.weight.shape[-1] // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, C, H, W) blurred, same shape."""
+        c, size = x.shape[1], self.weight.shape[-1]
+        kernel = self.weight.to(x.dtype).expand(c, 1, size, size)
+        return F.conv2d(x, kernel, padding=size // 2, groups=c)
+
+    def kernel(self) -> np.ndarray:
+        """The kernel as float32 (size, size), for ``cv2.filter2D`` (which correlates, as torch does)."""
+        return self.weight.detach().float().cpu().numpy().copy()
+
+
 class RemasterGenerator(nn.Module):
     """Restore and upscale by ``scale`` (1, 2 or 4).
 
@@ -152,6 +200,8 @@ class RemasterGenerator(nn.Module):
         condition: scale and shift the features after the head and before the decoder by the
             input's own damage estimates (:mod:`.condition`: noise and blocking), so one network
             can be gentle on a clean frame and firm on a damaged one. Starts as the identity.
+        output_blur: side of the :class:`OutputBlur` after the pixel shuffle (3, 5 or 7), or 0
+            for none. Style models have it; it starts as the identity.
 
     Input sides must be multiples of :attr:`size_multiple` (the descriptor pads).
     """
@@ -170,10 +220,14 @@ class RemasterGenerator(nn.Module):
         reuse_rank: int = 16,
         colour_skip: bool = False,
         condition: bool = False,
+        output_blur: int = 0,
     ) -> None:
         super().__init__()
         if scale not in (1, 2, 4):
             raise ValueError(f"scale must be 1, 2 or 4, got {scale}")
+        if isinstance(output_blur, bool) or output_blur not in OUTPUT_BLUR_SIZES:
+            raise ValueError(f"output_blur must be one of {', '.join(map(str, OUTPUT_BLUR_SIZES))}, "
+                             f"got {output_blur!r}")
         self.scale = scale
         self.hparams = {
             "scale": scale,
@@ -189,6 +243,8 @@ class RemasterGenerator(nn.Module):
             self.hparams["colour_skip"] = True
         if condition:
             self.hparams["condition"] = True
+        if output_blur:
+            self.hparams["output_blur"] = int(output_blur)
         c = channels
         self.head = nn.Conv2d(3 * 4, c, 3, padding=1)
         self.body = nn.Sequential(*[_ResBlock(c) for _ in range(body_blocks)])
@@ -206,6 +262,7 @@ class RemasterGenerator(nn.Module):
         if self.skip_colour is not None:  # starts as the identity
             nn.init.eye_(self.skip_colour.weight.view(3, 3))
             nn.init.zeros_(self.skip_colour.bias)
+        self.output_blur = OutputBlur(int(output_blur)) if output_blur else None
         # Start as "bilinear upscaling": the residual branch begins at zero.
         nn.init.zeros_(self.to_pixels.weight)
         nn.init.zeros_(self.to_pixels.bias)
@@ -232,22 +289,25 @@ class RemasterGenerator(nn.Module):
         At H/2 each 3x3 convolution adds one pixel: the head, the body's blocks or the H/4 branch
         (the stride-2 convolution, its blocks at twice the step, the bilinear upsampling),
         the decoder's blocks and the output convolution; space-to-depth doubles it and the
-        bilinear skip adds one. Tiles (:mod:`vidstyle.models.tiles`) see this much around what
-        they keep; with the shipped models (32 px) a tile's edge changes nothing farther in
-        than 28 px (measured).
+        bilinear skip adds one; an output blur adds its radius, in input pixels. Tiles
+        (:mod:`vidstyle.models.tiles`) see this much around what they keep; with the shipped
+        models (32 px) a tile's edge changes nothing farther in than 28 px (measured).
         """
         hp = self.hparams
         half = 1 + max(2 * hp["body_blocks"], 2 + 4 * hp["low_blocks"]) + 2 * hp["decoder_blocks"] + 1
-        return -(-(2 * half + 2) // self.size_multiple) * self.size_multiple
+        blur = -(-self.output_blur.radius // self.scale) if self.output_blur is not None else 0
+        return -(-(2 * half + 2 + blur) // self.size_multiple) * self.size_multiple
 
     @property
     def memory_per_pixel(self) -> float:
         """Estimated peak working memory of one input pixel in fp32 at batch 1, bytes: six feature
         maps at H/2, and the residual before and after the pixel shuffle and the skip at the
-        output's size. For the shipped models 432 B at x2 and 864 at x4, where the peak RSS grew
-        by 336-395 and 754 B per pixel (measured on 512- and 1024-pixel squares)."""
+        output's size (once more with an output blur). For the shipped models 432 B at x2 and 864
+        at x4, where the peak RSS grew by 336-395 and 754 B per pixel (measured on 512- and
+        1024-pixel squares)."""
         s2 = self.scale * self.scale
-        return 4.0 * (6 * self.hparams["channels"] / 4 + 3 * 3 * s2)
+        pictures = 3 if self.output_blur is None else 4
+        return 4.0 * (6 * self.hparams["channels"] / 4 + pictures * 3 * s2)
 
     @property
     def supports_reuse(self) -> bool:
@@ -288,12 +348,30 @@ class RemasterGenerator(nn.Module):
         several times faster on the CPU than ``F.interpolate``.
         """
         residual = F.pixel_shuffle(residual, 2 * self.scale)
+        if self.output_blur is not None:
+            residual = self.output_blur(residual)
         if base is not None:
             return base + residual[..., : base.shape[-2], : base.shape[-1]]
         base = self.skip_input(x)
         if self.scale != 1:
             base = F.interpolate(base, scale_factor=self.scale, mode="bilinear", align_corners=False)
         return base + residual
+
+    def output_kernel(self) -> np.ndarray | None:
+        """The output blur's kernel (:meth:`OutputBlur.kernel`), or None without one."""
+        return None if self.output_blur is None else self.output_blur.kernel()
+
+    def neutral_state(self) -> dict[str, torch.Tensor]:
+        """The weights of the layers a style adds to a remaster model (the colour skip, the output
+        blur) at which they change nothing: where a fine-tune starts, and what a style's
+        strength 0 blends back to (:func:`vidstyle.models.styles.load_style`)."""
+        state = {}
+        if self.skip_colour is not None:
+            state["skip_colour.weight"] = torch.eye(3).view(3, 3, 1, 1)
+            state["skip_colour.bias"] = torch.zeros(3)
+        if self.output_blur is not None:
+            state["output_blur.weight"] = OutputBlur.identity(self.output_blur.weight.shape[-1])
+        return state
 
     def skip_input(self, x: torch.Tensor) -> torch.Tensor:
         """What the global skip upscales: ``x``, or its colour transform (``colour_skip``).

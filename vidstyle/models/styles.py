@@ -37,6 +37,7 @@ import torch
 from ..config import DEFAULT_BLEND_TOLERANCE
 from ..errors import StyleError
 from .descriptor import ModelDescriptor, TemporalHints
+from .generator import RemasterGenerator
 from .registry import generator_traits, shipped_weights, temporal_hints
 from .weights import load_weights
 
@@ -172,21 +173,22 @@ def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, An
 
 def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, strength: float) -> None:
     """Weights <- strength * style + (1 - strength) * base, in place; the base is the shipped
-    remaster model the style was fine-tuned from (:func:`style_base`; its colour skip the identity)."""
+    remaster model the style was fine-tuned from (:func:`style_base`), the layers a style adds
+    (colour skip, output blur) at the weights where they change nothing
+    (:meth:`~vidstyle.models.generator.RemasterGenerator.neutral_state`)."""
     base_name, base, base_card = style_base(card)
     origin = (card.get("fine_tuned_from") or {}).get("sha256")
     if origin and origin != base_card.get("sha256"):
         log.warning("%s was fine-tuned from a %s that is not installed; --style-strength "
                     "blends with the installed one", path.name, base_name)
     base_state = base.state_dict()
+    neutral = module.neutral_state() if isinstance(module, RemasterGenerator) else {}
     with torch.no_grad():
         for key, value in module.state_dict().items():
-            if key == "skip_colour.weight":
-                start = torch.eye(3).view(3, 3, 1, 1)
-            elif key == "skip_colour.bias":
-                start = torch.zeros(3)
-            elif key in base_state and base_state[key].shape == value.shape:
+            if key in base_state and base_state[key].shape == value.shape:
                 start = base_state[key]
+            elif key in neutral:
+                start = neutral[key]
             else:
                 raise StyleError(f"{path.name} does not share {base_name}'s architecture, so "
                                  "--style-strength below 1 cannot blend them; use 1")

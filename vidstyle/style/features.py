@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["VGG19_FILE", "GaussianHalf", "RandomMultiscaleFeatures", "gram", "style_distance", "style_features",
-           "to_tensor", "vgg19_cache_path"]
+__all__ = ["VGG19_FILE", "GaussianHalf", "RandomMultiscaleFeatures", "gaussian_blur", "gaussian_taps", "gram",
+           "style_distance", "style_features", "to_tensor", "vgg19_cache_path"]
 
 #: File name under ``torch.hub.get_dir()/checkpoints`` of torchvision's VGG19 IMAGENET1K_V1 weights.
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
@@ -136,17 +136,32 @@ class GaussianHalf(nn.Module):
 
     def __init__(self, sigma: float) -> None:
         super().__init__()
-        radius = max(1, math.ceil(2.5 * sigma))
-        taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / sigma) ** 2)
-        self.register_buffer("taps", (taps / taps.sum()).view(1, 1, 1, -1), persistent=False)
-        self.radius = radius
+        self.register_buffer("taps", gaussian_taps(sigma), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = x.shape[1]
-        x = F.pad(x, (self.radius,) * 4, mode="reflect")
-        x = F.conv2d(x, self.taps.expand(c, 1, 1, -1), groups=c)
-        x = F.conv2d(x, self.taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
-        return x[..., ::2, ::2]
+        return _separable(x, self.taps)[..., ::2, ::2]
+
+
+def gaussian_taps(sigma: float, radius: int | None = None) -> torch.Tensor:
+    """The normalised taps of a 1-D Gaussian of ``sigma`` pixels, float32 (2 radius + 1,); the
+    radius is ceil(2.5 sigma) unless given."""
+    radius = max(1, math.ceil(2.5 * sigma)) if radius is None else radius
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, dtype=torch.float32) / sigma) ** 2)
+    return taps / taps.sum()
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float, *, radius: int | None = None) -> torch.Tensor:
+    """``x`` (B, C, H, W) blurred with a Gaussian of ``sigma`` pixels (:func:`gaussian_taps`), edges
+    reflected; the same shape. Sides must exceed the radius."""
+    return _separable(x, gaussian_taps(sigma, radius).to(x))
+
+
+def _separable(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, C, H, W) convolved with ``taps`` (odd length) down and across, edges reflected."""
+    c, radius = x.shape[1], taps.numel() // 2
+    x = F.pad(x, (radius,) * 4, mode="reflect")
+    x = F.conv2d(x, taps.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, taps.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,8 @@ residual in channels_last memory, so OpenCV warps them as pictures and the fusio
 convolutions are matrix products on pixel rows. These kernels lay frames and residuals out for it:
 the flow over a padded feature map (:func:`flow_at`), a frame's space-to-depth
 (:func:`space_to_depth`), the residual's channels in the order that makes the pixel shuffle a copy
-of runs (:func:`cell_order`), and that shuffle added onto the skip (:func:`shuffle_onto`).
+of runs (:func:`cell_order`), and that shuffle (and a style's output blur) added onto the skip
+(:func:`shuffle_onto`).
 """
 
 from __future__ import annotations
@@ -70,14 +71,19 @@ def cell_order(scale: int) -> torch.Tensor:
     return torch.arange(3 * f * f).view(3, f, f).permute(1, 2, 0).reshape(-1)
 
 
-def shuffle_onto(residual: torch.Tensor, base: np.ndarray, picture: np.ndarray | None = None) -> np.ndarray:
-    """``base + pixel_shuffle(residual) (+ picture)`` as RGB of ``base``'s dtype (rounded, saturated).
+def shuffle_onto(residual: torch.Tensor, base: np.ndarray, picture: np.ndarray | None = None,
+                 blur: np.ndarray | None = None) -> np.ndarray:
+    """``base + blur(pixel_shuffle(residual) (+ picture))`` as RGB of ``base``'s dtype (rounded,
+    saturated).
 
     Args:
         residual: (1, 3 f^2, fh, fw), channels in :func:`cell_order` (any memory layout).
         base: RGB uint8 or uint16 (H, W, 3), H <= f fh and W <= f fw (the unpadded picture).
         picture: float32 (f fh, f fw, 3) in the levels of ``base`` (0-255 or 0-65535), added too;
             not modified.
+        blur: the generator's output blur (:meth:`~vidstyle.models.generator.OutputBlur.kernel`),
+            a float32 (k, k) kernel applied to the padded residual, zeros beyond it, as the
+            generator's ``finish`` does; None: none.
     """
     _, channels, fh, fw = residual.shape
     f = math.isqrt(channels // 3)
@@ -86,5 +92,8 @@ def shuffle_onto(residual: torch.Tensor, base: np.ndarray, picture: np.ndarray |
     torch.mul(rows.view(fh, fw, f, 3 * f).permute(0, 2, 1, 3), float(top_level(base.dtype)), out=out)
     if picture is not None:
         out += torch.from_numpy(picture).view(fh, f, fw, 3 * f)
-    picture = out.view(fh * f, fw * f, 3).numpy()[: base.shape[0], : base.shape[1]]
+    picture = out.view(fh * f, fw * f, 3).numpy()
+    if blur is not None:
+        picture = cv2.filter2D(picture, -1, blur, borderType=cv2.BORDER_CONSTANT)
+    picture = picture[: base.shape[0], : base.shape[1]]
     return cv2.add(base, picture, dtype=cv2.CV_8U if base.dtype == np.uint8 else cv2.CV_16U)

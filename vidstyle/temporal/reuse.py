@@ -54,7 +54,8 @@ class Keyframe:
     """What the network adds to the skip, as a frame between keyframes warps it. Before the
     pixel shuffle, (1, 3 (2s)^2, h, w), on the per-frame path in channels_last memory with its
     channels in :func:`~.cells.cell_order` (``in_cells``). Or, with ``picture``, after it, over the
-    padded picture (4 h, 4 w at x2): on the per-frame path an (H, W, 3) float32 array in the
+    padded picture (4 h, 4 w at x2), before a style's output blur (a frame between keyframes
+    blurs it with the fusion's correction, as training does): on the per-frame path an (H, W, 3) float32 array in the
     levels of the frames (0-255, or 0-65535 for uint16 frames), on the batched path a
     (1, 3, H, W) tensor in [0, 1]."""
     output: np.ndarray | torch.Tensor
@@ -107,6 +108,7 @@ class ReuseRunner:
         self._previous: np.ndarray | torch.Tensor | None = None
         self._cells = cell_order(model.scale)
         self._fusion_in_cells = None  # the fusion with its output channels in that order (CPU)
+        self._blur = self.generator.output_kernel()  # a style's output blur, for OpenCV (CPU)
 
     @torch.inference_mode()
     def keyframes(self, batch: PlannedBatch) -> PlannedBatch:
@@ -265,7 +267,8 @@ class ReuseRunner:
         ``remap`` warps, several times faster than ``grid_sample``; the fusion's 1x1 convolutions
         are matrix products on their rows (:meth:`ReuseFusion.forward_rows`); and the pixel
         shuffle, the skip and the conversion to the frames' dtype are one copy and one ``cv2.add``
-        (:func:`~.cells.shuffle_onto`).
+        (:func:`~.cells.shuffle_onto`; a style's output blur is one ``cv2.filter2D`` before the add,
+        over the residual and the warped picture together, as the generator's ``finish`` blurs them).
         """
         key = self._key
         _, c, fh, fw = key.features.shape
@@ -288,7 +291,7 @@ class ReuseRunner:
             torch.from_numpy(mask).view(-1, 1),
         )
         base = cv2.resize(self.generator.skip_frame(frame), (w * s, h * s), interpolation=cv2.INTER_LINEAR)
-        return shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture)
+        return shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture, self._blur)
 
     def _reuse_batch(self, frames: np.ndarray, keys: list[Keyframe], flows: torch.Tensor,
                      masks: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,15 @@ patch (the remaster models' own degradation model). Each step takes a batch of f
 keyframe and a frame up to three frames later, :class:`~vidstyle.train.temporal_data.TemporalPairSampler`)
 and trains, together:
 
+* **structure**, the content term that binds (issue 18): 1 - SSIM of the output's luma against
+  the clean patch's, both blurred with a Gaussian of ``structure_sigma`` (2 output pixels, as the
+  structure measure of :mod:`vidstyle.style.measures`) and of twice that
+  (:func:`~vidstyle.train.style_losses.coarse_structure`). The blur leaves the coarse bands,
+  where the film's shapes, its light and dark and its contours are, and these must stay the
+  film's; the fine bands, where strokes, hatching and paper live, are left to the style. With
+  it, the luma gradients at ``structure_sigma`` (:func:`~vidstyle.train.style_losses.coarse_gradients`):
+  SSIM forgives the few levels of slope a stroke leaves after the blur, but drawn over a flat
+  wall they are contours the film does not have;
 * **content**: the training extractor's first-layer features of the output against those of
   the clean patch (Charbonnier);
 * **style**: Gram matrices of the output's features against the exemplar's (Gatys et al. 2016),
@@ -18,8 +27,10 @@ and trains, together:
   extractor's filters sum to zero, so flat areas are theirs to keep right;
 * **adversarial**: a PatchGAN (Isola et al. 2017) learning to tell crops of the exemplar from
   output patches, the output trained to pass for them (non-saturating loss);
-* **total variation**, lightly, and the **cell pattern** (:func:`cell_pattern`): no fixed
-  pattern of the pixel shuffle's cells;
+* **total variation**, lightly, and two terms against a grid: the **cell pattern**
+  (:func:`cell_pattern`), no fixed pattern of the pixel shuffle's cells in the residual, and the
+  **grid share** (:func:`grid_share`), the grid energy measure of the output, pooled over the
+  batch, at keyframes and on the frames the fusion makes between them;
 * **temporal**: the frame's output against the keyframe's output warped by the clean flow,
   where the flow holds (Ruder et al. 2016), as in ``train_temporal.py``;
 * **feature reuse**: the model's :class:`~vidstyle.models.generator.ReuseFusion`, distilled
@@ -34,11 +45,15 @@ resolution the cheapest way to add the fine-scale energy and contrast an exempla
 grid of the pixel shuffle's 4x4 cells over the whole picture, which the models drew within
 minutes; blurred, such a grid adds nothing, and strokes (several pixels wide) still count.
 
-The generator gets a colour skip (``colour_skip``): its global skip passes a learned 3x3 colour
-transform, which starts as the linear colour transfer (Pitie and Kokaram 2007) from the training
-patches' colour statistics to that palette. Without it the skip carries the film's colours and
-the network must repaint every pixel to change them (measured last session: a pencil model that
-stayed in colour).
+The generator gets two layers a remaster model does not have, both starting where they change
+nothing, so the fine-tune starts exactly at the remaster model (and a style's strength 0 is it):
+an **output blur** (``output_blur``, a learned 5x5 kernel after the pixel shuffle,
+:class:`~vidstyle.models.generator.OutputBlur`), which cannot make a pattern of the cells and can
+learn to average one away, and a colour skip (``colour_skip``): its global skip passes a
+learned 3x3 colour transform, which starts as the linear colour transfer (Pitie and Kokaram
+2007) from the training patches' colour statistics to that palette. Without it the skip carries
+the film's colours and the network must repaint every pixel to change them (measured last
+session: a pencil model that stayed in colour).
 
 The time budget (``minutes``) covers the whole run, training and final evaluation; the learning
 rate follows a cosine over it, so a resumed run picks up where the schedule stopped.
@@ -85,7 +100,10 @@ from .style_eval import (
 from .style_losses import (
     RGB_TO_YUV,
     cell_pattern,
+    coarse_gradients,
+    coarse_structure,
     colour_stats,
+    grid_share,
     linear_colour_transfer,
     palette_target,
     tone_layout,
@@ -105,9 +123,12 @@ __all__ = [
     "TrainStyleError",
     "calibrate_blend_tolerance",
     "cell_pattern",
+    "coarse_gradients",
+    "coarse_structure",
     "colour_stats",
     "evaluate",
     "exemplar_source",
+    "grid_share",
     "held_out_frames",
     "linear_colour_transfer",
     "measure_picture",
@@ -154,6 +175,11 @@ class StyleRecipe:
     adversarial_weight: float = 0.01
     tv_weight: float = 0.05
     cell_weight: float = 100.0
+    structure_weight: float = 10.0  # the film's shapes: coarse_structure against the clean patch
+    structure_sigma: float = 2.0  # its blurs, output pixels: sigma and 2 sigma (the measure's is 2)
+    gradient_weight: float = 200.0  # the contours: coarse_gradients at structure_sigma
+    grid_weight: float = 100.0  # grid_share of the output, keyframes and frames between them
+    output_blur: int = 5  # the generator's learned blur after the pixel shuffle (0: none)
     blur_sigma: float = 1.5  # the losses' view: Gaussian blur, then half resolution
     temporal_weight: float = 0.5
     distill_weight: float = 1.0
@@ -207,12 +233,13 @@ class StyleTrainer:
         start, card = load_weights(init)
         if int(card.get("scale", 0)) != recipe.scale:
             raise TrainStyleError(f"{init.name} upscales x{card.get('scale')}, not x{recipe.scale}")
-        hparams = {**card["hparams"], "colour_skip": True}
+        hparams = {**card["hparams"], "colour_skip": True, "output_blur": recipe.output_blur}
         if not hparams.get("reuse_channels"):
             raise TrainStyleError(f"{init.name} has no feature reuse to fine-tune")
         self.generator = RemasterGenerator(**hparams)
+        # The layers a style adds start where they change nothing: the fine-tune starts at the remaster.
         missing, unexpected = self.generator.load_state_dict(start.state_dict(), strict=False)
-        if unexpected or any(not k.startswith("skip_colour.") for k in missing):
+        if unexpected or set(missing) - set(self.generator.neutral_state()):
             raise TrainStyleError(f"{init.name} does not fit: missing {missing}, unexpected {unexpected}")
         self.init_card = {"name": card.get("name"), "sha256": card.get("sha256")}
         self.generator.to(memory_format=torch.channels_last).train()
@@ -229,7 +256,10 @@ class StyleTrainer:
         seen = recipe.patch_size * recipe.scale // 2  # the side of the discriminator's view
         self.discriminator = MultiScaleDiscriminator(num_scales=2 if seen >= 64 else 1, channels=32,
                                                      layers=3 if seen >= 32 else 2, max_channels=96)
+        # The colour skip and the output blur are small layers over the whole picture: they learn fast.
         colour = list(self.generator.skip_colour.parameters())
+        if self.generator.output_blur is not None:
+            colour += list(self.generator.output_blur.parameters())
         reuse = list(self.generator.reuse.parameters())
         special = {id(p) for p in colour + reuse}
         body = [p for p in self.generator.parameters() if id(p) not in special]
@@ -308,6 +338,9 @@ class StyleTrainer:
         palette = (mean - target_mean).abs().sum(1).mean() + 5 * (cov - target_cov).abs().sum((1, 2)).mean()
         tv = total_variation(out)
         cells = cell_pattern(residual)
+        # The film's shapes, at full resolution: what the coarse bands hold must stay the clean patch's.
+        structure = coarse_structure(out, hr, r.structure_sigma)
+        gradients = coarse_gradients(out, hr, r.structure_sigma)
         adversarial = F.softplus(-self._logits(half)).mean()
 
         out_key, out_frame = out.chunk(2)
@@ -317,10 +350,13 @@ class StyleTrainer:
         warped_residual = warp_shuffled(res_key, batch.feature_flow, 2 * r.scale)
         reused = g.propagate(warp(feat_key, batch.feature_flow), warped_residual, batch.lr_frame, batch.feature_mask)
         distill = (reused - res_frame).abs().mean()
+        # No grid at keyframes, nor between them: the fusion's correction has a bias per cell position too.
+        grid = grid_share(out, 2 * r.scale) + grid_share(g.finish(reused, batch.lr_frame).clamp(0.0, 1.0), 2 * r.scale)
 
         total = (r.content_weight * content + r.style_weight * style + r.tone_weight * tone
                  + r.palette_weight * palette + r.adversarial_weight * adversarial + r.tv_weight * tv
-                 + r.cell_weight * cells
+                 + r.cell_weight * cells + r.structure_weight * structure
+                 + r.gradient_weight * gradients + r.grid_weight * grid
                  + r.temporal_weight * temporal + r.distill_weight * distill)
         self.opt.zero_grad(set_to_none=True)
         total.backward()
@@ -333,9 +369,11 @@ class StyleTrainer:
         d_loss.backward()
         self.opt_d.step()
         self.step += 1
-        return {"total": total.item(), "content": content.item(), "style": style.item(), "tone": tone.item(),
-                "palette": palette.item(), "adversarial": adversarial.item(), "tv": tv.item(), "cells": cells.item(),
-                "temporal": temporal.item(), "distill": distill.item(), "discriminator": d_loss.item()}
+        losses = {"total": total, "content": content, "style": style, "tone": tone, "palette": palette,
+                  "adversarial": adversarial, "tv": tv, "cells": cells, "structure": structure,
+                  "gradients": gradients, "grid": grid,
+                  "temporal": temporal, "distill": distill, "discriminator": d_loss}
+        return {name: value.item() for name, value in losses.items()}
 
     def _logits(self, images: torch.Tensor) -> torch.Tensor:
         self.discriminator.requires_grad_(False)

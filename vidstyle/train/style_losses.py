@@ -1,24 +1,38 @@
-"""The picture statistics a style is trained on: palette, tone layout, cells, total variation.
+"""The picture statistics a style is trained on: palette, tone layout, structure, cells, total variation.
 
 These are the style training's own loss terms (:mod:`vidstyle.train.style`), besides the Gram
 matrices of :mod:`vidstyle.style.features`: the palette a stylized picture should have
 (:func:`palette_target`, in YUV), the linear colour transfer its colour skip starts from
-(:func:`linear_colour_transfer`), where the picture is light and dark (:func:`tone_layout`), and
-two penalties on patterns the networks would otherwise draw (:func:`cell_pattern`,
+(:func:`linear_colour_transfer`), where the picture is light and dark (:func:`tone_layout`), the
+film's shapes and contours (:func:`coarse_structure`, :func:`coarse_gradients`), and penalties
+on patterns the networks would otherwise draw (:func:`cell_pattern`, :func:`grid_share`,
 :func:`total_variation`). Pictures are (B, 3, H, W) float tensors in [0, 1], RGB.
+
+:func:`coarse_structure` and :func:`grid_share` are the training's forms of two of the measures
+of :mod:`vidstyle.style.measures` (structure, grid energy), in torch and differentiable: a style
+is trained on what a person is measured to see of it.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..style.features import gaussian_blur
+
 __all__ = [
     "RGB_TO_YUV",
+    "blurred_ssim",
     "cell_pattern",
+    "coarse_gradients",
+    "coarse_structure",
     "colour_stats",
+    "grid_share",
     "linear_colour_transfer",
+    "luma",
     "palette_target",
     "tone_layout",
     "total_variation",
@@ -120,3 +134,84 @@ def cell_pattern(residual: torch.Tensor) -> torch.Tensor:
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference of neighbouring pixels, down and across."""
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """BT.601 Y of ``x`` (B, 3, H, W), (B, 1, H, W) in [16/255, 235/255], as
+    :func:`vidstyle.quality.luma` computes it in levels."""
+    weights = torch.tensor([65.481, 128.553, 24.966], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (16.0 + (x * weights).sum(dim=1, keepdim=True)) / 255.0
+
+
+#: SSIM's window (a Gaussian of sigma 1.5, 11 taps) and constants for values in [0, 1], as
+#: :func:`vidstyle.quality.ssim` has them.
+SSIM_SIGMA, SSIM_RADIUS, SSIM_C1, SSIM_C2 = 1.5, 5, 0.01**2, 0.03**2
+
+
+def blurred_ssim(a: torch.Tensor, b: torch.Tensor, sigma: float) -> torch.Tensor:
+    """SSIM of the lumas of ``a`` and ``b`` (B, 3, H, W), both blurred with a Gaussian of ``sigma``
+    pixels: (B,), each picture's mean over all but 5 pixels at the border. At ``sigma`` 2 this
+    is :func:`vidstyle.style.measures.structure`, up to the handling of the border."""
+    ya, yb = gaussian_blur(luma(a), sigma), gaussian_blur(luma(b), sigma)
+
+    def window(x: torch.Tensor) -> torch.Tensor:
+        return gaussian_blur(x, SSIM_SIGMA, radius=SSIM_RADIUS)
+
+    mu_a, mu_b = window(ya), window(yb)
+    var_a = window(ya * ya) - mu_a * mu_a
+    var_b = window(yb * yb) - mu_b * mu_b
+    cov = window(ya * yb) - mu_a * mu_b
+    similar = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
+    similar = similar / ((mu_a**2 + mu_b**2 + SSIM_C1) * (var_a + var_b + SSIM_C2))
+    return similar[..., SSIM_RADIUS:-SSIM_RADIUS, SSIM_RADIUS:-SSIM_RADIUS].mean(dim=(1, 2, 3))
+
+
+def coarse_structure(output: torch.Tensor, clean: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
+    """How far the film's shapes moved: 1 - SSIM of the blurred lumas (:func:`blurred_ssim`) at
+    ``sigma`` and ``2 sigma`` pixels, averaged over both and over the batch; 0 for equal pictures.
+
+    The content term that binds a style (issue 18). The blur takes the fine bands away, where
+    the strokes, grain and paper of a style live, so they stay free; what is left, where the
+    picture is light and dark and where its edges run at the scale a viewer reads shapes, must
+    stay the film's. SSIM rather than a difference, so that a style may change the local
+    brightness and contrast a little (its palette) more cheaply than the structure. Sides must
+    exceed ``5 sigma`` and 10 pixels.
+    """
+    return torch.stack([1.0 - blurred_ssim(output, clean, s).mean() for s in (sigma, 2 * sigma)]).mean()
+
+
+def coarse_gradients(output: torch.Tensor, clean: torch.Tensor, sigma: float = 2.0) -> torch.Tensor:
+    """How far the contours moved, or were invented: the mean absolute difference of the luma
+    gradients (central differences, luma in [0, 1] per pixel, across and down) of the two
+    pictures blurred with ``sigma`` pixels; 0 for equal pictures.
+
+    :func:`coarse_structure` forgives a few levels of slope that strokes leave after the blur,
+    and so does a viewer, but the edge measure (:func:`vidstyle.style.measures.edge_agreement`,
+    Canny on the luma blurred by 2 pixels) counts each as an invented contour where the film is
+    flat. This term costs every such slope, and a contour that moved or faded.
+    """
+    difference = gaussian_blur(luma(output) - luma(clean), sigma)
+    across = difference[..., :, 2:] - difference[..., :, :-2]
+    down = difference[..., 2:, :] - difference[..., :-2, :]
+    return 0.25 * (across.abs().mean() + down.abs().mean())
+
+
+def grid_share(x: torch.Tensor, cell: int, sigma: float = 3.0) -> torch.Tensor:
+    """The share of the high-pass luma of ``x`` (B, 3, H, W) that is one pattern repeating every
+    ``cell`` pixels: :func:`vidstyle.style.measures.grid_energy`, pooled over the batch.
+
+    The high pass is the luma less its Gaussian blur of ``sigma``; its mean over every cell of
+    every picture is the pattern, whose power (its mean taken out) over the high pass's variance
+    is the share. Pooled, because a network's pattern is the same in every picture, while a
+    picture's own texture lines up with the cells by chance (as 1 / cells of its power: a floor
+    of about 1e-4 for eight 128-pixel squares). The variance is taken as a constant, so the
+    share falls only by taking the pattern away, never by adding texture around it.
+    """
+    y = luma(x)
+    high = y - gaussian_blur(y, sigma, radius=math.ceil(3 * sigma))
+    h, w = high.shape[-2] // cell * cell, high.shape[-1] // cell * cell
+    if h == 0 or w == 0:
+        raise ValueError(f"pictures of {x.shape[-1]}x{x.shape[-2]} hold no whole {cell}x{cell} cell")
+    high = high[..., :h, :w]
+    pattern = high.reshape(-1, h // cell, cell, w // cell, cell).mean(dim=(0, 1, 3))
+    return (pattern - pattern.mean()).square().mean() / high.var().detach().clamp_min(1e-10)
