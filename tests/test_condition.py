@@ -8,7 +8,7 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from vidstyle.models.condition import DamageConditioning, damage_estimates
+from vidstyle.models.condition import DamageConditioning, damage_estimates, frame_estimates, whole_frame_estimates
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.weights import load_weights, save_weights
 from vidstyle.train.pairs import jpeg_round_trip
@@ -110,3 +110,33 @@ def test_film_is_the_identity_at_zero():
     layer = DamageConditioning(8)
     features = torch.randn(3, 8, 5, 5)
     assert torch.equal(layer(features, torch.randn(3, 2)), features)
+
+
+class TestWholeFrameEstimates:
+    def test_frame_estimates_agree_with_the_tensor_ones(self, still):
+        frames = np.stack([still, jpeg_round_trip(still, 10)])
+        expected = torch.cat([damage_estimates(tensor(f)) for f in frames])
+        assert torch.allclose(frame_estimates(frames), expected, atol=1e-4)
+        deep = frames.astype(np.uint16) * 257  # the same picture at 16 bits
+        assert torch.allclose(frame_estimates(deep), expected, atol=1e-4)
+
+    def test_the_module_uses_them_inside_the_block_only(self, still):
+        torch.manual_seed(0)
+        model = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1, condition=True)
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+        coded = jpeg_round_trip(still, 10)
+        tile = tensor(coded[:64, :64])
+        with torch.no_grad():
+            own = model(tile)
+            with whole_frame_estimates(model, coded[None]):
+                assert model.fixed_estimates is not None
+                whole = model(tile)
+            assert model.fixed_estimates is None
+            again = model(tile)
+        assert torch.equal(own, again) and not torch.equal(own, whole)
+
+    def test_a_model_without_conditioning_is_left_alone(self, still):
+        plain = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1)
+        with whole_frame_estimates(plain, still[None]):
+            assert not hasattr(plain, "fixed_estimates") or plain.fixed_estimates is None

@@ -24,12 +24,15 @@ gains it starts as exactly the model it was fine-tuned from.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BLOCK", "ESTIMATES", "DamageConditioning", "damage_estimates"]
+__all__ = ["BLOCK", "ESTIMATES", "DamageConditioning", "damage_estimates", "frame_estimates", "whole_frame_estimates"]
 
 #: The block size of the codecs whose blocking is measured (JPEG, MJPEG, MPEG-2; H.264's 8x8 transform).
 BLOCK = 8
@@ -39,6 +42,8 @@ _LUMA = (0.299, 0.587, 0.114)
 _MASK = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
 #: Number of estimates per frame.
 ESTIMATES = 2
+#: Rows of frames made float at a time by :func:`frame_estimates`.
+_ROWS = 256
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -85,10 +90,43 @@ def damage_estimates(x: torch.Tensor) -> torch.Tensor:
     """(B, 2): the noise and blocking estimates of frames ``x`` (B, 3, H, W) in [0, 1], each on a
     scale where clean pictures sit near 0: log2(1 + noise sigma in 8-bit levels) / 4, and the log
     of the blocking ratio. Computed in fp32 whatever the model's precision."""
-    y = _luma(x.float())
+    return _from_luma(_luma(x.float()))
+
+
+def _from_luma(y: torch.Tensor) -> torch.Tensor:
     noise = torch.log2(1.0 + 255.0 * _noise(y)) / 4.0
     blocking = torch.log(_blocking(y).clamp_min(1e-3))
     return torch.stack([noise, blocking], dim=1)
+
+
+@torch.no_grad()
+def frame_estimates(frames: np.ndarray) -> torch.Tensor:
+    """:func:`damage_estimates` of RGB frames (B, H, W, 3), uint8 or uint16, made from their luma
+    alone (a third of the memory of the frames as a float tensor): what a tiled run gives every
+    tile, so that the tiles of one frame are conditioned alike."""
+    top = 65535.0 if frames.dtype == np.uint16 else 255.0
+    weights = np.asarray(_LUMA, np.float32) / np.float32(top)
+    b, h, w, _ = frames.shape
+    luma = np.empty((b, 1, h, w), np.float32)
+    for rows in range(0, h, _ROWS):  # a band at a time: no float copy of whole frames
+        luma[:, 0, rows : rows + _ROWS] = frames[:, rows : rows + _ROWS].astype(np.float32) @ weights
+    return _from_luma(torch.from_numpy(luma))
+
+
+@contextmanager
+def whole_frame_estimates(module: torch.nn.Module, frames: np.ndarray) -> Iterator[None]:
+    """Within the block, ``module`` (a :class:`~vidstyle.models.generator.RemasterGenerator` with the
+    conditioning; anything else is left alone) conditions every input on the estimates of the
+    whole ``frames`` instead of its own: for tiles, whose own estimates differ from tile to tile
+    and would show as steps of a level or more at the seams."""
+    if getattr(module, "condition_head", None) is None:
+        yield
+        return
+    module.fixed_estimates = frame_estimates(frames)
+    try:
+        yield
+    finally:
+        module.fixed_estimates = None
 
 
 class DamageConditioning(nn.Module):

@@ -259,6 +259,9 @@ class RemasterGenerator(nn.Module):
         self.skip_colour = nn.Conv2d(3, 3, 1) if colour_skip else None
         self.condition_head = DamageConditioning(c) if condition else None
         self.condition_tail = DamageConditioning(c) if condition else None
+        #: Estimates (B, 2) that override the input's own while set (tiles: see
+        #: :func:`~vidstyle.models.condition.whole_frame_estimates`).
+        self.fixed_estimates: torch.Tensor | None = None
         if self.skip_colour is not None:  # starts as the identity
             nn.init.eye_(self.skip_colour.weight.view(3, 3))
             nn.init.zeros_(self.skip_colour.bias)
@@ -270,7 +273,10 @@ class RemasterGenerator(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Deep features, (B, C, H/2, W/2), of x (B, 3, H, W) in [0, 1]."""
         feat = self.act(self.head(F.pixel_unshuffle(x, 2)))
-        estimates = damage_estimates(x) if self.condition_head is not None else None
+        estimates = None
+        if self.condition_head is not None:
+            fixed = self.fixed_estimates
+            estimates = damage_estimates(x) if fixed is None else fixed.to(x.device)
         if estimates is not None:
             feat = self.condition_head(feat, estimates)
         main = self.body(feat)

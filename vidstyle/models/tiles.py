@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .condition import whole_frame_estimates
 from .descriptor import ModelDescriptor, frames_to_tensor, tensor_to_frames
 
 __all__ = [
@@ -195,14 +196,15 @@ class Tiling:
         rows, cols = self.spans(h), self.spans(w)
         out = np.empty((b, h * s, w * s, 3), frames.dtype)
         carry: torch.Tensor | None = None
-        for i, row in enumerate(rows):
-            strip = self._strip(model, frames, row, cols)
-            if carry is not None:
-                strip[:, :, : carry.shape[2]] += carry
-            done = (rows[i + 1].keep_start if i + 1 < len(rows) else h) - row.keep_start
-            rows_done = tensor_to_frames(strip[:, :, : s * done], frames.dtype)
-            out[:, s * row.keep_start : s * (row.keep_start + done)] = rows_done
-            carry = strip[:, :, s * done :]
+        with whole_frame_estimates(model.module, frames):
+            for i, row in enumerate(rows):
+                strip = self._strip(model, frames, row, cols)
+                if carry is not None:
+                    strip[:, :, : carry.shape[2]] += carry
+                done = (rows[i + 1].keep_start if i + 1 < len(rows) else h) - row.keep_start
+                rows_done = tensor_to_frames(strip[:, :, : s * done], frames.dtype)
+                out[:, s * row.keep_start : s * (row.keep_start + done)] = rows_done
+                carry = strip[:, :, s * done :]
         return out
 
     def _strip(self, model: ModelDescriptor, frames: np.ndarray, row: Span, cols: list[Span]) -> torch.Tensor:
