@@ -45,7 +45,8 @@ from ..quality import frame_scores
 from .data import HELD_OUT_CLIP_FRAMES, h264_round_trip, held_out_clips, held_out_images
 from .pairs import EVALUATION_MIX, PairDamage
 
-__all__ = ["EVAL_SEED", "EvalResult", "HeldOutPair", "evaluate", "frame_scores", "held_out_pairs"]
+__all__ = ["EVAL_SEED", "EvalResult", "HeldOutPair", "evaluate", "frame_scores", "held_out_pair",
+           "held_out_pairs"]
 
 #: Seed of the held-out damage. Change it and every published metric changes.
 EVAL_SEED = 20221
@@ -75,7 +76,22 @@ class HeldOutPair:
     h264_crf: int | None
 
 
-def _damage(source: str, index: int, clean: np.ndarray, scale: int, seed: int) -> HeldOutPair:
+def held_out_pair(source: str, index: int, clean: np.ndarray, scale: int, *,
+                  seed: int = EVAL_SEED) -> HeldOutPair:
+    """One picture damaged as :func:`held_out_pairs` damages the held-out ones.
+
+    The damage depends only on ``(seed, source, index)`` and the picture's size, so a picture
+    reserved for evaluation from outside the split (a sample image of another package) is damaged
+    here exactly as the held-out frames are, and a held-out frame gives the pair
+    :func:`held_out_pairs` gives.
+
+    Args:
+        source: the clip file or still name, part of the seed.
+        index: the frame index in the clip (0 for a still), part of the seed.
+        clean: RGB uint8 (H, W, 3); cropped to sides divisible by ``scale``.
+        scale: 1, 2 or 4.
+        seed: the damage seed; :data:`EVAL_SEED` for every published figure.
+    """
     rng = np.random.default_rng([seed, zlib.crc32(source.encode()), index])
     height, width = clean.shape[:2]
     if height % scale or width % scale:  # never for the shipped split; keeps the function general
@@ -111,9 +127,9 @@ def held_out_pairs(scale: int, *, frame_stride: int = 1, seed: int = EVAL_SEED) 
     for clip, frames in held_out_clips().items():
         first = HELD_OUT_CLIP_FRAMES[clip][0]
         for offset in range(0, len(frames), frame_stride):
-            pairs.append(_damage(clip, first + offset, frames[offset], scale, seed))
+            pairs.append(held_out_pair(clip, first + offset, frames[offset], scale, seed=seed))
     for name, image in held_out_images().items():
-        pairs.append(_damage(name, 0, image, scale, seed))
+        pairs.append(held_out_pair(name, 0, image, scale, seed=seed))
     return pairs
 
 
