@@ -57,7 +57,8 @@ class TestEstimates:
         assert both[1, 1] > both[0, 1] + 0.3
 
     def test_tiny_and_flat_frames_give_finite_estimates(self):
-        for frame in (torch.zeros(1, 3, 4, 4), torch.ones(2, 3, 9, 30), torch.rand(1, 3, 20, 7)):
+        for frame in (torch.zeros(1, 3, 4, 4), torch.ones(2, 3, 9, 30), torch.rand(1, 3, 20, 7),
+                      torch.rand(1, 3, 2, 2), torch.rand(1, 3, 1, 9)):
             assert torch.isfinite(damage_estimates(frame)).all()
 
 
@@ -113,6 +114,13 @@ def test_film_is_the_identity_at_zero():
 
 
 class TestWholeFrameEstimates:
+    @pytest.mark.parametrize("size", [(2, 2), (1, 9), (9, 30), (600, 33), (513, 300)])
+    def test_frame_estimates_agree_at_any_size(self, size):
+        # 600 and 513 rows cross the bands frame_estimates reads a frame in
+        frames = np.random.default_rng(3).integers(0, 256, (2, *size, 3), dtype=np.uint8)
+        expected = damage_estimates(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0)
+        assert torch.allclose(frame_estimates(frames), expected, atol=1e-5)
+
     def test_frame_estimates_agree_with_the_tensor_ones(self, still):
         frames = np.stack([still, jpeg_round_trip(still, 10)])
         expected = torch.cat([damage_estimates(tensor(f)) for f in frames])

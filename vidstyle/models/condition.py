@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -53,6 +54,8 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
 
 def _noise(y: torch.Tensor) -> torch.Tensor:
     """Immerkaer's noise standard deviation of luma ``y`` (B, 1, H, W) in [0, 1], per frame (B,)."""
+    if y.shape[-1] < 3 or y.shape[-2] < 3:  # no interior to measure
+        return y.new_zeros(y.shape[0])
     mask = y.new_tensor(_MASK).view(1, 1, 3, 3)
     response = F.conv2d(y, mask).abs()
     return response.mean(dim=(1, 2, 3)) * math.sqrt(math.pi / 2.0) / 6.0
@@ -101,16 +104,40 @@ def _from_luma(y: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def frame_estimates(frames: np.ndarray) -> torch.Tensor:
-    """:func:`damage_estimates` of RGB frames (B, H, W, 3), uint8 or uint16, made from their luma
-    alone (a third of the memory of the frames as a float tensor): what a tiled run gives every
-    tile, so that the tiles of one frame are conditioned alike."""
-    top = 65535.0 if frames.dtype == np.uint16 else 255.0
+    """:func:`damage_estimates` of RGB frames (B, H, W, 3), uint8 or uint16, computed a band of rows
+    at a time, so that a 4K frame costs a few MB rather than a float copy of itself: what a tiled
+    run gives every tile, so that the tiles of one frame are conditioned alike."""
+    return torch.stack([_one_frame_estimates(frame) for frame in frames])
+
+
+def _one_frame_estimates(frame: np.ndarray) -> torch.Tensor:
+    h, w = frame.shape[:2]
+    top = 65535.0 if frame.dtype == np.uint16 else 255.0
     weights = np.asarray(_LUMA, np.float32) / np.float32(top)
-    b, h, w, _ = frames.shape
-    luma = np.empty((b, 1, h, w), np.float32)
-    for rows in range(0, h, _ROWS):  # a band at a time: no float copy of whole frames
-        luma[:, 0, rows : rows + _ROWS] = frames[:, rows : rows + _ROWS].astype(np.float32) @ weights
-    return _from_luma(torch.from_numpy(luma))
+    mask = np.asarray(_MASK, np.float32)
+    response = 0.0  # sum of |mask * luma| over the valid centres, rows 1 .. h - 2
+    across_columns = np.zeros(max(w - 1, 0))  # sums over rows of the step from column x to x + 1
+    across_rows = np.zeros(max(h - 1, 0))  # mean over columns of the step from row r to r + 1
+    for r0 in range(0, h, _ROWS):
+        r1 = min(h, r0 + _ROWS)
+        first = max(0, r0 - 2)  # two rows of the band before: the centres and steps that straddle it
+        y = frame[first:r1].astype(np.float32) @ weights
+        if w >= 3 and y.shape[0] >= 3:
+            centres = cv2.filter2D(y, cv2.CV_32F, mask, anchor=(1, 1), borderType=cv2.BORDER_CONSTANT)
+            lo, hi = max(1, r0 - 1) - first, min(h - 1, r1 - 1) - first  # this band's centres
+            if hi > lo:
+                response += float(np.abs(centres[lo:hi, 1:-1]).sum(dtype=np.float64))
+        own = y[r0 - first:]
+        across_columns += np.abs(np.diff(own, axis=1)).sum(axis=0, dtype=np.float64)
+        lo = max(0, r0 - 1) - first
+        steps = np.abs(np.diff(y[lo:], axis=0)).mean(axis=1, dtype=np.float64)
+        across_rows[lo + first : lo + first + len(steps)] = steps
+    interior = max((h - 2) * (w - 2), 1)
+    sigma = response / interior * math.sqrt(math.pi / 2.0) / 6.0
+    noise = math.log2(1.0 + 255.0 * sigma) / 4.0
+    profiles = (torch.from_numpy(across_columns / max(h, 1))[None], torch.from_numpy(across_rows)[None])
+    ratio = max(float(_grid_ratio(p.float())[0]) for p in profiles)
+    return torch.tensor([noise, math.log(max(ratio, 1e-3))], dtype=torch.float32)
 
 
 @contextmanager
