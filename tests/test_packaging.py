@@ -40,7 +40,7 @@ def test_wheel_carries_data_and_weights(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "vidstyle/data/sample_reel.mp4" in names
     assert "vidstyle/weights/__init__.py" in names
-    for name in ("remaster-x1", "remaster-x2", "remaster-x4", "remaster-x2-v1"):
+    for name in ("remaster-x1", "remaster-x2", "remaster-x4"):
         assert f"vidstyle/weights/{name}.safetensors" in names and f"vidstyle/weights/{name}.json" in names
     assert "vidstyle/damage/degrade.py" in names
     styles = sorted((REPO / "weights").glob("style-*.json"))

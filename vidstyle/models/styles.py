@@ -152,8 +152,10 @@ def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float) ->
 
 #: Earlier remaster models kept because bundled styles were fine-tuned from them, by scale. A style
 #: blends (``--style-strength`` below 1) with the network it started from: weights of two
-#: separately trained networks do not interpolate.
-STYLE_BASES = {2: ("remaster-x2-v1",)}
+#: separately trained networks do not interpolate. None today: the bundled styles were fine-tuned
+#: from the shipped remaster-x2 (remaster-x2-v1 was kept for the first styles until they were
+#: retrained).
+STYLE_BASES: dict[int, tuple[str, ...]] = {}
 
 
 def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
