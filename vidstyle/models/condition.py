@@ -41,6 +41,8 @@ BLOCK = 8
 _LUMA = (0.299, 0.587, 0.114)
 #: Immerkaer's mask: a difference of two Laplacians, zero on any plane or ramp.
 _MASK = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
+#: Immerkaer's factor from the mean absolute mask response to the noise's standard deviation.
+_IMMERKAER = math.sqrt(math.pi / 2.0) / 6.0
 #: Number of estimates per frame.
 ESTIMATES = 2
 #: Rows of frames made float at a time by :func:`frame_estimates`.
@@ -58,7 +60,7 @@ def _noise(y: torch.Tensor) -> torch.Tensor:
         return y.new_zeros(y.shape[0])
     mask = y.new_tensor(_MASK).view(1, 1, 3, 3)
     response = F.conv2d(y, mask).abs()
-    return response.mean(dim=(1, 2, 3)) * math.sqrt(math.pi / 2.0) / 6.0
+    return response.mean(dim=(1, 2, 3)) * _IMMERKAER
 
 
 def _grid_ratio(steps: torch.Tensor) -> torch.Tensor:
@@ -97,9 +99,12 @@ def damage_estimates(x: torch.Tensor) -> torch.Tensor:
 
 
 def _from_luma(y: torch.Tensor) -> torch.Tensor:
-    noise = torch.log2(1.0 + 255.0 * _noise(y)) / 4.0
-    blocking = torch.log(_blocking(y).clamp_min(1e-3))
-    return torch.stack([noise, blocking], dim=1)
+    return _scaled(_noise(y), _blocking(y))
+
+
+def _scaled(sigma: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
+    """(B, 2) from noise sigmas and blocking ratios (B,): the scales :func:`damage_estimates` gives."""
+    return torch.stack([torch.log2(1.0 + 255.0 * sigma) / 4.0, torch.log(ratio.clamp_min(1e-3))], dim=1)
 
 
 @torch.no_grad()
@@ -132,12 +137,9 @@ def _one_frame_estimates(frame: np.ndarray) -> torch.Tensor:
         lo = max(0, r0 - 1) - first
         steps = np.abs(np.diff(y[lo:], axis=0)).mean(axis=1, dtype=np.float64)
         across_rows[lo + first : lo + first + len(steps)] = steps
-    interior = max((h - 2) * (w - 2), 1)
-    sigma = response / interior * math.sqrt(math.pi / 2.0) / 6.0
-    noise = math.log2(1.0 + 255.0 * sigma) / 4.0
-    profiles = (torch.from_numpy(across_columns / max(h, 1))[None], torch.from_numpy(across_rows)[None])
-    ratio = max(float(_grid_ratio(p.float())[0]) for p in profiles)
-    return torch.tensor([noise, math.log(max(ratio, 1e-3))], dtype=torch.float32)
+    sigma = torch.tensor([response / max((h - 2) * (w - 2), 1) * _IMMERKAER])
+    columns, rows = (torch.from_numpy(p).float()[None] for p in (across_columns / max(h, 1), across_rows))
+    return _scaled(sigma, torch.maximum(_grid_ratio(columns), _grid_ratio(rows)))[0]
 
 
 @contextmanager

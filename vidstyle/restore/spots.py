@@ -356,8 +356,7 @@ def _on_screen(i: np.ndarray, p: np.ndarray, n: np.ndarray, raw: list[np.ndarray
         inner = (slice(max(0, y - 1), y + h + 1), slice(max(0, x - 1), x + w + 1))
         core = (labels[inner] == label).astype(np.float32)
         own = i[inner].astype(np.float32)
-        fill = 0.5 * (p[inner].astype(np.float32) + n[inner])
-        spike = max(float(np.sum((own - fill) ** 2 * core)), 1e-3)
+        spike = _spike_energy(own, p[inner], n[inner], core)
         region = (inner[0].start - r, inner[0].stop + r, inner[1].start - r, inner[1].stop + r)
         was, will = (cv2.matchTemplate(_window(g, region), own, cv2.TM_SQDIFF, mask=core) for g in raw)
         # Indexed by v: the frame before at -v (with slack for a bent path), the frame after at +v.
@@ -373,10 +372,16 @@ def _looks_alike(grey: list[np.ndarray], inner: tuple[slice, slice], core: np.nd
     search region's luma of the frame and its neighbours, float32; ``inner`` the blob's window."""
     frame, prev_w, next_w = grey
     own = np.ascontiguousarray(frame[inner])
-    fill = 0.5 * (prev_w[inner] + next_w[inner])
-    spike = max(float(np.sum((own - fill) ** 2 * core)), 1e-3)
+    spike = _spike_energy(own, prev_w[inner], next_w[inner], core)
     differs = cv2.matchTemplate(frame, own, cv2.TM_SQDIFF, mask=core)
     return differs <= _HIDDEN * spike
+
+
+def _spike_energy(own: np.ndarray, prev_w: np.ndarray, next_w: np.ndarray, core: np.ndarray) -> float:
+    """How far a blob (``own``, float32, over ``core``) stands from its warped neighbours' mean: the
+    sum of squared differences, at least 1e-3."""
+    fill = 0.5 * (prev_w.astype(np.float32) + next_w)
+    return max(float(np.sum((own - fill) ** 2 * core)), 1e-3)
 
 
 def _window(image: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
