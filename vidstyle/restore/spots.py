@@ -260,9 +260,10 @@ _MATCH_ENERGY = 0.25
 _SCREEN_RADIUS = 16
 #: How alike a neighbour's picture must be to the blob's (the sum of squared differences over the blob,
 #: as a share of the blob's own difference from the warped neighbours) to show it. Chosen on training
-#: material (pipelines/repair_check.py's frames): 0.15 took 16% of the harm off bikes.mp4's clean
-#: training frames and 40% off the particle clips, and left 9% more of the drawn dust (RMS).
-_SCREEN_MATCH = 0.05
+#: material (pipelines/repair_check.py's frames, the repair stage alone): 0.15 took 16% of the harm
+#: (added MSE) off bikes.mp4's clean training frames and 40% off the particle clips against no guard
+#: (0.05: 6% and 11-16%), and left 9% more of the drawn dust (RMS).
+_SCREEN_MATCH = 0.15
 #: A neighbour could not show a moving object where the frame looks this much like it (the sum of
 #: squared differences over the blob as a share of the blob's own difference from the neighbours).
 _HIDDEN = 0.5
