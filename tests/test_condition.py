@@ -8,7 +8,13 @@ import pytest
 import torch
 from skimage import data as skdata
 
-from vidstyle.models.condition import DamageConditioning, damage_estimates, frame_estimates, whole_frame_estimates
+from vidstyle.models.condition import (
+    FLAT,
+    DamageConditioning,
+    damage_estimates,
+    frame_estimates,
+    whole_frame_estimates,
+)
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.weights import load_weights, save_weights
 from vidstyle.train.pairs import jpeg_round_trip
@@ -114,12 +120,16 @@ def test_film_is_the_identity_at_zero():
 
 
 class TestWholeFrameEstimates:
-    @pytest.mark.parametrize("size", [(2, 2), (1, 9), (9, 30), (600, 33), (513, 300)])
-    def test_frame_estimates_agree_at_any_size(self, size):
-        # 600 and 513 rows cross the bands frame_estimates reads a frame in
+    @pytest.mark.parametrize("kind", [1, FLAT])
+    @pytest.mark.parametrize("size", [(2, 2), (1, 9), (9, 30), (600, 33), (513, 300), (10, 10), (259, 77)])
+    def test_frame_estimates_agree_at_any_size(self, size, kind):
+        # 600, 513 and 259 rows cross the bands frame_estimates reads a frame in; 10 and 77 hold
+        # one block of the flat estimate and a few columns besides
         frames = np.random.default_rng(3).integers(0, 256, (2, *size, 3), dtype=np.uint8)
-        expected = damage_estimates(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0)
-        assert torch.allclose(frame_estimates(frames), expected, atol=1e-5)
+        frames[1] = cv2.GaussianBlur(frames[1], (0, 0), 1.0)  # blocks unlike each other
+        frames[1, : size[0] // 2] //= 4
+        expected = damage_estimates(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0, kind)
+        assert torch.allclose(frame_estimates(frames, kind), expected, atol=1e-5)
 
     def test_frame_estimates_agree_with_the_tensor_ones(self, still):
         frames = np.stack([still, jpeg_round_trip(still, 10)])
@@ -148,3 +158,60 @@ class TestWholeFrameEstimates:
         plain = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1)
         with whole_frame_estimates(plain, still[None]):
             assert not hasattr(plain, "fixed_estimates") or plain.fixed_estimates is None
+
+
+def sigma_of(estimates: torch.Tensor) -> float:
+    """The noise sigma in 8-bit levels from the first frame's scaled estimate."""
+    return 2.0 ** (4.0 * estimates[0, 0].item()) - 1.0
+
+
+class TestFlatNoise:
+    """``condition=2``: the noise read on the flattest blocks, so texture is not taken for grain."""
+
+    @pytest.mark.parametrize("sigma", [3.0, 8.0, 20.0])
+    def test_pure_noise_reads_its_own_sigma(self, sigma):
+        rng = np.random.default_rng(int(sigma))
+        grey = np.clip(128 + rng.normal(0, sigma, (240, 320)), 0, 255)
+        frame = np.repeat(grey[..., None], 3, axis=2).astype(np.uint8)
+        assert sigma_of(damage_estimates(tensor(frame), FLAT)) == pytest.approx(sigma, rel=0.06)
+        assert sigma_of(damage_estimates(tensor(frame), 1)) == pytest.approx(sigma, rel=0.06)
+
+    def test_texture_is_not_grain_but_grain_over_it_is(self):
+        # a clean textured picture: a printed page (text all over) with a flat margin
+        page = cv2.resize(skdata.page(), (384, 192), interpolation=cv2.INTER_AREA)
+        clean = np.repeat(page[..., None], 3, axis=2)
+        grainy = np.clip(clean + np.random.default_rng(5).normal(0, 4, page.shape)[..., None], 0, 255).astype(np.uint8)
+        whole_clean, flat_clean = (sigma_of(damage_estimates(tensor(clean), k)) for k in (1, FLAT))
+        flat_grainy = sigma_of(damage_estimates(tensor(grainy), FLAT))
+        assert whole_clean > 3.0  # the whole-picture estimate reads the text as heavy noise
+        assert flat_clean < 1.0 < 3.0 < flat_grainy  # the flat one tells them apart
+
+    def test_a_model_with_it_keeps_its_kind_on_the_card(self, tmp_path, still):
+        model = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1,
+                                  condition=FLAT)
+        assert model.condition_kind == FLAT and model.hparams["condition"] == FLAT
+        torch.manual_seed(0)
+        for p in model.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+        card = save_weights(model, tmp_path / "m.safetensors", {"name": "m", "scale": 2})
+        loaded, _ = load_weights(tmp_path / "m.safetensors")
+        assert card["hparams"]["condition"] == FLAT and loaded.condition_kind == FLAT
+        x = tensor(still[:64, :64])
+        with torch.no_grad():
+            assert torch.allclose(loaded(x), model(x), atol=1e-6)
+            # the same weights reading the whole-picture estimate give another picture
+            model.condition_kind = 1
+            assert not torch.allclose(loaded(x), model(x), atol=1e-4)
+            # and a tiled run conditions every tile on the whole frame's flat estimate
+            with whole_frame_estimates(loaded, still[None]):
+                assert torch.allclose(loaded.fixed_estimates, damage_estimates(tensor(still), FLAT), atol=1e-5)
+
+    @pytest.mark.parametrize("value", [3, -1, "flat", 1.5])
+    def test_other_kinds_are_refused(self, value):
+        with pytest.raises(ValueError, match="condition must be"):
+            RemasterGenerator(scale=2, channels=16, condition=value)
+
+    def test_old_cards_read_the_whole_picture(self):
+        model = RemasterGenerator(scale=2, channels=16, condition=True)
+        assert model.condition_kind == 1 and model.hparams["condition"] is True
+        assert RemasterGenerator(scale=2, channels=16).condition_kind == 0

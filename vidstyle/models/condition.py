@@ -10,7 +10,15 @@ caller, tiles and batches included, gets them with no change):
 
 * **noise**: Immerkaer's fast noise variance estimate (Immerkaer 1996, "Fast noise variance
   estimation"): the luma convolved with the difference of two Laplacians, which cancels smooth
-  ramps and leaves noise, as a mean absolute value; grain and sensor noise raise it;
+  ramps and leaves noise, as a mean absolute value; grain and sensor noise raise it. Texture
+  raises it too: over the whole picture, clean grass, gravel or a printed page read as 6 to 13
+  levels of noise, as much as heavy grain. The second kind of conditioning (``condition=2``,
+  :data:`FLAT`) reads the same response only where the picture is flattest, in the manner of
+  the block-based estimators (Shin et al. 2005; Liu et al. 2013 pick the weakest-textured patches):
+  the mean response of each 8x8 block, the 10th percentile over the blocks, scaled so that pure
+  Gaussian noise reads its own sigma. Grain lies over the flat blocks too, texture does not: on
+  scikit-image's training stills, clean, it reads 0.3-1.5 levels where the whole-picture mean read
+  0.5-9 (grass and gravel, textured everywhere, stay high), and 2.4-3.3 with 3 levels of grain;
 * **blocking**: the mean luma step across the columns (rows) of the 8-pixel grid from the
   picture's corner against the mean step elsewhere (in the manner of Wang, Bovik and Evans 2000, "Blind
   measurement of blocking artifacts in images"); JPEG, MJPEG and MPEG-2 at a low quality raise it,
@@ -47,6 +55,13 @@ _IMMERKAER = math.sqrt(math.pi / 2.0) / 6.0
 ESTIMATES = 2
 #: Rows of frames made float at a time by :func:`frame_estimates`.
 _ROWS = 256
+#: ``condition`` of a model whose noise estimate is read on its flattest blocks (see the module docstring).
+FLAT = 2
+#: The flat estimate's blocks (pixels of the mask's response), the percentile over them, and its
+#: gain: pure Gaussian noise (sigma 2 to 20 levels) reads its own sigma, within 2%.
+_FLAT_BLOCK = 8
+_FLAT_QUANTILE = 0.1
+_FLAT_GAIN = 1.25
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -54,13 +69,22 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(dim=1, keepdim=True)
 
 
-def _noise(y: torch.Tensor) -> torch.Tensor:
-    """Immerkaer's noise standard deviation of luma ``y`` (B, 1, H, W) in [0, 1], per frame (B,)."""
+def _noise(y: torch.Tensor, flat: bool = False) -> torch.Tensor:
+    """Immerkaer's noise standard deviation of luma ``y`` (B, 1, H, W) in [0, 1], per frame (B,):
+    over the whole picture, or (``flat``) over its flattest blocks (:func:`_flat_blocks`)."""
     if y.shape[-1] < 3 or y.shape[-2] < 3:  # no interior to measure
         return y.new_zeros(y.shape[0])
     mask = y.new_tensor(_MASK).view(1, 1, 3, 3)
     response = F.conv2d(y, mask).abs()
+    if flat and min(response.shape[-2:]) >= _FLAT_BLOCK:
+        blocks = F.avg_pool2d(response, _FLAT_BLOCK).flatten(1)
+        return _flat_blocks(blocks)
     return response.mean(dim=(1, 2, 3)) * _IMMERKAER
+
+
+def _flat_blocks(blocks: torch.Tensor) -> torch.Tensor:
+    """(B, N) mean mask responses of N blocks -> the flat noise sigma of each frame (B,)."""
+    return torch.quantile(blocks.double(), _FLAT_QUANTILE, dim=1).to(blocks.dtype) * (_IMMERKAER * _FLAT_GAIN)
 
 
 def _grid_ratio(steps: torch.Tensor) -> torch.Tensor:
@@ -91,15 +115,17 @@ def _blocking(y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def damage_estimates(x: torch.Tensor) -> torch.Tensor:
+def damage_estimates(x: torch.Tensor, kind: int = 1) -> torch.Tensor:
     """(B, 2): the noise and blocking estimates of frames ``x`` (B, 3, H, W) in [0, 1], each on a
     scale where clean pictures sit near 0: log2(1 + noise sigma in 8-bit levels) / 4, and the log
-    of the blocking ratio. Computed in fp32 whatever the model's precision."""
-    return _from_luma(_luma(x.float()))
+    of the blocking ratio. Computed in fp32 whatever the model's precision. ``kind`` is the
+    model's ``condition``: 1 reads the noise over the whole picture, :data:`FLAT` on its flattest
+    blocks."""
+    return _from_luma(_luma(x.float()), flat=kind == FLAT)
 
 
-def _from_luma(y: torch.Tensor) -> torch.Tensor:
-    return _scaled(_noise(y), _blocking(y))
+def _from_luma(y: torch.Tensor, flat: bool = False) -> torch.Tensor:
+    return _scaled(_noise(y, flat), _blocking(y))
 
 
 def _scaled(sigma: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
@@ -108,19 +134,22 @@ def _scaled(sigma: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def frame_estimates(frames: np.ndarray) -> torch.Tensor:
+def frame_estimates(frames: np.ndarray, kind: int = 1) -> torch.Tensor:
     """:func:`damage_estimates` of RGB frames (B, H, W, 3), uint8 or uint16, computed a band of rows
     at a time, so that a 4K frame costs a few MB rather than a float copy of itself: what a tiled
     run gives every tile, so that the tiles of one frame are conditioned alike."""
-    return torch.stack([_one_frame_estimates(frame) for frame in frames])
+    return torch.stack([_one_frame_estimates(frame, kind == FLAT) for frame in frames])
 
 
-def _one_frame_estimates(frame: np.ndarray) -> torch.Tensor:
+def _one_frame_estimates(frame: np.ndarray, flat: bool = False) -> torch.Tensor:
     h, w = frame.shape[:2]
     top = 65535.0 if frame.dtype == np.uint16 else 255.0
     weights = np.asarray(_LUMA, np.float32) / np.float32(top)
     mask = np.asarray(_MASK, np.float32)
     response = 0.0  # sum of |mask * luma| over the valid centres, rows 1 .. h - 2
+    groups = max(w - 2, 0) // _FLAT_BLOCK
+    # For the flat estimate: per row of centres, the sums of |response| over each group of 8 columns.
+    row_sums = np.zeros((max(h - 2, 0), groups), np.float64) if flat else None
     across_columns = np.zeros(max(w - 1, 0))  # sums over rows of the step from column x to x + 1
     across_rows = np.zeros(max(h - 1, 0))  # mean over columns of the step from row r to r + 1
     for r0 in range(0, h, _ROWS):
@@ -131,13 +160,22 @@ def _one_frame_estimates(frame: np.ndarray) -> torch.Tensor:
             centres = cv2.filter2D(y, cv2.CV_32F, mask, anchor=(1, 1), borderType=cv2.BORDER_CONSTANT)
             lo, hi = max(1, r0 - 1) - first, min(h - 1, r1 - 1) - first  # this band's centres
             if hi > lo:
-                response += float(np.abs(centres[lo:hi, 1:-1]).sum(dtype=np.float64))
+                magnitude = np.abs(centres[lo:hi, 1:-1])
+                response += float(magnitude.sum(dtype=np.float64))
+                if row_sums is not None and groups:
+                    start = lo + first - 1  # the first centre row of the band, counted from row 1
+                    grouped = magnitude[:, : groups * _FLAT_BLOCK].reshape(hi - lo, groups, _FLAT_BLOCK)
+                    row_sums[start : start + hi - lo] = grouped.sum(axis=2, dtype=np.float64)
         own = y[r0 - first:]
         across_columns += np.abs(np.diff(own, axis=1)).sum(axis=0, dtype=np.float64)
         lo = max(0, r0 - 1) - first
         steps = np.abs(np.diff(y[lo:], axis=0)).mean(axis=1, dtype=np.float64)
         across_rows[lo + first : lo + first + len(steps)] = steps
     sigma = torch.tensor([response / max((h - 2) * (w - 2), 1) * _IMMERKAER])
+    if row_sums is not None and min(h - 2, w - 2) >= _FLAT_BLOCK:
+        rows = (h - 2) // _FLAT_BLOCK * _FLAT_BLOCK
+        blocks = row_sums[:rows].reshape(rows // _FLAT_BLOCK, _FLAT_BLOCK, groups).sum(axis=1) / _FLAT_BLOCK**2
+        sigma = _flat_blocks(torch.from_numpy(blocks).reshape(1, -1)).float()
     columns, rows = (torch.from_numpy(p).float()[None] for p in (across_columns / max(h, 1), across_rows))
     return _scaled(sigma, torch.maximum(_grid_ratio(columns), _grid_ratio(rows)))[0]
 
@@ -151,7 +189,7 @@ def whole_frame_estimates(module: torch.nn.Module, frames: np.ndarray) -> Iterat
     if getattr(module, "condition_head", None) is None:
         yield
         return
-    module.fixed_estimates = frame_estimates(frames)
+    module.fixed_estimates = frame_estimates(frames, getattr(module, "condition_kind", 1))
     try:
         yield
     finally:

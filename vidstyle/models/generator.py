@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..io.depth import top_level
-from .condition import DamageConditioning, damage_estimates
+from .condition import FLAT, DamageConditioning, damage_estimates
 
 __all__ = ["OUTPUT_BLUR_SIZES", "OutputBlur", "RemasterGenerator", "ReuseFusion"]
 
@@ -200,6 +200,8 @@ class RemasterGenerator(nn.Module):
         condition: scale and shift the features after the head and before the decoder by the
             input's own damage estimates (:mod:`.condition`: noise and blocking), so one network
             can be gentle on a clean frame and firm on a damaged one. Starts as the identity.
+            True (1): the noise read over the whole picture; 2 (:data:`~.condition.FLAT`): on its
+            flattest blocks, so texture is not taken for grain.
         output_blur: side of the :class:`OutputBlur` after the pixel shuffle (3, 5 or 7), or 0
             for none. Style models have it; it starts as the identity.
 
@@ -219,7 +221,7 @@ class RemasterGenerator(nn.Module):
         reuse_channels: int = 0,
         reuse_rank: int = 16,
         colour_skip: bool = False,
-        condition: bool = False,
+        condition: bool | int = False,
         output_blur: int = 0,
     ) -> None:
         super().__init__()
@@ -241,8 +243,16 @@ class RemasterGenerator(nn.Module):
             self.hparams["reuse_rank"] = reuse_rank
         if colour_skip:
             self.hparams["colour_skip"] = True
-        if condition:
+        if isinstance(condition, bool) or condition in (0, 1):
+            condition = int(condition)
+        elif condition != FLAT:
+            raise ValueError(f"condition must be False, True or {FLAT}, got {condition!r}")
+        #: 0: no conditioning; 1: the whole picture's noise estimate; 2: its flattest blocks'.
+        self.condition_kind = condition
+        if condition == 1:
             self.hparams["condition"] = True
+        elif condition:
+            self.hparams["condition"] = FLAT
         if output_blur:
             self.hparams["output_blur"] = int(output_blur)
         c = channels
@@ -276,7 +286,7 @@ class RemasterGenerator(nn.Module):
         estimates = None
         if self.condition_head is not None:
             fixed = self.fixed_estimates
-            estimates = damage_estimates(x) if fixed is None else fixed.to(x.device)
+            estimates = damage_estimates(x, self.condition_kind) if fixed is None else fixed.to(x.device)
         if estimates is not None:
             feat = self.condition_head(feat, estimates)
         main = self.body(feat)
