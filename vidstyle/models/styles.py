@@ -152,10 +152,10 @@ def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float) ->
 
 #: Earlier remaster models kept because bundled styles were fine-tuned from them, by scale. A style
 #: blends (``--style-strength`` below 1) with the network it started from: weights of two
-#: separately trained networks do not interpolate. None today: the bundled styles were fine-tuned
-#: from the shipped remaster-x2 (remaster-x2-v1 was kept for the first styles until they were
-#: retrained).
-STYLE_BASES: dict[int, tuple[str, ...]] = {}
+#: separately trained networks do not interpolate. The bundled x2 styles were fine-tuned from
+#: remaster-x2-v2, the remaster-x2 shipped before the flat-block noise estimate (remaster-x2-v1,
+#: the first remaster-x2, was kept for the first styles until they were retrained).
+STYLE_BASES: dict[int, tuple[str, ...]] = {2: ("remaster-x2-v2",)}
 
 
 def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
