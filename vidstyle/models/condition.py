@@ -189,7 +189,7 @@ def whole_frame_estimates(module: torch.nn.Module, frames: np.ndarray) -> Iterat
     if getattr(module, "condition_head", None) is None:
         yield
         return
-    module.fixed_estimates = frame_estimates(frames, getattr(module, "condition_kind", 1))
+    module.fixed_estimates = frame_estimates(frames, module.condition_kind)
     try:
         yield
     finally:

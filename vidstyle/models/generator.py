@@ -243,16 +243,12 @@ class RemasterGenerator(nn.Module):
             self.hparams["reuse_rank"] = reuse_rank
         if colour_skip:
             self.hparams["colour_skip"] = True
-        if isinstance(condition, bool) or condition in (0, 1):
-            condition = int(condition)
-        elif condition != FLAT:
+        if condition not in (0, 1, FLAT):  # False and True are 0 and 1
             raise ValueError(f"condition must be False, True or {FLAT}, got {condition!r}")
         #: 0: no conditioning; 1: the whole picture's noise estimate; 2: its flattest blocks'.
-        self.condition_kind = condition
-        if condition == 1:
-            self.hparams["condition"] = True
-        elif condition:
-            self.hparams["condition"] = FLAT
+        self.condition_kind = int(condition)
+        if self.condition_kind:
+            self.hparams["condition"] = True if self.condition_kind == 1 else FLAT
         if output_blur:
             self.hparams["output_blur"] = int(output_blur)
         c = channels
