@@ -65,6 +65,21 @@ def _garbage(d: Path, name: str) -> Path:
     return d / name
 
 
+def _unknown_conditioning(d: Path) -> Path:
+    """remaster-x2 beside a card asking for a kind of damage conditioning there is not (3)."""
+    import json
+    import shutil
+
+    from vidstyle.models.registry import shipped_weights
+
+    source = shipped_weights("remaster-x2")
+    card = json.loads(source.with_suffix(".json").read_text())
+    card["hparams"]["condition"] = 3
+    shutil.copyfile(source, d / "m.safetensors")
+    (d / "m.json").write_text(json.dumps(card))
+    return d / "m.safetensors"
+
+
 #: name: (the command line, given the folder d and a clip c in it; exit code; part of the error line)
 CASES: dict[str, tuple[Callable[[Path, Path], list], int, str]] = {
     # info
@@ -134,6 +149,9 @@ CASES: dict[str, tuple[Callable[[Path, Path], list], int, str]] = {
                                        2, "--report"),
     "remaster: no -o": (lambda d, c: ["remaster", c], 2, "Missing option '-o'"),
     "remaster: a named pipe": (lambda d, c: ["remaster", _fifo(d), "-o", d / "o.mkv"], 1, "not a regular file"),
+    "remaster: a card with an unknown conditioning": (lambda d, c: ["remaster", c, "-o", d / "o.mkv", "--model",
+                                                                    _unknown_conditioning(d)], 1,
+                                                      "condition must be False, True or 2, got 3"),
     # batch
     "batch: missing folder": (lambda d, c: ["batch", d / "nowhere", "-o", d / "hd"], 1, "nowhere"),
     "batch: --status without a manifest": (lambda d, c: ["batch", d, "-o", _folder(d, "hd"), "--status"], 1,
