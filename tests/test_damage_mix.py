@@ -10,7 +10,7 @@ import pytest
 
 from vidstyle.train import data
 from vidstyle.train.dead_leaves import dead_leaves
-from vidstyle.train.pairs import EVALUATION_MIX, DamageMix, PairDamage, grey
+from vidstyle.train.pairs import EVALUATION_MIX, DamageMix, PairDamage, grey, jpeg_round_trip
 from vidstyle.train.tone import GlobalTone
 
 
@@ -118,6 +118,31 @@ class TestPairDamage:
             image = _picture(64, seed=1)
             low, target = damage.pair(image)
             assert np.abs(low.reshape(-1, 3).mean(0) - target.reshape(-1, 3).mean(0)).max() < 3
+
+    def test_coded_clean_pair_is_the_jpeg_of_the_resampled_target(self):
+        # A coded clean pair: the target is the clean picture, the input its resampled copy
+        # through JPEG (8x8 blocks), and nothing else.
+        image = _picture(64, seed=3)
+        mix = DamageMix(clean_probability=1.0, tone_probability=0.0, coded_clean_probability=1.0,
+                        lowest_jpeg_quality=10)
+        damages = self._draw(mix, count=8)
+        assert all(d.clean and d.settings is None and 10 <= d.jpeg_quality <= 95 for d in damages)
+        for damage in damages:
+            low, target = damage.pair(image)
+            assert np.array_equal(target, grey(image) if damage.black_and_white else image)
+            plain = cv2.resize(target, (32, 32), interpolation=damage.resample)
+            assert not np.array_equal(low, plain)  # the JPEG pass changed it ...
+            # ... and it is that pass alone, at the drawn quality give or take its jitter.
+            assert any(np.array_equal(low, jpeg_round_trip(plain, damage.jpeg_quality + jitter))
+                       for jitter in range(-3, 4))
+        # Off by default, and with it off a mix draws the pairs it drew before the field existed.
+        assert DamageMix().coded_clean_probability == 0.0
+        before = PairDamage(np.random.default_rng(4), scale=2, height=64, width=64).pair(image)
+        plain_mix = DamageMix(coded_clean_probability=0.0)
+        after = PairDamage(np.random.default_rng(4), scale=2, height=64, width=64, mix=plain_mix).pair(image)
+        assert all(np.array_equal(a, b) for a, b in zip(before, after))
+        with pytest.raises(ValueError, match="coded_clean_probability"):
+            DamageMix(coded_clean_probability=-0.1)
 
     def test_target_never_carries_the_film_damage(self):
         # Grain, dust and scratches are in the input only: with tone off the target is the clean

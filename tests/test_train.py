@@ -309,7 +309,9 @@ class TestTraining:
         script = _load_script()
         for line, message in (("crf_range = [40, 20]", "data.crf_range must be two CRFs"),
                               ("lowest_jpeg_quality = 2", "lowest_jpeg_quality must be in [5, 95]"),
-                              ("clean_probability = 1.5", "clean_probability must be in [0.0, 1.0]")):
+                              ("clean_probability = 1.5", "clean_probability must be in [0.0, 1.0]"),
+                              ("coded_clean_probability = 2.0",
+                               "coded_clean_probability must be in [0.0, 1.0]")):
             bad = tmp_path / "bad.toml"
             bad.write_text(SMOKE.read_text().replace("[data]", f"[data]\n{line}"))
             assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o")]) == 1

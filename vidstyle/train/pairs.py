@@ -17,7 +17,10 @@ clip so that the network learns what can be learnt from a frame and leaves the r
   the film damage, blur, a resize down and back, noise and JPEG once more, so the input has
   been through more than one generation of copying, as old film has;
 * otherwise a **JPEG** pass (``jpeg_probability``). Video codec round trips (H.264) are added by
-  the batch samplers, which code several pictures as one stream.
+  the batch samplers, which code several pictures as one stream;
+* **coded clean pairs** (``coded_clean_probability``): a clean pair whose input alone is JPEG
+  compressed, so the network learns to take blocks and ringing off a picture that has no other
+  damage (the first models gained next to nothing over bicubic on a JPEG'd clean still).
 
 Black-and-white film is half of the damaged clips; its target is the clean picture's luma
 (colourising is not the restorer's job).
@@ -65,6 +68,9 @@ class DamageMix:
     """Black-and-white clips."""
     lowest_jpeg_quality: int = 30
     """JPEG qualities are drawn from [this, 95] (an integer in [5, 95])."""
+    coded_clean_probability: float = 0.0
+    """Clean pairs whose input alone goes through a JPEG pass: an undamaged picture that was
+    stored compressed (a DVD or a web copy), whose blocks and ringing are not in the target."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -170,6 +176,9 @@ class PairDamage:
         self.second_order: _SecondOrder | None = None
         self.jpeg_quality: int | None = None
         self._degrader: FilmDegrader | None = None
+        # Drawn only when asked for, so that older recipes draw the same pairs as before.
+        if self.clean and mix.coded_clean_probability > 0 and rng.random() < mix.coded_clean_probability:
+            self.jpeg_quality = int(rng.integers(mix.lowest_jpeg_quality, 96))
         if not self.clean:
             # Tone is drawn above and applied to input and target alike; weave would misalign the
             # pair (steadying needs the neighbouring frames, not one frame).
@@ -200,6 +209,8 @@ class PairDamage:
         size = (self.width // self.scale, self.height // self.scale)
         if self._degrader is None:
             low = target if self.scale == 1 else cv2.resize(target, size, interpolation=self.resample)
+            if self.jpeg_quality is not None:  # a coded clean pair
+                low = jpeg_round_trip(np.ascontiguousarray(low), self.jpeg_quality + int(self._rng.integers(-3, 4)))
             return np.ascontiguousarray(low), target
         low = tone.apply(self._degrader.degrade(np.ascontiguousarray(source)))
         if self.second_order is not None:
