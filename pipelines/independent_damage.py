@@ -45,7 +45,7 @@ import av.filter
 import cv2
 import numpy as np
 
-__all__ = ["DRAWN_ALPHA", "ClipDamage", "clean_clip", "damage_clip", "damage_clip_with_masks",
+__all__ = ["DRAWN_ALPHA", "STEPS", "ClipDamage", "clean_clip", "damage_clip", "damage_clip_with_masks",
            "draw_clip_damage", "settings_for", "tone_only"]
 
 #: Mixed into every seed, so that a seed given here never draws what the same number draws in
@@ -57,6 +57,9 @@ SCALERS = ("bicubic", "lanczos", "area")
 CODEC_QUANTISERS = {"mpeg2video": (5, 14), "mjpeg": (6, 18)}
 #: Frame rate the codecs are told (MPEG-2 accepts only standard rates); it changes nothing else.
 CODEC_RATE = 25
+#: The steps of the damage that can be left out (:func:`damage_clip_with_masks`); the optical blur and
+#: the scan are always done.
+STEPS = ("tone", "grain", "dirt", "codec")
 #: :func:`damage_clip_with_masks` counts a pixel as dirt where a speck or the scratch was
 #: blended in with more than this opacity.
 DRAWN_ALPHA = 0.1
@@ -196,18 +199,21 @@ def _tone_filters(d: ClipDamage, tone: tuple[float, float]) -> list[tuple[str, s
 
 
 def _frame_filters(d: ClipDamage, rng: np.random.Generator, size: tuple[int, int],
-                   tone: tuple[float, float]) -> list[tuple[str, str]]:
+                   tone: tuple[float, float], steps: frozenset[str] = frozenset(STEPS)) -> list[tuple[str, str]]:
     """The libav filters of one frame: settings jittered with ``rng``; ``size`` (w, h) is the
-    low-resolution size."""
+    low-resolution size. The blur and the scan always; the tone and the grain when in ``steps``
+    (their random draws are made either way, so the other steps draw the same)."""
     sigma = d.blur_sigma * rng.uniform(0.85, 1.15)
     filters = [
         ("gblur", f"sigma={sigma:.4f}"),
         ("scale", f"w={size[0]}:h={size[1]}:flags={d.scaler}"),
-        *_tone_filters(d, tone),
     ]
+    if "tone" in steps:
+        filters += _tone_filters(d, tone)
     grain = d.grain * rng.uniform(0.85, 1.15)
     seed = int(rng.integers(1, 2**31 - 1))
-    filters.append(("noise", f"alls={grain:.3f}:allf=t+u:all_seed={seed}"))
+    if "grain" in steps:
+        filters.append(("noise", f"alls={grain:.3f}:allf=t+u:all_seed={seed}"))
     return filters
 
 
@@ -332,9 +338,13 @@ def damage_clip(frames: list[np.ndarray], *, scale: int, seed: int) -> list[np.n
     return damage_clip_with_masks(frames, scale=scale, seed=seed)[0]
 
 
-def damage_clip_with_masks(frames: list[np.ndarray], *, scale: int,
-                           seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def damage_clip_with_masks(frames: list[np.ndarray], *, scale: int, seed: int,
+                           steps: tuple[str, ...] = STEPS) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """:func:`damage_clip`, and where each frame got dust or the scratch.
+
+    ``steps`` (a subset of :data:`STEPS`) leaves steps out, to see what each costs a restorer: the
+    rest is drawn as with all of them (the same blur, grain, specks and quantiser), bit for bit
+    where nothing left out came before it.
 
     Returns:
         the damaged frames (as :func:`damage_clip` gives them, bit for bit) and as many bool
@@ -342,19 +352,27 @@ def damage_clip_with_masks(frames: list[np.ndarray], *, scale: int,
         opacity above :data:`DRAWN_ALPHA` (before the codec, which may smear it a little).
     """
     height, width = _check_frames(frames, scale)
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        raise ValueError(f"unknown damage steps {sorted(unknown)}; the steps are {', '.join(STEPS)}")
+    chosen = frozenset(steps)
     rng = np.random.default_rng([DAMAGE_TAG, seed])
     d = draw_clip_damage(rng)
     size = (width // scale, height // scale)
     scratch = _Scratch(d, rng, size[1], size[0]) if d.scratch else None
     damaged, masks = [], []
     for frame, tone in zip(frames, _tone_sequence(d, seed, len(frames))):
-        low = _run_graph(frame, _frame_filters(d, rng, size, tone))
+        low = _run_graph(frame, _frame_filters(d, rng, size, tone, chosen))
         drawn = np.zeros(low.shape[:2], bool)
-        _draw_dust(low, d, rng, drawn)
+        # Left out, the dirt is drawn on a copy and dropped, so the frames after draw the same.
+        target = low if "dirt" in chosen else low.copy()
+        _draw_dust(target, d, rng, drawn)
         if scratch is not None:
-            scratch.draw(low, rng, drawn)
+            scratch.draw(target, rng, drawn)
         damaged.append(low)
-        masks.append(drawn)
+        masks.append(drawn if "dirt" in chosen else np.zeros_like(drawn))
+    if "codec" not in chosen:
+        return damaged, masks
     return codec_round_trip(damaged, d.codec, d.quantiser), masks
 
 

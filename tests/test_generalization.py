@@ -79,6 +79,30 @@ class TestIndependentDamage:
         assert low <= d.quantiser <= high
         assert d == damage.settings_for(3)
 
+    def test_steps_left_out(self):
+        # Each step left out leaves the others as drawn: the codec is the last step, so the clip
+        # without it, coded with the clip's codec and quantiser, is the whole damage bit for bit.
+        frames = textured_frames(3)  # seed 5: MJPEG, a scratch and dust
+        full, full_masks = damage.damage_clip_with_masks(frames, scale=2, seed=5)
+        same, _ = damage.damage_clip_with_masks(frames, scale=2, seed=5, steps=damage.STEPS)
+        assert all(np.array_equal(x, y) for x, y in zip(full, same))
+        d = damage.settings_for(5)
+        uncoded, masks = damage.damage_clip_with_masks(frames, scale=2, seed=5, steps=("tone", "grain", "dirt"))
+        assert not all(np.array_equal(x, y) for x, y in zip(uncoded, full))
+        coded = damage.codec_round_trip(uncoded, d.codec, d.quantiser)
+        assert all(np.array_equal(x, y) for x, y in zip(coded, full))
+        assert all(np.array_equal(x, y) for x, y in zip(masks, full_masks))
+        # Without dirt nothing is marked, and with nothing but the blur and the scan the clip is
+        # much nearer the clean one than the whole damage.
+        _, no_dirt = damage.damage_clip_with_masks(frames, scale=2, seed=5, steps=("tone", "grain", "codec"))
+        assert any(m.any() for m in full_masks) and not any(m.any() for m in no_dirt)
+        scan, _ = damage.damage_clip_with_masks(frames, scale=2, seed=5, steps=())
+        clean = damage.clean_clip(frames, 2)
+        assert (np.mean([psnr(s, c) for s, c in zip(scan, clean)])
+                > np.mean([psnr(f, c) for f, c in zip(full, clean)]) + 3.0)
+        with pytest.raises(ValueError, match="unknown damage steps"):
+            damage.damage_clip_with_masks(frames, scale=2, seed=5, steps=("tone", "weave"))
+
     def test_rejects_sides_not_divisible(self):
         with pytest.raises(ValueError, match="divisible by the scale 4"):
             damage.damage_clip(textured_frames(1, width=62, height=48), scale=4, seed=0)
