@@ -66,13 +66,41 @@ class TestResolve:
             model.set_precision(torch.bfloat16)
 
     def test_styles_run_fp16_but_not_bf16(self):
-        # Two bundled styles fell to 47 dB in bf16 (a sharp stroke flips), all kept 51 dB or more in fp16.
+        # The bundled styles fell to 44-54 dB in bf16 (a sharp stroke flips); ink kept 57.8 dB in fp16.
         style = load_style("ink", scale=2)
         assert style.keeps_picture_in("fp16") and not style.keeps_picture_in("bf16")
         assert resolve_precision("auto", style) == "fp32"
         assert resolve_precision("fp16", style) == "fp16"
         with pytest.raises(ModelError, match="not known to keep its picture in bf16"):
             resolve_precision("bf16", style)
+
+    def test_a_card_s_measured_figure_under_50_db_refuses_that_precision(self, tmp_path, capsys):
+        # halftone's card says 44.9 dB in fp16 (the benchmark's precision section): no fp16, at any
+        # strength, while a card without figures keeps what the network type allows.
+        halftone = load_style("halftone", scale=2)
+        assert not halftone.keeps_picture_in("fp16") and not halftone.keeps_picture_in("bf16")
+        with pytest.raises(ModelError, match="not known to keep its picture in fp16"):
+            resolve_precision("fp16", halftone)
+        assert not load_style("halftone", scale=2, strength=0.5).keeps_picture_in("fp16")
+        remaster = load_model("remaster-x2", scale=2)
+        assert remaster.keeps_picture_in("fp16") and remaster.keeps_picture_in("bf16")
+        # The same rule for any card loaded by path: a copy of remaster-x2's with a low bf16 figure.
+        from vidstyle.models.registry import shipped_weights
+        weights = shipped_weights("remaster-x2")
+        copy = tmp_path / "low.safetensors"
+        copy.write_bytes(weights.read_bytes())
+        card = json.loads(weights.with_suffix(".json").read_text())
+        card["precision"] = {"fp16_psnr_db": 62.0, "bf16_psnr_db": 49.9}
+        copy.with_suffix(".json").write_text(json.dumps(card))
+        low = load_model(str(copy), scale=2)
+        assert low.keeps_picture_in("fp16") and not low.keeps_picture_in("bf16")
+        src = make_clip(tmp_path / "in.mp4", frames=3)
+        before = file_hash(src)
+        assert run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--style", "halftone", "--temporal", "off",
+                    "--precision", "fp16", "-q"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("error:") == 1 and "fp16" in err and "Traceback" not in err
+        assert not (tmp_path / "o.mp4").exists() and file_hash(src) == before
 
     def test_a_source_of_more_than_8_bits_never_runs_in_bf16(self, monkeypatch):
         # bf16's 8 significant bits would drop what a 10-bit source keeps: auto falls back to fp32.

@@ -6,7 +6,9 @@ a model that keeps its picture in it (:attr:`ModelDescriptor.supports_half`,
 else. On this project's CPU (AMD EPYC with AVX-512 BF16) bf16 ran remaster-x2 1.36-1.38x faster
 than fp32 in two benchmark runs and 0.98-1.16x in two others, with other work on 1.5 of the 2
 cores (0.7-1.9x by round), at 54.8 dB against it, the remaster models all above 54 dB; two of
-the bundled styles fell to 47 dB, so the styles run bf16 nowhere. On a CPU without
+the bundled styles fell to 44-47 dB, so the styles run bf16 nowhere (and halftone, at 44.9 dB in
+fp16 too, runs fp32 only: its card's measured figures say so, see
+:func:`~vidstyle.models.registry.generator_traits`). On a CPU without
 bf16 instructions torch emulates it, which was not measured here: fp32 unless asked. fp16 on the
 CPU runs (torch's own kernels) about four times slower than fp32: only when asked for.
 

@@ -29,6 +29,7 @@ from .weights import is_own_weights, load_weights
 
 __all__ = [
     "AUTO_MODELS",
+    "HALF_PRECISION_FLOOR_DB",
     "ModelEntry",
     "available_models",
     "card_of",
@@ -204,22 +205,36 @@ def _own_file(path: Path) -> ModelDescriptor:
         meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256"),
               "architecture": card.get("architecture"), "input_channels": 3, "output_channels": 3},
         temporal=temporal_hints(module),
-        **generator_traits(module),
+        **generator_traits(module, card=card),
     )
 
 
-def generator_traits(module: nn.Module, *, bfloat16: bool = True) -> dict[str, Any]:
+#: Half precision is allowed for a model whose output in it stays this close to fp32's (PSNR, dB).
+HALF_PRECISION_FLOOR_DB = 50.0
+
+
+def generator_traits(module: nn.Module, *, bfloat16: bool = True,
+                     card: dict[str, Any] | None = None) -> dict[str, Any]:
     """The descriptor's half precision, reach and memory for a network built from a card
     (:func:`load_weights`): those of a :class:`RemasterGenerator`, else the descriptor's defaults.
 
-    fp16 kept the picture of every shipped model above 50 dB PSNR against fp32 (51-63 dB, the
-    benchmark's precision section), bf16 that of the remaster models (55-57 dB) but not of every
-    style (47-53 dB: a sharp stroke flips): the styles pass ``bfloat16=False``.
+    fp16 kept the picture of every remaster model above 50 dB PSNR against fp32 (62-63 dB, the
+    benchmark's precision section), bf16 too (55-57 dB), but not of every style (bf16 44-54 dB: a
+    sharp stroke flips): the styles pass ``bfloat16=False``. A card may also carry its own measured
+    figures, ``"precision": {"fp16_psnr_db": ..., "bf16_psnr_db": ...}`` (the lowest over held-out
+    frames); a precision whose figure is under :data:`HALF_PRECISION_FLOOR_DB` is then not allowed
+    (the halftone style in fp16: 44.9 dB).
     """
     if not isinstance(module, RemasterGenerator):
         return {}
-    return {"supports_half": True, "supports_bfloat16": bfloat16, "context": module.reach,
-            "memory_per_pixel": module.memory_per_pixel}
+    measured = (card or {}).get("precision") or {}
+
+    def kept(precision: str) -> bool:
+        figure = measured.get(f"{precision}_psnr_db")
+        return figure is None or float(figure) >= HALF_PRECISION_FLOOR_DB
+
+    return {"supports_half": kept("fp16"), "supports_bfloat16": bfloat16 and kept("bf16"),
+            "context": module.reach, "memory_per_pixel": module.memory_per_pixel}
 
 
 def temporal_hints(module: nn.Module) -> TemporalHints:

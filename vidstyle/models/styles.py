@@ -133,7 +133,7 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
         size_multiple=int(getattr(module, "size_multiple", 1)),
         meta=meta,
         temporal=hints,
-        **generator_traits(module, bfloat16=False),
+        **generator_traits(module, bfloat16=False, card=card),
     ).to(device)
 
 
