@@ -57,7 +57,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=8, help="frames a clip (default 8)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
     learned = load_learned(SCALE, args.weights)
     if learned is None:
         print("error: no x2 model to measure", file=sys.stderr)
@@ -88,4 +87,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    torch.set_num_threads(2)
     raise SystemExit(main())

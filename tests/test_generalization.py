@@ -1,9 +1,11 @@
 """pipelines/independent_damage.py and pipelines/benchmark/generalization.py: the independent damage family
-and the measuring of issue 14's generalization test, on small frames made here (no model runs)."""
+and the measuring of issue 14's generalization test, on small frames made here (no model runs); and
+pipelines/generalization_steps.py on one frame of each of the test's clips (remaster-x2 runs there)."""
 
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from fractions import Fraction
@@ -179,3 +181,23 @@ class TestMeasure:
         assert gen.parse_weights("x2=a/b.safetensors") == (2, Path("a/b.safetensors"))
         with pytest.raises(Exception, match="x1=PATH"):
             gen.parse_weights("2=a.safetensors")
+
+
+class TestSteps:
+    def test_generalization_steps_runs_on_the_test_s_clips(self, tmp_path):
+        """pipelines/generalization_steps.py on one frame a clip: every variant scores every clip,
+        its last variant is the test's damage itself, and the damage only lowers bicubic's figure."""
+        from pipelines import generalization_steps
+
+        out = tmp_path / "steps.json"
+        assert generalization_steps.main(["--frames", "1", "--json", str(out)]) == 0
+        figures = json.loads(out.read_text())["variants"]
+        assert list(figures) == [name for name, _ in generalization_steps.VARIANTS]
+        clips = footage.held_out_material(1) + footage.outside_material(1)[0]
+        assert all(set(rows) == {c.name for c in clips} for rows in figures.values())
+        for clip in clips:
+            whole = damage.damage_clip(clip.frames, scale=2, seed=clip.seed)
+            bicubic = gen.clip_scores(gen.baseline_methods(2)[0].run(whole), clip.frames, 2)["psnr"]
+            assert figures["all (the test)"][clip.name]["bicubic"] == pytest.approx(bicubic)
+            assert figures["scan only"][clip.name]["bicubic"] > figures["all but tone"][clip.name]["bicubic"]
+            assert all(np.isfinite(v) for v in figures["all but tone"][clip.name].values())
