@@ -207,14 +207,12 @@ class PairDamage:
         tone = self.tone.flickered(self._rng, self.flicker)
         target = tone.apply(source)
         size = (self.width // self.scale, self.height // self.scale)
-        if self._degrader is None:
+        if self._degrader is None:  # a clean pair (coded or not)
             low = target if self.scale == 1 else cv2.resize(target, size, interpolation=self.resample)
-            if self.jpeg_quality is not None:  # a coded clean pair
-                low = jpeg_round_trip(np.ascontiguousarray(low), self.jpeg_quality + int(self._rng.integers(-3, 4)))
-            return np.ascontiguousarray(low), target
-        low = tone.apply(self._degrader.degrade(np.ascontiguousarray(source)))
-        if self.second_order is not None:
-            low = self.second_order.apply(low, self._rng)
-        elif self.jpeg_quality is not None:
-            low = jpeg_round_trip(low, self.jpeg_quality + int(self._rng.integers(-3, 4)))
+        else:
+            low = tone.apply(self._degrader.degrade(np.ascontiguousarray(source)))
+            if self.second_order is not None:  # it has its own JPEG pass; jpeg_quality is None then
+                low = self.second_order.apply(low, self._rng)
+        if self.jpeg_quality is not None:
+            low = jpeg_round_trip(np.ascontiguousarray(low), self.jpeg_quality + int(self._rng.integers(-3, 4)))
         return np.ascontiguousarray(low), target
