@@ -314,5 +314,10 @@ class TestTraining:
                                "coded_clean_probability must be in [0.0, 1.0]")):
             bad = tmp_path / "bad.toml"
             bad.write_text(SMOKE.read_text().replace("[data]", f"[data]\n{line}"))
+            text = bad.read_text()
             assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o")]) == 1
-            assert message in capsys.readouterr().err
+            err = capsys.readouterr().err
+            assert message in err
+            # One line, nothing written, the recipe untouched.
+            assert err.count("error") == 1 and "Traceback" not in err
+            assert not (tmp_path / "o").exists() and bad.read_text() == text
