@@ -26,6 +26,8 @@ from vidstyle.train.style import (
     coarse_structure,
     colour_stats,
     grid_share,
+    held_out_frames,
+    measure_precision,
     tone_layout,
     train_style,
     work_dir_for,
@@ -71,6 +73,11 @@ def test_the_pipeline_script_writes_weights_card_preview_and_thumbnail(tmp_path)
     model = load_style(str(out), scale=2)
     assert model.module.supports_reuse
     assert model.meta["blend_tolerance"] == card["temporal"]["blend_tolerance"]
+    # Its half-precision figures, measured at the end of training, decide what it may run in.
+    precision = card["precision"]
+    assert 20.0 < precision["fp16_psnr_db"] < 200.0 and 20.0 < precision["bf16_psnr_db"] < 200.0
+    assert precision["bf16_psnr_db"] < precision["fp16_psnr_db"]  # bf16 has 3 fewer mantissa bits than fp16
+    assert model.supports_half == (precision["fp16_psnr_db"] >= 50.0)
 
 
 def test_interrupted_then_resumed(tmp_path):
@@ -97,6 +104,19 @@ def test_interrupted_then_resumed(tmp_path):
     assert result.card["minutes"] < 1.5  # the budget spans both runs (plus the final evaluation)
     with pytest.raises(StyleError, match="no checkpoint"):
         train_style(exemplar, tmp_path / "other.safetensors", resume=True, **kwargs)
+
+
+def test_measure_precision_finds_the_halftone_style_off_in_bf16():
+    # The shipped halftone style measured the way train-style measures a new style, on its held-out frames: bf16
+    # flips its dots (43.8 dB here; the benchmark's frames gave 44.3), under the 50 dB floor; remaster-x2 is far
+    # above it in both half precisions.
+    frames = held_out_frames(2, per_clip=1)
+    halftone, _ = load_weights(shipped_weights("style-halftone-x2"))
+    remaster, _ = load_weights(shipped_weights("remaster-x2"))
+    assert measure_precision(halftone, frames)["bf16_psnr_db"] < 50.0
+    figures = measure_precision(remaster, frames)
+    assert figures["fp16_psnr_db"] > 55.0 and figures["bf16_psnr_db"] > 50.0
+    assert next(remaster.parameters()).dtype == torch.float32  # measured on copies
 
 
 def test_palette_and_tone_terms():

@@ -94,6 +94,7 @@ from .style_eval import (
     evaluate,
     held_out_frames,
     measure_picture,
+    measure_precision,
     stylize,
     write_preview,
 )
@@ -489,13 +490,15 @@ def train_style(
         raise Interrupted(f"{stop_reason(run.stopped_by)} after {trainer.seconds / 60:.1f} of {recipe.minutes:g} "
                           f"minutes; the run is saved in {work}: carry on with --resume", signum=run.stopped_by)
 
-    metrics = evaluate(trainer.generator, exemplar, held_out_frames(recipe.scale, recipe.eval_per_clip),
-                       recipe.blur_sigma)
+    held_out = held_out_frames(recipe.scale, recipe.eval_per_clip)
+    metrics = evaluate(trainer.generator, exemplar, held_out, recipe.blur_sigma)
     metrics["picture"] = measure_picture(trainer.generator, recipe.scale, recipe.eval_per_clip)
     temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale)
+    precision = measure_precision(trainer.generator, held_out)
     run.account()
     card = _card(trainer, metrics, temporal, run.last_row, name=name, description=description, source=source,
                  command=command)
+    card["precision"] = precision
     card = _export(trainer.generator, output, work, card)
     return TrainResult(output, card, run.preview)
 
