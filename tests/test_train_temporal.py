@@ -101,6 +101,23 @@ class TestSmokeRun:
         with torch.no_grad():
             assert model(torch.rand(1, 3, 16, 16)).shape == (1, 3, 32, 32)
 
+    def test_a_still_generator_comes_out_as_it_went_in(self, tmp_path):
+        # lr_generator = 0 (temporal-x2-fusion.toml): only the fusion learns; every weight of the generator is the
+        # starting model's, bit for bit, and the fusion is new.
+        from vidstyle.models.registry import shipped_weights
+        from vidstyle.models.weights import load_weights
+
+        script = _load_script()
+        still = tmp_path / "still.toml"
+        still.write_text(SMOKE.read_text() + "\nlr_generator = 0.0\n")
+        assert script.main(["--recipe", str(still), "--out", str(tmp_path / "o"), "--no-progress", "--threads", "1"]) == 0
+        start, _ = load_weights(shipped_weights("remaster-x2"))
+        trained, _ = load_weights(tmp_path / "o" / "temporal-smoke.safetensors")
+        before, after = start.state_dict(), trained.state_dict()
+        generator = [k for k in after if not k.startswith("reuse.")]
+        assert generator and all(torch.equal(before[k], after[k]) for k in generator)
+        assert any(k.startswith("reuse.") for k in after)
+
     def test_recipe_errors(self, tmp_path, capsys):
         script = _load_script()
         bad = tmp_path / "bad.toml"
