@@ -110,7 +110,8 @@ class TestSmokeRun:
         script = _load_script()
         still = tmp_path / "still.toml"
         still.write_text(SMOKE.read_text() + "\nlr_generator = 0.0\n")
-        assert script.main(["--recipe", str(still), "--out", str(tmp_path / "o"), "--no-progress", "--threads", "1"]) == 0
+        args = ["--recipe", str(still), "--out", str(tmp_path / "o"), "--no-progress", "--threads", "1"]
+        assert script.main(args) == 0
         start, _ = load_weights(shipped_weights("remaster-x2"))
         trained, _ = load_weights(tmp_path / "o" / "temporal-smoke.safetensors")
         before, after = start.state_dict(), trained.state_dict()
