@@ -440,7 +440,6 @@ def _compensated(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray
     """
     square = np.ones((3, 3), np.uint8)
     diff = cv2.max(cv2.absdiff(i, p), cv2.absdiff(i, n))
-    texture = cv2.subtract(cv2.dilate(i, square), cv2.erode(i, square))
     limit = max(s.ring_mismatch * float(np.median(diff[::2, ::2])), s.ring_floor)
     inner, outer = _RING
     near = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * inner + 1, 2 * inner + 1))
@@ -452,7 +451,12 @@ def _compensated(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray
         blob = (labels[box] == label).view(np.uint8)
         ring = (cv2.dilate(blob, far) > 0) & ~(cv2.dilate(blob, near) > 0)
         if ring.any():
-            allowed = max(limit, s.ring_texture * float(np.median(texture[box][ring])))
+            # The 3x3 range of i over the box, read from one pixel beyond it: the whole frame's, there.
+            y0, x0 = max(0, box[0].start - 1), max(0, box[1].start - 1)
+            around = i[y0 : box[0].stop + 1, x0 : box[1].stop + 1]
+            texture = cv2.subtract(cv2.dilate(around, square), cv2.erode(around, square))
+            texture = texture[box[0].start - y0 :, box[1].start - x0 :][: ring.shape[0], : ring.shape[1]]
+            allowed = max(limit, s.ring_texture * float(np.median(texture[ring])))
             kept[label] = float(np.median(diff[box][ring])) <= allowed
         else:
             kept[label] = True
