@@ -305,6 +305,32 @@ class TestTraining:
                             "--init", str(tmp_path / "none.safetensors")]) == 1
         assert "--init: no file" in capsys.readouterr().err
 
+    def test_init_grows_a_deeper_network_that_starts_as_the_given_one(self, smoke_run, tmp_path, capsys):
+        # Blocks a recipe adds to a residual stack start as the identity: step 0 of the deeper
+        # network gives the given network's pictures; a recipe of another width is refused.
+        from vidstyle.models.weights import load_weights
+
+        script = _load_script()
+        deeper = tmp_path / "deeper.toml"
+        deeper.write_text(SMOKE.read_text().replace("body_blocks = 1\nlow_blocks = 1",
+                                                    "body_blocks = 2\nlow_blocks = 3"))
+        args = ["--recipe", str(deeper), "--out", str(tmp_path / "deep"), "--no-progress", "--stop-at", "0",
+                "--init", str(smoke_run / "smoke.safetensors")]
+        assert script.main(args) == 0
+        grown, _ = load_weights(tmp_path / "deep" / "smoke.safetensors")
+        given, _ = load_weights(smoke_run / "smoke.safetensors")
+        assert (len(grown.body), len(grown.low)) == (2, 3) and (len(given.body), len(given.low)) == (1, 1)
+        x = torch.rand(2, 3, 48, 64, generator=torch.Generator().manual_seed(3))
+        with torch.no_grad():
+            out, reference = grown.eval()(x), given.eval()(x)
+        assert (reference - F.interpolate(x, scale_factor=2, mode="bilinear")).abs().mean() > 1e-3  # trained
+        torch.testing.assert_close(out, reference, atol=1e-6, rtol=1e-5)
+        wider = tmp_path / "wider.toml"
+        wider.write_text(SMOKE.read_text().replace("channels = 16\nbody_blocks", "channels = 24\nbody_blocks"))
+        assert script.main(["--recipe", str(wider), "--out", str(tmp_path / "w"), "--no-progress", "--stop-at",
+                            "0", "--init", str(smoke_run / "smoke.safetensors")]) == 1
+        assert "does not fit the recipe's generator" in capsys.readouterr().err
+
     def test_damage_mix_keys_are_checked(self, tmp_path, capsys):
         script = _load_script()
         for line, message in (("crf_range = [40, 20]", "data.crf_range must be two CRFs"),

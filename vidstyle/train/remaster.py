@@ -276,11 +276,29 @@ def training_sources(recipe: Recipe) -> tuple[data.SourceFrame, ...]:
 CONDITIONING = ("condition_head.", "condition_tail.")
 
 
+#: The residual stacks a recipe may lengthen over its ``--init`` weights (``body_blocks``,
+#: ``low_blocks``, ``decoder_blocks``): the new blocks start as the identity.
+GROWABLE = ("body", "low", "decoder")
+
+
+def _added_blocks(missing: list[str]) -> list[str]:
+    """The residual blocks (``"body.3"``) wholly absent from an ``--init`` state dict: all four of
+    their tensors are missing, in a stack that may grow."""
+    blocks: dict[str, set[str]] = {}
+    for key in missing:
+        stack, index, conv, tensor = (key.split(".") + ["", "", "", ""])[:4]
+        if stack in GROWABLE and index.isdigit():
+            blocks.setdefault(f"{stack}.{index}", set()).add(f"{conv}.{tensor}")
+    whole = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"}
+    return sorted(name for name, tensors in blocks.items() if tensors == whole)
+
+
 def initial_weights(trainer: Trainer, path: Path) -> dict[str, Any]:
     """Start the generator (and its moving average) from a weights file or a checkpoint's moving
     average: a fine-tuning run. The reuse fusion of a temporal model is left out (this script
-    trains the network frame by frame), and a recipe that adds the damage conditioning starts it
-    as the identity; returns what the card says of the start."""
+    trains the network frame by frame), a recipe that adds the damage conditioning starts it as
+    the identity, and so do residual blocks a recipe adds to a stack (:data:`GROWABLE`: a deeper
+    network that begins as the trained one); returns what the card says of the start."""
     if not path.is_file():
         raise FileNotFoundError(f"--init: no file {path}")
     if path.suffix == ".safetensors":
@@ -290,8 +308,18 @@ def initial_weights(trainer: Trainer, path: Path) -> dict[str, Any]:
         checkpoint = load_checkpoint(path)
         state = checkpoint["ema"] or checkpoint["generator"]
     state = {k: v for k, v in state.items() if not k.startswith("reuse.")}
+    own = trainer.generator.state_dict()
+    resized = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if resized:
+        raise RecipeError(f"--init {path.name} does not fit the recipe's generator (other shapes: "
+                          f"{', '.join(f'{k} {tuple(state[k].shape)} -> {tuple(own[k].shape)}' for k in resized[:2])})")
     missing, unexpected = trainer.generator.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith(CONDITIONING)]  # new layers start as the identity
+    added = _added_blocks(missing)
+    for name in added:  # a residual block whose second convolution is zero is the identity
+        block = trainer.generator.get_submodule(name)
+        nn.init.zeros_(block.conv2.weight)
+        nn.init.zeros_(block.conv2.bias)
+    missing = [k for k in missing if not k.startswith(CONDITIONING) and k.rsplit(".", 2)[0] not in added]
     if missing or unexpected:
         raise RecipeError(f"--init {path.name} does not fit the recipe's generator "
                           f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
