@@ -23,7 +23,8 @@ with four guards against real motion, which is what a spike detector must not ea
   speck of dust has no such path. The change of each blob is looked for in the neighbours'
   changes by normalised correlation, within ``search_radius`` pixels: on both sides of a
   straight path, on one side where the other cannot show it, or along the common motion of a
-  swarm (rain, snow, sparks);
+  swarm (rain, snow, sparks). A neighbour cannot show what lies beyond the frame's edge, so
+  a ball entering or leaving the picture counts on the side that can show it (``edge_hides``);
 * a blob is kept when the picture around it was not brought over by the flow either
   (:func:`_compensated`): a glint on a fast, blurred bicycle lies where the motion compensation
   fails, a speck of dust on a picture it brings over as well as anywhere in the frame.
@@ -119,6 +120,11 @@ class SpotSettings:
     """Normalised correlation (0 to 1) at which one neighbour alone explains a blob as moving,
     where the other neighbour could not show it (the frame looks like the blob where it would
     be then: a light ball crossing a light wall)."""
+    edge_hides: bool = True
+    """A neighbour cannot show an object beyond the frame's edge: a blob that one neighbour shows
+    moved by ``v``, where the other would show it outside the frame, is kept at
+    ``one_sided_match`` (a ball entering or leaving the picture). False: only where the frame
+    itself looks like the blob."""
     swarm_votes: int = 3
     """Blobs of one frame that must move alike (within 2 pixels) before that motion is taken for
     a swarm (rain, snow, sparks): then every blob that one neighbour shows moved that way, at
@@ -336,6 +342,8 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
             m[r - 1 : r + 2, r - 1 : r + 2] = -1.0  # no motion is no explanation: that is the spike itself
         maps[label] = (was, will)
         hidden = _looks_alike(grey, inner, core.astype(np.float32))  # indexed by offset
+        if s.edge_hides:
+            hidden |= _off_frame(i.shape, region, inner, core.astype(np.float32))
         one_sided = np.maximum(np.where(hidden, was, -1.0), np.where(hidden[::-1, ::-1], will, -1.0))
         moving[label] = float(one_sided.max()) >= s.one_sided_match
     votes = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
@@ -384,6 +392,22 @@ def _on_screen(i: np.ndarray, p: np.ndarray, n: np.ndarray, raw: list[np.ndarray
         was = cv2.erode(was, np.ones((2 * _JITTER + 1, 2 * _JITTER + 1), np.uint8))[::-1, ::-1]
         kept[label] = float(np.maximum(was, will).min()) <= _SCREEN_MATCH * spike
     return kept
+
+
+def _off_frame(shape: tuple[int, int], region: tuple[int, int, int, int], inner: tuple[slice, slice],
+               core: np.ndarray) -> np.ndarray:
+    """bool (2 r + 1, 2 r + 1), by offset: where most of the blob, moved by that offset, lies outside
+    the frame (``shape``), so no neighbour could show the object there. ``region`` is the search
+    region (y0, y1, x0, x1) in frame coordinates, ``inner`` the blob's window in it, ``core`` its
+    pixels (float32, 1 on the blob)."""
+    y0, y1, x0, x1 = region
+    h, w = shape
+    inside = np.zeros((y1 - y0, x1 - x0), np.float32)
+    inside[max(0, -y0) : h - y0, max(0, -x0) : w - x0] = 1.0
+    if inside.all():
+        return np.zeros((y1 - y0 - core.shape[0] + 1, x1 - x0 - core.shape[1] + 1), bool)
+    shown = cv2.matchTemplate(inside, core, cv2.TM_CCORR)  # blob pixels inside the frame, by offset
+    return shown < 0.5 * float(core.sum())
 
 
 def _looks_alike(grey: list[np.ndarray], inner: tuple[slice, slice], core: np.ndarray) -> np.ndarray:
