@@ -85,15 +85,15 @@ class TestPlan:
         assert plan_tiling(512, model, width=513, height=300).size == 512
 
     def test_sizes_round_down_to_the_size_multiple(self):
-        model = load_model("remaster-x2", scale=2)  # size multiple 4, reach 32
-        assert model.context == 32 and least_tile(model) == 112
+        model = load_model("remaster-x2", scale=2)  # size multiple 4, reach 48
+        assert model.context == 48 and least_tile(model) == 144
         assert plan_tiling(150, model, width=400, height=300).size == 148
 
     def test_a_tile_below_the_least_is_raised_to_it_with_a_warning(self, caplog):
         model = load_model("remaster-x2", scale=2)
         with caplog.at_level(logging.WARNING):
             tiling = plan_tiling(40, model, width=400, height=300)
-        assert tiling.size == least_tile(model) == 112 and tiling.asked == 40
+        assert tiling.size == least_tile(model) == 144 and tiling.asked == 40
         assert "below the least tile" in tiling.note and tiling.note in caplog.text
 
     def test_auto_tiles_only_what_does_not_fit(self):
@@ -128,7 +128,7 @@ def tiled_against_untiled(model: ModelDescriptor, frames: np.ndarray, tile: int)
 
 
 class TestTiledMatchesUntiled:
-    @pytest.mark.parametrize("tile", [40, 150])  # 40: below the overlap rule (112 px is used)
+    @pytest.mark.parametrize("tile", [40, 150])  # 40: below the overlap rule (144 px is used)
     def test_remaster_x2(self, film_frame, tile):
         model = load_model("remaster-x2", scale=2)
         rms, worst = tiled_against_untiled(model, film_frame[None], tile)
@@ -144,7 +144,7 @@ class TestTiledMatchesUntiled:
         assert rms <= RMS_LIMIT and worst <= 1, (rms, worst)
 
     def test_a_model_that_reaches_past_its_context_leaves_no_step(self, film_frame):
-        # remaster-x2 told it reaches 4 px (it reaches 32): the cross-fade spreads what the tiles
+        # remaster-x2 told it reaches 4 px (it reaches 48): the cross-fade spreads what the tiles
         # miss over the ramp, and the picture stays within the promise.
         model = load_model("remaster-x2", scale=2)
         model.context = 4
@@ -208,12 +208,12 @@ class TestEndToEnd:
         src = make_clip(tmp_path / "in.mp4", frames=5, width=150, height=98)
         report = tmp_path / "r.json"
         with caplog.at_level(logging.WARNING):
-            code = run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--tile", "120", "--temporal", "reuse",
+            code = run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--tile", "144", "--temporal", "reuse",
                         "--report", str(report), "-q"])
         assert code == 0
         data = json.loads(report.read_text())
         assert data["temporal"]["mode"] == "blend" and "runs as blend" in data["temporal"]["note"]
-        assert data["model"]["tiles"]["size"] == 120 and data["frames"] == 5
+        assert data["model"]["tiles"]["size"] == 144 and data["frames"] == 5
         assert "--temporal reuse runs as blend" in caplog.text  # the warning line
         with av.open(str(tmp_path / "o.mp4")) as c:
             assert (c.streams.video[0].width, c.streams.video[0].height) == (300, 196)
