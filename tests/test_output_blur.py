@@ -196,8 +196,12 @@ class TestEveryPath:
         diff = outputs[False].astype(float) - outputs[True]
         # OpenCV's blur and skip against torch's: rounding only.
         assert np.abs(diff).max() <= 2 and np.sqrt(np.mean(diff**2)) <= 0.5
-        off = run_frames(model, frames[[0, 4]])
-        assert np.array_equal(outputs[False][[0, 4]], off) and np.array_equal(outputs[True][[0, 4]], off)
+        # Keyframes run the operations of --temporal off; how many threads share a convolution can
+        # move its float sums, and so flip a rounding (measured: 1 value of 63,840 by 1 level,
+        # remaster-x2 of 2026-12-05 run with 1 torch thread against 2).
+        off = run_frames(model, frames[[0, 4]]).astype(int)
+        for keyframes in (outputs[False][[0, 4]], outputs[True][[0, 4]]):
+            assert np.abs(keyframes - off).max() <= 1 and np.mean(keyframes != off) < 1e-4
 
     def test_shuffle_onto_blurs_as_the_generator_does(self):
         torch.manual_seed(6)
@@ -213,8 +217,8 @@ class TestEveryPath:
 
     def test_tiles_see_the_blur(self, blur_style):
         model = load_style(str(blur_style), scale=2)
-        frame = picture(8, 100, 132)[None]
+        frame = picture(8, 100, 212)[None]  # wider than the least tile (144 px at a reach of 48)
         whole = run_frames(model, frame).astype(float)
-        model.tiling = plan_tiling(60, model, width=132, height=100)
+        model.tiling = plan_tiling(60, model, width=212, height=100)
         tiled = run_frames(model, frame).astype(float)
         assert model.tiling is not None and np.sqrt(np.mean((tiled - whole) ** 2)) <= 0.5

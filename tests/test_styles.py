@@ -62,18 +62,19 @@ class TestLoadStyle:
 
     def test_bundled_styles_blend_with_the_network_they_started_from(self):
         # A style blends with the network it was fine-tuned from, found by the sha256 on its card:
-        # the bundled x2 styles were fine-tuned from remaster-x2-v2 (the remaster-x2 shipped before
-        # the flat-block noise estimate), kept for them, so at strength 0 a style is that network.
+        # ink was fine-tuned from the current remaster-x2, engraving from remaster-x2-v2 (kept for it),
+        # so at strength 0 each style is the network it started from.
         from vidstyle.models.styles import STYLE_BASES, style_base
 
-        card = json.loads(shipped_weights("style-ink-x2").with_suffix(".json").read_text())
-        name, _, base_card = style_base(card)
-        assert name in ("remaster-x2", *STYLE_BASES[2]) and base_card["sha256"] == card["fine_tuned_from"]["sha256"]
         x = frame(2)
-        with torch.no_grad():
-            base = load_model(str(shipped_weights(name)), scale=2)(x)
-            ink_zero = load_style("ink", scale=2, strength=0.0)(x)
-        torch.testing.assert_close(ink_zero, base, atol=2e-6, rtol=0)
+        for style in ("ink", "engraving"):
+            card = json.loads(shipped_weights(f"style-{style}-x2").with_suffix(".json").read_text())
+            name, _, base_card = style_base(card)
+            assert name in ("remaster-x2", *STYLE_BASES[2]) and base_card["sha256"] == card["fine_tuned_from"]["sha256"]
+            with torch.no_grad():
+                base = load_model(str(shipped_weights(name)), scale=2)(x)
+                zero = load_style(style, scale=2, strength=0.0)(x)
+            torch.testing.assert_close(zero, base, atol=2e-6, rtol=0)
 
     def test_strength_moves_from_remaster_to_style(self, grey_style):
         x = frame(1)

@@ -45,7 +45,7 @@ log = logging.getLogger("benchmark")
 
 
 #: remaster-x2 model-only fps must reach this multiple of SRVGGNetCompact's, same frames, same run.
-SPEED_TARGET = 5.0
+SPEED_TARGET = 8.0  # issue 14: a deeper network may trade speed for quality down to this floor (issue 3 asked for 5x)
 #: Achieved GFLOP/s of remaster-x2 must reach this share of the measured 3x3-conv peak.
 THROUGHPUT_TARGET = 0.40
 #: Real-ESRGAN's compact architecture (SRVGGNetCompact) at the size issue 3 names, for x2.

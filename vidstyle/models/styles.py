@@ -152,9 +152,10 @@ def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float) ->
 
 #: Earlier remaster models kept because bundled styles were fine-tuned from them, by scale. A style
 #: blends (``--style-strength`` below 1) with the network it started from: weights of two
-#: separately trained networks do not interpolate. The bundled x2 styles were fine-tuned from
-#: remaster-x2-v2, the remaster-x2 shipped before the flat-block noise estimate (remaster-x2-v1,
-#: the first remaster-x2, was kept for the first styles until they were retrained).
+#: separately trained networks do not interpolate. Of the bundled x2 styles, engraving was
+#: fine-tuned from remaster-x2-v2, the remaster-x2 shipped before the flat-block noise estimate
+#: (retrained on the deeper remaster-x2, its card read a grid energy of 1.7e-3, over the 1e-3
+#: target, and it was not shipped); ink, halftone and pencil from the current remaster-x2.
 STYLE_BASES: dict[int, tuple[str, ...]] = {2: ("remaster-x2-v2",)}
 
 

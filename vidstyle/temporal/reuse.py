@@ -71,7 +71,9 @@ class ReuseRunner:
 
     A keyframe goes through exactly the computation of ``--temporal off`` (same layout, same
     operations; a batch of one gives the same result as a larger one), so at a cut, where there
-    is nothing to blend with, the output equals the frame-by-frame one to the bit. With
+    is nothing to blend with, the output equals the frame-by-frame one to the bit when both run
+    with the same torch threads (another thread count can move a convolution's float sums and
+    flip the rounding of a value here and there by one level). With
     ``strength`` > 0 the output is then steadied by :func:`blend_toward`: a frame between
     keyframes towards its keyframe's output, a keyframe towards the previous output.
 
