@@ -341,9 +341,10 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
         for m in (was, will):
             m[r - 1 : r + 2, r - 1 : r + 2] = -1.0  # no motion is no explanation: that is the spike itself
         maps[label] = (was, will)
-        hidden = _looks_alike(grey, inner, core.astype(np.float32))  # indexed by offset
+        blob = core.astype(np.float32)
+        hidden = _looks_alike(grey, inner, blob)  # indexed by offset
         if s.edge_hides:
-            hidden |= _off_frame(i.shape, region, inner, core.astype(np.float32))
+            hidden |= _off_frame(i.shape, region, blob)
         one_sided = np.maximum(np.where(hidden, was, -1.0), np.where(hidden[::-1, ::-1], will, -1.0))
         moving[label] = float(one_sided.max()) >= s.one_sided_match
     votes = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
@@ -394,12 +395,11 @@ def _on_screen(i: np.ndarray, p: np.ndarray, n: np.ndarray, raw: list[np.ndarray
     return kept
 
 
-def _off_frame(shape: tuple[int, int], region: tuple[int, int, int, int], inner: tuple[slice, slice],
-               core: np.ndarray) -> np.ndarray:
+def _off_frame(shape: tuple[int, int], region: tuple[int, int, int, int], core: np.ndarray) -> np.ndarray:
     """bool (2 r + 1, 2 r + 1), by offset: where most of the blob, moved by that offset, lies outside
     the frame (``shape``), so no neighbour could show the object there. ``region`` is the search
-    region (y0, y1, x0, x1) in frame coordinates, ``inner`` the blob's window in it, ``core`` its
-    pixels (float32, 1 on the blob)."""
+    region (y0, y1, x0, x1) in frame coordinates, ``core`` the blob's window (float32, 1 on the
+    blob), at offset 0 in the middle of the region."""
     y0, y1, x0, x1 = region
     h, w = shape
     inside = np.zeros((y1 - y0, x1 - x0), np.float32)

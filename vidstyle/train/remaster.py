@@ -281,16 +281,13 @@ CONDITIONING = ("condition_head.", "condition_tail.")
 GROWABLE = ("body", "low", "decoder")
 
 
-def _added_blocks(missing: list[str]) -> list[str]:
-    """The residual blocks (``"body.3"``) wholly absent from an ``--init`` state dict: all four of
-    their tensors are missing, in a stack that may grow."""
-    blocks: dict[str, set[str]] = {}
-    for key in missing:
-        stack, index, conv, tensor = (key.split(".") + ["", "", "", ""])[:4]
-        if stack in GROWABLE and index.isdigit():
-            blocks.setdefault(f"{stack}.{index}", set()).add(f"{conv}.{tensor}")
-    whole = {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"}
-    return sorted(name for name, tensors in blocks.items() if tensors == whole)
+def _added_blocks(generator: RemasterGenerator, missing: list[str]) -> list[str]:
+    """The residual blocks (``"body.3"``) of ``generator`` wholly absent from an ``--init`` state
+    dict: every tensor of theirs is ``missing``, in a stack that may grow."""
+    absent = set(missing)
+    blocks = {".".join(k.split(".")[:2]) for k in absent if k.split(".")[0] in GROWABLE}
+    return sorted(name for name in blocks
+                  if {f"{name}.{k}" for k in generator.get_submodule(name).state_dict()} <= absent)
 
 
 def initial_weights(trainer: Trainer, path: Path) -> dict[str, Any]:
@@ -314,7 +311,7 @@ def initial_weights(trainer: Trainer, path: Path) -> dict[str, Any]:
         raise RecipeError(f"--init {path.name} does not fit the recipe's generator (other shapes: "
                           f"{', '.join(f'{k} {tuple(state[k].shape)} -> {tuple(own[k].shape)}' for k in resized[:2])})")
     missing, unexpected = trainer.generator.load_state_dict(state, strict=False)
-    added = _added_blocks(missing)
+    added = _added_blocks(trainer.generator, missing)
     for name in added:  # a residual block whose second convolution is zero is the identity
         block = trainer.generator.get_submodule(name)
         nn.init.zeros_(block.conv2.weight)
