@@ -304,6 +304,7 @@ class TestTraining:
         assert script.main(["--recipe", str(SMOKE), "--out", str(tmp_path / "no"), "--no-progress",
                             "--init", str(tmp_path / "none.safetensors")]) == 1
         assert "--init: no file" in capsys.readouterr().err
+        assert not (tmp_path / "no").exists()
 
     def test_init_grows_a_deeper_network_that_starts_as_the_given_one(self, smoke_run, tmp_path, capsys):
         # Blocks a recipe adds to a residual stack start as the identity: step 0 of the deeper
@@ -329,7 +330,9 @@ class TestTraining:
         wider.write_text(SMOKE.read_text().replace("channels = 16\nbody_blocks", "channels = 24\nbody_blocks"))
         assert script.main(["--recipe", str(wider), "--out", str(tmp_path / "w"), "--no-progress", "--stop-at",
                             "0", "--init", str(smoke_run / "smoke.safetensors")]) == 1
-        assert "does not fit the recipe's generator" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "does not fit the recipe's generator" in err and err.count("\n") == 1 and "Traceback" not in err
+        assert not (tmp_path / "w").exists()
 
     def test_damage_mix_keys_are_checked(self, tmp_path, capsys):
         script = _load_script()

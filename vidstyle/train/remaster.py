@@ -341,14 +341,14 @@ def train(recipe: Recipe, out: Path, *, resume: bool, minutes: float | None, dev
         RecipeError: the checkpoint was made with another recipe, or ``init`` does not fit.
     """
     folder = RunFolder(out, LOGS)
-    folder.begin(resume=resume)
     trainer = Trainer(recipe, device)
+    if init is not None and not resume:  # before the folder is made: a bad --init leaves nothing behind
+        trainer.init = initial_weights(trainer, init)
+    folder.begin(resume=resume)
     if resume:
         trainer.load(folder.checkpoint)
         log.info("resumed at step %d of %d", trainer.step, recipe.total_steps)
         folder.rewind(trainer.step)
-    if init is not None and not resume:
-        trainer.init = initial_weights(trainer, init)
     trainer.commands.append(command)
     trainer.workers = workers
     log.info("perceptual loss: %s", trainer.perceptual.kind)
