@@ -25,7 +25,7 @@ from vidstyle.restore.grade import Grader, estimate_grade
 
 #: One 8-bit level in 16-bit levels.
 LEVEL = 257
-PARTS = ("spots", "scratches", "flicker", "grade")
+PARTS = ("spots", "scratches", "flicker", "grain", "grade")
 H, W = 96, 128
 
 

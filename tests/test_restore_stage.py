@@ -152,13 +152,15 @@ class TestBatches:
 
     def test_off_is_no_stage(self):
         assert open_repair(RepairConfig(), TemporalConfig()) is None  # off by default
-        assert open_repair(RepairConfig("auto", spots=False, scratches=False, flicker=False), TemporalConfig()) is None
+        assert open_repair(RepairConfig("auto", spots=False, scratches=False, flicker=False, grain=False),
+                           TemporalConfig()) is None
         assert isinstance(open_repair(ON, TemporalConfig()), RepairStage)
 
 
 class TestConfig:
     def test_parts_from_words(self):
-        assert RepairConfig.from_parts("auto", "spots,flicker") == RepairConfig("auto", scratches=False)
+        assert RepairConfig.from_parts("auto", "spots,flicker") == RepairConfig("auto", scratches=False, grain=False)
+        assert RepairConfig.from_parts("auto", "grain") == RepairConfig("auto", spots=False, scratches=False, flicker=False)
         assert RepairConfig.from_parts("auto", "none").active is False
         assert RepairConfig.from_parts("auto", "all", "auto").grade is True
         with pytest.raises(ConfigError, match="unknown repair part 'dust'"):
@@ -272,11 +274,14 @@ class TestChunked:
     def test_segments_repair_as_one_run(self, tmp_path):
         from vidstyle.restore import repair_context
 
-        dirty, _ = speckled(flickering(panning(60)))
+        rng = np.random.default_rng(8)  # grain too, so that every part reads its neighbours
+        grain = [np.clip(f + rng.normal(0, 6, f.shape[:2] + (1,)), 0, 255).astype(np.uint8) for f in panning(60)]
+        dirty, _ = speckled(flickering(grain))
         src = write_lossless(tmp_path / "src.mkv", dirty)
         config = RemasterConfig(scale=1, model="bicubic", device="cpu", batch_size=4, repair=ON,
                                 temporal=TemporalConfig(mode="off"), encode=EncodeConfig(codec="ffv1"))
-        remaster(src, tmp_path / "whole.mkv", config)
+        report = remaster(src, tmp_path / "whole.mkv", config).repair
+        assert report["grain_frames"] == 60 and report["spots"] > 0
         whole, whole_pts = decode_all(tmp_path / "whole.mkv")
         assert not np.array_equal(np.stack(whole), np.stack(dirty))  # the repair did something
         context = repair_context(ON)

@@ -203,7 +203,8 @@ def model_and_encode_options(func: Callable) -> Callable:
         click.option("--repair", type=click.Choice(REPAIR_MODES), default="off", show_default=True,
                      help="auto: mend damage of one frame from its neighbours along the optical flow, "
                           "before the network: dust and dirt (specks the frames either side do not have), "
-                          "line scratches, flicker. Try it with `vidstyle preview --repair auto "
+                          "line scratches, flicker, grain (averaged with the neighbours where they show the "
+                          "same picture). Try it with `vidstyle preview --repair auto "
                           "--show-repair`. off: the frames go to the network as decoded."),
         click.option("--repair-parts", default="all", show_default=True, metavar="PARTS",
                      help=f"With --repair auto: a comma list of {', '.join(REPAIR_PARTS)} (or all, none)."),

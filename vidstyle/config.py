@@ -189,7 +189,7 @@ class TemporalConfig:
 #: ``--repair`` values: ``auto`` repairs what the parts find, ``off`` passes frames through.
 REPAIR_MODES = ("auto", "off")
 #: The parts of the repair stage ``--repair-parts`` chooses from (all of them by default).
-REPAIR_PARTS = ("spots", "scratches", "flicker")
+REPAIR_PARTS = ("spots", "scratches", "flicker", "grain")
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,8 @@ class RepairConfig:
     scratches: bool = True
     #: Changes of brightness from frame to frame that the content does not explain.
     flicker: bool = True
+    #: Film grain and noise, averaged with the neighbours where they show the same picture.
+    grain: bool = True
     #: Levels and colour balance per shot (faded prints, casts); off by default, since the
     #: models keep the tone they are given and a restorer may want the print's own.
     grade: bool = False
@@ -220,7 +222,7 @@ class RepairConfig:
     @property
     def active(self) -> bool:
         """Whether the stage does anything: on, with at least one part (or the grade) chosen."""
-        return self.mode != "off" and (self.spots or self.scratches or self.flicker or self.grade)
+        return self.mode != "off" and (self.spots or self.scratches or self.flicker or self.grain or self.grade)
 
     @classmethod
     def from_parts(cls, mode: str, parts: str, grade: str = "off") -> RepairConfig:

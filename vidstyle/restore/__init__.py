@@ -8,6 +8,8 @@
   from both sides;
 * :mod:`.flicker`: changes of brightness the content does not explain, measured along the flow and
   smoothed over the shot with look-ahead (a real fade keeps fading);
+* :mod:`.grain`: film grain and noise, averaged with the motion-compensated neighbours where they
+  show the same picture, its strength read from the frames themselves;
 * :mod:`.grade`: optional levels and colour balance per shot (``--grade auto``);
 * :mod:`.levels`: frames of either depth (RGB uint8, or uint16 for a source of more than 8 bits):
   the parts look at a frame's 8-bit view and write its pixels at its own depth.
@@ -15,6 +17,7 @@
 
 from .flicker import Deflicker, FlickerSettings
 from .grade import Grader, GradeSettings
+from .grain import GrainNeighbour, GrainSettings, average_grain, grain_sigma
 from .scratches import ScratchSettings, ScratchTracker, column_candidates, repair_scratches
 from .spots import SpotSettings, feather_alpha, find_spots, luma, repair_spots, spot_report
 from .stage import RepairStage, open_repair, repair_context
@@ -24,13 +27,17 @@ __all__ = [
     "FlickerSettings",
     "GradeSettings",
     "Grader",
+    "GrainNeighbour",
+    "GrainSettings",
     "RepairStage",
     "ScratchSettings",
     "ScratchTracker",
     "SpotSettings",
+    "average_grain",
     "column_candidates",
     "feather_alpha",
     "find_spots",
+    "grain_sigma",
     "luma",
     "open_repair",
     "repair_context",

@@ -10,13 +10,15 @@ restorers use (Kokaram's spike detection index; VapourSynth's DeSpot and RemoveD
   each flow has its forward-backward reliability), on grey frames shrunk by the temporal stage's
   ``flow_downscale`` and median-filtered so that the specks themselves do not steer the flow;
 * it warps both neighbours onto ``t`` and hands them to the parts (:mod:`.spots`,
-  :mod:`.scratches`, :mod:`.flicker`, :mod:`.grade`), each chosen by :class:`~vidstyle.config.RepairConfig`;
+  :mod:`.scratches`, :mod:`.grain`, :mod:`.flicker`, :mod:`.grade`, in that order), each chosen by
+  :class:`~vidstyle.config.RepairConfig`;
 * scene cuts (:class:`~vidstyle.temporal.scenes.SceneCutDetector`) end a shot: no neighbour is
   taken across a cut, and the parts that keep state start afresh.
 
 The first and the last frame of a shot have one neighbour. One neighbour cannot tell a speck
 from something that appeared or left, so their specks are left as they are; scratches (found
-from the frame's own columns and the frames before) and flicker are still corrected there.
+from the frame's own columns and the frames before) and flicker are still corrected there, and
+their grain is averaged with the one neighbour they have.
 
 The stage runs on a thread of its own between the reader and the temporal stage, one frame of
 look-ahead for the spots and a few more for the flicker (:attr:`RepairStage.delay`), so memory
@@ -57,6 +59,7 @@ from ..temporal.warp import pixel_grid, warp_numpy
 from ..threads import on_thread
 from .flicker import Deflicker, FlickerSettings
 from .grade import Grader
+from .grain import GrainNeighbour, GrainSettings, average_grain
 from .scratches import ScratchTracker, repair_scratches
 from .spots import SpotSettings, find_spots, repair_spots
 
@@ -104,6 +107,8 @@ class _Shot:
     spot_pixels: int = 0
     scratch_frames: int = 0
     scratch_pixels: int = 0
+    grain_frames: int = 0  # frames averaged with their neighbours
+    grain_sigma: float = 0.0  # the mean noise read (grey levels) over the shot's frames that had a neighbour
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -132,6 +137,8 @@ class RepairStage:
         self.estimator = FlowEstimator(flow_preset, downscale=flow_downscale)
         self.cuts = SceneCutDetector()
         self.spot_settings = SpotSettings()
+        self.grain_settings = GrainSettings()
+        self._sigmas: list[float] = []  # the noise read on each frame of the current shot
         self.scratches = ScratchTracker() if config.scratches else None
         self.deflicker = Deflicker() if config.flicker else None
         self.grader = Grader() if config.grade else None
@@ -198,10 +205,10 @@ class RepairStage:
         """What the stage did: counts per shot and for the run (plain ints and floats)."""
         shots = [s.to_dict() for s in self.stats.shots]
         total = {key: sum(s[key] for s in shots) for key in ("frames", "spots", "spot_pixels", "scratch_frames",
-                                                              "scratch_pixels")}
+                                                              "scratch_pixels", "grain_frames")}
         report = {
             "mode": self.config.mode,
-            "parts": [p for p in ("spots", "scratches", "flicker", "grade") if getattr(self.config, p)],
+            "parts": [p for p in ("spots", "scratches", "flicker", "grain", "grade") if getattr(self.config, p)],
             **total,
             "pixels": self.stats.pixels,
             "pixels_touched": total["spot_pixels"] + total["scratch_pixels"],
@@ -221,6 +228,7 @@ class RepairStage:
         cut = self.cuts.update(small) or index == 0
         if cut:
             self.stats.shots.append(_Shot(first_frame=index))
+            self._sigmas = []
         return _Frame(index, frame, cv2.cvtColor(view, cv2.COLOR_RGB2GRAY), cv2.medianBlur(small, FLOW_MEDIAN), cut)
 
     def _link(self, before: _Frame, after: _Frame) -> None:
@@ -232,7 +240,7 @@ class RepairStage:
         before.ahead = FlowPair(backward, consistency_mask(backward, forward), scale)
 
     def _mend(self, frame: _Frame, before: _Frame | None, after: _Frame | None) -> _Mended:
-        """Spots, then scratches, of one frame; returns the frame for flicker and grade."""
+        """Spots, then scratches, then grain, of one frame; returns the frame for flicker and grade."""
         h, w = frame.raw.shape[:2]
         prev_w, prev_ok, prev_flow = _onto(frame.back, before, h, w)
         next_w, next_ok, next_flow = _onto(frame.ahead, after, h, w)
@@ -253,6 +261,17 @@ class RepairStage:
                 shot.scratch_frames += 1
                 shot.scratch_pixels += int(np.count_nonzero(lines & ~mask))
                 mask |= lines
+        if self.config.grain:
+            sides = ((before, prev_flow, prev_ok, prev_w), (after, next_flow, next_ok, next_w))
+            neighbours = [GrainNeighbour(n.raw, flow, ok, luma) for n, flow, ok, luma in sides if luma is not None]
+            if neighbours:
+                # Judged by the luma as decoded: where a speck or a scratch was filled, the frame
+                # differs from its neighbours there and keeps the fill.
+                averaged, sigma = average_grain(out, neighbours, self.grain_settings, grey=frame.grey)
+                shot.grain_frames += averaged is not out
+                self._sigmas.append(sigma)
+                shot.grain_sigma = round(float(np.mean(self._sigmas)), 2)
+                out = averaged
         shot.frames += 1
         self.stats.pixels += h * w
         if self.observer is not None:
@@ -323,8 +342,8 @@ def repair_context(config: RepairConfig) -> tuple[int, int]:
 
     A segment of a long film (:mod:`vidstyle.batch.segments`) that decodes ``before`` frames
     ahead of its first frame and ``after`` frames past its last repairs its own frames exactly
-    as one run over the whole film does. The counts follow the parts' reach: the spots read the
-    frames either side; the scratch tracker remembers the candidates of the two frames before,
+    as one run over the whole film does. The counts follow the parts' reach: the spots and the
+    grain read the frames either side; the scratch tracker remembers the candidates of the two frames before,
     read on frames the spots mended; the flicker of a frame is fitted over ``radius`` frames
     either side, each fit reading a mended frame and the frame before it, and the window must
     not meet the segment's start, where the stage begins a shot. The grade's running estimate
@@ -334,7 +353,8 @@ def repair_context(config: RepairConfig) -> tuple[int, int]:
     if not config.active:
         return 0, 0
     mended_before = 3 if config.spots and config.scratches else 2 if config.scratches else int(config.spots)
-    mended_after = int(config.spots)
+    mended_before = max(mended_before, int(config.grain))  # the grain reads the frames either side
+    mended_after = int(config.spots or config.grain)
     if not config.flicker:
         return mended_before, mended_after
     radius = FlickerSettings().radius  # the stage's Deflicker runs with the defaults
