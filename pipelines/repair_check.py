@@ -65,13 +65,20 @@ def damaged_input() -> RepairInput:
                        [restoration_target(f, REEL_DAMAGE) for f in full], Fraction(25), drawn, flickers=True)
 
 
+def grain_line(report: dict) -> str:
+    """What the grain part did on a run: frames averaged, and the grain it read per shot (levels)."""
+    sigmas = ", ".join(f"{shot['grain_sigma']:.1f}" for shot in report.get("shots", []))
+    return f"grain averaged on {report.get('grain_frames', 0)} of {report.get('frames', 0)} frames (read {sigmas})"
+
+
 def clean(tmp: Path) -> None:
     for inp in clean_inputs():
         c = measure_input(inp, MODEL, tmp)
         rows = c["rows"]
         print(f"clean {inp.name}: PSNR-Y off {rows['off']['psnr']:.2f}, auto {rows['auto']['psnr']:.2f} "
               f"({rows['auto']['psnr'] - rows['off']['psnr']:+.2f} dB; target >= -0.1), touched "
-              f"{share_touched(c):.3%} (target < 0.2%), changed by a repair-only run {rows['auto']['changed']:.3%}")
+              f"{share_touched(c):.3%} (target < 0.2%), changed by a repair-only run {rows['auto']['changed']:.3%}; "
+              f"{grain_line(rows['auto']['repair'])}")
 
 
 def damaged(tmp: Path) -> None:
@@ -82,7 +89,8 @@ def damaged(tmp: Path) -> None:
     print(f"damaged {inp.name} ({inp.origin}): PSNR-Y bicubic {rows['bicubic']['psnr']:.2f}, "
           f"off {rows['off']['psnr']:.2f}, auto {rows['auto']['psnr']:.2f} ({gain:+.2f} dB); RMS at the damage "
           f"off {rms_ratio(c, 'off'):.2f}x, auto {rms_ratio(c):.2f}x bicubic's; flicker clean "
-          f"{c['clean_flicker']:.3f}, off {rows['off']['flicker']:.3f}, auto {rows['auto']['flicker']:.3f}")
+          f"{c['clean_flicker']:.3f}, off {rows['off']['flicker']:.3f}, auto {rows['auto']['flicker']:.3f}; "
+          f"{grain_line(rows['auto']['repair'])}")
 
 
 def speed(tmp: Path, rounds: int, frames: int = 120) -> None:

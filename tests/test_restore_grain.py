@@ -133,3 +133,20 @@ class TestFunctions:
         with pytest.raises(ValueError, match="neighbour must match"):
             average_grain(frame, [GrainNeighbour(np.zeros((H, W + 2, 3), np.uint8), np.zeros((H, W, 2), np.float32),
                                                  np.ones((H, W), bool))])
+
+
+def test_the_run_line_says_how_many_frames_were_averaged():
+    from vidstyle.cli_options import repair_line
+
+    report = {"mode": "auto", "parts": ["spots", "grain"], "pixels": 1000, "pixels_touched": 3, "spots": 2,
+              "scratch_frames": 0, "grain_frames": 5}
+    assert repair_line(report) == ("repair: 2 specks of dust or dirt, scratches on 0 frames, grain averaged on 5 "
+                                   "frames; 0.300% of the pixels replaced")
+    assert "grain" not in repair_line({**report, "parts": ["spots"]})
+
+
+def test_the_training_check_reports_the_grain_per_shot():
+    from pipelines.repair_check import grain_line
+
+    report = {"frames": 5, "grain_frames": 3, "shots": [{"grain_sigma": 9.71}, {"grain_sigma": 2.0}]}
+    assert grain_line(report) == "grain averaged on 3 of 5 frames (read 9.7, 2.0)"

@@ -50,8 +50,10 @@ def test_the_pipeline_script_writes_weights_card_preview_and_thumbnail(tmp_path)
                         "--thumbnail", "--quiet"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["style"]["exemplar"] == "glass" and card["style"]["features"]["kind"]
-    # The final evaluation is most of so short a run, and can overrun it.
-    assert card["recipe"]["patch_size"] == 32 and card["steps"] > 0 and card["minutes"] < 1.5
+    # The loop trains until the budget less the final reserve (10%) is spent; the final evaluation, most of
+    # so short a run, comes on top and takes what the machine makes it take (1.8 minutes on a 2 GHz AVX2 core),
+    # so only the lower bound is machine-independent.
+    assert card["recipe"]["patch_size"] == 32 and card["steps"] > 0 and card["minutes"] >= 0.25 * 0.9 - 0.01
     metrics = card["metrics"]
     assert metrics["eval_frames"] > 0 and metrics["style_distance_input"] > 0
     assert metrics["style_distance_ratio"] == pytest.approx(
@@ -99,9 +101,12 @@ def test_interrupted_then_resumed(tmp_path):
     assert state["step"] == 3
     with pytest.raises(StyleError, match="pass --resume"):
         train_style(exemplar, out, **kwargs)  # a fresh start would throw the run away
-    result = train_style(exemplar, out, resume=True, **kwargs)
+    spent = []  # the share of the budget spent, after each step of the resumed run
+    result = train_style(exemplar, out, resume=True, progress=lambda share, _: spent.append(share), **kwargs)
     assert result.card["steps"] > 3 and out.is_file()
-    assert result.card["minutes"] < 1.5  # the budget spans both runs (plus the final evaluation)
+    # The budget spans both runs: the resumed run starts from the first run's seconds, not from zero (a bound on
+    # the wall time would be a timed test: the final evaluation alone took 1.7 minutes on a 2 GHz AVX2 core).
+    assert state["seconds"] > 0 and spent[0] * TINY.minutes * 60 > state["seconds"]
     with pytest.raises(StyleError, match="no checkpoint"):
         train_style(exemplar, tmp_path / "other.safetensors", resume=True, **kwargs)
 

@@ -412,4 +412,6 @@ def repair_line(report: dict[str, Any]) -> str | None:
     flicker = report.get("flicker")
     if flicker is not None:
         parts.append(f"flicker corrected on {flicker.get('frames_corrected', 0)} frames")
+    if "grain" in report.get("parts", ()):
+        parts.append(f"grain averaged on {report.get('grain_frames', 0)} frames")
     return f"repair: {', '.join(parts)}; {share:.3%} of the pixels replaced"
