@@ -71,7 +71,7 @@ import cv2
 import numpy as np
 
 from ..io.depth import to_8bit, top_level
-from ..temporal.warp import pixel_grid
+from ..temporal.warp import warp_numpy, warp_region
 from .levels import check_rgb
 
 __all__ = ["GrainNeighbour", "GrainSettings", "average_grain", "grain_sigma"]
@@ -144,12 +144,6 @@ def _luma8(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(to_8bit(frame), cv2.COLOR_RGB2GRAY)
 
 
-def _warp(source: np.ndarray, flow: np.ndarray, rows: slice) -> np.ndarray:
-    """``source`` warped along ``flow`` onto the rows ``rows`` of the current frame."""
-    where = pixel_grid(*flow.shape[:2])[rows] + flow[rows]
-    return cv2.remap(source, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 def grain_sigma(grey: np.ndarray, warped: np.ndarray, ok: np.ndarray,
                 settings: GrainSettings = GrainSettings()) -> float:
     """The noise of one frame, grey levels, read against one warped neighbour (module docstring).
@@ -196,23 +190,25 @@ def average_grain(frame: np.ndarray, neighbours: list[GrainNeighbour],
         grey: the frame's 8-bit luma, uint8 (H, W), when the caller has it.
     Returns:
         ``(averaged, sigma)``: a new frame of ``frame``'s dtype (``frame`` itself when nothing was
-        averaged) and the noise read, grey levels (the mean over the neighbours; 0.0 without any).
+        averaged) and the noise read, grey levels (the lower of the neighbours' readings; 0.0
+        without any).
     """
     check_rgb(frame)
     h, w = frame.shape[:2]
     grey = _luma8(frame) if grey is None else grey
-    usable = []
+    usable, readings = [], []
     for n in neighbours:
         if n.frame.shape != frame.shape or n.frame.dtype != frame.dtype:
             raise ValueError(f"a neighbour must match the frame ({frame.dtype} {frame.shape}), got "
                              f"{n.frame.dtype} {n.frame.shape}")
-        luma = n.luma if n.luma is not None else _warp(_luma8(n.frame), n.flow, slice(0, h))
-        usable.append((n, luma, grain_sigma(grey, luma, n.ok, settings)))
+        luma = n.luma if n.luma is not None else warp_numpy(_luma8(n.frame), n.flow)
+        usable.append((n, luma))
+        readings.append(grain_sigma(grey, luma, n.ok, settings))
     if not usable:
         return frame, 0.0
     # The noise is the frame's own: the lower reading is taken (a misregistration or an occlusion
     # on one side only raises that side's), and both neighbours are judged by it.
-    sigma = min(s for _, _, s in usable)
+    sigma = min(readings)
     if sigma < settings.least_sigma:
         return frame, sigma
     to_depth = top_level(frame.dtype) / 255.0
@@ -226,14 +222,13 @@ def average_grain(frame: np.ndarray, neighbours: list[GrainNeighbour],
         total = frame[r0:r1].astype(np.float32)
         count = np.ones((r1 - r0, w), np.float32)
         guard = _structure_guard(g, sigma, settings)[own] if settings.texture > 0 else 1.0
-        s = sigma
-        for n, luma, _ in usable:
+        for n, luma in usable:
             d = luma[lo:hi].astype(np.float32) - g
             offset = cv2.blur(d, (settings.offset_window,) * 2, borderType=cv2.BORDER_REFLECT)
             d -= offset
-            excess = cv2.blur(d * d, (settings.patch,) * 2, borderType=cv2.BORDER_REFLECT)[own] - 2 * s * s
-            weight = np.exp(-np.maximum(excess, 0.0) / (settings.strength * s * s)) * guard * n.ok[r0:r1]
-            colour = _warp(n.frame, n.flow, slice(r0, r1)).astype(np.float32)
+            excess = cv2.blur(d * d, (settings.patch,) * 2, borderType=cv2.BORDER_REFLECT)[own] - 2 * sigma * sigma
+            weight = np.exp(-np.maximum(excess, 0.0) / (settings.strength * sigma * sigma)) * guard * n.ok[r0:r1]
+            colour = warp_region(n.frame, n.flow, (slice(r0, r1), slice(None))).astype(np.float32)
             colour -= (offset[own] * to_depth)[..., None]
             total += weight[..., None] * colour
             count += weight

@@ -55,7 +55,7 @@ from ..config import RepairConfig, TemporalConfig
 from ..io.depth import to_8bit
 from ..temporal.flow import FlowEstimator, FlowPair, consistency_mask
 from ..temporal.scenes import SceneCutDetector
-from ..temporal.warp import pixel_grid, warp_numpy
+from ..temporal.warp import warp_numpy, warp_region
 from ..threads import on_thread
 from .flicker import Deflicker, FlickerSettings
 from .grade import Grader
@@ -288,7 +288,7 @@ class RepairStage:
         h, w = spots.shape
         box = (slice(max(0, ys.min() - rim), min(h, ys.max() + rim + 1)),
                slice(max(0, xs.min() - rim), min(w, xs.max() + rim + 1)))
-        prev_w, next_w = (_warp_box(raw, flow, box) for raw, flow in (before, after))
+        prev_w, next_w = (warp_region(raw, flow, box) for raw, flow in (before, after))
         out = frame.copy()
         out[box] = repair_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
         return out
@@ -320,12 +320,6 @@ def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int, w: int):
         return None, None, None
     flow, mask = pair.at(h, w)
     return warp_numpy(neighbour.grey, flow), mask > 0.5, flow
-
-
-def _warp_box(source: np.ndarray, flow: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
-    """``warp_numpy(source, flow)[box]``, computed over ``box`` only."""
-    where = pixel_grid(*flow.shape[:2])[box] + flow[box]
-    return cv2.remap(source, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _drain(deflicker: Deflicker) -> Iterator[np.ndarray]:

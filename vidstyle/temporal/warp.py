@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["flow_grid", "pixel_grid", "upscale_flow", "warp", "warp_numpy", "warp_shuffled"]
+__all__ = ["flow_grid", "pixel_grid", "upscale_flow", "warp", "warp_numpy", "warp_region", "warp_shuffled"]
 
 
 def flow_grid(flow: torch.Tensor) -> torch.Tensor:
@@ -81,6 +81,12 @@ def warp_numpy(source: np.ndarray, flow: np.ndarray) -> np.ndarray:
     groups = [cv2.remap(np.ascontiguousarray(source[..., i : i + _REMAP_CHANNELS]), *maps, cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE) for i in range(0, source.shape[2], _REMAP_CHANNELS)]
     return np.concatenate(groups, axis=2)
+
+
+def warp_region(source: np.ndarray, flow: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """``warp_numpy(source, flow)[box]`` (an image of up to 4 channels), computed over ``box`` only."""
+    where = pixel_grid(*flow.shape[:2])[box] + flow[box]
+    return cv2.remap(source, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 @functools.lru_cache(maxsize=8)
