@@ -57,11 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     for label, image in (("bicubic x2 of the damaged frame", bicubic), ("remaster-x2, --repair off", outputs["off"]),
                          ("remaster-x2, --repair auto", outputs["auto"]), ("clean", clean)):
         crop, reference = image[y:y + h, x:x + w], clean[y:y + h, x:x + w]
-        whole = frame_scores(image, clean, border=2)["psnr"]
         line = "" if image is clean else f"PSNR-Y crop {frame_scores(crop, reference, border=0)['psnr']:.2f} dB"
         tiles.append(labelled(crop, [label, line]))
         if image is not clean:
-            print(f"{label}: PSNR-Y {whole:.2f} dB (whole frame)")
+            print(f"{label}: PSNR-Y {frame_scores(image, clean, border=2)['psnr']:.2f} dB (whole frame)")
     sheet = np.concatenate([np.concatenate(tiles[:2], axis=1), np.concatenate(tiles[2:], axis=1)], axis=0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(args.out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
