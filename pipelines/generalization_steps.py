@@ -11,7 +11,7 @@ mend is not hidden under what nobody can know from the picture.
 It reads evaluation material only and trains nothing: use it to see where a model loses, not to
 choose one (choose on training data: ``pipelines/clean_check.py``).
 
-    python pipelines/generalization_steps.py [--weights FILE] [--frames 8]
+    python pipelines/generalization_steps.py [--weights FILE] [--frames 8] [--no-peer]
 """
 
 from __future__ import annotations
@@ -56,13 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="an x2 weights file (default: the shipped remaster-x2)")
     parser.add_argument("--frames", type=int, default=8, help="frames a clip (default 8)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="leave the Real-ESRGAN peer out (on the CPU it takes most of the time)")
     args = parser.parse_args(argv)
     learned = load_learned(SCALE, args.weights)
     if learned is None:
         print("error: no x2 model to measure", file=sys.stderr)
         return 1
     methods = [baseline_methods(SCALE)[0], descriptor_method("model", learned.label, learned.model)]
-    peer, _ = load_peer(SCALE)
+    peer = None if args.no_peer else load_peer(SCALE)[0]
     if peer is not None:
         methods.append(module_method("peer", "Real-ESRGAN peer", peer))
     clips = held_out_material(args.frames) + outside_material(args.frames)[0]

@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads [default: torch's]")
     parser.add_argument("--thumbnail", action="store_true", help="also write NAME.png, the exemplar at 128 px")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--eval-crop", type=int, default=None, metavar="PIXELS",
+                        help="a quick trial: the preview and the card's figures read the centres of their "
+                             "frames, sides at most PIXELS (low resolution), not whole frames [default: whole]")
     parser.add_argument("--evaluate", action="store_true",
                         help="measure the style distances (held-out frames, the card's recipe) and the "
                              "blend tolerance of the existing -o again and rewrite them in its card; "
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python pipelines/train_style.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     result = train_style(exemplar, output, recipe=recipe, init=shipped_weights(f"remaster-x{recipe.scale}"),
                          name=name, description=description, source=source, resume=args.resume,
-                         threads=args.threads, command=command, progress=progress)
+                         threads=args.threads, command=command, progress=progress, eval_crop=args.eval_crop)
     bar.close()
     if args.thumbnail:
         thumb = cv2.resize(exemplar, (128, round(128 * exemplar.shape[0] / exemplar.shape[1])),

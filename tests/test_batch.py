@@ -225,8 +225,9 @@ class TestCrashAndResume:
 
     def test_an_older_output_is_not_taken_for_an_interrupted_one(self, archive, tmp_path):
         """Done with one setting, then killed while redoing it with another: the old file stays
-        in place through the crash, and must not pass for the new one on --resume."""
-        make_clip(archive / "long.mp4", frames=300, width=96, height=64)
+        in place through the crash, and must not pass for the new one on --resume. The film is rendered twice
+        whole: 100 frames of remaster-x2 still take seconds to write, time enough to kill it mid-write."""
+        make_clip(archive / "long.mp4", frames=100, width=96, height=64)
         out, model = tmp_path / "hd", ["--model", "remaster-x2"]
         assert cli("batch", archive, "-o", out, *model, "--quiet") == 0
         old = (out / "long.mkv").stat().st_ino

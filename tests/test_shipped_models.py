@@ -39,8 +39,10 @@ def test_models_command_lists_them(capsys):
 
 @pytest.mark.parametrize("name, scale", SHIPPED.items())
 def test_beats_bicubic_on_held_out_frames(name, scale):
-    # A fifth of the held-out frames keeps the test short; the benchmark scores all of them.
-    pairs = held_out_pairs(scale, frame_stride=5)
+    # A fifth of the held-out frames keeps the test short; the benchmark scores all of them. x1 runs at the clips'
+    # full size (bigbuckbunny.mp4 1280x720): a tenth of its frames, 14 pairs, where it beats bicubic by 2.0 dB and
+    # 0.16 SSIM (on a fifth, 25 pairs: 2.1 dB and 0.17).
+    pairs = held_out_pairs(scale, frame_stride=10 if scale == 1 else 5)
     torch.manual_seed(0)
     result = evaluate(load_model(name, scale=scale), scale=scale, pairs=pairs)
     assert result.model_psnr > result.bicubic_psnr + 0.5, result

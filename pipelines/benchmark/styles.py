@@ -239,23 +239,29 @@ class ClipViews:
 
 
 def style_distances(outputs: np.ndarray, views: ClipViews, first: int, exemplar: np.ndarray | None,
-                    sigma: float) -> dict[str, Any] | None:
+                    sigma: float, inputs: tuple[float, float] | None = None) -> dict[str, Any] | None:
     """Style distance of output frames and of the same input frames upscaled bicubic x2 (what
     the style starts from); None without an exemplar.
 
     At the scale the style was learnt at (``sigma``: blurred, half resolution, exemplar alike,
     :class:`vidstyle.style.features.GaussianHalf`), the target's figure; and at full
     resolution, where fine-scale noise of output and input weighs as much as strokes, as context.
+    ``inputs``: the input's two distances (:func:`input_distances`) when already measured.
     """
     if exemplar is None:
         return None
-    before = style_distance(views.upscaled, exemplar, sigma=sigma)
-    after = style_distance(outputs, exemplar, sigma=sigma)
-    full_before, full_after = style_distance(views.upscaled, exemplar), style_distance(outputs, exemplar)
+    before, full_before = inputs or input_distances(views, exemplar, sigma)
+    after, full_after = style_distance(outputs, exemplar, sigma=sigma), style_distance(outputs, exemplar)
     return {"frames": [first + i for i in views.indices], "sigma": sigma, "input": before,
             "output": after, "ratio": after / before,
             "full_resolution": {"input": full_before, "output": full_after,
                                 "ratio": full_after / full_before}}
+
+
+def input_distances(views: ClipViews, exemplar: np.ndarray, sigma: float) -> tuple[float, float]:
+    """Style distance of the input upscaled bicubic x2 at the scale the style was learnt at, and at
+    full resolution: what :func:`style_distances` sets the outputs' against."""
+    return style_distance(views.upscaled, exemplar, sigma=sigma), style_distance(views.upscaled, exemplar)
 
 
 def picture_figures(outputs: np.ndarray, references: list[np.ndarray]) -> dict[str, float]:
@@ -274,17 +280,20 @@ def judge_style(style: Style, exemplar: np.ndarray | None, clip: DamagedClip, vi
     mode ``auto`` picks).
     """
     row: dict[str, Any] = {}
+    sigma = float((style.card.get("recipe") or {}).get("blur_sigma", StyleRecipe().blur_sigma))
+    # The input's distances, the same for both modes: measured once (at full resolution they cost
+    # as much as the outputs').
+    inputs = None if exemplar is None else input_distances(views, exemplar, sigma)
     for mode in ("off", "reuse"):
         dst = tmp / f"style-{mode}.mkv"
         log.info("styles: %s on %s, --temporal %s", style.label, clip.name, mode)
         run = remaster_lossless(src, dst, STYLE_BASE, mode, style=style.style_arg)
         row[mode] = steadiness(video_metrics(dst, flow_from=ref))
         row[mode].update(temporal=run["temporal"], remaster_seconds=run["seconds"])
-        sigma = float((style.card.get("recipe") or {}).get("blur_sigma", StyleRecipe().blur_sigma))
         outputs = frames_at(dst, views.indices)
         # Reuse's is the target's (the mode auto picks); off's says what reuse costs the style.
         suffix = "" if mode == "reuse" else "_off"
-        row["distance" + suffix] = style_distances(outputs, views, clip.first, exemplar, sigma)
+        row["distance" + suffix] = style_distances(outputs, views, clip.first, exemplar, sigma, inputs)
         row["picture" + suffix] = picture_figures(outputs, views.references)
         dst.unlink()
     row["warp_ratio"] = row["reuse"]["warping_error"] / row["off"]["warping_error"]

@@ -439,6 +439,7 @@ def train_style(
     command: str = "",
     progress: Callable[[float, dict[str, float]], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
+    eval_crop: int | None = None,
 ) -> TrainResult:
     """Train a style model into ``output`` (``.safetensors`` + card), checkpointing as it goes.
 
@@ -446,6 +447,10 @@ def train_style(
     run early (a checkpoint is saved, nothing is exported: ``resume=True`` carries on). The
     budget, ``recipe.minutes``, counts the training and the final evaluation over every run of
     one output, not the start-up (loading the training pictures, about 10 s).
+
+    ``eval_crop``, for a quick trial: the preview and the final evaluation (style distances, picture
+    measures, blend tolerance, half precision) read the centres of their frames, sides at most that
+    many low-resolution pixels, instead of whole frames; the card records it as ``eval_crop``.
 
     Raises:
         TrainStyleError: no training pictures; an unfinished run in the way without ``resume``;
@@ -482,7 +487,7 @@ def train_style(
         trainer.load_state_dict(state)
     else:
         trainer.init_colour(torch.cat([sampler.batch(10**9 + i).hr_key for i in range(4)]))
-    run = _StyleRun(trainer, work, preview=preview_path_for(output))
+    run = _StyleRun(trainer, work, preview=preview_path_for(output), crop=eval_crop)
     interrupted = run.loop(sampler.batch, progress, stop)
     run.save()
     run.write_preview()
@@ -490,15 +495,17 @@ def train_style(
         raise Interrupted(f"{stop_reason(run.stopped_by)} after {trainer.seconds / 60:.1f} of {recipe.minutes:g} "
                           f"minutes; the run is saved in {work}: carry on with --resume", signum=run.stopped_by)
 
-    held_out = held_out_frames(recipe.scale, recipe.eval_per_clip)
+    held_out = held_out_frames(recipe.scale, recipe.eval_per_clip, crop=eval_crop)
     metrics = evaluate(trainer.generator, exemplar, held_out, recipe.blur_sigma)
-    metrics["picture"] = measure_picture(trainer.generator, recipe.scale, recipe.eval_per_clip)
-    temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale)
+    metrics["picture"] = measure_picture(trainer.generator, recipe.scale, recipe.eval_per_clip, crop=eval_crop)
+    temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale, crop=eval_crop)
     precision = measure_precision(trainer.generator, held_out)
     run.account()
     card = _card(trainer, metrics, temporal, run.last_row, name=name, description=description, source=source,
                  command=command)
     card["precision"] = precision
+    if eval_crop is not None:
+        card["eval_crop"] = eval_crop
     card = _export(trainer.generator, output, work, card)
     return TrainResult(output, card, run.preview)
 
@@ -508,10 +515,10 @@ class _StyleRun:
     ``losses.csv`` (every 25 steps: ``step``, ``seconds``, then the mean of each loss) and the
     preview refreshed as it trains."""
 
-    def __init__(self, trainer: StyleTrainer, work: Path, *, preview: Path) -> None:
+    def __init__(self, trainer: StyleTrainer, work: Path, *, preview: Path, crop: int | None = None) -> None:
         recipe = trainer.recipe
         self.trainer, self.recipe, self.work, self.preview = trainer, recipe, work, preview
-        self.preview_frames = held_out_frames(recipe.scale, per_clip=1)[:3]
+        self.preview_frames = held_out_frames(recipe.scale, per_clip=1, crop=crop)[:3]
         self.budget = recipe.minutes * 60
         self.final_reserve = min(25.0, 0.1 * self.budget)  # the final evaluation and export, measured at 10-15 s
         self.clock = Stopwatch()

@@ -35,6 +35,7 @@ __all__ = [
     "BLEND_QUANTILE",
     "CALIBRATION_CLIP",
     "calibrate_blend_tolerance",
+    "centre_window",
     "evaluate",
     "held_out_frames",
     "measure_picture",
@@ -56,8 +57,21 @@ CALIBRATION_CLIP = ("bikes.mp4", 60, 108)
 PICTURE_STRIDE = 20
 
 
-def held_out_frames(scale: int, per_clip: int = 4) -> list[np.ndarray]:
-    """Low-resolution frames of the held-out clips (never trained on), sides multiples of 4."""
+def centre_window(height: int, width: int, crop: int | None, multiple: int = 1) -> tuple[slice, slice]:
+    """Rows and columns of the centre of a picture ``height`` x ``width``: sides at most ``crop``
+    (the whole picture when None), both multiples of ``multiple``."""
+    def side(length: int) -> slice:
+        keep = length if crop is None else min(length, crop)
+        keep -= keep % multiple
+        start = (length - keep) // 2
+        return slice(start, start + keep)
+
+    return side(height), side(width)
+
+
+def held_out_frames(scale: int, per_clip: int = 4, *, crop: int | None = None) -> list[np.ndarray]:
+    """Low-resolution frames of the held-out clips (never trained on), sides multiples of 4;
+    with ``crop``, their centres, sides at most ``crop`` (a quick trial's final evaluation)."""
     from . import data  # noqa: PLC0415
 
     frames = []
@@ -65,7 +79,9 @@ def held_out_frames(scale: int, per_clip: int = 4) -> list[np.ndarray]:
         picked = [clip[i] for i in range(0, len(clip), max(1, len(clip) // per_clip))][:per_clip]
         for frame in picked:
             h, w = frame.shape[:2]
-            frames.append(cv2.resize(frame, (w // scale // 4 * 4, h // scale // 4 * 4), interpolation=cv2.INTER_AREA))
+            small = cv2.resize(frame, (w // scale // 4 * 4, h // scale // 4 * 4), interpolation=cv2.INTER_AREA)
+            rows, cols = centre_window(*small.shape[:2], crop, 4)
+            frames.append(np.ascontiguousarray(small[rows, cols]))
     return frames
 
 
@@ -138,11 +154,13 @@ def evaluate(generator: RemasterGenerator, exemplar: np.ndarray, frames: list[np
             "eval_frames": len(frames)}
 
 
-def measure_picture(generator: RemasterGenerator, scale: int, per_source: int) -> dict[str, Any]:
+def measure_picture(generator: RemasterGenerator, scale: int, per_source: int, *,
+                    crop: int | None = None) -> dict[str, Any]:
     """What a person sees of the style (:func:`vidstyle.style.measures.picture_measures`):
     structure, edge agreement and grid energy of its output against the clean target, on held-out
     frames damaged as the remaster models' evaluation damages them (:data:`EVAL_SEED`), at most
-    ``per_source`` of each clip or still; bicubic x2's on the same frames as context. Means."""
+    ``per_source`` of each clip or still; bicubic x2's on the same frames as context. Means.
+    With ``crop``, on the centre of each damaged frame, sides at most ``crop``, and of its target."""
     chosen: dict[str, list] = {}
     for pair in held_out_pairs(scale, frame_stride=PICTURE_STRIDE):
         chosen.setdefault(pair.source, [])
@@ -151,9 +169,10 @@ def measure_picture(generator: RemasterGenerator, scale: int, per_source: int) -
     rows: dict[str, list[dict[str, float]]] = {"style": [], "bicubic": []}
     for pair in (p for pairs in chosen.values() for p in pairs):
         h, w = (s // 4 * 4 for s in pair.degraded.shape[:2])
-        frame = np.ascontiguousarray(pair.degraded[:h, :w])
-        target = pair.target[: h * scale, : w * scale]
-        bicubic = cv2.resize(frame, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
+        ys, xs = centre_window(h, w, crop, 4)
+        frame = np.ascontiguousarray(pair.degraded[ys, xs])
+        target = pair.target[ys.start * scale : ys.stop * scale, xs.start * scale : xs.stop * scale]
+        bicubic = cv2.resize(frame, (frame.shape[1] * scale, frame.shape[0] * scale), interpolation=cv2.INTER_CUBIC)
         rows["style"].append(picture_measures(stylize(generator, frame), target))
         rows["bicubic"].append(picture_measures(bicubic, target))
 
@@ -164,27 +183,33 @@ def measure_picture(generator: RemasterGenerator, scale: int, per_source: int) -
             "frames": [f"{p.source}:{p.index}" for pairs in chosen.values() for p in pairs],
             "rule": "vidstyle.style.measures.picture_measures of each output against the clean target, "
                     f"on vidstyle.train.evaluate.held_out_pairs(scale, frame_stride={PICTURE_STRIDE}) "
-                    f"(seed {EVAL_SEED}); the benchmark's targets: structure >= 0.75, edge_f >= 0.6, "
+                    f"(seed {EVAL_SEED}){'' if crop is None else f', centre crops of at most {crop} px'}; "
+                    "the benchmark's targets: structure >= 0.75, edge_f >= 0.6, "
                     "grid_energy <= 0.001"}
 
 
-def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int) -> dict[str, Any]:
+def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int, *, crop: int | None = None) -> dict[str, Any]:
     """The card's ``temporal`` entry: the blend tolerance of ``generator`` (see
-    :data:`BLEND_QUANTILE`) and how it was found. A few seconds."""
+    :data:`BLEND_QUANTILE`) and how it was found. A few seconds. With ``crop``, on the centre of
+    the frames, input sides at most ``crop``."""
     from . import data  # noqa: PLC0415
 
     name, first, end = CALIBRATION_CLIP
     clean = data.clip_frames(name)[first:end]
     h, w = clean[0].shape[:2]
     h, w = h // (4 * scale) * 4 * scale, w // (4 * scale) * 4 * scale  # inputs: sides multiples of 4
+    rows, cols = centre_window(h, w, None if crop is None else crop * scale, 4 * scale)
+    clean = [f[rows, cols] for f in clean]
+    h, w = rows.stop - rows.start, cols.stop - cols.start
     settings = replace(WORN_PRINT, scale=scale)
     degrader = FilmDegrader(settings, seed=20261129, height=h, width=w)
-    inputs = np.stack([degrader.degrade(np.ascontiguousarray(f[:h, :w])) for f in clean])
+    inputs = np.stack([degrader.degrade(np.ascontiguousarray(f)) for f in clean])
     outputs = np.stack([stylize(generator, frame) for frame in inputs])
     spread = disagreement(outputs, inputs, quantile=BLEND_QUANTILE)
     return {"blend_tolerance": round(max(DEFAULT_BLEND_TOLERANCE, spread), 1),
             "disagreement": round(spread, 2),
             "rule": f"quantile {BLEND_QUANTILE:g} of the model's frame-to-frame differences "
                     f"(vidstyle.temporal.blend.disagreement) on {name} frames [{first}, {end}), "
-                    f"damaged by vidstyle.damage.degrade.WORN_PRINT; at least "
+                    f"damaged by vidstyle.damage.degrade.WORN_PRINT"
+                    f"{'' if crop is None else f', centre crops of at most {crop} px'}; at least "
                     f"{DEFAULT_BLEND_TOLERANCE:g}"}
