@@ -236,8 +236,10 @@ class RepairStage:
         forward = self.estimator.flow(after.small, before.small)  # after -> before
         backward = self.estimator.flow(before.small, after.small)  # before -> after
         scale = self.estimator.downscale
-        after.back = FlowPair(forward, consistency_mask(forward, backward), scale)
-        before.ahead = FlowPair(backward, consistency_mask(backward, forward), scale)
+        # The forward-backward check only: the motion-boundary test fails broadly on grain, and the
+        # parts guard against motion themselves (see consistency_mask).
+        after.back = FlowPair(forward, consistency_mask(forward, backward, boundaries=False), scale)
+        before.ahead = FlowPair(backward, consistency_mask(backward, forward, boundaries=False), scale)
 
     def _mend(self, frame: _Frame, before: _Frame | None, after: _Frame | None) -> _Mended:
         """Spots, then scratches, then grain, of one frame; returns the frame for flicker and grade."""
