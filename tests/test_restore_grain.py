@@ -150,3 +150,14 @@ def test_the_training_check_reports_the_grain_per_shot():
 
     report = {"frames": 5, "grain_frames": 3, "shots": [{"grain_sigma": 9.71}, {"grain_sigma": 2.0}]}
     assert grain_line(report) == "grain averaged on 3 of 5 frames (read 9.7, 2.0)"
+
+
+def test_the_training_check_scores_the_change_of_luma():
+    from pipelines.repair_check import luma_mse
+
+    grey = np.full((8, 10, 3), 100, np.uint8)
+    lighter = grey + np.uint8(2)
+    assert luma_mse([grey, grey], [grey, grey]) == 0.0
+    assert luma_mse([grey, lighter], [grey, grey]) == pytest.approx(2.0)  # (0 + 2 ** 2) / 2
+    with pytest.raises(ValueError, match="as many frames"):
+        luma_mse([grey], [grey, grey])
