@@ -294,11 +294,12 @@ _MATCH_ENERGY = 0.25
 #: Gaussian sigma, pixels, of the blur the motion guard puts on the blob's change and the neighbours'
 #: changes before it correlates them. Unblurred, a translucent raindrop one pixel wide that lands a
 #: fraction of a pixel off its path, or sits on grain, matched its own trail below ``motion_match``
-#: and was painted over. Chosen on training material with the rest of this change (the stage alone at
-#: the input's size, see ``one_sided_match``): the squared change the spots made to bikes.mp4's clean
-#: training frames fell from 0.68 to 0.15 per pixel, to the two fast-particle clips from 2.42 and
-#: 5.04 to 1.72 and 2.53, while the RMS error left at REEL_DAMAGE's dust went from 0.760x to 0.745x
-#: the damaged input's (the independent damage's, seed 4242: 0.575x to 0.567x).
+#: and was painted over. Chosen on training material with ``one_sided_match`` 0.95 and ``mismatch``
+#: 0.5 (the stage alone at the input's size, ``python -m pipelines.repair_check stage``): the squared
+#: change the spots made to bikes.mp4's clean training frames fell from 0.68 to 0.15 per pixel, to
+#: the two fast-particle clips from 2.42 and 5.04 to 1.72 and 2.53, while the RMS error left at
+#: REEL_DAMAGE's dust went from 0.760x to 0.745x the damaged input's (the independent damage's,
+#: seed 4242: 0.575x to 0.567x).
 _MATCH_BLUR = 1.0
 #: Pixels either way that a thing held in the frame may move between neighbours and still count as
 #: keeping its place on the screen (:func:`_on_screen`).
@@ -325,10 +326,12 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
     the flow follows (the flow follows the picture around it) is on every frame, a little further
     along. So each blob's change, ``i - (p + n) / 2`` over the blob and a pixel around it, is
     looked for in the neighbours' changes ``p - i`` and ``n - i`` (where the object was, and where
-    it will be, shows there), within ``search_radius``, by normalised correlation:
+    it will be, shows there), within ``search_radius``, by normalised correlation of the changes
+    blurred alike (``_MATCH_BLUR``):
 
     * a blob whose change the frame before shows at ``-v`` and the frame after at ``+v`` (give or
-      take ``_JITTER`` pixels) both at ``motion_match`` or better moved with ``v``: kept. Dust
+      take ``_JITTER`` pixels and the blob's own extent) both at ``motion_match`` or better moved
+      with ``v``: kept. Dust
       meets such a pair only by chance, where the neighbours have dust of their own;
     * a blob that one neighbour shows moved by ``v`` at ``one_sided_match``, where the other
       neighbour could not show it because the frame itself looks like the blob at the place the
@@ -357,7 +360,7 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
         # each offset's energy read unblurred (see _matches).
         smooth = [cv2.GaussianBlur(d, (0, 0), _MATCH_BLUR) for d in (before, after, spike)]
         template = np.ascontiguousarray(smooth[2][inner])
-        was, will = (_matches(b, template, weight, floor, raw=d) for b, d in zip(smooth, (before, after)))
+        was, will = (_matches(b, template, weight, floor, d) for b, d in zip(smooth, (before, after)))
         # Indexed by v: the frame before at -v (flipped), the frame after at +v, with slack for a bent
         # path and for the blob's own extent (a blob that is part of a longer streak matches it anywhere
         # along the streak, so the two neighbours' best offsets can lie the blob's length apart).
@@ -523,14 +526,13 @@ def _window(image: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
 
 
 def _matches(change: np.ndarray, template: np.ndarray, weight: np.ndarray, floor: float,
-             raw: np.ndarray | None = None) -> np.ndarray:
+             raw: np.ndarray) -> np.ndarray:
     """float32 (2 r + 1, 2 r + 1): the normalised correlation of ``template`` (weighted by
-    ``weight``) with ``change`` (the search region) at each offset, -1 where the change there
-    carries less than ``floor`` (sum of squares under the weight; of ``raw`` when given, the
-    change before it was blurred) or is flat."""
+    ``weight``) with ``change`` (the search region, blurred) at each offset, -1 where ``raw`` (the
+    change before it was blurred) carries less than ``floor`` there (sum of squares under the
+    weight) or the change is flat."""
     rho = cv2.matchTemplate(change, template, cv2.TM_CCORR_NORMED, mask=weight)
-    energy = change if raw is None else raw
-    carried = cv2.matchTemplate(energy * energy, weight, cv2.TM_CCORR)
+    carried = cv2.matchTemplate(raw * raw, weight, cv2.TM_CCORR)
     rho = np.nan_to_num(rho, nan=-1.0, posinf=-1.0, neginf=-1.0)
     rho[carried < floor] = -1.0
     return rho
