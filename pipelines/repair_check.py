@@ -29,7 +29,6 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pipelines import independent_damage
@@ -40,6 +39,7 @@ from pipelines.benchmark.repair import RepairInput, measure_input, rms_at, rms_r
 from pipelines.benchmark.temporal import REEL_DAMAGE
 from vidstyle.config import REPAIR_PARTS
 from vidstyle.damage.degrade import FilmDegrader
+from vidstyle.restore.spots import luma
 from vidstyle.restore.stage import RepairStage
 from vidstyle.train.data import clip_frames, restoration_target
 
@@ -65,8 +65,9 @@ def clean_inputs() -> list[RepairInput]:
             for name, frames, fps in clips]
 
 
-def damaged_input() -> RepairInput:
-    full = training_frames()
+def damaged_input(frames: int | None = None) -> RepairInput:
+    """bikes.mp4's training frames (the first ``frames`` of them; all by default) under REEL_DAMAGE."""
+    full = training_frames()[:frames]
     degrader = FilmDegrader(REEL_DAMAGE, seed=DAMAGE_SEED, height=full[0].shape[0], width=full[0].shape[1])
     low, drawn = [], []
     for frame in full:
@@ -109,11 +110,7 @@ def luma_mse(frames: list[np.ndarray], references: list[np.ndarray]) -> float:
     if len(frames) != len(references) or not frames:
         raise ValueError(f"expected as many frames as references, at least one, got {len(frames)} and "
                          f"{len(references)}")
-    return float(np.mean([np.mean((_luma(f) - _luma(r)) ** 2) for f, r in zip(frames, references)]))
-
-
-def _luma(frame: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb)[..., 0].astype(np.float64)
+    return float(np.mean([np.mean((luma(f) - luma(r)) ** 2, dtype=np.float64) for f, r in zip(frames, references)]))
 
 
 def run_stage(low: list[np.ndarray], parts: str) -> tuple[list[np.ndarray], dict]:
@@ -131,10 +128,10 @@ def stage(frames: int) -> None:
             out, report = run_stage(low, parts)
             print(f"stage, clean {inp.name} ({len(low)} frames), {parts}: squared change of luma "
                   f"{luma_mse(out, low):.3f}, touched {report['pixels_touched'] / report['pixels']:.3%}")
-    film = damaged_input()
+    film = damaged_input(frames)
     full = training_frames()[:frames]
     low, drawn = independent_damage.damage_clip_with_masks(full, scale=2, seed=INDEPENDENT_SEED)
-    damaged = [("REEL_DAMAGE", film.low[:frames], film.clean[:frames], film.drawn[:frames]),
+    damaged = [("REEL_DAMAGE", film.low, film.clean, film.drawn),
                (f"independent damage, seed {INDEPENDENT_SEED}", low, full, drawn)]
     for name, low, targets, drawn in damaged:
         clean_low = independent_damage.clean_clip(targets, 2)
