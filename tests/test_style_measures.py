@@ -11,6 +11,7 @@ from vidstyle.style.measures import (
     EdgeAgreement,
     edge_agreement,
     edges,
+    fine_bands,
     grid_energy,
     picture_measures,
     structure,
@@ -152,3 +153,31 @@ def test_picture_measures_together():
     assert figures["structure"] == pytest.approx(1.0) and figures["edge_f"] == 1.0
     assert figures["edge_precision"] == figures["edge_recall"] == 1.0
     assert figures["grid_energy"] == grid_energy(frame)
+
+
+def test_fine_bands_tell_coloured_speckle_from_grey_texture():
+    rng = np.random.default_rng(4)
+    ramp = np.linspace(30, 220, 128, dtype=np.float32)
+    smooth = np.stack([np.tile(ramp, (128, 1)), np.tile(ramp[:, None], (1, 128)), np.full((128, 128), 90.0)], -1)
+    grey_texture = smooth + rng.normal(0, 12, (128, 128, 1))
+    speckle = smooth + rng.normal(0, 12, (128, 128, 3))
+    bands = {name: fine_bands(np.clip(p, 0, 255).astype(np.uint8)) for name, p in
+             (("smooth", smooth), ("grey texture", grey_texture), ("speckle", speckle))}
+    assert max(bands["smooth"]) < 0.5, bands
+    assert bands["grey texture"][0] > 5.0 and bands["grey texture"][1] < 0.5, bands
+    assert bands["speckle"][1] > 4.0, bands
+    assert fine_bands(np.full((16, 16, 3), 77, np.uint8)) == (0.0, 0.0)
+
+
+
+def test_style_bands_script_reads_a_shipped_style(capsys):
+    pytest.importorskip("skimage")
+    from pipelines import style_bands
+    from vidstyle.models.registry import shipped_weights
+
+    style_bands.main([str(shipped_weights("style-ink-x2"))])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("bicubic x2: fine luma") and "(6 training frames)" in lines[0]
+    assert lines[1].startswith("style-ink-x2: fine luma") and "exemplar" in lines[1]
+    chroma = float(lines[1].split("fine chroma ")[1].split()[0])
+    assert 0.0 < chroma < 50.0

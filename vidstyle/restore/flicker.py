@@ -66,9 +66,16 @@ class FlickerSettings:
 
     radius: int = 16
     """Widest half-width of the smoothing window in frames (1 to 30); it is also the look-ahead
-    (:attr:`Deflicker.delay`). 16 was chosen on training material (the tests' moving chelsea
-    crops with +-8 % random flicker, three seeds: the mean change of average brightness was
-    1.0-1.35x the clean clip's at 16, 1.2-2.0x at 8, 2.7-3.4x at 4)."""
+    (:attr:`Deflicker.delay`), so the frames held grow with it. 16 was chosen on training material
+    (the tests' moving chelsea crops with +-8 % random flicker, three seeds: the mean change of
+    average brightness was 1.0-1.35x the clean clip's at 16, 1.2-2.0x at 8, 2.7-3.4x at 4).
+    24 was tried once the repair's flow no longer took flicker for motion
+    (:func:`vidstyle.restore.stage.same_brightness`): on training material it left less
+    (REEL_DAMAGE, three seeds, the flicker part: bigbuckbunny.mp4 frames 0-89 1.14-1.51x the clean
+    frames' at 16, 0.91-0.98x at 24; bikes.mp4 frames 0-169, with cuts and real changes of light,
+    0.93-1.03x at both, PSNR-Y 0.02-0.05 dB lower at 24), but not on the benchmark's held-out
+    bigbuckbunny.mp4 (worn reel 2.60x at both, independent damage 3.00x at 16 and 3.41x at 24,
+    measured with the stage as it then was), and it holds half as many frames again: it stays 16."""
     max_change: float = 0.25
     """Largest correction: the gain stays in [1/(1 + max_change), 1 + max_change] and the offset
     within +-max_change * 255 levels (0 to 1)."""

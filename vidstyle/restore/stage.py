@@ -147,7 +147,6 @@ class RepairStage:
         self._masks: list[np.ndarray] = []  # masks of the frames flicker holds back, in order
         self._ready: list[np.ndarray] = []  # frames out of flicker, waiting for the grade
         self._cuts: list[bool] = []  # whether each frame held back starts a shot
-        self._last: tuple[int, np.ndarray] | None = None  # the last frame mended: index, 8-bit luma
 
     @property
     def delay(self) -> int:
@@ -281,26 +280,7 @@ class RepairStage:
         self.stats.pixels += h * w
         if self.observer is not None:
             self.observer(frame.index, frame.raw, mask)
-        return _Mended(out, mask, self._mended_before(frame, out, before, prev_flow, prev_w), prev_ok, frame.cut)
-
-    def _mended_before(self, frame: _Frame, out: np.ndarray, before: _Frame | None, flow: np.ndarray | None,
-                       prev_w: np.ndarray | None) -> np.ndarray | None:
-        """The luma of the frame before *as mended*, warped onto ``frame``, for the flicker part
-        (``prev_w``, the frame before as decoded, where it was not changed); remembers ``out``.
-
-        Flicker reads the change of brightness between two mended frames, the ones it corrects.
-        The grain part averages a frame with its neighbours, whose light differs under flicker:
-        against the frame before as decoded, a fit reads a change the mended frames do not have.
-        On bigbuckbunny.mp4's training frames [40, 80) under REEL_DAMAGE, with every part, the
-        flicker left went from 2.2-2.7x the clean frames' to 1.9-2.4x (three seeds).
-        """
-        if self.deflicker is None:
-            return prev_w
-        last, self._last = self._last, (frame.index, frame.grey if out is frame.raw else
-                                        cv2.cvtColor(to_8bit(out), cv2.COLOR_RGB2GRAY))
-        if prev_w is None or last is None or before is None or last[0] != before.index or last[1] is before.grey:
-            return prev_w
-        return warp_numpy(last[1], flow)
+        return _Mended(out, mask, prev_w, prev_ok, frame.cut)
 
     def _fill(self, frame: np.ndarray, spots: np.ndarray, before: tuple[np.ndarray, np.ndarray],
               after: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -385,8 +365,8 @@ def repair_context(config: RepairConfig) -> tuple[int, int]:
     as one run over the whole film does. The counts follow the parts' reach: the spots and the
     grain read the frames either side; the scratch tracker remembers the candidates of the two frames before,
     read on frames the spots mended; the flicker of a frame is fitted over ``radius`` frames
-    either side, each fit reading a mended frame and the mended frame before it, and the window
-    must not meet the segment's start, where the stage begins a shot. The grade's running estimate
+    either side, each fit reading a mended frame and the frame before it, and the window must
+    not meet the segment's start, where the stage begins a shot. The grade's running estimate
     reaches back to the start of the shot, so it is not counted: a segment starts it afresh.
     (0, 0) when the stage does nothing.
     """
@@ -398,7 +378,7 @@ def repair_context(config: RepairConfig) -> tuple[int, int]:
     if not config.flicker:
         return mended_before, mended_after
     radius = FlickerSettings().radius  # the stage's Deflicker runs with the defaults
-    return radius + mended_before, radius + mended_after
+    return radius - 1 + max(1, mended_before), radius + mended_after
 
 
 def open_repair(repair: RepairConfig, temporal: TemporalConfig, *,

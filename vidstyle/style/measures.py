@@ -33,12 +33,14 @@ from ..quality import luma, ssim
 __all__ = [
     "CANNY_THRESHOLDS",
     "EDGE_TOLERANCE",
+    "FINE_SIGMA",
     "GRID_CELL",
     "GRID_SIGMA",
     "STRUCTURE_SIGMA",
     "EdgeAgreement",
     "edge_agreement",
     "edges",
+    "fine_bands",
     "grid_energy",
     "picture_measures",
     "structure",
@@ -56,6 +58,9 @@ CANNY_THRESHOLDS = (16.0, 32.0)
 GRID_SIGMA = 3.0
 #: The period of the grid in output pixels: the cell of the generator's pixel shuffle.
 GRID_CELL = 4
+#: The fine band of :func:`fine_bands`: the picture less its Gaussian blur with this sigma, the
+#: detail that the style losses' view (``GaussianHalf`` at sigma 1.5) does not see.
+FINE_SIGMA = 1.5
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
@@ -150,6 +155,19 @@ def grid_energy(image: np.ndarray, *, cell: int = GRID_CELL, sigma: float = GRID
     if variance == 0:
         return 0.0
     return float(np.mean((pattern - pattern.mean()) ** 2)) / variance
+
+
+def fine_bands(image: np.ndarray, *, sigma: float = FINE_SIGMA) -> tuple[float, float]:
+    """RMS, in levels, of the fine band (the picture less its Gaussian blur of ``sigma``) of the
+    luma and of the chroma of an RGB uint8 frame: ``(luma, chroma)``, chroma being the two
+    colour-difference channels of OpenCV's YCrCb (BT.601) together.
+
+    Where a style puts its fine detail: a model whose fine chroma is well above its exemplar's
+    draws coloured speckle (``pipelines/style_bands.py``).
+    """
+    planes = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    fine = planes - cv2.GaussianBlur(planes, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    return float(np.sqrt(np.mean(fine[..., 0] ** 2))), float(np.sqrt(np.mean(fine[..., 1:] ** 2)))
 
 
 def picture_measures(output: np.ndarray, clean: np.ndarray, *, cell: int = GRID_CELL) -> dict[str, float]:
