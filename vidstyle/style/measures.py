@@ -166,7 +166,7 @@ def fine_bands(image: np.ndarray, *, sigma: float = FINE_SIGMA) -> tuple[float, 
     draws coloured speckle (``pipelines/style_bands.py``).
     """
     planes = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)
-    fine = planes - cv2.GaussianBlur(planes, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    fine = planes - _blur(planes, sigma)
     return float(np.sqrt(np.mean(fine[..., 0] ** 2))), float(np.sqrt(np.mean(fine[..., 1:] ** 2)))
 
 
