@@ -173,6 +173,25 @@ class TestMeasure:
         assert "independent-x2" in text and "tiny" in text
         assert gen.render_markdown(section)[0] == "## Generalization"
 
+    def test_steadiness_runs_the_clean_input_through_the_default_mode(self):
+        """The steadiness part with the shipped x2 model on a tiny clip: the damaged runs, the clean input
+        through bicubic, off and reuse (the default), its table and its target."""
+        clip = footage.Clip("tiny", "made in the test", textured_frames(6, width=96, height=64), Fraction(25))
+        settings = gen.Settings(scales=(2,), frames=6, carphone_frames=0, steadiness=True,
+                                methods=("bicubic", "model"))
+        section = gen.measure(settings, material=[clip])
+        rows = section["steadiness"]["clips"]["tiny"]
+        assert {"bicubic", "off", "reuse", "repair", "clean_bicubic", "clean_off", "clean_reuse"} <= set(rows)
+        # Frames between keyframes were reused, and a clean input upscales better than a damaged one.
+        assert rows["reuse"]["temporal"]["reused_frames"] > 0
+        assert rows["clean_off"]["psnr"] > rows["off"]["psnr"]
+        target = next(t for t in section["targets"] if "with --temporal reuse, the default" in t["name"])
+        gain = rows["clean_reuse"]["psnr"] - rows["clean_bicubic"]["psnr"]
+        assert target["figures"] == f"tiny {gain:+.2f} dB" and target["passed"] == (gain >= gen.CLEAN_GAIN)
+        text = "\n".join(gen.render_markdown(section))
+        assert "the default temporal mode on clean input, x2" in text
+        assert f"{rows['clean_reuse']['psnr'] - rows['clean_off']['psnr']:+.2f}" in text
+
     def test_settings_need_bicubic(self):
         with pytest.raises(ValueError, match="bicubic"):
             gen.Settings(methods=("lanczos",))

@@ -62,7 +62,7 @@ class TestLoadStyle:
 
     def test_bundled_styles_blend_with_the_network_they_started_from(self):
         # A style blends with the network it was fine-tuned from, found by the sha256 on its card:
-        # ink was fine-tuned from the current remaster-x2, engraving from remaster-x2-v2 (kept for it),
+        # ink was fine-tuned from remaster-x2-v3, engraving from remaster-x2-v2 (both kept for them),
         # so at strength 0 each style is the network it started from.
         from vidstyle.models.styles import STYLE_BASES, style_base
 
@@ -70,11 +70,13 @@ class TestLoadStyle:
         for style in ("ink", "engraving"):
             card = json.loads(shipped_weights(f"style-{style}-x2").with_suffix(".json").read_text())
             name, _, base_card = style_base(card)
-            assert name in ("remaster-x2", *STYLE_BASES[2]) and base_card["sha256"] == card["fine_tuned_from"]["sha256"]
+            assert name in STYLE_BASES[2] and base_card["sha256"] == card["fine_tuned_from"]["sha256"]
             with torch.no_grad():
                 base = load_model(str(shipped_weights(name)), scale=2)(x)
                 zero = load_style(style, scale=2, strength=0.0)(x)
             torch.testing.assert_close(zero, base, atol=2e-6, rtol=0)
+            # ... and warps the keyframe's residual as that network's fusion was trained: in cells.
+            assert load_style(style, scale=2, strength=0.0).temporal.residual_warp == "cells"
 
     def test_strength_moves_from_remaster_to_style(self, grey_style):
         x = frame(1)
@@ -91,7 +93,9 @@ class TestLoadStyle:
 
     def test_a_style_says_how_it_blends_in_its_hints(self, grey_style):
         # The temporal stage reads the typed hints; the report shows them as it always has.
-        for strength, warp, contrast in ((1.0, "picture", True), (0.3, "picture", True), (0.0, "cells", False)):
+        # At 0 the style is the remaster model it started from and warps as that one does: remaster-x2 as a
+        # picture (its card, temporal-x2-fusion-picture.toml).
+        for strength, warp, contrast in ((1.0, "picture", True), (0.3, "picture", True), (0.0, "picture", False)):
             model = load_style(str(grey_style), scale=2, strength=strength)
             assert model.temporal == TemporalHints(supports_reuse=True, residual_warp=warp, blend_contrast=contrast)
             described = model.describe()
@@ -120,10 +124,12 @@ class TestLoadStyle:
             assert not open_temporal(TemporalConfig(mode=mode),
                                      load_style(str(grey_style), scale=2, strength=0.0)).runner.contrast
             assert not open_temporal(TemporalConfig(mode=mode), load_model("remaster-x2", scale=2)).runner.contrast
-        # With reuse a style warps the keyframe's residual as a picture; the remaster models in
-        # cell space, as their fusion was trained.
+        # With reuse a style warps the keyframe's residual as a picture; a remaster model as its card says
+        # its fusion was trained: remaster-x2 as a picture (temporal-x2-fusion-picture.toml), remaster-x4
+        # in cell space.
         assert open_temporal(TemporalConfig(mode="reuse"), load_style(str(grey_style), scale=2)).runner.picture_warp
-        assert not open_temporal(TemporalConfig(mode="reuse"), load_model("remaster-x2", scale=2)).runner.picture_warp
+        assert open_temporal(TemporalConfig(mode="reuse"), load_model("remaster-x2", scale=2)).runner.picture_warp
+        assert not open_temporal(TemporalConfig(mode="reuse"), load_model("remaster-x4", scale=4)).runner.picture_warp
 
     @pytest.mark.parametrize(("kwargs", "message"), [
         ({"scale": 4}, "upscales x2, but --scale 4"),

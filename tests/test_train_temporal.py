@@ -119,9 +119,49 @@ class TestSmokeRun:
         assert generator and all(torch.equal(before[k], after[k]) for k in generator)
         assert any(k.startswith("reuse.") for k in after)
 
+    def test_a_picture_warped_fusion_is_run_as_it_was_trained(self, tmp_path):
+        # residual_warp = "picture": the card says so, and inference warps the keyframe's residual as a picture.
+        script = _load_script()
+        recipe = tmp_path / "picture.toml"
+        recipe.write_text(SMOKE.read_text() + '\nlr_generator = 0.0\nresidual_warp = "picture"\n')
+        assert script.main(["--recipe", str(recipe), "--out", str(tmp_path / "o"), "--no-progress",
+                            "--threads", "1"]) == 0
+        weights = tmp_path / "o" / "temporal-smoke.safetensors"
+        assert json.loads(weights.with_suffix(".json").read_text())["temporal"] == {"residual_warp": "picture"}
+        assert load_model(str(weights), scale=2).temporal.residual_warp == "picture"
+        # A model whose card names no warp is run as the older fusions were trained: over cells.
+        assert load_model("remaster-x4", scale=4).temporal.residual_warp == "cells"
+
+    def test_a_fresh_fusion_starts_at_zero(self, tmp_path):
+        # fresh_fusion: the shipped fusion (same width) is not kept; the new one passes the warped residual through.
+        from vidstyle.models.registry import shipped_weights
+        from vidstyle.models.weights import load_weights
+
+        script = _load_script()
+        recipe = tmp_path / "fresh.toml"
+        recipe.write_text(SMOKE.read_text().replace("reuse_channels = 8", "reuse_channels = 24")
+                          + "\nlr_generator = 0.0\nfresh_fusion = true\n")
+        assert script.main(["--recipe", str(recipe), "--out", str(tmp_path / "o"), "--no-progress",
+                            "--threads", "1", "--stop-at", "0"]) == 0
+        trained, _ = load_weights(tmp_path / "o" / "temporal-smoke.safetensors")
+        shipped, _ = load_weights(shipped_weights("remaster-x2"))
+        assert not torch.equal(shipped.reuse.up.weight, torch.zeros_like(shipped.reuse.up.weight))
+        assert torch.equal(trained.reuse.up.weight, torch.zeros_like(trained.reuse.up.weight))
+
+    def test_a_card_with_an_unknown_warp_is_refused(self):
+        from vidstyle.errors import ModelError
+        from vidstyle.models.registry import temporal_hints
+
+        module = load_model("remaster-x2", scale=2).module
+        with pytest.raises(ModelError, match="temporal.residual_warp must be one of cells, picture, got 'pixels'"):
+            temporal_hints(module, {"temporal": {"residual_warp": "pixels"}})
+
     def test_recipe_errors(self, tmp_path, capsys):
         script = _load_script()
         bad = tmp_path / "bad.toml"
         bad.write_text(SMOKE.read_text() + "\ntemporal_wieght = 2.0\n")
         assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o")]) == 1
         assert "unknown key(s) temporal_wieght" in capsys.readouterr().err
+        bad.write_text(SMOKE.read_text() + '\nresidual_warp = "pixels"\n')
+        assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o2")]) == 1
+        assert "residual_warp must be one of cells, picture, got 'pixels'" in capsys.readouterr().err

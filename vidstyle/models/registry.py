@@ -22,7 +22,7 @@ from torch import nn
 from ..config import DEFAULT_SCALE
 from ..errors import ModelError
 from .baseline import Bicubic, Lanczos, opencv_resampler
-from .descriptor import ModelDescriptor, TemporalHints
+from .descriptor import RESIDUAL_WARPS, ModelDescriptor, TemporalHints
 from .generator import RemasterGenerator
 from .outside import MODEL_SUFFIXES, load_outside
 from .weights import is_own_weights, load_weights
@@ -204,7 +204,7 @@ def _own_file(path: Path) -> ModelDescriptor:
         size_multiple=int(getattr(module, "size_multiple", 1)),
         meta={"kind": "learned", "file": str(path), "sha256": card.get("sha256"),
               "architecture": card.get("architecture"), "input_channels": 3, "output_channels": 3},
-        temporal=temporal_hints(module),
+        temporal=temporal_hints(module, card),
         **generator_traits(module, card=card),
     )
 
@@ -237,10 +237,16 @@ def generator_traits(module: nn.Module, *, bfloat16: bool = True,
             "context": module.reach, "memory_per_pixel": module.memory_per_pixel}
 
 
-def temporal_hints(module: nn.Module) -> TemporalHints:
+def temporal_hints(module: nn.Module, card: dict[str, Any] | None = None) -> TemporalHints:
     """What the temporal stage may do with a network built from a card (:func:`load_weights`):
-    reuse features when it is a :class:`RemasterGenerator` trained with a ReuseFusion."""
-    return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse)
+    reuse features when it is a :class:`RemasterGenerator` trained with a ReuseFusion, warping the
+    keyframe's residual as the card's ``temporal.residual_warp`` says (how the fusion was trained;
+    ``cells`` when it says nothing)."""
+    warp = ((card or {}).get("temporal") or {}).get("residual_warp", "cells")
+    if warp not in RESIDUAL_WARPS:
+        raise ModelError(f"the card's temporal.residual_warp must be one of {', '.join(RESIDUAL_WARPS)}, got {warp!r}")
+    return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse,
+                         residual_warp=warp)
 
 
 def resolve_device(device: str) -> torch.device:

@@ -116,10 +116,11 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
     if model_scale != scale:
         raise StyleError(f"style {card.get('name', path.stem)} upscales x{model_scale}, "
                          f"but --scale {scale} was asked for")
+    base_warp = "picture"
     if strength < 1.0:
-        _interpolate(module, card, path, strength)
+        base_warp = _interpolate(module, card, path, strength)
     name = card.get("name", path.stem)
-    hints = _style_hints(temporal_hints(module), card, strength)
+    hints = _style_hints(temporal_hints(module), card, strength, base_warp)
     # The hints are facts of the run too: the report shows them, as it always has.
     meta = {"kind": "learned", "file": str(path), "sha256": card.get("sha256"), "style": name,
             "style_strength": strength, "blend_contrast": hints.blend_contrast,
@@ -137,16 +138,19 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
     ).to(device)
 
 
-def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float) -> TemporalHints:
+def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float,
+                 base_warp: str = "cells") -> TemporalHints:
     """``hints`` (the architecture's) with how a style at ``strength`` blends: above 0 it keeps its
-    contrast and warps the keyframe's residual as a picture; the card's blend tolerance, if it
-    names one, is scaled by ``strength`` between the default (the remaster model) and its own."""
+    contrast and warps the keyframe's residual as a picture; at 0, where it is the remaster model it
+    started from, it warps as that model does (``base_warp``, from its card); the card's blend
+    tolerance, if it names one, is scaled by ``strength`` between the default (the remaster model)
+    and its own."""
     tolerance = (card.get("temporal") or {}).get("blend_tolerance")
     if tolerance is not None:
         # Between remaster-x2 (strength 0) and the style, as the weights are.
         span = float(tolerance) - DEFAULT_BLEND_TOLERANCE
         tolerance = round(DEFAULT_BLEND_TOLERANCE + strength * span, 2)
-    return replace(hints, residual_warp="picture" if strength > 0 else "cells", blend_contrast=strength > 0,
+    return replace(hints, residual_warp="picture" if strength > 0 else base_warp, blend_contrast=strength > 0,
                    blend_tolerance=tolerance)
 
 
@@ -155,8 +159,9 @@ def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float) ->
 #: separately trained networks do not interpolate. Of the bundled x2 styles, engraving was
 #: fine-tuned from remaster-x2-v2, the remaster-x2 shipped before the flat-block noise estimate
 #: (retrained on the deeper remaster-x2, its card read a grid energy of 1.7e-3, over the 1e-3
-#: target, and it was not shipped); ink, halftone and pencil from the current remaster-x2.
-STYLE_BASES: dict[int, tuple[str, ...]] = {2: ("remaster-x2-v2",)}
+#: target, and it was not shipped); ink, halftone and pencil from remaster-x2-v3, the deeper
+#: remaster-x2 with the fusion it had before temporal-x2-fusion-picture.toml (the same generator).
+STYLE_BASES: dict[int, tuple[str, ...]] = {2: ("remaster-x2-v3", "remaster-x2-v2")}
 
 
 def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
@@ -174,11 +179,12 @@ def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, An
     return name, module, base_card
 
 
-def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, strength: float) -> None:
+def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, strength: float) -> str:
     """Weights <- strength * style + (1 - strength) * base, in place; the base is the shipped
     remaster model the style was fine-tuned from (:func:`style_base`), the layers a style adds
     (colour skip, output blur) at the weights where they change nothing
-    (:meth:`~vidstyle.models.generator.RemasterGenerator.neutral_state`)."""
+    (:meth:`~vidstyle.models.generator.RemasterGenerator.neutral_state`). Returns how the base
+    warps the keyframe's residual with ``--temporal reuse`` (its card's ``residual_warp``)."""
     base_name, base, base_card = style_base(card)
     origin = (card.get("fine_tuned_from") or {}).get("sha256")
     if origin and origin != base_card.get("sha256"):
@@ -196,4 +202,5 @@ def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, stre
                 raise StyleError(f"{path.name} does not share {base_name}'s architecture, so "
                                  "--style-strength below 1 cannot blend them; use 1")
             value.copy_(torch.lerp(start, value, strength))
+    return temporal_hints(base, base_card).residual_warp
 

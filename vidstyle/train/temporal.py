@@ -35,10 +35,11 @@ import torch
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..models.descriptor import RESIDUAL_WARPS
 from ..models.generator import RemasterGenerator
 from ..models.registry import shipped_weights
 from ..models.weights import load_weights, save_weights
-from ..temporal.warp import warp
+from ..temporal.warp import warp, warp_shuffled
 from . import data
 from .evaluate import EVAL_SEED, EvalResult, evaluate, held_out_pairs
 from .loader import prefetched
@@ -105,6 +106,13 @@ class TemporalRecipe:
     distill_weight: float = 0.1
     reuse_trains_encoder: bool = False
     """Let the reuse losses reach the encoder through the warped keyframe features."""
+    fresh_fusion: bool = False
+    """Start the fusion afresh (its output at zero: the warped residual passed through) even when the
+    starting model has one of this width."""
+    residual_warp: str = "cells"
+    """How the keyframe's residual is warped onto the frame: ``cells`` (before the pixel shuffle,
+    bilinear over whole cells) or ``picture`` (after it, :func:`~vidstyle.temporal.warp.warp_shuffled`).
+    The exported card names it, and inference warps the same way."""
     log_every: int = 50
     eval_every: int = 1000
     checkpoint_every: int = 250
@@ -134,6 +142,9 @@ class TemporalRecipe:
         recipe = cls(**values, text=text)
         if recipe.scale not in (1, 2, 4) or recipe.reuse_channels < 1 or recipe.steps < 1:
             raise ValueError(f"{path.name}: scale must be 1, 2 or 4, reuse_channels and steps >= 1")
+        if recipe.residual_warp not in RESIDUAL_WARPS:
+            raise ValueError(f"{path.name}: residual_warp must be one of {', '.join(RESIDUAL_WARPS)}, "
+                             f"got {recipe.residual_warp!r}")
         return recipe
 
     def as_card(self) -> dict[str, Any]:
@@ -165,10 +176,10 @@ class TemporalTrainer:
         self.init_card = {"name": card.get("name"), "sha256": card.get("sha256"),
                           "cpu_minutes": card.get("cpu_minutes"), "command": card.get("command")}
         self.generator = RemasterGenerator(**hparams, reuse_channels=recipe.reuse_channels)
-        # A starting model that already has a fusion of this width keeps it; another width
-        # (or none) starts the fusion afresh.
+        # A starting model that already has a fusion of this width keeps it, unless the recipe
+        # asks for a fresh one; another width (or none) starts the fusion afresh.
         state = start.state_dict()
-        if card["hparams"].get("reuse_channels") != recipe.reuse_channels:
+        if recipe.fresh_fusion or card["hparams"].get("reuse_channels") != recipe.reuse_channels:
             state = {k: v for k, v in state.items() if not k.startswith("reuse.")}
         missing, unexpected = self.generator.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith("reuse.") for k in missing):
@@ -200,27 +211,39 @@ class TemporalTrainer:
         hr_key, hr_frame = to(batch.hr_key), to(batch.hr_frame)
         hr_flow, hr_mask = batch.hr_flow.to(self.device), to(batch.hr_mask)
         g = self.generator
-        both = g.encode(torch.cat([lr_key, lr_frame]))
-        feat_key, feat_frame = both.chunk(2)
-        out = g.decode(both, torch.cat([lr_key, lr_frame]))
-        out_key, out_frame = out.chunk(2)
-        frame_loss = (charbonnier_loss(out, torch.cat([hr_key, hr_frame]))
-                      + r.perceptual_weight * self.perceptual(out, torch.cat([hr_key, hr_frame])))
-        with torch.no_grad():
-            anchor_out = self.anchor(torch.cat([lr_key, lr_frame]))
-        anchor = (out - anchor_out).abs().mean()
-        key_on_frame = warp(out_key, hr_flow)
-        temporal = masked_l1(out_frame, key_on_frame, hr_mask)
+        # With the generator held still (lr_generator 0) its losses are only reported: it runs
+        # without gradients, and only the fusion's part of the step is differentiated.
+        frozen = r.lr_generator == 0
+        with torch.set_grad_enabled(not frozen):
+            both = g.encode(torch.cat([lr_key, lr_frame]))
+            feat_key, feat_frame = both.chunk(2)
+            out = g.decode(both, torch.cat([lr_key, lr_frame]))
+            out_key, out_frame = out.chunk(2)
+            frame_loss = (charbonnier_loss(out, torch.cat([hr_key, hr_frame]))
+                          + r.perceptual_weight * self.perceptual(out, torch.cat([hr_key, hr_frame])))
+            if frozen:  # the generator is its starting model
+                anchor = torch.zeros((), device=self.device)
+            else:
+                with torch.no_grad():
+                    anchor_out = self.anchor(torch.cat([lr_key, lr_frame]))
+                anchor = (out - anchor_out).abs().mean()
+            key_on_frame = warp(out_key, hr_flow)
+            temporal = masked_l1(out_frame, key_on_frame, hr_mask)
 
         source = feat_key if r.reuse_trains_encoder else feat_key.detach()
         feature_flow = batch.feature_flow.to(self.device)
-        reused = g.propagate(warp(source, feature_flow), warp(g.residual(source), feature_flow), lr_frame,
-                             to(batch.feature_mask))
+        with torch.set_grad_enabled(not frozen):
+            key_residual, frame_residual = g.residual(source), g.residual(feat_frame).detach()
+        if r.residual_warp == "picture":
+            warped_residual = warp_shuffled(key_residual, feature_flow, 2 * r.scale)
+        else:
+            warped_residual = warp(key_residual, feature_flow)
+        reused = g.propagate(warp(source, feature_flow), warped_residual, lr_frame, to(batch.feature_mask))
         out_reuse = g.finish(reused, lr_frame)
         reuse_loss = (charbonnier_loss(out_reuse, hr_frame)
                       + r.perceptual_weight * self.perceptual(out_reuse, hr_frame))
-        reuse_temporal = masked_l1(out_reuse, key_on_frame, hr_mask)
-        distill = (reused - g.residual(feat_frame).detach()).abs().mean()
+        reuse_temporal = masked_l1(out_reuse, key_on_frame.detach() if frozen else key_on_frame, hr_mask)
+        distill = (reused - frame_residual).abs().mean()
         total = (frame_loss + r.temporal_weight * temporal + r.anchor_weight * anchor
                  + r.reuse_weight * (reuse_loss + r.reuse_temporal_weight * reuse_temporal)
                  + r.distill_weight * distill)
@@ -337,6 +360,8 @@ def export(trainer: TemporalTrainer, out: Path, final: EvalResult) -> dict[str, 
         "fine_tuned_from": trainer.init_card,
         "recipe": recipe.as_card(),
         "recipe_toml": recipe.text,
+        # How the frames between keyframes warp the keyframe's residual (the registry reads it).
+        "temporal": {"residual_warp": recipe.residual_warp},
         "command": trainer.commands[0],
         "resumed_with": trainer.commands[1:],
         "steps": {"done": trainer.step, "planned": recipe.steps, "completed": trainer.step >= recipe.steps},
