@@ -31,7 +31,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pipelines import independent_damage
 from pipelines.benchmark.footage import decode
@@ -101,11 +100,9 @@ def between_keyframes(model_name: str, low: list[np.ndarray], reference: list[np
         flow, mask = flows_at(flows, masks, half_size(h, w), features.shape[-2:], on_remap_grid=True)
         warped = warp_shuffled(residual, flow, 2 * s) if picture else warp(residual, flow)
         target = frames_to_tensor(np.array(clean[None]), model.device)
-        base = F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False)
-
         fused = g.propagate(warp(features, flow), warped, x, mask)
         for key, res in (("off", g.residual(g.encode(x))), ("warped", warped), ("fused", fused)):
-            out = (base + F.pixel_shuffle(res, 2 * s)).clamp(0, 1)[..., : h * s, : w * s]
+            out = g.finish(res, x).clamp(0, 1)[..., : h * s, : w * s]
             diff = ((out - target) * luma).sum(1) * 255.0
             errors[key].append(float(diff[..., BORDER:-BORDER, BORDER:-BORDER].pow(2).mean()))
     return {k: float(np.mean(v)) for k, v in errors.items()}

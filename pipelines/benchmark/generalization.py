@@ -286,42 +286,36 @@ def steadiness(clips: list[Clip], damaged: dict[str, list[np.ndarray]], learned:
     to repair."""
     scale = learned.scale
     per_clip: dict[str, Any] = {}
+    # (key, clean input?, model, --temporal, --repair): the damaged input, then the clean one.
+    runs = (("bicubic", False, "bicubic", "off", REPAIR_OFF), ("off", False, learned.arg, "off", REPAIR_OFF),
+            ("reuse", False, learned.arg, "reuse", REPAIR_OFF),
+            ("repair", False, learned.arg, "reuse", RepairConfig("auto")),
+            ("clean_bicubic", True, "bicubic", "off", REPAIR_OFF), ("clean_off", True, learned.arg, "off", REPAIR_OFF),
+            ("clean_reuse", True, learned.arg, "reuse", REPAIR_OFF))
     for clip in clips:
         stem = Path(clip.name).stem
-        src = write_lossless(tmp / f"{stem}-damaged.mkv", damaged[clip.name], clip.fps)
+        inputs = {False: write_lossless(tmp / f"{stem}-damaged.mkv", damaged[clip.name], clip.fps),
+                  True: write_lossless(tmp / f"{stem}-clean-input.mkv",
+                                       independent_damage.clean_clip(clip.frames, scale), clip.fps)}
         ref = write_lossless(tmp / f"{stem}-clean.mkv", clip.frames, clip.fps)
         rows = {"reference": {"warping_error": video_metrics(ref).warping_error}}
-        runs = (("bicubic", "bicubic", "off", REPAIR_OFF), ("off", learned.arg, "off", REPAIR_OFF),
-                ("reuse", learned.arg, "reuse", REPAIR_OFF), ("repair", learned.arg, "reuse", RepairConfig("auto")))
-        for key, model, mode, repair in runs:
-            log.info("steadiness: %s, %s --temporal %s --repair %s", clip.name,
-                     "bicubic" if key == "bicubic" else learned.label, mode, repair.mode)
+        for key, clean, model, mode, repair in runs:
+            log.info("steadiness: %s, %s input, %s --temporal %s --repair %s", clip.name,
+                     "clean" if clean else "damaged", "bicubic" if model == "bicubic" else learned.label, mode,
+                     repair.mode)
             dst = tmp / f"{stem}-{key}.mkv"
             config = RemasterConfig(scale=scale, model=model, encode=LOSSLESS, overwrite=True, repair=repair,
                                     temporal=TemporalConfig(mode=mode,
                                                             keyframe_interval=KEYFRAME_INTERVAL))
-            result = remaster(src, dst, config)
+            result = remaster(inputs[clean], dst, config)
             metrics = video_metrics(dst, ref=ref)
             rows[key] = {"warping_error": metrics.warping_error, "psnr": metrics.psnr,
                          "ssim": metrics.ssim, "temporal": dict(result.temporal)}
             dst.unlink()
         rows["ratio"] = rows["reuse"]["warping_error"] / rows["off"]["warping_error"]
-        src.unlink()
-        src = write_lossless(tmp / f"{stem}-clean-input.mkv", independent_damage.clean_clip(clip.frames, scale),
-                             clip.fps)
-        for key, model, mode in (("clean_bicubic", "bicubic", "off"), ("clean_off", learned.arg, "off"),
-                                 ("clean_reuse", learned.arg, "reuse")):
-            log.info("steadiness: %s, clean input, %s --temporal %s", clip.name, model, mode)
-            dst = tmp / f"{stem}-{key}.mkv"
-            remaster(src, dst, RemasterConfig(scale=scale, model=model, encode=LOSSLESS, overwrite=True,
-                                              repair=REPAIR_OFF, temporal=TemporalConfig(
-                                                  mode=mode, keyframe_interval=KEYFRAME_INTERVAL)))
-            metrics = video_metrics(dst, ref=ref)
-            rows[key] = {"warping_error": metrics.warping_error, "psnr": metrics.psnr, "ssim": metrics.ssim}
-            dst.unlink()
         per_clip[clip.name] = rows
-        src.unlink()
-        ref.unlink()
+        for path in (*inputs.values(), ref):
+            path.unlink()
     mean = {key: statistics.fmean(c[key]["warping_error"] for c in per_clip.values())
             for key in ("reference", "bicubic", "off", "reuse", "repair")}
     mean["psnr"] = {key: statistics.fmean(c[key]["psnr"] for c in per_clip.values())

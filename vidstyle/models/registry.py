@@ -22,7 +22,7 @@ from torch import nn
 from ..config import DEFAULT_SCALE
 from ..errors import ModelError
 from .baseline import Bicubic, Lanczos, opencv_resampler
-from .descriptor import RESIDUAL_WARPS, ModelDescriptor, TemporalHints
+from .descriptor import ModelDescriptor, TemporalHints
 from .generator import RemasterGenerator
 from .outside import MODEL_SUFFIXES, load_outside
 from .weights import is_own_weights, load_weights
@@ -243,10 +243,11 @@ def temporal_hints(module: nn.Module, card: dict[str, Any] | None = None) -> Tem
     keyframe's residual as the card's ``temporal.residual_warp`` says (how the fusion was trained;
     ``cells`` when it says nothing)."""
     warp = ((card or {}).get("temporal") or {}).get("residual_warp", "cells")
-    if warp not in RESIDUAL_WARPS:
-        raise ModelError(f"the card's temporal.residual_warp must be one of {', '.join(RESIDUAL_WARPS)}, got {warp!r}")
-    return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse,
-                         residual_warp=warp)
+    try:
+        return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse,
+                             residual_warp=warp)
+    except ValueError as ex:  # TemporalHints checks the value
+        raise ModelError(f"the card's temporal.{ex}") from None
 
 
 def resolve_device(device: str) -> torch.device:

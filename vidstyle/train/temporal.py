@@ -233,7 +233,9 @@ class TemporalTrainer:
         source = feat_key if r.reuse_trains_encoder else feat_key.detach()
         feature_flow = batch.feature_flow.to(self.device)
         with torch.set_grad_enabled(not frozen):
-            key_residual, frame_residual = g.residual(source), g.residual(feat_frame).detach()
+            key_residual = g.residual(source)
+        with torch.no_grad():  # the distillation's target
+            frame_residual = g.residual(feat_frame)
         if r.residual_warp == "picture":
             warped_residual = warp_shuffled(key_residual, feature_flow, 2 * r.scale)
         else:
@@ -242,7 +244,7 @@ class TemporalTrainer:
         out_reuse = g.finish(reused, lr_frame)
         reuse_loss = (charbonnier_loss(out_reuse, hr_frame)
                       + r.perceptual_weight * self.perceptual(out_reuse, hr_frame))
-        reuse_temporal = masked_l1(out_reuse, key_on_frame.detach() if frozen else key_on_frame, hr_mask)
+        reuse_temporal = masked_l1(out_reuse, key_on_frame, hr_mask)
         distill = (reused - frame_residual).abs().mean()
         total = (frame_loss + r.temporal_weight * temporal + r.anchor_weight * anchor
                  + r.reuse_weight * (reuse_loss + r.reuse_temporal_weight * reuse_temporal)
