@@ -60,6 +60,21 @@ def _list_of_nothing(d: Path) -> Path:
     return d / "films.txt"
 
 
+def _unknown_residual_warp(d: Path) -> Path:
+    """remaster-x2 beside a card naming a way of warping the keyframe's residual there is not."""
+    import json
+    import shutil
+
+    from vidstyle.models.registry import shipped_weights
+
+    source = shipped_weights("remaster-x2")
+    card = json.loads(source.with_suffix(".json").read_text())
+    card["temporal"] = {"residual_warp": "pixels"}
+    shutil.copyfile(source, d / "w.safetensors")
+    (d / "w.json").write_text(json.dumps(card))
+    return d / "w.safetensors"
+
+
 def _garbage(d: Path, name: str) -> Path:
     (d / name).write_bytes(np.random.default_rng(3).bytes(2048))
     return d / name
@@ -152,6 +167,9 @@ CASES: dict[str, tuple[Callable[[Path, Path], list], int, str]] = {
     "remaster: a card with an unknown conditioning": (lambda d, c: ["remaster", c, "-o", d / "o.mkv", "--model",
                                                                     _unknown_conditioning(d)], 1,
                                                       "condition must be False, True or 2, got 3"),
+    "remaster: a card with an unknown residual warp": (lambda d, c: ["remaster", c, "-o", d / "o.mkv", "--model",
+                                                                     _unknown_residual_warp(d)], 1,
+                                                       "temporal.residual_warp must be one of cells, picture"),
     # batch
     "batch: missing folder": (lambda d, c: ["batch", d / "nowhere", "-o", d / "hd"], 1, "nowhere"),
     "batch: --status without a manifest": (lambda d, c: ["batch", d, "-o", _folder(d, "hd"), "--status"], 1,
