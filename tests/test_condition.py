@@ -13,6 +13,7 @@ from vidstyle.models.condition import (
     DamageConditioning,
     damage_estimates,
     frame_estimates,
+    noise_sigma,
     whole_frame_estimates,
 )
 from vidstyle.models.generator import RemasterGenerator
@@ -185,6 +186,15 @@ class TestFlatNoise:
         flat_grainy = sigma_of(damage_estimates(tensor(grainy), FLAT))
         assert whole_clean > 3.0  # the whole-picture estimate reads the text as heavy noise
         assert flat_clean < 1.0 < 3.0 < flat_grainy  # the flat one tells them apart
+
+    def test_noise_sigma_is_the_flat_estimate_in_levels(self, still):
+        grainy = np.clip(still + np.random.default_rng(9).normal(0, 4, still.shape), 0, 255).astype(np.uint8)
+        for frame in (still, grainy):
+            assert noise_sigma(frame) == pytest.approx(sigma_of(frame_estimates(frame[None], FLAT)), rel=1e-4)
+            # the same picture at 16 bits reads the same noise
+            assert noise_sigma(frame.astype(np.uint16) * 257) == pytest.approx(noise_sigma(frame), rel=1e-4)
+        # 4 levels of noise in each channel is 0.67 x 4 levels of luma noise over the flat blocks
+        assert noise_sigma(still) < 1.0 < 2.0 < noise_sigma(grainy)
 
     def test_a_model_with_it_keeps_its_kind_on_the_card(self, tmp_path, still):
         model = RemasterGenerator(scale=2, channels=16, body_blocks=1, low_blocks=1, decoder_blocks=1,

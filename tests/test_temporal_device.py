@@ -22,6 +22,7 @@ from vidstyle import remaster
 from vidstyle.cli import run
 from vidstyle.config import GrainConfig, RemasterConfig, RepairConfig, TemporalConfig
 from vidstyle.engine import STAGES, RemasterResult
+from vidstyle.models.condition import noise_sigma
 from vidstyle.models.descriptor import ModelDescriptor, TemporalHints, run_frames
 from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.registry import load_model
@@ -32,7 +33,7 @@ from vidstyle.temporal.cells import flow_at
 from vidstyle.temporal.device import flows_at, keep_contrast_levels, luma_levels, upload_flows
 from vidstyle.temporal.flow import FlowEstimator
 from vidstyle.temporal.plan import KeyframePlanner, PlannedBatch
-from vidstyle.temporal.reuse import ReuseRunner
+from vidstyle.temporal.reuse import ReuseRunner, correction_weight
 from vidstyle.temporal.stage import auto_mode, open_temporal
 
 CPU = torch.device("cpu")
@@ -166,6 +167,42 @@ class TestBatchedReuse:
         assert_within_rounding(outputs[True], outputs[False], levels=levels_for(models[name]))
         assert np.array_equal(outputs[True][0], outputs[False][0])  # a keyframe with nothing to blend
 
+    def test_the_grain_gate_weights_the_correction_alike_on_both_paths(self, clip, models):
+        """The correction weighted 0 (the warped residual alone, the fusion skipped), 1 (as trained)
+        and in between, where the output is the mix of the two within rounding: the weight scales
+        the correction and nothing else."""
+        model = models["remaster-x2"]
+        sigma = max(noise_sigma(frame) for frame in clip)
+        batches = planned(clip, "reuse", 4)
+        gates = {0.0: (sigma + 1.0, sigma + 2.0), 1.0: None, "mid": (0.0, 2.0 * sigma + 1e-3)}
+        out = {}
+        for name, gate in gates.items():
+            paths = {batched: run_through(ReuseRunner(model, strength=0.0, picture_warp=True, grain_gate=gate,
+                                                      batched=batched), batches) for batched in (False, True)}
+            assert_within_rounding(paths[True], paths[False])
+            out[name] = paths[False].astype(np.float64)
+        # The residual warped over cells (remaster-x1 and x4) skips the fusion alike on both paths.
+        cells = {batched: run_through(ReuseRunner(model, strength=0.0, grain_gate=gates[0.0], batched=batched), batches)
+                 for batched in (False, True)}
+        assert_within_rounding(cells[True], cells[False])
+        between = [i for i in range(len(clip)) if i % 4]
+        assert np.array_equal(out[0.0][::4], out[1.0][::4])  # keyframes run the whole generator either way
+        assert np.sqrt(np.mean((out[0.0][between] - out[1.0][between]) ** 2)) > 0.5  # the gate took something
+        weights = [correction_weight(clip[k], gates["mid"]) for k in (0, 4, 8)]
+        assert all(0.25 < w < 0.75 for w in weights)
+        for i in between:
+            w = weights[i // 4]
+            mixed = (1 - w) * out[0.0][i] + w * out[1.0][i]
+            assert np.sqrt(np.mean((out["mid"][i] - mixed) ** 2)) < 0.6
+
+    def test_the_keyframes_correction_weight_follows_its_grain(self, clip):
+        assert correction_weight(clip[0], None) == 1.0
+        grainy = np.clip(clip[0] + np.random.default_rng(1).normal(0, 6, clip[0].shape), 0, 255).astype(np.uint8)
+        sigma, sigma_grainy = noise_sigma(clip[0]), noise_sigma(grainy)
+        assert sigma < 1.5 < 3.0 < sigma_grainy  # clean and grainy, either side of remaster-x2's gate
+        assert correction_weight(clip[0], (1.5, 3.0)) == 0.0 and correction_weight(grainy, (1.5, 3.0)) == 1.0
+        assert correction_weight(clip[0], (sigma - 1.0, sigma + 1.0)) == pytest.approx(0.5)
+
     def test_keyframes_are_the_frame_by_frame_output(self, clip, models):
         model = models["remaster-x2"]
         out = run_through(ReuseRunner(model, strength=0.0, batched=True), planned(clip, "reuse", 4))
@@ -204,6 +241,17 @@ class TestBatchedReuse:
     def test_the_cpu_keeps_the_per_frame_path(self, models):
         stage = open_temporal(TemporalConfig(mode="reuse"), models["remaster-x2"])
         assert not stage.runner.batched and stage.report()["batched"] is False
+
+    def test_the_report_counts_the_gated_keyframes(self, clip, models):
+        stage = open_temporal(TemporalConfig(mode="reuse"), models["remaster-x2"])
+        assert stage.runner.grain_gate == (1.5, 3.0)  # remaster-x2's card
+        grainy = np.clip(clip + np.random.default_rng(2).normal(0, 6, clip.shape), 0, 255).astype(np.uint8)
+        run_through(stage.runner, planned(np.concatenate([clip[:8], grainy[8:]]), "reuse", 4))
+        gate = stage.report()["grain_gate"]
+        # keyframes 0 and 4 clean (uncorrected), keyframe 8 grainy (corrected in full)
+        assert gate == {"low": 1.5, "high": 3.0, "keyframes": 3, "uncorrected_keyframes": 2,
+                        "mean_correction": pytest.approx(1 / 3, abs=1e-3)}
+        assert "grain_gate" not in open_temporal(TemporalConfig(mode="reuse"), models["ink"]).report()
 
 
 class TestBatchedBlend:

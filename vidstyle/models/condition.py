@@ -41,7 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BLOCK", "ESTIMATES", "DamageConditioning", "damage_estimates", "frame_estimates", "whole_frame_estimates"]
+__all__ = ["BLOCK", "ESTIMATES", "DamageConditioning", "damage_estimates", "frame_estimates", "noise_sigma",
+           "whole_frame_estimates"]
 
 #: The block size of the codecs whose blocking is measured (JPEG, MJPEG, MPEG-2; H.264's 8x8 transform).
 BLOCK = 8
@@ -141,7 +142,21 @@ def frame_estimates(frames: np.ndarray, kind: int = 1) -> torch.Tensor:
     return torch.stack([_one_frame_estimates(frame, kind == FLAT) for frame in frames])
 
 
+def noise_sigma(frame: np.ndarray) -> float:
+    """The flat-block noise estimate of one RGB frame (H, W, 3), uint8 or uint16, as a standard
+    deviation in 8-bit levels: what a model with ``condition = 2`` reads. Clean video frames read
+    about 0.2-0.6 levels, grainy film 2-5 (module docstring)."""
+    sigma, _ = _one_frame_raw(frame, flat=True)
+    return float(sigma[0]) * 255.0
+
+
 def _one_frame_estimates(frame: np.ndarray, flat: bool = False) -> torch.Tensor:
+    return _scaled(*_one_frame_raw(frame, flat))[0]
+
+
+def _one_frame_raw(frame: np.ndarray, flat: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1,) noise sigma (in [0, 1] units) and (1,) blocking ratio of one frame, computed a band of
+    rows at a time (:func:`frame_estimates`)."""
     h, w = frame.shape[:2]
     top = 65535.0 if frame.dtype == np.uint16 else 255.0
     weights = np.asarray(_LUMA, np.float32) / np.float32(top)
@@ -177,7 +192,7 @@ def _one_frame_estimates(frame: np.ndarray, flat: bool = False) -> torch.Tensor:
         blocks = row_sums[:rows].reshape(rows // _FLAT_BLOCK, _FLAT_BLOCK, groups).sum(axis=1) / _FLAT_BLOCK**2
         sigma = _flat_blocks(torch.from_numpy(blocks).reshape(1, -1)).float()
     columns, rows = (torch.from_numpy(p).float()[None] for p in (across_columns / max(h, 1), across_rows))
-    return _scaled(sigma, torch.maximum(_grid_ratio(columns), _grid_ratio(rows)))[0]
+    return sigma, torch.maximum(_grid_ratio(columns), _grid_ratio(rows))
 
 
 @contextmanager

@@ -52,6 +52,12 @@ class TemporalHints:
     """How a frame between keyframes warps its keyframe's residual: ``cells`` (before the pixel
     shuffle, as the remaster models' fusion was trained) or ``picture`` (after it, as the picture
     it becomes, which keeps a style's strokes finer than the network's pixel cells)."""
+    grain_gate: tuple[float, float] | None = None
+    """Where the fusion's correction applies, by the input's grain: ``(low, high)`` noise sigmas
+    (8-bit levels, :func:`~vidstyle.models.condition.noise_sigma` of a keyframe's input). The
+    correction is weighted 0 at or below ``low``, 1 at or above ``high``, linearly between; on a
+    clean source a frame between keyframes is the keyframe's residual warped alone. None: the
+    correction applies everywhere (how the fusion was trained)."""
     blend_contrast: bool = False
     """Whether a blend gives back the contrast of the current output where it meets a fresh
     drawing (:func:`vidstyle.temporal.blend.keep_contrast`): styles, whose strokes two drawings
@@ -65,6 +71,11 @@ class TemporalHints:
         if self.residual_warp not in RESIDUAL_WARPS:
             raise ValueError(f"residual_warp must be one of {', '.join(RESIDUAL_WARPS)}, "
                              f"got {self.residual_warp!r}")
+        if self.grain_gate is not None:
+            low, high = self.grain_gate
+            if not 0.0 <= low < high:
+                raise ValueError(f"grain_gate must be two noise levels [low, high] with 0 <= low < high, "
+                                 f"got {list(self.grain_gate)!r}")
 
 
 @dataclass

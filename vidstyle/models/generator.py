@@ -88,8 +88,13 @@ class ReuseFusion(nn.Module):
         nn.init.zeros_(self.up.bias)
 
     def forward(self, warped: torch.Tensor, warped_residual: torch.Tensor, x: torch.Tensor,
-                mask: torch.Tensor) -> torch.Tensor:
-        return warped_residual + self.correction(warped, x, mask)
+                mask: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """``warped_residual`` + the correction, weighted per frame by ``weight`` (B,) if given
+        (the grain gate, :class:`~vidstyle.models.descriptor.TemporalHints`)."""
+        correction = self.correction(warped, x, mask)
+        if weight is not None:
+            correction = correction * weight.to(correction.dtype).view(-1, 1, 1, 1)
+        return warped_residual + correction
 
     def correction(self, warped: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """What the fusion adds to the warped residual, (B, out_channels, h, w)."""
@@ -329,7 +334,7 @@ class RemasterGenerator(nn.Module):
         return self.reuse is not None
 
     def propagate(self, warped: torch.Tensor, warped_residual: torch.Tensor, x: torch.Tensor,
-                  mask: torch.Tensor) -> torch.Tensor:
+                  mask: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         """The residual of ``x`` (see :meth:`residual`) from a keyframe's, (B, 3 (2s)^2, H/2, W/2).
 
         Args:
@@ -338,10 +343,11 @@ class RemasterGenerator(nn.Module):
                 picture it becomes (:func:`~vidstyle.temporal.warp.warp_shuffled`, styles).
             x: the new frame (B, 3, H, W) in [0, 1].
             mask: (B, 1, H/2, W/2), 1 where the flow is reliable, 0 where it is not.
+            weight: (B,) the weight of the fusion's correction per frame; None: 1.
         """
         if self.reuse is None:
             raise RuntimeError("this model has no feature reuse (reuse_channels=0)")
-        return self.reuse(warped, warped_residual, x, mask)
+        return self.reuse(warped, warped_residual, x, mask, weight)
 
     def fusion_in_order(self, order: torch.Tensor) -> ReuseFusion:
         """A copy of the :class:`ReuseFusion` with its output channels in ``order``

@@ -241,12 +241,20 @@ def temporal_hints(module: nn.Module, card: dict[str, Any] | None = None) -> Tem
     """What the temporal stage may do with a network built from a card (:func:`load_weights`):
     reuse features when it is a :class:`RemasterGenerator` trained with a ReuseFusion, warping the
     keyframe's residual as the card's ``temporal.residual_warp`` says (how the fusion was trained;
-    ``cells`` when it says nothing)."""
-    warp = ((card or {}).get("temporal") or {}).get("residual_warp", "cells")
+    ``cells`` when it says nothing), and weighting the fusion's correction by the input's grain
+    as its ``temporal.grain_gate`` says (``[low, high]``; everywhere when it says nothing)."""
+    temporal = (card or {}).get("temporal") or {}
+    warp = temporal.get("residual_warp", "cells")
+    gate = temporal.get("grain_gate")
     try:
+        if gate is not None:
+            if not (isinstance(gate, list) and len(gate) == 2
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in gate)):
+                raise ValueError(f"grain_gate must be two noise levels [low, high], got {gate!r}")
+            gate = (float(gate[0]), float(gate[1]))
         return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse,
-                             residual_warp=warp)
-    except ValueError as ex:  # TemporalHints checks the value
+                             residual_warp=warp, grain_gate=gate)
+    except ValueError as ex:  # TemporalHints checks the values
         raise ModelError(f"the card's temporal.{ex}") from None
 
 

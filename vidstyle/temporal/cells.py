@@ -20,7 +20,7 @@ import torch
 from ..io.depth import top_level
 from .flow import FlowPair, resize_flow
 
-__all__ = ["cell_order", "flow_at", "half_size", "shuffle_onto", "space_to_depth"]
+__all__ = ["cell_order", "flow_at", "half_size", "picture_onto", "shuffle_onto", "space_to_depth"]
 
 
 def half_size(h: int, w: int) -> tuple[int, int]:
@@ -92,7 +92,19 @@ def shuffle_onto(residual: torch.Tensor, base: np.ndarray, picture: np.ndarray |
     torch.mul(rows.view(fh, fw, f, 3 * f).permute(0, 2, 1, 3), float(top_level(base.dtype)), out=out)
     if picture is not None:
         out += torch.from_numpy(picture).view(fh, f, fw, 3 * f)
-    picture = out.view(fh * f, fw * f, 3).numpy()
+    return picture_onto(base, out.view(fh * f, fw * f, 3).numpy(), blur)
+
+
+def picture_onto(base: np.ndarray, picture: np.ndarray, blur: np.ndarray | None = None) -> np.ndarray:
+    """``base + blur(picture)`` as RGB of ``base``'s dtype (rounded, saturated): the end of
+    :func:`shuffle_onto`, and all of it when there is no residual to shuffle.
+
+    Args:
+        base: RGB uint8 or uint16 (H, W, 3).
+        picture: float32 (H', W', 3), H' >= H and W' >= W (the padded picture), in the levels of
+            ``base``; blurred over its whole size, then cropped to ``base``'s. Not modified.
+        blur: as in :func:`shuffle_onto`.
+    """
     if blur is not None:
         picture = cv2.filter2D(picture, -1, blur, borderType=cv2.BORDER_CONSTANT)
     picture = picture[: base.shape[0], : base.shape[1]]

@@ -27,9 +27,10 @@ import torch.nn.functional as F
 
 from ..config import DEFAULT_BLEND_TOLERANCE
 from ..io.depth import top_level
+from ..models.condition import noise_sigma
 from ..models.descriptor import ModelDescriptor, frames_to_tensor, tensor_to_frames
 from .blend import blend_toward, blend_toward_levels
-from .cells import cell_order, flow_at, half_size, shuffle_onto, space_to_depth
+from .cells import cell_order, flow_at, half_size, picture_onto, shuffle_onto, space_to_depth
 from .device import flows_at, levels_to_frames, to_levels, upload_flows
 from .flow import FlowPair
 from .plan import PlannedBatch
@@ -64,6 +65,26 @@ class Keyframe:
     batched one."""
     in_cells: bool = False
     picture: bool = False
+    correction: float = 1.0
+    """The weight of the fusion's correction on the frames that reuse this keyframe (the grain
+    gate, :func:`correction_weight`): 0 skips the fusion, 1 is how it was trained."""
+
+
+def correction_weight(frame: np.ndarray, gate: tuple[float, float] | None) -> float:
+    """The weight of the fusion's correction for frames like ``frame`` (a keyframe's input, RGB
+    uint8 or uint16): by its grain (:func:`~vidstyle.models.condition.noise_sigma`), 0 at or below
+    ``gate``'s low noise level, 1 at or above its high one, linear between; 1 without a gate.
+
+    Why: the fusion learnt to mend a new frame's own damage (grain, specks) that the keyframe's
+    warped residual does not cover, and on film it must (on the project's reel, the warped residual
+    alone was 1.8-2.1 dB below the fused frame between keyframes). On a clean source it has nothing
+    to mend, and its correction only cost detail: 1.9-2.0 dB below the warped residual alone on
+    training frames of bikes.mp4 and bigbuckbunny.mp4 (``python -m pipelines.reuse_check frames``).
+    """
+    if gate is None:
+        return 1.0
+    low, high = gate
+    return float(min(1.0, max(0.0, (noise_sigma(frame) - low) / (high - low))))
 
 
 class ReuseRunner:
@@ -77,6 +98,10 @@ class ReuseRunner:
     ``strength`` > 0 the output is then steadied by :func:`blend_toward`: a frame between
     keyframes towards its keyframe's output, a keyframe towards the previous output.
 
+    ``grain_gate`` (the model's :class:`~vidstyle.models.descriptor.TemporalHints`) weights the
+    fusion's correction by each keyframe's grain (:func:`correction_weight`); ``gate_counts`` adds
+    up its weights for the report.
+
     ``batched`` chooses the path of the frames between keyframes (see the module docstring): by
     default batched off the CPU, one at a time on it. ``keyframe_seconds`` and ``blend_seconds``
     add up the host time spent on keyframes (:meth:`keyframes`, on its own thread) and blending;
@@ -85,7 +110,8 @@ class ReuseRunner:
 
     def __init__(self, model: ModelDescriptor, *, strength: float = 0.7,
                  tolerance: float = DEFAULT_BLEND_TOLERANCE, contrast: bool = False,
-                 picture_warp: bool = False, batched: bool | None = None) -> None:
+                 picture_warp: bool = False, grain_gate: tuple[float, float] | None = None,
+                 batched: bool | None = None) -> None:
         if not supports_reuse(model):
             raise ValueError(f"model {model.name} has no feature reuse")
         if model.dtype != torch.float32 or model.tiling is not None:
@@ -104,6 +130,9 @@ class ReuseRunner:
         self.tolerance = tolerance
         self.contrast = contrast
         self.picture_warp = picture_warp
+        self.grain_gate = grain_gate
+        #: The keyframes run, the sum of their correction weights, and those of weight 0.
+        self.gate_counts = {"keyframes": 0, "weight_sum": 0.0, "uncorrected": 0}
         self._key: Keyframe | None = None  # the last keyframe
         # Its output after blending, and the last output: uint8 frames, or levels when batched.
         self._key_output: np.ndarray | torch.Tensor | None = None
@@ -136,19 +165,25 @@ class ReuseRunner:
         residual = self.generator.residual(features)
         y = self.generator.finish(residual, x)[:, :, : h * s, : w * s].clamp_(0.0, 1.0)  # = off's
         top = top_level(frame.dtype)
+        weight = correction_weight(frame, self.grain_gate)
+        self.gate_counts["keyframes"] += 1
+        self.gate_counts["weight_sum"] += weight
+        self.gate_counts["uncorrected"] += weight == 0.0
         if self.batched:  # everything stays on the device, in the layout grid_sample likes
             picture = F.pixel_shuffle(residual, 2 * s) if self.picture_warp else residual
             return Keyframe(features.contiguous(), picture.contiguous(), to_levels(y, top)[0],
-                            picture=self.picture_warp)
+                            picture=self.picture_warp, correction=weight)
         output = tensor_to_frames(y, frame.dtype)[0]
         if self.picture_warp:
             # For OpenCV: an (H, W, 3) picture in the levels of the output.
             picture = F.pixel_shuffle(residual, 2 * s)[0].permute(1, 2, 0).mul(float(top)).contiguous().numpy()
-            return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output, picture=True)
+            return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output, picture=True,
+                            correction=weight)
         # The CPU path between keyframes works on channels_last rows, the residual's channels
         # in the order that makes the pixel shuffle a copy of runs.
         cells = residual[:, self._cells].contiguous(memory_format=torch.channels_last)
-        return Keyframe(features.contiguous(memory_format=torch.channels_last), cells, output, in_cells=True)
+        return Keyframe(features.contiguous(memory_format=torch.channels_last), cells, output, in_cells=True,
+                        correction=weight)
 
     @torch.inference_mode()
     def run(self, batch: PlannedBatch) -> np.ndarray:
@@ -277,22 +312,32 @@ class ReuseRunner:
         h, w = frame.shape[:2]
         s = self.model.scale
         flow, mask = flow_at(pair, half_size(h, w), (fh, fw))
-        features = warp_numpy(key.features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
+        base = cv2.resize(self.generator.skip_frame(frame), (w * s, h * s), interpolation=cv2.INTER_LINEAR)
         if key.picture:  # the correction alone from the fusion; the picture is added after the shuffle
             big_flow, _ = flow_at(pair, (h * s, w * s), key.residual.shape[:2], mask=False)
             picture, residual = warp_numpy(key.residual, big_flow), None  # (H, W, 3), in the frames' levels
+            if key.correction == 0.0:  # the grain gate: no fusion, no features to warp
+                return picture_onto(base, picture, self._blur)
         else:
             residual = torch.from_numpy(warp_numpy(key.residual[0].permute(1, 2, 0).numpy(), flow)).view(fh * fw, -1)
             picture = None
-        if self._fusion_in_cells is None:
-            self._fusion_in_cells = self.generator.fusion_in_order(self._cells)
-        rows = self._fusion_in_cells.forward_rows(
-            torch.from_numpy(features).view(-1, c),
-            residual,
-            space_to_depth(frame, fh, fw),
-            torch.from_numpy(mask).view(-1, 1),
-        )
-        base = cv2.resize(self.generator.skip_frame(frame), (w * s, h * s), interpolation=cv2.INTER_LINEAR)
+        if key.correction == 0.0:
+            rows = residual
+        else:
+            if self._fusion_in_cells is None:
+                self._fusion_in_cells = self.generator.fusion_in_order(self._cells)
+            features = warp_numpy(key.features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
+            weighted = key.correction != 1.0
+            rows = self._fusion_in_cells.forward_rows(
+                torch.from_numpy(features).view(-1, c),
+                None if weighted else residual,
+                space_to_depth(frame, fh, fw),
+                torch.from_numpy(mask).view(-1, 1),
+            )
+            if weighted:  # the correction alone came back
+                rows.mul_(key.correction)
+                if residual is not None:
+                    rows.add_(residual)
         return shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture, self._blur)
 
     def _reuse_batch(self, frames: np.ndarray, keys: list[Keyframe], flows: torch.Tensor,
@@ -325,7 +370,12 @@ class ReuseRunner:
             warped_residual = F.pixel_unshuffle(warp(residuals, big_flow), 2 * s)
         else:
             warped_residual = warp(residuals, flow)
-        residual = self.generator.propagate(warp(features, flow), warped_residual, x, mask)
+        weights = [key.correction for key in keys]
+        if all(weight == 0.0 for weight in weights):  # the grain gate: the warped residual alone
+            residual = warped_residual
+        else:
+            weight = None if all(weight == 1.0 for weight in weights) else torch.tensor(weights, device=x.device)
+            residual = self.generator.propagate(warp(features, flow), warped_residual, x, mask, weight)
         top = top_level(frames.dtype)
         y = self.generator.finish(residual, x, base=self._skip_in_levels(x[:, :, :h, :w], top))
         return to_levels(y.clamp_(0.0, 1.0), top)

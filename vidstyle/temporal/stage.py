@@ -120,6 +120,12 @@ class TemporalStage:
         report["batched"] = self.runner.batched
         if isinstance(self.runner, ReuseRunner):
             report["residual_warp"] = "picture" if self.runner.picture_warp else "cells"
+            if self.runner.grain_gate is not None:
+                counts = self.runner.gate_counts
+                report["grain_gate"] = {
+                    "low": self.runner.grain_gate[0], "high": self.runner.grain_gate[1],
+                    "keyframes": counts["keyframes"], "uncorrected_keyframes": counts["uncorrected"],
+                    "mean_correction": round(counts["weight_sum"] / max(counts["keyframes"], 1), 3)}
         return report
 
 
@@ -202,4 +208,5 @@ def _style_settings(runner: type, model: ModelDescriptor) -> dict:
     settings = {"contrast": hints.blend_contrast}
     if runner is ReuseRunner:
         settings["picture_warp"] = hints.residual_warp == "picture"
+        settings["grain_gate"] = hints.grain_gate
     return settings
