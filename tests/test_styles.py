@@ -93,11 +93,14 @@ class TestLoadStyle:
 
     def test_a_style_says_how_it_blends_in_its_hints(self, grey_style):
         # The temporal stage reads the typed hints; the report shows them as it always has.
-        # At 0 the style is the remaster model it started from and warps as that one does: remaster-x2 as a
-        # picture (its card, temporal-x2-fusion-picture.toml).
+        # At 0 the style is the remaster model it started from and reuses features as that one does:
+        # remaster-x2 warps as a picture (its card, temporal-x2-fusion-picture.toml) and gates the fusion's
+        # correction; a style's correction draws its strokes, and is never gated.
+        gates = {"grain_gate": (1.5, 3.0), "change_gate": (16.0, 32.0)}
         for strength, warp, contrast in ((1.0, "picture", True), (0.3, "picture", True), (0.0, "picture", False)):
             model = load_style(str(grey_style), scale=2, strength=strength)
-            assert model.temporal == TemporalHints(supports_reuse=True, residual_warp=warp, blend_contrast=contrast)
+            assert model.temporal == TemporalHints(supports_reuse=True, residual_warp=warp, blend_contrast=contrast,
+                                                   **(gates if strength == 0 else {}))
             described = model.describe()
             assert (described["reuse_warp"], described["blend_contrast"]) == (warp, contrast)
 

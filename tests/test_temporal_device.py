@@ -195,6 +195,32 @@ class TestBatchedReuse:
             mixed = (1 - w) * out[0.0][i] + w * out[1.0][i]
             assert np.sqrt(np.mean((out["mid"][i] - mixed) ** 2)) < 0.6
 
+    def test_the_change_gate_brings_the_correction_back_where_the_frame_changed(self, clip, models):
+        """A dust speck on a frame between keyframes of a clean clip: the grain gate alone leaves it
+        uncorrected; the change gate corrects it as the fusion would everywhere, and leaves the
+        picture away from it as the grain gate does. Both paths agree."""
+        model = models["remaster-x2"]
+        specked = clip.copy()
+        specked[2, 30:34, 40:44] = specked[2, 30:34, 40:44] // 4  # dark, 4x4 pixels
+        batches = planned(specked, "reuse", 4)
+        assert not batches[0].plans[2].keyframe
+        clean_gate = (noise_sigma(clip[0]) + 1.0, noise_sigma(clip[0]) + 2.0)  # the grain gate at 0
+
+        def run(batched, **gates):
+            runner = ReuseRunner(model, strength=0.0, picture_warp=True, batched=batched, **gates)
+            return run_through(runner, batches)[2].astype(int)
+
+        full, grain_only = run(False), run(False, grain_gate=clean_gate)
+        changed = {batched: run(batched, grain_gate=clean_gate, change_gate=(16.0, 32.0)) for batched in (False, True)}
+        assert_within_rounding(changed[True], changed[False])
+        speck = (slice(60, 68), slice(80, 88))  # x2
+        assert np.abs(full[speck] - grain_only[speck]).mean() > 5.0  # the correction mends the speck
+        assert np.abs(changed[False][speck] - full[speck]).max() <= 1
+        far = np.ones(full.shape[:2], bool)
+        far[48:80, 68:100] = False  # the speck and the cells around it
+        moved = np.abs(changed[False] - grain_only).max(axis=2)[far] > 0
+        assert moved.mean() < 0.2, f"{moved.mean():.1%} of the picture away from the speck was corrected"
+
     def test_the_keyframes_correction_weight_follows_its_grain(self, clip):
         assert correction_weight(clip[0], None) == 1.0
         grainy = np.clip(clip[0] + np.random.default_rng(1).normal(0, 6, clip[0].shape), 0, 255).astype(np.uint8)
@@ -249,8 +275,11 @@ class TestBatchedReuse:
         run_through(stage.runner, planned(np.concatenate([clip[:8], grainy[8:]]), "reuse", 4))
         gate = stage.report()["grain_gate"]
         # keyframes 0 and 4 clean (uncorrected), keyframe 8 grainy (corrected in full)
+        between = gate.pop("mean_correction_between")
         assert gate == {"low": 1.5, "high": 3.0, "keyframes": 3, "uncorrected_keyframes": 2,
-                        "mean_correction": pytest.approx(1 / 3, abs=1e-3)}
+                        "mean_correction": pytest.approx(1 / 3, abs=1e-3), "change_gate": [16.0, 32.0]}
+        # frames 9-11 corrected in full, 1-3 and 5-7 where they changed from their keyframes
+        assert 1 / 3 < between < 1
         assert "grain_gate" not in open_temporal(TemporalConfig(mode="reuse"), models["ink"]).report()
 
 

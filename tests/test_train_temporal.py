@@ -156,21 +156,24 @@ class TestSmokeRun:
         with pytest.raises(ModelError, match="temporal.residual_warp must be one of cells, picture, got 'pixels'"):
             temporal_hints(module, {"temporal": {"residual_warp": "pixels"}})
 
+    @pytest.mark.parametrize("name", ["grain_gate", "change_gate"])
     @pytest.mark.parametrize("gate", [[3.0, 1.0], [2.0, 2.0], [-1.0, 2.0], ["a", 2.0], [1.0], 2.0, [True, 3.0],
                                       [float("nan"), 2.0]])
-    def test_a_card_with_a_bad_grain_gate_is_refused(self, gate):
+    def test_a_card_with_a_bad_gate_is_refused(self, name, gate):
         from vidstyle.errors import ModelError
         from vidstyle.models.registry import temporal_hints
 
         module = load_model("remaster-x2", scale=2).module
-        with pytest.raises(ModelError, match="^the card's temporal.grain_gate must be two noise levels"):
-            temporal_hints(module, {"temporal": {"grain_gate": gate}})
+        with pytest.raises(ModelError, match=f"^the card's temporal.{name} must be two levels"):
+            temporal_hints(module, {"temporal": {name: gate}})
 
     def test_the_grain_gate_comes_from_the_card(self):
         from vidstyle.models.registry import temporal_hints
 
         module = load_model("remaster-x2", scale=2).module
         assert temporal_hints(module, {"temporal": {"grain_gate": [1, 3.5]}}).grain_gate == (1.0, 3.5)
+        assert temporal_hints(module, {"temporal": {"change_gate": [16, 32]}}).change_gate == (16.0, 32.0)
+        assert load_model("remaster-x2", scale=2).temporal.change_gate == (16.0, 32.0)
         assert temporal_hints(module, {}).grain_gate is None  # the fusion corrects everywhere, as trained
         assert load_model("remaster-x4", scale=4).temporal.grain_gate is None
 

@@ -58,6 +58,11 @@ class TemporalHints:
     correction is weighted 0 at or below ``low``, 1 at or above ``high``, linearly between; on a
     clean source a frame between keyframes is the keyframe's residual warped alone. None: the
     correction applies everywhere (how the fusion was trained)."""
+    change_gate: tuple[float, float] | None = None
+    """Where the correction comes back although the grain gate took it away: ``(low, high)`` luma
+    differences (8-bit levels) between the frame and its keyframe's input warped onto it, weight 0
+    at ``low``, 1 at ``high``, per 2x2 cell of the input and one cell around (a dust speck, a
+    scratch, what the warp missed: what only this frame shows). None: the grain gate alone."""
     blend_contrast: bool = False
     """Whether a blend gives back the contrast of the current output where it meets a fresh
     drawing (:func:`vidstyle.temporal.blend.keep_contrast`): styles, whose strokes two drawings
@@ -71,11 +76,10 @@ class TemporalHints:
         if self.residual_warp not in RESIDUAL_WARPS:
             raise ValueError(f"residual_warp must be one of {', '.join(RESIDUAL_WARPS)}, "
                              f"got {self.residual_warp!r}")
-        if self.grain_gate is not None:
-            low, high = self.grain_gate
-            if not 0.0 <= low < high:
-                raise ValueError(f"grain_gate must be two noise levels [low, high] with 0 <= low < high, "
-                                 f"got {list(self.grain_gate)!r}")
+        for name in ("grain_gate", "change_gate"):
+            gate = getattr(self, name)
+            if gate is not None and not 0.0 <= gate[0] < gate[1]:
+                raise ValueError(f"{name} must be two levels [low, high] with 0 <= low < high, got {list(gate)!r}")
 
 
 @dataclass

@@ -89,11 +89,12 @@ class ReuseFusion(nn.Module):
 
     def forward(self, warped: torch.Tensor, warped_residual: torch.Tensor, x: torch.Tensor,
                 mask: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
-        """``warped_residual`` + the correction, weighted per frame by ``weight`` (B,) if given
-        (the grain gate, :class:`~vidstyle.models.descriptor.TemporalHints`)."""
+        """``warped_residual`` + the correction, weighted if ``weight`` is given: per frame (B,) or per
+        cell (B, 1, h, w) (the gates of :class:`~vidstyle.models.descriptor.TemporalHints`)."""
         correction = self.correction(warped, x, mask)
         if weight is not None:
-            correction = correction * weight.to(correction.dtype).view(-1, 1, 1, 1)
+            weight = weight.to(correction.dtype)
+            correction = correction * (weight.view(-1, 1, 1, 1) if weight.ndim == 1 else weight)
         return warped_residual + correction
 
     def correction(self, warped: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -343,7 +344,8 @@ class RemasterGenerator(nn.Module):
                 picture it becomes (:func:`~vidstyle.temporal.warp.warp_shuffled`, styles).
             x: the new frame (B, 3, H, W) in [0, 1].
             mask: (B, 1, H/2, W/2), 1 where the flow is reliable, 0 where it is not.
-            weight: (B,) the weight of the fusion's correction per frame; None: 1.
+            weight: the weight of the fusion's correction, (B,) per frame or (B, 1, H/2, W/2) per
+                cell; None: 1.
         """
         if self.reuse is None:
             raise RuntimeError("this model has no feature reuse (reuse_channels=0)")

@@ -242,20 +242,26 @@ def temporal_hints(module: nn.Module, card: dict[str, Any] | None = None) -> Tem
     reuse features when it is a :class:`RemasterGenerator` trained with a ReuseFusion, warping the
     keyframe's residual as the card's ``temporal.residual_warp`` says (how the fusion was trained;
     ``cells`` when it says nothing), and weighting the fusion's correction by the input's grain
-    as its ``temporal.grain_gate`` says (``[low, high]``; everywhere when it says nothing)."""
+    and by what changed since the keyframe as its ``temporal.grain_gate`` and ``change_gate`` say
+    (``[low, high]`` each; the correction everywhere when they say nothing)."""
     temporal = (card or {}).get("temporal") or {}
     warp = temporal.get("residual_warp", "cells")
-    gate = temporal.get("grain_gate")
     try:
-        if gate is not None:
-            if not (isinstance(gate, list) and len(gate) == 2
-                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in gate)):
-                raise ValueError(f"grain_gate must be two noise levels [low, high], got {gate!r}")
-            gate = (float(gate[0]), float(gate[1]))
+        gates = {name: _levels(name, temporal.get(name)) for name in ("grain_gate", "change_gate")}
         return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse,
-                             residual_warp=warp, grain_gate=gate)
+                             residual_warp=warp, **gates)
     except ValueError as ex:  # TemporalHints checks the values
         raise ModelError(f"the card's temporal.{ex}") from None
+
+
+def _levels(name: str, value: Any) -> tuple[float, float] | None:
+    """A card's ``[low, high]`` pair of levels as floats (None stays None); ValueError otherwise."""
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"{name} must be two levels [low, high], got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def resolve_device(device: str) -> torch.device:

@@ -116,11 +116,11 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
     if model_scale != scale:
         raise StyleError(f"style {card.get('name', path.stem)} upscales x{model_scale}, "
                          f"but --scale {scale} was asked for")
-    base_warp = "picture"
+    base = TemporalHints(residual_warp="picture")
     if strength < 1.0:
-        base_warp = _interpolate(module, card, path, strength)
+        base = _interpolate(module, card, path, strength)
     name = card.get("name", path.stem)
-    hints = _style_hints(temporal_hints(module), card, strength, base_warp)
+    hints = _style_hints(temporal_hints(module), card, strength, base)
     # The hints are facts of the run too: the report shows them, as it always has.
     meta = {"kind": "learned", "file": str(path), "sha256": card.get("sha256"), "style": name,
             "style_strength": strength, "blend_contrast": hints.blend_contrast,
@@ -139,10 +139,11 @@ def load_style(name_or_path: str, *, scale: int, strength: float = 1.0,
 
 
 def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float,
-                 base_warp: str = "cells") -> TemporalHints:
+                 base: TemporalHints | None = None) -> TemporalHints:
     """``hints`` (the architecture's) with how a style at ``strength`` blends: above 0 it keeps its
     contrast and warps the keyframe's residual as a picture; at 0, where it is the remaster model it
-    started from, it warps as that model does (``base_warp``, from its card); the card's blend
+    started from, it reuses features as that model does (``base``, from its card: the residual's
+    warp and the gates on the fusion's correction, which a style's strokes never get); the card's blend
     tolerance, if it names one, is scaled by ``strength`` between the default (the remaster model)
     and its own."""
     tolerance = (card.get("temporal") or {}).get("blend_tolerance")
@@ -150,7 +151,10 @@ def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float,
         # Between remaster-x2 (strength 0) and the style, as the weights are.
         span = float(tolerance) - DEFAULT_BLEND_TOLERANCE
         tolerance = round(DEFAULT_BLEND_TOLERANCE + strength * span, 2)
-    return replace(hints, residual_warp="picture" if strength > 0 else base_warp, blend_contrast=strength > 0,
+    base = base or TemporalHints()
+    if strength == 0:
+        hints = replace(hints, grain_gate=base.grain_gate, change_gate=base.change_gate)
+    return replace(hints, residual_warp="picture" if strength > 0 else base.residual_warp, blend_contrast=strength > 0,
                    blend_tolerance=tolerance)
 
 
@@ -179,12 +183,12 @@ def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, An
     return name, module, base_card
 
 
-def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, strength: float) -> str:
+def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, strength: float) -> TemporalHints:
     """Weights <- strength * style + (1 - strength) * base, in place; the base is the shipped
     remaster model the style was fine-tuned from (:func:`style_base`), the layers a style adds
     (colour skip, output blur) at the weights where they change nothing
     (:meth:`~vidstyle.models.generator.RemasterGenerator.neutral_state`). Returns how the base
-    warps the keyframe's residual with ``--temporal reuse`` (its card's ``residual_warp``)."""
+    reuses features with ``--temporal reuse``, as its card says (:func:`temporal_hints`)."""
     base_name, base, base_card = style_base(card)
     origin = (card.get("fine_tuned_from") or {}).get("sha256")
     if origin and origin != base_card.get("sha256"):
@@ -202,5 +206,5 @@ def _interpolate(module: torch.nn.Module, card: dict[str, Any], path: Path, stre
                 raise StyleError(f"{path.name} does not share {base_name}'s architecture, so "
                                  "--style-strength below 1 cannot blend them; use 1")
             value.copy_(torch.lerp(start, value, strength))
-    return temporal_hints(base, base_card).residual_warp
+    return temporal_hints(base, base_card)
 

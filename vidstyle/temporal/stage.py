@@ -126,6 +126,11 @@ class TemporalStage:
                     "low": self.runner.grain_gate[0], "high": self.runner.grain_gate[1],
                     "keyframes": counts["keyframes"], "uncorrected_keyframes": counts["uncorrected"],
                     "mean_correction": round(counts["weight_sum"] / max(counts["keyframes"], 1), 3)}
+                if self.runner.change_gate is not None:
+                    report["grain_gate"]["change_gate"] = list(self.runner.change_gate)
+                    # Over the frames between keyframes: the share of the picture the correction reached.
+                    report["grain_gate"]["mean_correction_between"] = round(
+                        counts["between_sum"] / max(counts["between"], 1), 4)
         return report
 
 
@@ -209,4 +214,5 @@ def _style_settings(runner: type, model: ModelDescriptor) -> dict:
     if runner is ReuseRunner:
         settings["picture_warp"] = hints.residual_warp == "picture"
         settings["grain_gate"] = hints.grain_gate
+        settings["change_gate"] = hints.change_gate
     return settings
