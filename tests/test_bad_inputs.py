@@ -60,8 +60,8 @@ def _list_of_nothing(d: Path) -> Path:
     return d / "films.txt"
 
 
-def _unknown_residual_warp(d: Path) -> Path:
-    """remaster-x2 beside a card naming a way of warping the keyframe's residual there is not."""
+def _card_temporal(d: Path, temporal: dict) -> Path:
+    """remaster-x2 beside a card whose ``temporal`` says ``temporal``."""
     import json
     import shutil
 
@@ -69,10 +69,20 @@ def _unknown_residual_warp(d: Path) -> Path:
 
     source = shipped_weights("remaster-x2")
     card = json.loads(source.with_suffix(".json").read_text())
-    card["temporal"] = {"residual_warp": "pixels"}
+    card["temporal"] = temporal
     shutil.copyfile(source, d / "w.safetensors")
     (d / "w.json").write_text(json.dumps(card))
     return d / "w.safetensors"
+
+
+def _unknown_residual_warp(d: Path) -> Path:
+    """remaster-x2 beside a card naming a way of warping the keyframe's residual there is not."""
+    return _card_temporal(d, {"residual_warp": "pixels"})
+
+
+def _reversed_grain_gate(d: Path) -> Path:
+    """remaster-x2 beside a card whose grain gate opens above where it closes."""
+    return _card_temporal(d, {"residual_warp": "picture", "grain_gate": [3.0, 1.5]})
 
 
 def _garbage(d: Path, name: str) -> Path:
@@ -170,6 +180,9 @@ CASES: dict[str, tuple[Callable[[Path, Path], list], int, str]] = {
     "remaster: a card with an unknown residual warp": (lambda d, c: ["remaster", c, "-o", d / "o.mkv", "--model",
                                                                      _unknown_residual_warp(d)], 1,
                                                        "temporal.residual_warp must be one of cells, picture"),
+    "remaster: a card with a reversed grain gate": (lambda d, c: ["remaster", c, "-o", d / "o.mkv", "--model",
+                                                                  _reversed_grain_gate(d)], 1,
+                                                    "temporal.grain_gate must be two levels [low, high] with 0 <= low"),
     # batch
     "batch: missing folder": (lambda d, c: ["batch", d / "nowhere", "-o", d / "hd"], 1, "nowhere"),
     "batch: --status without a manifest": (lambda d, c: ["batch", d, "-o", _folder(d, "hd"), "--status"], 1,
