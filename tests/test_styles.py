@@ -96,7 +96,7 @@ class TestLoadStyle:
         # At 0 the style is the remaster model it started from and reuses features as that one does:
         # remaster-x2 warps as a picture (its card, temporal-x2-fusion-picture.toml) and gates the fusion's
         # correction; a style's correction draws its strokes, and is never gated.
-        gates = {"grain_gate": (1.5, 3.0), "change_gate": (16.0, 32.0)}
+        gates = {"grain_gate": (1.5, 3.0), "change_gate": (16.0, 32.0), "blend_gate": (1.5, 2.5)}
         for strength, warp, contrast in ((1.0, "picture", True), (0.3, "picture", True), (0.0, "picture", False)):
             model = load_style(str(grey_style), scale=2, strength=strength)
             assert model.temporal == TemporalHints(supports_reuse=True, residual_warp=warp, blend_contrast=contrast,

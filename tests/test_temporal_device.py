@@ -33,7 +33,13 @@ from vidstyle.temporal.cells import flow_at
 from vidstyle.temporal.device import flows_at, keep_contrast_levels, luma_levels, upload_flows
 from vidstyle.temporal.flow import FlowEstimator
 from vidstyle.temporal.plan import KeyframePlanner, PlannedBatch
-from vidstyle.temporal.reuse import ReuseRunner, correction_weight
+from vidstyle.temporal.reuse import (
+    ReuseRunner,
+    blend_weight,
+    correction_weight,
+    temporal_noise,
+    temporal_noise_levels,
+)
 from vidstyle.temporal.stage import auto_mode, open_temporal
 
 CPU = torch.device("cpu")
@@ -229,6 +235,49 @@ class TestBatchedReuse:
         assert correction_weight(clip[0], (1.5, 3.0)) == 0.0 and correction_weight(grainy, (1.5, 3.0)) == 1.0
         assert correction_weight(clip[0], (sigma - 1.0, sigma + 1.0)) == pytest.approx(0.5)
 
+    def test_the_blend_gate_leaves_a_clean_source_unblended_and_blends_a_noisy_one(self, clip, models):
+        """Frames that differ from their keyframes by no more than rounding where flat (the clip is
+        lossless) get no blend: the output is the unblended one. The same frames with independent
+        noise on each blend as fully as with no gate. Both paths agree."""
+        model = models["remaster-x2"]
+        noisy = np.clip(clip + np.random.default_rng(4).normal(0, 4, clip.shape), 0, 255).astype(np.uint8)
+        # Keyframes keep their input for the gates (the grain gate's weight below 1) on either source.
+        gates = {"grain_gate": (max(noise_sigma(f) for f in noisy) + 1.0, 100.0), "change_gate": (16.0, 32.0)}
+
+        def run(frames, batched, **settings):
+            runner = ReuseRunner(model, picture_warp=True, batched=batched, **gates, **settings)
+            return run_through(runner, planned(frames, "reuse", 4)), runner
+
+        for frames, gated_like in ((clip, {"strength": 0.0}), (noisy, {})):
+            expected, _ = run(frames, False, **gated_like)
+            for batched in (False, True):
+                out, runner = run(frames, batched, blend_gate=(1.5, 2.5))
+                assert_within_rounding(out, expected)
+                if not batched:
+                    assert runner.gate_counts["blended"] == len(frames) - 1
+            assert (runner.gate_counts["blend_sum"] == 0.0) == (frames is clip)
+        unblended, _ = run(noisy, False, strength=0.0)
+        assert np.sqrt(np.mean((expected.astype(float) - unblended) ** 2)) > 0.5  # the blend did something
+
+    def test_the_temporal_noise_reads_the_flat_picture(self):
+        rng = np.random.default_rng(5)
+        ramp = np.tile(np.linspace(60, 120, 128, dtype=np.float32), (96, 1))  # 0.47 levels a pixel: flat
+        ramp[:, 64:] = np.where(np.indices((96, 64)).sum(0) // 2 % 2, 230.0, 20.0)  # a fine check
+        difference = np.zeros((96, 128), np.float32)
+        difference[:, :64] = rng.integers(0, 7, (96, 64))  # 0..6 where flat: median 3
+        difference[:, 64:] = 40.0  # a warp off by a pixel on the texture
+        assert temporal_noise(difference, ramp) == 3.0
+        textured = np.ascontiguousarray(np.tile(ramp[:, 64:], (1, 2)))
+        assert temporal_noise(difference, textured) is None  # nothing flat: no reading
+        readings = temporal_noise_levels(torch.from_numpy(difference)[None, None], torch.from_numpy(ramp)[None, None])
+        assert readings == [3.0]
+        assert temporal_noise_levels(torch.from_numpy(difference)[None, None],
+                                     torch.from_numpy(textured)[None, None]) == [None]
+
+    def test_the_blend_weight_ramps_between_the_gates_levels(self):
+        assert blend_weight(None, (1.5, 2.5)) == 1.0 and blend_weight(0.5, None) == 1.0
+        assert [blend_weight(n, (1.5, 2.5)) for n in (0.0, 1.5, 2.0, 2.5, 9.0)] == [0.0, 0.0, 0.5, 1.0, 1.0]
+
     def test_keyframes_are_the_frame_by_frame_output(self, clip, models):
         model = models["remaster-x2"]
         out = run_through(ReuseRunner(model, strength=0.0, batched=True), planned(clip, "reuse", 4))
@@ -277,7 +326,10 @@ class TestBatchedReuse:
         # keyframes 0 and 4 clean (uncorrected), keyframe 8 grainy (corrected in full)
         between = gate.pop("mean_correction_between")
         assert gate == {"low": 1.5, "high": 3.0, "keyframes": 3, "uncorrected_keyframes": 2,
-                        "mean_correction": pytest.approx(1 / 3, abs=1e-3), "change_gate": [16.0, 32.0]}
+                        "mean_correction": pytest.approx(1 / 3, abs=1e-3), "change_gate": [16.0, 32.0],
+                        "blend_gate": [1.5, 2.5], "blended_frames": 11, "mean_blend": pytest.approx(4 / 11, abs=1e-3)}
+        # every frame but the first blends: frames 1-7 (clean, no noise between frames) not at all, the grainy
+        # keyframe 8 and frames 9-11 in full
         # frames 9-11 corrected in full, 1-3 and 5-7 where they changed from their keyframes
         assert 1 / 3 < between < 1
         assert "grain_gate" not in open_temporal(TemporalConfig(mode="reuse"), models["ink"]).report()
@@ -367,7 +419,10 @@ class TestAutoMode:
 
 class TestSlowestStage:
     def test_a_reuse_run_times_each_stage(self, tmp_path):
-        src = write_lossless(tmp_path / "pan.mkv", moving_crops(data.astronaut(), 10, (1.5, 0.5), 96, 64))
+        # Grainy, so that the blend runs (remaster-x2's blend gate leaves a clean source unblended).
+        crops = moving_crops(data.astronaut(), 10, (1.5, 0.5), 96, 64)
+        noise = np.random.default_rng(3).normal(0.0, 6.0, np.shape(crops))
+        src = write_lossless(tmp_path / "pan.mkv", list(np.clip(crops + noise, 0, 255).astype(np.uint8)))
         config = RemasterConfig(scale=2, device="cpu", temporal=TemporalConfig(mode="reuse"))
         result = remaster(src, tmp_path / "out.mp4", config)
         assert list(result.stage_seconds) == ["decode", "flow", "model", "blend", "encode"]

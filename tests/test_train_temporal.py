@@ -156,7 +156,7 @@ class TestSmokeRun:
         with pytest.raises(ModelError, match="temporal.residual_warp must be one of cells, picture, got 'pixels'"):
             temporal_hints(module, {"temporal": {"residual_warp": "pixels"}})
 
-    @pytest.mark.parametrize("name", ["grain_gate", "change_gate"])
+    @pytest.mark.parametrize("name", ["grain_gate", "change_gate", "blend_gate"])
     @pytest.mark.parametrize("gate", [[3.0, 1.0], [2.0, 2.0], [-1.0, 2.0], ["a", 2.0], [1.0], 2.0, [True, 3.0],
                                       [float("nan"), 2.0]])
     def test_a_card_with_a_bad_gate_is_refused(self, name, gate):
@@ -174,6 +174,8 @@ class TestSmokeRun:
         assert temporal_hints(module, {"temporal": {"grain_gate": [1, 3.5]}}).grain_gate == (1.0, 3.5)
         assert temporal_hints(module, {"temporal": {"change_gate": [16, 32]}}).change_gate == (16.0, 32.0)
         assert load_model("remaster-x2", scale=2).temporal.change_gate == (16.0, 32.0)
+        assert temporal_hints(module, {"temporal": {"blend_gate": [1, 2.5]}}).blend_gate == (1.0, 2.5)
+        assert load_model("remaster-x2", scale=2).temporal.blend_gate == (1.5, 2.5)
         assert temporal_hints(module, {}).grain_gate is None  # the fusion corrects everywhere, as trained
         assert load_model("remaster-x4", scale=4).temporal.grain_gate is None
 

@@ -63,6 +63,13 @@ class TemporalHints:
     differences (8-bit levels) between the frame and its keyframe's input warped onto it, weight 0
     at ``low``, 1 at ``high``, per 2x2 cell of the input and one cell around (a dust speck, a
     scratch, what the warp missed: what only this frame shows). None: the grain gate alone."""
+    blend_gate: tuple[float, float] | None = None
+    """How much of the blend ``--temporal reuse`` keeps, by the source's noise from frame to frame:
+    ``(low, high)`` levels of :func:`~vidstyle.temporal.reuse.temporal_noise` (the median luma
+    difference between a frame and its keyframe's input warped onto it, where the picture is flat;
+    a running mean), the blend's strength weighted 0 at or below ``low``, 1 at or above ``high``.
+    Read where a keyframe's grain leaves the fusion's correction below 1 (with a ``grain_gate``).
+    None: the blend everywhere."""
     blend_contrast: bool = False
     """Whether a blend gives back the contrast of the current output where it meets a fresh
     drawing (:func:`vidstyle.temporal.blend.keep_contrast`): styles, whose strokes two drawings
@@ -76,7 +83,7 @@ class TemporalHints:
         if self.residual_warp not in RESIDUAL_WARPS:
             raise ValueError(f"residual_warp must be one of {', '.join(RESIDUAL_WARPS)}, "
                              f"got {self.residual_warp!r}")
-        for name in ("grain_gate", "change_gate"):
+        for name in ("grain_gate", "change_gate", "blend_gate"):
             gate = getattr(self, name)
             if gate is not None and not 0.0 <= gate[0] < gate[1]:
                 raise ValueError(f"{name} must be two levels [low, high] with 0 <= low < high, got {list(gate)!r}")

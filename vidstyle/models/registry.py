@@ -242,12 +242,13 @@ def temporal_hints(module: nn.Module, card: dict[str, Any] | None = None) -> Tem
     reuse features when it is a :class:`RemasterGenerator` trained with a ReuseFusion, warping the
     keyframe's residual as the card's ``temporal.residual_warp`` says (how the fusion was trained;
     ``cells`` when it says nothing), and weighting the fusion's correction by the input's grain
-    and by what changed since the keyframe as its ``temporal.grain_gate`` and ``change_gate`` say
-    (``[low, high]`` each; the correction everywhere when they say nothing)."""
+    and by what changed since the keyframe as its ``temporal.grain_gate`` and ``change_gate`` say,
+    and the blend by the source's noise from frame to frame as its ``blend_gate`` says (``[low,
+    high]`` each; the correction and the blend everywhere when they say nothing)."""
     temporal = (card or {}).get("temporal") or {}
     warp = temporal.get("residual_warp", "cells")
     try:
-        gates = {name: _levels(name, temporal.get(name)) for name in ("grain_gate", "change_gate")}
+        gates = {name: _levels(name, temporal.get(name)) for name in ("grain_gate", "change_gate", "blend_gate")}
         return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse,
                              residual_warp=warp, **gates)
     except ValueError as ex:  # TemporalHints checks the values

@@ -153,7 +153,7 @@ def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float,
         tolerance = round(DEFAULT_BLEND_TOLERANCE + strength * span, 2)
     base = base or TemporalHints()
     if strength == 0:
-        hints = replace(hints, grain_gate=base.grain_gate, change_gate=base.change_gate)
+        hints = replace(hints, grain_gate=base.grain_gate, change_gate=base.change_gate, blend_gate=base.blend_gate)
     return replace(hints, residual_warp="picture" if strength > 0 else base.residual_warp, blend_contrast=strength > 0,
                    blend_tolerance=tolerance)
 

@@ -131,6 +131,11 @@ class TemporalStage:
                     # Over the frames between keyframes: the share of the picture the correction reached.
                     report["grain_gate"]["mean_correction_between"] = round(
                         counts["between_sum"] / max(counts["between"], 1), 4)
+                if self.runner.blend_gate is not None:
+                    # The frames blended, and the mean share of the blend's strength they kept.
+                    report["grain_gate"]["blend_gate"] = list(self.runner.blend_gate)
+                    report["grain_gate"]["blended_frames"] = counts["blended"]
+                    report["grain_gate"]["mean_blend"] = round(counts["blend_sum"] / max(counts["blended"], 1), 3)
         return report
 
 
@@ -215,4 +220,5 @@ def _style_settings(runner: type, model: ModelDescriptor) -> dict:
         settings["picture_warp"] = hints.residual_warp == "picture"
         settings["grain_gate"] = hints.grain_gate
         settings["change_gate"] = hints.change_gate
+        settings["blend_gate"] = hints.blend_gate
     return settings
