@@ -150,6 +150,18 @@ class TestBatches:
         assert [p.cut for b in out for p in b.plans] == [i == 6 for i in range(12)]
         assert all((b.frames == 128).all() for b in out)  # the model gets the replaced frames
 
+    def test_planned_batches_keep_the_frames_as_decoded(self):
+        """Reuse's blend gate reads the source's noise on the frames as decoded, not on the repaired ones."""
+        from vidstyle.temporal.flow import FlowEstimator
+        from vidstyle.temporal.plan import KeyframePlanner, plan_batches
+
+        frames = np.stack(panning(8))
+        batches = [FrameBatch(frames[i:i + 4], np.arange(i, i + 4) * 40, i) for i in range(0, 8, 4)]
+        planned = plan_batches(iter(batches), KeyframePlanner("reuse", 4, FlowEstimator("fast", 2)), depth=2)
+        out = list(RepairStage(ON).batches(planned, depth=2))
+        assert all(np.array_equal(b.decoded, frames[b.first_index : b.first_index + 4]) for b in out)
+        assert any(not np.array_equal(b.frames, b.decoded) for b in out)  # the repair changed something
+
     def test_off_is_no_stage(self):
         assert open_repair(RepairConfig(), TemporalConfig()) is None  # off by default
         assert open_repair(RepairConfig("auto", spots=False, scratches=False, flicker=False, grain=False),

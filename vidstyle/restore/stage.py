@@ -182,7 +182,8 @@ class RepairStage:
 
     def batches(self, batches: Iterable, *, depth: int = 2) -> Iterator:
         """The batches of ``batches`` (FrameBatch-like), repaired on a thread of its own; same
-        boundaries, timestamps and indices, frames replaced."""
+        boundaries, timestamps and indices, frames replaced (a batch that has a ``decoded`` field,
+        a :class:`~vidstyle.temporal.plan.PlannedBatch`, keeps the frames as decoded there)."""
 
         def repaired() -> Iterator:
             pending: list = []
@@ -196,7 +197,9 @@ class RepairStage:
             for frame, _ in self.frames(frames()):
                 done.append(frame)
                 if len(done) == len(pending[0]):
-                    yield replace(pending.pop(0), frames=np.stack(done))
+                    batch = pending.pop(0)
+                    kept = {"decoded": batch.frames} if hasattr(batch, "decoded") else {}
+                    yield replace(batch, frames=np.stack(done), **kept)
                     done = []
 
         return on_thread(repaired(), _same, name="vidstyle-repair", depth=depth)

@@ -53,6 +53,9 @@ class PlannedBatch:
     plans: list[FramePlan]
     keyframes: dict[int, Keyframe] = field(default_factory=dict)
     """Keyframes already run (reuse), by position in the batch; see :meth:`ReuseRunner.keyframes`."""
+    decoded: np.ndarray | None = None
+    """The frames as decoded, where a stage before the model replaced ``frames`` (the repair
+    stage); reuse's blend gate reads the source's noise on them (None: ``frames`` are as decoded)."""
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -37,7 +37,7 @@ from .plan import PlannedBatch
 from .warp import warp, warp_numpy
 
 __all__ = ["Keyframe", "ReuseRunner", "blend_weight", "change_map", "change_map_levels", "correction_weight",
-           "supports_reuse", "temporal_noise", "temporal_noise_levels"]
+           "supports_reuse", "temporal_noise"]
 
 
 def supports_reuse(model: ModelDescriptor) -> bool:
@@ -72,6 +72,9 @@ class Keyframe:
     source: np.ndarray | torch.Tensor | None = None
     """The keyframe's input, for the change gate (:func:`change_map`): the RGB frame on the
     per-frame path, the padded (1, 3, H, W) tensor in [0, 1] on the batched one; None without it."""
+    noise_source: np.ndarray | None = None
+    """The keyframe as decoded (before a repair stage; the RGB frame, on the host on both paths),
+    for the blend gate (:func:`temporal_noise`); None without it: the frames after it blend in full."""
 
 
 def correction_weight(frame: np.ndarray, gate: tuple[float, float] | None) -> float:
@@ -183,26 +186,6 @@ def temporal_noise(difference: np.ndarray, luma: np.ndarray) -> float | None:
     return float(np.partition(values, (values.size - 1) // 2)[(values.size - 1) // 2])
 
 
-def temporal_noise_levels(difference: torch.Tensor, luma: torch.Tensor) -> list[float | None]:
-    """:func:`temporal_noise` for a stack of frames on the model's device: ``difference`` and
-    ``luma`` (N, 1, H, W) in 8-bit levels, the unpadded frames. One reading a frame."""
-    k = int(2 * round(4 * NOISE_SMOOTHING) + 1)  # OpenCV's size for a float Gaussian of that sigma
-    gauss = torch.exp(-((torch.arange(k, device=luma.device, dtype=luma.dtype) - k // 2) ** 2)
-                      / (2 * NOISE_SMOOTHING**2))
-    gauss = gauss / gauss.sum()
-    smooth = F.pad(luma, (k // 2,) * 4, mode="reflect")
-    smooth = F.conv2d(F.conv2d(smooth, gauss.view(1, 1, 1, k)), gauss.view(1, 1, k, 1))
-    sobel = luma.new_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-    padded = F.pad(smooth, (1, 1, 1, 1), mode="reflect")
-    gx, gy = F.conv2d(padded, sobel.view(1, 1, 3, 3)), F.conv2d(padded, sobel.t().reshape(1, 1, 3, 3))
-    flat = torch.hypot(gx, gy) < 8.0 * FLAT_GRADIENT
-    readings: list[float | None] = []
-    for d, f in zip(difference.flatten(1), flat.flatten(1)):
-        values = d[f]
-        readings.append(float(values.median()) if values.numel() and values.numel() >= MIN_FLAT * d.numel() else None)
-    return readings
-
-
 def blend_weight(noise: float | None, gate: tuple[float, float] | None) -> float:
     """The share of ``--temporal reuse``'s blend kept for a source whose frames differ from their
     keyframes by ``noise`` levels where flat (:func:`temporal_noise`, as a running mean): 0 at or
@@ -220,6 +203,14 @@ def blend_weight(noise: float | None, gate: tuple[float, float] | None) -> float
         return 1.0
     low, high = gate
     return float(min(1.0, max(0.0, (noise - low) / (high - low))))
+
+
+def _decoded(batch: PlannedBatch, i: int, frames: np.ndarray | None = None) -> np.ndarray | None:
+    """Frame ``i`` of ``batch`` as decoded, where a repair stage replaced the batch's frames; else
+    None, or ``frames[i]`` when ``frames`` is given."""
+    if batch.decoded is not None:
+        return batch.decoded[i]
+    return None if frames is None else frames[i]
 
 
 def _luma_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -303,12 +294,13 @@ class ReuseRunner:
         tick = time.perf_counter()
         for i, plan in enumerate(batch.plans):
             if plan.keyframe and i not in batch.keyframes:
-                batch.keyframes[i] = self._keyframe(batch.frames[i])
+                batch.keyframes[i] = self._keyframe(batch.frames[i], _decoded(batch, i))
         self.keyframe_seconds += time.perf_counter() - tick
         return batch
 
-    def _keyframe(self, frame: np.ndarray) -> Keyframe:
-        """One frame through encode and decode, exactly as ``--temporal off`` runs it."""
+    def _keyframe(self, frame: np.ndarray, decoded: np.ndarray | None = None) -> Keyframe:
+        """One frame through encode and decode, exactly as ``--temporal off`` runs it (``decoded``:
+        the frame before a repair stage replaced it, for the blend gate)."""
         h, w = frame.shape[:2]
         s = self.model.scale
         x = self.model.pad(frames_to_tensor(frame[None], self.model.device))  # channels_last
@@ -320,24 +312,31 @@ class ReuseRunner:
         self.gate_counts["keyframes"] += 1
         self.gate_counts["weight_sum"] += weight
         self.gate_counts["uncorrected"] += weight == 0.0
-        # The frames after it will compare with it.
-        gated = (self.change_gate is not None or self.blend_gate is not None) and weight < 1.0
+        # The frames after it will compare with it: what changed (the change gate), and how noisy
+        # the source is from frame to frame as decoded (the blend gate).
+        gated = self.change_gate is not None and weight < 1.0
+        noise_source = None
+        if self.blend_gate is not None and weight < 1.0:
+            noise_source = (frame if decoded is None else decoded).copy()
         if self.batched:  # everything stays on the device, in the layout grid_sample likes
             picture = F.pixel_shuffle(residual, 2 * s) if self.picture_warp else residual
             return Keyframe(features.contiguous(), picture.contiguous(), to_levels(y, top)[0],
-                            picture=self.picture_warp, correction=weight, source=x.contiguous() if gated else None)
-        source = frame.copy() if gated else None
+                            picture=self.picture_warp, correction=weight, source=x.contiguous() if gated else None,
+                            noise_source=noise_source)
+        source = None
+        if gated:  # the same array serves both gates when nothing repaired the frame
+            source = noise_source if noise_source is not None and decoded is None else frame.copy()
         output = tensor_to_frames(y, frame.dtype)[0]
         if self.picture_warp:
             # For OpenCV: an (H, W, 3) picture in the levels of the output.
             picture = F.pixel_shuffle(residual, 2 * s)[0].permute(1, 2, 0).mul(float(top)).contiguous().numpy()
             return Keyframe(features.contiguous(memory_format=torch.channels_last), picture, output, picture=True,
-                            correction=weight, source=source)
+                            correction=weight, source=source, noise_source=noise_source)
         # The CPU path between keyframes works on channels_last rows, the residual's channels
         # in the order that makes the pixel shuffle a copy of runs.
         cells = residual[:, self._cells].contiguous(memory_format=torch.channels_last)
         return Keyframe(features.contiguous(memory_format=torch.channels_last), cells, output, in_cells=True,
-                        correction=weight, source=source)
+                        correction=weight, source=source, noise_source=noise_source)
 
     @torch.inference_mode()
     def run(self, batch: PlannedBatch) -> np.ndarray:
@@ -359,10 +358,10 @@ class ReuseRunner:
         for i, plan in enumerate(plans):
             keyframe = plan.keyframe or self._key is None
             if keyframe:
-                self._key = batch.keyframes.get(i) or self._keyframe(frames[i])
+                self._key = batch.keyframes.get(i) or self._keyframe(frames[i], _decoded(batch, i))
                 out = self._key.output
             else:
-                out = self._reuse_cpu(frames[i], plan.flow)
+                out = self._reuse_cpu(frames[i], plan.flow, _decoded(batch, i))
             anchor = self._previous if keyframe else self._key_output
             strength = self._blend_strength(self._key, plan.flow is not None and anchor is not None)
             if strength > 0:
@@ -383,18 +382,31 @@ class ReuseRunner:
         if reading is not None:
             self._noise = reading if self._noise is None else self._noise + NOISE_UPDATE * (reading - self._noise)
 
+    def _reading(self, frame: np.ndarray, key: Keyframe, pair: FlowPair,
+                 difference: np.ndarray | None = None) -> float | None:
+        """:func:`temporal_noise` of ``frame`` (as decoded) against ``key``'s input as decoded, warped
+        onto it by ``pair`` (``difference``: that luma difference, when the caller has it); None
+        where the keyframe kept no input for it."""
+        if key.noise_source is None:
+            return None
+        if difference is None:
+            h, w = frame.shape[:2]
+            flow, _ = flow_at(pair, (h, w), (h, w), mask=False)
+            difference = _luma_difference(frame, warp_numpy(key.noise_source, flow))
+        return temporal_noise(difference, cv2.cvtColor(to_8bit(frame), cv2.COLOR_RGB2GRAY))
+
     def _blend_strength(self, key: Keyframe, blends: bool) -> float:
         """The strength of the blend of a frame whose keyframe is ``key``: 0 when it ``blends`` not,
         else the runner's strength weighted by the blend gate (:func:`blend_weight` of the running
-        noise). A keyframe that kept no input (its grain opened the fusion's correction fully, or no
-        gate asked for it) blends in full, and the running noise starts again after it."""
-        if key.source is None:
+        noise). A keyframe that kept no input for it (its grain opened the fusion's correction fully)
+        blends in full, and the running noise starts again after it."""
+        if key.noise_source is None:
             self._noise = None
         if not blends or self.strength <= 0:
             return 0.0
         if self.blend_gate is None:
             return self.strength
-        weight = blend_weight(self._noise, self.blend_gate) if key.source is not None else 1.0
+        weight = blend_weight(self._noise, self.blend_gate) if key.noise_source is not None else 1.0
         self.gate_counts["blended"] += 1
         self.gate_counts["blend_sum"] += weight
         return self.strength * weight
@@ -412,7 +424,7 @@ class ReuseRunner:
         between: list[int] = []  # the frames between keyframes
         for i, plan in enumerate(plans):
             if plan.keyframe or self._key is None:
-                self._key = batch.keyframes.get(i) or self._keyframe(frames[i])
+                self._key = batch.keyframes.get(i) or self._keyframe(frames[i], _decoded(batch, i))
             else:
                 between.append(i)
             keys.append(self._key)
@@ -427,16 +439,14 @@ class ReuseRunner:
         flows = masks = None
         if borrow:
             flows, masks = upload_flows([plans[i].flow for i in borrow], device)
-        readings: dict[int, float | None] = {}
         if between:
             rows = [row[i] for i in between]
-            levels[between], noise = self._reuse_batch(frames[between], [keys[i] for i in between], flows[rows],
-                                                       masks[rows])
-            readings = dict(zip(between, noise))
+            levels[between] = self._reuse_batch(frames[between], [keys[i] for i in between], flows[rows], masks[rows])
         tick = time.perf_counter()
-        strengths = []  # in frame order, as the per-frame path weighs them
+        strengths = []  # in frame order, as the per-frame path weighs them (its readings, on the host)
         for i, key in enumerate(keys):
-            self._observe(readings.get(i))
+            if i in between:
+                self._observe(self._reading(_decoded(batch, i, frames), key, plans[i].flow))
             strengths.append(self._blend_strength(key, i in row))
         if flows is not None and any(strengths):
             flows, masks = flows_at(flows, masks, (h * s, w * s), (h * s, w * s))
@@ -481,7 +491,7 @@ class ReuseRunner:
         # Kept for the next batch, without holding on to this one's memory.
         self._key_output, self._previous = self._key_output.clone(), self._previous.clone()
 
-    def _reuse_cpu(self, frame: np.ndarray, pair: FlowPair) -> np.ndarray:
+    def _reuse_cpu(self, frame: np.ndarray, pair: FlowPair, decoded: np.ndarray | None = None) -> np.ndarray:
         """A frame between keyframes on the CPU: the same network as :meth:`_reuse_batch`, laid out
         for it.
 
@@ -499,15 +509,15 @@ class ReuseRunner:
         s = self.model.scale
         flow, mask = flow_at(pair, half_size(h, w), (fh, fw))
         cells = None  # the correction's weight per cell, where the change gate gives one
+        difference = None
         if key.source is not None:
             source_flow, _ = flow_at(pair, (h, w), (h, w), mask=False)
             difference = _luma_difference(frame, warp_numpy(key.source, source_flow))
-            if self.blend_gate is not None:
-                self._observe(temporal_noise(difference, cv2.cvtColor(to_8bit(frame), cv2.COLOR_RGB2GRAY)))
-            if self.change_gate is not None:
-                cells = change_map(difference, (fh, fw), self.change_gate)
-                if key.correction > 0.0:
-                    np.maximum(cells, np.float32(key.correction), out=cells)
+            cells = change_map(difference, (fh, fw), self.change_gate)
+            if key.correction > 0.0:
+                np.maximum(cells, np.float32(key.correction), out=cells)
+        same = decoded is None and key.source is key.noise_source  # the change gate's difference serves
+        self._observe(self._reading(frame if decoded is None else decoded, key, pair, difference if same else None))
         uncorrected = key.correction == 0.0 and (cells is None or not cells.any())
         self.gate_counts["between"] += 1
         self.gate_counts["between_sum"] += key.correction if cells is None else float(cells.mean())
@@ -540,7 +550,7 @@ class ReuseRunner:
         return shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture, self._blur)
 
     def _reuse_batch(self, frames: np.ndarray, keys: list[Keyframe], flows: torch.Tensor,
-                     masks: torch.Tensor) -> tuple[torch.Tensor, list[float | None]]:
+                     masks: torch.Tensor) -> torch.Tensor:
         """Frames between keyframes through the fusion as one batch, on the model's device.
 
         Args:
@@ -549,8 +559,7 @@ class ReuseRunner:
             flows: (N, h, w, 2) each frame's flow to its keyframe at the flow's resolution, on the
                 device; masks (N, 1, h, w) its reliability.
         Returns:
-            (N, 3, sH, sW) float levels (0-255, or 0-65535 for uint16 frames), before blending, and
-            each frame's :func:`temporal_noise` (None where its keyframe kept no input).
+            (N, 3, sH, sW) float levels (0-255, or 0-65535 for uint16 frames), before blending.
         """
         s = self.model.scale
         h, w = frames.shape[1:3]
@@ -570,46 +579,37 @@ class ReuseRunner:
             warped_residual = F.pixel_unshuffle(warp(residuals, big_flow), 2 * s)
         else:
             warped_residual = warp(residuals, flow)
-        weight, noise = self._weights_batch(x, keys, distinct, place, flows, (h, w))
+        weight = self._weights_batch(x, keys, distinct, place, flows, (h, w))
         if weight is not None and not bool(weight.any()):  # the gates: the warped residual alone
             residual = warped_residual
         else:
             residual = self.generator.propagate(warp(features, flow), warped_residual, x, mask, weight)
         top = top_level(frames.dtype)
         y = self.generator.finish(residual, x, base=self._skip_in_levels(x[:, :, :h, :w], top))
-        return to_levels(y.clamp_(0.0, 1.0), top), noise
+        return to_levels(y.clamp_(0.0, 1.0), top)
 
     def _weights_batch(self, x: torch.Tensor, keys: list[Keyframe], distinct: dict[int, Keyframe],
-                       place: torch.Tensor, flows: torch.Tensor,
-                       size: tuple[int, int]) -> tuple[torch.Tensor | None, list[float | None]]:
+                       place: torch.Tensor, flows: torch.Tensor, size: tuple[int, int]) -> torch.Tensor | None:
         """The weights of the fusion's correction for frames ``x`` (N, 3, H, W, padded) between
         keyframes: None (1 everywhere, how the fusion was trained), (N,) per frame from the grain
-        gate, or (N, 1, H/2, W/2) per cell where the change gate adds to it (:func:`change_map_levels`);
-        and each frame's :func:`temporal_noise` where the blend gate asks for it (else None)."""
+        gate, or (N, 1, H/2, W/2) per cell where the change gate adds to it (:func:`change_map_levels`)."""
         grain = torch.tensor([key.correction for key in keys], device=x.device)
         self.gate_counts["between"] += len(keys)
-        noise: list[float | None] = [None] * len(keys)
-        if all(key.source is None for key in keys):  # so every weight is 1, or there is no change gate
+        if bool((grain == 1.0).all()):
+            self.gate_counts["between_sum"] += float(len(keys))
+            return None
+        if all(key.source is None for key in keys):
             self.gate_counts["between_sum"] += float(grain.sum())
-            return (None if bool((grain == 1.0).all()) else grain), noise
-        # Keyframes that kept no input: their frames compare with themselves (no change).
+            return grain
+        # Keyframes of weight 1 kept no input; their frames compare with themselves (no change).
         sources = torch.cat([x[:1] if key.source is None else key.source for key in distinct.values()])
         source_flow, _ = flows_at(flows, None, size, x.shape[-2:])
         warped = warp(sources.index_select(0, place), source_flow)
         own = torch.tensor([key.source is None for key in keys], device=x.device)
         warped[own] = x[own]
-        difference = _difference_levels(x, warped, size)
-        if self.blend_gate is not None:
-            h, w = size
-            luma = luma_levels(x[:, :, :h, :w].mul(255.0).round_())
-            readings = temporal_noise_levels(difference[..., :h, :w], luma)
-            noise = [None if key.source is None else reading for key, reading in zip(keys, readings)]
-        if self.change_gate is None:
-            self.gate_counts["between_sum"] += float(grain.sum())
-            return grain, noise
-        cells = torch.maximum(_change_ramp(difference, self.change_gate), grain.view(-1, 1, 1, 1))
+        cells = torch.maximum(change_map_levels(x, warped, size, self.change_gate), grain.view(-1, 1, 1, 1))
         self.gate_counts["between_sum"] += float(cells.flatten(1).mean(dim=1).sum())
-        return cells, noise
+        return cells
 
     def _skip_in_levels(self, x: torch.Tensor, top: int = 255) -> torch.Tensor:
         """The generator's skip of ``x`` (N, 3, H, W), unpadded, upscaled bilinearly and rounded to
