@@ -194,7 +194,7 @@ def blend_weight(noise: float | None, gate: tuple[float, float] | None) -> float
 
     Why: the blend is a temporal filter along the motion. On grain, dust or a codec's noise it
     averages the damage away and steadies the picture (training frames under the independent damage:
-    +0.4 to +0.5 dB and a warping error of 0.50-0.57x ``off``'s with it, 0.87-0.89x without). On a
+    +0.44 to +0.55 dB and a warping error of 0.50-0.57x ``off``'s with it, 0.87-0.89x without). On a
     clean source there is nothing to average, and mixing in the keyframe's output, warped at the
     output's size, only softens detail (clean training frames: 34.46 and 39.16 dB without it, 33.88
     and 38.13 with it, ``off`` 34.89 and 40.50).
