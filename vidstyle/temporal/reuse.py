@@ -128,21 +128,11 @@ def change_map_levels(x: torch.Tensor, warped_source: torch.Tensor, size: tuple[
                       gate: tuple[float, float]) -> torch.Tensor:
     """:func:`change_map` on the model's device: frames ``x`` and their keyframes' inputs warped
     onto them, (N, 3, H, W) padded, in [0, 1]; ``size`` the unpadded (h, w). Returns (N, 1, H/2, W/2)."""
-    return _change_ramp(_difference_levels(x, warped_source, size), gate)
-
-
-def _difference_levels(x: torch.Tensor, warped_source: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(N, 1, H, W): the luma of ``|x - warped_source|`` ((N, 3, H, W) in [0, 1]) in 8-bit levels,
-    rounded as the per-frame path's OpenCV rounds it, zero beyond the unpadded ``size`` (h, w)."""
+    # The luma of the difference in 8-bit levels, rounded as the per-frame path's OpenCV rounds it.
     difference = luma_levels((x - warped_source).abs_().mul_(255.0).round_())
     h, w = size
     difference[..., h:, :] = 0.0
     difference[..., :, w:] = 0.0
-    return difference
-
-
-def _change_ramp(difference: torch.Tensor, gate: tuple[float, float]) -> torch.Tensor:
-    """:func:`change_map`'s ramp and spread on (N, 1, H, W) differences: (N, 1, H/2, W/2)."""
     low, high = gate
     ramp = F.max_pool2d(difference, 2).sub_(low).mul_(1.0 / (high - low)).clamp_(0.0, 1.0)
     return F.max_pool2d(ramp, 3, stride=1, padding=1)
@@ -601,12 +591,10 @@ class ReuseRunner:
         if all(key.source is None for key in keys):
             self.gate_counts["between_sum"] += float(grain.sum())
             return grain
-        # Keyframes of weight 1 kept no input; their frames compare with themselves (no change).
+        # Keyframes of weight 1 kept no input: a stand-in serves, as their frames' weight is 1 anyway.
         sources = torch.cat([x[:1] if key.source is None else key.source for key in distinct.values()])
         source_flow, _ = flows_at(flows, None, size, x.shape[-2:])
         warped = warp(sources.index_select(0, place), source_flow)
-        own = torch.tensor([key.source is None for key in keys], device=x.device)
-        warped[own] = x[own]
         cells = torch.maximum(change_map_levels(x, warped, size, self.change_gate), grain.view(-1, 1, 1, 1))
         self.gate_counts["between_sum"] += float(cells.flatten(1).mean(dim=1).sum())
         return cells
