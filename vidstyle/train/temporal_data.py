@@ -81,6 +81,7 @@ class TemporalPairSampler:
         synthetic_probability: share of pairs made by affine motion of a still.
         h264_probability: share of pairs sent through H.264 as a two-frame clip.
         flow_preset, flow_downscale: the inference flow settings the feature flow imitates.
+        mix: how often each part of the damage is drawn (clean pairs included).
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class TemporalPairSampler:
         h264_probability: float = 0.25,
         flow_preset: str = "medium",
         flow_downscale: int = 2,
+        mix: DamageMix = TEMPORAL_MIX,
     ) -> None:
         if patch_size % 4 or patch_size < 16:
             raise ValueError(f"patch_size must be a multiple of 4, at least 16, got {patch_size}")
@@ -103,6 +105,7 @@ class TemporalPairSampler:
         self.max_gap = max_gap
         self.synthetic_probability = synthetic_probability
         self.h264_probability = h264_probability
+        self.mix = mix
         hr = patch_size * scale
         self._stills = [f.image for f in frames if f.group == "images" and min(f.image.shape[:2]) >= hr + 32]
         by_clip: dict[str, dict[int, np.ndarray]] = {}
@@ -155,7 +158,7 @@ class TemporalPairSampler:
         else:
             key, frame, flow, mask = self._real(rng)
         hr = key.shape[0]
-        damage = PairDamage(rng, scale=self.scale, height=hr, width=hr, mix=TEMPORAL_MIX)
+        damage = PairDamage(rng, scale=self.scale, height=hr, width=hr, mix=self.mix)
         (key_low, key_target), (low, target) = damage.pair(key), damage.pair(frame)
         damaged = [key_low, low]
         if rng.random() < self.h264_probability:
