@@ -84,7 +84,8 @@ def between_keyframes(model_name: str, low: list[np.ndarray], reference: list[np
     model = load_model(model_name, scale=2)
     g, s = model.module.eval(), model.scale
     picture = model.temporal.residual_warp == "picture"
-    planner = KeyframePlanner("reuse", KEYFRAME_INTERVAL, FlowEstimator("medium", 2))
+    defaults = TemporalConfig()  # the flow a run computes
+    planner = KeyframePlanner("reuse", KEYFRAME_INTERVAL, FlowEstimator(defaults.flow_preset, defaults.flow_downscale))
     h, w = low[0].shape[:2]
     luma = torch.tensor(_LUMA).view(1, 3, 1, 1)
     errors: dict[str, list[float]] = {"off": [], "warped": [], "fused": []}

@@ -168,6 +168,12 @@ class TestBatches:
                            TemporalConfig()) is None
         assert isinstance(open_repair(ON, TemporalConfig()), RepairStage)
 
+    def test_the_repair_keeps_its_own_flow(self):
+        """Its thresholds were chosen on DIS medium flows: the temporal stage's preset does not change it."""
+        for preset in ("ultrafast", "medium", "fine"):
+            stage = open_repair(ON, TemporalConfig(flow_preset=preset, flow_downscale=3))
+            assert (stage.estimator.preset, stage.estimator.downscale) == ("medium", 3)
+
 
 class TestConfig:
     def test_parts_from_words(self):

@@ -128,6 +128,25 @@ class TestFlow:
         torch_warped = warp(source, torch.from_numpy(flow)[None])[0].permute(1, 2, 0).numpy()
         assert np.abs(torch_warped - warped).max() <= 1.0
 
+    def test_the_fine_preset_follows_fine_detail_closer(self):
+        """The default ``fine`` preset searches down to the prepared picture's own resolution: on fine
+        texture under a small zoom, turn and shift, its warp leaves a third less than ``medium``'s."""
+        from skimage import data as skdata
+
+        brick = cv2.cvtColor(skdata.brick(), cv2.COLOR_GRAY2RGB)
+        before = brick[192:320, 160:352]
+        turn = cv2.getRotationMatrix2D((256, 256), 1.0, 1.03)
+        turn[:, 2] += (1.4, 0.6)
+        after = cv2.warpAffine(brick, turn, (512, 512), flags=cv2.INTER_CUBIC)[192:320, 160:352]
+        left = {}
+        for preset in ("medium", "fine"):
+            estimator = FlowEstimator(preset, downscale=2)
+            flow, _ = estimator.pair(estimator.prepare(after), estimator.prepare(before)).at(128, 192)
+            left[preset] = np.abs(warp_numpy(before, flow).astype(float) - after)[8:-8, 8:-8].mean()
+        assert TemporalConfig().flow_preset == "fine"
+        assert left["medium"] < 0.3 * np.abs(before.astype(float) - after).mean()  # both flows hold
+        assert left["fine"] < 0.75 * left["medium"]
+
     def test_zero_flow_is_identity_and_consistent(self):
         image = texture(4)[:HEIGHT, :WIDTH]
         zero = np.zeros((HEIGHT, WIDTH, 2), np.float32)

@@ -189,8 +189,9 @@ def model_and_encode_options(func: Callable) -> Callable:
         click.option("--keyframe-interval", type=click.IntRange(min=1), default=4, show_default=True,
                      metavar="K", help="With reuse, run the whole network at least every K frames "
                                        "(also at scene cuts and where the flow fails)."),
-        click.option("--flow-preset", type=click.Choice(FLOW_PRESET_NAMES), default="medium",
-                     show_default=True, help="Optical flow (OpenCV DIS) speed/accuracy preset."),
+        click.option("--flow-preset", type=click.Choice(FLOW_PRESET_NAMES), default="fine",
+                     show_default=True, help="Optical flow (OpenCV DIS) of the temporal stage, fastest "
+                     "to finest; fine follows fine detail best (the repair stage keeps medium)."),
         click.option("--blend-strength", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.7,
                      show_default=True, help="With reuse and blend: weight of the earlier output, "
                      "warped by the flow, mixed in where the flow holds and the pictures agree "

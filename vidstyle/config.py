@@ -138,7 +138,7 @@ DEFAULT_BLEND_TOLERANCE = 24.0
 #: the device (:func:`vidstyle.temporal.stage.auto_mode`), ``off`` for the others.
 TEMPORAL_MODES = ("auto", "reuse", "blend", "off")
 #: OpenCV DIS presets, fastest first.
-FLOW_PRESET_NAMES = ("ultrafast", "fast", "medium")
+FLOW_PRESET_NAMES = ("ultrafast", "fast", "medium", "fine")
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,9 @@ class TemporalConfig:
     #: With ``reuse``, a keyframe at least every this many frames (also at cuts and where the
     #: flow fails).
     keyframe_interval: int = 4
-    #: OpenCV DIS preset of the optical flow.
-    flow_preset: str = "medium"
+    #: OpenCV DIS preset of the optical flow (:data:`vidstyle.temporal.flow.FLOW_PRESETS`); ``fine``
+    #: since 2026-12-06 (``medium`` before): see :data:`vidstyle.temporal.flow.FINE`.
+    flow_preset: str = "fine"
     #: The flow is computed at 1/flow_downscale of the frame size.
     flow_downscale: int = 2
     #: A frame whose flow is reliable on less than this share of the picture is a keyframe.

@@ -8,7 +8,8 @@ restorers use (Kokaram's spike detection index; VapourSynth's DeSpot and RemoveD
 
 * for every frame ``t`` it computes DIS flow to ``t - 1`` and ``t + 1`` (forward and backward, so
   each flow has its forward-backward reliability), on grey frames shrunk by the temporal stage's
-  ``flow_downscale`` and median-filtered so that the specks themselves do not steer the flow;
+  ``flow_downscale`` and median-filtered so that the specks themselves do not steer the flow, with
+  DIS's ``medium`` preset whatever the temporal stage uses (:data:`REPAIR_FLOW_PRESET`);
 * it warps both neighbours onto ``t`` and hands them to the parts (:mod:`.spots`,
   :mod:`.scratches`, :mod:`.grain`, :mod:`.flicker`, :mod:`.grade`, in that order), each chosen by
   :class:`~vidstyle.config.RepairConfig`;
@@ -63,7 +64,13 @@ from .grain import GrainNeighbour, GrainSettings, average_grain
 from .scratches import ScratchTracker, repair_scratches
 from .spots import SpotSettings, find_spots, repair_spots
 
-__all__ = ["RepairStage", "open_repair", "repair_context", "same_brightness"]
+__all__ = ["REPAIR_FLOW_PRESET", "RepairStage", "open_repair", "repair_context", "same_brightness"]
+
+#: The DIS preset of the repair stage's flow, whatever ``--flow-preset`` the temporal stage runs with:
+#: its thresholds were chosen on ``medium`` flows, and on ``fine`` ones (the temporal stage's default
+#: since 2026-12-06) the spots doubled their change to clean training frames of bikes.mp4 (squared
+#: change of luma 0.18 -> 0.32 per pixel) and cost REEL_DAMAGE's training frames 0.35 dB.
+REPAIR_FLOW_PRESET = "medium"
 
 #: Median filter (pixels of the shrunk grey frame) applied before the repair's flow: a speck or a
 #: scratch a few pixels wide is gone from the picture the flow is computed on.
@@ -126,7 +133,8 @@ class RepairStage:
 
     Args:
         config: which parts run (a config whose ``active`` is False passes frames through).
-        flow_preset, flow_downscale: the optical flow between neighbours (the temporal stage's).
+        flow_preset, flow_downscale: the optical flow between neighbours (a run's stage:
+            :data:`REPAIR_FLOW_PRESET` at the temporal stage's downscale).
         observer: sees every frame with the mask of the pixels replaced (``vidstyle preview
             --show-repair``).
     """
@@ -389,5 +397,5 @@ def open_repair(repair: RepairConfig, temporal: TemporalConfig, *,
     """The repair stage a run asks for, or None when it does nothing (``--repair off``)."""
     if not repair.active:
         return None
-    return RepairStage(repair, flow_preset=temporal.flow_preset, flow_downscale=temporal.flow_downscale,
+    return RepairStage(repair, flow_preset=REPAIR_FLOW_PRESET, flow_downscale=temporal.flow_downscale,
                        observer=observer)

@@ -32,10 +32,12 @@ import numpy as np
 from .warp import pixel_grid, warp_numpy
 
 __all__ = [
+    "FINE",
     "FLOW_PRESETS",
     "FlowEstimator",
     "FlowPair",
     "consistency_mask",
+    "create_dis",
     "resize_flow",
     "to_gray",
 ]
@@ -43,12 +45,38 @@ __all__ = [
 #: OpenCV's DIS needs a picture with one side at least this long.
 _DIS_MIN_SIDE = 12
 
-#: ``--flow-preset`` names and the OpenCV DIS presets they select.
+#: ``--flow-preset`` names and the OpenCV DIS presets they start from (``fine``: see :data:`FINE`).
 FLOW_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
     "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+    "fine": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
+
+#: The ``fine`` preset: OpenCV's MEDIUM, but with its patches searched (and its variational refinement
+#: run) down to the prepared picture's own resolution, where MEDIUM stops one pyramid level above it
+#: (finest scale 1: on a 640x272 frame shrunk by 2, a flow of 160x68 vectors, one per 4x4 pixels), with a wider patch
+#: stride (6 pixels, MEDIUM 3) and fewer descent iterations (12, MEDIUM 25) to pay for the larger
+#: level. On the fine detail a restored frame keeps (brick, gravel, a shaded relief), a flow that
+#: coarse misplaces the keyframe's residual by a fraction of a pixel, and ``--temporal reuse`` shows
+#: it. Chosen on training material (issue 14; the scratch measurements are in the session note of
+#: 2026-12-06): it costs 1.9x MEDIUM's time per pair at the same ``downscale`` (MEDIUM at
+#: ``downscale`` 1, which gains about as much, 3.8x); without the variational refinement it was
+#: cheaper than MEDIUM but broke on heavy damage (the warping error of REEL_DAMAGE's frames doubled).
+#: Its forward-backward check passes on less of the picture (bikes.mp4 at gaps of 3 frames: 56% of
+#: it on the mean, 62% with MEDIUM), so ``--temporal reuse`` makes a few more keyframes (74 of 250
+#: frames against 68); end to end it ran at 0.89x MEDIUM's fps (bikes.mp4, first 120 frames).
+FINE = {"finest_scale": 0, "patch_stride": 6, "gradient_descent_iterations": 12}
+
+
+def create_dis(preset: str) -> cv2.DISOpticalFlow:
+    """A DIS instance for a ``--flow-preset`` name (:data:`FLOW_PRESETS`)."""
+    dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
+    if preset == "fine":
+        dis.setFinestScale(FINE["finest_scale"])
+        dis.setPatchStride(FINE["patch_stride"])
+        dis.setGradientDescentIterations(FINE["gradient_descent_iterations"])
+    return dis
 
 
 def to_gray(frame: np.ndarray, downscale: int = 1) -> np.ndarray:
@@ -141,7 +169,7 @@ class FlowEstimator:
     """DIS optical flow on grey frames shrunk by ``downscale``.
 
     Args:
-        preset: ``ultrafast``, ``fast`` or ``medium`` (:data:`FLOW_PRESETS`).
+        preset: ``ultrafast``, ``fast``, ``medium`` or ``fine`` (:data:`FLOW_PRESETS`).
         downscale: compute the flow at 1/downscale of the frame size (1 to 8).
 
     Example::
@@ -159,7 +187,7 @@ class FlowEstimator:
         self.preset = preset
         self.downscale = downscale
         # DIS keeps buffers between calls; one instance per estimator and thread.
-        self._dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[preset])
+        self._dis = create_dis(preset)
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """An RGB frame (uint8 or uint16) as the small grey uint8 picture the flow is computed on."""
