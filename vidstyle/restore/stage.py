@@ -139,7 +139,7 @@ class RepairStage:
             --show-repair``).
     """
 
-    def __init__(self, config: RepairConfig, *, flow_preset: str = "medium", flow_downscale: int = 2,
+    def __init__(self, config: RepairConfig, *, flow_preset: str = REPAIR_FLOW_PRESET, flow_downscale: int = 2,
                  observer: FrameObserver | None = None) -> None:
         self.config = config
         self.estimator = FlowEstimator(flow_preset, downscale=flow_downscale)
