@@ -23,10 +23,12 @@ from vidstyle.models.weights import load_weights, save_weights
 from vidstyle.train.style import StyleRecipe
 
 
-def picture(structure=0.8, edge_f=0.7, grid=2e-4):
-    """Picture figures as picture_figures stores them."""
-    return {"structure": structure, "edge_f": edge_f, "edge_precision": edge_f, "edge_recall": edge_f,
-            "grid_energy": grid, "frames": 1}
+def picture(structure=0.8, edge_f=0.7, grid=2e-4, border=2.5):
+    """Picture figures as picture_figures stores them (``border`` None: as a report from before
+    the border line was measured)."""
+    figures = {"structure": structure, "edge_f": edge_f, "edge_precision": edge_f, "edge_recall": edge_f,
+               "grid_energy": grid, "frames": 1}
+    return figures if border is None else figures | {"border_line": border}
 
 
 def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, minutes=20.5,
@@ -161,6 +163,20 @@ class TestTargets:
         md = "\n".join(styles_section.render_styles(rep))
         assert "What a person sees" not in md and "## Styles" in md
 
+    def test_reports_from_before_the_border_line(self):
+        rep = report()
+        for entry in rep["styles"]["styles"].values():
+            for key in ("picture", "picture_off"):
+                entry["mean"][key].pop("border_line")
+                for clip in entry["clips"].values():
+                    clip[key].pop("border_line", None)
+        rep["styles"]["clips"]["bikes.mp4"]["bicubic_picture"].pop("border_line")
+        assert styles_section.picture_means(list(rep["styles"]["clips"].values()), "bicubic_picture") == {
+            "structure": 0.95, "edge_f": 0.9, "edge_precision": 0.9, "edge_recall": 0.9, "grid_energy": 1e-4}
+        md = "\n".join(styles_section.render_styles(rep))
+        assert ("| pencil | **0.800** | **0.700** | 0.70 / 0.70 | **2.00e-04** |  | 0.700 | 0.600 | "
+                "0.60 / 0.60 | 1.00e-03 |  |") in md
+
     def test_speed_is_judged_on_the_network_alone(self):
         speed = reports.targets(report(fps=2.5, network=0.9))[2]  # 50% end to end, 90% alone
         assert speed["status"] == "PASS" and "network-only" in speed["name"]
@@ -263,9 +279,9 @@ class TestPieces:
         assert "| remaster-x2 | 120 | **10.00** | 100% | 5.00 | 100% | reuse |" in md
         assert "The target is judged on the network alone" in md
         assert "### What a person sees" in md
-        assert ("| pencil | **0.800** | **0.700** | 0.70 / 0.70 | **2.00e-04** | 0.700 | 0.600 | "
-                "0.60 / 0.60 | 1.00e-03 |") in md
-        assert "| bicubic x2 | 0.950 | 0.900 | 0.90 / 0.90 | 1.00e-04 |  |  |  |  |" in md
+        assert ("| pencil | **0.800** | **0.700** | 0.70 / 0.70 | **2.00e-04** | 2.5 | 0.700 | 0.600 | "
+                "0.60 / 0.60 | 1.00e-03 | 2.5 |") in md
+        assert "| bicubic x2 | 0.950 | 0.900 | 0.90 / 0.90 | 1.00e-04 | 2.5 |  |  |  |  |  |" in md
         assert ("2.0x as long here (encode busy 8.4 s with pencil, 8.4 s with ink, against "
                 "4.1 s with remaster-x2, per 120 frames)") in md
 

@@ -1,5 +1,5 @@
-"""What a person sees (vidstyle/style/measures.py): structure, edge agreement and grid energy on
-hand-made frames whose answers can be reasoned out."""
+"""What a person sees (vidstyle/style/measures.py): structure, edge agreement, grid energy and a
+line along the border on hand-made frames whose answers can be reasoned out."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from vidstyle.style.measures import (
     EdgeAgreement,
+    border_line,
     edge_agreement,
     edges,
     fine_bands,
@@ -147,12 +148,36 @@ class TestGridEnergy:
             grid_energy(np.zeros((3, 40), np.uint8))
 
 
+class TestBorderLine:
+    @pytest.mark.parametrize("side", ["top", "bottom", "left", "right"])
+    def test_a_line_along_an_edge_reads_its_height(self, side):
+        clean = cv2.cvtColor(natural(), cv2.COLOR_RGB2GRAY).astype(np.float64)
+        output = clean.copy()
+        view = {"top": output, "bottom": output[::-1], "left": output.T, "right": output.T[::-1]}[side]
+        view[1] += 40.0  # a light line one pixel in, with a dark band under it
+        view[2:4] -= 20.0
+        assert border_line(output, clean) == pytest.approx(40.0)
+
+    def test_strokes_grain_and_a_palette_shift_are_no_line(self):
+        clean = cv2.cvtColor(natural(), cv2.COLOR_RGB2GRAY).astype(np.float64)
+        rng = np.random.default_rng(5)
+        output = clean + 15.0 + rng.normal(0.0, 10.0, clean.shape)  # brighter, and grainy everywhere
+        rows, columns = np.indices(clean.shape)
+        output[(rows + columns) % 6 == 0] -= 30.0  # diagonal hatching over the whole picture, edges included
+        assert border_line(output, clean) < 3.0
+        assert border_line(clean, clean) == 0.0
+
+    def test_too_small_a_picture_is_refused(self):
+        with pytest.raises(ValueError, match="too small"):
+            border_line(np.zeros((15, 40)), np.zeros((15, 40)))
+
+
 def test_picture_measures_together():
     frame = natural()
     figures = picture_measures(frame, frame)
     assert figures["structure"] == pytest.approx(1.0) and figures["edge_f"] == 1.0
     assert figures["edge_precision"] == figures["edge_recall"] == 1.0
-    assert figures["grid_energy"] == grid_energy(frame)
+    assert figures["grid_energy"] == grid_energy(frame) and figures["border_line"] == 0.0
 
 
 def test_fine_bands_tell_coloured_speckle_from_grey_texture():

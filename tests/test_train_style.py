@@ -233,6 +233,27 @@ def test_a_style_starts_exactly_at_the_remaster_model():
         torch.testing.assert_close(g.eval()(x), base.eval()(x), rtol=0, atol=1e-5)
 
 
+def test_the_style_terms_do_not_see_the_border():
+    """A line drawn along a patch's edge earns no style (the shipped ink of 2026-12-05 drew one
+    over every frame); the same line inside the patch changes every term."""
+    recipe = StyleRecipe(patch_size=32, batch_size=1, exemplar_size=128)
+    trainer = StyleTrainer(recipe, draw_exemplar("ink", size=128), shipped_weights("remaster-x2"))
+    assert trainer.margin == 8  # two cells of the x2 pixel shuffle
+    torch.manual_seed(3)
+    hr = torch.rand(2, 3, 64, 64)
+    out = (hr + 0.05 * torch.randn_like(hr)).clamp(0, 1)
+    lined, inside = out.clone(), out.clone()
+    lined[..., :2, :], lined[..., 2:6, :] = 1.0, 0.0  # a light line over a dark band, along the top
+    inside[..., 20:22, :], inside[..., 22:26, :] = 1.0, 0.0
+    with torch.no_grad():
+        half, terms = trainer.style_terms(out, hr)
+        half_lined, terms_lined = trainer.style_terms(lined, hr)
+        _, terms_inside = trainer.style_terms(inside, hr)
+    assert half.shape[-1] == (64 - 2 * 8) // 2 and torch.equal(half_lined, half)
+    assert all(torch.equal(terms_lined[k], terms[k]) for k in terms)
+    assert all(not torch.equal(terms_inside[k], terms[k]) for k in terms)
+
+
 def test_a_too_small_eval_crop_is_refused_before_training(tmp_path, capsys):
     out = tmp_path / "glass.safetensors"
     with pytest.raises(SystemExit) as stop:

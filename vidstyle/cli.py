@@ -528,9 +528,11 @@ def train_style_command(image: Path, output: Path, scale: str, minutes: float, n
     reuse between frames as the remaster models. The film stays the film: seen from a normal
     distance (the picture blurred by 2 and 4 pixels) its shapes must stay those of the clean
     frame, and only the fine detail is free for strokes and paper; a learned blur after the
-    network's pixel shuffle and a loss on the grid keep its 4-pixel cells out of the picture.
-    The card says how well on held-out frames: structure (aim >= 0.75), edge agreement
-    (>= 0.6) and grid energy (<= 0.001), beside the style distance.
+    network's pixel shuffle and a loss on the grid keep its 4-pixel cells out of the picture,
+    and the style's own losses do not look at a patch's border, so no line is drawn along the
+    frame's edge. The card says how well on held-out frames: structure (aim >= 0.75), edge
+    agreement (>= 0.6), grid energy (<= 0.001) and border line (levels; bicubic about 1.6),
+    beside the style distance.
 
     A preview of held-out frames is refreshed every two minutes while it trains; Ctrl-C keeps
     what was done, and --resume carries on.

@@ -109,7 +109,8 @@ STRUCTURE_TARGET = 0.75
 EDGE_F_TARGET = 0.6
 GRID_ENERGY_TARGET = 0.001
 #: The figures of :func:`picture_figures`, each the mean over the frames read.
-PICTURE_KEYS = ("structure", "edge_f", "edge_precision", "edge_recall", "grid_energy")
+#: Reports from before 2026-12-06 have no ``border_line`` (shown empty; no target judges it).
+PICTURE_KEYS = ("structure", "edge_f", "edge_precision", "edge_recall", "grid_energy", "border_line")
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,7 @@ def picture_means(rows: list[dict[str, Any]], key: str) -> dict[str, float] | No
     figures = [r.get(key) for r in rows]
     if not figures or any(f is None for f in figures):
         return None
-    return {k: statistics.fmean(f[k] for f in figures) for k in PICTURE_KEYS}
+    return {k: statistics.fmean(f[k] for f in figures) for k in PICTURE_KEYS if all(k in f for f in figures)}
 
 
 def bench_styles_quality(plan: StylesPlan, styles: list[Style], tmp: Path) -> dict[str, Any]:
@@ -653,22 +654,27 @@ def render_style_picture(styles: dict[str, Any], clips: dict[str, Any]) -> list[
           "the F-score of their Canny edges, an edge found when the other picture has one within "
           f"2 pixels (precision / recall beside it; target >= {EDGE_F_TARGET:.1f}); *grid* the "
           "share of the high-pass luma (less its blur with sigma 3) that is one pattern repeating "
-          f"every 4 pixels, the network's cell (target <= {GRID_ENERGY_TARGET:g}). Means over "
-          "the clips; bicubic x2 of the damaged input is the context.", ""]
+          f"every 4 pixels, the network's cell (target <= {GRID_ENERGY_TARGET:g}); *border* the "
+          "strongest line along an edge of the frame that the clean frame does not have, in levels "
+          "(`border_line`: the mean along each of the 3 outermost rows and columns of output less "
+          "clean, against the same inside; no target, context). Means over the clips; bicubic x2 "
+          "of the damaged input is the context.", ""]
 
     def cells(p: dict[str, float] | None, judged: bool = False) -> list[str]:
         """Structure, edge F, precision / recall, grid; the judged figures in bold."""
         if p is None:
-            return ["", "", "", ""]
+            return ["", "", "", "", ""]
         mark = "**" if judged else ""
+        border = p.get("border_line")
         return [f"{mark}{p['structure']:.3f}{mark}", f"{mark}{p['edge_f']:.3f}{mark}",
-                f"{p['edge_precision']:.2f} / {p['edge_recall']:.2f}", f"{mark}{p['grid_energy']:.2e}{mark}"]
+                f"{p['edge_precision']:.2f} / {p['edge_recall']:.2f}", f"{mark}{p['grid_energy']:.2e}{mark}",
+                "" if border is None else f"{border:.1f}"]
 
     rows = [[label, *cells(v["mean"].get("picture"), judged=True), *cells(v["mean"].get("picture_off"))]
             for label, v in styles.items()]
-    rows.append(["bicubic x2", *cells(bicubic), "", "", "", ""])
-    md += table(["style", "structure", "edge F", "precision / recall", "grid", "off: structure",
-                 "edge F", "precision / recall", "grid"], rows)
+    rows.append(["bicubic x2", *cells(bicubic), "", "", "", "", ""])
+    md += table(["style", "structure", "edge F", "precision / recall", "grid", "border", "off: structure",
+                 "edge F", "precision / recall", "grid", "border"], rows)
     return md
 
 

@@ -105,6 +105,7 @@ from .style_losses import (
     coarse_structure,
     colour_stats,
     grid_share,
+    interior,
     linear_colour_transfer,
     palette_target,
     tone_layout,
@@ -256,7 +257,11 @@ class StyleTrainer:
             ex = to_tensor(exemplar)
             self.targets = [gram(f) for f in self.extractor(self.half(ex))]
             self.palette_mean, self.palette_cov = colour_stats(self.half(ex))
-        seen = recipe.patch_size * recipe.scale // 2  # the side of the discriminator's view
+        #: Output pixels at each side of a patch that the style's own terms do not see (:func:`interior`):
+        #: two of the pixel shuffle's cells, 8 at x2 (at the default patch the discriminator's view is
+        #: then 56 pixels, one scale of PatchGAN where the 64 of the whole patch had two).
+        self.margin = 4 * recipe.scale
+        seen = (recipe.patch_size * recipe.scale - 2 * self.margin) // 2  # the side of the discriminator's view
         self.discriminator = MultiScaleDiscriminator(num_scales=2 if seen >= 64 else 1, channels=32,
                                                      layers=3 if seen >= 32 else 2, max_channels=96)
         # The colour skip and the output blur are small layers over the whole picture: they learn fast.
@@ -312,6 +317,36 @@ class StyleTrainer:
             group["lr"] = base * factor
         self.opt_d.param_groups[0]["lr"] = r.lr_discriminator * factor
 
+    def style_terms(self, out: torch.Tensor, hr: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The style's own terms of outputs ``out`` against clean patches ``hr`` (B, 3, H, W):
+        ``content``, ``style``, ``tone`` and ``palette``, with the view (``half``) that the
+        discriminator judges.
+
+        Content, style, palette and the discriminator look at the pictures blurred, at half
+        resolution (GaussianHalf), the exemplar too: a quarter of the cost, and patterns of
+        pixels or of the pixel shuffle's cells cannot pass for strokes or add to the palette's
+        contrast (a model trained with the palette at full resolution drew a grid for it). All of
+        them see the patch's interior only (:func:`interior`, :attr:`margin`): at the network's
+        own border, where the structure term's SSIM windows do not reach, a line drawn along the
+        edge was the cheapest stroke there was, and the ink and pencil of 2026-12-05 drew one
+        over every frame.
+        """
+        inner, hr_inner = interior(out, self.margin), interior(hr, self.margin)
+        half = self.half(inner)
+        out_maps = self.extractor(half)
+        with torch.no_grad():
+            hr_maps = self.extractor(self.half(hr_inner))
+            target_mean, target_cov = palette_target(*colour_stats(self.half(hr_inner)), self.palette_mean,
+                                                     self.palette_cov)
+        content = sum(charbonnier_loss(o, h) for o, h in zip(out_maps[:4:2], hr_maps[:4:2]))
+        style = sum(((gram(o) - t) ** 2).sum(dim=(1, 2)).mean() / (t**2).sum()
+                    for o, t in zip(out_maps, self.targets)) / len(self.targets)
+        tone = (tone_layout(inner) - tone_layout(hr_inner)).abs().mean()
+        mean, cov = yuv_stats(half)
+        # L1, not squared: a tint of a few percent must cost as much as the strokes it hides.
+        palette = (mean - target_mean).abs().sum(1).mean() + 5 * (cov - target_cov).abs().sum((1, 2)).mean()
+        return half, {"content": content, "style": style, "tone": tone, "palette": palette}
+
     def train_step(self, batch) -> dict[str, float]:
         r, g = self.recipe, self.generator
         cl = torch.channels_last
@@ -321,24 +356,8 @@ class StyleTrainer:
         residual = g.residual(features)
         out = g.finish(residual, x).clamp(0.0, 1.0)
 
-        # Content, style, palette and the discriminator look at the pictures blurred, at half
-        # resolution (GaussianHalf), the exemplar too: a quarter of the cost, and patterns of
-        # pixels or of the pixel shuffle's cells cannot pass for strokes or add to the palette's
-        # contrast (a model trained with the palette at full resolution drew a grid for it).
-        half = self.half(out)
-        out_maps = self.extractor(half)
-        with torch.no_grad():
-            hr_maps = self.extractor(self.half(hr))
-        content = sum(charbonnier_loss(o, h) for o, h in zip(out_maps[:4:2], hr_maps[:4:2]))
-        style = sum(((gram(o) - t) ** 2).sum(dim=(1, 2)).mean() / (t**2).sum()
-                    for o, t in zip(out_maps, self.targets)) / len(self.targets)
-        tone = (tone_layout(out) - tone_layout(hr)).abs().mean()
-        with torch.no_grad():
-            target_mean, target_cov = palette_target(*colour_stats(self.half(hr)), self.palette_mean,
-                                                     self.palette_cov)
-        mean, cov = yuv_stats(half)
-        # L1, not squared: a tint of a few percent must cost as much as the strokes it hides.
-        palette = (mean - target_mean).abs().sum(1).mean() + 5 * (cov - target_cov).abs().sum((1, 2)).mean()
+        half, own = self.style_terms(out, hr)
+        content, style, tone, palette = own["content"], own["style"], own["tone"], own["palette"]
         tv = total_variation(out)
         cells = cell_pattern(residual)
         # The film's shapes, at full resolution: what the coarse bands hold must stay the clean patch's.
@@ -365,7 +384,7 @@ class StyleTrainer:
         total.backward()
         self.opt.step()
 
-        real = self.half(self.exemplar_crops(len(out), out.shape[-1]))
+        real = self.half(self.exemplar_crops(len(out), out.shape[-1] - 2 * self.margin))  # as the interior
         d_loss = (sum(F.softplus(-o.logits).mean() for o in self.discriminator(real))
                   + sum(F.softplus(o.logits).mean() for o in self.discriminator(half.detach())))
         self.opt_d.zero_grad(set_to_none=True)

@@ -31,6 +31,7 @@ __all__ = [
     "coarse_structure",
     "colour_stats",
     "grid_share",
+    "interior",
     "linear_colour_transfer",
     "luma",
     "palette_target",
@@ -42,6 +43,22 @@ __all__ = [
 
 #: RGB -> YUV (BT.601): luma, and two colour-difference axes.
 RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])
+
+
+def interior(x: torch.Tensor, margin: int) -> torch.Tensor:
+    """``x`` (B, C, H, W) without ``margin`` pixels on every side.
+
+    What the style's own terms (content, style, tone, palette, adversarial) look at. A patch's
+    border is the network's border, where its convolutions meet padding; the structure term's
+    SSIM windows stop 5 pixels short of it, so a stroke drawn along the edge cost nothing there
+    and counted fully for the Gram matrices and the discriminator. The shipped ink and pencil of
+    2026-12-05 drew one: a light line with a dark band under it along the top of every frame
+    (:func:`vidstyle.style.measures.border_line`). Seen from the interior only, the border earns
+    no style, and the weights (the same everywhere) carry the interior's strokes to it.
+    """
+    if margin <= 0:
+        return x
+    return x[..., margin:-margin, margin:-margin]
 
 
 def colour_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
