@@ -62,21 +62,22 @@ class TestLoadStyle:
 
     def test_bundled_styles_blend_with_the_network_they_started_from(self):
         # A style blends with the network it was fine-tuned from, found by the sha256 on its card:
-        # ink was fine-tuned from remaster-x2-v3, engraving from remaster-x2-v2 (both kept for them),
-        # so at strength 0 each style is the network it started from.
+        # ink was fine-tuned from today's remaster-x2, halftone from remaster-x2-v3 (kept for it),
+        # so at strength 0 each style is the network it started from ...
         from vidstyle.models.styles import STYLE_BASES, style_base
 
         x = frame(2)
-        for style in ("ink", "engraving"):
+        for style, base_name, warp in (("ink", "remaster-x2", "picture"), ("halftone", "remaster-x2-v3", "cells")):
             card = json.loads(shipped_weights(f"style-{style}-x2").with_suffix(".json").read_text())
             name, _, base_card = style_base(card)
-            assert name in STYLE_BASES[2] and base_card["sha256"] == card["fine_tuned_from"]["sha256"]
+            assert name == base_name and base_card["sha256"] == card["fine_tuned_from"]["sha256"]
+            assert name == "remaster-x2" or name in STYLE_BASES[2]
             with torch.no_grad():
                 base = load_model(str(shipped_weights(name)), scale=2)(x)
                 zero = load_style(style, scale=2, strength=0.0)(x)
             torch.testing.assert_close(zero, base, atol=2e-6, rtol=0)
-            # ... and warps the keyframe's residual as that network's fusion was trained: in cells.
-            assert load_style(style, scale=2, strength=0.0).temporal.residual_warp == "cells"
+            # ... and warps the keyframe's residual as that network's fusion was trained.
+            assert load_style(style, scale=2, strength=0.0).temporal.residual_warp == warp
 
     def test_strength_moves_from_remaster_to_style(self, grey_style):
         x = frame(1)
