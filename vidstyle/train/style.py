@@ -40,7 +40,9 @@ and trains, together:
   for the style as for the remaster models.
 
 Content, style, palette and the discriminator see the pictures (output, clean patch and
-exemplar alike) through :class:`GaussianHalf`, blurred and at half resolution. At full
+exemplar alike) through :class:`GaussianHalf`, blurred and at half resolution, and only the
+patch's interior (:meth:`StyleTrainer.style_terms`: at its border they taught a line along the
+frame's edge). At full
 resolution the cheapest way to add the fine-scale energy and contrast an exemplar has was a
 grid of the pixel shuffle's 4x4 cells over the whole picture, which the models drew within
 minutes; blurred, such a grid adds nothing, and strokes (several pixels wide) still count.

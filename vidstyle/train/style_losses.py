@@ -46,16 +46,8 @@ RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [
 
 
 def interior(x: torch.Tensor, margin: int) -> torch.Tensor:
-    """``x`` (B, C, H, W) without ``margin`` pixels on every side.
-
-    What the style's own terms (content, style, tone, palette, adversarial) look at. A patch's
-    border is the network's border, where its convolutions meet padding; the structure term's
-    SSIM windows stop 5 pixels short of it, so a stroke drawn along the edge cost nothing there
-    and counted fully for the Gram matrices and the discriminator. The shipped ink and pencil of
-    2026-12-05 drew one: a light line with a dark band under it along the top of every frame
-    (:func:`vidstyle.style.measures.border_line`). Seen from the interior only, the border earns
-    no style, and the weights (the same everywhere) carry the interior's strokes to it.
-    """
+    """``x`` (B, C, H, W) without ``margin`` pixels on every side: what the style's own terms
+    look at (why: :meth:`vidstyle.train.style.StyleTrainer.style_terms`)."""
     if margin <= 0:
         return x
     return x[..., margin:-margin, margin:-margin]
