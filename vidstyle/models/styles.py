@@ -160,13 +160,11 @@ def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float,
 
 #: Earlier remaster models kept because bundled styles were fine-tuned from them, by scale. A style
 #: blends (``--style-strength`` below 1) with the network it started from: weights of two
-#: separately trained networks do not interpolate. Of the bundled x2 styles, engraving was
-#: fine-tuned from remaster-x2-v2, the remaster-x2 shipped before the flat-block noise estimate
-#: (retrained on the deeper remaster-x2, its card read a grid energy of 1.7e-3, over the 1e-3
-#: target, and it was not shipped); halftone and pencil from remaster-x2-v3, the deeper
-#: remaster-x2 with the fusion it had before temporal-x2-fusion-picture.toml (the same generator);
-#: ink (retrained on 2026-12-06 without the line along the frame's top) from today's remaster-x2.
-STYLE_BASES: dict[int, tuple[str, ...]] = {2: ("remaster-x2-v3", "remaster-x2-v2")}
+#: separately trained networks do not interpolate. Of the bundled x2 styles, halftone was
+#: fine-tuned from remaster-x2-v3, the deeper remaster-x2 with the fusion it had before
+#: temporal-x2-fusion-picture.toml (the same generator); ink, engraving and pencil (retrained on
+#: 2026-12-06 without the line along the frame's top) from today's remaster-x2.
+STYLE_BASES: dict[int, tuple[str, ...]] = {2: ("remaster-x2-v3",)}
 
 
 def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
