@@ -171,7 +171,9 @@ class TestBundledStyles:
             # Held-out frames come nearer the exemplar's style (the 0.5 target is the benchmark's).
             assert 0 < card["metrics"]["style_distance_ratio"] < 1
             assert card["metrics"]["style_distance_sigma"] == card["recipe"]["blur_sigma"]
-            assert card["cpu_minutes"] > 0 and card["minutes"] <= 25
+            # Within what train-style's 25-minute target buys on a 2-core machine, in CPU minutes (the
+            # wall time depends on what shared the cores: engraving and pencil ran side by side for 38).
+            assert 0 < card["cpu_minutes"] <= 50
             assert card["temporal"]["blend_tolerance"] > DEFAULT_BLEND_TOLERANCE
             load_style(s.name, scale=2)  # the sha256 in its card matches
 
