@@ -18,7 +18,7 @@ the clean frame instead (issue 18), on the luma (BT.601 Y, 16-235, :func:`vidsty
 * :func:`border_line`: a line drawn along an edge of the frame, where a network meets its
   padding: how far the outermost rows and columns of the output moved from the clean frame's,
   beyond what the rows and columns inside moved (a palette shift moves both), in levels. The
-  shipped ink and pencil of 2026-12-05 drew a light line over a dark band along the top of every
+  shipped ink, engraving and pencil of 2026-12-05 drew a light line over a dark band along the top of every
   frame, which the three measures above did not see (they blur it away, or it is one line in
   hundreds).
 
@@ -38,6 +38,7 @@ from ..quality import luma, ssim
 
 __all__ = [
     "BORDER_DEPTH",
+    "BORDER_INTERIOR",
     "CANNY_THRESHOLDS",
     "EDGE_TOLERANCE",
     "FINE_SIGMA",

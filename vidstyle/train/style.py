@@ -330,7 +330,7 @@ class StyleTrainer:
         contrast (a model trained with the palette at full resolution drew a grid for it). All of
         them see the patch's interior only (:func:`interior`, :attr:`margin`): at the network's
         own border, where the structure term's SSIM windows do not reach, a line drawn along the
-        edge was the cheapest stroke there was, and the ink and pencil of 2026-12-05 drew one
+        edge was the cheapest stroke there was, and the ink, engraving and pencil of 2026-12-05 drew one
         over every frame.
         """
         inner, hr_inner = interior(out, self.margin), interior(hr, self.margin)
