@@ -175,22 +175,29 @@ class TestMeasure:
 
     def test_steadiness_runs_the_clean_input_through_the_default_mode(self):
         """The steadiness part with the shipped x2 model on a tiny clip: the damaged runs, the clean input
-        through bicubic, off and reuse (the default), its table and its target."""
+        through bicubic, off, reuse and auto (the default), its table and its targets."""
         clip = footage.Clip("tiny", "made in the test", textured_frames(6, width=96, height=64), Fraction(25))
         settings = gen.Settings(scales=(2,), frames=6, carphone_frames=0, steadiness=True,
                                 methods=("bicubic", "model"))
         section = gen.measure(settings, material=[clip])
         rows = section["steadiness"]["clips"]["tiny"]
-        assert {"bicubic", "off", "reuse", "repair", "clean_bicubic", "clean_off", "clean_reuse"} <= set(rows)
+        assert {"bicubic", "off", "reuse", "auto", "repair", "clean_bicubic", "clean_off", "clean_reuse",
+                "clean_auto"} <= set(rows)
         # Frames between keyframes were reused, and a clean input upscales better than a damaged one.
         assert rows["reuse"]["temporal"]["reused_frames"] > 0
         assert rows["clean_off"]["psnr"] > rows["off"]["psnr"]
-        target = next(t for t in section["targets"] if "with --temporal reuse, the default" in t["name"])
-        gain = rows["clean_reuse"]["psnr"] - rows["clean_bicubic"]["psnr"]
-        assert target["figures"] == f"tiny {gain:+.2f} dB" and target["passed"] == (gain >= gen.CLEAN_GAIN)
+        # auto runs with the model's whole gate and reports it (what it does: tests/test_temporal_device.py)
+        gate = rows["clean_auto"]["temporal"]["whole_gate"]
+        assert gate["level"] == 2.5 and 0 <= gate["whole_frames"] <= rows["clean_auto"]["temporal"]["reused_frames"]
+        assert "whole_gate" not in rows["clean_reuse"]["temporal"]
+        for key, mode in (("clean_auto", "auto, the default"), ("clean_reuse", "reuse")):
+            target = next(t for t in section["targets"] if f"with --temporal {mode}:" in t["name"])
+            gain = rows[key]["psnr"] - rows["clean_bicubic"]["psnr"]
+            assert target["figures"] == f"tiny {gain:+.2f} dB" and target["passed"] == (gain >= gen.CLEAN_GAIN)
         text = "\n".join(gen.render_markdown(section))
         assert "the default temporal mode on clean input, x2" in text
         assert f"{rows['clean_reuse']['psnr'] - rows['clean_off']['psnr']:+.2f}" in text
+        assert f"{rows['clean_auto']['psnr'] - rows['clean_off']['psnr']:+.2f}" in text
 
     def test_settings_need_bicubic(self):
         with pytest.raises(ValueError, match="bicubic"):

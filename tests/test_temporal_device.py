@@ -21,7 +21,7 @@ from skimage import data
 import vidstyle.temporal.reuse as reuse_module
 from vidstyle import remaster
 from vidstyle.cli import run
-from vidstyle.config import GrainConfig, RemasterConfig, RepairConfig, TemporalConfig
+from vidstyle.config import EncodeConfig, GrainConfig, RangeConfig, RemasterConfig, RepairConfig, TemporalConfig
 from vidstyle.engine import STAGES, RemasterResult
 from vidstyle.models.condition import noise_sigma
 from vidstyle.models.descriptor import ModelDescriptor, TemporalHints, run_frames
@@ -38,9 +38,10 @@ from vidstyle.temporal.reuse import (
     ReuseRunner,
     blend_weight,
     correction_weight,
+    source_noise,
     temporal_noise,
 )
-from vidstyle.temporal.stage import auto_mode, open_temporal
+from vidstyle.temporal.stage import CLEAN_SOURCE, auto_mode, open_temporal
 
 CPU = torch.device("cpu")
 #: Within rounding: what the issue asks of the batched path against the per-frame one.
@@ -343,6 +344,126 @@ class TestBatchedReuse:
         # frames 9-11 corrected in full, 1-3 and 5-7 where they changed from their keyframes
         assert 1 / 3 < between < 1
         assert "grain_gate" not in open_temporal(TemporalConfig(mode="reuse"), models["ink"]).report()
+
+
+class TestWholeGate:
+    """``--temporal auto``'s whole gate: a frame between keyframes of a clean source runs the whole
+    generator, as ``off`` does; a noisy source reuses, as without the gate."""
+
+    @pytest.fixture(scope="class")
+    def noisy(self, clip) -> np.ndarray:
+        # Independent noise of 6 levels on each frame: its luma differs from frame to frame by a
+        # median of about 3.8 levels where flat, above remaster-x2's gate of 2.5.
+        return np.clip(clip + np.random.default_rng(6).normal(0, 6, clip.shape), 0, 255).astype(np.uint8)
+
+    @pytest.mark.parametrize("batched", [False, True])
+    def test_a_clean_source_runs_every_frame_whole(self, clip, models, batched):
+        model = models["remaster-x2"]
+        runner = ReuseRunner(model, strength=0.0, picture_warp=True, batched=batched, whole_gate=2.5)
+        out = run_through(runner, planned(clip, "reuse", 4))
+        assert runner.gate_counts["whole"] == len(clip) - 3  # all but keyframes 0, 4 and 8
+        reused = run_through(ReuseRunner(model, strength=0.0, picture_warp=True, batched=batched),
+                             planned(clip, "reuse", 4))
+        for k in range(len(clip)):
+            # as the keyframes test above: alone in run_frames, a level may round the other way
+            diff = np.abs(out[k].astype(int) - run_frames(model, clip[k : k + 1])[0].astype(int))
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.001, k
+        assert np.abs(out[1].astype(int) - reused[1]).max() > 8  # the gate changed what the frame got
+
+    def test_whole_frames_run_at_the_precision_off_would_have(self, clip, models):
+        """Reuse keeps the model in float32; the frames the gate runs whole go through a copy at
+        off's precision (bf16 on a CPU that has it), the model itself untouched."""
+        model = models["remaster-x2"]
+        half = model.in_precision(torch.bfloat16)
+        assert model.dtype == torch.float32 and half.dtype == torch.bfloat16 and half.module is not model.module
+        runner = ReuseRunner(model, strength=0.0, picture_warp=True, batched=False, whole_gate=2.5, whole_model=half)
+        out = run_through(runner, planned(clip, "reuse", 4))
+        for k in (1, 2, 3, 5):  # frames between keyframes: off's bf16 picture
+            assert np.array_equal(out[k], run_frames(half, clip[k : k + 1])[0]), k
+        assert next(model.module.parameters()).dtype == torch.float32
+
+    def test_a_noisy_source_reuses_as_without_the_gate(self, noisy, models):
+        model = models["remaster-x2"]
+        expected = run_through(ReuseRunner(model, strength=0.0, picture_warp=True, batched=False),
+                               planned(noisy, "reuse", 4))
+        for batched in (False, True):
+            runner = ReuseRunner(model, strength=0.0, picture_warp=True, batched=batched, whole_gate=2.5)
+            assert_within_rounding(run_through(runner, planned(noisy, "reuse", 4)), expected)
+            assert runner.gate_counts["whole"] == 0
+
+    def test_both_paths_agree_where_the_source_changes(self, clip, noisy, models):
+        """Clean frames, then noisy ones: the running reading crosses the gate within the clip;
+        blended as auto runs it (the card's gates)."""
+        model = models["remaster-x2"]
+        frames = np.concatenate([clip[:6], noisy[6:]])
+        hints = model.temporal
+        gates = {"grain_gate": hints.grain_gate, "change_gate": hints.change_gate, "blend_gate": hints.blend_gate}
+        outs, wholes = [], []
+        for batched in (False, True):
+            runner = ReuseRunner(model, picture_warp=True, batched=batched, whole_gate=2.5, **gates)
+            outs.append(run_through(runner, planned(frames, "reuse", 4)))
+            wholes.append(runner.gate_counts["whole"])
+        assert_within_rounding(outs[1], outs[0])
+        assert wholes[0] == wholes[1] and 0 < wholes[0] < len(frames) - 3
+
+    def test_only_auto_gets_the_gate(self, clip, models):
+        model = models["remaster-x2"]
+        auto, reuse = open_temporal(TemporalConfig(), model), open_temporal(TemporalConfig(mode="reuse"), model)
+        assert auto.mode == reuse.mode == "reuse"
+        assert auto.runner.whole_gate == 2.5 and reuse.runner.whole_gate is None
+        run_through(auto.runner, planned(clip, "reuse", 4))
+        assert auto.report()["whole_gate"] == {"level": 2.5, "whole_frames": len(clip) - 3}
+        assert "whole_gate" not in reuse.report()
+        assert open_temporal(TemporalConfig(), models["ink"]).runner.whole_gate is None  # a style reuses always
+
+
+class TestAutoReadsTheSource:
+    """``--temporal auto`` reads the source's noise before a run (the engine's probe): a clean one
+    runs frame by frame, as ``off`` (its precision too), a noisy one reuses."""
+
+    @pytest.fixture(scope="class")
+    def noisy(self, clip) -> np.ndarray:
+        return np.clip(clip + np.random.default_rng(6).normal(0, 6, clip.shape), 0, 255).astype(np.uint8)
+
+    def test_the_reading_separates_clean_from_noisy(self, clip, noisy):
+        estimator = FlowEstimator("fine", downscale=2)
+        clean, grainy = source_noise(list(clip), estimator), source_noise(list(noisy), estimator)
+        assert clean is not None and grainy is not None and clean < CLEAN_SOURCE < 2.5 < grainy
+        assert source_noise(list(clip[:1]), estimator) is None  # no pair, no reading
+
+    def test_auto_mode_follows_the_reading(self, models):
+        model = models["remaster-x2"]
+        assert auto_mode(model, "cpu")[0] == auto_mode(model, "cpu", 3.0)[0] == "reuse"
+        assert auto_mode(model, "cpu", CLEAN_SOURCE)[0] == "reuse"  # the gate itself is not clean
+        mode, why = auto_mode(model, "cpu", 0.5)
+        assert mode == "off" and why.startswith("the source reads clean (0.50 levels")
+        assert auto_mode(model, "cuda", 0.5)[0] == "off"  # off on a GPU whatever the source
+        assert auto_mode(models["ink"], "cpu", 0.5)[0] == "reuse"  # no whole gate: a style reuses
+        stage = open_temporal(TemporalConfig(), model, 0.5)
+        assert stage.mode == "off" and stage.report()["why"] == why
+        assert open_temporal(TemporalConfig(mode="reuse"), model, 0.5).mode == "reuse"  # asked for
+
+    def test_a_run_of_a_clean_source_is_the_off_run(self, clip, tmp_path):
+        src = write_lossless(tmp_path / "clean.mkv", list(clip))
+        lossless = EncodeConfig(codec="ffv1", crf=None, preset=None, pix_fmt="bgr0")
+        off = remaster(src, tmp_path / "off.mkv",
+                       RemasterConfig(model="remaster-x2", encode=lossless, temporal=TemporalConfig(mode="off")))
+        auto = remaster(src, tmp_path / "auto.mkv", RemasterConfig(model="remaster-x2", encode=lossless))
+        assert auto.temporal["mode"] == "off" and "reads clean" in auto.temporal["why"]
+        assert np.array_equal(np.stack(decode_all(tmp_path / "auto.mkv")[0]),
+                              np.stack(decode_all(tmp_path / "off.mkv")[0]))
+        assert off.temporal["mode"] == "off"
+
+    def test_a_grainy_film_that_opens_on_black_still_reuses(self, noisy, tmp_path):
+        """The probe reads the run's start, a third and two thirds into it, and keeps the largest."""
+        black = np.zeros((12, *noisy.shape[1:]), np.uint8)
+        frames = np.concatenate([black, noisy, noisy[::-1], noisy])
+        src = write_lossless(tmp_path / "leader.mkv", list(frames))
+        result = remaster(src, tmp_path / "out.mkv", RemasterConfig(model="remaster-x2"))
+        assert result.temporal["mode"] == "reuse" and "the source reads" in result.temporal["why"]
+        leader = remaster(src, tmp_path / "start.mkv",
+                          RemasterConfig(model="remaster-x2", range=RangeConfig(frames=12)))
+        assert leader.temporal["mode"] == "off"  # the black leader alone reads clean
 
 
 class TestBatchedBlend:

@@ -193,6 +193,23 @@ class TestSmokeRun:
         with pytest.raises(ModelError, match=f"^the card's temporal.{name} must be two levels"):
             temporal_hints(module, {"temporal": {name: gate}})
 
+    @pytest.mark.parametrize("level", [-1.0, "a", [2.5], True, float("nan"), float("inf")])
+    def test_a_card_with_a_bad_whole_gate_is_refused(self, level):
+        from vidstyle.errors import ModelError
+        from vidstyle.models.registry import temporal_hints
+
+        module = load_model("remaster-x2", scale=2).module
+        with pytest.raises(ModelError, match="^the card's temporal.whole_gate must be"):
+            temporal_hints(module, {"temporal": {"whole_gate": level}})
+
+    def test_the_whole_gate_comes_from_the_card(self):
+        from vidstyle.models.registry import temporal_hints
+
+        module = load_model("remaster-x2", scale=2).module
+        assert temporal_hints(module, {"temporal": {"whole_gate": 3}}).whole_gate == 3.0
+        assert temporal_hints(module, {}).whole_gate is None
+        assert load_model("remaster-x2", scale=2).temporal.whole_gate == 2.5
+
     def test_the_grain_gate_comes_from_the_card(self):
         from vidstyle.models.registry import temporal_hints
 

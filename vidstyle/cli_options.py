@@ -185,7 +185,9 @@ def model_and_encode_options(func: Callable) -> Callable:
                           "steadier on damaged film; the remaster models). blend: mix the warped previous output into "
                           "each frame (any model, model files too). off: every frame on its own. auto: "
                           "reuse when the model can and reuse was measured faster on the device (the "
-                          "CPU; on a GPU off), else off; --report says why."),
+                          "CPU; on a GPU off), else off; --report says why. auto's reuse runs the whole "
+                          "network on frames of a source that reads clean (no grain from frame to frame), "
+                          "where reusing would only cost detail; reuse reuses regardless."),
         click.option("--keyframe-interval", type=click.IntRange(min=1), default=4, show_default=True,
                      metavar="K", help="With reuse, run the whole network at least every K frames "
                                        "(also at scene cuts and where the flow fails)."),

@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,10 @@ from .models.registry import AUTO_MODELS, load_model, resolve_device
 from .models.styles import load_style
 from .models.tiles import plan_tiling
 from .restore.stage import FrameObserver, RepairStage, open_repair
-from .temporal.stage import TemporalStage, open_temporal, temporal_mode
+from .temporal.flow import FlowEstimator
+from .temporal.reuse import source_noise
+from .temporal.stage import TemporalStage, auto_mode, open_temporal, temporal_mode
+from .timecode import TimePoint
 
 __all__ = [
     "STAGES",
@@ -81,27 +85,70 @@ def open_model(config: RemasterConfig, device: torch.device) -> ModelDescriptor:
     return load_model(config.model, scale=config.scale, device=device)
 
 
-def prepare_model(model: ModelDescriptor, config: RemasterConfig, *, width: int, height: int, bits: int = 8) -> None:
+def prepare_model(model: ModelDescriptor, config: RemasterConfig, *, width: int, height: int, bits: int = 8,
+                  source_noise: float | None = None) -> None:
     """Set ``model``'s tiles (``--tile``) and precision (``--precision``) for frames of ``width`` x
     ``height`` with ``bits`` per component, in that order: tiles decide whether feature reuse can
-    run (it needs whole frames, :func:`~vidstyle.temporal.stage.temporal_mode`), and reuse runs in
-    fp32.
+    run (it needs whole frames, :func:`~vidstyle.temporal.stage.temporal_mode`; ``--temporal auto``
+    also asks the source's noise, ``source_noise``), and reuse runs in fp32.
 
     Raises:
         ConfigError, ModelError: a precision the model, its device, the temporal mode or the
             source's depth cannot run.
     """
     model.tiling = plan_tiling(config.tile, model, width=width, height=height, batch=config.batch_size)
-    mode, _ = temporal_mode(config.temporal, model)
+    mode, _ = temporal_mode(config.temporal, model, source_noise)
     model.set_precision(DTYPES[resolve_precision(config.precision, model, reuse=mode == "reuse", bits=bits)])
+
+
+#: ``--temporal auto``'s look at the source before a run (:func:`probe_source_noise`): the frames
+#: read at each point, and the points as shares of the run: its start, a third and two thirds into
+#: it (a film's first seconds are often black leader or titles, which read clean).
+PROBE_FRAMES, PROBE_AT = 5, (0.0, 1 / 3, 2 / 3)
+
+
+def probe_source_noise(src: Path, config: RemasterConfig, reader: VideoReader,
+                       model: ModelDescriptor) -> float | None:
+    """How noisy the source is from frame to frame, where ``--temporal auto`` would reuse features
+    and the model's card has a ``whole_gate``: the median of :func:`~vidstyle.temporal.reuse.source_noise`
+    over :data:`PROBE_FRAMES` frames at each of :data:`PROBE_AT` (the run's start alone when the run
+    is too short or of unknown length); None where nothing was read or nothing is asked. The median,
+    so that no one look decides: not a grainy film's black leader or clean titles, nor a clean
+    film's one burst of fast motion. A probe that cannot read is skipped: the run itself reports the
+    source's problems.
+    """
+    if config.temporal.mode != "auto" or model.temporal.whole_gate is None \
+            or auto_mode(model, model.device.type)[0] != "reuse":
+        return None
+    fps = reader.info.fps
+    start = reader.start.to_seconds(fps) if reader.start is not None else Fraction(0)
+    total = reader.expected_frames
+    shares = PROBE_AT if total is not None and total >= 2 * PROBE_FRAMES * len(PROBE_AT) else PROBE_AT[:1]
+    estimator = FlowEstimator(config.temporal.flow_preset, downscale=config.temporal.flow_downscale)
+    readings = []
+    for share in shares:
+        at = TimePoint(seconds=start + Fraction(int(share * (total or 0))) / fps)
+        try:
+            with VideoReader(src, start=at if share else reader.start, frames=PROBE_FRAMES, batch_size=PROBE_FRAMES,
+                             on_damage="conceal", fps=config.fps) as probe:
+                frames = [frame for batch in probe for frame in batch.frames]
+        except Exception as ex:  # noqa: BLE001 - advisory: the run reads the source itself
+            log.debug("temporal probe at %s of %s: %s", at, src, ex)
+            continue
+        reading = source_noise(frames, estimator)
+        if reading is not None:
+            readings.append(reading)
+    return float(np.median(readings)) if readings else None
 
 
 def open_stages(
     src: Path, dst: Path, config: RemasterConfig, *, width_factor: int = 1, copy_streams: bool = True,
     model: ModelDescriptor | None = None,
-) -> tuple[VideoReader, ModelDescriptor, VideoWriter]:
+) -> tuple[VideoReader, ModelDescriptor, VideoWriter, float | None]:
     """Check the paths and the encoder, load the model (its tiles and precision set for the input's
-    frames: :func:`prepare_model`) and open the reader and writer for a run.
+    frames: :func:`prepare_model`) and open the reader and writer for a run; and, for
+    ``--temporal auto``, read the source's noise (:func:`probe_source_noise`, None where not read),
+    which :meth:`FramePath.open` takes.
 
     The reader reads ``config.range`` (an image sequence at ``config.fps``). ``width_factor``
     widens the output (2 for preview's side-by-side video); without ``copy_streams`` the output
@@ -131,7 +178,8 @@ def open_stages(
     )
     info = reader.info
     try:
-        prepare_model(model, config, width=info.width, height=info.height, bits=info.bit_depth)
+        noise = probe_source_noise(src, config, reader, model)
+        prepare_model(model, config, width=info.width, height=info.height, bits=info.bit_depth, source_noise=noise)
         writer = VideoWriter(
             dst,
             source=info,
@@ -147,7 +195,7 @@ def open_stages(
     except BaseException:
         reader.close()
         raise
-    return reader, model, writer
+    return reader, model, writer, noise
 
 
 @dataclass
@@ -163,10 +211,16 @@ class FramePath:
     """Time in the finishing stage, on the model's thread."""
 
     @classmethod
-    def open(cls, config: RemasterConfig, model: ModelDescriptor, *,
-             observer: FrameObserver | None = None) -> FramePath:
+    def open(cls, config: RemasterConfig, model: ModelDescriptor, *, observer: FrameObserver | None = None,
+             source_noise: float | None = None, bits: int = 8) -> FramePath:
+        """The stages of a run of ``model`` on frames of ``bits`` per component (``source_noise``:
+        :func:`open_stages`' reading). ``auto``'s frames that run whole inside feature reuse run at
+        the precision ``off`` would have (reuse itself keeps the model in float32)."""
+        whole = None
+        if config.temporal.mode == "auto" and model.temporal.whole_gate is not None:
+            whole = DTYPES[resolve_precision(config.precision, model, reuse=False, bits=bits)]
         return cls(open_repair(config.repair, config.temporal, observer=observer),
-                   open_temporal(config.temporal, model), open_finish(config))
+                   open_temporal(config.temporal, model, source_noise, whole), open_finish(config))
 
     def batches(self, reader: Iterable[FrameBatch], *, depth: int) -> Iterable:
         """The reader's batches planned and repaired, each on a thread of its own (the plan is
@@ -403,10 +457,10 @@ def remaster(
     config = config or RemasterConfig()
     src, dst = Path(src), Path(dst)
     started = time.perf_counter()
-    reader, model, writer = open_stages(src, dst, config, model=model)
+    reader, model, writer, noise = open_stages(src, dst, config, model=model)
     info = reader.info
     with reader, writer:
-        path = FramePath.open(config, model)
+        path = FramePath.open(config, model, source_noise=noise, bits=info.bit_depth)
         run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
                          progress=progress, total=reader.expected_frames)
     seconds = time.perf_counter() - started

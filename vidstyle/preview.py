@@ -128,13 +128,14 @@ def preview(
         check_output_path(repair_sheet, src=src, overwrite=config.overwrite)
 
     started = time.perf_counter()
-    reader, model, writer = open_stages(src, dst, config, width_factor=2)
+    reader, model, writer, noise = open_stages(src, dst, config, width_factor=2)
     expected = reader.expected_frames or frames
     sides = _SideBySide(ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device),
                         expected, repairing=config.repair.active)
     pace = _Pace(started)
     with reader, writer:
-        path = FramePath.open(config, model, observer=sides.observe)
+        path = FramePath.open(config, model, observer=sides.observe, source_noise=noise,
+                              bits=reader.info.bit_depth)
 
         def compose(batch: FrameBatch, after: np.ndarray) -> np.ndarray:
             with pace.preview_work():

@@ -279,19 +279,21 @@ def measure_condition(key: str, kind: str, scale: int, inputs: dict[str, list[np
 def steadiness(clips: list[Clip], damaged: dict[str, list[np.ndarray]], learned: LearnedModel,
                tmp: Path) -> dict[str, Any]:
     """``vidstyle.remaster`` of each damaged clip with bicubic, then ``learned`` with
-    ``--temporal off`` and ``reuse``, into lossless files; warping error with the flow on the
-    clean frames (whose own figure, the floor, is ``reference``). The clean condition's input
-    (area downscale only) goes through bicubic, ``off`` and ``reuse`` too (``clean_bicubic``,
-    ``clean_off``, ``clean_reuse``): what the default temporal mode costs footage that has nothing
-    to repair."""
+    ``--temporal off``, ``reuse`` and ``auto`` (the default: reuse, but whole frames where the source
+    reads clean), into lossless files; warping error with the flow on the clean frames (whose own
+    figure, the floor, is ``reference``). The clean condition's input (area downscale only) goes
+    through bicubic, ``off``, ``reuse`` and ``auto`` too (``clean_bicubic``, ``clean_off``,
+    ``clean_reuse``, ``clean_auto``): what the temporal modes cost footage that has nothing to
+    repair."""
     scale = learned.scale
     per_clip: dict[str, Any] = {}
     # (key, clean input?, model, --temporal, --repair): the damaged input, then the clean one.
     runs = (("bicubic", False, "bicubic", "off", REPAIR_OFF), ("off", False, learned.arg, "off", REPAIR_OFF),
-            ("reuse", False, learned.arg, "reuse", REPAIR_OFF),
+            ("reuse", False, learned.arg, "reuse", REPAIR_OFF), ("auto", False, learned.arg, "auto", REPAIR_OFF),
             ("repair", False, learned.arg, "reuse", RepairConfig("auto")),
             ("clean_bicubic", True, "bicubic", "off", REPAIR_OFF), ("clean_off", True, learned.arg, "off", REPAIR_OFF),
-            ("clean_reuse", True, learned.arg, "reuse", REPAIR_OFF))
+            ("clean_reuse", True, learned.arg, "reuse", REPAIR_OFF),
+            ("clean_auto", True, learned.arg, "auto", REPAIR_OFF))
     for clip in clips:
         stem = Path(clip.name).stem
         inputs = {False: write_lossless(tmp / f"{stem}-damaged.mkv", damaged[clip.name], clip.fps),
@@ -317,9 +319,10 @@ def steadiness(clips: list[Clip], damaged: dict[str, list[np.ndarray]], learned:
         for path in (*inputs.values(), ref):
             path.unlink()
     mean = {key: statistics.fmean(c[key]["warping_error"] for c in per_clip.values())
-            for key in ("reference", "bicubic", "off", "reuse", "repair")}
+            for key in ("reference", "bicubic", "off", "reuse", "auto", "repair")}
     mean["psnr"] = {key: statistics.fmean(c[key]["psnr"] for c in per_clip.values())
-                    for key in ("bicubic", "off", "reuse", "repair", "clean_bicubic", "clean_off", "clean_reuse")}
+                    for key in ("bicubic", "off", "reuse", "auto", "repair", "clean_bicubic", "clean_off",
+                                "clean_reuse", "clean_auto")}
     return {"model": learned.label, "scale": scale, "keyframe_interval": KEYFRAME_INTERVAL,
             "clips": per_clip, "mean": mean, "ratio": mean["reuse"] / mean["off"]}
 
@@ -524,12 +527,13 @@ def judge(section: dict[str, Any]) -> list[dict[str, Any]]:
                     "figures": f"{steady['mean']['reuse'] * 1e3:.3f}e-3 / "
                                f"{steady['mean']['off'] * 1e3:.3f}e-3 = {steady['ratio']:.2f}x "
                                f"({per_clip})"})
-    name = (f"clean x{s} (do no harm) with --temporal reuse, the default: {model_label} PSNR-Y >= bicubic + "
-            f"{CLEAN_GAIN} dB, every clip")
-    if not steady or "skipped" in steady or not all("clean_reuse" in c for c in steady["clips"].values()):
-        missing(name, (steady or {}).get("skipped", "not run"))
-    else:
-        gains = {n: c["clean_reuse"]["psnr"] - c["clean_bicubic"]["psnr"] for n, c in steady["clips"].items()}
+    for key, mode in (("clean_auto", "auto, the default"), ("clean_reuse", "reuse")):
+        name = (f"clean x{s} (do no harm) with --temporal {mode}: {model_label} PSNR-Y >= bicubic + "
+                f"{CLEAN_GAIN} dB, every clip")
+        if not steady or "skipped" in steady or not all(key in c for c in steady["clips"].values()):
+            missing(name, (steady or {}).get("skipped", "not run"))
+            continue
+        gains = {n: c[key]["psnr"] - c["clean_bicubic"]["psnr"] for n, c in steady["clips"].items()}
         out.append({"name": name, "passed": all(g >= CLEAN_GAIN for g in gains.values()),
                     "figures": "; ".join(f"{n} {g:+.2f} dB" for n, g in gains.items())})
     for t in out:
@@ -588,19 +592,44 @@ def steadiness_rows(steady: dict[str, Any]) -> tuple[list[str], list[list[str]]]
         rows[-1][6:9] = [f"{psnr[k]:.2f}" for k in ("bicubic", "off", "reuse")]
         rows[-1] += [f"{m['repair'] * 1e3:.3f}", f"{psnr['repair']:.2f}",
                      f"**{psnr['repair'] - psnr['bicubic']:+.2f}**"]
+    if all("auto" in c for c in steady["clips"].values()):  # sections measured before it lack it
+        header += ["auto (default) x1e-3", "auto / off", "PSNR-Y auto", "whole frames (auto)"]
+        for row, c in zip(rows, steady["clips"].values()):
+            row += [f"{c['auto']['warping_error'] * 1e3:.3f}",
+                    f"{c['auto']['warping_error'] / c['off']['warping_error']:.2f}x",
+                    f"{c['auto']['psnr']:.2f}", _whole_frames(c["auto"])]
+        rows[-1] += ([""] * (len(header) - 4 - len(rows[-1]))
+                     + [f"{m['auto'] * 1e3:.3f}", f"{m['auto'] / m['off']:.2f}x", f"{m['psnr']['auto']:.2f}", ""])
     return header, rows
+
+
+def _whole_frames(run: dict[str, Any]) -> str:
+    """``whole / between keyframes`` of an ``auto`` run's temporal report."""
+    report = run["temporal"]
+    gate = report.get("whole_gate")
+    return f"{gate['whole_frames']} / {report['reused_frames']}" if gate else "-"
 
 
 def clean_reuse_rows(steady: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     header = ["clip", "PSNR-Y bicubic", "PSNR-Y off", "PSNR-Y reuse", "reuse - off dB", "SSIM-Y off",
               "SSIM-Y reuse", "warping error off x1e-3", "reuse x1e-3"]
-    rows = [[name, *(f"{c[k]['psnr']:.2f}" for k in ("clean_bicubic", "clean_off", "clean_reuse")),
-             f"{c['clean_reuse']['psnr'] - c['clean_off']['psnr']:+.2f}", f"{c['clean_off']['ssim']:.4f}",
-             f"{c['clean_reuse']['ssim']:.4f}", f"{c['clean_off']['warping_error'] * 1e3:.3f}",
-             f"{c['clean_reuse']['warping_error'] * 1e3:.3f}"] for name, c in steady["clips"].items()]
+    auto = all("clean_auto" in c for c in steady["clips"].values())  # sections measured before it lack it
+    if auto:
+        header += ["PSNR-Y auto", "auto - off dB", "auto x1e-3", "whole frames (auto)"]
+    rows = []
+    for name, c in steady["clips"].items():
+        rows.append([name, *(f"{c[k]['psnr']:.2f}" for k in ("clean_bicubic", "clean_off", "clean_reuse")),
+                     f"{c['clean_reuse']['psnr'] - c['clean_off']['psnr']:+.2f}", f"{c['clean_off']['ssim']:.4f}",
+                     f"{c['clean_reuse']['ssim']:.4f}", f"{c['clean_off']['warping_error'] * 1e3:.3f}",
+                     f"{c['clean_reuse']['warping_error'] * 1e3:.3f}"])
+        if auto:
+            rows[-1] += [f"{c['clean_auto']['psnr']:.2f}", f"{c['clean_auto']['psnr'] - c['clean_off']['psnr']:+.2f}",
+                         f"{c['clean_auto']['warping_error'] * 1e3:.3f}", _whole_frames(c["clean_auto"])]
     psnr = steady["mean"]["psnr"]
     rows.append(["**mean**", f"{psnr['clean_bicubic']:.2f}", f"{psnr['clean_off']:.2f}", f"{psnr['clean_reuse']:.2f}",
                  f"**{psnr['clean_reuse'] - psnr['clean_off']:+.2f}**", "", "", "", ""])
+    if auto:
+        rows[-1] += [f"{psnr['clean_auto']:.2f}", f"**{psnr['clean_auto'] - psnr['clean_off']:+.2f}**", "", ""]
     return header, rows
 
 
@@ -634,7 +663,9 @@ def render(section: dict[str, Any], table: Callable[[list[str], list[list[Any]]]
             if all("clean_reuse" in c for c in steady["clips"].values()):
                 lines += [heading("the default temporal mode on clean input, x2"), "",
                           f"The clean condition's input (area x2 only) through vidstyle.remaster into FFV1 with "
-                          f"{steady['model']}, --temporal off and reuse (the default), and bicubic; PSNR-Y and SSIM-Y "
+                          f"{steady['model']}, --temporal off, reuse and auto (the default: reuse, but a frame "
+                          "between keyframes runs the whole network while the source reads clean, "
+                          "`whole_gate` in the model's card), and bicubic; PSNR-Y and SSIM-Y "
                           "against the clean frames by vidstyle.temporal.metrics.video_metrics, every frame, no "
                           "border cropped (the clean table above runs the model frame by frame and crops the "
                           "borders).", ""]

@@ -331,8 +331,10 @@ def bench_e2e_learned(plan: ModelsPlan, entry: Learned, tmp: Path) -> dict[str, 
     dst.unlink(missing_ok=True)
     stats = summarise(runs)
     stats["stage_seconds"] = stage_medians(runs)
+    temporal = runs[-1].extra["temporal"]
     stats.update(clip=src.name, model=model, label=entry.label,
-                 temporal_mode=runs[-1].extra["temporal"].get("mode"),
+                 temporal_mode=temporal.get("mode"), reused_frames=temporal.get("reused_frames"),
+                 whole_frames=(temporal.get("whole_gate") or {}).get("whole_frames"),
                  frames_note=frames_note(plan.e2e_frames),
                  other_load_cores=load.other_cores(LoadSnapshot.take()))
     return stats
@@ -481,7 +483,10 @@ def render_e2e_learned(report: dict[str, Any]) -> list[str]:
                f"\"{Path(e['model']).name if learned['origin'] != 'shipped' else e['model']}\"))`"
                f", the {e['frames_note']}, default encoder (libx264, crf 18, preset medium), "
                "default `--temporal auto`"
-               + (f" (here: **{e['temporal_mode']}**)" if e.get("temporal_mode") else "")
+               + (f" (here: **{e['temporal_mode']}**" + (
+                   f"; {e['whole_frames']} of its {e['reused_frames']} frames between keyframes ran the whole "
+                   "network, the source reading clean (`whole_gate`)" if e.get("whole_frames") is not None else "")
+                  + ")" if e.get("temporal_mode") else "")
                + f", {e['repeats']} repeat(s): for context next to the bicubic figure of the "
                "pipeline section. *busy* is `RemasterResult.stage_seconds` (medians).", ""]
         rows = [[e["label"], e["frames"], f"**{e['fps']:.2f}**", f"{e['seconds']:.1f}",

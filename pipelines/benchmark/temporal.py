@@ -76,7 +76,9 @@ log = logging.getLogger("benchmark")
 
 
 #: The ``--temporal`` modes the temporal section compares, in table order.
-COMPARED_MODES = ("off", "blend", "reuse")
+#: ``auto`` is the default: reuse for remaster-x2 on the CPU, but a frame between keyframes runs the
+#: whole network while the source reads clean (its card's ``whole_gate``).
+COMPARED_MODES = ("off", "blend", "reuse", "auto")
 #: Keyframe interval of ``--temporal reuse`` in the temporal section.
 KEYFRAME_INTERVAL = 4
 #: Warping error of reuse must be at least this share below off's (held-out clips, mean).
@@ -298,7 +300,7 @@ def bench_temporal_speed(plan: TemporalPlan, entry: Learned, modes: tuple[str, .
 def bench_temporal(plan: TemporalPlan, entry: Learned, tmp: Path) -> dict[str, Any]:
     """The temporal section: steadiness and fidelity of off / blend / reuse, then their speed."""
     reuse = supports_reuse(entry.model)
-    modes = COMPARED_MODES if reuse else tuple(m for m in COMPARED_MODES if m != "reuse")
+    modes = COMPARED_MODES if reuse else tuple(m for m in COMPARED_MODES if m not in ("reuse", "auto"))
     if not reuse:
         log.info("temporal: %s has no feature reuse; --temporal reuse is not measured", entry.label)
     section: dict[str, Any] = {"model": entry.label, "modes": list(modes), "reuse": reuse,
@@ -373,7 +375,7 @@ def temporal_label(key: str, model: str) -> str:
         return "clean reference (floor)"
     if key == "bicubic":
         return "bicubic x2"
-    extra = f", K={KEYFRAME_INTERVAL}" if key == "reuse" else ""
+    extra = {"reuse": f", K={KEYFRAME_INTERVAL}", "auto": f" (the default), K={KEYFRAME_INTERVAL}"}.get(key, "")
     return f"{model} `--temporal {key}`{extra}"
 
 
@@ -384,7 +386,9 @@ def keyframe_cell(row: dict[str, Any]) -> str:
         return ""
     cuts = f", cuts at {', '.join(map(str, t['scene_cuts']))}" if t.get("scene_cuts") else ""
     fails = f", {t['flow_failures']} flow failures" if t.get("flow_failures") else ""
-    return f"{t['keyframes']} / {t['reused_frames']}{cuts}{fails}"
+    whole = (t.get("whole_gate") or {}).get("whole_frames")
+    whole = f" ({whole} of them whole)" if whole else ""
+    return f"{t['keyframes']} / {t['reused_frames']}{whole}{cuts}{fails}"
 
 
 def warp_change(row: dict[str, Any], off: dict[str, Any] | None) -> str:
@@ -488,7 +492,7 @@ def render_temporal(report: dict[str, Any]) -> list[str]:
             temporal_label(mode, model), s["frames"], f"**{s['fps']:.2f}**",
             f"**{s['ratio_vs_off']:.2f}x**", f"{s['seconds']:.1f}", f"{s['cores']:.2f}",
             tm.get("keyframes", "") if mode != "off" else "",
-            tm.get("reused_frames", "") if mode != "off" else "",
+            keyframe_cell(s).split(" / ", 1)[1] if mode != "off" and "keyframes" in tm else "",
             f"{s['flow_seconds']:.1f}" if mode != "off" else "",
             f"{s['stage_seconds']['model']:.1f}", f"{s['stage_seconds']['encode']:.1f}",
             ", ".join(f"{x:g}" for x in s["fps_runs"]),

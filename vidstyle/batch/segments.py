@@ -246,7 +246,7 @@ def render_segment(
     end = _time_point(info, timestamps, decode_end) if decode_end < len(timestamps) else None
     keep_until = timestamps[segment.end] if segment.end < decode_end else None
     config = replace(config, range=RangeConfig(start=_time_point(info, timestamps, segment.decode_start), end=end))
-    reader, model, writer = open_stages(src, dst, config, copy_streams=False)
+    reader, model, writer, noise = open_stages(src, dst, config, copy_streams=False)
 
     def check(run: StageRun) -> None:
         kept = own_damage(run.damage, segment)
@@ -259,7 +259,7 @@ def render_segment(
             )
 
     with reader, writer:
-        path = FramePath.open(config, model)
+        path = FramePath.open(config, model, source_noise=noise, bits=reader.info.bit_depth)
         run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
                          progress=progress, total=segment.frames, keep_from=first_pts, keep_until=keep_until,
                          before_commit=check)

@@ -8,8 +8,10 @@ be, whether it may run in half precision, what the temporal stage may do with it
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -70,6 +72,11 @@ class TemporalHints:
     a running mean), the blend's strength weighted 0 at or below ``low``, 1 at or above ``high``.
     Read where a keyframe's grain leaves the fusion's correction below 1 (with a ``grain_gate``).
     None: the blend everywhere."""
+    whole_gate: float | None = None
+    """With ``--temporal auto``: the level of :func:`~vidstyle.temporal.reuse.temporal_noise` (its
+    running mean) below which a frame between keyframes runs the whole generator, as ``off`` does.
+    On a clean source a keyframe's warped residual costs detail and there is no grain to steady;
+    ``--temporal reuse`` reuses regardless. None: frames between keyframes always reuse."""
     blend_contrast: bool = False
     """Whether a blend gives back the contrast of the current output where it meets a fresh
     drawing (:func:`vidstyle.temporal.blend.keep_contrast`): styles, whose strokes two drawings
@@ -87,6 +94,8 @@ class TemporalHints:
             gate = getattr(self, name)
             if gate is not None and not 0.0 <= gate[0] < gate[1]:
                 raise ValueError(f"{name} must be two levels [low, high] with 0 <= low < high, got {list(gate)!r}")
+        if self.whole_gate is not None and not (math.isfinite(self.whole_gate) and self.whole_gate >= 0.0):
+            raise ValueError(f"whole_gate must be a level of 0 or more, got {self.whole_gate!r}")
 
 
 @dataclass
@@ -168,6 +177,12 @@ class ModelDescriptor:
         self.module.to(dtype)
         self.dtype = dtype
         return self
+
+    def in_precision(self, dtype: torch.dtype) -> ModelDescriptor:
+        """A copy of this model that runs in ``dtype`` (the network copied; this one is left as it
+        is): ``--temporal auto``'s frames run whole inside a run of feature reuse, which keeps the
+        model in float32, at the precision ``off`` would have."""
+        return replace(self, module=copy.deepcopy(self.module)).set_precision(dtype)
 
     @torch.inference_mode()
     def __call__(self, image: torch.Tensor) -> torch.Tensor:

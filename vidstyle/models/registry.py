@@ -250,9 +250,18 @@ def temporal_hints(module: nn.Module, card: dict[str, Any] | None = None) -> Tem
     try:
         gates = {name: _levels(name, temporal.get(name)) for name in ("grain_gate", "change_gate", "blend_gate")}
         return TemporalHints(supports_reuse=isinstance(module, RemasterGenerator) and module.supports_reuse,
-                             residual_warp=warp, **gates)
+                             residual_warp=warp, whole_gate=_level("whole_gate", temporal.get("whole_gate")), **gates)
     except ValueError as ex:  # TemporalHints checks the values
         raise ModelError(f"the card's temporal.{ex}") from None
+
+
+def _level(name: str, value: Any) -> float | None:
+    """A card's single level as a float (None stays None); ValueError otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"{name} must be one level, got {value!r}")
+    return float(value)
 
 
 def _levels(name: str, value: Any) -> tuple[float, float] | None:

@@ -18,6 +18,7 @@ much), they go one at a time through OpenCV and matrix products laid out by :mod
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -28,16 +29,16 @@ import torch.nn.functional as F
 from ..config import DEFAULT_BLEND_TOLERANCE
 from ..io.depth import to_8bit, top_level
 from ..models.condition import noise_sigma
-from ..models.descriptor import ModelDescriptor, frames_to_tensor, tensor_to_frames
+from ..models.descriptor import ModelDescriptor, frames_to_tensor, run_frames, tensor_to_frames
 from .blend import blend_toward, blend_toward_levels
 from .cells import cell_order, flow_at, half_size, picture_onto, shuffle_onto, space_to_depth
 from .device import flows_at, levels_to_frames, luma_levels, to_levels, upload_flows
-from .flow import FlowPair
+from .flow import FlowEstimator, FlowPair
 from .plan import PlannedBatch
 from .warp import warp, warp_numpy
 
 __all__ = ["Keyframe", "ReuseRunner", "blend_weight", "change_map", "change_map_levels", "correction_weight",
-           "supports_reuse", "temporal_noise"]
+           "source_noise", "supports_reuse", "temporal_noise"]
 
 
 def supports_reuse(model: ModelDescriptor) -> bool:
@@ -176,6 +177,30 @@ def temporal_noise(difference: np.ndarray, luma: np.ndarray) -> float | None:
     return float(np.partition(values, (values.size - 1) // 2)[(values.size - 1) // 2])
 
 
+def source_noise(frames: Sequence[np.ndarray], estimator: FlowEstimator, *,
+                 min_reliable: float = 0.5) -> float | None:
+    """The source's noise from frame to frame over consecutive ``frames`` (RGB uint8 or uint16):
+    the median of :func:`temporal_noise` over the pairs whose flow (``estimator``'s, as the planner
+    computes it) holds on at least ``min_reliable`` of the picture, each frame against the one
+    before it warped onto it; None without a reading (fewer than two frames, a cut, flat pixels
+    missing). What ``--temporal auto``'s probe reads before a run (:func:`.stage.auto_mode`)."""
+    readings = []
+    previous = previous_gray = None
+    for frame in frames:
+        gray = estimator.prepare(frame)
+        if previous is not None:
+            pair = estimator.pair(gray, previous_gray)
+            if pair.reliable >= min_reliable:
+                h, w = frame.shape[:2]
+                flow, _ = flow_at(pair, (h, w), (h, w), mask=False)
+                luma = _luma_float(frame)
+                reading = temporal_noise(np.abs(luma - _luma_float(warp_numpy(previous, flow))), luma)
+                if reading is not None:
+                    readings.append(reading)
+        previous, previous_gray = frame, gray
+    return float(np.median(readings)) if readings else None
+
+
 def blend_weight(noise: float | None, gate: tuple[float, float] | None) -> float:
     """The share of ``--temporal reuse``'s blend kept for a source whose frames differ from their
     keyframes by ``noise`` levels where flat (:func:`temporal_noise`, as a running mean): 0 at or
@@ -201,6 +226,11 @@ def _decoded(batch: PlannedBatch, i: int, frames: np.ndarray | None = None) -> n
     if batch.decoded is not None:
         return batch.decoded[i]
     return None if frames is None else frames[i]
+
+
+def _luma_float(frame: np.ndarray) -> np.ndarray:
+    """float32 (H, W): BT.601 luma of an RGB frame in 8-bit levels, unrounded."""
+    return cv2.cvtColor(frame.astype(np.float32) * np.float32(255.0 / top_level(frame.dtype)), cv2.COLOR_RGB2GRAY)
 
 
 def _luma_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -237,6 +267,7 @@ class ReuseRunner:
                  tolerance: float = DEFAULT_BLEND_TOLERANCE, contrast: bool = False,
                  picture_warp: bool = False, grain_gate: tuple[float, float] | None = None,
                  change_gate: tuple[float, float] | None = None, blend_gate: tuple[float, float] | None = None,
+                 whole_gate: float | None = None, whole_model: ModelDescriptor | None = None,
                  batched: bool | None = None) -> None:
         if not supports_reuse(model):
             raise ValueError(f"model {model.name} has no feature reuse")
@@ -259,11 +290,15 @@ class ReuseRunner:
         self.grain_gate = grain_gate
         self.change_gate = change_gate if grain_gate is not None else None
         self.blend_gate = blend_gate if grain_gate is not None else None
+        self.whole_gate = whole_gate
+        #: The model that runs the whole gate's frames on the per-frame path, at ``off``'s precision
+        #: (:meth:`ModelDescriptor.in_precision`); None: this runner's float32 model.
+        self.whole_model = whole_model
         #: The keyframes run, the sum of their correction weights, and those of weight 0; the frames
         #: between keyframes, and the sum of their mean correction weights; the frames blended and
         #: the sum of the blend weights they got (:func:`blend_weight`).
         self.gate_counts = {"keyframes": 0, "weight_sum": 0.0, "uncorrected": 0, "between": 0, "between_sum": 0.0,
-                            "blended": 0, "blend_sum": 0.0}
+                            "blended": 0, "blend_sum": 0.0, "whole": 0}
         self._noise: float | None = None  # the running temporal noise (:func:`temporal_noise`)
         self._key: Keyframe | None = None  # the last keyframe
         # Its output after blending, and the last output: uint8 frames, or levels when batched.
@@ -306,7 +341,7 @@ class ReuseRunner:
         # the source is from frame to frame as decoded (the blend gate).
         gated = self.change_gate is not None and weight < 1.0
         noise_source = None
-        if self.blend_gate is not None and weight < 1.0:
+        if (self.blend_gate is not None and weight < 1.0) or self.whole_gate is not None:
             noise_source = (frame if decoded is None else decoded).copy()
         if self.batched:  # everything stays on the device, in the layout grid_sample likes
             picture = F.pixel_shuffle(residual, 2 * s) if self.picture_warp else residual
@@ -350,8 +385,10 @@ class ReuseRunner:
             if keyframe:
                 self._key = batch.keyframes.get(i) or self._keyframe(frames[i], _decoded(batch, i))
                 out = self._key.output
+            elif self._runs_whole(_decoded(batch, i, frames), plan.flow):
+                out = self._whole(frames[i])
             else:
-                out = self._reuse_cpu(frames[i], plan.flow, _decoded(batch, i))
+                out = self._reuse_cpu(frames[i], plan.flow, _decoded(batch, i), observe=self.whole_gate is None)
             anchor = self._previous if keyframe else self._key_output
             strength = self._blend_strength(self._key, plan.flow is not None and anchor is not None)
             if strength > 0:
@@ -366,6 +403,35 @@ class ReuseRunner:
                 self._key_output = out
             self._previous = outputs[i] = out
         return outputs
+
+    def _runs_whole(self, frame: np.ndarray, pair: FlowPair) -> bool:
+        """Whether a frame between keyframes (``frame`` as decoded) runs the whole generator: with a
+        ``whole_gate``, while the source's running temporal noise, this frame's reading included,
+        is below it (a clean source, where reuse would only cost detail)."""
+        if self.whole_gate is None:
+            return False
+        self._observe(self._reading(frame, self._key, pair))
+        whole = self._noise is not None and self._noise < self.whole_gate
+        self.gate_counts["whole"] += whole
+        return whole
+
+    def _whole(self, frame: np.ndarray) -> np.ndarray:
+        """``frame`` through the whole generator, as ``--temporal off`` runs it (at its precision with
+        a ``whole_model``; else as a keyframe, in float32)."""
+        if self.whole_model is not None:
+            return run_frames(self.whole_model, frame[None])[0]
+        return tensor_to_frames(self._whole_tensor(frame), frame.dtype)[0]
+
+    def _whole_levels(self, frame: np.ndarray) -> torch.Tensor:
+        """:meth:`_whole` on the batched path: (3, sH, sW) float levels on the model's device."""
+        return to_levels(self._whole_tensor(frame), top_level(frame.dtype))[0]
+
+    def _whole_tensor(self, frame: np.ndarray) -> torch.Tensor:
+        h, w = frame.shape[:2]
+        s = self.model.scale
+        x = self.model.pad(frames_to_tensor(frame[None], self.model.device))
+        residual = self.generator.residual(self.generator.encode(x))
+        return self.generator.finish(residual, x)[:, :, : h * s, : w * s].clamp_(0.0, 1.0)
 
     def _observe(self, reading: float | None) -> None:
         """A frame's :func:`temporal_noise` into the running mean (a frame without one leaves it)."""
@@ -412,30 +478,40 @@ class ReuseRunner:
         frames, plans = batch.frames, batch.plans
         keys: list[Keyframe] = []  # the keyframe of each frame (its own for a keyframe)
         between: list[int] = []  # the frames between keyframes
+        whole: list[int] = []  # those of them that run the whole generator (the whole gate)
+        noise: list[float | None] = []  # the running noise at each frame, read here for the whole gate
         for i, plan in enumerate(plans):
             if plan.keyframe or self._key is None:
                 self._key = batch.keyframes.get(i) or self._keyframe(frames[i], _decoded(batch, i))
             else:
                 between.append(i)
+                if self._runs_whole(_decoded(batch, i, frames), plan.flow):
+                    whole.append(i)
             keys.append(self._key)
+            noise.append(self._noise)
         s, (h, w), top = self.model.scale, frames.shape[1:3], top_level(frames.dtype)
         device = keys[0].features.device
         levels = torch.empty((len(frames), 3, h * s, w * s), device=device)
         for i, key in enumerate(keys):
             if i not in between:
                 levels[i] = key.output
+        for i in whole:
+            levels[i] = self._whole_levels(frames[i])
         borrow = [i for i, plan in enumerate(plans) if plan.flow is not None]  # every frame between keyframes
         row = {i: r for r, i in enumerate(borrow)}
         flows = masks = None
         if borrow:
             flows, masks = upload_flows([plans[i].flow for i in borrow], device)
-        if between:
-            rows = [row[i] for i in between]
-            levels[between] = self._reuse_batch(frames[between], [keys[i] for i in between], flows[rows], masks[rows])
+        reused = [i for i in between if i not in whole]
+        if reused:
+            rows = [row[i] for i in reused]
+            levels[reused] = self._reuse_batch(frames[reused], [keys[i] for i in reused], flows[rows], masks[rows])
         tick = time.perf_counter()
         strengths = []  # in frame order, as the per-frame path weighs them (its readings, on the host)
         for i, key in enumerate(keys):
-            if i in between:
+            if self.whole_gate is not None:  # :meth:`_runs_whole` read it, in this order
+                self._noise = noise[i]
+            elif i in between:
                 self._observe(self._reading(_decoded(batch, i, frames), key, plans[i].flow))
             strengths.append(self._blend_strength(key, i in row))
         if flows is not None and any(strengths):
@@ -481,7 +557,8 @@ class ReuseRunner:
         # Kept for the next batch, without holding on to this one's memory.
         self._key_output, self._previous = self._key_output.clone(), self._previous.clone()
 
-    def _reuse_cpu(self, frame: np.ndarray, pair: FlowPair, decoded: np.ndarray | None = None) -> np.ndarray:
+    def _reuse_cpu(self, frame: np.ndarray, pair: FlowPair, decoded: np.ndarray | None = None,
+                   observe: bool = True) -> np.ndarray:
         """A frame between keyframes on the CPU: the same network as :meth:`_reuse_batch`, laid out
         for it.
 
@@ -507,7 +584,8 @@ class ReuseRunner:
             if key.correction > 0.0:
                 np.maximum(cells, np.float32(key.correction), out=cells)
         same = decoded is None and key.source is key.noise_source  # the change gate's difference serves
-        self._observe(self._reading(frame if decoded is None else decoded, key, pair, difference if same else None))
+        if observe:  # else :meth:`_runs_whole` read it
+            self._observe(self._reading(frame if decoded is None else decoded, key, pair, difference if same else None))
         uncorrected = key.correction == 0.0 and (cells is None or not cells.any())
         self.gate_counts["between"] += 1
         self.gate_counts["between_sum"] += key.correction if cells is None else float(cells.mean())
