@@ -2,8 +2,9 @@
 
 :func:`open_temporal` resolves ``--temporal`` for a model and its device (``auto``, by
 :func:`auto_mode`: ``reuse`` where the model can reuse features and reuse was measured faster than
-``off`` on that kind of device, else ``off``) and builds a :class:`TemporalStage`: the
-:class:`~.plan.KeyframePlanner` beside the decoder, and a runner on the model's thread,
+``off`` on that kind of device, unless the source reads clean; else ``off``) and builds a
+:class:`TemporalStage`: the :class:`~.plan.KeyframePlanner` beside the decoder, and a runner on
+the model's thread,
 :class:`~.reuse.ReuseRunner` (``reuse``) or :class:`~.blend.BlendRunner` (``blend``). Two threads:
 
     decode -> plan (flow, cuts) -> keyframes -> frames between keyframes, blending -> encode
