@@ -90,6 +90,11 @@ def _malformed_blend_gate(d: Path) -> Path:
     return _card_temporal(d, {"residual_warp": "picture", "grain_gate": [1.5, 3.0], "blend_gate": [2.0]})
 
 
+def _negative_whole_gate(d: Path) -> Path:
+    """remaster-x2 beside a card whose whole gate is below 0 levels."""
+    return _card_temporal(d, {"residual_warp": "picture", "grain_gate": [1.5, 3.0], "whole_gate": -1.0})
+
+
 def _garbage(d: Path, name: str) -> Path:
     (d / name).write_bytes(np.random.default_rng(3).bytes(2048))
     return d / name
@@ -191,6 +196,9 @@ CASES: dict[str, tuple[Callable[[Path, Path], list], int, str]] = {
     "remaster: a card with a blend gate of one level": (lambda d, c: ["remaster", c, "-o", d / "o.mkv", "--model",
                                                                       _malformed_blend_gate(d)], 1,
                                                         "temporal.blend_gate must be two levels [low, high], got"),
+    "remaster: a card with a negative whole gate": (lambda d, c: ["remaster", c, "-o", d / "o.mkv", "--model",
+                                                                  _negative_whole_gate(d)], 1,
+                                                    "temporal.whole_gate must be a level of 0 or more, got -1.0"),
     # batch
     "batch: missing folder": (lambda d, c: ["batch", d / "nowhere", "-o", d / "hd"], 1, "nowhere"),
     "batch: --status without a manifest": (lambda d, c: ["batch", d, "-o", _folder(d, "hd"), "--status"], 1,
