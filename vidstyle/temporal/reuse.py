@@ -326,12 +326,8 @@ class ReuseRunner:
     def _keyframe(self, frame: np.ndarray, decoded: np.ndarray | None = None) -> Keyframe:
         """One frame through encode and decode, exactly as ``--temporal off`` runs it (``decoded``:
         the frame before a repair stage replaced it, for the blend gate)."""
-        h, w = frame.shape[:2]
         s = self.model.scale
-        x = self.model.pad(frames_to_tensor(frame[None], self.model.device))  # channels_last
-        features = self.generator.encode(x)
-        residual = self.generator.residual(features)
-        y = self.generator.finish(residual, x)[:, :, : h * s, : w * s].clamp_(0.0, 1.0)  # = off's
+        x, features, residual, y = self._forward(frame)
         top = top_level(frame.dtype)
         weight = correction_weight(frame, self.grain_gate)
         self.gate_counts["keyframes"] += 1
@@ -385,10 +381,10 @@ class ReuseRunner:
             if keyframe:
                 self._key = batch.keyframes.get(i) or self._keyframe(frames[i], _decoded(batch, i))
                 out = self._key.output
-            elif self._runs_whole(_decoded(batch, i, frames), plan.flow):
-                out = self._whole(frames[i])
             else:
-                out = self._reuse_cpu(frames[i], plan.flow, _decoded(batch, i), observe=self.whole_gate is None)
+                whole, read = self._runs_whole(_decoded(batch, i, frames), plan.flow)
+                out = (self._whole(frames[i]) if whole
+                       else self._reuse_cpu(frames[i], plan.flow, _decoded(batch, i), read))
             anchor = self._previous if keyframe else self._key_output
             strength = self._blend_strength(self._key, plan.flow is not None and anchor is not None)
             if strength > 0:
@@ -404,34 +400,41 @@ class ReuseRunner:
             self._previous = outputs[i] = out
         return outputs
 
-    def _runs_whole(self, frame: np.ndarray, pair: FlowPair) -> bool:
+    def _runs_whole(self, frame: np.ndarray, pair: FlowPair) -> tuple[bool, np.ndarray | None]:
         """Whether a frame between keyframes (``frame`` as decoded) runs the whole generator: with a
         ``whole_gate``, while the source's running temporal noise, this frame's reading included,
-        is below it (a clean source, where reuse would only cost detail)."""
+        is below it (a clean source, where reuse would only cost detail). And the luma difference
+        the reading was taken on (:meth:`_noise_difference`; None without the gate), which the
+        change gate can use again."""
         if self.whole_gate is None:
-            return False
-        self._observe(self._reading(frame, self._key, pair))
+            return False, None
+        difference = self._noise_difference(frame, self._key, pair)
+        self._observe(self._reading(frame, self._key, pair, difference))
         whole = self._noise is not None and self._noise < self.whole_gate
         self.gate_counts["whole"] += whole
-        return whole
+        return whole, difference
 
     def _whole(self, frame: np.ndarray) -> np.ndarray:
         """``frame`` through the whole generator, as ``--temporal off`` runs it (at its precision with
         a ``whole_model``; else as a keyframe, in float32)."""
         if self.whole_model is not None:
             return run_frames(self.whole_model, frame[None])[0]
-        return tensor_to_frames(self._whole_tensor(frame), frame.dtype)[0]
+        return tensor_to_frames(self._forward(frame)[3], frame.dtype)[0]
 
     def _whole_levels(self, frame: np.ndarray) -> torch.Tensor:
         """:meth:`_whole` on the batched path: (3, sH, sW) float levels on the model's device."""
-        return to_levels(self._whole_tensor(frame), top_level(frame.dtype))[0]
+        return to_levels(self._forward(frame)[3], top_level(frame.dtype))[0]
 
-    def _whole_tensor(self, frame: np.ndarray) -> torch.Tensor:
+    def _forward(self, frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``frame`` through encode and decode, exactly as ``--temporal off`` runs it: the padded
+        input (channels_last), the features, the residual and the output (1, 3, sH, sW) in [0, 1]."""
         h, w = frame.shape[:2]
         s = self.model.scale
-        x = self.model.pad(frames_to_tensor(frame[None], self.model.device))
-        residual = self.generator.residual(self.generator.encode(x))
-        return self.generator.finish(residual, x)[:, :, : h * s, : w * s].clamp_(0.0, 1.0)
+        x = self.model.pad(frames_to_tensor(frame[None], self.model.device))  # channels_last
+        features = self.generator.encode(x)
+        residual = self.generator.residual(features)
+        y = self.generator.finish(residual, x)[:, :, : h * s, : w * s].clamp_(0.0, 1.0)  # = off's
+        return x, features, residual, y
 
     def _observe(self, reading: float | None) -> None:
         """A frame's :func:`temporal_noise` into the running mean (a frame without one leaves it)."""
@@ -446,10 +449,18 @@ class ReuseRunner:
         if key.noise_source is None:
             return None
         if difference is None:
-            h, w = frame.shape[:2]
-            flow, _ = flow_at(pair, (h, w), (h, w), mask=False)
-            difference = _luma_difference(frame, warp_numpy(key.noise_source, flow))
+            difference = self._noise_difference(frame, key, pair)
         return temporal_noise(difference, cv2.cvtColor(to_8bit(frame), cv2.COLOR_RGB2GRAY))
+
+    @staticmethod
+    def _noise_difference(frame: np.ndarray, key: Keyframe, pair: FlowPair) -> np.ndarray | None:
+        """The luma difference (8-bit levels) between ``frame`` and ``key``'s input as decoded, warped
+        onto it by ``pair``: what :meth:`_reading` reads; None where the keyframe kept no input."""
+        if key.noise_source is None:
+            return None
+        h, w = frame.shape[:2]
+        flow, _ = flow_at(pair, (h, w), (h, w), mask=False)
+        return _luma_difference(frame, warp_numpy(key.noise_source, flow))
 
     def _blend_strength(self, key: Keyframe, blends: bool) -> float:
         """The strength of the blend of a frame whose keyframe is ``key``: 0 when it ``blends`` not,
@@ -485,7 +496,7 @@ class ReuseRunner:
                 self._key = batch.keyframes.get(i) or self._keyframe(frames[i], _decoded(batch, i))
             else:
                 between.append(i)
-                if self._runs_whole(_decoded(batch, i, frames), plan.flow):
+                if self._runs_whole(_decoded(batch, i, frames), plan.flow)[0]:
                     whole.append(i)
             keys.append(self._key)
             noise.append(self._noise)
@@ -558,7 +569,7 @@ class ReuseRunner:
         self._key_output, self._previous = self._key_output.clone(), self._previous.clone()
 
     def _reuse_cpu(self, frame: np.ndarray, pair: FlowPair, decoded: np.ndarray | None = None,
-                   observe: bool = True) -> np.ndarray:
+                   read: np.ndarray | None = None) -> np.ndarray:
         """A frame between keyframes on the CPU: the same network as :meth:`_reuse_batch`, laid out
         for it.
 
@@ -577,14 +588,17 @@ class ReuseRunner:
         flow, mask = flow_at(pair, half_size(h, w), (fh, fw))
         cells = None  # the correction's weight per cell, where the change gate gives one
         difference = None
+        same = decoded is None and key.source is key.noise_source  # one difference serves both gates
         if key.source is not None:
-            source_flow, _ = flow_at(pair, (h, w), (h, w), mask=False)
-            difference = _luma_difference(frame, warp_numpy(key.source, source_flow))
+            if same and read is not None:  # the whole gate's reading was taken on it
+                difference = read
+            else:
+                source_flow, _ = flow_at(pair, (h, w), (h, w), mask=False)
+                difference = _luma_difference(frame, warp_numpy(key.source, source_flow))
             cells = change_map(difference, (fh, fw), self.change_gate)
             if key.correction > 0.0:
                 np.maximum(cells, np.float32(key.correction), out=cells)
-        same = decoded is None and key.source is key.noise_source  # the change gate's difference serves
-        if observe:  # else :meth:`_runs_whole` read it
+        if self.whole_gate is None:  # else :meth:`_runs_whole` read it (``read``)
             self._observe(self._reading(frame if decoded is None else decoded, key, pair, difference if same else None))
         uncorrected = key.correction == 0.0 and (cells is None or not cells.any())
         self.gate_counts["between"] += 1
