@@ -62,22 +62,51 @@ class TestLoadStyle:
 
     def test_bundled_styles_blend_with_the_network_they_started_from(self):
         # A style blends with the network it was fine-tuned from, found by the sha256 on its card:
-        # ink was fine-tuned from today's remaster-x2, halftone from remaster-x2-v3 (kept for it),
-        # so at strength 0 each style is the network it started from ...
-        from vidstyle.models.styles import STYLE_BASES, style_base
+        # every bundled style was fine-tuned from today's remaster-x2, so at strength 0 each is
+        # that network ...
+        from vidstyle.models.styles import style_base
 
         x = frame(2)
-        for style, base_name, warp in (("ink", "remaster-x2", "picture"), ("halftone", "remaster-x2-v3", "cells")):
-            card = json.loads(shipped_weights(f"style-{style}-x2").with_suffix(".json").read_text())
+        with torch.no_grad():
+            base = load_model("remaster-x2", scale=2)(x)
+        for entry in bundled_styles():
+            card = json.loads(entry.weights.with_suffix(".json").read_text())
             name, _, base_card = style_base(card)
-            assert name == base_name and base_card["sha256"] == card["fine_tuned_from"]["sha256"]
-            assert name == "remaster-x2" or name in STYLE_BASES[2]
+            assert name == "remaster-x2" and base_card["sha256"] == card["fine_tuned_from"]["sha256"]
             with torch.no_grad():
-                base = load_model(str(shipped_weights(name)), scale=2)(x)
-                zero = load_style(style, scale=2, strength=0.0)(x)
+                zero = load_style(entry.name, scale=2, strength=0.0)(x)
             torch.testing.assert_close(zero, base, atol=2e-6, rtol=0)
             # ... and warps the keyframe's residual as that network's fusion was trained.
-            assert load_style(style, scale=2, strength=0.0).temporal.residual_warp == warp
+            assert load_style(entry.name, scale=2, strength=0.0).temporal.residual_warp == "picture"
+
+    def test_a_style_finds_a_kept_earlier_base_by_its_hash(self, grey_style, tmp_path, monkeypatch):
+        # When remaster-x2 moves on before a style is retrained, the file before ships under a name
+        # of its own (STYLE_BASES) and the style, whose card names its hash, blends with that one.
+        from vidstyle.models import styles
+
+        base, card = load_weights(shipped_weights("remaster-x2"))
+        with torch.no_grad():
+            for value in base.parameters():
+                value.mul_(0.9)  # another network of the same shape
+        kept = tmp_path / "remaster-x2-old.safetensors"
+        kept_card = save_weights(base, kept, {k: v for k, v in card.items() if k != "sha256"})
+        style, style_card = load_weights(grey_style)
+        style_card["fine_tuned_from"] = {"name": "remaster-x2", "sha256": kept_card["sha256"]}
+        path = tmp_path / "grey-old.safetensors"
+        save_weights(style, path, {k: v for k, v in style_card.items() if k != "sha256"})
+        shipped = styles.shipped_weights
+        monkeypatch.setattr(styles, "shipped_weights",
+                            lambda name: kept if name == "remaster-x2-old" else shipped(name))
+        monkeypatch.setitem(styles.STYLE_BASES, 2, ("remaster-x2-old",))
+        name, _, found = styles.style_base(json.loads(path.with_suffix(".json").read_text()))
+        assert (name, found["sha256"]) == ("remaster-x2-old", kept_card["sha256"])
+        x = frame(3)
+        with torch.no_grad():
+            zero = load_style(str(path), scale=2, strength=0.0)(x)
+            expected = load_model(str(kept), scale=2)(x)
+            today = load_model("remaster-x2", scale=2)(x)
+        torch.testing.assert_close(zero, expected, atol=2e-6, rtol=0)
+        assert not torch.allclose(zero, today, atol=1e-3)
 
     def test_strength_moves_from_remaster_to_style(self, grey_style):
         x = frame(1)

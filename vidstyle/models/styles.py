@@ -158,13 +158,13 @@ def _style_hints(hints: TemporalHints, card: dict[str, Any], strength: float,
                    blend_tolerance=tolerance)
 
 
-#: Earlier remaster models kept because bundled styles were fine-tuned from them, by scale. A style
-#: blends (``--style-strength`` below 1) with the network it started from: weights of two
-#: separately trained networks do not interpolate. Of the bundled x2 styles, halftone was
-#: fine-tuned from remaster-x2-v3, the deeper remaster-x2 with the fusion it had before
-#: temporal-x2-fusion-picture.toml (the same generator); ink, engraving and pencil (retrained on
-#: 2026-12-06 without the line along the frame's top) from today's remaster-x2.
-STYLE_BASES: dict[int, tuple[str, ...]] = {2: ("remaster-x2-v3",)}
+#: Earlier remaster models kept because bundled styles were fine-tuned from them, by scale (shipped
+#: as ``weights/NAME.safetensors`` with their cards). A style blends (``--style-strength`` below 1)
+#: with the network it started from: weights of two separately trained networks do not
+#: interpolate. None today: the four bundled x2 styles were all fine-tuned from today's remaster-x2
+#: (halftone, the last on remaster-x2-v3, retrained on 2026-12-06). A new remaster-xS that ships
+#: before its styles are retrained keeps the file before under a name of its own, listed here.
+STYLE_BASES: dict[int, tuple[str, ...]] = {}
 
 
 def style_base(card: dict[str, Any]) -> tuple[str, torch.nn.Module, dict[str, Any]]:
