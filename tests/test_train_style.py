@@ -21,6 +21,7 @@ from vidstyle.style.measures import grid_energy, structure
 from vidstyle.train.style import (
     StyleRecipe,
     StyleTrainer,
+    border_lines,
     calibrate_blend_tolerance,
     coarse_gradients,
     coarse_structure,
@@ -218,6 +219,38 @@ class TestStructureAndGridTerms:
         assert float(grid_share(to_tensor(clean), 4)) < 0.5 * np.mean(alone["clean"])
         assert float(grid_share(to_tensor(gridded), 4)) > 0.05
 
+    def test_border_lines_sees_a_line_at_any_depth_and_not_a_palette_or_strokes(self):
+        rng = np.random.default_rng(3)
+        clean = np.clip(rng.normal(120, 25, (8, 128, 128, 3)), 0, 255).astype(np.uint8)
+        x = to_tensor(clean)
+        assert border_lines(x, x).item() < 1e-12
+        shifted = np.clip(clean.astype(np.float32) + 12, 0, 255).astype(np.uint8)  # every pixel 12 levels up
+        strokes = clean.astype(np.float32)
+        for picture in strokes:  # a dark stroke 3 px wide, somewhere else in each patch
+            column = int(rng.integers(0, 125))
+            picture[:, column : column + 3] -= 30
+        strokes = np.clip(strokes, 0, 255).astype(np.uint8)
+        lined = clean.astype(np.float32)
+        lined[:, :, 14:17] -= 30  # a dark band 3 px wide, 14 px in from the left, in every patch
+        lined = np.clip(lined, 0, 255).astype(np.uint8)
+        palette, stroked = border_lines(to_tensor(shifted), x).item(), border_lines(to_tensor(strokes), x).item()
+        line = to_tensor(lined).requires_grad_(True)
+        loss = border_lines(line, x)
+        # The band moves 3 of 128 column means of each channel by 30 levels; the rows not at all.
+        band = 30 / 255
+        expected = ((3 / 128) * band**2 - (3 / 128 * band) ** 2) / 2
+        assert loss.item() == pytest.approx(expected, rel=0.05)
+        grey = clean @ np.array([0.299, 0.587, 0.114])  # the film drawn in grey: a palette, not a line
+        greyed = border_lines(to_tensor(np.repeat(grey[..., None], 3, axis=3).astype(np.uint8)), x).item()
+        assert palette < 1e-3 * expected and greyed < 0.05 * expected
+        assert stroked < 0.25 * expected  # strokes fall anywhere
+        loss.backward()
+        grad = line.grad.abs().sum(dim=(0, 1))  # per pixel
+        assert grad[:, 14:17].mean() > 10 * grad[:, 40:90].mean()  # the band is pushed most
+        coloured = clean.astype(np.float32)
+        coloured[:, :, 14:17] += np.array([30.0, -15.0, -15.0])  # a red band, nearly no change of luma
+        coloured = to_tensor(np.clip(coloured, 0, 255).astype(np.uint8))
+        assert border_lines(coloured, x).item() > 0.3 * expected  # a line in colour is a line
 
 def test_a_style_starts_exactly_at_the_remaster_model():
     recipe = StyleRecipe(patch_size=32, batch_size=1, exemplar_size=128)

@@ -656,8 +656,10 @@ def render_style_picture(styles: dict[str, Any], clips: dict[str, Any]) -> list[
           "share of the high-pass luma (less its blur with sigma 3) that is one pattern repeating "
           f"every 4 pixels, the network's cell (target <= {GRID_ENERGY_TARGET:g}); *border* the "
           "strongest line along an edge of the frame that the clean frame does not have, in levels "
-          "(`border_line`: the mean along each of the 3 outermost rows and columns of output less "
-          "clean, against the same inside; no target, context). Means over the clips; bicubic x2 "
+          "(`border_line`: the mean along each of the 32 outermost rows and columns of output less "
+          "clean mapped to the output's palette, each of R, G and B, against the same beyond 48 "
+          "pixels in; no target, context; until 2026-12-06 it read the luma of the 3 outermost "
+          "only). Means over the clips; bicubic x2 "
           "of the damaged input is the context.", ""]
 
     def cells(p: dict[str, float] | None, judged: bool = False) -> list[str]:

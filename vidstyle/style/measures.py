@@ -20,7 +20,9 @@ the clean frame instead (issue 18), on the luma (BT.601 Y, 16-235, :func:`vidsty
   beyond what the rows and columns inside moved (a palette shift moves both), in levels. The
   shipped ink, engraving and pencil of 2026-12-05 drew a light line over a dark band along the top of every
   frame, which the three measures above did not see (they blur it away, or it is one line in
-  hundreds).
+  hundreds). It looks 32 pixels deep: the styles also drew lines 8 to 25 pixels in, just inside
+  the part of a training patch their style terms saw, which a measure of the 3 outermost rows
+  (until 2026-12-06) missed.
 
 Each takes RGB uint8 (H, W, 3) frames, or luma (H, W) in 0-255 levels; output and clean frame
 have the same size. The benchmark's styles section and ``train-style``'s card both measure with
@@ -64,9 +66,9 @@ EDGE_TOLERANCE = 2.0
 #: starts an edge; one of 10 continues it.
 CANNY_THRESHOLDS = (16.0, 32.0)
 #: Rows (columns) at each edge that :func:`border_line` looks at, output pixels.
-BORDER_DEPTH = 3
+BORDER_DEPTH = 32
 #: The rows (columns) beyond this many pixels from the edges are its reference.
-BORDER_INTERIOR = 16
+BORDER_INTERIOR = 48
 #: The high pass of the grid measure: the luma less its Gaussian blur with this sigma.
 GRID_SIGMA = 3.0
 #: The period of the grid in output pixels: the cell of the generator's pixel shuffle.
@@ -171,30 +173,43 @@ def grid_energy(image: np.ndarray, *, cell: int = GRID_CELL, sigma: float = GRID
 
 
 def border_line(output: np.ndarray, clean: np.ndarray, *, depth: int = BORDER_DEPTH) -> float:
-    """The strongest line along an edge of ``output`` that ``clean`` does not have, in levels.
+    """The strongest line along or near an edge of ``output`` that ``clean`` does not have, in levels.
 
-    ``d`` is the output's luma less the clean frame's. For each side, the mean of ``d`` along each
-    of its ``depth`` outermost rows (columns), less the median of the same means over the rows
-    (columns) more than :data:`BORDER_INTERIOR` pixels in (a quarter of the side on a small
-    picture); the largest magnitude over sides and rows. Strokes, grain and noise average out
-    along an edge hundreds of pixels long, and a palette or brightness change moves the
-    interior's means as much; a line drawn along the edge does neither. About 1.6 levels for
-    bicubic x2 and remaster-x2 on train-style's held-out frames.
+    ``d`` is the output less the clean frame mapped to the output's palette (the affine colour
+    transform that fits the frame best, least squares), each of R, G and B (the luma, for luma
+    frames). For each side, the mean of ``d`` along each of its ``depth`` outermost rows
+    (columns), less the median of the same means over the rows (columns) more than
+    :data:`BORDER_INTERIOR` pixels in; the largest magnitude over channels, sides and rows. On
+    a small picture both shrink to a third of its shorter side. Strokes, grain and noise average
+    out along an edge hundreds of pixels long, and the palette is fitted away (without the fit, a
+    recoloured sky along the top differs from the median row by more than any line); a line
+    drawn along the edge does neither. The channels, not the luma alone: a line can be a colour
+    (the pencil trained on 2026-12-06 against a luma-only term drew a yellow one).
     """
-    y_out, y_clean = _pair(output, clean)
-    d = y_out - y_clean
-    h, w = d.shape
-    if depth < 1 or min(h, w) < 4 * depth + 4:
-        raise ValueError(f"an image of {w}x{h} is too small for a border measure {depth} pixels deep")
-    rows, columns = d.mean(axis=1), d.mean(axis=0)
-    margin = min(BORDER_INTERIOR, min(h, w) // 4)  # a small crop keeps half of itself as the reference
-    inside = slice(margin, -margin)
+    if output.shape != clean.shape:
+        raise ValueError(f"output shape {output.shape} differs from clean shape {clean.shape}")
+    h, w = output.shape[:2]
+    if depth < 1 or min(h, w) < 16:
+        raise ValueError(f"an image of {w}x{h} is too small for a border measure")
+    d = _unexplained(output, clean)
+    inside = min(BORDER_INTERIOR, min(h, w) // 3)  # a small picture keeps its middle third as the reference
+    depth = min(depth, inside)
     worst = 0.0
-    for means in (rows, columns):
-        reference = float(np.median(means[inside]))
-        edge = np.concatenate([means[:depth], means[-depth:]])
+    for means in (d.mean(axis=1), d.mean(axis=0)):  # (rows, channels), (columns, channels)
+        reference = np.median(means[inside : len(means) - inside], axis=0)
+        edge = np.concatenate([means[:depth], means[len(means) - depth :]])
         worst = max(worst, float(np.abs(edge - reference).max()))
     return worst
+
+
+def _unexplained(output: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """``output`` less ``clean`` mapped to it by the best affine colour transform (least
+    squares over the frame), float64 (H, W, C); C is 1 for luma frames."""
+    y = output.astype(np.float64).reshape(output.shape[0], output.shape[1], -1)
+    x = clean.astype(np.float64).reshape(y.shape[0], y.shape[1], -1)
+    design = np.concatenate([x.reshape(-1, x.shape[2]), np.ones((x.shape[0] * x.shape[1], 1))], axis=1)
+    fit, *_ = np.linalg.lstsq(design, y.reshape(-1, y.shape[2]), rcond=None)
+    return y - (design @ fit).reshape(y.shape)
 
 
 def fine_bands(image: np.ndarray, *, sigma: float = FINE_SIGMA) -> tuple[float, float]:

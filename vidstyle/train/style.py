@@ -30,7 +30,9 @@ and trains, together:
 * **total variation**, lightly, and two terms against a grid: the **cell pattern**
   (:func:`cell_pattern`), no fixed pattern of the pixel shuffle's cells in the residual, and the
   **grid share** (:func:`grid_share`), the grid energy measure of the output, pooled over the
-  batch, at keyframes and on the frames the fusion makes between them;
+  batch, at keyframes and on the frames the fusion makes between them; and one against a
+  **line along the frame's edge** (:func:`~vidstyle.train.style_losses.border_lines`): the
+  row (column) means of the output's luma difference at the patch's edge against those inside;
 * **temporal**: the frame's output against the keyframe's output warped by the clean flow,
   where the flow holds (Ruder et al. 2016), as in ``train_temporal.py``;
 * **feature reuse**: the model's :class:`~vidstyle.models.generator.ReuseFusion`, distilled
@@ -102,6 +104,7 @@ from .style_eval import (
 )
 from .style_losses import (
     RGB_TO_YUV,
+    border_lines,
     cell_pattern,
     coarse_gradients,
     coarse_structure,
@@ -125,6 +128,7 @@ __all__ = [
     "StyleTrainer",
     "TrainResult",
     "TrainStyleError",
+    "border_lines",
     "calibrate_blend_tolerance",
     "cell_pattern",
     "coarse_gradients",
@@ -185,6 +189,7 @@ class StyleRecipe:
     structure_sigma: float = 2.0  # its blurs, output pixels: sigma and 2 sigma (the measure's is 2)
     gradient_weight: float = 200.0  # the contours: coarse_gradients at structure_sigma
     grid_weight: float = 100.0  # grid_share of the output, keyframes and frames between them
+    border_weight: float = 1e4  # border_lines: no line along or near the frame's edge, pooled over the batch
     output_blur: int = 5  # the generator's learned blur after the pixel shuffle (0: none)
     blur_sigma: float = 1.5  # the losses' view: Gaussian blur, then half resolution
     temporal_weight: float = 0.5
@@ -365,6 +370,7 @@ class StyleTrainer:
         # The film's shapes, at full resolution: what the coarse bands hold must stay the clean patch's.
         structure = coarse_structure(out, hr, r.structure_sigma)
         gradients = coarse_gradients(out, hr, r.structure_sigma)
+        border = border_lines(out, hr)
         adversarial = F.softplus(-self._logits(half)).mean()
 
         out_key, out_frame = out.chunk(2)
@@ -380,7 +386,7 @@ class StyleTrainer:
         total = (r.content_weight * content + r.style_weight * style + r.tone_weight * tone
                  + r.palette_weight * palette + r.adversarial_weight * adversarial + r.tv_weight * tv
                  + r.cell_weight * cells + r.structure_weight * structure
-                 + r.gradient_weight * gradients + r.grid_weight * grid
+                 + r.gradient_weight * gradients + r.grid_weight * grid + r.border_weight * border
                  + r.temporal_weight * temporal + r.distill_weight * distill)
         self.opt.zero_grad(set_to_none=True)
         total.backward()
@@ -395,7 +401,7 @@ class StyleTrainer:
         self.step += 1
         losses = {"total": total, "content": content, "style": style, "tone": tone, "palette": palette,
                   "adversarial": adversarial, "tv": tv, "cells": cells, "structure": structure,
-                  "gradients": gradients, "grid": grid,
+                  "gradients": gradients, "grid": grid, "border": border,
                   "temporal": temporal, "distill": distill, "discriminator": d_loss}
         return {name: value.item() for name, value in losses.items()}
 

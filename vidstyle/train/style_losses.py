@@ -6,11 +6,11 @@ matrices of :mod:`vidstyle.style.features`: the palette a stylized picture shoul
 (:func:`linear_colour_transfer`), where the picture is light and dark (:func:`tone_layout`), the
 film's shapes and contours (:func:`coarse_structure`, :func:`coarse_gradients`), and penalties
 on patterns the networks would otherwise draw (:func:`cell_pattern`, :func:`grid_share`,
-:func:`total_variation`). Pictures are (B, 3, H, W) float tensors in [0, 1], RGB.
+:func:`border_lines`, :func:`total_variation`). Pictures are (B, 3, H, W) float tensors in [0, 1], RGB.
 
-:func:`coarse_structure` and :func:`grid_share` are the training's forms of two of the measures
-of :mod:`vidstyle.style.measures` (structure, grid energy), in torch and differentiable: a style
-is trained on what a person is measured to see of it.
+:func:`coarse_structure`, :func:`grid_share` and :func:`border_lines` are the training's forms of
+three of the measures of :mod:`vidstyle.style.measures` (structure, grid energy, border line), in
+torch and differentiable: a style is trained on what a person is measured to see of it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..style.features import gaussian_blur
 __all__ = [
     "RGB_TO_YUV",
     "blurred_ssim",
+    "border_lines",
     "cell_pattern",
     "coarse_gradients",
     "coarse_structure",
@@ -203,6 +204,35 @@ def coarse_gradients(output: torch.Tensor, clean: torch.Tensor, sigma: float = 2
     across = difference[..., :, 2:] - difference[..., :, :-2]
     down = difference[..., 2:, :] - difference[..., :-2, :]
     return 0.25 * (across.abs().mean() + down.abs().mean())
+
+
+def border_lines(output: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """Lines that run along the frame's edge, at any depth and in any colour, that the style's
+    palette does not explain: the variance of the batch's mean row (column) profile of the
+    output less the clean patches mapped to the output's palette, each of R, G and B in [0, 1],
+    the mean over channels; 0 when every row (column) of the batch, averaged, differs alike.
+
+    A patch is the network's whole picture, so its border is where the frame's edge is learnt,
+    and the only lines that keep their place from patch to patch are the network's own: a
+    stroke or a picture's content falls anywhere and averages out over the batch (as
+    :func:`grid_share` pools the cells). The palette does not average out (it moves every row
+    by what that row holds), so the clean patches are first mapped to the output by the affine
+    colour transform that fits the batch best (least squares, held fixed): a style may recolour
+    the film at no cost here. The style's own terms do not see the patch's border
+    (:func:`interior`); the ink, engraving, halftone and pencil models of 2026-12-05 and -06 drew
+    a line 8 to 20 pixels in, just inside what they see. Measured on 2026-12-06
+    (:func:`vidstyle.style.measures.border_line`): a term on the outer 3 rows of the luma moved the
+    ink's line further in, one on the luma's whole profile left the pencil a yellow line, and one
+    on the colour profiles without the fit kept the ink in the film's colours.
+    """
+    with torch.no_grad():
+        flat_clean = clean.permute(0, 2, 3, 1).reshape(-1, clean.shape[1])
+        design = torch.cat([flat_clean, torch.ones_like(flat_clean[:, :1])], dim=1)  # (N, C + 1)
+        fit = torch.linalg.lstsq(design, output.permute(0, 2, 3, 1).reshape(-1, output.shape[1])).solution
+        mapped = (design @ fit).reshape(clean.shape[0], clean.shape[2], clean.shape[3], -1).permute(0, 3, 1, 2)
+    d = output - mapped
+    rows, columns = d.mean(dim=(0, 3)), d.mean(dim=(0, 2))  # (C, H), (C, W)
+    return 0.5 * (rows.var(dim=1, unbiased=False).mean() + columns.var(dim=1, unbiased=False).mean())
 
 
 def grid_share(x: torch.Tensor, cell: int, sigma: float = 3.0) -> torch.Tensor:
