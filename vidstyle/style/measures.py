@@ -16,8 +16,9 @@ the clean frame instead (issue 18), on the luma (BT.601 Y, 16-235, :func:`vidsty
   pattern; its power against the high-pass power is the share. Clean and bicubic frames
   score about 1e-4.
 * :func:`border_line`: a line drawn along an edge of the frame, where a network meets its
-  padding: how far the outermost rows and columns of the output moved from the clean frame's,
-  beyond what the rows and columns inside moved (a palette shift moves both), in levels. The
+  padding: how far the outer rows and columns of the output moved from the clean frame's, each
+  of R, G and B once the output's palette is fitted away, beyond what the rows and columns
+  inside moved, in levels. The
   shipped ink, engraving and pencil of 2026-12-05 drew a light line over a dark band along the top of every
   frame, which the three measures above did not see (they blur it away, or it is one line in
   hundreds). It looks 32 pixels deep: the styles also drew lines 8 to 25 pixels in, just inside

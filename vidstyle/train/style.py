@@ -32,7 +32,8 @@ and trains, together:
   **grid share** (:func:`grid_share`), the grid energy measure of the output, pooled over the
   batch, at keyframes and on the frames the fusion makes between them; and one against a
   **line along the frame's edge** (:func:`~vidstyle.train.style_losses.border_lines`): the
-  row (column) means of the output's luma difference at the patch's edge against those inside;
+  variance of the batch's mean row (column) profile of the output less the clean patches
+  mapped to its palette, each of R, G and B;
 * **temporal**: the frame's output against the keyframe's output warped by the clean flow,
   where the flow holds (Ruder et al. 2016), as in ``train_temporal.py``;
 * **feature reuse**: the model's :class:`~vidstyle.models.generator.ReuseFusion`, distilled
