@@ -75,17 +75,25 @@ class TestResolve:
             resolve_precision("bf16", style)
 
     def test_a_card_s_measured_figure_under_50_db_refuses_that_precision(self, tmp_path, capsys):
-        # halftone's card says 44.9 dB in fp16 (the benchmark's precision section): no fp16, at any
-        # strength, while a card without figures keeps what the network type allows.
-        halftone = load_style("halftone", scale=2)
+        # A style whose card says 44.9 dB in fp16 (as halftone's did until 2026-12-07, the benchmark's
+        # precision section): no fp16, at any strength, while a card without figures keeps what the
+        # network type allows. A copy of the bundled halftone with that card, loaded by path.
+        from vidstyle.models.registry import shipped_weights
+        from vidstyle.models.styles import bundled_styles
+        shipped = next(e.weights for e in bundled_styles() if e.name == "halftone" and e.scale == 2)
+        weights = tmp_path / "halftone-low.safetensors"
+        weights.write_bytes(shipped.read_bytes())
+        card = json.loads(shipped.with_suffix(".json").read_text())
+        card["precision"] = {"fp16_psnr_db": 44.9, "bf16_psnr_db": 43.0}
+        weights.with_suffix(".json").write_text(json.dumps(card))
+        halftone = load_style(str(weights), scale=2)
         assert not halftone.keeps_picture_in("fp16") and not halftone.keeps_picture_in("bf16")
         with pytest.raises(ModelError, match="not known to keep its picture in fp16"):
             resolve_precision("fp16", halftone)
-        assert not load_style("halftone", scale=2, strength=0.5).keeps_picture_in("fp16")
+        assert not load_style(str(weights), scale=2, strength=0.5).keeps_picture_in("fp16")
         remaster = load_model("remaster-x2", scale=2)
         assert remaster.keeps_picture_in("fp16") and remaster.keeps_picture_in("bf16")
         # The same rule for any card loaded by path: a copy of remaster-x2's with a low bf16 figure.
-        from vidstyle.models.registry import shipped_weights
         weights = shipped_weights("remaster-x2")
         copy = tmp_path / "low.safetensors"
         copy.write_bytes(weights.read_bytes())
@@ -96,8 +104,8 @@ class TestResolve:
         assert low.keeps_picture_in("fp16") and not low.keeps_picture_in("bf16")
         src = make_clip(tmp_path / "in.mp4", frames=3)
         before = file_hash(src)
-        assert run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--style", "halftone", "--temporal", "off",
-                    "--precision", "fp16", "-q"]) == 1
+        assert run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--style",
+                    str(tmp_path / "halftone-low.safetensors"), "--temporal", "off", "--precision", "fp16", "-q"]) == 1
         err = capsys.readouterr().err
         assert err.count("error:") == 1 and "fp16" in err and "Traceback" not in err
         assert not (tmp_path / "o.mp4").exists() and file_hash(src) == before
