@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import av
 import numpy as np
@@ -38,6 +39,15 @@ def film_frames() -> np.ndarray:
             if len(frames) == 2:
                 return np.stack(frames)
     raise AssertionError("the sample reel is too short")
+
+
+def copy_with_precision(weights: Path, copy: Path, *, fp16: float, bf16: float) -> Path:
+    """``weights`` and its card copied to ``copy``, the card saying ``fp16`` and ``bf16`` dB against fp32."""
+    copy.write_bytes(weights.read_bytes())
+    card = json.loads(weights.with_suffix(".json").read_text())
+    card["precision"] = {"fp16_psnr_db": fp16, "bf16_psnr_db": bf16}
+    copy.with_suffix(".json").write_text(json.dumps(card))
+    return copy
 
 
 class TestResolve:
@@ -81,11 +91,7 @@ class TestResolve:
         from vidstyle.models.registry import shipped_weights
         from vidstyle.models.styles import bundled_styles
         shipped = next(e.weights for e in bundled_styles() if e.name == "halftone" and e.scale == 2)
-        weights = tmp_path / "halftone-low.safetensors"
-        weights.write_bytes(shipped.read_bytes())
-        card = json.loads(shipped.with_suffix(".json").read_text())
-        card["precision"] = {"fp16_psnr_db": 44.9, "bf16_psnr_db": 43.0}
-        weights.with_suffix(".json").write_text(json.dumps(card))
+        weights = copy_with_precision(shipped, tmp_path / "halftone-low.safetensors", fp16=44.9, bf16=43.0)
         halftone = load_style(str(weights), scale=2)
         assert not halftone.keeps_picture_in("fp16") and not halftone.keeps_picture_in("bf16")
         with pytest.raises(ModelError, match="not known to keep its picture in fp16"):
@@ -94,18 +100,13 @@ class TestResolve:
         remaster = load_model("remaster-x2", scale=2)
         assert remaster.keeps_picture_in("fp16") and remaster.keeps_picture_in("bf16")
         # The same rule for any card loaded by path: a copy of remaster-x2's with a low bf16 figure.
-        weights = shipped_weights("remaster-x2")
-        copy = tmp_path / "low.safetensors"
-        copy.write_bytes(weights.read_bytes())
-        card = json.loads(weights.with_suffix(".json").read_text())
-        card["precision"] = {"fp16_psnr_db": 62.0, "bf16_psnr_db": 49.9}
-        copy.with_suffix(".json").write_text(json.dumps(card))
+        copy = copy_with_precision(shipped_weights("remaster-x2"), tmp_path / "low.safetensors", fp16=62.0, bf16=49.9)
         low = load_model(str(copy), scale=2)
         assert low.keeps_picture_in("fp16") and not low.keeps_picture_in("bf16")
         src = make_clip(tmp_path / "in.mp4", frames=3)
         before = file_hash(src)
-        assert run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--style",
-                    str(tmp_path / "halftone-low.safetensors"), "--temporal", "off", "--precision", "fp16", "-q"]) == 1
+        assert run(["remaster", str(src), "-o", str(tmp_path / "o.mp4"), "--style", str(weights), "--temporal", "off",
+                    "--precision", "fp16", "-q"]) == 1
         err = capsys.readouterr().err
         assert err.count("error:") == 1 and "fp16" in err and "Traceback" not in err
         assert not (tmp_path / "o.mp4").exists() and file_hash(src) == before
