@@ -19,7 +19,7 @@ from .flicker import Deflicker, FlickerSettings
 from .grade import Grader, GradeSettings
 from .grain import GrainNeighbour, GrainSettings, average_grain, grain_sigma
 from .scratches import ScratchSettings, ScratchTracker, column_candidates, repair_scratches
-from .spots import SpotSettings, feather_alpha, find_spots, luma, repair_spots, spot_report
+from .spots import SpotSettings, Swarm, feather_alpha, find_spots, luma, repair_spots, spot_report
 from .stage import RepairStage, open_repair, repair_context
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "ScratchSettings",
     "ScratchTracker",
     "SpotSettings",
+    "Swarm",
     "average_grain",
     "column_candidates",
     "feather_alpha",

@@ -62,7 +62,7 @@ from .flicker import Deflicker, FlickerSettings
 from .grade import Grader
 from .grain import GrainNeighbour, GrainSettings, average_grain
 from .scratches import ScratchTracker, repair_scratches
-from .spots import SpotSettings, find_spots, repair_spots
+from .spots import SpotSettings, Swarm, find_spots, repair_spots
 
 __all__ = ["REPAIR_FLOW_PRESET", "RepairStage", "open_repair", "repair_context", "same_brightness"]
 
@@ -147,6 +147,7 @@ class RepairStage:
         self.spot_settings = SpotSettings()
         self.grain_settings = GrainSettings()
         self._sigmas: list[float] = []  # the noise read on each frame of the current shot
+        self._swarm = Swarm()  # rain or sparks moving alike on the current shot's frames so far
         self.scratches = ScratchTracker() if config.scratches else None
         self.deflicker = Deflicker() if config.flicker else None
         self.grader = Grader() if config.grade else None
@@ -261,9 +262,11 @@ class RepairStage:
         next_w, next_ok, next_flow = _onto(frame.ahead, after, h, w)
         out, mask = frame.raw, np.zeros((h, w), bool)
         shot = self.stats.shots[-1]
+        if frame.cut:
+            self._swarm = Swarm()
         if self.config.spots and prev_w is not None and next_w is not None:
             spots = find_spots(frame.grey, prev_w, next_w, prev_ok, next_ok, self.spot_settings,
-                               prev_raw=before.grey, next_raw=after.grey)
+                               prev_raw=before.grey, next_raw=after.grey, swarm=self._swarm)
             if spots.any():
                 out = self._fill(frame.raw, spots, (before.raw, prev_flow), (after.raw, next_flow))
                 shot.spots += cv2.connectedComponents(spots.astype(np.uint8), connectivity=8)[0] - 1
