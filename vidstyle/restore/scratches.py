@@ -38,12 +38,18 @@ is now (at least ``_PLAIN`` of its height, within half the tolerance). Measured 
 training frames of bikes.mp4 (``python -m pipelines.repair_check stage``, 60 frames): a
 scratch near the right edge was masked on 15 of 40 frames before and 30 after, and the RMS error
 left at the drawn damage by spots and scratches fell from 0.707x to 0.670x the damaged input's;
-the first 60 clean training frames and the fast-particle clips are not touched by this part (over all
-175 clean training frames it masks a line on 7 frames, 5 before: posts of the fence and a lamp post,
-on frames where both tests fail at once; a squared change of luma of 0.84 per pixel over the clip,
-0.54 before, and most of the whole stage's cost to those frames through remaster-x2, -0.66 dB;
-asking a new line to go unexplained on two frames in a row took all seven away, but masked the
-independent damage's wandering scratches below on only 2 and 4 of 40 frames, and was not kept). Under
+the first 60 clean training frames and the fast-particle clips are not touched by this part. Over all
+175 clean training frames, though, it masked a line on 7 frames (5 before): posts of the fence and a
+lamp post, on frames where both tests failed at once, a squared change of luma of 0.84 per pixel over
+the clip (0.54 before; the spots' is 0.42, the flicker's 0.15).
+So a line not masked in the frame before is taken only where the frame before did not show it
+*plainly* either (within a pixel): a post the flow loses for one frame was plain on the frame
+before. That left 1 of the 7 frames (0.008 per pixel; through remaster-x2, ``pipelines/repair_check.py
+clean``, the whole stage's cost to those frames went from -0.66 to -0.57 dB) and cost some scratch: RMS at REEL_DAMAGE's
+drawn damage (spots and scratches) 0.657x -> 0.666x; under the independent damage (seeds 4243 and
+4246, figures below) 14 and 12 of 40 frames masked, 0.794x and 0.884x. (Asking a new line to go
+unexplained on two frames in a row instead took all seven away, but masked those wandering scratches
+on only 2 and 4 of 40 frames.) Under
 the independent damage (``pipelines/independent_damage.py``, seeds 4243 and 4246: a dark and a
 bright scratch whose course down the frame is a random walk), the part alone masked 16 of 40
 frames (11 before) and left 0.756x and 0.839x the input's RMS at the drawn damage (0.843x and
@@ -192,6 +198,7 @@ class ScratchTracker:
         self.settings = settings
         self._history: deque[list[tuple[int, int]]] = deque(maxlen=2)
         self._confirmed: list[tuple[int, int]] = []
+        self._plain: list[tuple[int, int]] = []  # the frame before's candidates an earlier picture showed plainly
         self._previous: np.ndarray | None = None  # the frame before, as it was (for still lines)
         self.found = 0
         """Scratch lines masked since the last :meth:`reset` (one per line per frame)."""
@@ -205,6 +212,7 @@ class ScratchTracker:
         """Forget every candidate and zero the counts (a new shot)."""
         self._history.clear()
         self._confirmed = []
+        self._plain = []
         self._previous = None
         self.found = self.scratches = self.pixels = 0
 
@@ -224,6 +232,7 @@ class ScratchTracker:
         if cut:
             self._history.clear()
             self._confirmed = []
+            self._plain = []
             self._previous = None
         s = self.settings
         check_rgb(frame)
@@ -243,7 +252,10 @@ class ScratchTracker:
             # pixel off where the flow is noisy, and a scratch drifting a third of a pixel a frame is within
             # still_offset of where it was on about every other frame.
             kept = any(sg == sign and abs(xx - x) <= s.drift for xx, sg in self._confirmed)
-            if seen >= 1 and shown[(x, sign)] < (2 if kept else 1):
+            # A line not masked before starts being masked where no earlier picture shows it now, and none
+            # showed it plainly in the frame before either: a post the flow loses for a frame is not a scratch.
+            plain = any(sg == sign and abs(xx - x) <= 1 for xx, sg in self._plain)
+            if seen >= 1 and (shown[(x, sign)] < 2 if kept else shown[(x, sign)] == 0 and not plain):
                 x0, x1 = max(0, x - s.half_width), min(w, x + s.half_width + 1)
                 mask[:, x0:x1] = _line_rows(frame, x, sign, s)[:, None]
                 self.found += 1
@@ -251,6 +263,7 @@ class ScratchTracker:
                 confirmed.append((x, sign))
         self._history.append(candidates)
         self._confirmed = confirmed
+        self._plain = [line for line in candidates if shown[line] == 2]
         self._previous = frame
         self.pixels += int(np.count_nonzero(mask))
         return mask
