@@ -38,18 +38,7 @@ is now (at least ``_PLAIN`` of its height, within half the tolerance). Measured 
 training frames of bikes.mp4 (``python -m pipelines.repair_check stage``, 60 frames): a
 scratch near the right edge was masked on 15 of 40 frames before and 30 after, and the RMS error
 left at the drawn damage by spots and scratches fell from 0.707x to 0.670x the damaged input's;
-the first 60 clean training frames and the fast-particle clips are not touched by this part. Over all
-175 clean training frames, though, it masked a line on 7 frames (5 before): posts of the fence and a
-lamp post, on frames where both tests failed at once, a squared change of luma of 0.84 per pixel over
-the clip (0.54 before; the spots' is 0.42, the flicker's 0.15).
-So a line not masked in the frame before is taken only where the frame before did not show it
-*plainly* either (within a pixel): a post the flow loses for one frame was plain on the frame
-before. That left 1 of the 7 frames (0.008 per pixel; through remaster-x2, ``pipelines/repair_check.py
-clean``, the whole stage's cost to those frames went from -0.66 to -0.57 dB) and cost some scratch: RMS at REEL_DAMAGE's
-drawn damage (spots and scratches) 0.657x -> 0.666x; under the independent damage (seeds 4243 and
-4246, figures below) 14 and 12 of 40 frames masked, 0.794x and 0.884x. (Asking a new line to go
-unexplained on two frames in a row instead took all seven away, but masked those wandering scratches
-on only 2 and 4 of 40 frames.) Under
+the first 60 clean training frames and the fast-particle clips are not touched by this part. Under
 the independent damage (``pipelines/independent_damage.py``, seeds 4243 and 4246: a dark and a
 bright scratch whose course down the frame is a random walk), the part alone masked 16 of 40
 frames (11 before) and left 0.756x and 0.839x the input's RMS at the drawn damage (0.843x and
@@ -57,6 +46,22 @@ frames (11 before) and left 0.756x and 0.839x the input's RMS at the drawn damag
 175 training frames (10 before), 0.07 % of the pixels. ``_PLAIN`` and the halved tolerance were
 set once, not searched; on the benchmark's held-out clips the change left the RMS at the damage
 as it was (a faint scratch on grain: the linear fill below leaves about the error it had).
+
+Over all 175 clean training frames of bikes.mp4, though, the stage's tracker then masked a line on
+7 frames (5 before the hysteresis): posts of the fence and a lamp post, on frames where both tests
+failed at once; a squared change of luma of 0.84 per pixel over the clip (the spots' is 0.42, the
+flicker's 0.15). So a line not masked in the frame before is taken only where the picture did not
+plainly take it along in the frame before either (the warped frame before showed no line within
+``drift`` pixels plainly, as ``_PLAIN`` says): a post the flow loses for one frame was plain on the
+frame before. That left 3 of the 7 frames (0.23 per pixel; through remaster-x2,
+``pipelines/repair_check.py clean``, the whole stage's cost to those frames went from -0.66 to -0.57
+dB), the scratches found on REEL_DAMAGE's
+training frames as they were (RMS at the drawn damage, spots and scratches, 0.657x the damaged
+input's), and cost some of the independent damage's wandering scratches: seeds 4243 and 4246 masked
+on 14 and 12 of 40 frames, RMS 0.794x and 0.884x. Counting the frame before as it was too took 6 of
+the 7 posts away, but never took up a scratch that stands still every other frame (one drifting a
+pixel every other frame); asking a new line to go unexplained on two frames in a row took all seven
+away, but masked those wandering scratches on only 2 and 4 of 40 frames.
 
 :func:`repair_scratches` fills each band row by row with the straight line between the pixels
 just outside it (linear interpolation from both sides).
@@ -239,9 +244,12 @@ class ScratchTracker:
         frame = to_8bit(frame)  # what looks reads 8 bits; the caller repairs at its own depth
         h, w = frame.shape[:2]
         candidates = column_candidates(frame, s)
-        before = [(f, tolerance) for f, tolerance in ((prev_w, s.content_offset), (self._previous, s.still_offset))
-                  if f is not None]
-        shown = _shown_before(frame, before, candidates, s)
+        # Where the picture took each line (the frame before warped onto this one), and where it stood (the
+        # frame before as it was).
+        moved = _shown_before(frame, [(prev_w, s.content_offset)] if prev_w is not None else [], candidates, s)
+        stood = _shown_before(frame, [(self._previous, s.still_offset)] if self._previous is not None else [],
+                              candidates, s)
+        shown = {line: max(moved[line], stood[line]) for line in candidates}
         mask = np.zeros((h, w), bool)
         confirmed = []
         for x, sign in candidates:
@@ -252,9 +260,11 @@ class ScratchTracker:
             # pixel off where the flow is noisy, and a scratch drifting a third of a pixel a frame is within
             # still_offset of where it was on about every other frame.
             kept = any(sg == sign and abs(xx - x) <= s.drift for xx, sg in self._confirmed)
-            # A line not masked before starts being masked where no earlier picture shows it now, and none
-            # showed it plainly in the frame before either: a post the flow loses for a frame is not a scratch.
-            plain = any(sg == sign and abs(xx - x) <= 1 for xx, sg in self._plain)
+            # A line not masked before starts being masked where no earlier picture shows it now, and the
+            # picture did not plainly take it along in the frame before either: a post the flow loses for a
+            # frame is not a scratch. (Only the warped frame before counts there: a scratch that stood still
+            # for a frame, as one drifting a pixel every other frame does, was plain in the frame as it was.)
+            plain = any(sg == sign and abs(xx - x) <= s.drift for xx, sg in self._plain)
             if seen >= 1 and (shown[(x, sign)] < 2 if kept else shown[(x, sign)] == 0 and not plain):
                 x0, x1 = max(0, x - s.half_width), min(w, x + s.half_width + 1)
                 mask[:, x0:x1] = _line_rows(frame, x, sign, s)[:, None]
@@ -263,7 +273,7 @@ class ScratchTracker:
                 confirmed.append((x, sign))
         self._history.append(candidates)
         self._confirmed = confirmed
-        self._plain = [line for line in candidates if shown[line] == 2]
+        self._plain = [line for line in candidates if moved[line] == 2]
         self._previous = frame
         self.pixels += int(np.count_nonzero(mask))
         return mask
