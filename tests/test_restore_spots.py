@@ -243,6 +243,21 @@ class TestRealMotionIsKept:
         assert found["alone"][1] > 0.8 and found["carried"][1] > 0.5
         assert swarm.motion is not None
 
+    def test_the_stage_reports_the_frames_with_rain(self):
+        """The repair stage counts the frames on which a swarm was recognised (its report's ``swarm_frames``, per
+        shot and in all): rain, not dust."""
+        config = RepairConfig("auto", scratches=False, flicker=False, grain=False)
+        rain, _ = banded_rain(12, 80)
+        dusty = [frame.copy() for frame in moving_frames(skimage_data.astronaut(), 3, (0.7, 0.3))]
+        dusty[1] = add_specks(dusty[1], seed=1)
+        reports = {}
+        for name, frames in (("rain", rain), ("dust", dusty)):
+            stage = RepairStage(config)
+            list(stage.frames(frames))
+            reports[name] = stage.report()
+        assert reports["rain"]["swarm_frames"] == reports["rain"]["shots"][0]["swarm_frames"] == 1
+        assert reports["dust"]["swarm_frames"] == 0 and reports["dust"]["spots"] >= 20
+
     def test_one_neighbour_is_not_touched(self, estimator):
         clean = moving_frames(skimage_data.astronaut(), 3, (0.7, 0.3))
         frame = add_specks(clean[1], seed=1)

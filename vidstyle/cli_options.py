@@ -406,15 +406,19 @@ def write_report(path: Path | None, data: dict[str, Any]) -> None:
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
+def _frames(count: int) -> str:
+    return f"{count} frame" if count == 1 else f"{count} frames"
+
+
 def repair_line(report: dict[str, Any]) -> str | None:
     """One line of what the repair stage did, for the end of a run; None when it was off."""
     if report.get("mode", "off") == "off" or not report.get("pixels"):
         return None
     share = report["pixels_touched"] / report["pixels"]
-    parts = [f"{report['spots']} specks of dust or dirt", f"scratches on {report['scratch_frames']} frames"]
+    parts = [f"{report['spots']} specks of dust or dirt", f"scratches on {_frames(report['scratch_frames'])}"]
     flicker = report.get("flicker")
     if flicker is not None:
-        parts.append(f"flicker corrected on {flicker.get('frames_corrected', 0)} frames")
+        parts.append(f"flicker corrected on {_frames(flicker.get('frames_corrected', 0))}")
     if "grain" in report.get("parts", ()):
-        parts.append(f"grain averaged on {report.get('grain_frames', 0)} frames")
+        parts.append(f"grain averaged on {_frames(report.get('grain_frames', 0))}")
     return f"repair: {', '.join(parts)}; {share:.3%} of the pixels replaced"

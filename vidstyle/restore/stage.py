@@ -114,6 +114,7 @@ class _Shot:
     spot_pixels: int = 0
     scratch_frames: int = 0
     scratch_pixels: int = 0
+    swarm_frames: int = 0  # frames on which small things moving alike (rain, snow, sparks) were kept as such
     grain_frames: int = 0  # frames averaged with their neighbours
     grain_sigma: float = 0.0  # the mean noise read (grey levels) over the shot's frames that had a neighbour
 
@@ -216,8 +217,8 @@ class RepairStage:
     def report(self) -> dict:
         """What the stage did: counts per shot and for the run (plain ints and floats)."""
         shots = [s.to_dict() for s in self.stats.shots]
-        total = {key: sum(s[key] for s in shots) for key in ("frames", "spots", "spot_pixels", "scratch_frames",
-                                                              "scratch_pixels", "grain_frames")}
+        total = {key: sum(s[key] for s in shots) for key in ("frames", "spots", "spot_pixels", "swarm_frames",
+                                                              "scratch_frames", "scratch_pixels", "grain_frames")}
         report = {
             "mode": self.config.mode,
             "parts": [p for p in ("spots", "scratches", "flicker", "grain", "grade") if getattr(self.config, p)],
@@ -267,6 +268,7 @@ class RepairStage:
         if self.config.spots and prev_w is not None and next_w is not None:
             spots = find_spots(frame.grey, prev_w, next_w, prev_ok, next_ok, self.spot_settings,
                                prev_raw=before.grey, next_raw=after.grey, swarm=self._swarm)
+            shot.swarm_frames += self._swarm.motion is not None
             if spots.any():
                 out = self._fill(frame.raw, spots, (before.raw, prev_flow), (after.raw, next_flow))
                 shot.spots += cv2.connectedComponents(spots.astype(np.uint8), connectivity=8)[0] - 1
