@@ -19,6 +19,10 @@ FFV1, PSNR-Y against the clean frames) on material the thresholds may be chosen 
 
     python -m pipelines.repair_check clean damaged speed --rounds 3
     python -m pipelines.repair_check stage --frames 60
+
+The stage's 60 frames are quick, but they are only the first third of bikes.mp4's training frames:
+what it does to the fence and the passing vans after them shows with ``--frames 175`` (all of them;
+the fence's posts that the scratch tracker took for scratches on 7 frames were all past frame 75).
 """
 
 from __future__ import annotations
