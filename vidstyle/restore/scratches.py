@@ -203,7 +203,7 @@ class ScratchTracker:
         self.settings = settings
         self._history: deque[list[tuple[int, int]]] = deque(maxlen=2)
         self._confirmed: list[tuple[int, int]] = []
-        self._plain: list[tuple[int, int]] = []  # the frame before's candidates an earlier picture showed plainly
+        self._plain: list[tuple[int, int]] = []  # the frame before's candidates its warped frame before showed plainly
         self._previous: np.ndarray | None = None  # the frame before, as it was (for still lines)
         self.found = 0
         """Scratch lines masked since the last :meth:`reset` (one per line per frame)."""
@@ -215,11 +215,15 @@ class ScratchTracker:
 
     def reset(self) -> None:
         """Forget every candidate and zero the counts (a new shot)."""
+        self._forget()
+        self.found = self.scratches = self.pixels = 0
+
+    def _forget(self) -> None:
+        """Forget the earlier frames (a cut): their candidates, scratches and pictures."""
         self._history.clear()
         self._confirmed = []
         self._plain = []
         self._previous = None
-        self.found = self.scratches = self.pixels = 0
 
     def report(self) -> dict[str, int]:
         """``{"scratches": distinct lines, "line_frames": lines masked, one per frame, "pixels": ...}``."""
@@ -235,10 +239,7 @@ class ScratchTracker:
         (H, W)), lets it leave out the lines that moved with the picture (``content_offset``).
         """
         if cut:
-            self._history.clear()
-            self._confirmed = []
-            self._plain = []
-            self._previous = None
+            self._forget()
         s = self.settings
         check_rgb(frame)
         frame = to_8bit(frame)  # what looks reads 8 bits; the caller repairs at its own depth
@@ -246,9 +247,8 @@ class ScratchTracker:
         candidates = column_candidates(frame, s)
         # Where the picture took each line (the frame before warped onto this one), and where it stood (the
         # frame before as it was).
-        moved = _shown_before(frame, [(prev_w, s.content_offset)] if prev_w is not None else [], candidates, s)
-        stood = _shown_before(frame, [(self._previous, s.still_offset)] if self._previous is not None else [],
-                              candidates, s)
+        moved, stood = _shown_before(frame, [(prev_w, s.content_offset), (self._previous, s.still_offset)],
+                                     candidates, s)
         shown = {line: max(moved[line], stood[line]) for line in candidates}
         mask = np.zeros((h, w), bool)
         confirmed = []
@@ -301,7 +301,8 @@ def picture_lines(frame: np.ndarray, before: list[tuple[np.ndarray, float]], can
         tolerance of where ``frame`` shows them; both positions are the sub-pixel peaks of the
         top-hat's median over the rows.
     """
-    return {line for line, shown in _shown_before(frame, before, candidates, settings).items() if shown}
+    levels = _shown_before(frame, before, candidates, settings)
+    return {line for line in candidates if any(shown[line] for shown in levels)}
 
 
 #: How plainly an earlier picture must show a line for :class:`ScratchTracker` to let go of a scratch it
@@ -309,13 +310,15 @@ def picture_lines(frame: np.ndarray, before: list[tuple[np.ndarray, float]], can
 _PLAIN = 0.8
 
 
-def _shown_before(frame: np.ndarray, before: list[tuple[np.ndarray, float]], candidates: list[tuple[int, int]],
-                  settings: ScratchSettings) -> dict[tuple[int, int], int]:
-    """For each candidate, how an earlier picture shows it where ``frame`` does: 0 not at all, 1 at least
-    half as strong within the tolerance (:func:`picture_lines`), 2 plainly (at least ``_PLAIN`` of its
-    height within half the tolerance)."""
-    shown = dict.fromkeys(candidates, 0)
-    if not before or not candidates:
+def _shown_before(frame: np.ndarray, before: list[tuple[np.ndarray | None, float]],
+                  candidates: list[tuple[int, int]], settings: ScratchSettings) -> list[dict[tuple[int, int], int]]:
+    """For each earlier picture of ``before`` (None: none), how it shows each candidate where ``frame``
+    does: 0 not at all, 1 at least half as strong within its tolerance (:func:`picture_lines`), 2
+    plainly (at least ``_PLAIN`` of its height within half the tolerance). ``frame``'s own profiles
+    are read once for all of them."""
+    shown = [dict.fromkeys(candidates, 0) for _ in before]
+    pictures = [(k, picture, tolerance) for k, (picture, tolerance) in enumerate(before) if picture is not None]
+    if not pictures or not candidates:
         return shown
     s = settings
     here = _rows(frame, s)
@@ -325,16 +328,16 @@ def _shown_before(frame: np.ndarray, before: list[tuple[np.ndarray, float]], can
         if not xs:
             continue
         now = _top_hat(here, sign)
-        earlier = [(_top_hat(_rows(picture, s), sign), tolerance) for picture, tolerance in before]
+        earlier = [(k, _top_hat(_rows(picture, s), sign), tolerance) for k, picture, tolerance in pictures]
         for x in xs:
             columns = slice(x - _PROFILE, x + _PROFILE + 1)
             at, height = _peak(np.median(now[:, columns], axis=0))
-            for residual, tolerance in earlier:
+            for k, residual, tolerance in earlier:
                 was, was_height = _peak(np.median(residual[:, columns], axis=0))
                 if was_height >= _PLAIN * height and abs(was - at) <= 0.5 * tolerance:
-                    shown[(x, sign)] = 2
+                    shown[k][(x, sign)] = 2
                 elif was_height >= 0.5 * height and abs(was - at) <= tolerance:
-                    shown[(x, sign)] = max(shown[(x, sign)], 1)
+                    shown[k][(x, sign)] = 1
     return shown
 
 

@@ -390,7 +390,8 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
     """
     r, jitter = s.search_radius, 2 * _JITTER + 1
     moving = np.zeros(len(stats), bool)
-    maps, faint = {}, {}
+    votes = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
+    faint = {}
     for label in blobs:
         x, y, w, h = (int(v) for v in stats[label, :4])
         # The blob and a pixel around it (the template), and the search region r pixels wider;
@@ -417,21 +418,19 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
         was, faint_was = (cv2.dilate(m, slack)[::-1, ::-1] for m in (was, faint_was))
         for m in (was, will, faint_was, faint_will):
             m[r - 1 : r + 2, r - 1 : r + 2] = -1.0  # no motion is no explanation: that is the spike itself
-        maps[label], faint[label] = (was, will), (faint_was, faint_will)
+        faint[label] = (faint_was, faint_will)
         blob = core.astype(np.float32)
         hidden = _looks_alike(grey, inner, blob)  # indexed by offset
         if s.edge_hides:
             hidden |= _off_frame(i.shape, region, blob)
         one_sided = np.maximum(np.where(hidden, was, -1.0), np.where(hidden[::-1, ::-1], will, -1.0))
-        moving[label] = float(one_sided.max()) >= s.one_sided_match
-    votes = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
-    for label, (was, will) in maps.items():
-        moving[label] |= float(np.minimum(was, will).max()) >= s.motion_match
-        both = np.minimum(*faint[label])
+        moving[label] = (float(one_sided.max()) >= s.one_sided_match
+                         or float(np.minimum(was, will).max()) >= s.motion_match)
+        both = np.minimum(faint_was, faint_will)
         if both.max() >= s.motion_match:
             votes[np.unravel_index(int(np.argmax(both)), both.shape)] += 1
     if s.swarm_votes > 0:
-        motion = _swarm_motion(votes, len(maps), s, swarm.motion if swarm is not None else None)
+        motion = _swarm_motion(votes, len(blobs), s, swarm.motion if swarm is not None else None)
         if swarm is not None:
             swarm.motion = motion
         if motion is not None:
