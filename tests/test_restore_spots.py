@@ -10,7 +10,16 @@ from conftest import moving_crops
 from vidstyle.config import RepairConfig
 from vidstyle.damage.degrade import FilmDegrader
 from vidstyle.damage.settings import DegradeSettings
-from vidstyle.restore import RepairStage, SpotSettings, Swarm, find_spots, luma, repair_spots, spot_report
+from vidstyle.restore import (
+    RepairStage,
+    SpotSettings,
+    Swarm,
+    find_spots,
+    luma,
+    neutral_spots,
+    repair_spots,
+    spot_report,
+)
 from vidstyle.temporal.flow import FlowEstimator
 from vidstyle.temporal.warp import warp_numpy
 
@@ -302,7 +311,8 @@ class TestRealMotionIsKept:
 class TestSettings:
     @pytest.mark.parametrize("kwargs", [{"spike": -1.0}, {"support": 40.0}, {"agreement_ratio": 2.0},
                                         {"max_area": 1.5}, {"feather": -1}, {"grow": True}, {"ring_mismatch": -1.0},
-                                        {"ring_floor": 300.0}, {"ring_texture": 11.0}, {"swarm_share": 1.5}])
+                                        {"ring_floor": 300.0}, {"ring_texture": 11.0}, {"swarm_share": 1.5},
+                                        {"colour_limit": -1.0}])
     def test_bad_values(self, kwargs):
         with pytest.raises(ValueError):
             SpotSettings(**kwargs)
@@ -404,3 +414,47 @@ def test_glints_where_the_flow_fails_are_kept():
     print(f"dust: RMS {at_dust(dusty):.1f} damaged, {kept_off:.1f} repaired without the guard, {kept_on:.1f} with it")
     assert kept_off < 0.8 * at_dust(dusty)  # the dust is repaired ...
     assert kept_on < 1.05 * kept_off  # ... as well with the guard
+
+
+class TestColour:
+    """Dust is grey, sparks and tail lights are not (:func:`neutral_spots`)."""
+
+    @staticmethod
+    def blend(frame: np.ndarray, centre: tuple[int, int], radius: int, colour, opacity: float) -> np.ndarray:
+        layer = frame.copy()
+        cv2.circle(layer, centre, radius, colour, -1, cv2.LINE_AA)
+        return cv2.addWeighted(frame, 1.0 - opacity, layer, opacity, 0.0)
+
+    def test_sparks_leave_the_mask_and_grey_specks_stay(self, estimator):
+        # astronaut (a training still: a red and white suit, a blue and black ground) panning; on the middle frame
+        # two orange sparks (255, 200, 90) and grey specks, dark and light, part-covering the picture, over colour too.
+        frames = moving_frames(skimage_data.astronaut(), 3, (0.6, 0.4))
+        sparks = ((350, 250), (250, 30))
+        specks = ((200, 120, 15, 0.9), (60, 220, 235, 0.7), (340, 60, 25, 0.6))
+        frame = frames[1]
+        for centre in sparks:
+            frame = self.blend(frame, centre, 3, (255, 200, 90), 1.0)
+        for x, y, grey, opacity in specks:
+            frame = self.blend(frame, (x, y), 3, (grey, grey, grey), opacity)
+        prev_w, next_w, prev_ok, next_ok = neighbours([frames[0], frame, frames[2]], 1, estimator)
+        found = find_spots(frame, prev_w, next_w, prev_ok, next_ok)
+        around = lambda x, y: (slice(y - 5, y + 6), slice(x - 5, x + 6))  # noqa: E731
+        assert all(found[around(x, y)].any() for x, y in sparks)  # the detector alone takes them for dust
+        kept = neutral_spots(frame, found, prev_w, next_w)
+        assert not any(kept[around(x, y)].any() for x, y in sparks)
+        assert all(kept[around(x, y)].any() for x, y, _, _ in specks)
+        assert np.array_equal(kept, found & kept)  # only blobs leave, nothing is added
+        assert np.array_equal(neutral_spots(frame, found, prev_w, next_w, SpotSettings(colour_limit=255.0)), found)
+
+    def test_the_stage_leaves_a_spark_and_fills_a_speck(self):
+        frames = moving_frames(skimage_data.astronaut(), 5, (0.6, 0.4))
+        frames[2] = self.blend(frames[2], (250, 30), 3, (255, 200, 90), 1.0)
+        frames[2] = self.blend(frames[2], (200, 120), 3, (15, 15, 15), 0.9)
+        spark, speck = (slice(25, 36), slice(245, 256)), (slice(117, 124), slice(197, 204))
+        for limit in (SpotSettings().colour_limit, 255.0):
+            stage = RepairStage(RepairConfig.from_parts("auto", "spots"))
+            stage.spot_settings = SpotSettings(colour_limit=limit)
+            out = [f for f, _ in stage.frames(frames)]
+            assert np.abs(out[2][speck].astype(int) - frames[2][speck]).max() > 50
+            # Told to ignore colour, the stage paints the spark over as it does the speck.
+            assert np.array_equal(out[2][spark], frames[2][spark]) == (limit < 255.0)

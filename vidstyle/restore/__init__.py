@@ -19,7 +19,7 @@ from .flicker import Deflicker, FlickerSettings
 from .grade import Grader, GradeSettings
 from .grain import GrainNeighbour, GrainSettings, average_grain, grain_sigma
 from .scratches import ScratchSettings, ScratchTracker, column_candidates, repair_scratches
-from .spots import SpotSettings, Swarm, feather_alpha, find_spots, luma, repair_spots, spot_report
+from .spots import SpotSettings, Swarm, feather_alpha, find_spots, luma, neutral_spots, repair_spots, spot_report
 from .stage import RepairStage, open_repair, repair_context
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "find_spots",
     "grain_sigma",
     "luma",
+    "neutral_spots",
     "open_repair",
     "repair_context",
     "repair_scratches",

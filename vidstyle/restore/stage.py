@@ -62,7 +62,7 @@ from .flicker import Deflicker, FlickerSettings
 from .grade import Grader
 from .grain import GrainNeighbour, GrainSettings, average_grain
 from .scratches import ScratchTracker, repair_scratches
-from .spots import SpotSettings, Swarm, find_spots, repair_spots
+from .spots import SpotSettings, Swarm, find_spots, neutral_spots, repair_spots
 
 __all__ = ["REPAIR_FLOW_PRESET", "RepairStage", "open_repair", "repair_context", "same_brightness"]
 
@@ -270,7 +270,8 @@ class RepairStage:
                                prev_raw=before.grey, next_raw=after.grey, swarm=self._swarm)
             shot.swarm_frames += self._swarm.motion is not None
             if spots.any():
-                out = self._fill(frame.raw, spots, (before.raw, prev_flow), (after.raw, next_flow))
+                out, spots = self._fill(frame.raw, spots, (before.raw, prev_flow), (after.raw, next_flow))
+            if spots.any():
                 shot.spots += cv2.connectedComponents(spots.astype(np.uint8), connectivity=8)[0] - 1
                 shot.spot_pixels += int(np.count_nonzero(spots))
                 mask |= spots
@@ -299,19 +300,21 @@ class RepairStage:
         return _Mended(out, mask, prev_w, prev_ok, frame.cut)
 
     def _fill(self, frame: np.ndarray, spots: np.ndarray, before: tuple[np.ndarray, np.ndarray],
-              after: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+              after: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``frame`` with its spots filled from both neighbours (each a raw frame and the flow onto
         this one), warped in colour, at the frames' own depth, only over the spots' bounding box
-        and its feathered rim."""
+        and its feathered rim; and the spots filled (less the coloured ones, :func:`neutral_spots`)."""
         rim = self.spot_settings.feather + 1
         ys, xs = np.nonzero(spots)
         h, w = spots.shape
         box = (slice(max(0, ys.min() - rim), min(h, ys.max() + rim + 1)),
                slice(max(0, xs.min() - rim), min(w, xs.max() + rim + 1)))
         prev_w, next_w = (warp_region(raw, flow, box) for raw, flow in (before, after))
+        spots = spots.copy()
+        spots[box] = neutral_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
         out = frame.copy()
         out[box] = repair_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
-        return out
+        return out, spots
 
     def _release(self, mended: _Mended | None, *, final: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Hand a mended frame to flicker and grade; yield what they give back, in order."""
