@@ -3,7 +3,8 @@
 * :mod:`.stage`: the stage a run opens (:func:`~.stage.open_repair`): the flow to both neighbours,
   scene cuts, look-ahead, the parts below in order, and the report;
 * :mod:`.spots`: dust and dirt, one-frame specks found against the motion-compensated neighbours
-  (Kokaram's spike detection index with guards against real motion) and filled from them;
+  (Kokaram's spike detection index with guards against real motion, and grey: a coloured blob, a
+  spark or a tail light, is left) and filled from them;
 * :mod:`.scratches`: vertical line scratches found from column profiles over frames and filled
   from both sides;
 * :mod:`.flicker`: changes of brightness the content does not explain, measured along the flow and
