@@ -167,13 +167,16 @@ class SpotSettings:
     neighbours' colour with a grey (the median over its pixels that changed by ``support`` or more)
     is a coloured thing (a spark, a flame, a tail light), not dust; see :func:`neutral_spots`. 255
     switches this off. Chosen on training material (the stage alone, bikes.mp4's 175 training frames
-    and the fast-particle generator's seeds 7, 11, 21, 33, 45, 57, 69): the blobs taken on the drawn
-    dust of REEL_DAMAGE and of the independent damage (seed 4242, MJPEG) lay at most 6.7 and 9.5
-    levels from a grey mix, those painted on the particle clips (orange sparks, a few discs) 2.5 to
-    94, median 12.9. At 12 the squared change the spots make to the particle clips fell from 0.06 and
-    0.46 to 0.03 and 0.44 per pixel (3.24 to 0.80 summed over the other five seeds), to bikes.mp4's
-    clean training frames from 0.422 to 0.410, and the RMS error left at the drawn damage stayed
-    0.770x and 0.643x the damaged input's; 8 gave 0.79 and 0.644x, 20 gave 2.03."""
+    and the fast-particle generator's seeds 7, 11, 21, 33, 45, 57, 69), with the share ``s`` of
+    :func:`neutral_spots` then held to 1: the blobs taken on the drawn dust of REEL_DAMAGE and of the
+    independent damage (seed 4242) lay at most 6.7 and 9.5 levels from a grey mix, those painted on
+    the particle clips (orange sparks, a few discs) 2.5 to 94, median 12.9; at 12 the squared change
+    the spots make to the particle clips fell from 0.06 and 0.46 to 0.03 and 0.44 per pixel (3.24 to
+    0.80 summed over the other five seeds), to bikes.mp4's clean training frames from 0.422 to 0.410,
+    and the RMS error left at the drawn damage stayed 0.770x and 0.643x the damaged input's (8: 0.79
+    and 0.644x; 20: 2.03). With ``s`` allowed above 1 as far as the speck's luma is (white specks on
+    toned film), as now: 0.03 and 0.46, 0.81, the same 0.410, 0.770x and 0.643x (``s`` unbounded:
+    0.99)."""
     ring_mismatch: float = 2.0
     """A blob is kept as it is when the picture around it (a ring ``_RING`` pixels out) differs
     from the warped neighbours by more than this many times the frame's typical difference
@@ -628,6 +631,10 @@ def _matches(change: np.ndarray, template: np.ndarray, weight: np.ndarray, floor
     return tuple(np.where(carried < floor, np.float32(-1.0), rho) for floor in floors)
 
 
+#: How much more chroma than its share of luma a speck over a toned picture may carry (:func:`neutral_spots`).
+_TONE_SLACK = 1.25
+
+
 def neutral_spots(frame: np.ndarray, mask: np.ndarray, prev_w: np.ndarray, next_w: np.ndarray,
                   settings: SpotSettings = SpotSettings()) -> np.ndarray:
     """``mask`` less the blobs whose colour says they are not dust.
@@ -636,11 +643,15 @@ def neutral_spots(frame: np.ndarray, mask: np.ndarray, prev_w: np.ndarray, next_
     negative leaves the print's base bare (a white one), and either, partly covering the picture,
     mixes the picture's colour with a grey. So a speck's pixel ``x`` over the picture ``f`` (the
     warped neighbours' mean) has a chroma (``x`` less its mean over R, G and B) of ``s`` times
-    ``f``'s, ``0 <= s <= 1``. A spark, a flame or a tail light has a colour of its own, which no such
-    mix gives. Each blob's distance from the mix (levels of 255, the median over its pixels whose luma
-    differs from the fill's by ``support`` or more, all of them when none does) above
-    ``colour_limit`` keeps the blob out of the mask. A coloured speck (a dig through one dye layer)
-    is kept as well.
+    ``f``'s, ``s >= 0``: below 1 where it mixes toward a grey; above 1 on a toned or faded print,
+    where a white speck carries the print's tone, at a higher level than the picture under it (with
+    ``s`` held to 1, two of three white specks on a sepia-toned ``camera`` were left), by no more than
+    its luma is above the picture's (times ``_TONE_SLACK``). A spark, a flame or a tail light has a
+    colour of its own, off that line or far stronger than its brightness allows. Each blob's distance
+    from the line (levels of 255, the median over its pixels whose luma differs from the fill's by
+    ``support`` or more, all of them when none does) above ``colour_limit`` keeps the blob out of the
+    mask. A coloured speck (a dig through one dye layer) is kept as well, and a spark over a picture of
+    its own hue (an orange spark on brown ground is a white speck on a brown-toned print) is dust.
 
     Args:
         frame: RGB uint8 or uint16 (H, W, 3) (read through its 8-bit view).
@@ -667,7 +678,9 @@ def neutral_spots(frame: np.ndarray, mask: np.ndarray, prev_w: np.ndarray, next_
         if changed.any():
             own, under = own[changed], under[changed]
         chroma, base = own - own.mean(axis=1, keepdims=True), under - under.mean(axis=1, keepdims=True)
-        share = np.clip((chroma * base).sum(axis=1) / ((base * base).sum(axis=1) + 1e-3), 0.0, 1.0)
+        # A tone scales the chroma with the level: a speck brighter than the picture under it may carry that much more.
+        brighter = np.maximum(1.0, _TONE_SLACK * (own @ weights) / np.maximum(under @ weights, 1.0))
+        share = np.clip((chroma * base).sum(axis=1) / ((base * base).sum(axis=1) + 1e-3), 0.0, brighter)
         distance = np.linalg.norm(chroma - share[:, None] * base, axis=1)
         if float(np.median(distance)) > settings.colour_limit:
             out[box][blob] = False
