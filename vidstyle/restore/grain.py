@@ -77,7 +77,6 @@ from .levels import check_rgb
 __all__ = ["GrainNeighbour", "GrainSettings", "average_grain", "grain_sigma"]
 
 #: Luma weights (BT.601), as the rest of the repair reads a frame.
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 #: Rows of the frame averaged at a time (beside the halo the windows need), so that a 4K frame
 #: costs a few float copies of a band, not of itself.
 _BAND = 256

@@ -17,7 +17,10 @@ import numpy as np
 
 from ..io.depth import HIGH_DEPTH_DTYPE, top_level
 
-__all__ = ["apply_table", "check_rgb", "level_table"]
+__all__ = ["LUMA", "apply_table", "check_rgb", "level_table"]
+
+#: BT.601 luma weights of R, G and B (OpenCV's grey).
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def check_rgb(frame: object, name: str = "frame", *, also: str = "") -> None:

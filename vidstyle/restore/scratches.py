@@ -211,11 +211,10 @@ class ScratchTracker:
 
     def __init__(self, settings: ScratchSettings = ScratchSettings()) -> None:
         self.settings = settings
-        self._history: deque[list[tuple[int, int]]] = deque(maxlen=2)
+        # The candidates of the last two frames, each with how its own warped frame before showed it (0, 1, 2: see
+        # _shown_before).
+        self._history: deque[dict[tuple[int, int], int]] = deque(maxlen=2)
         self._confirmed: list[tuple[int, int]] = []
-        self._plain: list[tuple[int, int]] = []  # the frame before's candidates its warped frame before showed plainly
-        # The candidates the warped frame before showed (at least half as strong), of the last two frames.
-        self._taken: deque[list[tuple[int, int]]] = deque(maxlen=2)
         self._previous: np.ndarray | None = None  # the frame before, as it was (for still lines)
         self.found = 0
         """Scratch lines masked since the last :meth:`reset` (one per line per frame)."""
@@ -234,8 +233,6 @@ class ScratchTracker:
         """Forget the earlier frames (a cut): their candidates, scratches and pictures."""
         self._history.clear()
         self._confirmed = []
-        self._plain = []
-        self._taken.clear()
         self._previous = None
 
     def report(self) -> dict[str, int]:
@@ -266,36 +263,40 @@ class ScratchTracker:
         mask = np.zeros((h, w), bool)
         confirmed = []
         for x, sign in candidates:
-            seen = sum(any(sg == sign and abs(xx - x) <= s.drift * (age + 1) for xx, sg in frame_lines)
-                       for age, frame_lines in enumerate(reversed(self._history)))
+            earlier = list(enumerate(reversed(self._history)))  # (age - 1, that frame's candidates)
+            seen = sum(_near(lines, x, sign, s.drift * (age + 1)) for age, lines in earlier)
             # A scratch masked in the frame before is let go only where an earlier picture shows the line
             # plainly where it is now: the warped frame before shows a thin line weakly and a fraction of a
             # pixel off where the flow is noisy, and a scratch drifting a third of a pixel a frame is within
             # still_offset of where it was on about every other frame.
-            kept = any(sg == sign and abs(xx - x) <= s.drift for xx, sg in self._confirmed)
+            kept = _near(self._confirmed, x, sign, s.drift)
             # A line not masked before starts being masked where no earlier picture shows it now, and the
             # picture did not plainly take it along in the frame before either: a post the flow loses for a
             # frame is not a scratch. (Only the warped frame before counts there: a scratch that stood still
             # for a frame, as one drifting a pixel every other frame does, was plain in the frame as it was.)
-            plain = any(sg == sign and abs(xx - x) <= s.drift for xx, sg in self._plain)
+            plain = bool(earlier) and _near([line for line, level in earlier[0][1].items() if level == 2], x, sign,
+                                            s.drift)
             # Nor where the picture took it along, even faintly, in each of the two frames before (a post
             # crossed by a moving fence, which the warped frame before shows half as strong, frame after frame).
-            along = len(self._taken) == 2 and all(
-                any(sg == sign and abs(xx - x) <= s.drift * (age + 1) for xx, sg in lines)
-                for age, lines in enumerate(reversed(self._taken)))
+            along = len(earlier) == 2 and all(
+                _near([line for line, level in lines.items() if level >= 1], x, sign, s.drift * (age + 1))
+                for age, lines in earlier)
             if seen >= 1 and (shown[(x, sign)] < 2 if kept else shown[(x, sign)] == 0 and not plain and not along):
                 x0, x1 = max(0, x - s.half_width), min(w, x + s.half_width + 1)
                 mask[:, x0:x1] = _line_rows(frame, x, sign, s)[:, None]
                 self.found += 1
-                self.scratches += not any(sg == sign and abs(xx - x) <= s.drift for xx, sg in self._confirmed)
+                self.scratches += not kept
                 confirmed.append((x, sign))
-        self._history.append(candidates)
+        self._history.append({line: moved[line] for line in candidates})
         self._confirmed = confirmed
-        self._plain = [line for line in candidates if moved[line] == 2]
-        self._taken.append([line for line in candidates if moved[line] >= 1])
         self._previous = frame
         self.pixels += int(np.count_nonzero(mask))
         return mask
+
+
+def _near(lines, x: int, sign: int, reach: float) -> bool:
+    """Whether one of ``lines`` (``(x, sign)`` pairs) has ``sign`` and lies within ``reach`` pixels of ``x``."""
+    return any(sg == sign and abs(xx - x) <= reach for xx, sg in lines)
 
 
 #: Columns either side of a line over which its position is measured (the top-hat's profile).

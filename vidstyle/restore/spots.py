@@ -92,7 +92,7 @@ import cv2
 import numpy as np
 
 from ..io.depth import to_8bit, top_level
-from .levels import check_rgb
+from .levels import LUMA, check_rgb
 
 __all__ = ["SpotSettings", "Swarm", "feather_alpha", "find_spots", "luma", "neutral_spots", "repair_spots",
            "spot_report"]
@@ -665,21 +665,19 @@ def neutral_spots(frame: np.ndarray, mask: np.ndarray, prev_w: np.ndarray, next_
     out = mask.copy()
     if settings.colour_limit >= 255.0 or not mask.any():
         return out
-    x = to_8bit(frame).astype(np.float32)
-    fill = 0.5 * (to_8bit(prev_w).astype(np.float32) + to_8bit(next_w).astype(np.float32))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
-    weights = np.float32([0.299, 0.587, 0.114])
     for label in range(1, count):
         x0, y0, w, h = (int(v) for v in stats[label, :4])
         box = (slice(y0, y0 + h), slice(x0, x0 + w))
         blob = labels[box] == label
-        own, under = x[box][blob], fill[box][blob]  # (n, 3)
-        changed = np.abs((own - under) @ weights) >= settings.support
+        own = to_8bit(frame[box])[blob].astype(np.float32)  # (n, 3)
+        under = 0.5 * (to_8bit(prev_w[box])[blob].astype(np.float32) + to_8bit(next_w[box])[blob])
+        changed = np.abs((own - under) @ LUMA) >= settings.support
         if changed.any():
             own, under = own[changed], under[changed]
         chroma, base = own - own.mean(axis=1, keepdims=True), under - under.mean(axis=1, keepdims=True)
         # A tone scales the chroma with the level: a speck brighter than the picture under it may carry that much more.
-        brighter = np.maximum(1.0, _TONE_SLACK * (own @ weights) / np.maximum(under @ weights, 1.0))
+        brighter = np.maximum(1.0, _TONE_SLACK * (own @ LUMA) / np.maximum(under @ LUMA, 1.0))
         share = np.clip((chroma * base).sum(axis=1) / ((base * base).sum(axis=1) + 1e-3), 0.0, brighter)
         distance = np.linalg.norm(chroma - share[:, None] * base, axis=1)
         if float(np.median(distance)) > settings.colour_limit:

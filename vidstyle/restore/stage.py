@@ -312,6 +312,8 @@ class RepairStage:
         prev_w, next_w = (warp_region(raw, flow, box) for raw, flow in (before, after))
         spots = spots.copy()
         spots[box] = neutral_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
+        if not spots[box].any():
+            return frame, spots
         out = frame.copy()
         out[box] = repair_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
         return out, spots
