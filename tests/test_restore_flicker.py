@@ -160,7 +160,8 @@ def test_frames_come_out_in_order_and_all_of_them():
             assert not out  # shot of 3 frames, still waiting for its look-ahead
         if t == 3:
             assert len(out) == 3  # the cut released the first shot
-    assert len(out) == 30 - 5  # the last shot's last 5 frames wait for the end
+    assert deflicker.delay == 5 + deflicker.settings.smoothing
+    assert len(out) == 30 - deflicker.delay  # the last shot's last frames wait for the end
     out += deflicker.flush()
     assert len(out) == 30 and deflicker.flush() == []
     for before, after in zip(frames, out):

@@ -386,7 +386,8 @@ def repair_context(config: RepairConfig) -> tuple[int, int]:
     as one run over the whole film does. The counts follow the parts' reach: the spots and the
     grain read the frames either side; the scratch tracker remembers the candidates of the two frames before,
     read on frames the spots mended; the flicker of a frame is fitted over ``radius`` frames
-    either side, each fit reading a mended frame and the frame before it, and the window must
+    either side of each of the ``smoothing`` frames either side whose targets its own is averaged
+    with, each fit reading a mended frame and the frame before it, and the window must
     not meet the segment's start, where the stage begins a shot. The grade's running estimate
     reaches back to the start of the shot, so it is not counted: a segment starts it afresh.
     (0, 0) when the stage does nothing.
@@ -398,8 +399,9 @@ def repair_context(config: RepairConfig) -> tuple[int, int]:
     mended_after = int(config.spots or config.grain)
     if not config.flicker:
         return mended_before, mended_after
-    radius = FlickerSettings().radius  # the stage's Deflicker runs with the defaults
-    return radius - 1 + max(1, mended_before), radius + mended_after
+    settings = FlickerSettings()  # the stage's Deflicker runs with the defaults
+    reach = settings.radius + settings.smoothing
+    return reach - 1 + max(1, mended_before), reach + mended_after
 
 
 def open_repair(repair: RepairConfig, temporal: TemporalConfig, *,
