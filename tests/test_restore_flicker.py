@@ -79,6 +79,24 @@ def test_random_flicker_is_flattened():
     assert 2.0 < report["shots"][0]["max_correction"] < 30.0
 
 
+def test_wandering_flicker_is_flattened_by_the_mean_of_the_targets():
+    # Flicker as an AR(1) walk (each frame 0.6 of the last one's deviation and a new one of 3 %), as
+    # the independent damage draws it: its runs look like the start of a fade to the confidence
+    # intervals, which narrow the window there; the mean of the neighbours' targets smooths that.
+    rng = np.random.default_rng(1)
+    clean = moving_clip(60)
+    wander, gains = 0.0, []
+    for _ in range(60):
+        wander = 0.6 * wander + rng.normal(0.0, 0.03)
+        gains.append(1.0 + wander)
+    damaged = [scaled(f, g) for f, g in zip(clean, gains)]
+    assert mean_change(damaged) > 10 * mean_change(clean)
+    out = run(damaged)[0]
+    unsmoothed = run(damaged, settings=FlickerSettings(smoothing=0))[0]
+    assert mean_change(out) <= 1.6 * mean_change(clean)  # 1.35x measured
+    assert mean_change(out) < 0.75 * mean_change(unsmoothed)  # 2.19x the clean clip's without it
+
+
 def test_a_ramp_with_flicker_keeps_its_ramp():
     clean = moving_clip(40)
     ramp = np.linspace(0.7, 1.1, 40)
@@ -204,7 +222,8 @@ def test_fit_brightness_ignores_dust_and_recovers_gain_and_offset():
 
 
 @pytest.mark.parametrize("field, value", [("radius", 0), ("radius", 2.5), ("max_change", -0.1),
-                                          ("stats_width", 8), ("min_reliable", 2.0)])
+                                          ("stats_width", 8), ("min_reliable", 2.0), ("smoothing", 9),
+                                          ("smoothing", -1)])
 def test_bad_settings_give_one_line_errors(field, value):
     with pytest.raises(ConfigError, match=field) as error:
         FlickerSettings(**{field: value})

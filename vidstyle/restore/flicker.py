@@ -272,6 +272,21 @@ class _Held:
     luma: np.ndarray  # shrunk, for the report
 
 
+@dataclass
+class _Aim:
+    """A frame with its place on the trajectory (``gain``, ``offset``: its light as a map of the
+    shot's first frame's), the target of that map, its mean brightness under the first frame's
+    light (``content``) and the flicker's deviation around it (``sigma``), grey levels."""
+
+    held: _Held
+    gain: float
+    offset: float
+    target_gain: float
+    target_offset: float
+    content: float
+    sigma: float
+
+
 class Deflicker:
     """Streaming flicker correction with ``delay`` frames of look-ahead, reset at cuts.
 
@@ -296,7 +311,7 @@ class Deflicker:
         self.settings = settings
         self.delay = settings.radius + self.settings.smoothing
         self._pending: deque[_Held] = deque()
-        self._aimed: deque[tuple] = deque()  # (held, G*, O*, G, O, content, sigma)
+        self._aimed: deque[_Aim] = deque()
         self._aim_history: deque[tuple[float, float]] = deque(maxlen=self.settings.smoothing)
         self._ready: deque[np.ndarray] = deque()
         self._trajectory: deque[tuple[int, float, float]] = deque()  # (index in shot, G, O)
@@ -373,25 +388,28 @@ class Deflicker:
 
     def _release(self, final: bool) -> None:
         """Correct the aimed frames whose later neighbours' targets are known (all of them at a
-        shot's end): each by the mean of the targets around it, over a window symmetric about it."""
-        while self._aimed and (final or len(self._aimed) > self.settings.smoothing):
+        shot's end): each by the mean of the targets around it, over a window symmetric about it,
+        moved from its own by at most :data:`_SMOOTHING_LIMIT` deviations of the flicker."""
+        reach = self.settings.smoothing
+        while self._aimed and (final or len(self._aimed) > reach):
+            aim = self._aimed.popleft()
+            own = (aim.target_gain, aim.target_offset)
             before = list(self._aim_history)
-            after = [aim[1:3] for aim in list(self._aimed)[1: 1 + self.settings.smoothing]]
-            held, g, o, gain, offset, content, sigma = self._aimed.popleft()
+            after = [(later.target_gain, later.target_offset) for later in list(self._aimed)[:reach]]
             k = min(len(before), len(after))
-            pairs = before[len(before) - k:] + [(g, o)] + after[:k]
+            pairs = np.array(before[len(before) - k:] + [own] + after[:k], np.float64)
             w = np.array([k + 1 - abs(j - k) for j in range(2 * k + 1)], np.float64)
-            mean_g, mean_o = (w / w.sum()) @ np.array(pairs, np.float64)
-            move = abs((mean_g - g) * content + (mean_o - o))
-            keep = min(1.0, _SMOOTHING_LIMIT * sigma / move) if move > 0 else 1.0
-            self._aim_history.append((g, o))
-            self._ready.append(self._correct(held, g + keep * (mean_g - g), o + keep * (mean_o - o),
-                                             gain, offset))
+            step = (w / w.sum()) @ pairs - np.array(own)
+            move = abs(step[0] * aim.content + step[1])  # of the frame's mean, grey levels
+            if move > _SMOOTHING_LIMIT * aim.sigma:
+                step *= _SMOOTHING_LIMIT * aim.sigma / move
+            self._aim_history.append(own)
+            self._ready.append(self._correct(aim, own[0] + float(step[0]), own[1] + float(step[1])))
 
     def _aim(self, held: _Held) -> None:
-        self._aimed.append((held, *self._target(held)))
+        self._aimed.append(self._target(held))
 
-    def _target(self, held: _Held) -> tuple[float, float, float, float, float, float]:
+    def _target(self, held: _Held) -> _Aim:
         radius = self.settings.radius
         window = [(i, g, o) for i, g, o in self._trajectory if abs(i - held.index) <= radius]
         offsets = np.array([i - held.index for i, _, _ in window], np.float64)
@@ -408,11 +426,10 @@ class Deflicker:
         else:
             target_gain, target_offset = smoothed_at(offsets, values, level, radius)
         sigma = flicker_noise(level) if len(level) >= 3 else 0.05
-        return float(target_gain), float(target_offset), gain, offset, content, sigma
+        return _Aim(held, gain, offset, float(target_gain), float(target_offset), content, sigma)
 
-    def _correct(self, held: _Held, target_gain: float, target_offset: float, gain: float,
-                 offset: float) -> np.ndarray:
-        limit = self.settings.max_change
+    def _correct(self, aim: _Aim, target_gain: float, target_offset: float) -> np.ndarray:
+        held, gain, offset, limit = aim.held, aim.gain, aim.offset, self.settings.max_change
         scale = target_gain / gain if gain > 1e-6 else 1.0
         scale = float(np.clip(scale, 1.0 / (1.0 + limit), 1.0 + limit))
         shift = float(np.clip(target_offset - scale * offset, -255.0 * limit, 255.0 * limit))
