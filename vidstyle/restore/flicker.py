@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import islice
 
 import cv2
 import numpy as np
@@ -230,8 +231,10 @@ def _radius_by_ici(offsets: np.ndarray, level: np.ndarray, radius: int, sigma: f
 
 def flicker_noise(level: np.ndarray) -> float:
     """The flicker's standard deviation in grey levels, read from the second differences of
-    ``level`` (n >= 3,) (median, so a kink does not count), as if it were new on every frame;
-    at least 0.05."""
+    ``level`` (n,) (median, so a kink does not count), as if it were new on every frame;
+    at least 0.05 (and 0.05 for fewer than 3 values)."""
+    if len(level) < 3:
+        return 0.05
     second = level[2:] - 2.0 * level[1:-1] + level[:-2]
     return max(1.4826 * float(np.median(np.abs(second))) / np.sqrt(6.0), 0.05)
 
@@ -323,10 +326,10 @@ class Deflicker:
         if not isinstance(settings, FlickerSettings):
             raise TypeError(f"settings must be a FlickerSettings, got {type(settings).__name__}")
         self.settings = settings
-        self.delay = settings.radius + self.settings.smoothing
+        self.delay = settings.radius + settings.smoothing
         self._pending: deque[_Held] = deque()
         self._aimed: deque[_Aim] = deque()
-        self._aim_history: deque[tuple[float, float]] = deque(maxlen=self.settings.smoothing)
+        self._aim_history: deque[tuple[float, float]] = deque(maxlen=settings.smoothing)
         self._ready: deque[np.ndarray] = deque()
         self._trajectory: deque[tuple[int, float, float]] = deque()  # (index in shot, G, O)
         self._shots: list[dict] = []
@@ -354,7 +357,7 @@ class Deflicker:
         self._trajectory.append((index, gain, offset))
         self._pending.append(_Held(frame, index, luma))
         while len(self._pending) > self.settings.radius:
-            self._aim(self._pending.popleft())
+            self._aimed.append(self._target(self._pending.popleft()))
         self._release(final=False)
         oldest = self._pending[0].index - self.settings.radius
         while self._trajectory[0][0] < oldest:
@@ -395,7 +398,7 @@ class Deflicker:
 
     def _end_shot(self) -> None:
         while self._pending:
-            self._aim(self._pending.popleft())
+            self._aimed.append(self._target(self._pending.popleft()))
         self._release(final=True)
         self._trajectory.clear()
         self._aim_history.clear()
@@ -409,7 +412,7 @@ class Deflicker:
             aim = self._aimed.popleft()
             own = (aim.target_gain, aim.target_offset)
             before = list(self._aim_history)
-            after = [(later.target_gain, later.target_offset) for later in list(self._aimed)[:reach]]
+            after = [(later.target_gain, later.target_offset) for later in islice(self._aimed, reach)]
             k = min(len(before), len(after))
             pairs = np.array(before[len(before) - k:] + [own] + after[:k], np.float64)
             w = np.array([k + 1 - abs(j - k) for j in range(2 * k + 1)], np.float64)
@@ -419,9 +422,6 @@ class Deflicker:
                 step *= _SMOOTHING_LIMIT * aim.sigma / move
             self._aim_history.append(own)
             self._ready.append(self._correct(aim, own[0] + float(step[0]), own[1] + float(step[1])))
-
-    def _aim(self, held: _Held) -> None:
-        self._aimed.append(self._target(held))
 
     def _target(self, held: _Held) -> _Aim:
         radius = self.settings.radius
@@ -439,8 +439,7 @@ class Deflicker:
             target_offset = target_level - target_gain * content
         else:
             target_gain, target_offset = smoothed_at(offsets, values, level, radius)
-        sigma = flicker_noise(level) if len(level) >= 3 else 0.05
-        return _Aim(held, gain, offset, float(target_gain), float(target_offset), content, sigma)
+        return _Aim(held, gain, offset, float(target_gain), float(target_offset), content, flicker_noise(level))
 
     def _correct(self, aim: _Aim, target_gain: float, target_offset: float) -> np.ndarray:
         held, gain, offset, limit = aim.held, aim.gain, aim.offset, self.settings.max_change
