@@ -175,6 +175,22 @@ class TestRealMotionIsKept:
             assert not mask[144:157, 53 + 11 * t : 68 + 11 * t].any()
             assert not mask[84 + 2 * t : 97 + 2 * t, 323 - 13 * t : 338 - 13 * t].any()
 
+    def test_balls_faster_than_the_first_search(self, estimator):
+        """Bright 7-pixel balls crossing 20 and 28 pixels a frame over a moving picture: further than
+        ``search_radius`` looks, within ``path_radius``. Without the further search (``path_radius`` 0) at
+        least one is taken for dust."""
+        frames = moving_frames(skimage_data.camera(), 3, (0.6, 0.4))
+        for k, frame in enumerate(frames):
+            cv2.circle(frame, (100 + 20 * k, 150), 3, (240, 240, 240), -1, cv2.LINE_AA)
+            cv2.circle(frame, (300 - 28 * k, 110), 3, (240, 240, 240), -1, cv2.LINE_AA)
+        prev_w, next_w, prev_ok, next_ok = neighbours(frames, 1, estimator)
+        balls = (slice(143, 158), slice(113, 128)), (slice(103, 118), slice(265, 280))
+        kept = {}
+        for radius in (SpotSettings.path_radius, 0):
+            mask = find_spots(frames[1], prev_w, next_w, prev_ok, next_ok, SpotSettings(path_radius=radius))
+            kept[radius] = [not mask[ball].any() for ball in balls]
+        assert all(kept[SpotSettings.path_radius]) and not all(kept[0]), kept
+
     def test_balls_entering_and_leaving_the_picture(self, estimator):
         """A bright ball entering at the left edge and a dark one leaving at the right, 12 pixels a frame over the
         ground of ``camera``: one neighbour shows each a step along its path, the other would show it beyond the
@@ -312,7 +328,7 @@ class TestSettings:
     @pytest.mark.parametrize("kwargs", [{"spike": -1.0}, {"support": 40.0}, {"agreement_ratio": 2.0},
                                         {"max_area": 1.5}, {"feather": -1}, {"grow": True}, {"ring_mismatch": -1.0},
                                         {"ring_floor": 300.0}, {"ring_texture": 11.0}, {"swarm_share": 1.5},
-                                        {"colour_limit": -1.0}])
+                                        {"colour_limit": -1.0}, {"path_radius": 65}])
     def test_bad_values(self, kwargs):
         with pytest.raises(ValueError):
             SpotSettings(**kwargs)
