@@ -145,7 +145,7 @@ class SpotSettings:
     pixel, on the fast-particle clip of seed 11 from 0.457 to 0.405 (seed 7: 0.027 both); the RMS
     error left at the drawn damage went from 0.770x to 0.773x the damaged input's (REEL_DAMAGE seed
     12345: 766 specks mended, from 795) and from 0.643x to 0.644x (independent damage, seed 4242).
-    Stage time on 120 damaged frames (320x136) +20 %."""
+    Stage time on 120 damaged frames (320x136) +18 %."""
     motion_match: float = 0.8
     """Normalised correlation (0 to 1) at which a neighbour's change matches the blob's: a blob
     whose change the frame before shows at ``-v`` and the frame after at ``+v`` (within a pixel
