@@ -33,7 +33,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pipelines.benchmark.repair import clean_inputs, film_inputs, independent_inputs
 from vidstyle.config import RepairConfig
@@ -42,6 +41,7 @@ from vidstyle.models.generator import RemasterGenerator
 from vidstyle.models.weights import load_weights
 from vidstyle.restore.stage import RepairStage
 from vidstyle.train import data
+from vidstyle.train.evaluate import frame_runner
 from vidstyle.train.recipe import Recipe
 from vidstyle.train.remaster import Trainer, initial_weights, training_sources
 
@@ -131,17 +131,6 @@ def psnr_y(output: np.ndarray, clean: np.ndarray) -> float:
     return float(10 * np.log10(255**2 / max(float(np.mean((luma[0] - luma[1]) ** 2)), 1e-10)))
 
 
-@torch.no_grad()
-def upscale(model: torch.nn.Module, frame: np.ndarray) -> np.ndarray:
-    """RGB uint8 (h, w, 3) -> (2h, 2w, 3) through ``model``, padded to its size multiple."""
-    x = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
-    h, w = frame.shape[:2]
-    multiple = int(getattr(model, "size_multiple", 1))
-    x = F.pad(x, (0, -w % multiple, 0, -h % multiple), mode="reflect")
-    y = model(x)[..., : 2 * h, : 2 * w].clamp(0, 1)
-    return (y[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-
-
 def evaluate(weights: str) -> None:
     torch.set_num_threads(1)
     if weights == "shipped":
@@ -150,11 +139,11 @@ def evaluate(weights: str) -> None:
         hparams = Recipe.load(RECIPE).generator
         model = RemasterGenerator(scale=2, **hparams)
         model.load_state_dict(torch.load(weights))
-    model.eval()
+    upscale = frame_runner(model.eval(), "cpu")
     for inp in (*film_inputs(None), *independent_inputs(None), *clean_inputs(None, 48)):
         mended = [f for f, _ in RepairStage(RepairConfig("auto")).frames(inp.low)]
-        off = np.mean([psnr_y(upscale(model, low), clean) for low, clean in zip(inp.low, inp.clean)])
-        auto = np.mean([psnr_y(upscale(model, low), clean) for low, clean in zip(mended, inp.clean)])
+        off = np.mean([psnr_y(upscale(low), clean) for low, clean in zip(inp.low, inp.clean)])
+        auto = np.mean([psnr_y(upscale(low), clean) for low, clean in zip(mended, inp.clean)])
         print(f"{weights} {inp.kind}: {inp.name}: PSNR-Y off {off:.3f} dB, repair auto {auto:.3f} dB", flush=True)
 
 

@@ -45,7 +45,7 @@ from ..quality import frame_scores
 from .data import HELD_OUT_CLIP_FRAMES, h264_round_trip, held_out_clips, held_out_images
 from .pairs import EVALUATION_MIX, PairDamage
 
-__all__ = ["EVAL_SEED", "EvalResult", "HeldOutPair", "evaluate", "frame_scores", "held_out_pair",
+__all__ = ["EVAL_SEED", "EvalResult", "HeldOutPair", "evaluate", "frame_runner", "frame_scores", "held_out_pair",
            "held_out_pairs"]
 
 #: Seed of the held-out damage. Change it and every published metric changes.
@@ -136,7 +136,7 @@ def held_out_pairs(scale: int, *, frame_stride: int = 1, seed: int = EVAL_SEED) 
 Upscaler = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _runner(
+def frame_runner(
     model: nn.Module | ModelDescriptor | Upscaler, device: torch.device | str
 ) -> Callable[[np.ndarray], np.ndarray]:
     """uint8 (h, w, 3) -> uint8 (sh, sw, 3) through ``model``, padded to its size multiple."""
@@ -207,7 +207,7 @@ def evaluate(
         pairs = held_out_pairs(scale, frame_stride=frame_stride, seed=seed)
     if not pairs:
         raise ValueError("no held-out pair to evaluate on")
-    run = _runner(model, device)
+    run = frame_runner(model, device)
     was_training = isinstance(model, nn.Module) and model.training
     if isinstance(model, nn.Module):
         model.eval()
