@@ -83,6 +83,23 @@ class TestFrames:
         report = stage.report()
         assert report["spots"] > 0 and report["pixels_touched"] > 0 and report["frames"] == 8
 
+    def test_specks_on_a_flickering_picture_are_filled_at_the_frames_brightness(self):
+        # Every other frame 14 % brighter than the frames beside it: a speck's neighbours are both darker, or both
+        # brighter, than the frame it is on, and their mean as it is would leave a patch 6 to 26 levels off.
+        clean = panning(8)
+        lit = [np.clip(np.rint(f * (1.08 if i % 2 else 0.94)), 0, 255).astype(np.uint8) for i, f in enumerate(clean)]
+        dirty, drawn = speckled(lit)
+        out = list(RepairStage(spots_only()).frames(dirty))
+        left = unmatched = 0.0
+        for i in range(1, len(clean) - 1):
+            filled = drawn[i] & out[i][1]
+            assert filled.sum() >= 0.25 * drawn[i].sum()
+            left += abs(float(np.mean(out[i][0][filled].astype(float) - lit[i][filled])))
+            beside = 0.5 * (lit[i - 1][filled].astype(float) + lit[i + 1][filled])
+            unmatched += abs(float(np.mean(beside - lit[i][filled])))
+        assert unmatched > 6 * 6.0  # what the neighbours' own brightness would leave (about 18 levels a frame)
+        assert left < 0.25 * unmatched, (left, unmatched)
+
     def test_a_caption_held_over_a_pan_is_kept(self):
         # The flow follows the picture, 12 pixels a frame, and puts the caption's strokes where the
         # neighbours have none: without the screen guard 55 of its pixels were painted over here.

@@ -266,7 +266,10 @@ class RepairStage:
         if frame.cut:
             self._swarm = Swarm()
         if self.config.spots and prev_w is not None and next_w is not None:
-            spots = find_spots(frame.grey, prev_w, next_w, prev_ok, next_ok, self.spot_settings,
+            # The neighbours at the frame's brightness: flicker would otherwise add to every spike on a
+            # brighter frame and take from it on a darker one.
+            spots = find_spots(frame.grey, same_brightness(prev_w, frame.grey), same_brightness(next_w, frame.grey),
+                               prev_ok, next_ok, self.spot_settings,
                                prev_raw=before.grey, next_raw=after.grey, swarm=self._swarm)
             shot.swarm_frames += self._swarm.motion is not None
             if spots.any():
@@ -303,13 +306,15 @@ class RepairStage:
               after: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """``frame`` with its spots filled from both neighbours (each a raw frame and the flow onto
         this one), warped in colour, at the frames' own depth, only over the spots' bounding box
-        and its feathered rim; and the spots filled (less the coloured ones, :func:`neutral_spots`)."""
+        and its feathered rim, each brought to the frame's brightness around each spot
+        (:func:`matched`); and the spots filled (less the coloured ones, :func:`neutral_spots`)."""
         rim = self.spot_settings.feather + 1
         ys, xs = np.nonzero(spots)
         h, w = spots.shape
         box = (slice(max(0, ys.min() - rim), min(h, ys.max() + rim + 1)),
                slice(max(0, xs.min() - rim), min(w, xs.max() + rim + 1)))
         prev_w, next_w = (warp_region(raw, flow, box) for raw, flow in (before, after))
+        prev_w, next_w = (matched(n, frame[box], spots[box], self.spot_settings.feather) for n in (prev_w, next_w))
         spots = spots.copy()
         spots[box] = neutral_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
         if not spots[box].any():
@@ -357,6 +362,42 @@ def same_brightness(picture: np.ndarray, reference: np.ndarray) -> np.ndarray:
     if shift == 0:
         return picture
     return np.clip(np.rint(picture + np.float32(shift)), 0, 255).astype(np.uint8)
+
+
+def matched(neighbour: np.ndarray, frame: np.ndarray, spots: np.ndarray, feather: int = 2, ring: int = 4) -> np.ndarray:
+    """``neighbour`` (RGB, warped onto ``frame``, the same dtype and shape) brought to the frame's
+    brightness at each blob of ``spots`` (bool (H, W)): over the blob and its ``feather`` rim (what
+    :func:`~vidstyle.restore.spots.repair_spots` fills and blends), shifted on each of R, G and B by
+    the median of ``frame - neighbour`` (of their 8-bit views, in whole grey levels) over the pixels
+    up to ``ring`` (at least ``feather``) outside the blob and on no blob. Elsewhere, and at a blob
+    with fewer than 8 such pixels, as it is.
+
+    Flicker makes the frame brighter or darker than both its neighbours, by a gain as much as by an
+    offset, so the shift is read at each blob: the neighbours' mean as it is would leave a patch of
+    the neighbours' brightness where the speck was."""
+    h, w = spots.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(spots.view(np.uint8), connectivity=8)
+    if count <= 1:
+        return neighbour
+    ring = max(ring, feather)
+    scale = 1.0 if neighbour.dtype == np.uint8 else 257.0  # one grey level of 255 at the frame's depth
+    out = neighbour.astype(np.float32)
+    near, rim = (cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) for r in (ring, feather))
+    for label in range(1, count):
+        x, y, bw, bh = stats[label, :4]
+        rows = slice(max(0, y - ring), min(h, y + bh + ring))
+        cols = slice(max(0, x - ring), min(w, x + bw + ring))
+        blob = (labels[rows, cols] == label).view(np.uint8)
+        around = cv2.dilate(blob, near).view(bool) & ~spots[rows, cols]
+        if np.count_nonzero(around) < 8:
+            continue
+        # Read on the 8-bit views, as all that looks is, and written at the frame's depth: the lower median is one
+        # of the differences, a whole level.
+        seen = to_8bit(frame[rows, cols])[around].astype(np.int16) - to_8bit(neighbour[rows, cols])[around]
+        shift = np.quantile(seen, 0.5, axis=0, method="lower").astype(np.float32) * scale
+        out[rows, cols][cv2.dilate(blob, rim).view(bool)] += shift
+    top = 255 if neighbour.dtype == np.uint8 else 65535
+    return np.clip(np.rint(out), 0, top).astype(neighbour.dtype)
 
 
 def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int, w: int):
