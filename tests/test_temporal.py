@@ -445,10 +445,26 @@ class TestReuseRunner:
             outputs[batched] = np.concatenate([runner.run(PlannedBatch(frames[i : i + 4], np.arange(i, i + 4), i,
                                                                        plans[i : i + 4])) for i in (0, 4)])
         diff = outputs[False].astype(float) - outputs[True]
-        # Only rounding tells them apart: OpenCV's uint8 skip (its resize and colour transform
-        # are a level off here and there) against torch's.
+        # Only rounding tells them apart: OpenCV's skip (its uint8 colour transform, the remap of
+        # the residual) against torch's.
         assert np.abs(diff).max() <= 2 and np.sqrt(np.mean(diff**2)) <= 0.5
         assert np.array_equal(outputs[False][[0, 4]], outputs[True][[0, 4]])  # keyframes
+
+    @pytest.mark.parametrize("picture_warp", [False, True])
+    def test_frames_between_keyframes_keep_their_keyframes_brightness(self, reuse_model, picture_warp):
+        # A still picture, the fusion's correction gated off (a clean source): a frame between keyframes is its
+        # keyframe's residual, unmoved, on the frame's own skip. Its skip upscaled by OpenCV in uint8 came out 0.05
+        # to 0.06 of a level darker than the keyframe's (float) one, a step of brightness every 4 frames.
+        model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
+        frames = np.stack([texture(6)[:HEIGHT, :WIDTH]] * 8)
+        plans, _ = plan(frames)
+        runner = ReuseRunner(model, strength=0.0, picture_warp=picture_warp, grain_gate=(100.0, 200.0))
+        out = runner.run(PlannedBatch(frames, np.arange(8), 0, plans)).astype(float)
+        assert runner.gate_counts["uncorrected"] == 2 and runner.gate_counts["between"] == 6
+        for i in (1, 2, 3, 5, 6, 7):
+            key = out[0 if i < 4 else 4]
+            assert abs(out[i].mean() - key.mean()) < 0.01
+            assert np.abs(out[i] - key).max() <= 1
 
     def test_the_two_residual_warps_differ_between_keyframes_only(self, reuse_model):
         model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))

@@ -72,40 +72,46 @@ def cell_order(scale: int) -> torch.Tensor:
 
 
 def shuffle_onto(residual: torch.Tensor, base: np.ndarray, picture: np.ndarray | None = None,
-                 blur: np.ndarray | None = None) -> np.ndarray:
-    """``base + blur(pixel_shuffle(residual) (+ picture))`` as RGB of ``base``'s dtype (rounded,
+                 blur: np.ndarray | None = None, dtype: type[np.unsignedinteger] | None = None) -> np.ndarray:
+    """``base + blur(pixel_shuffle(residual) (+ picture))`` as RGB of ``dtype`` (rounded,
     saturated).
 
     Args:
         residual: (1, 3 f^2, fh, fw), channels in :func:`cell_order` (any memory layout).
-        base: RGB uint8 or uint16 (H, W, 3), H <= f fh and W <= f fw (the unpadded picture).
-        picture: float32 (f fh, f fw, 3) in the levels of ``base`` (0-255 or 0-65535), added too;
+        base: RGB (H, W, 3), H <= f fh and W <= f fw (the unpadded picture): uint8 or uint16, or
+            float32 in the levels of ``dtype``.
+        picture: float32 (f fh, f fw, 3) in the levels of ``dtype`` (0-255 or 0-65535), added too;
             not modified.
         blur: the generator's output blur (:meth:`~vidstyle.models.generator.OutputBlur.kernel`),
             a float32 (k, k) kernel applied to the padded residual, zeros beyond it, as the
             generator's ``finish`` does; None: none.
+        dtype: np.uint8 or np.uint16, the output's; None: ``base``'s.
     """
+    dtype = base.dtype if dtype is None else np.dtype(dtype)
     _, channels, fh, fw = residual.shape
     f = math.isqrt(channels // 3)
     rows = residual.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
     out = torch.empty((fh, f, fw, 3 * f), dtype=residual.dtype)
-    torch.mul(rows.view(fh, fw, f, 3 * f).permute(0, 2, 1, 3), float(top_level(base.dtype)), out=out)
+    torch.mul(rows.view(fh, fw, f, 3 * f).permute(0, 2, 1, 3), float(top_level(dtype)), out=out)
     if picture is not None:
         out += torch.from_numpy(picture).view(fh, f, fw, 3 * f)
-    return picture_onto(base, out.view(fh * f, fw * f, 3).numpy(), blur)
+    return picture_onto(base, out.view(fh * f, fw * f, 3).numpy(), blur, dtype)
 
 
-def picture_onto(base: np.ndarray, picture: np.ndarray, blur: np.ndarray | None = None) -> np.ndarray:
-    """``base + blur(picture)`` as RGB of ``base``'s dtype (rounded, saturated): the end of
+def picture_onto(base: np.ndarray, picture: np.ndarray, blur: np.ndarray | None = None,
+                 dtype: type[np.unsignedinteger] | None = None) -> np.ndarray:
+    """``base + blur(picture)`` as RGB of ``dtype`` (rounded, saturated): the end of
     :func:`shuffle_onto`, and all of it when there is no residual to shuffle.
 
     Args:
-        base: RGB uint8 or uint16 (H, W, 3).
+        base: RGB (H, W, 3): uint8 or uint16, or float32 in the levels of ``dtype``.
         picture: float32 (H', W', 3), H' >= H and W' >= W (the padded picture), in the levels of
-            ``base``; blurred over its whole size, then cropped to ``base``'s. Not modified.
+            ``dtype``; blurred over its whole size, then cropped to ``base``'s. Not modified.
         blur: as in :func:`shuffle_onto`.
+        dtype: np.uint8 or np.uint16, the output's; None: ``base``'s.
     """
+    dtype = base.dtype if dtype is None else np.dtype(dtype)
     if blur is not None:
         picture = cv2.filter2D(picture, -1, blur, borderType=cv2.BORDER_CONSTANT)
     picture = picture[: base.shape[0], : base.shape[1]]
-    return cv2.add(base, picture, dtype=cv2.CV_8U if base.dtype == np.uint8 else cv2.CV_16U)
+    return cv2.add(base, picture, dtype=cv2.CV_8U if dtype == np.uint8 else cv2.CV_16U)

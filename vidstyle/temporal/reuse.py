@@ -603,12 +603,12 @@ class ReuseRunner:
         uncorrected = key.correction == 0.0 and (cells is None or not cells.any())
         self.gate_counts["between"] += 1
         self.gate_counts["between_sum"] += key.correction if cells is None else float(cells.mean())
-        base = cv2.resize(self.generator.skip_frame(frame), (w * s, h * s), interpolation=cv2.INTER_LINEAR)
+        base = self._base(frame)
         if key.picture:  # the correction alone from the fusion; the picture is added after the shuffle
             big_flow, _ = flow_at(pair, (h * s, w * s), key.residual.shape[:2], mask=False)
             picture, residual = warp_numpy(key.residual, big_flow), None  # (H, W, 3), in the frames' levels
             if uncorrected:  # the gates: no fusion, no features to warp
-                return picture_onto(base, picture, self._blur)
+                return picture_onto(base, picture, self._blur, frame.dtype)
         else:
             residual = torch.from_numpy(warp_numpy(key.residual[0].permute(1, 2, 0).numpy(), flow)).view(fh * fw, -1)
             picture = None
@@ -629,7 +629,19 @@ class ReuseRunner:
                 rows.mul_(key.correction if cells is None else torch.from_numpy(cells).view(-1, 1))
                 if residual is not None:
                     rows.add_(residual)
-        return shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture, self._blur)
+        return shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture, self._blur, frame.dtype)
+
+    def _base(self, frame: np.ndarray) -> np.ndarray:
+        """The generator's skip of ``frame`` upscaled bilinearly, float32 (sH, sW, 3) in the frame's
+        levels: what a keyframe's output adds its residual to (``finish``), to a float's precision.
+        OpenCV's bilinear resize of a uint8 picture works in fixed point and comes out 0.05-0.06 of
+        a level darker on average (bigbuckbunny.mp4's frames, a x2 upscale): the frames between
+        keyframes were that much darker than their keyframes, a step of brightness every
+        ``keyframe_interval`` frames that a still scene shows as flicker."""
+        h, w = frame.shape[:2]
+        s = self.model.scale
+        skip = self.generator.skip_frame(frame).astype(np.float32)
+        return skip if s == 1 else cv2.resize(skip, (w * s, h * s), interpolation=cv2.INTER_LINEAR)
 
     def _reuse_batch(self, frames: np.ndarray, keys: list[Keyframe], flows: torch.Tensor,
                      masks: torch.Tensor) -> torch.Tensor:
@@ -692,11 +704,10 @@ class ReuseRunner:
         return cells
 
     def _skip_in_levels(self, x: torch.Tensor, top: int = 255) -> torch.Tensor:
-        """The generator's skip of ``x`` (N, 3, H, W), unpadded, upscaled bilinearly and rounded to
-        whole levels (0-``top``) at each step, as the per-frame path's OpenCV skip (in the frames'
-        dtype throughout) is: (N, 3, sH, sW) in [0, 1]. Unrounded, a fifth of the pixels came out a
-        level apart."""
+        """The generator's skip of ``x`` (N, 3, H, W), unpadded, rounded to whole levels (0-``top``)
+        as the per-frame path's OpenCV skip (in the frames' dtype) is, then upscaled bilinearly
+        (in float, as that path's :meth:`_base`): (N, 3, sH, sW) in [0, 1]."""
         skip = self.generator.skip_input(x).mul(float(top)).round_()
         if self.model.scale != 1:
-            skip = F.interpolate(skip, scale_factor=self.model.scale, mode="bilinear", align_corners=False).round_()
+            skip = F.interpolate(skip, scale_factor=self.model.scale, mode="bilinear", align_corners=False)
         return skip.div_(float(top))
