@@ -28,7 +28,7 @@ from vidstyle.temporal.blend import blend_toward, disagreement, keep_contrast
 from vidstyle.temporal.cells import cell_order, shuffle_onto, space_to_depth
 from vidstyle.temporal.flow import FlowPair
 from vidstyle.temporal.plan import KeyframePlanner, PlannedBatch
-from vidstyle.temporal.reuse import ReuseRunner
+from vidstyle.temporal.reuse import ReuseRunner, centre
 from vidstyle.temporal.stage import open_temporal
 from vidstyle.temporal.warp import upscale_flow, warp_shuffled
 from vidstyle.threads import on_thread, on_threads
@@ -465,6 +465,29 @@ class TestReuseRunner:
             key = out[0 if i < 4 else 4]
             assert abs(out[i].mean() - key.mean()) < 0.01
             assert np.abs(out[i] - key).max() <= 1
+
+    @pytest.mark.parametrize("batched", [False, True])
+    def test_a_constant_in_the_fusions_correction_does_not_reach_the_picture(self, reuse_model, batched):
+        # The frames between keyframes take the median out of the fusion's correction: a fusion that darkens or
+        # brightens every cell alike (here by 13 levels) would step the brightness at every keyframe.
+        model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
+        frames = np.stack(pan(45, 8, step=2))
+        plans, _ = plan(frames)
+        runs = []
+        for shift in (0.0, 0.05):
+            with torch.no_grad():
+                model.module.reuse.up.bias.add_(shift)
+            runner = ReuseRunner(model, strength=0.0, batched=batched)
+            runs.append(runner.run(PlannedBatch(frames, np.arange(8), 0, plans)))
+        between = [i for i, p in enumerate(plans) if not p.keyframe]
+        diff = runs[1][between].astype(float) - runs[0][between]
+        assert np.abs(diff).max() <= 1 and abs(diff.mean()) < 0.01
+
+    def test_centre_is_the_median_of_every_seventh_cell(self):
+        correction = torch.full((2, 3, 70), -0.5)
+        correction[..., :20] = 4.0  # a local correction over a few cells
+        correction[1] += 1.0
+        np.testing.assert_allclose(centre(correction).numpy(), [[-0.5] * 3, [0.5] * 3])
 
     def test_the_two_residual_warps_differ_between_keyframes_only(self, reuse_model):
         model = load_model(str(reuse_model), scale=2, device=torch.device("cpu"))
