@@ -53,7 +53,7 @@ import cv2
 import numpy as np
 
 from ..config import RepairConfig, TemporalConfig
-from ..io.depth import to_8bit
+from ..io.depth import to_8bit, top_level
 from ..temporal.flow import FlowEstimator, FlowPair, consistency_mask
 from ..temporal.scenes import SceneCutDetector
 from ..temporal.warp import warp_numpy, warp_region
@@ -314,7 +314,7 @@ class RepairStage:
         box = (slice(max(0, ys.min() - rim), min(h, ys.max() + rim + 1)),
                slice(max(0, xs.min() - rim), min(w, xs.max() + rim + 1)))
         prev_w, next_w = (warp_region(raw, flow, box) for raw, flow in (before, after))
-        prev_w, next_w = (matched(n, frame[box], spots[box], self.spot_settings.feather) for n in (prev_w, next_w))
+        prev_w, next_w = matched((prev_w, next_w), frame[box], spots[box], self.spot_settings.feather)
         spots = spots.copy()
         spots[box] = neutral_spots(frame[box], spots[box], prev_w, next_w, self.spot_settings)
         if not spots[box].any():
@@ -364,13 +364,15 @@ def same_brightness(picture: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(picture + np.float32(shift)), 0, 255).astype(np.uint8)
 
 
-def matched(neighbour: np.ndarray, frame: np.ndarray, spots: np.ndarray, feather: int = 2, ring: int = 4) -> np.ndarray:
-    """``neighbour`` (RGB, warped onto ``frame``, the same dtype and shape) brought to the frame's
+def matched(neighbours: tuple[np.ndarray, ...], frame: np.ndarray, spots: np.ndarray, feather: int = 2,
+            ring: int = 4) -> tuple[np.ndarray, ...]:
+    """``neighbours`` (RGB, warped onto ``frame``, its dtype and shape) brought to the frame's
     brightness at each blob of ``spots`` (bool (H, W)): over the blob and its ``feather`` rim (what
-    :func:`~vidstyle.restore.spots.repair_spots` fills and blends), shifted on each of R, G and B by
-    the median of ``frame - neighbour`` (of their 8-bit views, in whole grey levels) over the pixels
-    up to ``ring`` (at least ``feather``) outside the blob and on no blob. Elsewhere, and at a blob
-    with fewer than 8 such pixels, as it is.
+    :func:`~vidstyle.restore.spots.repair_spots` fills and blends), each shifted on each of R, G and
+    B by the median of ``frame - neighbour`` (of their 8-bit views, in whole grey levels) over the
+    pixels up to ``ring`` (at least ``feather``) outside the blob and on no blob. Elsewhere, and at a
+    blob with fewer than 8 such pixels, as they are. The blobs and their rings are read once for all
+    the neighbours.
 
     Flicker makes the frame brighter or darker than both its neighbours, by a gain as much as by an
     offset, so the shift is read at each blob: the neighbours' mean as it is would leave a patch of
@@ -378,10 +380,13 @@ def matched(neighbour: np.ndarray, frame: np.ndarray, spots: np.ndarray, feather
     h, w = spots.shape
     count, labels, stats, _ = cv2.connectedComponentsWithStats(spots.view(np.uint8), connectivity=8)
     if count <= 1:
-        return neighbour
+        return neighbours
     ring = max(ring, feather)
-    scale = 1.0 if neighbour.dtype == np.uint8 else 257.0  # one grey level of 255 at the frame's depth
-    out = neighbour.astype(np.float32)
+    top = top_level(frame.dtype)
+    level = top / 255.0  # one grey level of 255 at the frame's depth
+    outs = [n.astype(np.float32) for n in neighbours]
+    views = [to_8bit(n) for n in neighbours]
+    seen_frame = to_8bit(frame)
     near, rim = (cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)) for r in (ring, feather))
     for label in range(1, count):
         x, y, bw, bh = stats[label, :4]
@@ -391,13 +396,14 @@ def matched(neighbour: np.ndarray, frame: np.ndarray, spots: np.ndarray, feather
         around = cv2.dilate(blob, near).view(bool) & ~spots[rows, cols]
         if np.count_nonzero(around) < 8:
             continue
-        # Read on the 8-bit views, as all that looks is, and written at the frame's depth: the lower median is one
-        # of the differences, a whole level.
-        seen = to_8bit(frame[rows, cols])[around].astype(np.int16) - to_8bit(neighbour[rows, cols])[around]
-        shift = np.quantile(seen, 0.5, axis=0, method="lower").astype(np.float32) * scale
-        out[rows, cols][cv2.dilate(blob, rim).view(bool)] += shift
-    top = 255 if neighbour.dtype == np.uint8 else 65535
-    return np.clip(np.rint(out), 0, top).astype(neighbour.dtype)
+        filled = cv2.dilate(blob, rim).view(bool)
+        here = seen_frame[rows, cols][around].astype(np.int16)
+        for out, view in zip(outs, views):
+            # Read on the 8-bit views, as all that looks is, and written at the frame's depth: the lower median is
+            # one of the differences, a whole level.
+            shift = np.quantile(here - view[rows, cols][around], 0.5, axis=0, method="lower")
+            out[rows, cols][filled] += shift.astype(np.float32) * level
+    return tuple(np.clip(np.rint(out), 0, top).astype(frame.dtype) for out in outs)
 
 
 def _onto(pair: FlowPair | None, neighbour: _Frame | None, h: int, w: int):
