@@ -19,7 +19,7 @@ from vidstyle.cli import run
 from vidstyle.config import RemasterConfig, TemporalConfig
 from vidstyle.errors import ConfigError
 from vidstyle.models.descriptor import ModelDescriptor, TemporalHints
-from vidstyle.models.generator import RemasterGenerator
+from vidstyle.models.generator import RemasterGenerator, centre
 from vidstyle.models.registry import load_model
 from vidstyle.models.weights import save_weights
 from vidstyle.temporal import FlowEstimator, consistency_mask, resize_flow, warp, warp_numpy
@@ -28,7 +28,7 @@ from vidstyle.temporal.blend import blend_toward, disagreement, keep_contrast
 from vidstyle.temporal.cells import cell_order, shuffle_onto, space_to_depth
 from vidstyle.temporal.flow import FlowPair
 from vidstyle.temporal.plan import KeyframePlanner, PlannedBatch
-from vidstyle.temporal.reuse import ReuseRunner, centre
+from vidstyle.temporal.reuse import ReuseRunner
 from vidstyle.temporal.stage import open_temporal
 from vidstyle.temporal.warp import upscale_flow, warp_shuffled
 from vidstyle.threads import on_thread, on_threads

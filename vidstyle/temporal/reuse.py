@@ -37,31 +37,8 @@ from .flow import FlowEstimator, FlowPair
 from .plan import PlannedBatch
 from .warp import warp, warp_numpy
 
-__all__ = ["CENTRE_STRIDE", "Keyframe", "ReuseRunner", "blend_weight", "centre", "change_map", "change_map_levels",
-           "correction_weight", "source_noise", "supports_reuse", "temporal_noise"]
-
-
-#: Every how many cells of a frame the median of the fusion's correction is read (:func:`centre`).
-CENTRE_STRIDE = 7
-
-
-def centre(correction: torch.Tensor) -> torch.Tensor:
-    """The median of the fusion's correction (..., P) over its last axis, the cells of a frame in
-    row-major order, read on every :data:`CENTRE_STRIDE`-th cell: (...), what the frames between
-    keyframes subtract from it.
-
-    The correction should say what changed here and there since the keyframe (grain, a speck, what
-    the warp missed); the frame's brightness comes with its own skip. Yet remaster-x2's fusion
-    darkens the whole frame a little: on bigbuckbunny.mp4's training frames 0-24 under REEL_DAMAGE,
-    repaired, its median was -0.12 levels (mean -0.17), about the same in each of the 48 channels,
-    so every frame between keyframes came out darker than its keyframe, a step every
-    ``keyframe_interval`` frames. The median leaves the local corrections as they are. Measured on
-    training material (REEL_DAMAGE seeds 1 and 2, bigbuckbunny.mp4 frames 0-40 and bikes.mp4's
-    100-160, remaster-x2 with reuse): the flicker left with ``--repair auto`` 1.075x / 1.001x /
-    0.976x / 1.046x the clean frames' -> 1.009x / 0.974x / 0.968x / 1.044x, PSNR-Y -0.005 to
-    -0.011 dB with the repair and -0.001 to -0.017 dB without it (on clean footage the grain gate
-    closes the correction and nothing changes)."""
-    return correction[..., ::CENTRE_STRIDE].median(dim=-1).values
+__all__ = ["Keyframe", "ReuseRunner", "blend_weight", "change_map", "change_map_levels", "correction_weight",
+           "source_noise", "supports_reuse", "temporal_noise"]
 
 
 def supports_reuse(model: ModelDescriptor) -> bool:
@@ -641,17 +618,18 @@ class ReuseRunner:
             if self._fusion_in_cells is None:
                 self._fusion_in_cells = self.generator.fusion_in_order(self._cells)
             features = warp_numpy(key.features[0].permute(1, 2, 0).numpy(), flow)  # (fh, fw, C)
-            rows = self._fusion_in_cells.forward_rows(  # the correction alone
+            weighted = cells is not None or key.correction != 1.0
+            rows = self._fusion_in_cells.forward_rows(
                 torch.from_numpy(features).view(-1, c),
-                None,
+                None if weighted else residual,
                 space_to_depth(frame, fh, fw),
                 torch.from_numpy(mask).view(-1, 1),
+                centred=True,
             )
-            rows.sub_(centre(rows.t()))
-            if cells is not None or key.correction != 1.0:
+            if weighted:  # the correction alone came back
                 rows.mul_(key.correction if cells is None else torch.from_numpy(cells).view(-1, 1))
-            if residual is not None:
-                rows.add_(residual)
+                if residual is not None:
+                    rows.add_(residual)
         return shuffle_onto(rows.view(1, fh, fw, -1).permute(0, 3, 1, 2), base, picture, self._blur, frame.dtype)
 
     def _base(self, frame: np.ndarray) -> np.ndarray:
@@ -700,11 +678,7 @@ class ReuseRunner:
         if weight is not None and not bool(weight.any()):  # the gates: the warped residual alone
             residual = warped_residual
         else:
-            correction = self.generator.reuse.correction(warp(features, flow), x, mask)
-            correction -= centre(correction.flatten(2))[..., None, None]
-            if weight is not None:
-                correction *= weight.to(correction.dtype).view(-1, 1, 1, 1) if weight.ndim == 1 else weight
-            residual = warped_residual + correction
+            residual = self.generator.propagate(warp(features, flow), warped_residual, x, mask, weight, centred=True)
         top = top_level(frames.dtype)
         y = self.generator.finish(residual, x, base=self._skip_in_levels(x[:, :, :h, :w], top))
         return to_levels(y.clamp_(0.0, 1.0), top)
