@@ -435,6 +435,9 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
     * a blob that one neighbour shows moved by ``v`` at ``one_sided_match``, where the other
       neighbour could not show it because the frame itself looks like the blob at the place the
       object would be then (a light ball crossing a light wall), is kept;
+    * on grainy film, a neighbour's change counts only for the energy it carries beyond what the
+      frame's noise puts into a change over the same pixels (``noise_margin``): blurred grain
+      alone matches a small speck's blurred shape somewhere in the window;
     * when ``swarm_votes`` blobs or more, and ``swarm_share`` of them, moved alike (rain, snow, a
       shower of sparks), or ``swarm_votes`` moved as the swarm of the frame before did (``swarm``),
       every blob that one neighbour shows moved that way at ``swarm_match`` is kept too: a
