@@ -279,7 +279,7 @@ class RepairStage:
                 shot.spot_pixels += int(np.count_nonzero(spots))
                 mask |= spots
         if self.scratches is not None:
-            lines = self.scratches.update(out, frame.cut, prev_w)
+            lines = self.scratches.update(out, frame.cut, prev_w, next_w)
             if lines.any():
                 out = repair_scratches(out, lines)
                 shot.scratch_frames += 1
@@ -431,19 +431,19 @@ def repair_context(config: RepairConfig) -> tuple[int, int]:
     A segment of a long film (:mod:`vidstyle.batch.segments`) that decodes ``before`` frames
     ahead of its first frame and ``after`` frames past its last repairs its own frames exactly
     as one run over the whole film does. The counts follow the parts' reach: the spots and the
-    grain read the frames either side; the scratch tracker remembers the candidates of the two frames before,
-    read on frames the spots mended; the flicker of a frame is fitted over ``radius`` frames
-    either side of each of the ``smoothing`` frames either side whose targets its own is averaged
-    with, each fit reading a mended frame and the frame before it, and the window must
-    not meet the segment's start, where the stage begins a shot. The grade's running estimate
-    reaches back to the start of the shot, so it is not counted: a segment starts it afresh.
-    (0, 0) when the stage does nothing.
+    grain read the frames either side, the scratch tracker the frame after, and it remembers the
+    candidates of the two frames before, read on frames the spots mended; the flicker of a frame
+    is fitted over ``radius`` frames either side of each of the ``smoothing`` frames either side
+    whose targets its own is averaged with, each fit reading a mended frame and the frame before
+    it, and the window must not meet the segment's start, where the stage begins a shot. The
+    grade's running estimate reaches back to the start of the shot, so it is not counted: a
+    segment starts it afresh. (0, 0) when the stage does nothing.
     """
     if not config.active:
         return 0, 0
     mended_before = 3 if config.spots and config.scratches else 2 if config.scratches else int(config.spots)
     mended_before = max(mended_before, int(config.grain))  # the grain reads the frames either side
-    mended_after = int(config.spots or config.grain)
+    mended_after = int(config.spots or config.scratches or config.grain)
     if not config.flicker:
         return mended_before, mended_after
     settings = FlickerSettings()  # the stage's Deflicker runs with the defaults
