@@ -349,7 +349,7 @@ class TestSettings:
     @pytest.mark.parametrize("kwargs", [{"spike": -1.0}, {"support": 40.0}, {"agreement_ratio": 2.0},
                                         {"max_area": 1.5}, {"feather": -1}, {"grow": True}, {"ring_mismatch": -1.0},
                                         {"ring_floor": 300.0}, {"ring_texture": 11.0}, {"swarm_share": 1.5},
-                                        {"colour_limit": -1.0}, {"path_radius": 65}])
+                                        {"colour_limit": -1.0}, {"path_radius": 65}, {"noise_margin": -1.0}])
     def test_bad_values(self, kwargs):
         with pytest.raises(ValueError):
             SpotSettings(**kwargs)
