@@ -290,16 +290,14 @@ class ScratchTracker:
         frame = to_8bit(frame)  # what looks reads 8 bits; the caller repairs at its own depth
         h, w = frame.shape[:2]
         candidates = column_candidates(frame, s)
-        # Where the picture took each line (the frame before warped onto this one), and where it stood (the
-        # frame before as it was).
-        moved, stood = _shown_before(frame, [(prev_w, s.content_offset), (self._previous, s.still_offset)],
-                                     candidates, s)
+        # Where the picture took each line (the frame before warped onto this one), where it stood (the frame
+        # before as it was), and where the picture takes it in the frame after (that frame warped onto this one;
+        # as for ``plain`` below, the frame after as it is does not count: a scratch drifting a pixel every
+        # other frame stands still on every other frame).
+        moved, stood, ahead = _shown_before(
+            frame, [(prev_w, s.content_offset), (self._previous, s.still_offset), (after, s.content_offset)],
+            candidates, s)
         shown = {line: max(moved[line], stood[line]) for line in candidates}
-        # Where the picture takes each line in the frame after (that frame warped onto this one). As for ``plain``
-        # below, the frame as it is does not count: a scratch drifting a pixel every other frame stands still
-        # on every other frame.
-        ahead = _shown_before(frame, [(after, s.content_offset)], candidates, s)[0] if after is not None else {}
-        plain_after = {line: ahead.get(line, 0) == 2 for line in candidates}
         mask = np.zeros((h, w), bool)
         confirmed = []
         for x, sign in candidates:
@@ -327,7 +325,7 @@ class ScratchTracker:
             followed = 0 < s.established <= _run(self._runs, x, sign, s.drift)
             if seen >= 1 and (followed or (shown[(x, sign)] < 2 if kept else
                                            shown[(x, sign)] == 0 and not plain and not along
-                                           and not plain_after[(x, sign)])):
+                                           and ahead[(x, sign)] < 2)):
                 x0, x1 = max(0, x - s.half_width), min(w, x + s.half_width + 1)
                 mask[:, x0:x1] = _line_rows(frame, x, sign, s)[:, None]
                 self.found += 1
