@@ -299,7 +299,7 @@ class ScratchTracker:
             candidates, s)
         shown = {line: max(moved[line], stood[line]) for line in candidates}
         mask = np.zeros((h, w), bool)
-        confirmed = []
+        confirmed = {}  # the lines masked now, each with its run before this frame
         for x, sign in candidates:
             earlier = list(enumerate(reversed(self._history)))  # (age - 1, that frame's candidates)
             seen = sum(_near(lines, x, sign, s.drift * (age + 1)) for age, lines in earlier)
@@ -307,7 +307,8 @@ class ScratchTracker:
             # plainly where it is now: the warped frame before shows a thin line weakly and a fraction of a
             # pixel off where the flow is noisy, and a scratch drifting a third of a pixel a frame is within
             # still_offset of where it was on about every other frame.
-            kept = _near(self._runs, x, sign, s.drift)
+            run = _run(self._runs, x, sign, s.drift)  # frames masked running; 0: not masked in the frame before
+            kept = run > 0
             # A line not masked before starts being masked where no earlier picture shows it now, and the
             # picture did not plainly take it along in the frame before either: a post the flow loses for a
             # frame is not a scratch. (Only the warped frame before counts there: a scratch that stood still
@@ -322,7 +323,7 @@ class ScratchTracker:
             # Nor where the frame after shows it plainly where it is: the flow on the side before lost a post
             # (no earlier frame of the shot showed it plainly yet, or the flow missed it on two frames).
             # And a line masked on ``established`` frames running is followed while it is a candidate.
-            followed = 0 < s.established <= _run(self._runs, x, sign, s.drift)
+            followed = 0 < s.established <= run
             if seen >= 1 and (followed or (shown[(x, sign)] < 2 if kept else
                                            shown[(x, sign)] == 0 and not plain and not along
                                            and ahead[(x, sign)] < 2)):
@@ -330,9 +331,9 @@ class ScratchTracker:
                 mask[:, x0:x1] = _line_rows(frame, x, sign, s)[:, None]
                 self.found += 1
                 self.scratches += not kept
-                confirmed.append((x, sign))
+                confirmed[(x, sign)] = run
         self._history.append({line: moved[line] for line in candidates})
-        self._runs = {line: 1 + _run(self._runs, *line, s.drift) for line in confirmed}
+        self._runs = {line: 1 + run for line, run in confirmed.items()}
         self._previous = frame
         self.pixels += int(np.count_nonzero(mask))
         return mask

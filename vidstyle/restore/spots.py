@@ -467,7 +467,8 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
         if both.max() >= s.motion_match:
             votes[np.unravel_index(int(np.argmax(both)), both.shape)] += 1
         if not moving[label] and s.path_radius > r:
-            was, will, _, _ = _Paths(i, p, n, labels, stats[label], label, s.path_radius, _PATH_ENERGY, noise).matches
+            further = _Paths(i, p, n, labels, stats[label], label, s.path_radius, _PATH_ENERGY, noise=noise)
+            was, will, _, _ = further.matches
             moving[label] = float(np.minimum(was, will).max()) >= s.motion_match
     if s.swarm_votes > 0:
         motion = _swarm_motion(votes, len(blobs), s, swarm.motion if swarm is not None else None)
@@ -488,8 +489,7 @@ class _Paths:
     correlation of the blob's change with the frame before's at -v and the frame after's at +v, where
     the neighbour's change carries ``floor`` of the blob's energy beyond what ``noise`` (the per-pixel
     variance each neighbour's noise puts into a change, times ``noise_margin``) gives it over the same
-    pixels and, for a swarm, ``_SWARM_ENERGY``
-    of it; -1 at no motion.
+    pixels and, for a swarm, ``_SWARM_ENERGY`` of it; -1 at no motion.
     ``grey`` (the frame's and the warped neighbours' luma, float32), ``region`` (y0, y1, x0, x1) and
     ``inner`` (the blob's window in it) and ``core`` (uint8, 1 on the blob) are the search region's.
     """
