@@ -139,10 +139,11 @@ class TestMergeReports:
         assert second["temporal"] == earlier["temporal"] and second["styles"] == now["styles"]
         sentence = reports.merge_sentence(second)
         assert sentence.startswith("Merged report: sections batch measured in this run")
-        assert ("temporal, styles carried over from the run of 2026-11-30T08:00:00+00:00"
-                in sentence)
-        assert ("which had itself carried temporal over from the run of "
-                "2026-11-29T20:59:08+00:00") in sentence
+        # Each carried section is named with the run that measured it, not with the chain of merges.
+        assert ("styles carried over from the run of 2026-11-30T08:00:00+00:00" in sentence)
+        assert ("; temporal from the run of 2026-11-29T20:59:08+00:00, 6.0 min wall "
+                "(command `python pipelines/benchmark.py`).") in sentence
+        assert "which had itself" not in sentence
 
     def test_every_section_measured(self, earlier):
         now = full_report(date="2026-11-30T08:00:00+00:00")

@@ -188,19 +188,42 @@ def merge_reports(earlier: dict[str, Any], now: dict[str, Any],
     return dict(sorted(merged.items(), key=lambda kv: order.get(kv[0], len(order))))
 
 
-def origin_clause(origin: dict[str, Any], sections: list[str]) -> str:
-    """Where ``sections`` of a merged report came from, and, for a merge of a merge, further."""
+def origin_clause(origin: dict[str, Any]) -> str:
+    """One earlier run: its date, wall time and command."""
     minutes = (f", {origin['wall_seconds'] / 60:.1f} min wall"
                if isinstance(origin.get("wall_seconds"), (int, float)) else "")
-    text = (f"the run of {origin.get('date') or 'an unknown date'}{minutes} "
+    return (f"the run of {origin.get('date') or 'an unknown date'}{minutes} "
             f"(command `{origin.get('command') or 'unknown'}`)")
-    older = origin.get("merged_from")
-    if older:
-        kept = [s for s in older.get("sections", []) if s in sections]
-        if kept:
-            text += (f", which had itself carried {', '.join(kept)} over from "
-                     + origin_clause(older, kept))
-    return text
+
+
+def measured_in(origin: dict[str, Any], section: str) -> dict[str, Any]:
+    """The run that measured ``section``, carried over from ``origin``: down the chain of merges
+    (``merged_from``) while the older report carried it too."""
+    while section in origin.get("merged_from", {}).get("sections", []):
+        origin = origin["merged_from"]
+    return origin
+
+
+def carried_groups(origin: dict[str, Any], sections: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
+    """``sections`` grouped by the run that measured them, newest run first."""
+    groups: list[tuple[list[str], dict[str, Any]]] = []
+    for section in sections:
+        run = measured_in(origin, section)
+        for names, other in groups:
+            if other is run:
+                names.append(section)
+                break
+        else:
+            groups.append(([section], run))
+    depth = {id(o): k for k, o in enumerate(_chain(origin))}
+    return sorted(groups, key=lambda group: depth[id(group[1])])
+
+
+def _chain(origin: dict[str, Any]) -> list[dict[str, Any]]:
+    runs = [origin]
+    while "merged_from" in runs[-1]:
+        runs.append(runs[-1]["merged_from"])
+    return runs
 
 
 def merge_sentence(report: dict[str, Any]) -> str:
@@ -210,9 +233,11 @@ def merge_sentence(report: dict[str, Any]) -> str:
     carried = origin["sections"]
     text = f"Merged report: sections {measured} measured in this run (the command above); "
     if carried:
-        text += f"{', '.join(carried)} carried over from {origin_clause(origin, carried)}."
+        groups = [f"{', '.join(names)} {'carried over ' if k == 0 else ''}from {origin_clause(run)}"
+                  for k, (names, run) in enumerate(carried_groups(origin, carried))]
+        text += "; ".join(groups) + "."
     else:
-        text += f"nothing carried over from {origin_clause(origin, carried)}."
+        text += f"nothing carried over from {origin_clause(origin)}."
     differs = [what for key, what in (("machine", "another machine or software versions"),
                                       ("learned", "other weights")) if key in origin]
     if differs:
