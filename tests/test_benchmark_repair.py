@@ -8,6 +8,7 @@ import copy
 import dataclasses
 from fractions import Fraction
 
+import cv2
 import numpy as np
 import pytest
 
@@ -82,6 +83,39 @@ class TestMeasures:
         assert repair.rms_at(up(low), up(base), drawn) > 5 * repair.rms_at(up(low), up(base), [~m for m in drawn])
         strong = [np.abs(a.astype(int) - b).max(axis=2) > 40 for a, b in zip(low, base)]
         assert sum((s & m).sum() for s, m in zip(strong, drawn)) >= 0.95 * sum(s.sum() for s in strong)
+
+
+class TestPerfectRepair:
+    def test_replaces_the_damage_with_the_clean_picture_at_the_frames_tone(self):
+        clean = textured(2, 128, 96, noise=0.0)
+        small = [cv2.resize(f, (64, 48), interpolation=cv2.INTER_AREA) for f in clean]
+        # A faded, brighter print: the tone a repair keeps.
+        faded = [np.clip(np.rint(0.8 * f.astype(float) + 20), 0, 255).astype(np.uint8) for f in small]
+        low, drawn = [], []
+        for k, frame in enumerate(faded):
+            frame, mask = frame.copy(), np.zeros((48, 64), bool)
+            mask[10:14, 20 + 10 * k:25 + 10 * k] = True
+            frame[mask] = 250
+            low.append(frame)
+            drawn.append(mask)
+        out = repair.perfect_repair(low, clean, drawn)
+        for frame, fixed, mask, want in zip(low, out, drawn, faded):
+            grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            np.testing.assert_array_equal(fixed[~grown], frame[~grown])
+            assert np.abs(fixed[grown].astype(int) - want[grown]).max() <= 1
+            assert np.abs(frame[mask].astype(int) - want[mask]).mean() > 50
+
+    def test_without_damage_nothing_changes(self):
+        frames = textured(2, 64, 48)
+        low = independent_damage.clean_clip(frames, 2)
+        out = repair.perfect_repair(low, frames, [np.zeros((24, 32), bool)] * 2)
+        for a, b in zip(out, low):
+            np.testing.assert_array_equal(a, b)
+
+    def test_counts_must_match(self):
+        frames = textured(2, 64, 48)
+        with pytest.raises(ValueError, match="as many"):
+            repair.perfect_repair(independent_damage.clean_clip(frames, 2), frames[:1], [np.zeros((24, 32), bool)] * 2)
 
 
 class TestMaterial:
@@ -220,6 +254,17 @@ class TestRender:
             assert f"### {heading}" in text
         assert "| PASS |" in text and "**0.25x**" in text and "0.100%" in text
 
+    def test_the_floor_shows_where_it_was_measured(self):
+        report = recorded()
+        assert "perfect / bicubic" in "\n".join(repair.render_repair(report))
+        clip = report["repair"]["clips"]["film: bikes.mp4"]
+        clip["rows"]["perfect"] = {**clip["rows"]["auto"], "rms_damage": 3.0}
+        text = "\n".join(repair.render_repair(report))
+        assert "| 5.0 | 3.0 |" in text and "| 0.15x |" in text
+        targets = repair.repair_targets(report)
+        assert "film: bikes.mp4 0.25x (off 0.60x, perfect repair 0.15x)" in targets[0]["figures"]
+        assert [t["passed"] for t in targets] == [t["passed"] for t in repair.repair_targets(recorded())]
+
     def test_failure_shows(self):
         report = recorded(touched=0.004)
         assert "**FAIL**" in "\n".join(repair.render_repair(report))
@@ -251,6 +296,9 @@ class TestRuns:
         inp = repair.RepairInput("t.mkv", "film", "test", low, clean, Fraction(24), drawn, flickers=True)
         record = repair.measure_input(inp, "bicubic", tmp_path)
         assert record["rows"]["auto"]["rms_damage"] < record["rows"]["off"]["rms_damage"]
+        # The floor: the same upscaler on a flawless repair leaves less at the damage than the stage does.
+        assert record["rows"]["perfect"]["rms_damage"] < record["rows"]["auto"]["rms_damage"]
+        assert list(tmp_path.iterdir()) == []
 
     def test_end_to_end_keeps_the_repair_report(self, tmp_path):
         src = harness.write_lossless(tmp_path / "in.mkv", textured(4), Fraction(24))
