@@ -379,7 +379,12 @@ class TestWholeGate:
         runner = ReuseRunner(model, strength=0.0, picture_warp=True, batched=False, whole_gate=2.5, whole_model=half)
         out = run_through(runner, planned(clip, "reuse", 4))
         for k in (1, 2, 3, 5):  # frames between keyframes: off's bf16 picture
-            assert np.array_equal(out[k], run_frames(half, clip[k : k + 1])[0]), k
+            # bf16 kernels may round a level the other way in another context (on an AMD EPYC 0.6-0.9%
+            # of the pixels moved by a level; bit for bit on the Intel Xeons before), while the float32
+            # model's picture differs on about a fifth of them: the frame ran in bf16.
+            alone = np.abs(out[k].astype(int) - run_frames(half, clip[k : k + 1])[0])
+            assert alone.max() <= 1 and (alone > 0).mean() < 0.03, k
+            assert (np.abs(out[k].astype(int) - run_frames(model, clip[k : k + 1])[0]) > 0).mean() > 0.05, k
         assert next(model.module.parameters()).dtype == torch.float32
 
     def test_a_noisy_source_reuses_as_without_the_gate(self, noisy, models):
