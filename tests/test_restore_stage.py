@@ -338,7 +338,7 @@ class TestChunked:
         whole, whole_pts = decode_all(tmp_path / "whole.mkv")
         assert not np.array_equal(np.stack(whole), np.stack(dirty))  # the repair did something
         context = repair_context(ON)
-        assert context == (21, 20)  # flicker radius 16 + smoothing 3, and the spots and scratches
+        assert context == (29, 28)  # flicker radius 24 + smoothing 3, and the spots and scratches
         self.run_chunked(src, tmp_path / "joined.mkv", config, 3, context)
         joined, joined_pts = decode_all(tmp_path / "joined.mkv")
         assert joined_pts == whole_pts
