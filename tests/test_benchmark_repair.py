@@ -131,6 +131,18 @@ class TestMaterial:
         moved = np.abs(a[1][:-1, :-3].astype(int) - a[0][1:, 3:]).max(axis=2) > 40
         assert 0.002 < moved.mean() < 0.3
 
+    def test_fast_motion_over_a_still_background(self):
+        panning = footage.fast_motion_frames(3, size=(128, 96), seed=5)
+        still = footage.fast_motion_frames(3, size=(128, 96), seed=5, pan=False)
+        np.testing.assert_array_equal(still[0], panning[0])
+        # Frame 1 against frame 0 as it is: only the small things moved, as much as in the panning clip once its
+        # pan is undone (3 px right, 1 down), less than in the panning clip as it is.
+        def moved(a: np.ndarray, b: np.ndarray) -> float:
+            return float((np.abs(a.astype(int) - b).max(axis=2) > 40).mean())
+
+        assert abs(moved(still[1], still[0]) - moved(panning[1][:-1, :-3], panning[0][1:, 3:])) < 0.05
+        assert moved(still[1], still[0]) < moved(panning[1], panning[0]) - 0.03
+
     def test_fast_motion_clip_sides_divide_by_eight(self):
         clip = footage.fast_motion_clip(2)
         height, width = clip.frames[0].shape[:2]

@@ -172,7 +172,7 @@ def carphone_pair(frames: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
 
 
 def fast_motion_frames(count: int, size: tuple[int, int] = FAST_MOTION_SIZE,
-                       seed: int = FAST_MOTION_SEED) -> list[np.ndarray]:
+                       seed: int = FAST_MOTION_SEED, pan: bool = True) -> list[np.ndarray]:
     """A clean clip of what a dust detector must not eat, procedural and deterministic.
 
     A dead-leaves picture (:func:`vidstyle.train.dead_leaves.dead_leaves`) pans 3 px right and
@@ -186,6 +186,8 @@ def fast_motion_frames(count: int, size: tuple[int, int] = FAST_MOTION_SIZE,
         count: frames.
         size: (w, h) of the frames, both divisible by 8.
         seed: the same seed gives the same clip, bit for bit.
+        pan: False holds the background still (the same things move over it): what a detector of
+            things held on the screen must not take for them.
     Returns:
         ``count`` RGB uint8 (h, w, 3) frames.
     """
@@ -200,7 +202,8 @@ def fast_motion_frames(count: int, size: tuple[int, int] = FAST_MOTION_SIZE,
     emitter = (0.7 * width, 0.9 * height)
     frames = []
     for t in range(count):
-        frame = np.ascontiguousarray(background[t:t + height, 3 * t:3 * t + width])
+        step = t if pan else 0
+        frame = np.ascontiguousarray(background[step:step + height, 3 * step:3 * step + width])
         for x, y, speed, heading, radius, bright in discs:
             cx = (x + speed * np.cos(heading) * t) % (width + 4 * radius) - 2 * radius
             cy = (y + speed * np.sin(heading) * t) % (height + 4 * radius) - 2 * radius

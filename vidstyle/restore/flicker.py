@@ -108,19 +108,18 @@ class FlickerSettings:
     0.93-1.03x at both, PSNR-Y 0.02-0.05 dB lower at 24), but not on the benchmark's held-out
     bigbuckbunny.mp4 (worn reel 2.60x at both, independent damage 3.00x at 16 and 3.41x at 24,
     measured with the stage as it then was), and it holds half as many frames again: it stayed 16.
-    24 since 2026-12-07, chosen on training material only, the whole stage: on a still shot the window
-    is what the flicker left is made of (under white flicker of deviation s, the triangular window's
-    output steps by about s sqrt(2 r + 2) / (r + 1)^2 a frame: 0.07 levels for the worn reel's 3.7 at 16,
-    against 0.04 of frame-to-frame change in bigbuckbunny.mp4's clean frames 45-84). Ten damaged clips
-    (REEL_DAMAGE seeds 1-3 and the independent damage seed 4242 on bigbuckbunny.mp4 frames 0-89, the
-    same seeds and 4243 on bikes.mp4's 175 training frames but 4243 on bigbuckbunny.mp4): mean change of
-    average brightness against the clean frames' 1.097x at 16, 1.009x at 24, 0.998x at 30; forty-frame
-    clips of bigbuckbunny.mp4 (frames 0-39 and 45-84, REEL_DAMAGE seeds 1-5) 1.99x, 1.64x, 1.62x (the
-    still frames 45-84: 2.6-3.5x, 2.2-2.7x, 1.8-2.9x); the independent damage's seeds 4243-4246 on
-    frames 0-89 1.86/2.96/1.86/4.18x, 1.95/2.87/1.78/3.83x, 1.86/2.84/1.77/3.80x; a fade to black over
-    the last 30 frames (two seeds) 29.42 and 29.25 dB PSNR-Y at 16, 29.44 and 29.25 at 24 and 30; the
-    flicker part's squared change to bikes.mp4's clean training frames 0.059, 0.058, 0.057. 30 gains
-    little more and holds another 6 frames."""
+    24 since 2026-12-07, chosen on training material only (``python -m pipelines.repair_check flicker``, the
+    whole stage): on a still shot the window is what the flicker left is made of (under white flicker of
+    deviation s, the triangular window's output steps by about s sqrt(2 r + 2) / (r + 1)^2 a frame: 0.07
+    levels for the worn reel's 3.7 at 16, against 0.04 of frame-to-frame change in bigbuckbunny.mp4's clean
+    frames 45-84). The mean change of average brightness against the clean frames' on ten damaged clips
+    (REEL_DAMAGE seeds 1-3 and the independent damage seeds 4242 and 4243, on bigbuckbunny.mp4's frames 0-89
+    and bikes.mp4's training frames) 1.174x at 16, 1.103x at 24, 1.084x at 30; forty-frame clips of
+    bigbuckbunny.mp4 (frames 0-39 and 45-84, REEL_DAMAGE seeds 1-5) 1.99x, 1.64x, 1.62x (the still frames
+    45-84: 2.6-3.5x at 16, 2.2-2.7x at 24); the independent damage's seeds 4243-4246 on frames 0-89
+    1.86/2.96/1.86/4.18x, 1.95/2.87/1.78/3.83x, 1.86/2.84/1.77/3.80x; a fade to black over the last 30 frames (two
+    seeds) 29.42 and 29.25 dB PSNR-Y at 16, 29.44 and 29.25 at 24 and 30; the flicker part's squared change
+    to bikes.mp4's clean training frames 0.059, 0.058, 0.057. 30 gains little more and holds another 6 frames."""
     smoothing: int = 3
     """Half-width in frames of the triangular mean taken over the neighbours' targets (0 to 8), so
     that a frame whose window the confidence intervals narrowed does not jump away from its

@@ -409,14 +409,14 @@ _SCREEN_RADIUS = 16
 #: :func:`_on_screen`). The first alone was 0.15, chosen on training material (pipelines/repair_check.py's
 #: frames, the repair stage alone): it took 16% of the harm (added MSE) off bikes.mp4's clean training
 #: frames and 40% off the particle clips against no guard (0.05: 6% and 11-16%), and left 9% more of the
-#: drawn dust (RMS). The two together were chosen on the same material (the spots alone; squared change of
-#: luma to bikes.mp4's clean training frames, to the fast-particle clips of seeds 7 and 11, to five more
-#: (21, 33, 45, 57, 69, summed) and to the same five over a still background (the generator's pan taken
-#: out, summed); RMS left at the drawn damage of REEL_DAMAGE on bikes.mp4's training frames and
-#: bigbuckbunny.mp4's frames 0-89, and of the independent damage, seed 4242): 0.15 alone 0.342, 0.027 /
-#: 0.408, 0.80, 1.23; 0.729x, 0.608x, 0.649x. 0.05 and 0.12: 0.283, 0.027 / 0.388, 0.90, 1.23; 0.709x,
-#: 0.590x, 0.616x (0.10 and 0.12: 0.282, 0.71, 0.718x, 0.599x, 0.623x; the relative reading alone at 0.12
-#: painted over more of the still-background particles, 1.45, whose opaque discs cross changing ground).
+#: drawn dust (RMS). The two together were chosen on the same material (``python -m pipelines.repair_check
+#: spots``: the spots alone; squared change of luma to bikes.mp4's clean training frames, to the fast-particle
+#: clips of seeds 7 and 11, to five more (summed) and to the same five over a still background (summed); RMS left
+#: at the drawn damage of REEL_DAMAGE on bikes.mp4's training frames and bigbuckbunny.mp4's frames 0-89, and of the
+#: independent damage, seed 4242): 0.15 alone 0.342, 0.027 / 0.408, 0.80, 0.94; 0.729x, 0.608x, 0.649x. 0.05 and
+#: 0.12: 0.283, 0.027 / 0.388, 0.90, 0.97; 0.709x, 0.590x, 0.616x. (Read with other still-background seeds, 7, 11,
+#: 21, 33 and 45: 1.23 both ways; there the relative reading alone at 0.12 painted over more, 1.47, opaque discs
+#: crossing changing ground; 0.10 and 0.12: 0.282, 0.71, 0.718x, 0.599x, 0.623x.)
 _SCREEN_MATCH = 0.05
 _SCREEN_RELATIVE_MATCH = 0.12
 #: Pixels from the blob to the outside of the ring whose mean is its surroundings' light (the inside is
