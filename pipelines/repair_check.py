@@ -91,11 +91,7 @@ def clean_inputs() -> list[RepairInput]:
 def damaged_input(frames: int | None = None) -> RepairInput:
     """bikes.mp4's training frames (the first ``frames`` of them; all by default) under REEL_DAMAGE."""
     full = training_frames()[:frames]
-    degrader = FilmDegrader(REEL_DAMAGE, seed=DAMAGE_SEED, height=full[0].shape[0], width=full[0].shape[1])
-    low, drawn = [], []
-    for frame in full:
-        low.append(degrader.degrade(np.ascontiguousarray(frame)))
-        drawn.append(degrader.damage_mask())
+    low, drawn = reel_frames(full, DAMAGE_SEED)
     return RepairInput("bikes.mp4 training frames", "film", f"REEL_DAMAGE, seed {DAMAGE_SEED}", low,
                        [restoration_target(f, REEL_DAMAGE) for f in full], Fraction(25), drawn, flickers=True)
 
@@ -169,14 +165,20 @@ def stage(frames: int) -> None:
                   f"{report['spots']} spots")
 
 
-def reel(frames: list[np.ndarray], seed: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """``frames`` under REEL_DAMAGE (one degrader, in order): the damaged frames, the clean targets
-    area-downscaled, the drawn damage."""
+def reel_frames(frames: list[np.ndarray], seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``frames`` under REEL_DAMAGE (one degrader, in order): the damaged frames and the drawn damage."""
     degrader = FilmDegrader(REEL_DAMAGE, seed=seed, height=frames[0].shape[0], width=frames[0].shape[1])
     low, drawn = [], []
     for frame in frames:
         low.append(degrader.degrade(np.ascontiguousarray(frame)))
         drawn.append(degrader.damage_mask())
+    return low, drawn
+
+
+def reel(frames: list[np.ndarray], seed: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """:func:`reel_frames`, with the clean targets area-downscaled between them: damaged frames, targets, drawn
+    damage."""
+    low, drawn = reel_frames(frames, seed)
     return low, independent_damage.clean_clip([restoration_target(f, REEL_DAMAGE) for f in frames], 2), drawn
 
 

@@ -46,7 +46,7 @@ sys.path.insert(0, str(PIPELINES.parent))
 
 from pipelines import independent_damage  # noqa: E402
 from pipelines.benchmark.temporal import REEL_DAMAGE  # noqa: E402
-from pipelines.repair_check import DAMAGE_SEED, INDEPENDENT_SEED, training_frames  # noqa: E402
+from pipelines.repair_check import DAMAGE_SEED, INDEPENDENT_SEED, reel_frames, training_frames  # noqa: E402
 from vidstyle.config import RepairConfig  # noqa: E402
 from vidstyle.damage.degrade import FilmDegrader  # noqa: E402
 from vidstyle.restore import stage as stage_module  # noqa: E402
@@ -160,15 +160,10 @@ def reel_input(clip: str, frames: int | None, seed: int) -> tuple[list[np.ndarra
     """``clip``'s training frames (the first ``frames``) under REEL_DAMAGE, the clean frames area-downscaled
     at the damaged frames' tone (REEL_DAMAGE keeps its tone in the target), and the drawn damage."""
     full = training_frames(clip)[:frames]
-    degrader = FilmDegrader(REEL_DAMAGE, seed=seed, height=full[0].shape[0], width=full[0].shape[1])
+    low, drawn = reel_frames(full, seed)
     without = FilmDegrader(dataclasses.replace(REEL_DAMAGE, dust_density=0.0, scratch_count=0, grain_strength=0.0),
                            seed=seed, height=full[0].shape[0], width=full[0].shape[1])
-    low, clean, drawn = [], [], []
-    for frame in full:
-        low.append(degrader.degrade(np.ascontiguousarray(frame)))
-        drawn.append(degrader.damage_mask())
-        clean.append(without.degrade(np.ascontiguousarray(frame)))
-    return low, clean, drawn
+    return low, [without.degrade(np.ascontiguousarray(frame)) for frame in full], drawn
 
 
 

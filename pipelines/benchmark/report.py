@@ -196,34 +196,19 @@ def origin_clause(origin: dict[str, Any]) -> str:
             f"(command `{origin.get('command') or 'unknown'}`)")
 
 
-def measured_in(origin: dict[str, Any], section: str) -> dict[str, Any]:
-    """The run that measured ``section``, carried over from ``origin``: down the chain of merges
-    (``merged_from``) while the older report carried it too."""
-    while section in origin.get("merged_from", {}).get("sections", []):
-        origin = origin["merged_from"]
-    return origin
-
-
 def carried_groups(origin: dict[str, Any], sections: list[str]) -> list[tuple[list[str], dict[str, Any]]]:
-    """``sections`` grouped by the run that measured them, newest run first."""
+    """``sections`` grouped by the run that measured them, newest run first: down the chain of merges
+    (``merged_from``), each section stays with the first run whose older report did not carry it."""
     groups: list[tuple[list[str], dict[str, Any]]] = []
-    for section in sections:
-        run = measured_in(origin, section)
-        for names, other in groups:
-            if other is run:
-                names.append(section)
-                break
-        else:
-            groups.append(([section], run))
-    depth = {id(o): k for k, o in enumerate(_chain(origin))}
-    return sorted(groups, key=lambda group: depth[id(group[1])])
-
-
-def _chain(origin: dict[str, Any]) -> list[dict[str, Any]]:
-    runs = [origin]
-    while "merged_from" in runs[-1]:
-        runs.append(runs[-1]["merged_from"])
-    return runs
+    run, left = origin, list(sections)
+    while left:
+        older = run.get("merged_from", {})
+        here = [s for s in left if s not in older.get("sections", [])]
+        if here:
+            groups.append((here, run))
+        left = [s for s in left if s not in here]
+        run = older
+    return groups
 
 
 def merge_sentence(report: dict[str, Any]) -> str:
