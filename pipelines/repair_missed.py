@@ -7,7 +7,8 @@ luma the damage moved by at least ``--contrast`` levels; long vertical pieces, t
 then put in the first of these classes that holds:
 
 * ``mended``: the stage masked most of it;
-* ``shot end``: the frame has one neighbour (the first or last of a shot), which the spots leave alone;
+* ``shot end``: the frame is the first or the last of a shot, read against the two frames on its side (where
+  a thing near the picture's edge is left alone: it may have just come in), or not at all (one neighbour in all);
 * ``coloured``: :func:`~vidstyle.restore.spots.find_spots` masked it, the stage's colour test kept it;
 * ``held on screen``, ``moving``, ``ring``, ``too large``, ``flow check``, ``neighbours disagree``,
   ``below spike``: ``find_spots`` with the same inputs masks it once that guard or threshold is relaxed, one
@@ -146,7 +147,7 @@ def classify(low: list[np.ndarray], clean: list[np.ndarray], drawn: list[np.ndar
         for piece in found:
             if masks[index][piece].mean() > COVERED:
                 label = "mended"
-            elif index not in calls:
+            elif index not in calls or calls[index][1].get("side", 0) != 0:
                 label = "shot end"
             else:
                 label = next((name for name, mask in masked_by if mask[piece].mean() > COVERED), "faint")

@@ -44,6 +44,17 @@ def neighbours(frames: list[np.ndarray], t: int, estimator: FlowEstimator):
     return out[0][0], out[1][0], out[0][1], out[1][1]
 
 
+def neighbours_on(frames: list[np.ndarray], t: int, others: tuple[int, int], estimator: FlowEstimator):
+    """As :func:`neighbours`, for any two ``others`` (frame indices) as the first and the second neighbour."""
+    h, w = frames[t].shape[:2]
+    target = estimator.prepare(frames[t])
+    out = []
+    for k in others:
+        flow, reliable = estimator.pair(target, estimator.prepare(frames[k])).at(h, w)
+        out.append((warp_numpy(frames[k], flow), reliable > 0.5))
+    return out[0][0], out[1][0], out[0][1], out[1][1]
+
+
 def add_specks(frame: np.ndarray, seed: int, count: int = 25) -> np.ndarray:
     """``frame`` with ``count`` bright and dark discs of radius 1 to 5 drawn on it (a copy)."""
     rng = np.random.default_rng(seed)
@@ -301,8 +312,35 @@ class TestRealMotionIsKept:
             stage = RepairStage(config)
             list(stage.frames(frames))
             reports[name] = stage.report()
-        assert reports["rain"]["swarm_frames"] == reports["rain"]["shots"][0]["swarm_frames"] == 1
+        # every frame of the three: the first and the last are read against the two frames on their side
+        assert reports["rain"]["swarm_frames"] == reports["rain"]["shots"][0]["swarm_frames"] == 3
         assert reports["dust"]["swarm_frames"] == 0 and reports["dust"]["spots"] >= 20
+
+    def test_a_shots_ends_read_the_two_frames_on_their_side(self, estimator):
+        """The first frame of a shot is read against the two after it, the last against the two before it
+        (``side``): specks there are found, and balls crossing 11 and 13 pixels a frame, which the two frames
+        show a step and two steps along their path, are kept."""
+        frames = moving_frames(skimage_data.camera(), 5, (0.6, 0.4))
+        for k, frame in enumerate(frames):
+            cv2.circle(frame, (60 + 11 * k, 150), 3, (240, 240, 240), -1, cv2.LINE_AA)
+            cv2.circle(frame, (330 - 13 * k, 90 + 2 * k), 3, (10, 10, 10), -1, cv2.LINE_AA)
+        for t, others, side in ((0, (1, 2), 1), (4, (3, 2), -1)):
+            dusty = add_specks(frames[t], seed=t + 1, count=12)
+            dust = damaged_pixels(dusty, frames[t])
+            local = frames[:t] + [dusty] + frames[t + 1:]
+            one_w, two_w, one_ok, two_ok = neighbours_on(local, t, others, estimator)
+            mask = find_spots(dusty, one_w, two_w, one_ok, two_ok, prev_raw=frames[others[0]],
+                              next_raw=frames[others[1]], side=side)
+            assert mask[dust].mean() > 0.6, (t, mask[dust].mean())
+            assert not mask[144:157, 53 + 11 * t : 68 + 11 * t].any()
+            assert not mask[84 + 2 * t : 97 + 2 * t, 323 - 13 * t : 338 - 13 * t].any()
+            assert (mask & ~cv2.dilate(dust.view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)).mean() < 0.001
+
+    def test_side_must_be_known(self, estimator):
+        frames = moving_frames(skimage_data.camera(), 3, (0.6, 0.4))
+        prev_w, next_w, prev_ok, next_ok = neighbours(frames, 1, estimator)
+        with pytest.raises(ValueError, match="side must be one of"):
+            find_spots(frames[1], prev_w, next_w, prev_ok, next_ok, side=2)
 
     def test_one_neighbour_is_not_touched(self, estimator):
         clean = moving_frames(skimage_data.astronaut(), 3, (0.7, 0.3))

@@ -46,9 +46,12 @@ so every threshold keeps its meaning in grey levels and the mask is the one the 
 gives, while the fill is made from the neighbours at the frame's own depth, so the repaired
 pixels keep the precision of those around them.
 
-Frames with one neighbour (the first and last frame of a shot, ``prev_w`` or ``next_w`` None)
-are not touched: one neighbour cannot tell a speck from something that appears or disappears
-with the shot, so :func:`find_spots` returns an empty mask there.
+The first and the last frame of a shot have a neighbour on one side only. There the two
+neighbours are the two frames on that side (``side``: t+1 and t+2, or t-1 and t-2): a speck is on
+neither, while a thing that is part of the shot is on both, and the guards look for a moving thing
+along its path on that side (at ``v`` and ``2v``). A frame with one neighbour in all (a shot of two
+frames; ``prev_w`` or ``next_w`` None) is not touched: one neighbour cannot tell a speck from
+something that appears or disappears with the shot, so :func:`find_spots` returns an empty mask.
 
 Measured with the defaults (DIS ``medium`` at half size, as the repair stage computes it), the
 thresholds chosen on training material only (bikes.mp4's training frames, clean and damaged by
@@ -94,7 +97,7 @@ import numpy as np
 from ..io.depth import to_8bit, top_level
 from .levels import LUMA, check_rgb
 
-__all__ = ["SpotSettings", "Swarm", "feather_alpha", "find_spots", "luma", "neutral_spots", "repair_spots",
+__all__ = ["SIDES", "SpotSettings", "Swarm", "feather_alpha", "find_spots", "luma", "neutral_spots", "repair_spots",
            "spot_report"]
 
 
@@ -274,7 +277,7 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
                prev_ok: np.ndarray | None, next_ok: np.ndarray | None,
                settings: SpotSettings = SpotSettings(), *,
                prev_raw: np.ndarray | None = None, next_raw: np.ndarray | None = None,
-               swarm: Swarm | None = None) -> np.ndarray:
+               swarm: Swarm | None = None, side: int = 0) -> np.ndarray:
     """Mask of the one-frame specks of ``frame``.
 
     Args:
@@ -292,11 +295,19 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
             is kept (:func:`_on_screen`): a light or a sign that stays put while the camera pans.
         swarm: the swarm of the shot's frames so far (:class:`Swarm`), read and updated in place;
             None: this frame alone decides.
+        side: where the two neighbours lie. 0: ``prev_*`` is frame t-1 and ``next_*`` frame t+1.
+            -1 (the last frame of a shot): ``prev_*`` is t-1 and ``next_*`` t-2; +1 (the first
+            frame of a shot): ``prev_*`` is t+1 and ``next_*`` t+2. A thing moving with ``v`` a
+            frame then shows in them at ``-v`` and ``-2v`` (or ``+v`` and ``+2v``), and the guards
+            look for it there (:data:`SIDES`).
 
     Returns:
         bool (H, W), True on the specks (grown by ``settings.grow``). All False when a neighbour
         is None: frames with one neighbour are not repaired.
     """
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {sorted(SIDES)}, got {side!r}")
+    steps = SIDES[side]
     i = _luma_of("frame", frame)
     h, w = i.shape
     if prev_w is None or next_w is None:
@@ -326,11 +337,17 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
     seeded = np.bincount(seed_labels, minlength=count)
     keep = (seeded > 0) & (stats[:, cv2.CC_STAT_AREA] <= s.max_area)
     keep[0] = False
+    if side != 0 and keep.any():
+        # A thing that came into the picture on a shot's last frame (or leaves it after its first) is on
+        # neither neighbour, as dust is: near the edges, where it could have come from, blobs are kept.
+        x, y, bw, bh = (stats[:, k] for k in range(4))
+        margin = max(s.search_radius, 1)
+        keep &= (x >= margin) & (y >= margin) & (x + bw <= w - margin) & (y + bh <= h - margin)
     if s.search_radius > 0 and keep.any():
-        keep &= ~_moving(i, p, n, labels, stats, np.flatnonzero(keep), s, swarm)
+        keep &= ~_moving(i, p, n, labels, stats, np.flatnonzero(keep), s, swarm, steps)
     if s.search_radius > 0 and keep.any() and prev_raw is not None and next_raw is not None:
         raw = [_luma_of(name, f, (h, w)) for name, f in (("prev_raw", prev_raw), ("next_raw", next_raw))]
-        keep &= ~_on_screen(i, p, n, raw, labels, stats, np.flatnonzero(keep), s)
+        keep &= ~_on_screen(i, p, n, raw, labels, stats, np.flatnonzero(keep), s, steps)
     if s.ring_mismatch > 0 and keep.any():
         keep &= _compensated(i, p, n, labels, stats, np.flatnonzero(keep), s)
     if not keep.any():
@@ -419,6 +436,8 @@ _SCREEN_RADIUS = 16
 #: crossing changing ground; 0.10 and 0.12: 0.282, 0.71, 0.718x, 0.599x, 0.623x.)
 _SCREEN_MATCH = 0.05
 _SCREEN_RELATIVE_MATCH = 0.12
+#: The share the further of two neighbours on one side must match within (see :func:`_on_screen`).
+_SCREEN_FURTHER = 0.5
 #: Pixels from the blob to the outside of the ring whose mean is its surroundings' light (the inside is
 #: 2 pixels out, clear of its soft rim).
 _SCREEN_RING = 6
@@ -432,12 +451,29 @@ _SCREEN_SHIFT = 0.3
 _HIDDEN = 0.5
 
 
+#: :func:`find_spots`'s ``side``: how many frames from the frame each of its two neighbours lies,
+#: signed (a thing moving with ``v`` a frame shows in that neighbour at ``k v``).
+SIDES = {0: (-1, 1), -1: (-1, -2), 1: (1, 2)}
+
+
+def _along(by_offset: np.ndarray, k: int, r: int) -> np.ndarray:
+    """A map by offset (float32 (2 R + 1, 2 R + 1), R >= |k| r) read along a path: (2 r + 1, 2 r + 1),
+    at ``v`` the value at ``k v`` (``k`` -1 flips it, 2 takes every second offset)."""
+    big = by_offset.shape[0] // 2
+    index = big + k * np.arange(-r, r + 1)
+    return np.ascontiguousarray(by_offset[np.ix_(index, index)])
+
+
 def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, stats: np.ndarray,
-            blobs: np.ndarray, s: SpotSettings, swarm: Swarm | None = None) -> np.ndarray:
+            blobs: np.ndarray, s: SpotSettings, swarm: Swarm | None = None,
+            steps: tuple[int, int] = SIDES[0]) -> np.ndarray:
     """bool (number of labels,), True at the ``blobs`` that are small things moving, not dust.
 
     ``i``, ``p``, ``n`` are the luma of the frame and its warped neighbours, uint8 (H, W);
     ``labels`` and ``stats`` the candidates' connected components.
+
+    ``steps`` (:data:`SIDES`) says where the neighbours lie: below, "the frame before at ``-v``
+    and the frame after at ``+v``" reads "``p`` at ``steps[0] v`` and ``n`` at ``steps[1] v``".
 
     A speck of dust is on one frame only; a ball, a raindrop or a spark that moves faster than
     the flow follows (the flow follows the picture around it) is on every frame, a little further
@@ -471,21 +507,29 @@ def _moving(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, sta
     votes = np.zeros((2 * r + 1, 2 * r + 1), np.float32)
     faint = {}
     for label in blobs:
-        paths = _Paths(i, p, n, labels, stats[label], label, r, noise=noise)
+        paths = _Paths(i, p, n, labels, stats[label], label, r, noise=noise, steps=steps)
         was, will, faint_was, faint_will = paths.matches
         faint[label] = (faint_was, faint_will)
         blob = paths.core.astype(np.float32)
-        hidden = _looks_alike(paths.grey, paths.inner, blob)  # indexed by offset
+        # Indexed by offset. With both neighbours on one side, only the frame's edge hides: a frame
+        # that looks like the blob two steps along is too easily met there (a like speck in the
+        # nearer frame and a patch of the blob's grey further on kept dense dust).
+        one_side = steps != SIDES[0]
+        hidden = np.zeros((2 * paths.reach + 1,) * 2, bool) if one_side else _looks_alike(paths.grey, paths.inner, blob)
         if s.edge_hides:
             hidden |= _off_frame(i.shape, paths.region, blob)
-        one_sided = np.maximum(np.where(hidden, was, -1.0), np.where(hidden[::-1, ::-1], will, -1.0))
+        # One neighbour alone explains the blob where the other could not show it: where the frame
+        # looks like the blob at the other's place on the path.
+        p_hidden, n_hidden = (_along(hidden, k, r) for k in steps)
+        one_sided = np.maximum(np.where(n_hidden, was, -1.0), np.where(p_hidden, will, -1.0))
         moving[label] = (float(one_sided.max()) >= s.one_sided_match
                          or float(np.minimum(was, will).max()) >= s.motion_match)
         both = np.minimum(faint_was, faint_will)
         if both.max() >= s.motion_match:
             votes[np.unravel_index(int(np.argmax(both)), both.shape)] += 1
         if not moving[label] and s.path_radius > r:
-            further = _Paths(i, p, n, labels, stats[label], label, s.path_radius, _PATH_ENERGY, noise=noise)
+            further = _Paths(i, p, n, labels, stats[label], label, s.path_radius, _PATH_ENERGY, noise=noise,
+                             steps=steps)
             was, will, _, _ = further.matches
             moving[label] = float(np.minimum(was, will).max()) >= s.motion_match
     if s.swarm_votes > 0:
@@ -509,19 +553,23 @@ class _Paths:
     variance each neighbour's noise puts into a change, times ``noise_margin``) gives it over the same
     pixels and, for a swarm, ``_SWARM_ENERGY`` of it; -1 at no motion.
     ``grey`` (the frame's and the warped neighbours' luma, float32), ``region`` (y0, y1, x0, x1) and
-    ``inner`` (the blob's window in it) and ``core`` (uint8, 1 on the blob) are the search region's.
+    ``inner`` (the blob's window in it) and ``core`` (uint8, 1 on the blob) are the search region's,
+    which reaches ``max |steps| r`` pixels out (``steps``, :data:`SIDES`: where the neighbours lie;
+    with both on one side, "before" and "after" read "the nearer" and "the further").
     """
 
     def __init__(self, i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, stat: np.ndarray,
-                 label: int, r: int, floor: float = _MATCH_ENERGY, noise: tuple[float, float] = (0.0, 0.0)) -> None:
+                 label: int, r: int, floor: float = _MATCH_ENERGY, noise: tuple[float, float] = (0.0, 0.0),
+                 steps: tuple[int, int] = SIDES[0]) -> None:
         x, y, w, h = (int(v) for v in stat[:4])
-        # The blob and a pixel around it (the template), and the search region r pixels wider;
+        # The blob and a pixel around it (the template), and the search region reach pixels wider;
         # zero outside the frame (there the neighbours show no change).
-        self.region = (y - 1 - r, y + h + 1 + r, x - 1 - r, x + w + 1 + r)
+        self.reach = reach = max(abs(k) for k in steps) * r
+        self.region = (y - 1 - reach, y + h + 1 + reach, x - 1 - reach, x + w + 1 + reach)
         self.grey = [_window(g, self.region) for g in (i, p, n)]
         before, after = self.grey[1] - self.grey[0], self.grey[2] - self.grey[0]
         spike = self.grey[0] - 0.5 * (self.grey[1] + self.grey[2])
-        self.inner = (slice(r, r + h + 2), slice(r, r + w + 2))
+        self.inner = (slice(reach, reach + h + 2), slice(reach, reach + w + 2))
         self.core = (_window(labels, self.region)[self.inner] == label).view(np.uint8)
         weight = cv2.dilate(self.core, np.ones((3, 3), np.uint8)).astype(np.float32)
         energy = float(np.sum(spike[self.inner] ** 2 * weight))
@@ -538,7 +586,10 @@ class _Paths:
         # along the streak, so the two neighbours' best offsets can lie the blob's length apart).
         jitter = 2 * _JITTER + 1
         slack = np.ones((jitter + h - 1, jitter + w - 1), np.uint8)
-        was, faint_was = (cv2.dilate(m, slack)[::-1, ::-1] for m in (was, faint_was))
+        was, faint_was = (_along(cv2.dilate(m, slack), steps[0], r) for m in (was, faint_was))
+        if abs(steps[1]) > 1:  # read at every second offset: a pixel of slack for those between
+            will, faint_will = (cv2.dilate(m, np.ones((3, 3), np.uint8)) for m in (will, faint_will))
+        will, faint_will = (_along(m, steps[1], r) for m in (will, faint_will))
         for m in (was, will, faint_was, faint_will):
             m[r - 1 : r + 2, r - 1 : r + 2] = -1.0  # no motion is no explanation: that is the spike itself
         self.matches = (was, will, faint_was, faint_will)
@@ -567,7 +618,7 @@ def _swarm_motion(votes: np.ndarray, blobs: int, s: SpotSettings,
 
 
 def _on_screen(i: np.ndarray, p: np.ndarray, n: np.ndarray, raw: list[np.ndarray], labels: np.ndarray,
-               stats: np.ndarray, blobs: np.ndarray, s: SpotSettings) -> np.ndarray:
+               stats: np.ndarray, blobs: np.ndarray, s: SpotSettings, steps: tuple[int, int] = SIDES[0]) -> np.ndarray:
     """bool (number of labels,), True at the ``blobs`` that both unwarped neighbours (``raw``, luma
     uint8 (H, W)) show within ``_SCREEN_RADIUS`` pixels of the same place on the screen.
 
@@ -587,8 +638,17 @@ def _on_screen(i: np.ndarray, p: np.ndarray, n: np.ndarray, raw: list[np.ndarray
     keeps is its picture *against its surroundings*. So a blob is also kept where both neighbours show
     it along the path relative to their own light there (:func:`_relative_sqdiff`), within
     ``_SCREEN_RELATIVE_MATCH``.
+
+    With both neighbours on one side (a shot's first or last frame; ``steps``, :data:`SIDES`), the
+    path runs through the nearer at ``v``, read as closely as above, and the further at ``2 v``, read
+    within ``_SCREEN_FURTHER``: two frames away, a thing on the screen lies over background that
+    moved twice as far, and its soft edges differ more (a caption's read 0.44 of the spike against
+    the frame two away over a pan of 12 pixels a frame, 0.10 against the next:
+    ``tests/test_restore_stage.py``).
     """
     r, jitter = _SCREEN_RADIUS, np.ones((2 * _JITTER + 1, 2 * _JITTER + 1), np.uint8)
+    one_side = steps != SIDES[0]
+    reach = 2 * r if one_side else r
     kept = np.zeros(len(stats), bool)
     for label in blobs:
         x, y, w, h = (int(v) for v in stats[label, :4])
@@ -597,10 +657,16 @@ def _on_screen(i: np.ndarray, p: np.ndarray, n: np.ndarray, raw: list[np.ndarray
         spike = _spike_energy(i[inner].astype(np.float32), p[inner], n[inner], core)
         box = (y - 1, y + h + 1, x - 1, x + w + 1)
         for share, differences in ((_SCREEN_MATCH, _plain_sqdiff), (_SCREEN_RELATIVE_MATCH, _relative_sqdiff)):
-            was, will = differences(i, raw, labels, label, box, r)
-            # Indexed by v: the frame before at -v (with slack for a bent path), the frame after at +v.
-            was = cv2.erode(was, jitter)[::-1, ::-1]
-            if float(np.maximum(was, will).min()) <= share * spike:
+            was, will = differences(i, raw, labels, label, box, reach)
+            if one_side:
+                # The nearer at v as closely as ever, the further at 2 v (with slack) less closely.
+                near = _along(was, steps[0], r) / share
+                far = _along(cv2.erode(will, jitter), steps[1], r) / _SCREEN_FURTHER
+                shown = share * float(np.maximum(near, far).min())
+            else:
+                # Indexed by v: the frame before at -v (with slack for a bent path), the frame after at +v.
+                shown = float(np.maximum(cv2.erode(was, jitter)[::-1, ::-1], will).min())
+            if shown <= share * spike:
                 kept[label] = True
                 break
     return kept
