@@ -29,6 +29,10 @@ Measured on 2026-12-07 (spots as shipped that day; shares of the damage's energy
 | bikes.mp4's 175 training frames, REEL_DAMAGE seed 12345 | 56% | 10% | 9% | 7% | 6% | 6% | 4% | 1% |
 | bigbuckbunny.mp4's 92, REEL_DAMAGE seed 3 | 70% | 7% | 6% | 7% | 4% | 4% | 2% | 0% |
 | bikes.mp4's 175, independent damage seed 4242 | 68% | 9% | 6% | 3% | 5% | 1% | 5% | 3% (ring) |
+
+Since a shot's first and last frames are read against the two frames on their side (the same day, later), the
+first row reads: mended 57%, moving 10%, held on screen 9%, below spike 7%, faint 6%, neighbours disagree 6%,
+shot end 3% (their specks near the picture's edge), others 1%.
 """
 
 from __future__ import annotations
