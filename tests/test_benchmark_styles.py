@@ -38,7 +38,8 @@ def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, m
     ``structure`` None: a report from before the picture measures."""
     distance = None if dist_in is None else {
         "frames": [175], "sigma": 1.5, "input": dist_in, "output": dist_out,
-        "ratio": dist_out / dist_in, "full_resolution": {"input": 1.0, "output": 0.9, "ratio": 0.9}}
+        "ratio": dist_out / dist_in, "exemplar": 0.5 * dist_in, "floor_ratio": 0.5,
+        "full_resolution": {"input": 1.0, "output": 0.9, "ratio": 0.9}}
     reuse_temporal = {"mode": "reuse", "keyframes": 3, "reused_frames": 9, "scene_cuts": [],
                       "flow_failures": 0}
     clip = {"off": {"warping_error": warp_off, "flicker": 0.5, "temporal": {"mode": "off"}},
@@ -51,7 +52,8 @@ def style_entry(warp_off=1.0e-3, warp_reuse=0.6e-3, dist_in=0.8, dist_out=0.3, m
             "warp_ratio": warp_reuse / warp_off,
             "distance_input": dist_in, "distance_output": dist_out if dist_in else None,
             "distance_ratio": distance["ratio"] if distance else None,
-            "distance_ratio_full_resolution": 0.9 if distance else None}
+            "distance_ratio_full_resolution": 0.9 if distance else None,
+            "distance_floor_ratio": 0.5 if distance else None}
     if figures is not None:
         mean.update(picture=figures, picture_off=clip["picture_off"])
     training = {"minutes": minutes, "cpu_minutes": 2 * minutes, "steps": 900, "threads": 2,
@@ -243,6 +245,7 @@ class TestPieces:
         assert m["warp_ratio"] == pytest.approx(1e-3 / 2e-3)
         assert m["distance_ratio"] == pytest.approx((0.2 + 0.6) / 2)  # mean of the ratios
         assert m["distance_ratio_full_resolution"] == pytest.approx(0.9)
+        assert m["distance_floor_ratio"] == pytest.approx(0.5)
         assert m["distance_ratio_off"] is None  # a report from before off's distance was kept
         for entry, ratio in ((a, 0.1), (b, 0.5)):
             entry["clips"]["bikes.mp4"]["distance_off"] = {"ratio": ratio}
@@ -264,14 +267,38 @@ class TestPieces:
         image, _ = styles_section.style_exemplar(style)
         assert image.shape == (128, 85, 3)  # shrunk to the recipe's long side, as in training
 
+    def test_exemplar_crops_and_floor(self):
+        exemplar = np.arange(40 * 60 * 3, dtype=np.uint32).reshape(40, 60, 3).astype(np.uint8)
+        crops = styles_section.exemplar_crops(exemplar, 30, 50, count=3)
+        assert crops.shape == (3, 30, 50, 3) and crops.dtype == np.uint8
+        for crop in crops:  # each a piece of the exemplar itself
+            found = cv2.matchTemplate(exemplar, crop, cv2.TM_SQDIFF)
+            assert found.min() < 1e-3  # float sums
+        assert np.array_equal(crops, styles_section.exemplar_crops(exemplar, 30, 50, count=3))  # seeded
+        big = styles_section.exemplar_crops(exemplar, 100, 130, count=2)  # larger than the exemplar: mirrored
+        assert big.shape == (2, 100, 130, 3)
+        tiled = np.concatenate([np.concatenate([exemplar, exemplar[:, ::-1]], 1),
+                                np.concatenate([exemplar[::-1], exemplar[::-1, ::-1]], 1)], 0)
+        tiled = np.concatenate([np.concatenate([tiled, tiled[:, ::-1]], 1),
+                                np.concatenate([tiled[::-1], tiled[::-1, ::-1]], 1)], 0)
+        assert all(cv2.matchTemplate(tiled, crop, cv2.TM_SQDIFF).min() < 1e-3 for crop in big)  # float sums
+        # An even texture (noise) reads near its own statistics in any crop; one whose halves differ does not.
+        rng = np.random.default_rng(0)
+        even = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        halves = even.copy()
+        halves[:, 128:] = cv2.GaussianBlur(halves[:, 128:], (0, 0), 4)
+        floor = styles_section.exemplar_floor
+        assert floor(even, 96, 96, 1.5) < 0.5 * floor(halves, 96, 96, 1.5)
+
     def test_render(self):
         rep = report(dist_in=None)
         md = "\n".join(styles_section.render_styles(rep))
         assert "## Styles" in md and "### Per clip" in md and "### Training (from the cards)" in md
         assert "| style | warping error off x1e-3 | reuse x1e-3 | reuse / off |" in md
-        assert ("| pencil | 1.000 | 0.600 | **0.60** |  |  |  |  | 9.50 | **95%** | 4.50 | 90% "
+        assert ("| pencil | 1.000 | 0.600 | **0.60** |  |  |  |  |  | 9.50 | **95%** | 4.50 | 90% "
                 "| 20.5 |") in md
-        assert "| ink | 1.000 | 0.600 | **0.60** | 0.800 | 0.300 | **0.37** | 0.90 |" in md
+        assert "| ink | 1.000 | 0.600 | **0.60** | 0.800 | 0.300 | **0.37** | 0.50 | 0.90 |" in md
+        assert "the floor of the ratio" in md
         assert "measured when the style was trained" in md
         assert "| style remaster-x2" not in md and "| style pencil |" in md
         assert "3 / 9" in md  # keyframes / reused of the reuse run

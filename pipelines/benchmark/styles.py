@@ -253,10 +253,41 @@ def style_distances(outputs: np.ndarray, views: ClipViews, first: int, exemplar:
         return None
     before, full_before = inputs or input_distances(views, exemplar, sigma)
     after, full_after = style_distance(outputs, exemplar, sigma=sigma), style_distance(outputs, exemplar)
+    floor = exemplar_floor(exemplar, *outputs.shape[1:3], sigma)
     return {"frames": [first + i for i in views.indices], "sigma": sigma, "input": before,
-            "output": after, "ratio": after / before,
+            "output": after, "ratio": after / before, "exemplar": floor, "floor_ratio": floor / before,
             "full_resolution": {"input": full_before, "output": full_after,
                                 "ratio": full_after / full_before}}
+
+
+#: Crops of the exemplar that :func:`exemplar_floor` reads per clip, and their seed.
+FLOOR_CROPS = 4
+FLOOR_SEED = 18
+
+
+def exemplar_crops(exemplar: np.ndarray, height: int, width: int, count: int = FLOOR_CROPS,
+                   seed: int = FLOOR_SEED) -> np.ndarray:
+    """``count`` crops of ``exemplar`` (RGB uint8) the size of a frame, RGB uint8 (count, height,
+    width, 3), at places drawn from ``seed``; an exemplar smaller than the frame is first tiled with
+    its mirror images (so no seam is drawn into it) until it covers the frame."""
+    if exemplar.ndim != 3 or exemplar.shape[2] != 3:
+        raise ValueError(f"exemplar must be RGB (h, w, 3), got {exemplar.shape}")
+    tiled = exemplar
+    while tiled.shape[0] < height or tiled.shape[1] < width:
+        tiled = np.concatenate([np.concatenate([tiled, tiled[:, ::-1]], axis=1),
+                                np.concatenate([tiled[::-1], tiled[::-1, ::-1]], axis=1)], axis=0)
+    rng = np.random.default_rng(seed)
+    ys = rng.integers(0, tiled.shape[0] - height + 1, count)
+    xs = rng.integers(0, tiled.shape[1] - width + 1, count)
+    return np.stack([tiled[y:y + height, x:x + width] for y, x in zip(ys, xs)])
+
+
+def exemplar_floor(exemplar: np.ndarray, height: int, width: int, sigma: float) -> float:
+    """The style distance of the exemplar's own crops the size of a frame (:func:`exemplar_crops`)
+    to the whole exemplar: what a picture drawn exactly in the style scores, since a crop sees a
+    part of the exemplar's strokes and tones, not all of them. An output's distance can go below
+    it only by reproducing the whole exemplar's statistics in every frame."""
+    return style_distance(exemplar_crops(exemplar, height, width), exemplar, sigma=sigma)
 
 
 def input_distances(views: ClipViews, exemplar: np.ndarray, sigma: float) -> tuple[float, float]:
@@ -314,12 +345,15 @@ def style_means(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return statistics.fmean(d[key] for d in distances) if measured else None
 
     full = (statistics.fmean(d["full_resolution"]["ratio"] for d in distances) if measured else None)
+    floors = [d.get("floor_ratio") for d in distances] if measured else [None]
+    floor = statistics.fmean(floors) if all(f is not None for f in floors) else None
     offs = [r.get("distance_off") for r in rows]
     off_ratio = (statistics.fmean(d["ratio"] for d in offs)
                  if measured and all(d is not None for d in offs) else None)
     return {"warping_error_off": off, "warping_error_reuse": reuse, "warp_ratio": reuse / off,
             "distance_input": mean("input"), "distance_output": mean("output"),
             "distance_ratio": mean("ratio"), "distance_ratio_full_resolution": full,
+            "distance_floor_ratio": floor,
             "distance_ratio_off": off_ratio, "picture": picture_means(rows, "picture"),
             "picture_off": picture_means(rows, "picture_off")}
 
@@ -467,8 +501,10 @@ def styles_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     def distance(m: dict[str, Any], why: str) -> tuple[float | None, str]:
         if m["distance_ratio"] is None:
             return None, f"not measured ({why})"
+        floor = m.get("distance_floor_ratio")
+        own = "" if floor is None else f", the exemplar's own crops {floor:.2f}"
         return m["distance_ratio"], (f"{m['distance_ratio']:.2f} ({m['distance_output']:.3f} vs "
-                                     f"input {m['distance_input']:.3f})")
+                                     f"input {m['distance_input']:.3f}{own})")
 
     def training(t: dict[str, Any]) -> tuple[float | None, str]:
         if not t["default_recipe"]:
@@ -591,7 +627,11 @@ def styles_intro(s: dict[str, Any]) -> list[str]:
         f"{s['distance_stride']} of the reuse output (the mode `--temporal auto` picks) "
         "against the same frames of the input upscaled bicubic x2, i.e. how much of the way "
         "to the style the output goes; the *ratio* is the mean of the clips' output / input "
-        "ratios. It is measured at the scale the styles are learnt at: output, input and "
+        "ratios; *exemplar's own* is the same ratio for crops of the exemplar itself the size of "
+        f"the output ({FLOOR_CROPS} a clip, mirrored where the exemplar is smaller than the frame), "
+        "what a picture drawn exactly in the style scores: a crop holds a part of the exemplar's "
+        "strokes and tones, not all of them, so this is the floor of the ratio, not 0. "
+        "It is measured at the scale the styles are learnt at: output, input and "
         "exemplar blurred (Gaussian, sigma 1.5 px) and halved (`GaussianHalf`), so strokes "
         "count and single-pixel noise does not; the *full-res ratio*, with nothing blurred, is "
         "context (there the fine grain of the outputs, which the training does not look at, "
@@ -617,13 +657,14 @@ def render_styles(report: dict[str, Any]) -> list[str]:
     md += styles_intro(s)
     base = sp["rows"][s["base"]]
     md += table(["style", "warping error off x1e-3", "reuse x1e-3", "reuse / off",
-                 "style distance input", "output", "ratio", "full-res ratio", "network fps",
-                 f"x {s['base']}", "end-to-end fps", f"x {s['base']}", "train minutes"], [
+                 "style distance input", "output", "ratio", "exemplar's own", "full-res ratio",
+                 "network fps", f"x {s['base']}", "end-to-end fps", f"x {s['base']}", "train minutes"], [
         [label, f"{v['mean']['warping_error_off'] * 1e3:.3f}",
          f"{v['mean']['warping_error_reuse'] * 1e3:.3f}", ratio_cell(v["mean"]["warp_ratio"]),
          figure_cell(v["mean"]["distance_input"], ".3f"),
          figure_cell(v["mean"]["distance_output"], ".3f"),
          ratio_cell(v["mean"]["distance_ratio"]),
+         figure_cell(v["mean"].get("distance_floor_ratio"), ".2f"),
          figure_cell(v["mean"].get("distance_ratio_full_resolution"), ".2f"),
          network_cell(sp["rows"][label], "fps", ".2f"),
          ratio_cell((sp["rows"][label].get("network") or {}).get("ratio_vs_base"), ".0%"),
@@ -694,6 +735,7 @@ def render_style_clips(styles: dict[str, Any]) -> list[str]:
                          figure_cell(c["reuse"].get("temporal", {}).get("blend_tolerance"), "g"),
                          figure_cell(d.get("input"), ".3f"),
                          figure_cell(d.get("output"), ".3f"), figure_cell(d.get("ratio"), ".2f"),
+                         figure_cell(d.get("floor_ratio"), ".2f"),
                          figure_cell(off.get("ratio"), ".2f"), len(d.get("frames", []))])
     md += ["The style distance ratio is reuse's (the target's); *off ratio* is the same of "
            "`--temporal off`'s output, which shows what reuse and its blending cost the style. "
@@ -702,7 +744,7 @@ def render_style_clips(styles: dict[str, Any]) -> list[str]:
            "(`vidstyle.temporal.blend.keep_contrast`).", ""]
     md += table(["style", "clip", "warping error off x1e-3", "reuse x1e-3", "reuse / off",
                  "keyframes / reused", "blend tolerance", "style distance input", "output",
-                 "ratio", "off ratio", "frames read"], rows)
+                 "ratio", "exemplar's own", "off ratio", "frames read"], rows)
     return md
 
 
