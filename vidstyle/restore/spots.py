@@ -128,11 +128,12 @@ class SpotSettings:
     read as grain; clean video reads 1-3 levels, under ``agreement``, and is judged as before). 0
     switches this off. Chosen on training material (``python -m pipelines.repair_check spots``, the
     spots alone), RMS error left at REEL_DAMAGE's drawn dust on bikes.mp4's training frames and
-    bigbuckbunny.mp4's frames 0-89, against the damaged input's: 0.704x / 0.582x at 0, 0.686x / 0.561x
-    at 1.5 (with the spread read on every second pixel by a Gaussian gradient, a first version, read at
-    four times the density, after which the benchmark's end-to-end run measured 0.79x off: 0.692x /
-    0.574x at 1, 0.689x / 0.560x at 1.5, 0.675x / 0.554x at 2); the independent damage, seed 4242, 0.608x at all (its grain flattened by MJPEG); the squared
-    change to bikes.mp4's clean training frames (0.312) and to the particle clips the same at all. The fast-particle clips of seeds 7, 11, 21 and 33 with
+    bigbuckbunny.mp4's frames 0-89, against the damaged input's: 0.704x / 0.582x at 0, 0.686x /
+    0.561x at 1.5. A first version read the spread at four times the density with a Gaussian
+    gradient (after which the benchmark's end-to-end run measured 0.79x off): 0.692x / 0.574x at 1,
+    0.689x / 0.560x at 1.5, 0.675x / 0.554x at 2. The independent damage, seed 4242: 0.608x at all
+    (its grain flattened by MJPEG); the squared change to bikes.mp4's clean training frames (0.312)
+    and to the particle clips the same at all. The fast-particle clips of seeds 7, 11, 21 and 33 with
     9 levels of grain added, where the spots moved a pixel away from the clean frame (squared levels
     a pixel): 0.078, 0.516, 0.080, 0.067 at 0 and at 1; 0.078, 0.516, 0.080, 0.076 at 1.5; 0.078,
     0.462, 0.080, 0.040 at 2. 1.5: a grain-only difference still exceeds it on about 13% of pixels,
