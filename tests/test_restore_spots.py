@@ -96,6 +96,19 @@ def damaged_pixels(damaged: np.ndarray, clean: np.ndarray) -> np.ndarray:
     return np.abs(damaged.astype(np.int16) - clean).max(axis=2) > 20
 
 
+def dusty_grain(grain_strength: float) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Three frames of ``camera`` moving, clean, under FilmDegrader's grain of ``grain_strength`` with dense small
+    dust (seed 1), and the drawn dust of each."""
+    clean = moving_frames(skimage_data.camera(), 3, (0.7, 0.3))
+    degrader = FilmDegrader(DegradeSettings(grain_strength=grain_strength, grain_size=0.6, dust_density=200.0,
+                                            dust_size=4.0), seed=1, height=H, width=W)
+    frames, drawn = [], []
+    for frame in clean:
+        frames.append(degrader.degrade(frame))
+        drawn.append(degrader.damage_mask())  # the damage of the frame just degraded
+    return clean, frames, drawn
+
+
 @pytest.fixture(scope="module")
 def estimator():
     return FlowEstimator()
@@ -133,13 +146,7 @@ class TestSpikes:
         """Small specks under the worn print's grain (about 11 grey levels): blurred, a neighbour's grain matched
         a speck's blurred shape somewhere in the search window, and the speck was kept as a thing moving. With the
         grain's own energy asked for on top (``noise_margin``) they are mended."""
-        clean = moving_frames(skimage_data.camera(), 3, (0.7, 0.3))
-        degrader = FilmDegrader(DegradeSettings(grain_strength=0.05, grain_size=0.6, dust_density=200.0,
-                                                dust_size=4.0), seed=1, height=H, width=W)
-        frames, drawn = [], []
-        for frame in clean:
-            frames.append(degrader.degrade(frame))
-            drawn.append(degrader.damage_mask())
+        clean, frames, drawn = dusty_grain(0.05)
         prev_w, next_w, prev_ok, next_ok = neighbours(frames, 1, estimator)
         left = {}
         for margin in (SpotSettings.noise_margin, 0.0):
@@ -156,13 +163,7 @@ class TestSpikes:
         the agreement asked of them is at least their difference's own spread (``agreement_noise``): more of
         the dust is mended, and the rest of the frame comes out no further from the clean picture (the grain
         spikes it now also takes are filled from the neighbours' mean)."""
-        clean = moving_frames(skimage_data.camera(), 3, (0.7, 0.3))
-        degrader = FilmDegrader(DegradeSettings(grain_strength=0.1, grain_size=0.6, dust_density=200.0,
-                                                dust_size=4.0), seed=1, height=H, width=W)
-        frames, drawn = [], []
-        for frame in clean:
-            frames.append(degrader.degrade(frame))
-            drawn.append(degrader.damage_mask())
+        clean, frames, drawn = dusty_grain(0.1)
         prev_w, next_w, prev_ok, next_ok = neighbours(frames, 1, estimator)
         left = {}
         for k in (SpotSettings.agreement_noise, 0.0):
