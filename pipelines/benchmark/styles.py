@@ -240,20 +240,23 @@ class ClipViews:
 
 
 def style_distances(outputs: np.ndarray, views: ClipViews, first: int, exemplar: np.ndarray | None,
-                    sigma: float, inputs: tuple[float, float] | None = None) -> dict[str, Any] | None:
+                    sigma: float, inputs: tuple[float, float] | None = None,
+                    floor: float | None = None) -> dict[str, Any] | None:
     """Style distance of output frames and of the same input frames upscaled bicubic x2 (what
     the style starts from); None without an exemplar.
 
     At the scale the style was learnt at (``sigma``: blurred, half resolution, exemplar alike,
     :class:`vidstyle.style.features.GaussianHalf`), the target's figure; and at full
     resolution, where fine-scale noise of output and input weighs as much as strokes, as context.
-    ``inputs``: the input's two distances (:func:`input_distances`) when already measured.
+    ``inputs``: the input's two distances (:func:`input_distances`), ``floor`` the exemplar's own
+    (:func:`exemplar_floor` at the outputs' size), when already measured.
     """
     if exemplar is None:
         return None
     before, full_before = inputs or input_distances(views, exemplar, sigma)
     after, full_after = style_distance(outputs, exemplar, sigma=sigma), style_distance(outputs, exemplar)
-    floor = exemplar_floor(exemplar, *outputs.shape[1:3], sigma)
+    if floor is None:
+        floor = exemplar_floor(exemplar, *outputs.shape[1:3], sigma)
     return {"frames": [first + i for i in views.indices], "sigma": sigma, "input": before,
             "output": after, "ratio": after / before, "exemplar": floor, "floor_ratio": floor / before,
             "full_resolution": {"input": full_before, "output": full_after,
@@ -316,6 +319,9 @@ def judge_style(style: Style, exemplar: np.ndarray | None, clip: DamagedClip, vi
     # The input's distances, the same for both modes: measured once (at full resolution they cost
     # as much as the outputs').
     inputs = None if exemplar is None else input_distances(views, exemplar, sigma)
+    # The exemplar's own floor at the outputs' size (x2 of the input frames), once for both modes too.
+    floor = (None if exemplar is None
+             else exemplar_floor(exemplar, *views.upscaled.shape[1:3], sigma))
     for mode in ("off", "reuse"):
         dst = tmp / f"style-{mode}.mkv"
         log.info("styles: %s on %s, --temporal %s", style.label, clip.name, mode)
@@ -325,7 +331,7 @@ def judge_style(style: Style, exemplar: np.ndarray | None, clip: DamagedClip, vi
         outputs = frames_at(dst, views.indices)
         # Reuse's is the target's (the mode auto picks); off's says what reuse costs the style.
         suffix = "" if mode == "reuse" else "_off"
-        row["distance" + suffix] = style_distances(outputs, views, clip.first, exemplar, sigma, inputs)
+        row["distance" + suffix] = style_distances(outputs, views, clip.first, exemplar, sigma, inputs, floor)
         row["picture" + suffix] = picture_figures(outputs, views.references)
         dst.unlink()
     row["warp_ratio"] = row["reuse"]["warping_error"] / row["off"]["warping_error"]

@@ -829,9 +829,10 @@ def _compensated(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray
 def _flat_spread(i: np.ndarray, p: np.ndarray, n: np.ndarray, prev_ok: np.ndarray | None,
                  next_ok: np.ndarray | None) -> float:
     """The standard deviation of ``p - n`` (the warped neighbours' luma, uint8 (H, W)) that their grain
-    makes: read robustly (median absolute deviation) on every fourth pixel each way, over the flattest
-    quarter of the frame ``i`` (its 3x3 range) where both flows hold, so that a misregistered edge or a
-    fast pan's torn border does not read as grain."""
+    makes, read as :func:`vidstyle.restore.grain.grain_sigma` reads a frame's grain but cheaper (it
+    runs on every frame the spots read): robustly (median absolute deviation) on every fourth pixel
+    each way, over the flattest quarter of the frame ``i`` (its 3x3 range) where both flows hold, so
+    that a misregistered edge or a fast pan's torn border does not read as grain."""
     s = (slice(1, None, 4), slice(1, None, 4))
     square = np.ones((3, 3), np.uint8)
     texture = cv2.subtract(cv2.dilate(i, square), cv2.erode(i, square))[s]

@@ -268,16 +268,21 @@ class RepairStage:
         return _Frame(index, frame, cv2.cvtColor(view, cv2.COLOR_RGB2GRAY), cv2.medianBlur(small, FLOW_MEDIAN), cut)
 
     def _link(self, before: _Frame, after: _Frame) -> None:
-        """The flows between two neighbours of one shot, each with its reliability, computed with
-        ``before`` brought to ``after``'s brightness (:func:`same_brightness`)."""
-        source = same_brightness(before.small, after.small)
-        forward = self.estimator.flow(after.small, source)  # after -> before
-        backward = self.estimator.flow(source, after.small)  # before -> after
+        """The flows between two neighbours of one shot (:meth:`_flows`), kept on both."""
+        after.back, before.ahead = self._flows(after, before)
+
+    def _flows(self, target: _Frame, source: _Frame) -> tuple[FlowPair, FlowPair]:
+        """``(target -> source, source -> target)``: the flows between two frames of one shot, each with
+        its reliability, computed with ``source`` brought to ``target``'s brightness
+        (:func:`same_brightness`)."""
+        brought = same_brightness(source.small, target.small)
+        forward = self.estimator.flow(target.small, brought)  # target -> source
+        backward = self.estimator.flow(brought, target.small)  # source -> target
         scale = self.estimator.downscale
         # The forward-backward check only: the motion-boundary test fails broadly on grain, and the
         # parts guard against motion themselves (see consistency_mask).
-        after.back = FlowPair(forward, consistency_mask(forward, backward, boundaries=False), scale)
-        before.ahead = FlowPair(backward, consistency_mask(backward, forward, boundaries=False), scale)
+        return (FlowPair(forward, consistency_mask(forward, backward, boundaries=False), scale),
+                FlowPair(backward, consistency_mask(backward, forward, boundaries=False), scale))
 
     def _mend(self, frame: _Frame, before: _Frame | None, after: _Frame | None,
               before2: _Frame | None = None, after2: _Frame | None = None) -> _Mended:
@@ -351,11 +356,8 @@ class RepairStage:
 
     def _onto_far(self, frame: _Frame, other: _Frame) -> tuple:
         """``other`` (two frames away in the shot) as a neighbour of ``frame``: the flow between them
-        computed directly, as :meth:`_link` does, with its forward-backward check."""
-        source = same_brightness(other.small, frame.small)
-        forward = self.estimator.flow(frame.small, source)  # frame -> other
-        backward = self.estimator.flow(source, frame.small)
-        pair = FlowPair(forward, consistency_mask(forward, backward, boundaries=False), self.estimator.downscale)
+        computed directly (:meth:`_flows`), with its forward-backward check."""
+        pair, _ = self._flows(frame, other)
         h, w = frame.raw.shape[:2]
         return (other, *_onto(pair, other, h, w))
 
