@@ -17,6 +17,7 @@ from vidstyle.config import RepairConfig, TemporalConfig
 from vidstyle.errors import ConfigError
 from vidstyle.io.reader import FrameBatch
 from vidstyle.restore.stage import RepairStage, open_repair
+from vidstyle.train.data import clip_frames
 
 H, W = 96, 128
 
@@ -156,6 +157,28 @@ class TestFrames:
             assert error < 0.2 * np.abs(dirty[index].astype(float) - clean[index])[inside > 0].mean()
         assert not any(mask.any() for _, mask in out[1:-1])
         assert stage.report()["spots"] == 2
+
+    @pytest.mark.parametrize("guards", [True, False])
+    def test_things_coming_in_on_a_shots_ends_are_kept(self, guards):
+        """bikes.mp4's training frames 125-149 and 150-174 as two clips, at half size: on the last frame of the
+        first a car's tail light moves behind railings, on the first frame of the second a coat behind a bar,
+        each on neither of the two frames on its side, as a speck would be. The frame's picture goes on from
+        them (``continued``) and they are kept; a speck drawn beside each is still mended. Without that guard
+        and ``motion_edge`` they are painted over (the test's control)."""
+        frames = clip_frames("bikes.mp4")
+        for span, end in ((range(125, 150), -1), (range(150, 175), 0)):
+            clip = [cv2.resize(frames[k], (320, 136), interpolation=cv2.INTER_AREA) for k in span]
+            speck = np.zeros(clip[0].shape[:2], np.uint8)
+            cv2.circle(speck, (250, 110), 3, 1, -1)
+            clip[end] = clip[end].copy()
+            clip[end][speck > 0] = 240
+            stage = RepairStage(spots_only())
+            if not guards:
+                stage.spot_settings = replace(stage.spot_settings, continued=1.0, motion_edge=0.0)
+            _, mask = list(stage.frames(clip))[end]
+            assert mask[speck > 0].mean() > 0.9
+            others = mask & ~cv2.dilate(speck, np.ones((5, 5), np.uint8)).view(bool)
+            assert others.any() != guards, int(others.sum())
 
     def test_no_neighbour_across_a_cut(self):
         """Shots of 4, 2 and 4 frames: the last frame of the first and the first of the third are mended from

@@ -28,8 +28,10 @@ pipelines.repair_check spots``, the spots alone): the RMS error left at the draw
 REEL_DAMAGE on bikes.mp4's training frames 0.709x -> 0.704x the damaged input's (bigbuckbunny.mp4's
 frames 0-89: 0.590x -> 0.582x; the independent damage, seed 4242, 0.616x -> 0.608x); the squared
 change to bikes.mp4's clean training frames 0.283 -> 0.312 (a glint on a van's corner on the last
-frame of a shot) and to the fast-particle clips as before (without the edge margin 0.90 -> 1.33 over
-five of them: a disc coming in at the top on a clip's last frame).
+frame of a shot; back to 0.283 since the spots keep, there, a blob the picture goes on from or around
+which the motion parts: ``SpotSettings.continued`` and ``motion_edge``) and to the fast-particle
+clips as before (without the edge margin 0.90 -> 1.33 over five of them: a disc coming in at the top
+on a clip's last frame).
 
 The stage runs on a thread of its own between the reader and the temporal stage, two frames of
 look-ahead for the spots and more for the flicker (:attr:`RepairStage.delay`), so memory
@@ -308,7 +310,8 @@ class RepairStage:
             # brighter frame and take from it on a darker one.
             spots = find_spots(frame.grey, same_brightness(one_w, frame.grey), same_brightness(two_w, frame.grey),
                                one_ok, two_ok, self.spot_settings,
-                               prev_raw=one.grey, next_raw=two.grey, swarm=self._swarm, side=side)
+                               prev_raw=one.grey, next_raw=two.grey, swarm=self._swarm, side=side,
+                               motion=one_flow)
             shot.swarm_frames += self._swarm.motion is not None
             if spots.any():
                 out, spots = self._fill(frame.raw, spots, (one.raw, one_flow), (two.raw, two_flow))
