@@ -19,6 +19,7 @@ from vidstyle.batch.segments import Segment, plan_segments, render_segment
 from vidstyle.config import EncodeConfig, RangeConfig, RemasterConfig, TemporalConfig
 from vidstyle.errors import EncodeError, OutputError, RangeError
 from vidstyle.io.remux import frame_timestamps, join_segments, keyframe_indices
+from vidstyle.restore import repair_context
 
 LOSSLESS = EncodeConfig(codec="libx264", crf=None, options=(("qp", "0"),))  # B-frames at preset medium
 
@@ -29,9 +30,12 @@ def config(**kwargs) -> RemasterConfig:
 
 
 def run_chunked(src: Path, dst: Path, cfg: RemasterConfig, chunks: int = 4, warmup: int = 4) -> int:
-    """What a runner does: plan, render every segment, join. Returns the frames joined."""
+    """What a runner does: plan (each segment also reading the frames the repair looks at, as
+    :func:`vidstyle.batch.runner.segments_for` plans them), render every segment, join. Returns the frames
+    joined."""
     keyframes, total = keyframe_indices(src)
-    segments = plan_segments(total, keyframes, chunks=chunks, warmup=warmup)
+    before, after = repair_context(cfg.repair)
+    segments = plan_segments(total, keyframes, chunks=chunks, warmup=max(warmup, before), cooldown=after)
     assert len(segments) == chunks
     parts = []
     for segment in segments:

@@ -10,7 +10,7 @@ from conftest import decode_all, file_hash, make_clip
 from vidstyle import remaster
 from vidstyle.batch.segments import Segment, render_segment
 from vidstyle.cli import run
-from vidstyle.config import EncodeConfig, GrainConfig, RemasterConfig, TemporalConfig
+from vidstyle.config import EncodeConfig, GrainConfig, RemasterConfig, RepairConfig, TemporalConfig
 from vidstyle.errors import ConfigError
 from vidstyle.finish.grain import FilmGrain, grain_field, midtone_weight
 from vidstyle.io.depth import to_8bit
@@ -105,7 +105,8 @@ class TestGrainConfig:
 
 
 def config(**kwargs) -> RemasterConfig:
-    defaults = dict(scale=1, model="bicubic", device="cpu", encode=LOSSLESS, temporal=TemporalConfig(mode="off"))
+    defaults = dict(scale=1, model="bicubic", device="cpu", encode=LOSSLESS, temporal=TemporalConfig(mode="off"),
+                    repair=RepairConfig("off"))
     return RemasterConfig(**{**defaults, **kwargs})
 
 
@@ -165,7 +166,8 @@ class TestCli:
 
     def test_grain_from_the_command_line(self, tmp_path, grey_clip):
         assert run(["remaster", str(grey_clip), "-o", str(tmp_path / "g.mkv"), "--model", "bicubic", "--scale", "1",
-                    "--temporal", "off", "--codec", "ffv1", "--pix-fmt", "bgr0", "--grain", "5:2", "-q"]) == 0
+                    "--temporal", "off", "--repair", "off", "--codec", "ffv1", "--pix-fmt", "bgr0", "--grain", "5:2",
+                    "-q"]) == 0
         remaster(grey_clip, tmp_path / "lib.mkv", config(grain=GrainConfig(strength=5.0, size=2.0)))
         cli_frames, _ = decode_all(tmp_path / "g.mkv")
         lib_frames, _ = decode_all(tmp_path / "lib.mkv")

@@ -175,7 +175,7 @@ class TestMeasure:
 
     def test_steadiness_runs_the_clean_input_through_the_default_mode(self):
         """The steadiness part with the shipped x2 model on a tiny clip: the damaged runs, the clean input
-        through bicubic, off, reuse and auto (the default), its table and its targets."""
+        through bicubic, off, reuse and the defaults (--temporal auto, --repair auto), its table and its targets."""
         clip = footage.Clip("tiny", "made in the test", textured_frames(6, width=96, height=64), Fraction(25))
         settings = gen.Settings(scales=(2,), frames=6, carphone_frames=0, steadiness=True,
                                 methods=("bicubic", "model"))
@@ -190,12 +190,18 @@ class TestMeasure:
         gate = rows["clean_auto"]["temporal"]["whole_gate"]
         assert gate["level"] == 2.5 and 0 <= gate["whole_frames"] <= rows["clean_auto"]["temporal"]["reused_frames"]
         assert "whole_gate" not in rows["clean_reuse"]["temporal"]
-        for key, mode in (("clean_auto", "auto, the default"), ("clean_reuse", "reuse")):
-            target = next(t for t in section["targets"] if f"with --temporal {mode}:" in t["name"])
-            gain = rows[key]["psnr"] - rows["clean_bicubic"]["psnr"]
-            assert target["figures"] == f"tiny {gain:+.2f} dB" and target["passed"] == (gain >= gen.CLEAN_GAIN)
+        # the defaults: --temporal auto and --repair auto, on the damaged input and the clean one
+        assert section["steadiness"]["default_repair"] == "auto"
+        for key, base, what, limit in (("auto", "bicubic", "independent damage x2 with the defaults (--temporal auto, "
+                                        "--repair auto):", gen.INDEPENDENT_GAIN),
+                                       ("clean_auto", "clean_bicubic", "clean x2 (do no harm) with the defaults "
+                                        "(--temporal auto, --repair auto):", gen.CLEAN_GAIN),
+                                       ("clean_reuse", "clean_bicubic", "with --temporal reuse:", gen.CLEAN_GAIN)):
+            target = next(t for t in section["targets"] if what in t["name"])
+            gain = rows[key]["psnr"] - rows[base]["psnr"]
+            assert target["figures"] == f"tiny {gain:+.2f} dB" and target["passed"] == (gain >= limit)
         text = "\n".join(gen.render_markdown(section))
-        assert "the default temporal mode on clean input, x2" in text
+        assert "the defaults on clean input, x2" in text
         assert f"{rows['clean_reuse']['psnr'] - rows['clean_off']['psnr']:+.2f}" in text
         assert f"{rows['clean_auto']['psnr'] - rows['clean_off']['psnr']:+.2f}" in text
 

@@ -102,8 +102,10 @@ class TestRemaster:
         d = stream_durations(dst)
         assert abs(d["audio"] - d["video"]) <= float(info_in.frame_duration)
         assert abs(info_out.duration - info_in.duration) <= float(info_in.frame_duration)
-        # The default --temporal auto reuses features on the CPU: the flow and the blend are stages too.
-        assert list(result.stage_seconds) == ["decode", "flow", "model", "blend", "encode"]
+        # The defaults: the repair stage (--repair auto) mends the frames before the flow and keyframe plan, and
+        # --temporal auto reuses features on the CPU: the repair, the flow and the blend are stages too.
+        assert list(result.stage_seconds) == ["decode", "repair", "flow", "model", "blend", "encode"]
+        assert result.repair["frames"] == 30
 
     def test_range(self, clip, tmp_path):
         dst = tmp_path / "part.mkv"

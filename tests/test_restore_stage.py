@@ -242,7 +242,8 @@ class TestBatches:
         assert any(not np.array_equal(b.frames, b.decoded) for b in out)  # the repair changed something
 
     def test_off_is_no_stage(self):
-        assert open_repair(RepairConfig(), TemporalConfig()) is None  # off by default
+        assert open_repair(RepairConfig("off"), TemporalConfig()) is None
+        assert RepairConfig().mode == "auto"  # on by default
         assert open_repair(RepairConfig("auto", spots=False, scratches=False, flicker=False, grain=False),
                            TemporalConfig()) is None
         assert isinstance(open_repair(ON, TemporalConfig()), RepairStage)
@@ -309,11 +310,12 @@ class TestPipeline:
         red = (sheet[..., 2] == 255) & (sheet[..., 1] == 0) & (sheet[..., 0] == 0)
         assert red.any() and "repair:" in out
 
-    def test_show_repair_needs_the_repair(self, dusty_clip, tmp_path, capsys):
+    @pytest.mark.parametrize("off", [["--repair", "off"], ["--repair-parts", "none"]])
+    def test_show_repair_needs_the_repair(self, dusty_clip, tmp_path, capsys, off):
         src, _ = dusty_clip
         digest = file_hash(src)
         code = run(["preview", str(src), "-o", str(tmp_path / "p.mp4"), "--frames", "4", "--model", "bicubic",
-                    "--show-repair"])
+                    "--show-repair", *off])
         err = capsys.readouterr().err
         assert code == 1 and err.count("error:") == 1 and "--repair auto" in err
         assert sorted(p.name for p in tmp_path.iterdir()) == ["dusty.mkv"] and file_hash(src) == digest

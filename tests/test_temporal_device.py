@@ -559,7 +559,8 @@ class TestSlowestStage:
         crops = moving_crops(data.astronaut(), 10, (1.5, 0.5), 96, 64)
         noise = np.random.default_rng(3).normal(0.0, 6.0, np.shape(crops))
         src = write_lossless(tmp_path / "pan.mkv", list(np.clip(crops + noise, 0, 255).astype(np.uint8)))
-        config = RemasterConfig(scale=2, device="cpu", temporal=TemporalConfig(mode="reuse"))
+        config = RemasterConfig(scale=2, device="cpu", temporal=TemporalConfig(mode="reuse"),
+                                repair=RepairConfig("off"))
         result = remaster(src, tmp_path / "out.mp4", config)
         assert list(result.stage_seconds) == ["decode", "flow", "model", "blend", "encode"]
         assert all(seconds > 0 for seconds in result.stage_seconds.values())

@@ -198,9 +198,11 @@ class RepairConfig:
     """The repair stage (:mod:`vidstyle.restore`): damage of one frame, mended from its neighbours
     along the optical flow before the network sees the frame."""
 
-    #: ``auto``: repair; ``off`` (the default for now): the frames go to the network as decoded.
-    #: Off by default until it does no harm on clean footage (see the README).
-    mode: str = "off"
+    #: ``auto`` (the default): repair what the parts find; ``off``: the frames go to the network as
+    #: decoded. On by default since it does no harm on clean footage by the benchmark's measure (its
+    #: repair section: -0.07 and -0.05 dB against off, under 0.01% of the pixels touched) and mends
+    #: what a single-frame network cannot tell from the picture (see the README).
+    mode: str = "auto"
     #: Dust and dirt: specks on one frame that its two neighbours, along the flow, do not have.
     spots: bool = True
     #: Vertical line scratches that persist over frames.

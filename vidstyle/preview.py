@@ -122,7 +122,7 @@ def preview(
         raise OutputError(f"the contact sheet must be a .png file, got {sheet.name}")
     check_output_path(sheet, src=src, overwrite=config.overwrite)
     if show_repair and not config.repair.active:
-        raise ConfigError("--show-repair needs the repair stage: add --repair auto")
+        raise ConfigError("--show-repair needs the repair stage: --repair auto (the default), with a part or more")
     repair_sheet = sheet.with_name(f"{sheet.stem}-repair.png") if show_repair else None
     if repair_sheet is not None:
         check_output_path(repair_sheet, src=src, overwrite=config.overwrite)
