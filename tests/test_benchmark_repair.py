@@ -284,9 +284,24 @@ class TestRender:
     def test_skipped(self):
         assert "Not measured: no stage." in repair.render_repair({"repair": {"skipped": "no stage"}})
 
+    def test_peak_memory_shows_what_the_repair_adds(self):
+        report = recorded()
+        assert "### Peak memory" not in "\n".join(repair.render_repair(report))  # sections measured before it
+        row = lambda mode, hwm: {"clip": "c", "size": "1920x1080", "repair": mode, "hwm_before": 500 * 2**20,  # noqa: E731
+                                 "hwm": hwm * 2**20, "frames": 40, "fps": 4.0}
+        report["repair"]["memory"] = {"frames": 40, "runs": {"c, off": row("off", 900), "c, auto": row("auto", 1250)}}
+        text = "\n".join(repair.render_repair(report))
+        assert "### Peak memory" in text and "| c | 1920x1080 | auto | **1250** | 500 | 350 | 4.0 |" in text
+
 
 class TestRuns:
     """Runs of the library with --repair off / auto (after the repair stage is merged)."""
+
+    def test_peak_rss_of_a_fresh_process(self, tmp_path):
+        src = harness.write_lossless(tmp_path / "in.mkv", textured(6, 64, 48), Fraction(24))
+        data = repair.peak_rss(src, tmp_path / "out.mp4", model="bicubic", scale=1, mode="auto")
+        assert data["frames"] == 6 and data["hwm"] >= data["hwm_before"] > 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]  # its output and report are gone
 
     def test_measure_input_on_clean_motion(self, tmp_path):
         frames = textured(4, 64, 48)

@@ -678,9 +678,9 @@ def render(section: dict[str, Any], table: Callable[[list[str], list[list[Any]]]
             if all("clean_reuse" in c for c in steady["clips"].values()):
                 lines += [heading("the defaults on clean input, x2"), "",
                           f"The clean condition's input (area x2 only) through vidstyle.remaster into FFV1 with "
-                          f"{steady['model']}, --temporal off and reuse (`--repair off`), {_defaults(steady)} "
-                          "(--temporal auto: reuse, but a frame between keyframes runs the whole network while "
-                          "the source reads clean, `whole_gate` in the model's card), and bicubic; PSNR-Y and SSIM-Y "
+                          f"{steady['model']}, --temporal off and reuse (`--repair off`) and {_defaults(steady)}, "
+                          "and bicubic (--temporal auto is reuse, but a frame between keyframes runs the whole "
+                          "network while the source reads clean, `whole_gate` in the model's card); PSNR-Y and SSIM-Y "
                           "against the clean frames by vidstyle.temporal.metrics.video_metrics, every frame, no "
                           "border cropped (the clean table above runs the model frame by frame and crops the "
                           "borders).", ""]

