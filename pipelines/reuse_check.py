@@ -13,8 +13,9 @@ never uses). Two measurements:
   against the clean frame of the whole generator (``off``), of the keyframe's residual warped alone
   and of the fusion's output, before any blending; quick, and it isolates the fusion;
 * ``end``: the whole pipeline (:func:`vidstyle.remaster`, FFV1), ``--temporal off`` against
-  ``reuse``, every frame, with its blending: what a user gets; PSNR-Y, and the flicker (mean change
-  of mean luma between frames) as a multiple of the clean frames'.
+  ``reuse``, every frame, with its blending (and ``--repair off``: the network's own share of what a
+  user gets); PSNR-Y, and the flicker (mean change of mean luma between frames) as a multiple of the
+  clean frames'.
 
     python -m pipelines.reuse_check frames end --model remaster-x2
     python -m pipelines.reuse_check frames --model /tmp/txp/remaster-x2.safetensors
@@ -38,7 +39,7 @@ from pipelines.benchmark.harness import write_lossless
 from pipelines.benchmark.library import HELD_OUT_CLIP_FRAMES
 from pipelines.benchmark.temporal import REEL_DAMAGE
 from vidstyle import EncodeConfig, RemasterConfig, remaster
-from vidstyle.config import TemporalConfig
+from vidstyle.config import RepairConfig, TemporalConfig
 from vidstyle.damage.degrade import FilmDegrader
 from vidstyle.models.descriptor import frames_to_tensor
 from vidstyle.models.registry import load_model
@@ -122,8 +123,10 @@ def end_to_end(model_name: str, low: list[np.ndarray], reference: list[np.ndarra
     for mode in ("off", "reuse"):
         out = tmp / f"{mode}.mkv"
         out.unlink(missing_ok=True)
+        # --repair off: the figures are the network's and its reuse's, as before the repair was on by default.
         remaster(src, out, RemasterConfig(scale=2, model=model_name, encode=EncodeConfig(codec="ffv1"),
-                                          temporal=TemporalConfig(mode=mode, keyframe_interval=KEYFRAME_INTERVAL)))
+                                          temporal=TemporalConfig(mode=mode, keyframe_interval=KEYFRAME_INTERVAL),
+                                          repair=RepairConfig("off")))
         outputs = decode(out)
         result[mode] = (float(np.mean([psnr(float(np.mean((_luma(o) - _luma(r)) ** 2)))
                                        for o, r in zip(outputs, reference)])), flicker(outputs))

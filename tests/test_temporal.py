@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import threading
 import time
 from pathlib import Path
@@ -104,6 +105,15 @@ class TestFlow:
         inner = pair.flow[8:-8, 8:-8]
         assert np.median(inner[..., 0]) == pytest.approx(-3.0, abs=0.25)
         assert np.median(inner[..., 1]) == pytest.approx(0.0, abs=0.25)
+
+    def test_a_pickled_estimator_computes_the_same_flow(self):
+        # Training data workers start from a fork server and get their samplers, estimators and all, pickled.
+        frames = pan(1, 2, step=3)
+        estimator = FlowEstimator("fine", downscale=2)
+        copy = pickle.loads(pickle.dumps(estimator))
+        assert (copy.preset, copy.downscale) == ("fine", 2)
+        target, source = estimator.prepare(frames[1]), estimator.prepare(frames[0])
+        assert np.array_equal(copy.flow(target, source), estimator.flow(target, source))
 
     def test_mask_drops_points_that_leave_the_picture(self):
         frames = pan(2, 2, step=4)

@@ -189,6 +189,13 @@ class FlowEstimator:
         # DIS keeps buffers between calls; one instance per estimator and thread.
         self._dis = create_dis(preset)
 
+    def __getstate__(self) -> dict:
+        # OpenCV's DIS does not pickle: a copy (a training data worker's) makes its own.
+        return {"preset": self.preset, "downscale": self.downscale}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["preset"], state["downscale"])
+
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """An RGB frame (uint8 or uint16) as the small grey uint8 picture the flow is computed on."""
         return to_gray(frame, self.downscale)

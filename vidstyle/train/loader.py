@@ -46,8 +46,12 @@ def prefetched(make: Callable[[int], T], first: int, end: int, *, workers: int =
         raise ValueError(f"workers must be 0 or more, got {workers}")
     if workers == 0:
         return (make(i) for i in range(first, end))
+    # The workers start from a fork server, not a fork of this process: a fork copies the locks of the threads
+    # running here (a decoder's, libswscale's slice threads), and a worker that decoded frames with a copied
+    # lock held waited forever (tests/test_train.py's workers, under the whole test suite).
     loader = torch.utils.data.DataLoader(_Indexed(make, first, end), batch_size=None, shuffle=False,
-                                         num_workers=workers, prefetch_factor=ahead)
+                                         num_workers=workers, prefetch_factor=ahead,
+                                         multiprocessing_context="forkserver")
     return iter(loader)
 
 

@@ -33,6 +33,8 @@ import logging
 import math
 import platform
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +360,18 @@ def train(recipe: Recipe, out: Path, *, resume: bool, minutes: float | None, dev
     return export(trainer, folder.path, final, completed=trainer.step >= recipe.total_steps)
 
 
+@dataclass(frozen=True)
+class _Cycled:
+    """``make(index % period)``: the same few batches over and over (``overfit_batches``); picklable, for the
+    workers of :func:`~vidstyle.train.loader.prefetched`."""
+
+    make: Callable[[int], tuple[torch.Tensor, torch.Tensor]]
+    period: int
+
+    def __call__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.make(index % self.period)
+
+
 class _Run:
     """The training loop of one invocation of :func:`train`, with its logs and checkpoints."""
 
@@ -371,11 +385,9 @@ class _Run:
             batch_size=recipe.batch_size, seed=recipe.seed, h264_probability=recipe.h264_probability,
             crf_range=recipe.crf_range, mix=recipe.mix,
         )
-        overfit = recipe.overfit_batches
-
-        def make_batch(index: int) -> tuple[torch.Tensor, torch.Tensor]:
-            return sampler.batch(index % overfit if overfit else index)
-
+        make_batch = sampler.batch
+        if recipe.overfit_batches:
+            make_batch = _Cycled(sampler.batch, recipe.overfit_batches)
         self.stream = prefetched(make_batch, trainer.step, recipe.total_steps, workers=workers)
         self.eval_pairs = held_out_pairs(recipe.scale, frame_stride=recipe.eval_frame_stride)
         self.clock = Stopwatch()
