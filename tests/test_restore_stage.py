@@ -16,6 +16,7 @@ from vidstyle.cli import run
 from vidstyle.config import RepairConfig, TemporalConfig
 from vidstyle.errors import ConfigError
 from vidstyle.io.reader import FrameBatch
+from vidstyle.preview import preview
 from vidstyle.restore.stage import RepairStage, open_repair
 from vidstyle.train.data import clip_frames
 
@@ -309,6 +310,30 @@ class TestPipeline:
         assert sheet is not None and sheet.shape[1] == 2 * W
         red = (sheet[..., 2] == 255) & (sheet[..., 1] == 0) & (sheet[..., 0] == 0)
         assert red.any() and "repair:" in out
+
+    @pytest.mark.parametrize("start", ["f20", "0.8"])
+    def test_a_preview_repairs_its_range_as_the_whole_run_does(self, tmp_path, start):
+        """bikes.mp4's training frames 0-47 at a quarter size with grain, specks and flicker: a preview of frames 20-27
+        (by index or by time) reads the frames the repair reads around them, so its right side is the whole run's
+        output there, bit for bit; without them its first frames would start a shot afresh."""
+        rng = np.random.default_rng(5)
+        frames = []
+        for k, frame in enumerate(clip_frames("bikes.mp4")[:48]):
+            small = cv2.resize(frame, (160, 68), interpolation=cv2.INTER_AREA).astype(np.float32)
+            small = small * (1 + 0.06 * np.sin(k)) + rng.normal(0, 4, small.shape)
+            for _ in range(3):
+                cv2.circle(small, (int(rng.integers(8, 152)), int(rng.integers(8, 60))), 2, (250, 250, 250), -1)
+            frames.append(np.clip(small, 0, 255).astype(np.uint8))
+        src = write_lossless(tmp_path / "reel.mkv", frames)
+        config = RemasterConfig(scale=1, model="bicubic", temporal=TemporalConfig(mode="off"),
+                                encode=EncodeConfig("ffv1", crf=None, preset=None, pix_fmt="bgr0"))
+        remaster(src, tmp_path / "whole.mkv", config)
+        whole = np.stack(decode_all(tmp_path / "whole.mkv")[0])
+        result = preview(src, tmp_path / "p.mkv", config, start=start, frames=8)
+        sides = np.stack(decode_all(tmp_path / "p.mkv")[0])
+        assert result.frames == 8 and sides.shape == (8, 68, 320, 3)
+        assert np.array_equal(sides[:, :, 160:], whole[20:28])
+        assert not np.array_equal(whole[20:28], np.stack(frames[20:28]))  # the repair changed them
 
     @pytest.mark.parametrize("off", [["--repair", "off"], ["--repair-parts", "none"]])
     def test_show_repair_needs_the_repair(self, dusty_clip, tmp_path, capsys, off):

@@ -5,16 +5,25 @@ size) on the left and the output (repaired, then through the model) on the right
 a PNG contact sheet holds a few of those pairs, and on request a second one shows
 what the repair stage touched. The pace of the preview's own loop, measured by the clock,
 gives an estimate of the time the whole file would take at the same settings.
+
+The repair stage reads frames before and after each frame it mends (a scratch it follows from
+earlier frames, the flicker's window, the spots' neighbours). So that the range comes out as it
+would in a run of the whole file, a preview of a video file also decodes and repairs the frames
+the repair reads around it (:func:`vidstyle.restore.repair_context`, as a segment of a chunked
+film does) and shows, measures and writes only the range's own; the repair's report counts those
+frames too.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +35,16 @@ from .engine import FramePath, ProgressCallback, open_stages, run_stages
 from .errors import ConfigError, OutputError
 from .io.atomic import atomic_write
 from .io.depth import to_8bit
+from .io.probe import probe
 from .io.reader import FrameBatch
+from .io.remux import frame_timestamps
+from .io.sequence import is_sequence
 from .io.writer import check_output_path
 from .models.baseline import Bicubic
 from .models.descriptor import ModelDescriptor, run_frames
+from .restore import repair_context
 from .temporal.metrics import MetricsAccumulator
+from .timecode import TimePoint
 
 __all__ = ["PreviewResult", "preview"]
 
@@ -128,10 +142,13 @@ def preview(
         check_output_path(repair_sheet, src=src, overwrite=config.overwrite)
 
     started = time.perf_counter()
+    window = _Context.around(src, config, frames)
+    if window is not None:
+        config = replace(config, range=window.range)
     reader, model, writer, noise = open_stages(src, dst, config, width_factor=2)
-    expected = reader.expected_frames or frames
+    expected = window.frames if window is not None else reader.expected_frames or frames
     sides = _SideBySide(ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device),
-                        expected, repairing=config.repair.active)
+                        expected, repairing=config.repair.active, offset=window.before if window else 0)
     pace = _Pace(started)
     with reader, writer:
         path = FramePath.open(config, model, observer=sides.observe, source_noise=noise,
@@ -147,13 +164,19 @@ def preview(
             pace.batch(len(batch))
 
         run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
-                         progress=progress, total=expected, compose=compose, on_batch=on_batch)
+                         progress=progress, total=expected, compose=compose, on_batch=on_batch,
+                         keep_from=window.keep_from if window else None,
+                         keep_until=window.keep_until if window else None)
     pace.end()
+    if run.warmup + run.cooldown:
+        # The repair's context was run but not encoded; a run of the whole file encodes every frame.
+        pace.unencoded(run.warmup + run.cooldown, run.stage_seconds["encode"] / max(run.frames, 1))
     _write_sheet(sheet, sides.pairs)
     if repair_sheet is not None:
         _write_sheet(repair_sheet, sides.touched)
     seconds = time.perf_counter() - started
     done, model_seconds = run.frames, run.stage_seconds["model"]
+    processed = run.frames + run.warmup + run.cooldown  # the model ran on the repair's context too
     stage = {
         "decode": run.stage_seconds["decode"],
         "model": model_seconds,
@@ -168,7 +191,7 @@ def preview(
         sheet=sheet,
         frames=done,
         seconds=seconds,
-        model_fps=done / max(model_seconds, 1e-9),
+        model_fps=processed / max(model_seconds, 1e-9),
         estimated_fps=estimated_fps,
         total_frames=total,
         estimated_seconds=pace.startup + total * per_frame,
@@ -204,6 +227,7 @@ class _Pace:
         self.first_frames = 0
         self.first_done: float | None = None
         self.ended: float | None = None
+        self.encode_owed = 0.0  # encoder seconds a whole run would spend on frames run here but not encoded
         self.preview_only = 0.0  # seconds of the calling thread in preview-only work, after the first batch
 
     @contextmanager
@@ -227,15 +251,68 @@ class _Pace:
     def end(self) -> None:
         self.ended = time.perf_counter()
 
+    def unencoded(self, frames: int, encode_seconds: float) -> None:
+        """``frames`` of those run were not encoded (the repair's context around the range), where a whole
+        run spends ``encode_seconds`` a frame encoding: their share of that is added to the pace."""
+        self.encode_owed += frames * encode_seconds
+
     def per_frame(self) -> float:
         """Seconds a whole run spends per frame."""
         if self.first_done is None or self.ended is None:
             return 0.0
+        owed = self.encode_owed / max(self.frames, 1)
         if self.frames <= self.first_frames:  # a single batch has no steady pace: all of it counts
             seconds, self.startup = self.ended - self.started, 0.0
-            return seconds / max(self.frames, 1)
+            return seconds / max(self.frames, 1) + owed
         seconds = self.ended - self.first_done - self.preview_only
-        return max(seconds, 0.0) / (self.frames - self.first_frames)
+        return max(seconds, 0.0) / (self.frames - self.first_frames) + owed
+
+
+@dataclass(frozen=True)
+class _Context:
+    """A preview's range widened by the frames the repair reads around it."""
+
+    range: RangeConfig  # what is decoded
+    before: int  # frames decoded before the range's first
+    frames: int  # the range's own frames
+    keep_from: int  # source pts of the range's first frame
+    keep_until: int | None  # source pts of the first frame after it; None at the end of the file
+
+    @classmethod
+    def around(cls, src: Path, config: RemasterConfig, frames: int) -> _Context | None:
+        """The context of ``config.range`` (a start and ``frames``) in the video file ``src``; None when the
+        repair is off or reads no frame around, for an image sequence, or where the file's packets do not say
+        where the range lies (the reader then reports what is wrong with it)."""
+        before, after = repair_context(config.repair) if config.repair.active else (0, 0)
+        if (before, after) == (0, 0) or is_sequence(src):
+            return None
+        try:
+            info = probe(src)
+            start = config.range.start
+            if start is None or start.frame is not None:
+                first = start.frame if start is not None else 0
+                timestamps = frame_timestamps(src, upto=first + frames + after)
+            else:
+                rate = float(info.fps) if info.fps else 25.0
+                timestamps = frame_timestamps(src, upto=int(float(start.seconds) * rate * 1.1) + frames + after + 16)
+                times = [(t - info.start_pts) * info.time_base for t in timestamps]
+                first = bisect.bisect_left(times, start.seconds)
+        except (OSError, ValueError, ArithmeticError) as ex:  # av's errors are OSErrors
+            log.info("preview: no repair context (%s)", ex)
+            return None
+        if first >= len(timestamps) or first + frames > len(timestamps):
+            return None
+        end = first + frames
+        decode_start, decode_end = max(0, first - before), min(len(timestamps), end + after)
+
+        def point(index: int) -> TimePoint:
+            seconds = (timestamps[index] - info.start_pts) * info.time_base
+            return TimePoint(seconds=max(Fraction(0), seconds), text=f"f{index}")
+
+        return cls(range=RangeConfig(start=point(decode_start) if decode_start else None,
+                                     end=point(decode_end) if decode_end < len(timestamps) else None),
+                   before=first - decode_start, frames=frames, keep_from=timestamps[first],
+                   keep_until=timestamps[end] if end < len(timestamps) else None)
 
 
 class _SideBySide:
@@ -247,10 +324,13 @@ class _SideBySide:
     it replaced: the left side shows the input as it was, and the repair sheet the mask.
     """
 
-    def __init__(self, before: ModelDescriptor, expected: int, *, repairing: bool) -> None:
+    def __init__(self, before: ModelDescriptor, expected: int, *, repairing: bool, offset: int = 0) -> None:
         self.before = before
         self.repairing = repairing  # the batches hold repaired frames; the decoded ones come by observe
-        self.picks = set(np.linspace(0, max(expected - 1, 0), num=min(SHEET_FRAMES, expected)).round().astype(int))
+        # The range's own frames are run frames offset .. offset + expected - 1 (before them, the repair's context).
+        self.shown = range(offset, offset + expected)
+        picks = np.linspace(0, max(expected - 1, 0), num=min(SHEET_FRAMES, expected)).round().astype(int)
+        self.picks = {offset + int(k) for k in picks}
         self.pairs: list[np.ndarray] = []
         self.steadiness = {"before": MetricsAccumulator(), "after": MetricsAccumulator()}
         self.decoded: dict[int, np.ndarray] = {}  # frames as decoded, until composed
@@ -277,9 +357,10 @@ class _SideBySide:
         # Measured and shown at 8 bits, whatever the frames' depth.
         after, side, sources = to_8bit(after), to_8bit(side), to_8bit(batch.frames)
         bicubic = np.ascontiguousarray(side[:, :, : after.shape[2]])  # the left half, as computed
-        for source, left, right in zip(sources, bicubic, after):
-            self.steadiness["before"].add(left, guide=source)
-            self.steadiness["after"].add(right, guide=source)
+        for i, (source, left, right) in enumerate(zip(sources, bicubic, after)):
+            if batch.first_index + i in self.shown:
+                self.steadiness["before"].add(left, guide=source)
+                self.steadiness["after"].add(right, guide=source)
         for i in range(len(batch)):
             if batch.first_index + i in self.picks:
                 self.pairs.append(side[i].copy())
