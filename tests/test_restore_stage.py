@@ -310,6 +310,8 @@ class TestPipeline:
         assert sheet is not None and sheet.shape[1] == 2 * W
         red = (sheet[..., 2] == 255) & (sheet[..., 1] == 0) & (sheet[..., 0] == 0)
         assert red.any() and "repair:" in out
+        # 6 frames of 10: the repair also read the 4 after them, and its line says so
+        assert "(counted with the 4 frames around the range that it reads)" in out
 
     @pytest.mark.parametrize("start", ["f20", "0.8"])
     def test_a_preview_repairs_its_range_as_the_whole_run_does(self, tmp_path, start):
@@ -332,6 +334,7 @@ class TestPipeline:
         result = preview(src, tmp_path / "p.mkv", config, start=start, frames=8)
         sides = np.stack(decode_all(tmp_path / "p.mkv")[0])
         assert result.frames == 8 and sides.shape == (8, 68, 320, 3)
+        assert result.repair["context_frames"] == 40  # frames 0-19 and 28-47
         assert np.array_equal(sides[:, :, 160:], whole[20:28])
         assert not np.array_equal(whole[20:28], np.stack(frames[20:28]))  # the repair changed them
 

@@ -422,4 +422,6 @@ def repair_line(report: dict[str, Any]) -> str | None:
         parts.append(f"flicker corrected on {_frames(flicker.get('frames_corrected', 0))}")
     if "grain" in report.get("parts", ()):
         parts.append(f"grain averaged on {_frames(report.get('grain_frames', 0))}")
-    return f"repair: {', '.join(parts)}; {share:.3%} of the pixels replaced"
+    around = report.get("context_frames")
+    counted = f" (counted with the {around} frames around the range that it reads)" if around else ""
+    return f"repair: {', '.join(parts)}; {share:.3%} of the pixels replaced{counted}"

@@ -199,11 +199,16 @@ def preview(
         warping_error_before=sides.steadiness["before"].warping_error,
         warping_error_after=sides.steadiness["after"].warping_error,
         temporal=path.temporal.report(),
-        repair=path.repair_report(),
+        repair=_with_context(path.repair_report(), run.warmup + run.cooldown),
         repair_sheet=repair_sheet,
         damage=run.damage.to_dict(),
         warnings=run.warnings,
     )
+
+
+def _with_context(report: dict[str, Any], frames: int) -> dict[str, Any]:
+    """The repair's report, with ``context_frames``: the frames it read around the range and counted too."""
+    return {**report, "context_frames": frames} if frames else report
 
 
 class _Pace:
