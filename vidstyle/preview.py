@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from .config import RangeConfig, RemasterConfig
-from .engine import FramePath, ProgressCallback, open_stages, run_stages
+from .engine import FramePath, ProgressCallback, StageRun, open_stages, run_stages
 from .errors import ConfigError, OutputError
 from .io.atomic import atomic_write
 from .io.depth import to_8bit
@@ -143,30 +143,12 @@ def preview(
 
     started = time.perf_counter()
     window = _Context.around(src, config, frames)
-    if window is not None:
-        config = replace(config, range=window.range)
-    reader, model, writer, noise = open_stages(src, dst, config, width_factor=2)
-    expected = window.frames if window is not None else reader.expected_frames or frames
-    sides = _SideBySide(ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device),
-                        expected, repairing=config.repair.active, offset=window.before if window else 0)
-    pace = _Pace(started)
-    with reader, writer:
-        path = FramePath.open(config, model, observer=sides.observe, source_noise=noise,
-                              bits=reader.info.bit_depth)
-
-        def compose(batch: FrameBatch, after: np.ndarray) -> np.ndarray:
-            with pace.preview_work():
-                return sides.compose(batch, after)
-
-        def on_batch(batch: FrameBatch, after: np.ndarray, side: np.ndarray) -> None:
-            with pace.preview_work():
-                sides.measure(batch, after, side)
-            pace.batch(len(batch))
-
-        run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
-                         progress=progress, total=expected, compose=compose, on_batch=on_batch,
-                         keep_from=window.keep_from if window else None,
-                         keep_until=window.keep_until if window else None)
+    try:
+        run, sides, pace, path, info = _run(src, dst, config, window, frames, started, progress)
+    except _ContextMismatch as ex:  # the file's packets and its decoded frames disagree: a damaged file
+        log.info("preview: %s; the range is run without the repair's context", ex)
+        window = None
+        run, sides, pace, path, info = _run(src, dst, config, window, frames, started, progress)
     pace.end()
     if run.warmup + run.cooldown:
         # The repair's context was run but not encoded; a run of the whole file encodes every frame.
@@ -185,7 +167,7 @@ def preview(
     }
     per_frame = pace.per_frame()
     estimated_fps = 1.0 / per_frame if per_frame > 0 else float("inf")
-    total = reader.info.frame_count
+    total = info.frame_count
     return PreviewResult(
         output=dst,
         sheet=sheet,
@@ -271,6 +253,48 @@ class _Pace:
             return seconds / max(self.frames, 1) + owed
         seconds = self.ended - self.first_done - self.preview_only
         return max(seconds, 0.0) / (self.frames - self.first_frames) + owed
+
+
+class _ContextMismatch(Exception):
+    """The frames a preview kept are not those its context promised (a file whose timestamps are damaged)."""
+
+
+def _run(src: Path, dst: Path, config: RemasterConfig, window: _Context | None, frames: int, started: float,
+         progress: ProgressCallback | None):
+    """The preview's run of the engine's loop: ``(run, sides, pace, path, info)``. With ``window``, the repair's
+    context around the range is run, not written; :class:`_ContextMismatch` (nothing written) where the frames
+    kept are not the range's."""
+    if window is not None:
+        config = replace(config, range=window.range)
+    reader, model, writer, noise = open_stages(src, dst, config, width_factor=2)
+    expected = window.frames if window is not None else reader.expected_frames or frames
+    sides = _SideBySide(ModelDescriptor("bicubic", Bicubic(scale=config.scale), config.scale).to(model.device),
+                        expected, repairing=config.repair.active, offset=window.before if window else 0)
+    pace = _Pace(started)
+
+    def check(run: StageRun) -> None:
+        if window is not None and (run.warmup, run.frames) != (window.before, window.frames):
+            raise _ContextMismatch(f"{run.warmup} frames before the range and {run.frames} in it, expected "
+                                   f"{window.before} and {window.frames}")
+
+    with reader, writer:
+        path = FramePath.open(config, model, observer=sides.observe, source_noise=noise,
+                              bits=reader.info.bit_depth)
+
+        def compose(batch: FrameBatch, after: np.ndarray) -> np.ndarray:
+            with pace.preview_work():
+                return sides.compose(batch, after)
+
+        def on_batch(batch: FrameBatch, after: np.ndarray, side: np.ndarray) -> None:
+            with pace.preview_work():
+                sides.measure(batch, after, side)
+            pace.batch(len(batch))
+
+        run = run_stages(reader, path.run, writer, batches=path.batches(reader, depth=config.queue_depth),
+                         progress=progress, total=expected, compose=compose, on_batch=on_batch,
+                         keep_from=window.keep_from if window else None,
+                         keep_until=window.keep_until if window else None, before_commit=check)
+    return run, sides, pace, path, reader.info
 
 
 @dataclass(frozen=True)
