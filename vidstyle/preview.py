@@ -27,12 +27,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 
 from .config import RangeConfig, RemasterConfig
 from .engine import FramePath, ProgressCallback, StageRun, open_stages, run_stages
-from .errors import ConfigError, OutputError
+from .errors import ConfigError, OutputError, VidstyleError
 from .io.atomic import atomic_write
 from .io.depth import to_8bit
 from .io.probe import probe
@@ -326,7 +327,7 @@ class _Context:
                 timestamps = frame_timestamps(src, upto=int(float(start.seconds) * rate * 1.1) + frames + after + 16)
                 times = [(t - info.start_pts) * info.time_base for t in timestamps]
                 first = bisect.bisect_left(times, start.seconds)
-        except (OSError, ValueError, ArithmeticError) as ex:  # av's errors are OSErrors
+        except (VidstyleError, av.FFmpegError, OSError, ValueError, ArithmeticError) as ex:
             log.info("preview: no repair context (%s)", ex)
             return None
         if first >= len(timestamps) or first + frames > len(timestamps):
