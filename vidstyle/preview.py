@@ -23,7 +23,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +37,13 @@ from .io.atomic import atomic_write
 from .io.depth import to_8bit
 from .io.probe import probe
 from .io.reader import FrameBatch
-from .io.remux import frame_timestamps
+from .io.remux import frame_time_point, frame_timestamps
 from .io.sequence import is_sequence
 from .io.writer import check_output_path
 from .models.baseline import Bicubic
 from .models.descriptor import ModelDescriptor, run_frames
 from .restore import repair_context
 from .temporal.metrics import MetricsAccumulator
-from .timecode import TimePoint
 
 __all__ = ["PreviewResult", "preview"]
 
@@ -334,13 +332,9 @@ class _Context:
             return None
         end = first + frames
         decode_start, decode_end = max(0, first - before), min(len(timestamps), end + after)
-
-        def point(index: int) -> TimePoint:
-            seconds = (timestamps[index] - info.start_pts) * info.time_base
-            return TimePoint(seconds=max(Fraction(0), seconds), text=f"f{index}")
-
-        return cls(range=RangeConfig(start=point(decode_start) if decode_start else None,
-                                     end=point(decode_end) if decode_end < len(timestamps) else None),
+        return cls(range=RangeConfig(start=frame_time_point(info, timestamps, decode_start),
+                                     end=frame_time_point(info, timestamps, decode_end)
+                                     if decode_end < len(timestamps) else None),
                    before=first - decode_start, frames=frames, keep_from=timestamps[first],
                    keep_until=timestamps[end] if end < len(timestamps) else None)
 

@@ -44,10 +44,9 @@ from ..config import RangeConfig, RemasterConfig
 from ..engine import FramePath, ProgressCallback, StageRun, open_stages, run_stages
 from ..errors import DecodeError, RangeError
 from ..io.damage import DamageReport, StreamDamage
-from ..io.probe import VideoInfo, probe
-from ..io.remux import frame_timestamps
+from ..io.probe import probe
+from ..io.remux import frame_time_point, frame_timestamps
 from ..io.writer import check_output_path
-from ..timecode import TimePoint
 
 __all__ = ["Segment", "SegmentResult", "own_damage", "plan_segments", "render_segment"]
 
@@ -243,9 +242,9 @@ def render_segment(
     info = probe(src)
     first_pts = timestamps[segment.first_frame]
     decode_end = min(segment.decode_end, len(timestamps))
-    end = _time_point(info, timestamps, decode_end) if decode_end < len(timestamps) else None
+    end = frame_time_point(info, timestamps, decode_end) if decode_end < len(timestamps) else None
     keep_until = timestamps[segment.end] if segment.end < decode_end else None
-    config = replace(config, range=RangeConfig(start=_time_point(info, timestamps, segment.decode_start), end=end))
+    config = replace(config, range=RangeConfig(start=frame_time_point(info, timestamps, segment.decode_start), end=end))
     reader, model, writer, noise = open_stages(src, dst, config, copy_streams=False)
 
     def check(run: StageRun) -> None:
@@ -295,16 +294,3 @@ def _lost_before(damage: DamageReport, warmup: int) -> int:
     """Frames missing from the output (lost, not concealed) among the first ``warmup`` frames the
     run decoded, as :attr:`DamageReport.lost` counts them."""
     return sum(len({i for i in s.lost if i < warmup} - set(s.concealed)) for s in damage.streams)
-
-
-def _time_point(info: VideoInfo, timestamps: list[int], index: int) -> TimePoint | None:
-    """The reader's range point that selects frame ``index`` exactly: its own timestamp.
-
-    The reader keeps frames whose ``(pts - start_pts) * time_base`` is at or after the start and
-    before the end, so the frame's exact time is both an inclusive start and an exclusive end.
-    None for frame 0, the beginning of the file.
-    """
-    if index == 0:
-        return None
-    seconds = (timestamps[index] - info.start_pts) * info.time_base
-    return TimePoint(seconds=max(Fraction(0), seconds), text=f"f{index}")

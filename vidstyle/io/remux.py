@@ -25,12 +25,13 @@ from pathlib import Path
 import av
 
 from ..errors import EncodeError, OutputError
+from ..timecode import TimePoint
 from .atomic import claim_output
 from .packets import PacketCopier
 from .probe import VideoInfo, ffmpeg_reason, open_input, pick_video_stream, probe, video_packets
 from .writer import check_output_path
 
-__all__ = ["frame_timestamps", "join_segments", "keyframe_indices"]
+__all__ = ["frame_time_point", "frame_timestamps", "join_segments", "keyframe_indices"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,19 @@ def frame_timestamps(path: Path, upto: int | None = None) -> list[int]:
         if len(smallest) > upto and dts is not None and dts > -smallest[0]:
             break
     return sorted(everything)[: upto + 1]
+
+
+def frame_time_point(info: VideoInfo, timestamps: list[int], index: int) -> TimePoint | None:
+    """The reader's range point that selects frame ``index`` exactly: its own timestamp.
+
+    The reader keeps frames whose ``(pts - start_pts) * time_base`` is at or after the start and
+    before the end, so the frame's exact time is both an inclusive start and an exclusive end.
+    None for frame 0, the beginning of the file.
+    """
+    if index == 0:
+        return None
+    seconds = (timestamps[index] - info.start_pts) * info.time_base
+    return TimePoint(seconds=max(Fraction(0), seconds), text=f"f{index}")
 
 
 # -- joining ------------------------------------------------------------------------------------
