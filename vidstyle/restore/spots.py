@@ -402,7 +402,7 @@ def find_spots(frame: np.ndarray, prev_w: np.ndarray | None, next_w: np.ndarray 
     if s.ring_mismatch > 0 and keep.any():
         keep &= _compensated(i, p, n, labels, stats, np.flatnonzero(keep), s)
     if side != 0 and s.continued < 1 and keep.any():
-        keep &= ~_continued(i, p, n, labels, stats, np.flatnonzero(keep), s.continued)
+        keep &= _continued(i, p, n, labels, stats, np.flatnonzero(keep)) < s.continued
     if side != 0 and motion is not None and s.motion_edge > 0 and keep.any():
         keep &= _motion_spread(motion, labels, stats, np.flatnonzero(keep)) <= s.motion_edge
     if not keep.any():
@@ -872,21 +872,16 @@ _CONTINUED_RING = (3, 5)
 
 
 def _continued(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, stats: np.ndarray,
-               blobs: np.ndarray, share: float) -> np.ndarray:
-    """bool (number of labels,), True at the ``blobs`` whose picture goes on into the frame around them.
+               blobs: np.ndarray) -> np.ndarray:
+    """float32 (number of labels,): at the ``blobs``, the share of a ring around each into which its picture
+    goes on; 0 elsewhere.
 
     A blob's level is the median of ``i`` over it, its contrast that less the median of the warped
     neighbours' mean there. A ring ``_CONTINUED_RING`` pixels out is read: where the frame lies
     within half the contrast of the blob's level, the picture goes on from the blob. A speck of dust
     differs from what lies round it on every side (the ring shows the background the neighbours show
     under the speck); the leading edge of a thing coming over the background goes on into that thing.
-    True where ``share`` of the ring or more goes on.
     """
-    return _continuation(i, p, n, labels, stats, blobs) >= share
-
-
-def _continuation(i: np.ndarray, p: np.ndarray, n: np.ndarray, labels: np.ndarray, stats: np.ndarray,
-                  blobs: np.ndarray) -> np.ndarray:
     share = np.zeros(len(stats), np.float32)
     for label in blobs:
         box, on, ring = _ring(labels, stats, label, _CONTINUED_RING)
