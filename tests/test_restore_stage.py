@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -313,11 +314,13 @@ class TestPipeline:
         # 6 frames of 10: the repair also read the 4 after them, and its line says so
         assert "(counted with the 4 frames around the range that it reads)" in out
 
+    @pytest.mark.parametrize("source", ["file", "sequence"])
     @pytest.mark.parametrize("start", ["f20", "0.8"])
-    def test_a_preview_repairs_its_range_as_the_whole_run_does(self, tmp_path, start):
-        """bikes.mp4's training frames 0-47 at a quarter size with grain, specks and flicker: a preview of frames 20-27
-        (by index or by time) reads the frames the repair reads around them, so its right side is the whole run's
-        output there, bit for bit; without them its first frames would start a shot afresh."""
+    def test_a_preview_repairs_its_range_as_the_whole_run_does(self, tmp_path, start, source):
+        """bikes.mp4's training frames 0-47 at a quarter size with grain, specks and flicker, as a video file and
+        as PNG frames at 25 fps: a preview of frames 20-27 (by index or by time) reads the frames the repair reads
+        around them, so its right side is the whole run's output there, bit for bit; without them its first
+        frames would start a shot afresh."""
         rng = np.random.default_rng(5)
         frames = []
         for k, frame in enumerate(clip_frames("bikes.mp4")[:48]):
@@ -326,9 +329,15 @@ class TestPipeline:
             for _ in range(3):
                 cv2.circle(small, (int(rng.integers(8, 152)), int(rng.integers(8, 60))), 2, (250, 250, 250), -1)
             frames.append(np.clip(small, 0, 255).astype(np.uint8))
-        src = write_lossless(tmp_path / "reel.mkv", frames)
         config = RemasterConfig(scale=1, model="bicubic", temporal=TemporalConfig(mode="off"),
                                 encode=EncodeConfig("ffv1", crf=None, preset=None, pix_fmt="bgr0"))
+        if source == "file":
+            src = write_lossless(tmp_path / "reel.mkv", frames)
+        else:
+            (tmp_path / "scans").mkdir()
+            for k, frame in enumerate(frames):
+                cv2.imwrite(str(tmp_path / "scans" / f"reel_{k + 1:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            src, config = tmp_path / "scans" / "reel_%04d.png", replace(config, fps=Fraction(25))
         remaster(src, tmp_path / "whole.mkv", config)
         whole = np.stack(decode_all(tmp_path / "whole.mkv")[0])
         result = preview(src, tmp_path / "p.mkv", config, start=start, frames=8)

@@ -8,7 +8,7 @@ gives an estimate of the time the whole file would take at the same settings.
 
 The repair stage reads frames before and after each frame it mends (a scratch it follows from
 earlier frames, the flicker's window, the spots' neighbours). So that the range comes out as it
-would in a run of the whole file, a preview of a video file also decodes and repairs the frames
+would in a run of the whole film, a preview of a video file or an image sequence also decodes and repairs the frames
 the repair reads around it (:func:`vidstyle.restore.repair_context`, as a segment of a chunked
 film does) and shows, measures and writes only the range's own; the repair's report counts those
 frames too.
@@ -308,21 +308,25 @@ class _Context:
 
     @classmethod
     def around(cls, src: Path, config: RemasterConfig, frames: int) -> _Context | None:
-        """The context of ``config.range`` (a start and ``frames``) in the video file ``src``; None when the
-        repair is off or reads no frame around, for an image sequence, or where the file's packets do not say
-        where the range lies (the reader then reports what is wrong with it)."""
+        """The context of ``config.range`` (a start and ``frames``) in the video file or image sequence ``src``;
+        None when the repair is off or reads no frame around, or where the file's packets (the sequence's files)
+        do not say where the range lies (the reader then reports what is wrong with it)."""
         before, after = repair_context(config.repair) if config.repair.active else (0, 0)
-        if (before, after) == (0, 0) or is_sequence(src):
+        if (before, after) == (0, 0):
             return None
+        sequence = is_sequence(src)
         try:
-            info = probe(src)
+            info = probe(src, fps=config.fps) if sequence else probe(src)
+            # libav's image2 demuxer stamps a sequence's frames 0, 1, 2 ... at its rate (io.sequence)
+            numbered = list(range(info.frame_count or 0)) if sequence else None
             start = config.range.start
             if start is None or start.frame is not None:
                 first = start.frame if start is not None else 0
-                timestamps = frame_timestamps(src, upto=first + frames + after)
+                timestamps = numbered if sequence else frame_timestamps(src, upto=first + frames + after)
             else:
                 rate = float(info.fps) if info.fps else 25.0
-                timestamps = frame_timestamps(src, upto=int(float(start.seconds) * rate * 1.1) + frames + after + 16)
+                timestamps = numbered if sequence else frame_timestamps(
+                    src, upto=int(float(start.seconds) * rate * 1.1) + frames + after + 16)
                 times = [(t - info.start_pts) * info.time_base for t in timestamps]
                 first = bisect.bisect_left(times, start.seconds)
         except (VidstyleError, av.FFmpegError, OSError, ValueError, ArithmeticError) as ex:
