@@ -175,3 +175,30 @@ def test_the_whole_corpus(runner, tmp_path):
     table = fuzz.summary(cases, runs, seed=0, seconds=0, mode="forked")
     print(table)
     assert not [r for r in runs if r.problems], table
+
+
+def test_a_preview_run_again_without_its_context_warns_once(tmp_path):
+    """A file whose decoded frames are not those its packets promise: the preview runs its range again without
+    the repair's context, and what is wrong with the file is said once, not once per run."""
+    import logging
+
+    from vidstyle import RemasterConfig
+    from vidstyle.preview import preview
+
+    said: list[str] = []
+
+    class Shown(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.levelno >= logging.WARNING:
+                said.append(record.getMessage())
+
+    source = tmp_path / "sound-without-rate.ts"
+    shutil.copy(DATA / source.name, source)
+    handler = Shown()
+    logging.getLogger("vidstyle").addHandler(handler)
+    try:
+        preview(source, tmp_path / "p.mp4", RemasterConfig(model="bicubic", scale=1), frames=4)
+    finally:
+        logging.getLogger("vidstyle").removeHandler(handler)
+    assert any("no known codec" in m for m in said) and any("left out" in m for m in said), said
+    assert len(said) == len(set(said)), said

@@ -142,12 +142,13 @@ def preview(
 
     started = time.perf_counter()
     window = _Context.around(src, config, frames)
-    try:
-        run, sides, pace, path, info = _run(src, dst, config, window, frames, started, progress)
-    except _ContextMismatch as ex:  # the file's packets and its decoded frames disagree: a damaged file
-        log.info("preview: %s; the range is run without the repair's context", ex)
-        window = None
-        run, sides, pace, path, info = _run(src, dst, config, window, frames, started, progress)
+    with _each_message_once():  # a range run twice would say twice what is wrong with the file
+        try:
+            run, sides, pace, path, info = _run(src, dst, config, window, frames, started, progress)
+        except _ContextMismatch as ex:  # the file's packets and its decoded frames disagree: a damaged file
+            log.info("preview: %s; the range is run without the repair's context", ex)
+            window = None
+            run, sides, pace, path, info = _run(src, dst, config, window, frames, started, progress)
     pace.end()
     if run.warmup + run.cooldown:
         # The repair's context was run but not encoded; a run of the whole file encodes every frame.
@@ -185,6 +186,29 @@ def preview(
         damage=run.damage.to_dict(),
         warnings=run.warnings,
     )
+
+
+@contextmanager
+def _each_message_once() -> Iterator[None]:
+    """While it lasts, a log message already shown (the same logger, level and text) is not shown again: the
+    handlers of the root and ``vidstyle`` loggers get a filter, taken off after."""
+    seen: set[tuple[str, int, str]] = set()
+
+    def once(record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, record.getMessage())
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
+    handlers = [h for name in (None, "vidstyle") for h in logging.getLogger(name).handlers]
+    for handler in handlers:
+        handler.addFilter(once)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(once)
 
 
 def _with_context(report: dict[str, Any], frames: int) -> dict[str, Any]:
