@@ -341,16 +341,17 @@ class _Context:
         sequence = is_sequence(src)
         try:
             info = probe(src, fps=config.fps) if sequence else probe(src)
-            # libav's image2 demuxer stamps a sequence's frames 0, 1, 2 ... at its rate (io.sequence)
-            numbered = list(range(info.frame_count or 0)) if sequence else None
             start = config.range.start
-            if start is None or start.frame is not None:
-                first = start.frame if start is not None else 0
-                timestamps = numbered if sequence else frame_timestamps(src, upto=first + frames + after)
-            else:
+            by_time = start is not None and start.frame is None
+            if by_time:
                 rate = float(info.fps) if info.fps else 25.0
-                timestamps = numbered if sequence else frame_timestamps(
-                    src, upto=int(float(start.seconds) * rate * 1.1) + frames + after + 16)
+                upto = int(float(start.seconds) * rate * 1.1) + frames + after + 16
+            else:
+                first = start.frame if start is not None else 0
+                upto = first + frames + after
+            # libav's image2 demuxer stamps a sequence's frames 0, 1, 2 ... at its rate (io.sequence)
+            timestamps = list(range(info.frame_count or 0)) if sequence else frame_timestamps(src, upto=upto)
+            if by_time:
                 times = [(t - info.start_pts) * info.time_base for t in timestamps]
                 first = bisect.bisect_left(times, start.seconds)
         except (VidstyleError, av.FFmpegError, OSError, ValueError, ArithmeticError) as ex:
