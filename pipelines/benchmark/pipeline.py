@@ -314,6 +314,8 @@ def make_loop_clip(frames: list[np.ndarray], count: int, fps: Fraction, dst: Pat
             out.mux(packet)
 
 
+#: Peak memory: a fresh interpreter remasters SRC into DST and writes its VmHWM (before and after the run) to
+#: REPORT; argv: SRC DST REPORT THREADS BATCH PRESET MODEL SCALE REPAIR.
 _RSS_CHILD = r"""
 import json, sys, torch
 torch.set_num_threads(int(sys.argv[4]))
@@ -326,9 +328,9 @@ def status(key):
     return None
 
 before = status("VmHWM")
-config = vidstyle.RemasterConfig(scale=2, model="bicubic", batch_size=int(sys.argv[5]),
+config = vidstyle.RemasterConfig(scale=int(sys.argv[8]), model=sys.argv[7], batch_size=int(sys.argv[5]),
                                  encode=vidstyle.EncodeConfig(preset=sys.argv[6]), overwrite=True,
-                                 repair=vidstyle.RepairConfig(mode="off"))
+                                 repair=vidstyle.RepairConfig(mode=sys.argv[9]))
 result = vidstyle.remaster(sys.argv[1], sys.argv[2], config)
 with open(sys.argv[3], "w") as f:
     json.dump({"hwm_before": before, "hwm": status("VmHWM"), "frames": result.frames,
@@ -336,18 +338,21 @@ with open(sys.argv[3], "w") as f:
 """
 
 
-def measure_peak_rss(src: Path, dst: Path, report: Path) -> dict[str, Any]:
-    """Remaster ``src`` in a fresh interpreter and return its peak RSS (bytes), read inside it.
+def measure_peak_rss(src: Path, dst: Path, report: Path, *, model: str = "bicubic", scale: int = 2,
+                     repair: str = "off") -> dict[str, Any]:
+    """Remaster ``src`` (``model``, x``scale``, ``--repair repair``, the preset ``RSS_PRESET``) in a fresh
+    interpreter and return its peak RSS (bytes), read inside it.
 
     VmHWM is read by the child itself: the parent's view (``wait4`` / ``RUSAGE_CHILDREN``
     ``ru_maxrss``) also counts the memory image of this process, forked before the exec,
     and this process holds hundreds of MB of decoded frames by then.
     """
     cmd = [sys.executable, "-c", _RSS_CHILD, str(src), str(dst), str(report),
-           str(TORCH_THREADS), str(BATCH_SIZE), RSS_PRESET]
+           str(TORCH_THREADS), str(BATCH_SIZE), RSS_PRESET, model, str(scale), repair]
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"the memory run on {src.name} failed with exit code {done.returncode}")
+        raise RuntimeError(f"the memory run on {src.name} (--repair {repair}) failed with exit code "
+                           f"{done.returncode}")
     data = json.loads(report.read_text())
     data["peak_minus_startup"] = data["hwm"] - data["hwm_before"]
     return data

@@ -38,11 +38,8 @@ the error stays whatever the repair does.
 
 from __future__ import annotations
 
-import json
 import logging
 import statistics
-import subprocess
-import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -57,7 +54,6 @@ from pipelines.benchmark.harness import (
     BATCH_SIZE,
     LOSSLESS,
     SCALE,
-    TORCH_THREADS,
     Context,
     LoadSnapshot,
     Run,
@@ -80,7 +76,7 @@ from pipelines.benchmark.library import (
     remaster,
 )
 from pipelines.benchmark.markdown import load_note, mib, overhead_pct, status_cell, table
-from pipelines.benchmark.pipeline import make_loop_clip
+from pipelines.benchmark.pipeline import make_loop_clip, measure_peak_rss
 from pipelines.benchmark.temporal import damage_clip
 
 log = logging.getLogger("benchmark")
@@ -315,26 +311,6 @@ def measure_speed(model: str, quick: bool, tmp: Path) -> dict[str, Any]:
     return speed_summary(src, frames, repeats, rows, load)
 
 
-#: Peak memory: a fresh interpreter remasters SRC into DST and writes its VmHWM (before and after the run) to
-#: REPORT; argv: SRC DST REPORT THREADS MODEL SCALE REPAIR.
-_RSS_CHILD = r"""
-import json, sys
-import torch
-torch.set_num_threads(int(sys.argv[4]))
-import vidstyle
-
-def hwm():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-
-before = hwm()
-config = vidstyle.RemasterConfig(scale=int(sys.argv[6]), model=sys.argv[5], overwrite=True,
-                                 encode=vidstyle.EncodeConfig(preset="veryfast"),
-                                 repair=vidstyle.RepairConfig(mode=sys.argv[7]))
-result = vidstyle.remaster(sys.argv[1], sys.argv[2], config)
-json.dump({"hwm_before": before, "hwm": hwm(), "frames": result.frames, "fps": result.fps}, open(sys.argv[3], "w"))
-"""
 #: Frames of the peak-memory clips (full, quick): more than the repair's look-ahead, so that it fills.
 MEMORY_FRAMES = {False: 90, True: 40}
 #: The large frame of the memory runs (the repair's look-ahead holds frames at the input's size).
@@ -342,15 +318,10 @@ LARGE_SIZE = (1920, 1080)
 
 
 def peak_rss(src: Path, dst: Path, model: str, scale: int, mode: str) -> dict[str, Any]:
-    """Remaster ``src`` in a fresh interpreter with ``--repair mode``; its peak RSS, read inside it."""
+    """Remaster ``src`` in a fresh interpreter with ``--repair mode``; its peak RSS, read inside it
+    (:func:`pipelines.benchmark.pipeline.measure_peak_rss`), its output and report removed."""
     report = dst.with_suffix(".json")
-    cmd = [sys.executable, "-c", _RSS_CHILD, str(src), str(dst), str(report), str(TORCH_THREADS), model, str(scale),
-           mode]
-    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"the memory run on {src.name} with --repair {mode} failed with exit code "
-                           f"{done.returncode}")
-    data = json.loads(report.read_text())
+    data = measure_peak_rss(src, dst, report, model=model, scale=scale, repair=mode)
     report.unlink()
     dst.unlink(missing_ok=True)
     return data
