@@ -17,7 +17,7 @@ from vidstyle.models.styles import load_style
 from vidstyle.models.weights import load_weights
 from vidstyle.style.exemplars import draw_exemplar
 from vidstyle.style.features import to_tensor
-from vidstyle.style.measures import grid_energy, structure
+from vidstyle.style.measures import fine_bands, grid_energy, structure
 from vidstyle.train.style import (
     StyleRecipe,
     StyleTrainer,
@@ -26,6 +26,7 @@ from vidstyle.train.style import (
     coarse_gradients,
     coarse_structure,
     colour_stats,
+    fine_chroma,
     grid_share,
     held_out_frames,
     measure_precision,
@@ -251,6 +252,22 @@ class TestStructureAndGridTerms:
         coloured[:, :, 14:17] += np.array([30.0, -15.0, -15.0])  # a red band, nearly no change of luma
         coloured = to_tensor(np.clip(coloured, 0, 255).astype(np.uint8))
         assert border_lines(coloured, x).item() > 0.3 * expected  # a line in colour is a line
+
+    def test_fine_chroma_is_the_measure_and_sees_coloured_speckle_not_grey_strokes(self):
+        rng = np.random.default_rng(6)
+        ramp = np.linspace(30, 220, 96, dtype=np.float32)
+        smooth = np.stack([np.tile(ramp, (96, 1)), np.tile(ramp[:, None], (1, 96)), np.full((96, 96), 90.0)], -1)
+        pictures = {name: np.clip(p, 0, 255).astype(np.uint8) for name, p in (
+            ("smooth", smooth), ("grey strokes", smooth + 25 * np.sin(np.arange(96) / 1.5)[None, :, None]),
+            ("speckle", smooth + rng.normal(0, 10, (96, 96, 3))))}
+        levels = {name: 255 * float(fine_chroma(to_tensor(p))) for name, p in pictures.items()}
+        for name, p in pictures.items():  # the measure's chroma, in levels (its blur reaches a little further)
+            assert levels[name] == pytest.approx(fine_bands(p)[1], rel=0.1, abs=0.3), name
+        assert levels["smooth"] < 0.5 and levels["grey strokes"] < 0.5 < 5 < levels["speckle"], levels
+        speckled = to_tensor(pictures["speckle"]).requires_grad_(True)
+        fine_chroma(speckled).sum().backward()
+        assert speckled.grad.abs().sum() > 0
+
 
 def test_a_style_starts_exactly_at_the_remaster_model():
     recipe = StyleRecipe(patch_size=32, batch_size=1, exemplar_size=128)

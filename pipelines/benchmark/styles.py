@@ -70,6 +70,7 @@ from pipelines.benchmark.library import (
     VideoReader,
     bundled_styles,
     draw_exemplar,
+    fine_bands,
     load_model,
     load_style,
     picture_measures,
@@ -110,7 +111,7 @@ EDGE_F_TARGET = 0.6
 GRID_ENERGY_TARGET = 0.001
 #: The figures of :func:`picture_figures`, each the mean over the frames read.
 #: Reports from before 2026-12-06 have no ``border_line`` (shown empty; no target judges it).
-PICTURE_KEYS = ("structure", "edge_f", "edge_precision", "edge_recall", "grid_energy", "border_line")
+PICTURE_KEYS = ("structure", "edge_f", "edge_precision", "edge_recall", "grid_energy", "border_line", "fine_chroma")
 
 
 @dataclass(frozen=True)
@@ -373,6 +374,12 @@ def picture_means(rows: list[dict[str, Any]], key: str) -> dict[str, float] | No
     return {k: statistics.fmean(f[k] for f in figures) for k in PICTURE_KEYS if all(k in f for f in figures)}
 
 
+def exemplar_fine_chroma(exemplar: np.ndarray | None) -> float | None:
+    """The fine chroma (:func:`vidstyle.style.measures.fine_bands`, levels) of the exemplar as the
+    style learnt it; None where the exemplar is not at hand."""
+    return None if exemplar is None else fine_bands(exemplar)[1]
+
+
 def bench_styles_quality(plan: StylesPlan, styles: list[Style], tmp: Path) -> dict[str, Any]:
     """Every style on the held-out clips damaged over time (the temporal section's damage)."""
     exemplars = {s.label: style_exemplar(s) for s in styles}
@@ -388,6 +395,7 @@ def bench_styles_quality(plan: StylesPlan, styles: list[Style], tmp: Path) -> di
     return {
         "clips": clips,
         "styles": {label: {"exemplar": exemplars[label][1], "clips": rows,
+                           "exemplar_fine_chroma": exemplar_fine_chroma(exemplars[label][0]),
                            "mean": style_means(rows)} for label, rows in per_style.items()},
     }
 
@@ -706,24 +714,27 @@ def render_style_picture(styles: dict[str, Any], clips: dict[str, Any]) -> list[
           "(`border_line`: the mean along each of the 32 outermost rows and columns of output less "
           "clean mapped to the output's palette, each of R, G and B, against the same beyond 48 "
           "pixels in; no target, context; until 2026-12-06 it read the luma of the 3 outermost "
-          "only). Means over the clips; bicubic x2 "
-          "of the damaged input is the context.", ""]
+          "only); *fine chroma* the RMS of the colour left in the finest band (the picture less its "
+          "Gaussian blur of sigma 1.5 px, Cr and Cb, levels; `fine_bands`), beside the exemplar's own: "
+          "no target, but an output with much more than its exemplar draws coloured speckle. Means "
+          "over the clips; bicubic x2 of the damaged input is the context.", ""]
 
-    def cells(p: dict[str, float] | None, judged: bool = False) -> list[str]:
-        """Structure, edge F, precision / recall, grid; the judged figures in bold."""
+    def cells(p: dict[str, float] | None, judged: bool = False, exemplar: float | None = None) -> list[str]:
+        """Structure, edge F, precision / recall, grid, border, fine chroma; the judged figures in bold."""
         if p is None:
-            return ["", "", "", "", ""]
+            return ["", "", "", "", "", ""]
         mark = "**" if judged else ""
-        border = p.get("border_line")
+        border, chroma = p.get("border_line"), p.get("fine_chroma")
         return [f"{mark}{p['structure']:.3f}{mark}", f"{mark}{p['edge_f']:.3f}{mark}",
                 f"{p['edge_precision']:.2f} / {p['edge_recall']:.2f}", f"{mark}{p['grid_energy']:.2e}{mark}",
-                "" if border is None else f"{border:.1f}"]
+                "" if border is None else f"{border:.1f}",
+                "" if chroma is None else f"{chroma:.1f}" + ("" if exemplar is None else f" ({exemplar:.1f})")]
 
-    rows = [[label, *cells(v["mean"].get("picture"), judged=True), *cells(v["mean"].get("picture_off"))]
-            for label, v in styles.items()]
-    rows.append(["bicubic x2", *cells(bicubic), "", "", "", "", ""])
-    md += table(["style", "structure", "edge F", "precision / recall", "grid", "border", "off: structure",
-                 "edge F", "precision / recall", "grid", "border"], rows)
+    rows = [[label, *cells(v["mean"].get("picture"), judged=True, exemplar=v.get("exemplar_fine_chroma")),
+             *cells(v["mean"].get("picture_off"))] for label, v in styles.items()]
+    rows.append(["bicubic x2", *cells(bicubic), "", "", "", "", "", ""])
+    md += table(["style", "structure", "edge F", "precision / recall", "grid", "border", "fine chroma (exemplar)",
+                 "off: structure", "edge F", "precision / recall", "grid", "border", "fine chroma"], rows)
     return md
 
 

@@ -228,8 +228,11 @@ def fine_bands(image: np.ndarray, *, sigma: float = FINE_SIGMA) -> tuple[float, 
 
 def picture_measures(output: np.ndarray, clean: np.ndarray, *, cell: int = GRID_CELL) -> dict[str, float]:
     """The measures of one output frame against its clean frame: ``structure``, ``edge_f`` (with
-    ``edge_precision`` and ``edge_recall``), the output's ``grid_energy`` and ``border_line``."""
+    ``edge_precision`` and ``edge_recall``), the output's ``grid_energy`` and ``border_line``, and
+    the output's ``fine_chroma`` (:func:`fine_bands`, levels; no target: coloured speckle shows as
+    fine chroma well above the style's exemplar's)."""
     agreement = edge_agreement(output, clean)
     return {"structure": structure(output, clean), "edge_f": agreement.f_score,
             "edge_precision": agreement.precision, "edge_recall": agreement.recall,
-            "grid_energy": grid_energy(output, cell=cell), "border_line": border_line(output, clean)}
+            "grid_energy": grid_energy(output, cell=cell), "border_line": border_line(output, clean),
+            "fine_chroma": fine_bands(output)[1]}

@@ -88,6 +88,7 @@ from ..models.discriminator import MultiScaleDiscriminator
 from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
 from ..style.features import GaussianHalf, RandomMultiscaleFeatures, gram, style_features, to_tensor
+from ..style.measures import fine_bands
 from ..temporal.warp import warp, warp_shuffled
 from .loader import ThreadPrefetcher
 from .loop import CHECKPOINT, LossWindow, Stopwatch, append_csv, load_checkpoint, restore_torch_rng, save_checkpoint
@@ -110,6 +111,7 @@ from .style_losses import (
     coarse_gradients,
     coarse_structure,
     colour_stats,
+    fine_chroma,
     grid_share,
     interior,
     linear_colour_transfer,
@@ -137,6 +139,7 @@ __all__ = [
     "colour_stats",
     "evaluate",
     "exemplar_source",
+    "fine_chroma",
     "grid_share",
     "held_out_frames",
     "linear_colour_transfer",
@@ -191,6 +194,7 @@ class StyleRecipe:
     gradient_weight: float = 200.0  # the contours: coarse_gradients at structure_sigma
     grid_weight: float = 100.0  # grid_share of the output, keyframes and frames between them
     border_weight: float = 1e4  # border_lines: no line along or near the frame's edge, pooled over the batch
+    speckle_weight: float = 0.0  # fine_chroma of the output beyond the exemplar's: no coloured speckle
     output_blur: int = 5  # the generator's learned blur after the pixel shuffle (0: none)
     blur_sigma: float = 1.5  # the losses' view: Gaussian blur, then half resolution
     temporal_weight: float = 0.5
@@ -265,6 +269,8 @@ class StyleTrainer:
             ex = to_tensor(exemplar)
             self.targets = [gram(f) for f in self.extractor(self.half(ex))]
             self.palette_mean, self.palette_cov = colour_stats(self.half(ex))
+            #: The exemplar's own fine chroma (levels / 255): an output may have as much as it has.
+            self.fine_chroma = float(fine_chroma(ex).mean())
         #: Output pixels at each side of a patch that the style's own terms do not see (:func:`interior`):
         #: two of the pixel shuffle's cells, 8 at x2 (at the default patch the discriminator's view is
         #: then 56 pixels, one scale of PatchGAN where the 64 of the whole patch had two).
@@ -372,6 +378,7 @@ class StyleTrainer:
         structure = coarse_structure(out, hr, r.structure_sigma)
         gradients = coarse_gradients(out, hr, r.structure_sigma)
         border = border_lines(out, hr)
+        speckle = F.relu(fine_chroma(interior(out, self.margin)) - self.fine_chroma).square().mean()
         adversarial = F.softplus(-self._logits(half)).mean()
 
         out_key, out_frame = out.chunk(2)
@@ -388,6 +395,7 @@ class StyleTrainer:
                  + r.palette_weight * palette + r.adversarial_weight * adversarial + r.tv_weight * tv
                  + r.cell_weight * cells + r.structure_weight * structure
                  + r.gradient_weight * gradients + r.grid_weight * grid + r.border_weight * border
+                 + r.speckle_weight * speckle
                  + r.temporal_weight * temporal + r.distill_weight * distill)
         self.opt.zero_grad(set_to_none=True)
         total.backward()
@@ -403,7 +411,7 @@ class StyleTrainer:
         losses = {"total": total, "content": content, "style": style, "tone": tone, "palette": palette,
                   "adversarial": adversarial, "tv": tv, "cells": cells, "structure": structure,
                   "gradients": gradients, "grid": grid, "border": border,
-                  "temporal": temporal, "distill": distill, "discriminator": d_loss}
+                  "speckle": speckle, "temporal": temporal, "distill": distill, "discriminator": d_loss}
         return {name: value.item() for name, value in losses.items()}
 
     def _logits(self, images: torch.Tensor) -> torch.Tensor:
@@ -531,6 +539,7 @@ def train_style(
     held_out = held_out_frames(recipe.scale, recipe.eval_per_clip, crop=eval_crop)
     metrics = evaluate(trainer.generator, exemplar, held_out, recipe.blur_sigma)
     metrics["picture"] = measure_picture(trainer.generator, recipe.scale, recipe.eval_per_clip, crop=eval_crop)
+    metrics["picture"]["exemplar_fine_chroma"] = round(fine_bands(exemplar)[1], 3)
     temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale, crop=eval_crop)
     precision = measure_precision(trainer.generator, held_out)
     run.account()

@@ -31,6 +31,7 @@ __all__ = [
     "coarse_gradients",
     "coarse_structure",
     "colour_stats",
+    "fine_chroma",
     "grid_share",
     "interior",
     "linear_colour_transfer",
@@ -233,6 +234,26 @@ def border_lines(output: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     d = output - mapped
     rows, columns = d.mean(dim=(0, 3)), d.mean(dim=(0, 2))  # (C, H), (C, W)
     return 0.5 * (rows.var(dim=1, unbiased=False).mean() + columns.var(dim=1, unbiased=False).mean())
+
+
+#: RGB -> the two colour differences of OpenCV's YCrCb (BT.601, Cr then Cb, offsets left out), as
+#: :func:`vidstyle.style.measures.fine_bands` reads them.
+RGB_TO_CRCB = torch.tensor([[0.5, -0.418688, -0.081312], [-0.168736, -0.331264, 0.5]])
+
+
+def fine_chroma(x: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+    """RMS of the fine band of the chroma of each picture of ``x`` (B, 3, H, W): the Cr and Cb
+    planes less their Gaussian blur of ``sigma`` pixels, both planes together, in [0, 1] units
+    (levels / 255): (B,). The chroma half of :func:`vidstyle.style.measures.fine_bands`, in torch.
+
+    The style's view (blurred with sigma 1.5, then halved) does not see this band, so nothing
+    but this term says what colour a style may draw there; left free, the styles of 2026-12-07
+    put their finest detail into coloured speckle (engraving 13.5 levels of fine chroma where its
+    green-on-cream exemplar has 2.8; ``pipelines/style_bands.py``).
+    """
+    chroma = torch.einsum("ck,bkhw->bchw", RGB_TO_CRCB.to(x), x)
+    fine = chroma - gaussian_blur(chroma, sigma, radius=math.ceil(3 * sigma))
+    return fine.square().mean(dim=(1, 2, 3)).clamp_min(1e-12).sqrt()
 
 
 def grid_share(x: torch.Tensor, cell: int, sigma: float = 3.0) -> torch.Tensor:
