@@ -194,7 +194,7 @@ class StyleRecipe:
     gradient_weight: float = 200.0  # the contours: coarse_gradients at structure_sigma
     grid_weight: float = 100.0  # grid_share of the output, keyframes and frames between them
     border_weight: float = 1e4  # border_lines: no line along or near the frame's edge, pooled over the batch
-    speckle_weight: float = 0.0  # fine_chroma of the output beyond the exemplar's: no coloured speckle
+    speckle_weight: float = 1000.0  # fine_chroma of the output beyond the exemplar's: no coloured speckle
     output_blur: int = 5  # the generator's learned blur after the pixel shuffle (0: none)
     blur_sigma: float = 1.5  # the losses' view: Gaussian blur, then half resolution
     temporal_weight: float = 0.5
