@@ -270,7 +270,7 @@ class StyleTrainer:
             self.targets = [gram(f) for f in self.extractor(self.half(ex))]
             self.palette_mean, self.palette_cov = colour_stats(self.half(ex))
             #: The exemplar's own fine chroma (levels / 255): an output may have as much as it has.
-            self.fine_chroma = float(fine_chroma(ex).mean())
+            self.exemplar_fine_chroma = float(fine_chroma(ex).mean())
         #: Output pixels at each side of a patch that the style's own terms do not see (:func:`interior`):
         #: two of the pixel shuffle's cells, 8 at x2 (at the default patch the discriminator's view is
         #: then 56 pixels, one scale of PatchGAN where the 64 of the whole patch had two).
@@ -378,7 +378,7 @@ class StyleTrainer:
         structure = coarse_structure(out, hr, r.structure_sigma)
         gradients = coarse_gradients(out, hr, r.structure_sigma)
         border = border_lines(out, hr)
-        speckle = F.relu(fine_chroma(interior(out, self.margin)) - self.fine_chroma).square().mean()
+        speckle = F.relu(fine_chroma(interior(out, self.margin)) - self.exemplar_fine_chroma).square().mean()
         adversarial = F.softplus(-self._logits(half)).mean()
 
         out_key, out_frame = out.chunk(2)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..style.features import gaussian_blur
+from ..style.measures import FINE_SIGMA
 
 __all__ = [
     "RGB_TO_YUV",
@@ -241,7 +242,7 @@ def border_lines(output: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
 RGB_TO_CRCB = torch.tensor([[0.5, -0.418688, -0.081312], [-0.168736, -0.331264, 0.5]])
 
 
-def fine_chroma(x: torch.Tensor, sigma: float = 1.5) -> torch.Tensor:
+def fine_chroma(x: torch.Tensor, sigma: float = FINE_SIGMA) -> torch.Tensor:
     """RMS of the fine band of the chroma of each picture of ``x`` (B, 3, H, W): the Cr and Cb
     planes less their Gaussian blur of ``sigma`` pixels, both planes together, in [0, 1] units
     (levels / 255): (B,). The chroma half of :func:`vidstyle.style.measures.fine_bands`, in torch.
