@@ -18,7 +18,7 @@ from vidstyle.config import RepairConfig, TemporalConfig
 from vidstyle.errors import ConfigError
 from vidstyle.io.reader import FrameBatch
 from vidstyle.preview import preview
-from vidstyle.restore.stage import RepairStage, open_repair
+from vidstyle.restore.stage import PackedMask, RepairStage, open_repair
 from vidstyle.train.data import clip_frames
 
 H, W = 96, 128
@@ -469,3 +469,13 @@ class TestFlickerThroughTheStage:
         out = [f for f, _ in RepairStage(RepairConfig.from_parts("auto", "flicker")).frames(damaged)]
         assert flicker(damaged) > 10 * flicker(clean)
         assert flicker(out) <= 2.0 * flicker(clean)
+
+
+def test_masks_held_back_take_a_bit_a_pixel_and_come_back_the_same():
+    rng = np.random.default_rng(5)
+    for shape in ((1080, 1920), (7, 13), (1, 1)):
+        mask = rng.random(shape) < 0.01
+        packed = PackedMask.of(mask)
+        assert packed.bits.nbytes == -(-mask.size // 8)
+        back = packed.unpack()
+        assert back.dtype == bool and back.shape == shape and np.array_equal(back, mask)
