@@ -47,6 +47,7 @@ def remeasure(weights: Path, exemplar, command: str) -> dict:
     again, written into its card (the weights are not touched)."""
     from vidstyle.models.weights import load_weights  # noqa: PLC0415
     from vidstyle.style.measures import fine_bands  # noqa: PLC0415
+    from vidstyle.style.measures import middle_chroma as middle_chroma_of  # noqa: PLC0415
     from vidstyle.train.style import calibrate_blend_tolerance, evaluate, measure_picture  # noqa: PLC0415
 
     model, card = load_weights(weights)  # checks the sha256
@@ -55,6 +56,7 @@ def remeasure(weights: Path, exemplar, command: str) -> dict:
                        recipe["blur_sigma"])
     metrics["picture"] = measure_picture(model, card["scale"], recipe["eval_per_clip"])
     metrics["picture"]["exemplar_fine_chroma"] = round(fine_bands(exemplar)[1], 3)
+    metrics["picture"]["exemplar_middle_chroma"] = round(middle_chroma_of(exemplar), 3)
     card["metrics"] = metrics
     card["temporal"] = calibrate_blend_tolerance(model, card["scale"])
     card["metrics_command"] = command

@@ -176,19 +176,27 @@ class TestTargets:
         assert styles_section.picture_means(list(rep["styles"]["clips"].values()), "bicubic_picture") == {
             "structure": 0.95, "edge_f": 0.9, "edge_precision": 0.9, "edge_recall": 0.9, "grid_energy": 1e-4}
         md = "\n".join(styles_section.render_styles(rep))
-        assert ("| pencil | **0.800** | **0.700** | 0.70 / 0.70 | **2.00e-04** |  |  | 0.700 | 0.600 | "
-                "0.60 / 0.60 | 1.00e-03 |  |  |") in md
+        assert ("| pencil | **0.800** | **0.700** | 0.70 / 0.70 | **2.00e-04** |  |  |  | 0.700 | 0.600 | "
+                "0.60 / 0.60 | 1.00e-03 |  |  |  |") in md
 
-    def test_fine_chroma_is_shown_beside_the_exemplars(self):
+    def test_fine_and_middle_chroma_are_shown_beside_the_exemplars(self):
         rep = report()
         entry = rep["styles"]["styles"]["pencil"]
         entry["mean"]["picture"]["fine_chroma"], entry["mean"]["picture_off"]["fine_chroma"] = 3.61, 3.2
-        entry["exemplar_fine_chroma"] = 0.48
+        entry["mean"]["picture"]["middle_chroma"], entry["mean"]["picture_off"]["middle_chroma"] = 2.74, 2.5
+        entry["exemplar_fine_chroma"], entry["exemplar_middle_chroma"] = 0.48, 0.33
         md = "\n".join(styles_section.render_styles(rep))
-        assert "| **2.00e-04** | 2.5 | 3.6 (0.5) | 0.700 |" in md and "| 1.00e-03 | 2.5 | 3.2 |" in md
-        assert styles_section.exemplar_fine_chroma(None) is None
-        flat = np.full((32, 32, 3), 90, np.uint8)
-        assert styles_section.exemplar_fine_chroma(flat) == 0.0
+        assert "| **2.00e-04** | 2.5 | 3.6 (0.5) | 2.7 (0.3) | 0.700 |" in md and "| 1.00e-03 | 2.5 | 3.2 | 2.5 |" in md
+        for measure in (styles_section.exemplar_fine_chroma, styles_section.exemplar_middle_chroma):
+            assert measure(None) is None
+            assert measure(np.full((32, 32, 3), 90, np.uint8)) == pytest.approx(0.0, abs=1e-3)
+        yy, xx = np.mgrid[:64, :64]
+        blotched = np.full((64, 64, 3), 120, np.uint8)
+        squares = (yy // 4 + xx // 4) % 2 == 1
+        blotched[squares] = (160, 100, 120)  # colour squares 4 pixels across
+        grey = np.full((64, 64, 3), 120, np.uint8)
+        grey[squares] = 140
+        assert styles_section.exemplar_middle_chroma(blotched) > 2 > 0.5 > styles_section.exemplar_middle_chroma(grey)
 
     def test_speed_is_judged_on_the_network_alone(self):
         speed = reports.targets(report(fps=2.5, network=0.9))[2]  # 50% end to end, 90% alone
@@ -317,9 +325,9 @@ class TestPieces:
         assert "| remaster-x2 | 120 | **10.00** | 100% | 5.00 | 100% | reuse |" in md
         assert "The target is judged on the network alone" in md
         assert "### What a person sees" in md
-        assert ("| pencil | **0.800** | **0.700** | 0.70 / 0.70 | **2.00e-04** | 2.5 |  | 0.700 | 0.600 | "
-                "0.60 / 0.60 | 1.00e-03 | 2.5 |  |") in md
-        assert "| bicubic x2 | 0.950 | 0.900 | 0.90 / 0.90 | 1.00e-04 | 2.5 |  |  |  |  |  |  |  |" in md
+        assert ("| pencil | **0.800** | **0.700** | 0.70 / 0.70 | **2.00e-04** | 2.5 |  |  | 0.700 | 0.600 | "
+                "0.60 / 0.60 | 1.00e-03 | 2.5 |  |  |") in md
+        assert "| bicubic x2 | 0.950 | 0.900 | 0.90 / 0.90 | 1.00e-04 | 2.5 |  |  |  |  |  |  |  |  |  |" in md
         assert ("2.0x as long here (encode busy 8.4 s with pencil, 8.4 s with ink, against "
                 "4.1 s with remaster-x2, per 120 frames)") in md
 

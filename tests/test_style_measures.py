@@ -14,6 +14,7 @@ from vidstyle.style.measures import (
     edges,
     fine_bands,
     grid_energy,
+    middle_chroma,
     picture_measures,
     structure,
 )
@@ -199,6 +200,7 @@ def test_picture_measures_together():
     assert figures["structure"] == pytest.approx(1.0) and figures["edge_f"] == 1.0
     assert figures["edge_precision"] == figures["edge_recall"] == 1.0
     assert figures["grid_energy"] == grid_energy(frame) and figures["border_line"] < 1e-9
+    assert figures["fine_chroma"] == fine_bands(frame)[1] and figures["middle_chroma"] == middle_chroma(frame)
 
 
 def test_fine_bands_tell_coloured_speckle_from_grey_texture():
@@ -226,4 +228,5 @@ def test_style_bands_script_reads_a_shipped_style(capsys):
     assert lines[0].startswith("bicubic x2: fine luma") and "(6 training frames)" in lines[0]
     assert lines[1].startswith("style-ink-x2: fine luma") and "exemplar" in lines[1]
     chroma = float(lines[1].split("fine chroma ")[1].split()[0])
-    assert 0.0 < chroma < 50.0
+    middle = float(lines[1].split("middle chroma ")[1].split()[0])
+    assert 0.0 < chroma < 50.0 and 0.0 < middle < 50.0

@@ -15,6 +15,7 @@ from vidstyle.errors import Interrupted, StyleError
 from vidstyle.models.registry import shipped_weights
 from vidstyle.models.styles import load_style
 from vidstyle.models.weights import load_weights
+from vidstyle.style import measures
 from vidstyle.style.exemplars import draw_exemplar
 from vidstyle.style.features import to_tensor
 from vidstyle.style.measures import fine_bands, grid_energy, structure
@@ -30,6 +31,9 @@ from vidstyle.train.style import (
     grid_share,
     held_out_frames,
     measure_precision,
+    middle_chroma,
+    stroke_filters,
+    stroke_gram,
     tone_layout,
     train_style,
     work_dir_for,
@@ -252,6 +256,74 @@ class TestStructureAndGridTerms:
         coloured[:, :, 14:17] += np.array([30.0, -15.0, -15.0])  # a red band, nearly no change of luma
         coloured = to_tensor(np.clip(coloured, 0, 255).astype(np.uint8))
         assert border_lines(coloured, x).item() > 0.3 * expected  # a line in colour is a line
+
+    def test_middle_chroma_is_the_measure_and_sees_colour_blotches_not_grey_ones_or_speckle(self):
+        rng = np.random.default_rng(8)
+        ramp = np.linspace(30, 220, 96, dtype=np.float32)
+        smooth = np.stack([np.tile(ramp, (96, 1)), np.tile(ramp[:, None], (1, 96)), np.full((96, 96), 90.0)], -1)
+        blotches = cv2.GaussianBlur(rng.normal(0, 1, (96, 96, 3)).astype(np.float32), (0, 0), 2.0)
+        blotches *= 12 / blotches.std()
+        speckle = rng.normal(0, 12, (96, 96, 3))
+        grey = blotches.mean(axis=2, keepdims=True) * np.sqrt(3)
+        pictures = {name: np.clip(smooth + noise, 0, 255).astype(np.uint8) for name, noise in (
+            ("smooth", 0), ("colour blotches", blotches), ("grey blotches", grey), ("speckle", speckle))}
+        levels = {name: 255 * float(middle_chroma(to_tensor(p))) for name, p in pictures.items()}
+        for name, p in pictures.items():  # the measure's band, in levels
+            assert levels[name] == pytest.approx(measures.middle_chroma(p), rel=0.1, abs=0.3), name
+        assert levels["smooth"] < 0.8 and levels["grey blotches"] < 0.8, levels  # the ramp's ends, rounding
+        # Speckle one pixel across is mostly the fine band's; blotches a few pixels across are this band's.
+        assert levels["colour blotches"] > 3 and levels["colour blotches"] > 2 * levels["speckle"], levels
+        assert fine_bands(pictures["speckle"])[1] > fine_bands(pictures["colour blotches"])[1]
+        blotched = to_tensor(pictures["colour blotches"]).requires_grad_(True)
+        middle_chroma(blotched).sum().backward()
+        assert blotched.grad.abs().sum() > 0
+
+    def test_stroke_gram_reads_the_hatchings_direction_and_polarity_in_the_luma(self):
+        bank = stroke_filters(sigmas=(1.0, 2.0), orientations=4)
+        assert bank.shape[:2] == (8, 1)
+        assert torch.allclose(bank.sum(dim=(1, 2, 3)), torch.zeros(8), atol=1e-5)
+        assert torch.allclose(bank.flatten(1).norm(dim=1), torch.ones(8), atol=1e-5)
+
+        yy, xx = np.mgrid[:96, :96].astype(np.float32)
+
+        def hatching(angle_degrees: float, dark: bool, colour=(1.0, 1.0, 1.0)) -> np.ndarray:
+            a = np.deg2rad(angle_degrees)
+            across = xx * np.cos(a) + yy * np.sin(a)
+            lines = np.cos(2 * np.pi * across / 6) > 0.6  # thin lines 6 pixels apart
+            value = np.where(lines, 40.0, 210.0) if dark else np.where(lines, 210.0, 40.0)
+            return np.clip(value[..., None] * np.array(colour), 0, 255).astype(np.uint8)
+
+        def energy(picture: np.ndarray) -> torch.Tensor:  # (polarity, sigma, orientation)
+            return torch.diagonal(stroke_gram(to_tensor(picture), bank)[0]).view(2, 2, 4)
+
+        vertical, diagonal = energy(hatching(0, dark=True)), energy(hatching(45, dark=True))
+        # A filter across the lines answers most: orientation 0 for lines along y, 1 (45 degrees) for the diagonal.
+        assert vertical[:, 0].sum(0).argmax() == 0 and diagonal[:, 0].sum(0).argmax() == 1
+        assert vertical[:, 0, 0].sum() > 5 * vertical[:, 0, 2].sum()
+        # Dark lines on light paper and light lines on dark paper answer with opposite signs.
+        light = energy(hatching(0, dark=False))
+        assert vertical[0, 0, 0] > 2 * vertical[1, 0, 0] and light[1, 0, 0] > 2 * light[0, 0, 0]
+        # The luma's only: the same hatching in another hue of the same luma reads alike; a flat picture reads nothing.
+        tinted = energy(hatching(0, dark=True, colour=(1.1, 0.95, 1.0)))
+        assert torch.allclose(tinted, vertical, rtol=0.15)
+        assert energy(np.full((96, 96, 3), 128, np.uint8)).abs().max() < 1e-8
+        # By windows: their mean is the whole picture's; hatching over half the picture, at twice the
+        # contrast, comes near the whole picture's statistics but far from them window by window.
+        full = hatching(0, dark=True)
+        target = stroke_gram(to_tensor(full), bank)[0]
+        windows = stroke_gram(to_tensor(full), bank, window=24)
+        assert windows.shape == (1, 16, 16, 16) and torch.allclose(windows.mean(1)[0], target, rtol=1e-4)
+        half = full.astype(np.float32)
+        half = np.clip(125 + (half - 125) * np.sqrt(2), 0, 255)
+        half[:, 48:] = 125
+        half = to_tensor(half.astype(np.uint8))
+
+        def distance(gram: torch.Tensor) -> float:
+            return float(((gram - target) ** 2).sum(dim=(-2, -1)).mean() / target.square().sum())
+
+        assert distance(stroke_gram(half, bank)) < 0.1 < 0.8 < distance(stroke_gram(half, bank, window=24))
+        with pytest.raises(ValueError, match="no whole"):
+            stroke_gram(to_tensor(full[:20]), bank, window=24)
 
     def test_fine_chroma_is_the_measure_and_sees_coloured_speckle_not_grey_strokes(self):
         rng = np.random.default_rng(6)

@@ -530,10 +530,11 @@ def train_style_command(image: Path, output: Path, scale: str, minutes: float, n
     frame, and only the fine detail is free for strokes and paper; a learned blur after the
     network's pixel shuffle and a loss on the grid keep its 4-pixel cells out of the picture,
     and the style's own losses do not look at a patch's border, so no line is drawn along the
-    frame's edge; the finest detail may carry no more colour than the image's own, so strokes
-    do not come out as coloured speckle. The card says how well on held-out frames: structure
-    (aim >= 0.75), edge agreement (>= 0.6), grid energy (<= 0.001), border line (levels;
-    bicubic about 1.6) and fine chroma (levels, beside the image's), with the style distance.
+    frame's edge; the fine detail, up to blotches a few pixels across, may carry no more colour
+    than the image's own, so strokes do not come out as coloured speckle. The card says how well
+    on held-out frames: structure (aim >= 0.75), edge agreement (>= 0.6), grid energy
+    (<= 0.001), border line (levels; bicubic about 1.6) and fine and middle chroma (levels,
+    beside the image's), with the style distance.
 
     A preview of held-out frames is refreshed every two minutes while it trains; Ctrl-C keeps
     what was done, and --resume carries on.

@@ -36,7 +36,7 @@ from vidstyle.models.weights import load_weights
 from vidstyle.quality import frame_scores, psnr
 from vidstyle.style.exemplars import EXEMPLARS, draw_exemplar
 from vidstyle.style.features import style_distance
-from vidstyle.style.measures import fine_bands, picture_measures
+from vidstyle.style.measures import fine_bands, middle_chroma, picture_measures
 from vidstyle.temporal.metrics import VideoMetrics, flicker, video_metrics
 from vidstyle.temporal.reuse import supports_reuse
 from vidstyle.train.data import HELD_OUT_CLIP_FRAMES, clip_frames, clip_path, held_out_clips, restoration_target
@@ -53,7 +53,8 @@ __all__ = [
     "available_models", "bundled_styles", "clip_frames", "clip_path", "dead_leaves", "discover", "draw_exemplar",
     "evaluate", "fine_bands", "flicker", "frame_scores", "held_out_clips", "held_out_pairs", "import_ray",
     "keyframe_indices",
-    "load_model", "load_style", "load_weights", "picture_measures", "probe", "read_style_image", "remaster",
+    "load_model", "load_style", "load_weights", "middle_chroma", "picture_measures", "probe", "read_style_image",
+    "remaster",
     "remaster_chunked",
     "restoration_target", "run_batch", "run_frames", "segments_for", "shipped_weights", "style_distance",
     "supports_reuse", "video_metrics",

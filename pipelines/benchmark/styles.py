@@ -73,6 +73,7 @@ from pipelines.benchmark.library import (
     fine_bands,
     load_model,
     load_style,
+    middle_chroma,
     picture_measures,
     read_style_image,
     style_distance,
@@ -111,7 +112,8 @@ EDGE_F_TARGET = 0.6
 GRID_ENERGY_TARGET = 0.001
 #: The figures of :func:`picture_figures`, each the mean over the frames read.
 #: Reports from before 2026-12-06 have no ``border_line`` (shown empty; no target judges it).
-PICTURE_KEYS = ("structure", "edge_f", "edge_precision", "edge_recall", "grid_energy", "border_line", "fine_chroma")
+PICTURE_KEYS = ("structure", "edge_f", "edge_precision", "edge_recall", "grid_energy", "border_line", "fine_chroma",
+                "middle_chroma")
 
 
 @dataclass(frozen=True)
@@ -380,6 +382,12 @@ def exemplar_fine_chroma(exemplar: np.ndarray | None) -> float | None:
     return None if exemplar is None else fine_bands(exemplar)[1]
 
 
+def exemplar_middle_chroma(exemplar: np.ndarray | None) -> float | None:
+    """The middle chroma (:func:`vidstyle.style.measures.middle_chroma`, levels) of the exemplar
+    as the style learnt it; None where the exemplar is not at hand."""
+    return None if exemplar is None else middle_chroma(exemplar)
+
+
 def bench_styles_quality(plan: StylesPlan, styles: list[Style], tmp: Path) -> dict[str, Any]:
     """Every style on the held-out clips damaged over time (the temporal section's damage)."""
     exemplars = {s.label: style_exemplar(s) for s in styles}
@@ -396,6 +404,7 @@ def bench_styles_quality(plan: StylesPlan, styles: list[Style], tmp: Path) -> di
         "clips": clips,
         "styles": {label: {"exemplar": exemplars[label][1], "clips": rows,
                            "exemplar_fine_chroma": exemplar_fine_chroma(exemplars[label][0]),
+                           "exemplar_middle_chroma": exemplar_middle_chroma(exemplars[label][0]),
                            "mean": style_means(rows)} for label, rows in per_style.items()},
     }
 
@@ -715,26 +724,33 @@ def render_style_picture(styles: dict[str, Any], clips: dict[str, Any]) -> list[
           "clean mapped to the output's palette, each of R, G and B, against the same beyond 48 "
           "pixels in; no target, context; until 2026-12-06 it read the luma of the 3 outermost "
           "only); *fine chroma* the RMS of the colour left in the finest band (the picture less its "
-          "Gaussian blur of sigma 1.5 px, Cr and Cb, levels; `fine_bands`), beside the exemplar's own: "
-          "no target, but an output with much more than its exemplar draws coloured speckle. Means "
+          "Gaussian blur of sigma 1.5 px, Cr and Cb, levels; `fine_bands`) and *middle chroma* the "
+          "same of the band between blurs of sigma 1.5 and 4 px (`middle_chroma`), each beside the "
+          "exemplar's own: no target, but an output with much more than its exemplar draws coloured "
+          "speckle (fine) or colour blotches a few pixels across (middle). Means "
           "over the clips; bicubic x2 of the damaged input is the context.", ""]
 
-    def cells(p: dict[str, float] | None, judged: bool = False, exemplar: float | None = None) -> list[str]:
-        """Structure, edge F, precision / recall, grid, border, fine chroma; the judged figures in bold."""
+    def chroma_cell(figure: float | None, exemplar: float | None) -> str:
+        return "" if figure is None else f"{figure:.1f}" + ("" if exemplar is None else f" ({exemplar:.1f})")
+
+    def cells(p: dict[str, float] | None, judged: bool = False, exemplar: dict[str, Any] | None = None) -> list[str]:
+        """Structure, edge F, precision / recall, grid, border, fine and middle chroma; the judged figures in bold."""
         if p is None:
-            return ["", "", "", "", "", ""]
-        mark = "**" if judged else ""
-        border, chroma = p.get("border_line"), p.get("fine_chroma")
+            return [""] * 7
+        mark, exemplar = "**" if judged else "", exemplar or {}
+        border = p.get("border_line")
         return [f"{mark}{p['structure']:.3f}{mark}", f"{mark}{p['edge_f']:.3f}{mark}",
                 f"{p['edge_precision']:.2f} / {p['edge_recall']:.2f}", f"{mark}{p['grid_energy']:.2e}{mark}",
                 "" if border is None else f"{border:.1f}",
-                "" if chroma is None else f"{chroma:.1f}" + ("" if exemplar is None else f" ({exemplar:.1f})")]
+                chroma_cell(p.get("fine_chroma"), exemplar.get("exemplar_fine_chroma")),
+                chroma_cell(p.get("middle_chroma"), exemplar.get("exemplar_middle_chroma"))]
 
-    rows = [[label, *cells(v["mean"].get("picture"), judged=True, exemplar=v.get("exemplar_fine_chroma")),
+    rows = [[label, *cells(v["mean"].get("picture"), judged=True, exemplar=v),
              *cells(v["mean"].get("picture_off"))] for label, v in styles.items()]
-    rows.append(["bicubic x2", *cells(bicubic), "", "", "", "", "", ""])
+    rows.append(["bicubic x2", *cells(bicubic), *[""] * 7])
     md += table(["style", "structure", "edge F", "precision / recall", "grid", "border", "fine chroma (exemplar)",
-                 "off: structure", "edge F", "precision / recall", "grid", "border", "fine chroma"], rows)
+                 "middle chroma (exemplar)", "off: structure", "edge F", "precision / recall", "grid", "border",
+                 "fine chroma", "middle chroma"], rows)
     return md
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "FINE_SIGMA",
     "GRID_CELL",
     "GRID_SIGMA",
+    "MIDDLE_SIGMA",
     "STRUCTURE_SIGMA",
     "EdgeAgreement",
     "border_line",
@@ -54,6 +55,7 @@ __all__ = [
     "edges",
     "fine_bands",
     "grid_energy",
+    "middle_chroma",
     "picture_measures",
     "structure",
 ]
@@ -77,6 +79,9 @@ GRID_CELL = 4
 #: The fine band of :func:`fine_bands`: the picture less its Gaussian blur with this sigma, the
 #: detail that the style losses' view (``GaussianHalf`` at sigma 1.5) does not see.
 FINE_SIGMA = 1.5
+#: The middle band's outer blur (output pixels): the band is the picture blurred with
+#: :data:`FINE_SIGMA` less the same blurred with this; colour blotches a few pixels across.
+MIDDLE_SIGMA = 4.0
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
@@ -226,13 +231,23 @@ def fine_bands(image: np.ndarray, *, sigma: float = FINE_SIGMA) -> tuple[float, 
     return float(np.sqrt(np.mean(fine[..., 0] ** 2))), float(np.sqrt(np.mean(fine[..., 1:] ** 2)))
 
 
+def middle_chroma(image: np.ndarray, *, inner: float = FINE_SIGMA, outer: float = MIDDLE_SIGMA) -> float:
+    """RMS, in levels, of the middle band of the chroma of an RGB uint8 frame: its two
+    colour-difference channels (OpenCV's YCrCb) blurred with ``inner`` less the same blurred with
+    ``outer``. Colour blotches a few pixels across, coarser than :func:`fine_bands`' speckle."""
+    chroma = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb).astype(np.float32)[..., 1:]
+    band = _blur(chroma, inner) - _blur(chroma, outer)
+    return float(np.sqrt(np.mean(band**2)))
+
+
 def picture_measures(output: np.ndarray, clean: np.ndarray, *, cell: int = GRID_CELL) -> dict[str, float]:
     """The measures of one output frame against its clean frame: ``structure``, ``edge_f`` (with
     ``edge_precision`` and ``edge_recall``), the output's ``grid_energy`` and ``border_line``, and
-    the output's ``fine_chroma`` (:func:`fine_bands`, levels; no target: coloured speckle shows as
-    fine chroma well above the style's exemplar's)."""
+    the output's ``fine_chroma`` (:func:`fine_bands`) and ``middle_chroma`` (:func:`middle_chroma`),
+    in levels (no target: coloured speckle and blotches show as chroma in these bands well above
+    the style's exemplar's)."""
     agreement = edge_agreement(output, clean)
     return {"structure": structure(output, clean), "edge_f": agreement.f_score,
             "edge_precision": agreement.precision, "edge_recall": agreement.recall,
             "grid_energy": grid_energy(output, cell=cell), "border_line": border_line(output, clean),
-            "fine_chroma": fine_bands(output)[1]}
+            "fine_chroma": fine_bands(output)[1], "middle_chroma": middle_chroma(output)}

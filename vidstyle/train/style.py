@@ -34,6 +34,13 @@ and trains, together:
   **line along the frame's edge** (:func:`~vidstyle.train.style_losses.border_lines`): the
   variance of the batch's mean row (column) profile of the output less the clean patches
   mapped to its palette, each of R, G and B;
+* **colour in the fine bands**, which the style's blurred view sees faintly or not at all: the
+  RMS of the output's chroma less its blur of sigma 1.5 px (:func:`fine_chroma`, ``speckle_weight``)
+  and between its blurs of sigma 1.5 and 4 px (:func:`middle_chroma`, ``blotch_weight``), each
+  beyond the exemplar's own, squared: without them the styles drew their finest detail as
+  coloured speckle and blotches. **Strokes** (``stroke_weight``, off by default): the Gram
+  matrices of the luma's oriented line responses at full resolution, window by window, against
+  the exemplar's (:func:`stroke_gram`); measured once on the engraving (``weights/README.md``);
 * **temporal**: the frame's output against the keyframe's output warped by the clean flow,
   where the flow holds (Ruder et al. 2016), as in ``train_temporal.py``;
 * **feature reuse**: the model's :class:`~vidstyle.models.generator.ReuseFusion`, distilled
@@ -89,6 +96,7 @@ from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
 from ..style.features import GaussianHalf, RandomMultiscaleFeatures, gram, style_features, to_tensor
 from ..style.measures import fine_bands
+from ..style.measures import middle_chroma as middle_chroma_of
 from ..temporal.warp import warp, warp_shuffled
 from .loader import ThreadPrefetcher
 from .loop import CHECKPOINT, LossWindow, Stopwatch, append_csv, load_checkpoint, restore_torch_rng, save_checkpoint
@@ -115,7 +123,10 @@ from .style_losses import (
     grid_share,
     interior,
     linear_colour_transfer,
+    middle_chroma,
     palette_target,
+    stroke_filters,
+    stroke_gram,
     tone_layout,
     total_variation,
     yuv_stats,
@@ -144,9 +155,12 @@ __all__ = [
     "held_out_frames",
     "linear_colour_transfer",
     "measure_picture",
+    "middle_chroma",
     "palette_target",
     "preview_path_for",
     "read_style_image",
+    "stroke_filters",
+    "stroke_gram",
     "stylize",
     "tone_layout",
     "total_variation",
@@ -195,6 +209,9 @@ class StyleRecipe:
     grid_weight: float = 100.0  # grid_share of the output, keyframes and frames between them
     border_weight: float = 1e4  # border_lines: no line along or near the frame's edge, pooled over the batch
     speckle_weight: float = 1000.0  # fine_chroma of the output beyond the exemplar's: no coloured speckle
+    blotch_weight: float = 1e4  # middle_chroma beyond the exemplar's: no colour blotches a few pixels across
+    stroke_weight: float = 0.0  # stroke_gram of the luma at full resolution against the exemplar's: its hatching
+    stroke_window: int = 28  # ... in every window of this many output pixels (0: over the whole patch)
     output_blur: int = 5  # the generator's learned blur after the pixel shuffle (0: none)
     blur_sigma: float = 1.5  # the losses' view: Gaussian blur, then half resolution
     temporal_weight: float = 0.5
@@ -271,6 +288,10 @@ class StyleTrainer:
             self.palette_mean, self.palette_cov = colour_stats(self.half(ex))
             #: The exemplar's own fine chroma (levels / 255): an output may have as much as it has.
             self.exemplar_fine_chroma = float(fine_chroma(ex).mean())
+            #: ... and its middle band's (colour blotches), and its strokes' statistics at full resolution.
+            self.exemplar_middle_chroma = float(middle_chroma(ex).mean())
+            self.stroke_bank = stroke_filters()
+            self.stroke_target = stroke_gram(ex, self.stroke_bank)[0]
         #: Output pixels at each side of a patch that the style's own terms do not see (:func:`interior`):
         #: two of the pixel shuffle's cells, 8 at x2 (at the default patch the discriminator's view is
         #: then 56 pixels, one scale of PatchGAN where the 64 of the whole patch had two).
@@ -378,7 +399,13 @@ class StyleTrainer:
         structure = coarse_structure(out, hr, r.structure_sigma)
         gradients = coarse_gradients(out, hr, r.structure_sigma)
         border = border_lines(out, hr)
-        speckle = F.relu(fine_chroma(interior(out, self.margin)) - self.exemplar_fine_chroma).square().mean()
+        inner = interior(out, self.margin)
+        speckle = F.relu(fine_chroma(inner) - self.exemplar_fine_chroma).square().mean()
+        blotches = F.relu(middle_chroma(inner) - self.exemplar_middle_chroma).square().mean()
+        strokes = out.new_zeros(())
+        if r.stroke_weight:
+            strokes = ((stroke_gram(inner, self.stroke_bank, r.stroke_window or None) - self.stroke_target) ** 2
+                       ).sum(dim=(-2, -1)).mean() / self.stroke_target.square().sum()
         adversarial = F.softplus(-self._logits(half)).mean()
 
         out_key, out_frame = out.chunk(2)
@@ -395,7 +422,7 @@ class StyleTrainer:
                  + r.palette_weight * palette + r.adversarial_weight * adversarial + r.tv_weight * tv
                  + r.cell_weight * cells + r.structure_weight * structure
                  + r.gradient_weight * gradients + r.grid_weight * grid + r.border_weight * border
-                 + r.speckle_weight * speckle
+                 + r.speckle_weight * speckle + r.blotch_weight * blotches + r.stroke_weight * strokes
                  + r.temporal_weight * temporal + r.distill_weight * distill)
         self.opt.zero_grad(set_to_none=True)
         total.backward()
@@ -411,7 +438,8 @@ class StyleTrainer:
         losses = {"total": total, "content": content, "style": style, "tone": tone, "palette": palette,
                   "adversarial": adversarial, "tv": tv, "cells": cells, "structure": structure,
                   "gradients": gradients, "grid": grid, "border": border,
-                  "speckle": speckle, "temporal": temporal, "distill": distill, "discriminator": d_loss}
+                  "speckle": speckle, "blotches": blotches, "strokes": strokes, "temporal": temporal,
+                  "distill": distill, "discriminator": d_loss}
         return {name: value.item() for name, value in losses.items()}
 
     def _logits(self, images: torch.Tensor) -> torch.Tensor:
@@ -540,6 +568,7 @@ def train_style(
     metrics = evaluate(trainer.generator, exemplar, held_out, recipe.blur_sigma)
     metrics["picture"] = measure_picture(trainer.generator, recipe.scale, recipe.eval_per_clip, crop=eval_crop)
     metrics["picture"]["exemplar_fine_chroma"] = round(fine_bands(exemplar)[1], 3)
+    metrics["picture"]["exemplar_middle_chroma"] = round(middle_chroma_of(exemplar), 3)
     temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale, crop=eval_crop)
     precision = measure_precision(trainer.generator, held_out)
     run.account()

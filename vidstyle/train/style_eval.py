@@ -185,8 +185,9 @@ def measure_picture(generator: RemasterGenerator, scale: int, per_source: int, *
                     f"on vidstyle.train.evaluate.held_out_pairs(scale, frame_stride={PICTURE_STRIDE}) "
                     f"(seed {EVAL_SEED}){'' if crop is None else f', centre crops of at most {crop} px'}; "
                     "the benchmark's targets: structure >= 0.75, edge_f >= 0.6, "
-                    "grid_energy <= 0.001; fine_chroma (levels) has none: well above the exemplar's "
-                    "(exemplar_fine_chroma) is coloured speckle"}
+                    "grid_energy <= 0.001; fine_chroma and middle_chroma (levels) have none: well above "
+                    "the exemplar's (exemplar_fine_chroma, exemplar_middle_chroma) is coloured speckle "
+                    "and colour blotches"}
 
 
 def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int, *, crop: int | None = None) -> dict[str, Any]:

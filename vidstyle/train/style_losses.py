@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..style.features import gaussian_blur
-from ..style.measures import FINE_SIGMA
+from ..style.measures import FINE_SIGMA, MIDDLE_SIGMA
 
 __all__ = [
     "RGB_TO_YUV",
@@ -37,7 +37,10 @@ __all__ = [
     "interior",
     "linear_colour_transfer",
     "luma",
+    "middle_chroma",
     "palette_target",
+    "stroke_gram",
+    "stroke_filters",
     "tone_layout",
     "total_variation",
     "yuv_stats",
@@ -255,6 +258,74 @@ def fine_chroma(x: torch.Tensor, sigma: float = FINE_SIGMA) -> torch.Tensor:
     chroma = torch.einsum("ck,bkhw->bchw", RGB_TO_CRCB.to(x), x)
     fine = chroma - gaussian_blur(chroma, sigma, radius=math.ceil(3 * sigma))
     return fine.square().mean(dim=(1, 2, 3)).clamp_min(1e-12).sqrt()
+
+
+def middle_chroma(x: torch.Tensor, inner: float = FINE_SIGMA, outer: float = MIDDLE_SIGMA) -> torch.Tensor:
+    """RMS of the middle band of the chroma of each picture of ``x`` (B, 3, H, W): the Cr and Cb
+    planes blurred with ``inner`` less the same blurred with ``outer`` (a difference of
+    Gaussians), in [0, 1] units: (B,). The band of :func:`vidstyle.style.measures.middle_chroma`, in torch
+    (above :func:`fine_chroma`'s).
+
+    Colour blotches a few pixels across live here: on training frames the shipped styles of
+    2026-12-08 put 3.5 to 7.6 levels into this band where their exemplars have 0.3 to 2.0
+    (ink, pencil, engraving; ``pipelines/style_bands.py``). The style's view sees the band
+    only faintly, through its blur, and its random filters do not single out colour.
+    """
+    chroma = torch.einsum("ck,bkhw->bchw", RGB_TO_CRCB.to(x), x)
+    band = (gaussian_blur(chroma, inner, radius=math.ceil(3 * inner))
+            - gaussian_blur(chroma, outer, radius=math.ceil(3 * outer)))
+    return band.square().mean(dim=(1, 2, 3)).clamp_min(1e-12).sqrt()
+
+
+def stroke_filters(sigmas: tuple[float, ...] = (1.0, 2.0), orientations: int = 4) -> torch.Tensor:
+    """A fixed bank of oriented second derivatives of Gaussians (line detectors), ``orientations``
+    directions at each of ``sigmas`` pixels: (len(sigmas) * orientations, 1, K, K), each filter
+    summing to zero and of unit L2 norm. A dark line across a filter's direction answers one sign,
+    a light one the other."""
+    radius = math.ceil(3 * max(sigmas))
+    grid = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    yy, xx = torch.meshgrid(grid, grid, indexing="ij")
+    bank = []
+    for sigma in sigmas:
+        for k in range(orientations):
+            angle = math.pi * k / orientations
+            u = xx * math.cos(angle) + yy * math.sin(angle)  # across the line
+            g = torch.exp(-(xx**2 + yy**2) / (2 * sigma**2))
+            f = (u**2 / sigma**2 - 1) * g
+            f = f - f.mean()
+            bank.append(f / f.norm())
+    return torch.stack(bank).unsqueeze(1).float()
+
+
+def stroke_gram(x: torch.Tensor, filters: torch.Tensor, window: int | None = None) -> torch.Tensor:
+    """The stroke statistics of each picture of ``x`` (B, 3, H, W) at full resolution: the Gram
+    matrix (B, 2F, 2F) of the luma's responses to ``filters`` (:func:`stroke_filters`), each
+    response split into its positive and negative halves (dark lines and light ones); with
+    ``window``, one for each ``window``-pixel square of the picture, (B, N, 2F, 2F), the
+    squares that do not fit whole left out.
+
+    The style's own view is blurred and halved, so it cannot see hatching two or three pixels
+    apart, and the engraving of 2026-12-08 drew almost none (fine luma 5.8 levels against its
+    exemplar's 39.8, ``pipelines/style_bands.py``). These statistics are the luma's only: a
+    pattern they ask for cannot come out as coloured moire, and the grid terms keep it from
+    being the pixel shuffle's cells. Asked of the whole patch, a model met them with a few
+    patches of black and white stripes at the film's edges and plain tone between; asked of
+    every window, the strokes must be everywhere, as an engraver's are.
+    """
+    y = luma(x)
+    pad = filters.shape[-1] // 2
+    response = F.conv2d(F.pad(y, (pad,) * 4, mode="reflect"), filters.to(x))
+    maps = torch.cat([F.relu(response), F.relu(-response)], dim=1)
+    b, c, h, w = maps.shape
+    if window is None:
+        flat = maps.reshape(b, c, h * w)
+        return flat @ flat.transpose(1, 2) / (h * w)
+    rows, cols = h // window, w // window
+    if rows == 0 or cols == 0:
+        raise ValueError(f"pictures of {w}x{h} hold no whole {window}-pixel window")
+    tiles = maps[..., : rows * window, : cols * window].reshape(b, c, rows, window, cols, window)
+    flat = tiles.permute(0, 2, 4, 1, 3, 5).reshape(b, rows * cols, c, window * window)
+    return flat @ flat.transpose(2, 3) / (window * window)
 
 
 def grid_share(x: torch.Tensor, cell: int, sigma: float = 3.0) -> torch.Tensor:
