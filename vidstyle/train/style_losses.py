@@ -245,6 +245,12 @@ def border_lines(output: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
 RGB_TO_CRCB = torch.tensor([[0.5, -0.418688, -0.081312], [-0.168736, -0.331264, 0.5]])
 
 
+def crcb(x: torch.Tensor) -> torch.Tensor:
+    """The two colour-difference planes (BT.601 Cr, Cb; OpenCV's YCrCb less its offset) of ``x``
+    (B, 3, H, W): (B, 2, H, W), in [0, 1] units."""
+    return torch.einsum("ck,bkhw->bchw", RGB_TO_CRCB.to(x), x)
+
+
 def fine_chroma(x: torch.Tensor, sigma: float = FINE_SIGMA) -> torch.Tensor:
     """RMS of the fine band of the chroma of each picture of ``x`` (B, 3, H, W): the Cr and Cb
     planes less their Gaussian blur of ``sigma`` pixels, both planes together, in [0, 1] units
@@ -255,7 +261,7 @@ def fine_chroma(x: torch.Tensor, sigma: float = FINE_SIGMA) -> torch.Tensor:
     put their finest detail into coloured speckle (engraving 13.5 levels of fine chroma where its
     green-on-cream exemplar has 2.8; ``pipelines/style_bands.py``).
     """
-    chroma = torch.einsum("ck,bkhw->bchw", RGB_TO_CRCB.to(x), x)
+    chroma = crcb(x)
     fine = chroma - gaussian_blur(chroma, sigma, radius=math.ceil(3 * sigma))
     return fine.square().mean(dim=(1, 2, 3)).clamp_min(1e-12).sqrt()
 
@@ -271,7 +277,7 @@ def middle_chroma(x: torch.Tensor, inner: float = FINE_SIGMA, outer: float = MID
     (ink, pencil, engraving; ``pipelines/style_bands.py``). The style's view sees the band
     only faintly, through its blur, and its random filters do not single out colour.
     """
-    chroma = torch.einsum("ck,bkhw->bchw", RGB_TO_CRCB.to(x), x)
+    chroma = crcb(x)
     band = (gaussian_blur(chroma, inner, radius=math.ceil(3 * inner))
             - gaussian_blur(chroma, outer, radius=math.ceil(3 * outer)))
     return band.square().mean(dim=(1, 2, 3)).clamp_min(1e-12).sqrt()
