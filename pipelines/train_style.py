@@ -46,17 +46,19 @@ def remeasure(weights: Path, exemplar, command: str) -> dict:
     """The held-out style distances, picture measures and the blend tolerance of a trained style
     again, written into its card (the weights are not touched)."""
     from vidstyle.models.weights import load_weights  # noqa: PLC0415
-    from vidstyle.style.measures import fine_bands  # noqa: PLC0415
-    from vidstyle.style.measures import middle_chroma as middle_chroma_of  # noqa: PLC0415
-    from vidstyle.train.style import calibrate_blend_tolerance, evaluate, measure_picture  # noqa: PLC0415
+    from vidstyle.train.style import (  # noqa: PLC0415
+        calibrate_blend_tolerance,
+        evaluate,
+        exemplar_chroma,
+        measure_picture,
+    )
 
     model, card = load_weights(weights)  # checks the sha256
     recipe = card["recipe"]
     metrics = evaluate(model, exemplar, held_out_frames(card["scale"], recipe["eval_per_clip"]),
                        recipe["blur_sigma"])
     metrics["picture"] = measure_picture(model, card["scale"], recipe["eval_per_clip"])
-    metrics["picture"]["exemplar_fine_chroma"] = round(fine_bands(exemplar)[1], 3)
-    metrics["picture"]["exemplar_middle_chroma"] = round(middle_chroma_of(exemplar), 3)
+    metrics["picture"].update(exemplar_chroma(exemplar))
     card["metrics"] = metrics
     card["temporal"] = calibrate_blend_tolerance(model, card["scale"])
     card["metrics_command"] = command

@@ -95,8 +95,6 @@ from ..models.discriminator import MultiScaleDiscriminator
 from ..models.generator import RemasterGenerator
 from ..models.weights import file_sha256, load_weights, save_weights
 from ..style.features import GaussianHalf, RandomMultiscaleFeatures, gram, style_features, to_tensor
-from ..style.measures import fine_bands
-from ..style.measures import middle_chroma as middle_chroma_of
 from ..temporal.warp import warp, warp_shuffled
 from .loader import ThreadPrefetcher
 from .loop import CHECKPOINT, LossWindow, Stopwatch, append_csv, load_checkpoint, restore_torch_rng, save_checkpoint
@@ -106,6 +104,7 @@ from .style_eval import (
     CALIBRATION_CLIP,
     calibrate_blend_tolerance,
     evaluate,
+    exemplar_chroma,
     held_out_frames,
     measure_picture,
     measure_precision,
@@ -149,6 +148,7 @@ __all__ = [
     "coarse_structure",
     "colour_stats",
     "evaluate",
+    "exemplar_chroma",
     "exemplar_source",
     "fine_chroma",
     "grid_share",
@@ -291,7 +291,7 @@ class StyleTrainer:
             #: ... and its middle band's (colour blotches), and its strokes' statistics at full resolution.
             self.exemplar_middle_chroma = float(middle_chroma(ex).mean())
             self.stroke_bank = stroke_filters()
-            self.stroke_target = stroke_gram(ex, self.stroke_bank)[0]
+            self.stroke_target = stroke_gram(ex, self.stroke_bank)[0] if recipe.stroke_weight else None
         #: Output pixels at each side of a patch that the style's own terms do not see (:func:`interior`):
         #: two of the pixel shuffle's cells, 8 at x2 (at the default patch the discriminator's view is
         #: then 56 pixels, one scale of PatchGAN where the 64 of the whole patch had two).
@@ -567,8 +567,7 @@ def train_style(
     held_out = held_out_frames(recipe.scale, recipe.eval_per_clip, crop=eval_crop)
     metrics = evaluate(trainer.generator, exemplar, held_out, recipe.blur_sigma)
     metrics["picture"] = measure_picture(trainer.generator, recipe.scale, recipe.eval_per_clip, crop=eval_crop)
-    metrics["picture"]["exemplar_fine_chroma"] = round(fine_bands(exemplar)[1], 3)
-    metrics["picture"]["exemplar_middle_chroma"] = round(middle_chroma_of(exemplar), 3)
+    metrics["picture"].update(exemplar_chroma(exemplar))
     temporal = calibrate_blend_tolerance(trainer.generator, recipe.scale, crop=eval_crop)
     precision = measure_precision(trainer.generator, held_out)
     run.account()

@@ -27,7 +27,7 @@ from ..models.generator import RemasterGenerator
 from ..models.registry import HALF_PRECISION_FLOOR_DB
 from ..quality import psnr
 from ..style.features import RandomMultiscaleFeatures, style_distance, to_tensor
-from ..style.measures import picture_measures
+from ..style.measures import fine_bands, middle_chroma, picture_measures
 from ..temporal.blend import disagreement
 from .evaluate import EVAL_SEED, held_out_pairs
 
@@ -37,6 +37,7 @@ __all__ = [
     "calibrate_blend_tolerance",
     "centre_window",
     "evaluate",
+    "exemplar_chroma",
     "held_out_frames",
     "measure_picture",
     "measure_precision",
@@ -188,6 +189,13 @@ def measure_picture(generator: RemasterGenerator, scale: int, per_source: int, *
                     "grid_energy <= 0.001; fine_chroma and middle_chroma (levels) have none: well above "
                     "the exemplar's (exemplar_fine_chroma, exemplar_middle_chroma) is coloured speckle "
                     "and colour blotches"}
+
+
+def exemplar_chroma(exemplar: np.ndarray) -> dict[str, float]:
+    """The exemplar's own fine and middle chroma (levels), which a card's ``picture`` shows beside
+    the output's: ``exemplar_fine_chroma`` and ``exemplar_middle_chroma``."""
+    return {"exemplar_fine_chroma": round(fine_bands(exemplar)[1], 3),
+            "exemplar_middle_chroma": round(middle_chroma(exemplar), 3)}
 
 
 def calibrate_blend_tolerance(generator: RemasterGenerator, scale: int, *, crop: int | None = None) -> dict[str, Any]:
